@@ -1,0 +1,31 @@
+// Package storage is pushd's durable state in Pebble: bindings, streams (the
+// offline messages), per-device ack cursors, the idempotency index and the push
+// outbox. It sits at the bottom of the tree and imports no other pushd package
+// but wire (the stored protobuf types).
+//
+// # Key layout
+//
+// Every key a user owns sits under one prefix, so that a user's data can be
+// moved or replicated as a unit. app, user, device and stream names never
+// contain '/', so '/' separates the parts unambiguously.
+//
+//	u/<app>/<user>/b/<push_id>            wire.Binding
+//	u/<app>/<user>/s/<stream>/<seq:be64>  wire.Message ("inbox", "group:<id>")
+//	u/<app>/<user>/c/<device>/<stream>    ack cursor: uvarint seq, everything <= seq received
+//	u/<app>/<user>/i/<from>/<client_msg_id>  idempotency: uvarint created_ms + wire.IdempotencyRecord
+//	p/<push_id>                           "<app>/<user>": who holds a binding (push ids are
+//	                                      derived from app, provider and token, so this is the token index too)
+//	o/<id:be64>                           wire.PushJob: the push outbox of this node
+//
+// # Writes
+//
+// Writers build a Batch and hand it to Commit or CommitAsync. One committer
+// goroutine merges every batch waiting at that moment into one Pebble batch and
+// commits it with one fsync when any of them asked for durability (group
+// commit), then answers each in order. Batches commit in the order they were
+// handed over.
+//
+// # Concurrency
+//
+// A Store is safe for concurrent use. Reads see committed data only.
+package storage

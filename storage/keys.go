@@ -1,0 +1,61 @@
+package storage
+
+import (
+	"encoding/binary"
+	"strings"
+)
+
+// userPrefix is "u/<app>/<user>/": the prefix of every key the user owns.
+func userPrefix(app, user string) []byte {
+	return []byte("u/" + app + "/" + user + "/")
+}
+
+func bindingKey(app, user, pushID string) []byte {
+	return append(userPrefix(app, user), "b/"+pushID...)
+}
+
+func streamPrefix(app, user, stream string) []byte {
+	return append(userPrefix(app, user), "s/"+stream+"/"...)
+}
+
+func messageKey(app, user, stream string, seq uint64) []byte {
+	return binary.BigEndian.AppendUint64(streamPrefix(app, user, stream), seq)
+}
+
+func cursorPrefix(app, user, device string) []byte {
+	return append(userPrefix(app, user), "c/"+device+"/"...)
+}
+
+func cursorKey(app, user, device, stream string) []byte {
+	return append(cursorPrefix(app, user, device), stream...)
+}
+
+func idempotencyKey(app, user, from, clientMsgID string) []byte {
+	return append(userPrefix(app, user), "i/"+from+"/"+clientMsgID...)
+}
+
+func pushIndexKey(pushID string) []byte { return []byte("p/" + pushID) }
+
+const outboxPrefix = "o/"
+
+func outboxKey(id uint64) []byte {
+	return binary.BigEndian.AppendUint64([]byte(outboxPrefix), id)
+}
+
+// prefixEnd is the first key after every key that starts with p.
+func prefixEnd(p []byte) []byte {
+	end := append([]byte(nil), p...)
+	for i := len(end) - 1; i >= 0; i-- {
+		end[i]++
+		if end[i] != 0 {
+			return end[:i+1]
+		}
+	}
+	return nil
+}
+
+// splitOwner parses the "<app>/<user>" value of a push index key.
+func splitOwner(v []byte) (app, user string, ok bool) {
+	app, user, ok = strings.Cut(string(v), "/")
+	return app, user, ok && app != "" && user != ""
+}

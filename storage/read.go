@@ -1,0 +1,233 @@
+package storage
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/pushd-im/pushd/wire"
+)
+
+func (s *Store) get(key []byte) ([]byte, bool, error) {
+	v, closer, err := s.db.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("storage: get: %w", err)
+	}
+	out := append([]byte(nil), v...)
+	closer.Close()
+	return out, true, nil
+}
+
+func decode(key, v []byte, m proto.Message) error {
+	if err := proto.Unmarshal(v, m); err != nil {
+		return fmt.Errorf("%w: key %q: %v", ErrCorrupt, key, err)
+	}
+	return nil
+}
+
+// scan calls fn for each key/value with the prefix, in key order, until fn returns false.
+func (s *Store) scan(lower, upper []byte, fn func(k, v []byte) (bool, error)) error {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	if err != nil {
+		return fmt.Errorf("storage: iter: %w", err)
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return fmt.Errorf("storage: iter value: %w", err)
+		}
+		more, err := fn(it.Key(), v)
+		if err != nil || !more {
+			return err
+		}
+	}
+	return it.Error()
+}
+
+// UserBindings returns every binding of the user.
+func (s *Store) UserBindings(app, user string) ([]*wire.Binding, error) {
+	p := append(userPrefix(app, user), 'b', '/')
+	var out []*wire.Binding
+	err := s.scan(p, prefixEnd(p), func(k, v []byte) (bool, error) {
+		b := &wire.Binding{}
+		if err := decode(k, v, b); err != nil {
+			return false, err
+		}
+		out = append(out, b)
+		return true, nil
+	})
+	return out, err
+}
+
+// BindingOwner says which app and user hold the push id, if any.
+func (s *Store) BindingOwner(pushID string) (app, user string, ok bool, err error) {
+	v, ok, err := s.get(pushIndexKey(pushID))
+	if err != nil || !ok {
+		return "", "", false, err
+	}
+	app, user, ok = splitOwner(v)
+	if !ok {
+		return "", "", false, fmt.Errorf("%w: push index %q", ErrCorrupt, pushID)
+	}
+	return app, user, true, nil
+}
+
+// Binding returns the user's binding with the push id.
+func (s *Store) Binding(app, user, pushID string) (*wire.Binding, bool, error) {
+	k := bindingKey(app, user, pushID)
+	v, ok, err := s.get(k)
+	if err != nil || !ok {
+		return nil, false, err
+	}
+	b := &wire.Binding{}
+	return b, true, decode(k, v, b)
+}
+
+// LastSeq returns the highest seq stored in the stream (0 when empty).
+func (s *Store) LastSeq(app, user, stream string) (uint64, error) {
+	p := streamPrefix(app, user, stream)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
+	if err != nil {
+		return 0, fmt.Errorf("storage: iter: %w", err)
+	}
+	defer it.Close()
+	if !it.Last() {
+		return 0, it.Error()
+	}
+	return binary.BigEndian.Uint64(it.Key()[len(p):]), nil
+}
+
+// FirstSeq returns the lowest seq still stored in the stream (0 when empty).
+func (s *Store) FirstSeq(app, user, stream string) (uint64, error) {
+	p := streamPrefix(app, user, stream)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
+	if err != nil {
+		return 0, fmt.Errorf("storage: iter: %w", err)
+	}
+	defer it.Close()
+	if !it.First() {
+		return 0, it.Error()
+	}
+	return binary.BigEndian.Uint64(it.Key()[len(p):]), nil
+}
+
+// ReadStream calls fn for each stored message with after < seq <= upto, in seq
+// order, until fn returns false.
+func (s *Store) ReadStream(app, user, stream string, after, upto uint64, fn func(*wire.Message) bool) error {
+	if upto <= after {
+		return nil
+	}
+	lower := messageKey(app, user, stream, after+1)
+	upper := messageKey(app, user, stream, upto+1)
+	if upto == ^uint64(0) {
+		upper = prefixEnd(streamPrefix(app, user, stream))
+	}
+	return s.scan(lower, upper, func(k, v []byte) (bool, error) {
+		m := &wire.Message{}
+		if err := decode(k, v, m); err != nil {
+			return false, err
+		}
+		return fn(m), nil
+	})
+}
+
+// Cursors returns the user's ack cursors: device → stream → seq.
+func (s *Store) Cursors(app, user string) (map[string]map[string]uint64, error) {
+	p := append(userPrefix(app, user), 'c', '/')
+	out := map[string]map[string]uint64{}
+	err := s.scan(p, prefixEnd(p), func(k, v []byte) (bool, error) {
+		rest := string(k[len(p):])
+		dev, stream, ok := cutLast(rest)
+		seq, n := binary.Uvarint(v)
+		if !ok || n <= 0 {
+			return false, fmt.Errorf("%w: cursor %q", ErrCorrupt, k)
+		}
+		if out[dev] == nil {
+			out[dev] = map[string]uint64{}
+		}
+		out[dev][stream] = seq
+		return true, nil
+	})
+	return out, err
+}
+
+// Cursor returns one device's cursor in one stream (0 when none).
+func (s *Store) Cursor(app, user, device, stream string) (uint64, error) {
+	v, ok, err := s.get(cursorKey(app, user, device, stream))
+	if err != nil || !ok {
+		return 0, err
+	}
+	seq, n := binary.Uvarint(v)
+	if n <= 0 {
+		return 0, fmt.Errorf("%w: cursor of %s/%s", ErrCorrupt, device, stream)
+	}
+	return seq, nil
+}
+
+func cutLast(s string) (device, stream string, ok bool) {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '/' {
+			return s[:i], s[i+1:], i > 0 && i < len(s)-1
+		}
+	}
+	return "", "", false
+}
+
+// Idempotency returns the first answer recorded for (from, clientMsgID) and
+// when it was recorded (unix ms).
+func (s *Store) Idempotency(app, user, from, clientMsgID string) (*wire.IdempotencyRecord, int64, bool, error) {
+	k := idempotencyKey(app, user, from, clientMsgID)
+	v, ok, err := s.get(k)
+	if err != nil || !ok {
+		return nil, 0, false, err
+	}
+	created, n := binary.Uvarint(v)
+	if n <= 0 {
+		return nil, 0, false, fmt.Errorf("%w: idempotency %q", ErrCorrupt, k)
+	}
+	r := &wire.IdempotencyRecord{}
+	return r, int64(created), true, decode(k, v[n:], r)
+}
+
+// Pushes calls fn for every job in the outbox, oldest first, until fn returns false.
+func (s *Store) Pushes(fn func(*wire.PushJob) bool) error {
+	p := []byte(outboxPrefix)
+	return s.scan(p, prefixEnd(p), func(k, v []byte) (bool, error) {
+		j := &wire.PushJob{}
+		if err := decode(k, v, j); err != nil {
+			return false, err
+		}
+		return fn(j), nil
+	})
+}
+
+// Push returns one outbox job.
+func (s *Store) Push(id uint64) (*wire.PushJob, bool, error) {
+	k := outboxKey(id)
+	v, ok, err := s.get(k)
+	if err != nil || !ok {
+		return nil, false, err
+	}
+	j := &wire.PushJob{}
+	return j, true, decode(k, v, j)
+}
+
+func (s *Store) lastOutboxID() (uint64, error) {
+	p := []byte(outboxPrefix)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
+	if err != nil {
+		return 0, fmt.Errorf("storage: iter: %w", err)
+	}
+	defer it.Close()
+	if !it.Last() {
+		return 0, it.Error()
+	}
+	return binary.BigEndian.Uint64(it.Key()[len(p):]), nil
+}

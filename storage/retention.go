@@ -1,0 +1,114 @@
+package storage
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/pushd-im/pushd/wire"
+)
+
+// SweepResult counts what one Sweep removed.
+type SweepResult struct {
+	Messages     int // stream messages older than the retention
+	Idempotency  int // idempotency records older than the window
+	ScannedUsers int
+}
+
+// Sweep removes every stream message with a timestamp before messagesBeforeMs and
+// every idempotency record created before idempotencyBeforeMs. Streams are
+// append-only in time order, so it stops reading a stream at its first message
+// that is young enough. It runs beside the user actors: it only deletes keys
+// that no actor will write again.
+func (s *Store) Sweep(messagesBeforeMs, idempotencyBeforeMs int64) (SweepResult, error) {
+	var res SweepResult
+	lower, upper := []byte("u/"), prefixEnd([]byte("u/"))
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	if err != nil {
+		return res, fmt.Errorf("storage: iter: %w", err)
+	}
+	defer it.Close()
+	b := s.NewBatch()
+	var lastUser []byte
+	for ok := it.First(); ok; {
+		k := it.Key()
+		up, kind, rest, good := splitUserKey(k)
+		if !good {
+			ok = it.Next()
+			continue
+		}
+		if !bytes.Equal(up, lastUser) {
+			lastUser = append(lastUser[:0], up...)
+			res.ScannedUsers++
+		}
+		switch kind {
+		case 's':
+			v, err := it.ValueAndErr()
+			if err != nil {
+				return res, err
+			}
+			m := &wire.Message{}
+			if err := decode(k, v, m); err != nil {
+				return res, err
+			}
+			if m.TimestampMs < messagesBeforeMs {
+				_ = b.b.Delete(k, nil)
+				res.Messages++
+				ok = it.Next()
+				continue
+			}
+			// The rest of this stream is younger: skip to the next stream.
+			slash := bytes.LastIndexByte(k[:len(k)-8], '/')
+			ok = it.SeekGE(prefixEnd(k[:slash+1]))
+			continue
+		case 'i':
+			v, err := it.ValueAndErr()
+			if err != nil {
+				return res, err
+			}
+			created, n := binary.Uvarint(v)
+			if n > 0 && int64(created) < idempotencyBeforeMs {
+				_ = b.b.Delete(k, nil)
+				res.Idempotency++
+			}
+		default:
+			_ = rest
+		}
+		ok = it.Next()
+		if b.b.Count() >= 4096 {
+			if err := s.Commit(b, false); err != nil {
+				return res, err
+			}
+			b = s.NewBatch()
+		}
+	}
+	if err := it.Error(); err != nil {
+		b.b.Close()
+		return res, fmt.Errorf("storage: sweep: %w", err)
+	}
+	if b.Empty() {
+		b.b.Close()
+		return res, nil
+	}
+	return res, s.Commit(b, false)
+}
+
+// splitUserKey splits "u/<app>/<user>/<kind>/<rest>" into the user prefix, the kind byte and rest.
+func splitUserKey(k []byte) (userPrefix []byte, kind byte, rest []byte, ok bool) {
+	n := 0
+	for i := 0; i < len(k); i++ {
+		if k[i] != '/' {
+			continue
+		}
+		n++
+		if n == 3 {
+			if i+2 < len(k) && k[i+2] == '/' {
+				return k[:i+1], k[i+1], k[i+3:], true
+			}
+			return nil, 0, nil, false
+		}
+	}
+	return nil, 0, nil, false
+}

@@ -1,0 +1,297 @@
+package storage
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cockroachdb/pebble/v2"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/pushd-im/pushd/wire"
+)
+
+// ErrClosed is returned by writes handed to a Store after Close.
+var ErrClosed = errors.New("storage: store is closed")
+
+// ErrCorrupt wraps a stored value that does not decode.
+var ErrCorrupt = errors.New("storage: corrupt value")
+
+// Options tunes a Store. The zero value is usable.
+type Options struct {
+	// Logger receives Pebble's and the committer's messages; nil is silent.
+	Logger *slog.Logger
+	// MaxGroup caps how many batches one group commit merges (default 1024).
+	MaxGroup int
+	// CacheBytes is Pebble's block cache size (default 64 MiB).
+	CacheBytes int64
+}
+
+// Stats are counters of the store's work since Open.
+type Stats struct {
+	Commits       uint64 // Pebble commits made by the committer
+	Batches       uint64 // batches handed in (Commit + CommitAsync)
+	SyncedCommits uint64 // commits that fsynced
+}
+
+// Store is pushd's Pebble database.
+type Store struct {
+	db     *pebble.DB
+	log    *slog.Logger
+	max    int
+	queue  chan *commitReq
+	stop   chan struct{}
+	done   chan struct{}
+	closed atomic.Bool
+	once   sync.Once
+
+	nextPush atomic.Uint64
+
+	commits, batches, synced atomic.Uint64
+}
+
+type commitReq struct {
+	batch   *Batch
+	durable bool
+	done    func(error)
+}
+
+// Open opens (or creates) the store in dir and starts its committer.
+func Open(dir string, o Options) (*Store, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.MaxGroup <= 0 {
+		o.MaxGroup = 1024
+	}
+	if o.CacheBytes <= 0 {
+		o.CacheBytes = 64 << 20
+	}
+	cache := pebble.NewCache(o.CacheBytes)
+	defer cache.Unref()
+	popts := &pebble.Options{
+		Cache:  cache,
+		Logger: pebbleLogger{o.Logger},
+	}
+	db, err := pebble.Open(dir, popts)
+	if err != nil {
+		return nil, fmt.Errorf("storage: open %s: %w", dir, err)
+	}
+	s := &Store{
+		db:    db,
+		log:   o.Logger,
+		max:   o.MaxGroup,
+		queue: make(chan *commitReq, 4096),
+		stop:  make(chan struct{}),
+		done:  make(chan struct{}),
+	}
+	last, err := s.lastOutboxID()
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	s.nextPush.Store(last)
+	go s.commitLoop()
+	return s, nil
+}
+
+// Close stops the committer after it has committed what was handed to it, then
+// closes Pebble. It is safe to call more than once.
+func (s *Store) Close() error {
+	var err error
+	s.once.Do(func() {
+		s.closed.Store(true)
+		close(s.stop)
+		<-s.done
+		err = s.db.Close()
+	})
+	return err
+}
+
+// Stats reports the committer's counters.
+func (s *Store) Stats() Stats {
+	return Stats{Commits: s.commits.Load(), Batches: s.batches.Load(), SyncedCommits: s.synced.Load()}
+}
+
+// NewPushID returns a fresh outbox id, larger than any in the store.
+func (s *Store) NewPushID() uint64 { return s.nextPush.Add(1) }
+
+// Commit hands b to the committer and waits until it is committed; with durable
+// the commit is fsynced before Commit returns.
+func (s *Store) Commit(b *Batch, durable bool) error {
+	ch := make(chan error, 1)
+	s.CommitAsync(b, durable, func(err error) { ch <- err })
+	return <-ch
+}
+
+// CommitAsync hands b to the committer; done is called from the committer's
+// goroutine once b is committed (or failed). done must not block.
+func (s *Store) CommitAsync(b *Batch, durable bool, done func(error)) {
+	if done == nil {
+		done = func(error) {}
+	}
+	if s.closed.Load() {
+		done(ErrClosed)
+		return
+	}
+	s.batches.Add(1)
+	select {
+	case s.queue <- &commitReq{batch: b, durable: durable, done: done}:
+	case <-s.stop:
+		done(ErrClosed)
+	}
+}
+
+func (s *Store) commitLoop() {
+	defer close(s.done)
+	group := make([]*commitReq, 0, s.max)
+	for {
+		group = group[:0]
+		select {
+		case r := <-s.queue:
+			group = append(group, r)
+		case <-s.stop:
+			// Commit whatever is still queued, then stop.
+			for {
+				select {
+				case r := <-s.queue:
+					s.commitGroup(append(group[:0], r))
+				default:
+					return
+				}
+			}
+		}
+	collect:
+		for len(group) < s.max {
+			select {
+			case r := <-s.queue:
+				group = append(group, r)
+			default:
+				break collect
+			}
+		}
+		s.commitGroup(group)
+	}
+}
+
+func (s *Store) commitGroup(group []*commitReq) {
+	durable := false
+	for _, r := range group {
+		durable = durable || r.durable
+	}
+	var err error
+	if len(group) == 1 {
+		err = group[0].batch.b.Commit(writeOpts(durable))
+	} else {
+		merged := s.db.NewBatch()
+		for _, r := range group {
+			if err = merged.Apply(r.batch.b, nil); err != nil {
+				break
+			}
+		}
+		if err == nil {
+			err = merged.Commit(writeOpts(durable))
+		}
+		merged.Close()
+	}
+	s.commits.Add(1)
+	if durable {
+		s.synced.Add(1)
+	}
+	if err != nil {
+		s.log.Error("storage: commit failed", "batches", len(group), "err", err)
+		err = fmt.Errorf("storage: commit: %w", err)
+	}
+	for _, r := range group {
+		r.batch.b.Close()
+		r.done(err)
+	}
+}
+
+func writeOpts(durable bool) *pebble.WriteOptions {
+	if durable {
+		return pebble.Sync
+	}
+	return pebble.NoSync
+}
+
+// Batch collects writes that commit together, atomically.
+type Batch struct {
+	b *pebble.Batch
+}
+
+// NewBatch starts a batch. Hand it to Commit or CommitAsync exactly once.
+func (s *Store) NewBatch() *Batch { return &Batch{b: s.db.NewBatch()} }
+
+// Empty reports whether the batch holds no writes.
+func (b *Batch) Empty() bool { return b.b.Empty() }
+
+func (b *Batch) setProto(key []byte, m proto.Message) {
+	v, err := proto.Marshal(m)
+	if err != nil {
+		// Marshalling our own generated types cannot fail except for invalid
+		// UTF-8, which every input path has rejected before.
+		panic(fmt.Sprintf("storage: marshal %T: %v", m, err))
+	}
+	_ = b.b.Set(key, v, nil)
+}
+
+// PutBinding stores a binding and points its push id at its user.
+func (b *Batch) PutBinding(bd *wire.Binding) {
+	b.setProto(bindingKey(bd.App, bd.User, bd.PushId), bd)
+	_ = b.b.Set(pushIndexKey(bd.PushId), []byte(bd.App+"/"+bd.User), nil)
+}
+
+// DeleteBinding removes the user's binding; with dropIndex it removes the push
+// id index too (leave it when the token has moved to another user).
+func (b *Batch) DeleteBinding(app, user, pushID string, dropIndex bool) {
+	_ = b.b.Delete(bindingKey(app, user, pushID), nil)
+	if dropIndex {
+		_ = b.b.Delete(pushIndexKey(pushID), nil)
+	}
+}
+
+// PutMessage appends m (with its Stream and Seq set) to the user's stream.
+func (b *Batch) PutMessage(app, user string, m *wire.Message) {
+	b.setProto(messageKey(app, user, m.Stream, m.Seq), m)
+}
+
+// DropMessagesBefore removes the stream's messages with seq < seq.
+func (b *Batch) DropMessagesBefore(app, user, stream string, seq uint64) {
+	_ = b.b.DeleteRange(messageKey(app, user, stream, 0), messageKey(app, user, stream, seq), nil)
+}
+
+// SetCursor records that device has received everything up to seq in stream.
+func (b *Batch) SetCursor(app, user, device, stream string, seq uint64) {
+	_ = b.b.Set(cursorKey(app, user, device, stream), binary.AppendUvarint(nil, seq), nil)
+}
+
+// DeleteCursors forgets every cursor of the device.
+func (b *Batch) DeleteCursors(app, user, device string) {
+	p := cursorPrefix(app, user, device)
+	_ = b.b.DeleteRange(p, prefixEnd(p), nil)
+}
+
+// PutIdempotency records the first answer to (from, clientMsgID) for user's stream.
+func (b *Batch) PutIdempotency(app, user, from, clientMsgID string, createdMs int64, r *wire.IdempotencyRecord) {
+	v, _ := proto.Marshal(r)
+	_ = b.b.Set(idempotencyKey(app, user, from, clientMsgID), append(binary.AppendUvarint(nil, uint64(createdMs)), v...), nil)
+}
+
+// PutPush writes a push job into the outbox.
+func (b *Batch) PutPush(j *wire.PushJob) { b.setProto(outboxKey(j.Id), j) }
+
+// DeletePush removes a push job from the outbox.
+func (b *Batch) DeletePush(id uint64) { _ = b.b.Delete(outboxKey(id), nil) }
+
+type pebbleLogger struct{ l *slog.Logger }
+
+func (p pebbleLogger) Infof(format string, args ...any)  { p.l.Debug(fmt.Sprintf(format, args...)) }
+func (p pebbleLogger) Errorf(format string, args ...any) { p.l.Error(fmt.Sprintf(format, args...)) }
+func (p pebbleLogger) Fatalf(format string, args ...any) {
+	p.l.Error(fmt.Sprintf(format, args...))
+	panic(fmt.Sprintf(format, args...))
+}
