@@ -1,0 +1,42 @@
+package cluster
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// Member is one pushd node as the rest of the cluster sees it.
+type Member struct {
+	// ID is the node name, unique in the cluster; placement scores it.
+	ID string
+	// RemoteAddr is the host:port of the node's protoactor remote endpoint.
+	RemoteAddr string
+	// APIAddr is the host:port of the node's HTTP API.
+	APIAddr string
+}
+
+// memberMeta is the JSON a node gossips as its memberlist meta. It is the wire form of Member, kept
+// apart so that Member can change without changing what old nodes decode. Unknown fields are
+// ignored, so a newer node may add fields.
+type memberMeta struct {
+	ID         string `json:"id"`
+	RemoteAddr string `json:"remote"`
+	APIAddr    string `json:"api"`
+}
+
+func encodeMeta(m Member) ([]byte, error) {
+	return json.Marshal(memberMeta{ID: m.ID, RemoteAddr: m.RemoteAddr, APIAddr: m.APIAddr})
+}
+
+// decodeMeta decodes the meta gossiped by the memberlist node called name. The id inside the meta
+// must be that name: memberlist guarantees names are unique, so the name is the member's identity.
+func decodeMeta(name string, b []byte) (Member, error) {
+	var meta memberMeta
+	if err := json.Unmarshal(b, &meta); err != nil {
+		return Member{}, fmt.Errorf("cluster: meta of node %q: %w", name, err)
+	}
+	if meta.ID != name {
+		return Member{}, fmt.Errorf("cluster: meta of node %q carries id %q", name, meta.ID)
+	}
+	return Member{ID: meta.ID, RemoteAddr: meta.RemoteAddr, APIAddr: meta.APIAddr}, nil
+}

@@ -1,0 +1,300 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+)
+
+const (
+	// joinBackoffMin and joinBackoffMax bound the wait between join attempts; each wait doubles and
+	// is jittered to [d/2, d) so that nodes started together do not retry in step.
+	joinBackoffMin = 100 * time.Millisecond
+	joinBackoffMax = 5 * time.Second
+
+	// defaultLeaveTimeout bounds the wait for the leave broadcast when Shutdown's ctx has no deadline.
+	defaultLeaveTimeout = 5 * time.Second
+	// failedStartTimeout bounds the cleanup after Start gave up joining.
+	failedStartTimeout = 2 * time.Second
+)
+
+type lifecycle int
+
+const (
+	stateNew lifecycle = iota
+	stateStarted
+	stateShutdown
+)
+
+// Node is this process's membership in the pushd cluster and its view of placement. Build it with
+// New, run it with Start, stop it with Shutdown.
+type Node struct {
+	cfg  settings
+	self Member
+	log  *slog.Logger
+	view *memberView
+
+	placement atomic.Pointer[Placement]
+	ready     atomic.Bool
+
+	subsMu     sync.Mutex // serialises publishing with Subscribe and unsubscribing
+	subs       map[*subscription]struct{}
+	subsClosed bool
+
+	mu         sync.Mutex // guards state, ml and gossipAddr
+	state      lifecycle
+	ml         *memberlist.Memberlist
+	gossipAddr string
+
+	stop     chan struct{} // closed by Shutdown: ends the placement loop and Start's join retries
+	loopDone chan struct{} // closed when the placement loop has returned
+	down     chan struct{} // closed when Shutdown has finished
+}
+
+// New validates cfg, reporting every invalid field at once (each a *ConfigError wrapping
+// ErrInvalidConfig), and returns a Node that is not started yet. Until it is, its placement holds
+// only itself.
+func New(cfg Config) (*Node, error) {
+	s, err := cfg.validate()
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{
+		cfg:      s,
+		self:     Member{ID: s.Name, RemoteAddr: s.RemoteAddr, APIAddr: s.APIAddr},
+		log:      s.Logger,
+		view:     newMemberView(),
+		subs:     make(map[*subscription]struct{}),
+		stop:     make(chan struct{}),
+		loopDone: make(chan struct{}),
+		down:     make(chan struct{}),
+	}
+	initial := NewPlacement(1, []Member{n.self})
+	n.placement.Store(&initial)
+	return n, nil
+}
+
+// Start binds memberlist, starts the placement loop and joins the cluster through Config.Join,
+// retrying with backoff until a peer answers or ctx is done. A node without Join is a one-node
+// cluster and returns at once. Start does not interrupt a join attempt in flight, so it may return
+// up to memberlist's TCP timeout (10s) per unreachable Join address after ctx is done.
+//
+// When ctx ends first, Start shuts the node down and returns an error wrapping ErrJoin and
+// ctx.Err(). It returns ErrStarted when called twice and ErrShutdown once Shutdown has begun.
+func (n *Node) Start(ctx context.Context) error {
+	n.mu.Lock()
+	switch n.state {
+	case stateStarted:
+		n.mu.Unlock()
+		return ErrStarted
+	case stateShutdown:
+		n.mu.Unlock()
+		return ErrShutdown
+	}
+	ml, err := memberlist.Create(n.memberlistConfig())
+	if err != nil {
+		n.mu.Unlock()
+		return fmt.Errorf("cluster: start memberlist on %s: %w", n.cfg.Bind, err)
+	}
+	n.ml = ml
+	n.state = stateStarted
+	n.gossipAddr, _ = n.view.addr(n.self.ID) // memberlist announced this node inside Create
+	go n.run()
+	n.mu.Unlock()
+	n.log.Info("cluster: memberlist started", "name", n.self.ID, "gossip", n.gossipAddr)
+
+	if err := n.join(ctx, ml); err != nil {
+		if !errors.Is(err, ErrShutdown) {
+			cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), failedStartTimeout)
+			defer cancel()
+			if serr := n.Shutdown(cleanup); serr != nil {
+				n.log.Warn("cluster: shutdown after failed join", "err", serr)
+			}
+		}
+		return err
+	}
+
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.state != stateStarted {
+		return ErrShutdown
+	}
+	n.ready.Store(true)
+	return nil
+}
+
+func (n *Node) memberlistConfig() *memberlist.Config {
+	mc := memberlist.DefaultLANConfig()
+	mc.Name = n.cfg.Name
+	mc.BindAddr = n.cfg.bindIP
+	mc.BindPort = n.cfg.bindPort
+	// An empty AdvertiseAddr makes memberlist advertise the address and port it actually bound.
+	mc.AdvertiseAddr = n.cfg.advertiseIP
+	mc.AdvertisePort = n.cfg.advertise
+	mc.ProbeInterval = n.cfg.ProbeInterval
+	mc.SuspicionMult = n.cfg.SuspicionMult
+	mc.Delegate = metaDelegate{meta: n.cfg.meta}
+	mc.Events = n.view
+	mc.LogOutput = nil
+	mc.Logger = slog.NewLogLogger(n.log.Handler(), slog.LevelDebug)
+	return mc
+}
+
+// join contacts cfg.Join until this node shares a cluster with at least one other node. Reaching
+// only itself (its own address in Join) does not count: a cold start in which every node lists
+// every node would otherwise leave each one alone in its own cluster.
+func (n *Node) join(ctx context.Context, ml *memberlist.Memberlist) error {
+	if len(n.cfg.Join) == 0 {
+		return nil
+	}
+	delay := joinBackoffMin
+	for attempt := 1; ; attempt++ {
+		if ml.NumMembers() > 1 {
+			n.log.Info("cluster: joined by a peer", "members", ml.NumMembers(), "attempts", attempt-1)
+			return nil
+		}
+		contacted, err := ml.Join(n.cfg.Join)
+		if err == nil && ml.NumMembers() > 1 {
+			n.log.Info("cluster: joined", "contacted", contacted, "members", ml.NumMembers(), "attempts", attempt)
+			return nil
+		}
+		if err == nil {
+			err = errors.New("reached no node but this one")
+		} else {
+			err = joinError{err}
+		}
+		wait := delay/2 + rand.N(delay/2)
+		n.log.Debug("cluster: join attempt failed", "attempt", attempt, "retry_in", wait, "err", err)
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return fmt.Errorf("%w via %v after %d attempts: %w (last attempt: %w)",
+				ErrJoin, n.cfg.Join, attempt, ctx.Err(), err)
+		case <-n.stop:
+			timer.Stop()
+			return ErrShutdown
+		case <-timer.C:
+		}
+		delay = min(2*delay, joinBackoffMax)
+	}
+}
+
+// joinError puts memberlist's multi-line join error on one line, for logs; it still unwraps.
+type joinError struct{ err error }
+
+func (e joinError) Error() string { return strings.Join(strings.Fields(e.err.Error()), " ") }
+func (e joinError) Unwrap() error { return e.err }
+
+// run is the placement loop: one rebuild per signal from the member view, until Shutdown.
+func (n *Node) run() {
+	defer close(n.loopDone)
+	for {
+		select {
+		case <-n.stop:
+			return
+		case <-n.view.changed:
+			n.refresh()
+		}
+	}
+}
+
+// refresh rebuilds the placement from the member view and publishes it if the member set changed.
+// Nodes whose meta cannot be decoded are left out; every node sees the same meta, so every node
+// leaves them out alike.
+func (n *Node) refresh() {
+	nodes := n.view.snapshot()
+	members := make([]Member, 0, len(nodes))
+	for name, node := range nodes {
+		m, err := decodeMeta(name, node.meta)
+		if err != nil {
+			n.log.Warn("cluster: leaving node out of placement", "node", name, "gossip", node.addr, "err", err)
+			continue
+		}
+		members = append(members, m)
+	}
+	slices.SortFunc(members, compareMembers)
+	current := n.placement.Load()
+	if current.sameMembers(members) {
+		return
+	}
+	next := &Placement{version: current.version + 1, members: members}
+	n.publish(next)
+	n.log.Info("cluster: placement changed", "version", next.version, "members", len(members))
+}
+
+// Placement returns the current placement snapshot.
+func (n *Node) Placement() Placement { return *n.placement.Load() }
+
+// Owner returns the member that owns key in the current placement.
+func (n *Node) Owner(key string) Member { return n.placement.Load().Owner(key) }
+
+// Self returns this node as a Member; its ID is Config.Name.
+func (n *Node) Self() Member { return n.self }
+
+// IsLocal reports whether m is this node.
+func (n *Node) IsLocal(m Member) bool { return m.ID == n.self.ID }
+
+// Ready reports whether Start has succeeded (the node is joined, or alone by configuration) and
+// Shutdown has not begun.
+func (n *Node) Ready() bool { return n.ready.Load() }
+
+// GossipAddr returns the ip:port memberlist advertises to peers, the one to list in another node's
+// Config.Join. With Bind port 0 it carries the port actually bound. Empty before Start.
+func (n *Node) GossipAddr() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.gossipAddr
+}
+
+// Shutdown stops the placement loop, leaves the cluster gracefully, shuts memberlist down and
+// closes every subscription. The leave waits for its broadcast until ctx's deadline (5s without
+// one); a non-nil error says the leave was not confirmed, and peers will then detect the departure
+// by probing. Resources are released in every case. Shutdown is idempotent: later calls wait for
+// the first to finish, or for their own ctx.
+func (n *Node) Shutdown(ctx context.Context) error {
+	n.mu.Lock()
+	prev := n.state
+	if prev == stateShutdown {
+		n.mu.Unlock()
+		select {
+		case <-n.down:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	n.state = stateShutdown
+	n.ready.Store(false)
+	close(n.stop)
+	ml := n.ml
+	n.mu.Unlock()
+
+	var err error
+	if prev == stateStarted {
+		<-n.loopDone // the loop is at most in one short refresh
+		timeout := defaultLeaveTimeout
+		if deadline, ok := ctx.Deadline(); ok {
+			timeout = max(time.Until(deadline), time.Millisecond)
+		}
+		if lerr := ml.Leave(timeout); lerr != nil {
+			err = fmt.Errorf("cluster: leave not confirmed by peers: %w", lerr)
+		}
+		if serr := ml.Shutdown(); serr != nil {
+			err = errors.Join(err, fmt.Errorf("cluster: memberlist shutdown: %w", serr))
+		}
+		n.log.Info("cluster: left and shut down", "name", n.self.ID)
+	}
+	n.closeSubscriptions()
+	close(n.down)
+	return err
+}
