@@ -1,0 +1,127 @@
+package actors
+
+import (
+	"context"
+	"fmt"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/pushd-im/pushd/push"
+	"github.com/pushd-im/pushd/wire"
+)
+
+// Send stores a one-to-one message in the receiver's inbox and returns once it
+// is durable. m.From, m.To and the content must be validated by the caller.
+func (n *Node) Send(ctx context.Context, m *wire.Message) (*wire.SendReply, error) {
+	reply, err := n.Request(ctx, UserKey(m.App, m.To), &wire.SendRequest{Message: m})
+	if err != nil {
+		return nil, err
+	}
+	if err := ReplyError(reply); err != nil {
+		return nil, err
+	}
+	r, ok := reply.(*wire.SendReply)
+	if !ok {
+		return nil, fmt.Errorf("actors: unexpected reply %T", reply)
+	}
+	return r, nil
+}
+
+// Bind binds b's token to b.User and returns its push id. A token bound to
+// another user of the app before is taken from that user.
+func (n *Node) Bind(ctx context.Context, b *wire.Binding) (string, error) {
+	b.PushId = PushID(b.App, b.Provider, b.Token)
+	b.RegisteredAtMs = n.o.Now().UnixMilli()
+	reply, err := n.Request(ctx, UserKey(b.App, b.User), &wire.BindRequest{Binding: b})
+	if err != nil {
+		return "", err
+	}
+	if err := ReplyError(reply); err != nil {
+		return "", err
+	}
+	r := reply.(*wire.BindReply)
+	if r.PreviousUser != "" {
+		prev, err := n.Request(ctx, UserKey(b.App, r.PreviousUser), &wire.UnbindRequest{
+			App: b.App, User: r.PreviousUser, PushId: r.PushId, Moved: true, Reason: "moved",
+		})
+		if err == nil {
+			err = ReplyError(prev)
+		}
+		if re, ok := AsRequestError(err); err != nil && !(ok && re.Code == "not_found") {
+			// The new binding stands; the old one is dropped when its user actor
+			// next loads (the index no longer points at it).
+			n.log.Warn("bind: could not drop the token's previous binding", "app", b.App, "user", r.PreviousUser, "err", err)
+		}
+	}
+	return r.PushId, nil
+}
+
+// Unbind removes the user's binding (unregister push).
+func (n *Node) Unbind(ctx context.Context, app, user, pushID string) error {
+	return n.requestReply(ctx, UserKey(app, user), &wire.UnbindRequest{App: app, User: user, PushId: pushID, Reason: "unregister"})
+}
+
+// Logout removes every binding of the device and closes its connections.
+func (n *Node) Logout(ctx context.Context, app, user, device string) error {
+	return n.requestReply(ctx, UserKey(app, user), &wire.LogoutRequest{App: app, User: user, DeviceId: device})
+}
+
+// Devices lists the user's bindings with their last verdicts.
+func (n *Node) Devices(ctx context.Context, app, user string) ([]*wire.Binding, error) {
+	reply, err := n.Request(ctx, UserKey(app, user), &wire.DevicesRequest{App: app, User: user})
+	if err != nil {
+		return nil, err
+	}
+	if err := ReplyError(reply); err != nil {
+		return nil, err
+	}
+	return reply.(*wire.DevicesReply).Bindings, nil
+}
+
+func (n *Node) requestReply(ctx context.Context, key string, m proto.Message) error {
+	reply, err := n.Request(ctx, key, m)
+	if err != nil {
+		return err
+	}
+	return ReplyError(reply)
+}
+
+// TestPush sends (or, with dryRun, only builds) one push to a binding of the
+// app straight through its vendor client, bypassing the outbox, and returns the
+// exact exchange. It is the online debugging tool of POST /v1/push/test.
+func (n *Node) TestPush(ctx context.Context, app, pushID string, pc *wire.PushConfig, dryRun bool) (*wire.Binding, push.Result, error) {
+	st := n.o.Store
+	owner, user, ok, err := st.BindingOwner(pushID)
+	if err != nil {
+		return nil, push.Result{}, err
+	}
+	if !ok || owner != app {
+		return nil, push.Result{}, &RequestError{Code: "not_found", Message: fmt.Sprintf("push_id %s is not bound in app %s", pushID, app)}
+	}
+	b, ok, err := st.Binding(app, user, pushID)
+	if err != nil {
+		return nil, push.Result{}, err
+	}
+	if !ok {
+		return nil, push.Result{}, &RequestError{Code: "not_found", Message: fmt.Sprintf("push_id %s is not bound in app %s", pushID, app)}
+	}
+	a := n.o.Apps[app]
+	var s push.Sender
+	if a != nil {
+		s = a.Senders[push.Provider(b.Provider)]
+	}
+	if s == nil {
+		return b, push.Result{}, &RequestError{Code: "provider_not_configured", Message: fmt.Sprintf("provider %s is not configured for app %s", b.Provider, app)}
+	}
+	now := n.o.Now()
+	j := &wire.PushJob{
+		Id: 0, App: app, User: user, PushId: pushID, DeviceId: b.DeviceId, Provider: b.Provider, Token: b.Token,
+		BundleId: b.BundleId, ApnsEnv: b.ApnsEnv, PushType: b.PushType, Stream: "test", PushConfig: pc,
+		Priority: int32(push.PriorityHigh), CreatedAtMs: now.UnixMilli(), ExpiresAtMs: now.Add(n.o.PushTTL).UnixMilli(),
+		CollapseId: "test-" + NewMessageID(now),
+	}
+	nt := notification(a, j)
+	nt.DryRun = dryRun
+	res := s.Send(ctx, nt)
+	return b, res, nil
+}

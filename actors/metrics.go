@@ -1,0 +1,41 @@
+package actors
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics are the actors' Prometheus series. NewMetrics registers them on the
+// registry it is given (never the global one).
+type Metrics struct {
+	MessagesAccepted  *prometheus.CounterVec // by conversation kind
+	MessagesDropped   *prometheus.CounterVec // by reason: retention_count, retention_age
+	FramesDelivered   prometheus.Counter
+	Pushes            *prometheus.CounterVec // by app, provider, verdict
+	PushRetries       *prometheus.CounterVec // by provider
+	PushesDeduped     prometheus.Counter     // jobs dropped because the device acked or the binding is gone
+	OutboxRecovered   prometheus.Counter
+	ActiveUsers       prometheus.Gauge
+	Sessions          prometheus.Gauge
+	IdempotentReplays prometheus.Counter
+	Unbound           *prometheus.CounterVec // by reason: token_invalid, moved, unregister, logout
+}
+
+// NewMetrics creates the series and registers them on reg (nil: not registered).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		MessagesAccepted:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pushd_messages_accepted_total", Help: "Messages stored durably."}, []string{"kind"}),
+		MessagesDropped:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pushd_messages_dropped_total", Help: "Stored messages removed by retention."}, []string{"reason"}),
+		FramesDelivered:   prometheus.NewCounter(prometheus.CounterOpts{Name: "pushd_frames_delivered_total", Help: "Message frames handed to long connections."}),
+		Pushes:            prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pushd_pushes_total", Help: "Vendor answers to pushes, by verdict."}, []string{"app", "provider", "verdict"}),
+		PushRetries:       prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pushd_push_retries_total", Help: "Pushes scheduled again after a retry verdict."}, []string{"provider"}),
+		PushesDeduped:     prometheus.NewCounter(prometheus.CounterOpts{Name: "pushd_pushes_skipped_total", Help: "Pushes not sent because the device acked in time or its binding is gone."}),
+		OutboxRecovered:   prometheus.NewCounter(prometheus.CounterOpts{Name: "pushd_outbox_recovered_total", Help: "Pending pushes found in the outbox at start."}),
+		ActiveUsers:       prometheus.NewGauge(prometheus.GaugeOpts{Name: "pushd_active_users", Help: "User actors alive on this node."}),
+		Sessions:          prometheus.NewGauge(prometheus.GaugeOpts{Name: "pushd_sessions", Help: "Long connections open on this node."}),
+		IdempotentReplays: prometheus.NewCounter(prometheus.CounterOpts{Name: "pushd_idempotent_replays_total", Help: "Sends answered from the idempotency index."}),
+		Unbound:           prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pushd_bindings_removed_total", Help: "Bindings removed, by reason."}, []string{"reason"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.MessagesAccepted, m.MessagesDropped, m.FramesDelivered, m.Pushes, m.PushRetries,
+			m.PushesDeduped, m.OutboxRecovered, m.ActiveUsers, m.Sessions, m.IdempotentReplays, m.Unbound)
+	}
+	return m
+}

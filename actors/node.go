@@ -1,0 +1,332 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/remote"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/pushd-im/pushd/push"
+	"github.com/pushd-im/pushd/storage"
+	"github.com/pushd-im/pushd/wire"
+)
+
+// Errors a Request can return besides the reply's own wire.Error.
+var (
+	// ErrUnavailable: the owner of the key did not answer in time (node down, overloaded).
+	ErrUnavailable = errors.New("actors: owner unavailable")
+	// ErrStopped: the node is shutting down.
+	ErrStopped = errors.New("actors: node stopped")
+)
+
+// Placement names the owner node of a key. cluster.Node provides it.
+type Placement interface {
+	// Owner returns the owner node's id and its protoactor remote address.
+	Owner(key string) (node, remoteAddr string)
+	// Self is this node's id.
+	Self() string
+}
+
+// RateLimit is one (app, provider)'s sending budget; zero means unlimited.
+type RateLimit struct {
+	QPS        float64
+	DailyQuota int64
+}
+
+// App is one tenant's vendor connections.
+type App struct {
+	ID         string
+	Senders    map[push.Provider]push.Sender
+	RateLimits map[push.Provider]RateLimit
+	// BundleID is the APNs topic for bindings that did not give one.
+	BundleID string
+}
+
+// Options configure a Node. Zero durations take the defaults named.
+type Options struct {
+	Store   *storage.Store
+	Logger  *slog.Logger
+	Metrics *Metrics
+	// RemoteListen is the protoactor remote's host:port ("" = this process only).
+	RemoteListen    string
+	RemoteAdvertise string
+	AckTimeout      time.Duration // default 5s
+	IdleTimeout     time.Duration // default 2m: an idle user actor is passivated
+	IdempotencyWin  time.Duration // default 24h
+	Retention       time.Duration // default 168h
+	MaxPerStream    int           // default 1000
+	PushTTL         time.Duration // default 24h: a push not delivered by then is dropped
+	RequestTimeout  time.Duration // default 5s, when the caller's context has no deadline
+	Apps            map[string]*App
+	Now             func() time.Time
+}
+
+func (o *Options) ensureDefaults() {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Metrics == nil {
+		o.Metrics = NewMetrics(nil)
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&o.AckTimeout, 5*time.Second)
+	def(&o.IdleTimeout, 2*time.Minute)
+	def(&o.IdempotencyWin, 24*time.Hour)
+	def(&o.Retention, 168*time.Hour)
+	def(&o.PushTTL, 24*time.Hour)
+	def(&o.RequestTimeout, 5*time.Second)
+	if o.MaxPerStream <= 0 {
+		o.MaxPerStream = 1000
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// Node is one pushd node's actor system.
+type Node struct {
+	o       Options
+	log     *slog.Logger
+	system  *actor.ActorSystem
+	remote  *remote.Remote
+	place   Placement
+	router  *actor.PID
+	vendors map[vendorKey]*actor.PID
+
+	mu      sync.Mutex
+	timers  map[*time.Timer]struct{} // outbox timers not yet fired
+	stopped bool
+	stopCh  chan struct{}
+	once    sync.Once
+}
+
+type vendorKey struct {
+	app      string
+	provider push.Provider
+}
+
+// New builds a node; StartRemote (for a cluster) and Start bring it up.
+func New(o Options) (*Node, error) {
+	if o.Store == nil {
+		return nil, errors.New("actors: Options.Store is required")
+	}
+	o.ensureDefaults()
+	logger := o.Logger
+	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+		return logger.With("component", "protoactor")
+	}))
+	return &Node{
+		o: o, log: logger, system: sys,
+		vendors: map[vendorKey]*actor.PID{},
+		timers:  map[*time.Timer]struct{}{},
+		stopCh:  make(chan struct{}),
+	}, nil
+}
+
+// StartRemote starts the protoactor remote on Options.RemoteListen and returns
+// the address peers reach this node at.
+func (n *Node) StartRemote() (addr string, err error) {
+	if n.o.RemoteListen == "" {
+		return "", errors.New("actors: Options.RemoteListen is empty")
+	}
+	host, portStr, err := net.SplitHostPort(n.o.RemoteListen)
+	if err != nil {
+		return "", fmt.Errorf("actors: remote listen %q: %w", n.o.RemoteListen, err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return "", fmt.Errorf("actors: remote listen port %q: %w", portStr, err)
+	}
+	var opts []remote.ConfigOption
+	if n.o.RemoteAdvertise != "" {
+		opts = append(opts, remote.WithAdvertisedHost(n.o.RemoteAdvertise))
+	}
+	n.remote = remote.NewRemote(n.system, remote.Configure(host, port, opts...))
+	defer func() {
+		// remote.Start panics when it cannot listen.
+		if r := recover(); r != nil {
+			n.remote = nil
+			err = fmt.Errorf("actors: start remote on %s: %v", n.o.RemoteListen, r)
+		}
+	}()
+	n.remote.Start()
+	return n.system.ProcessRegistry.Address, nil
+}
+
+// Start spawns the router and the vendor actors and re-queues the outbox.
+func (n *Node) Start(p Placement) error {
+	n.place = p
+	pid, err := n.system.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return newRouter(n) }), "router")
+	if err != nil {
+		return fmt.Errorf("actors: spawn router: %w", err)
+	}
+	n.router = pid
+	for _, app := range n.o.Apps {
+		for prov, s := range app.Senders {
+			props := actor.PropsFromProducer(func() actor.Actor { return newVendor(n, app, prov, s) })
+			vpid, err := n.system.Root.SpawnNamed(props, "vendor-"+app.ID+"-"+string(prov))
+			if err != nil {
+				return fmt.Errorf("actors: spawn vendor %s/%s: %w", app.ID, prov, err)
+			}
+			n.vendors[vendorKey{app.ID, prov}] = vpid
+		}
+	}
+	return n.recoverOutbox()
+}
+
+// Shutdown stops the actors: in-flight vendor calls end and their pushes stay in
+// the outbox for the next start. It is idempotent.
+func (n *Node) Shutdown(ctx context.Context) error {
+	n.once.Do(func() {
+		n.mu.Lock()
+		n.stopped = true
+		for t := range n.timers {
+			t.Stop()
+		}
+		n.timers = nil
+		n.mu.Unlock()
+		close(n.stopCh)
+		var futs []*actor.Future
+		for _, pid := range n.vendors {
+			futs = append(futs, n.system.Root.StopFuture(pid))
+		}
+		if n.router != nil {
+			futs = append(futs, n.system.Root.StopFuture(n.router))
+		}
+		done := make(chan struct{})
+		go func() {
+			for _, f := range futs {
+				_ = f.Wait()
+			}
+			close(done)
+		}()
+		select {
+		case <-done:
+		case <-ctx.Done():
+		}
+		if n.remote != nil {
+			n.remote.Shutdown(true)
+		}
+		n.system.Shutdown()
+	})
+	return nil
+}
+
+// Address is this node's remote address ("nonhost" without a remote).
+func (n *Node) Address() string { return n.system.ProcessRegistry.Address }
+
+func (n *Node) routerFor(key string) *actor.PID {
+	node, addr := n.place.Owner(key)
+	if node == n.place.Self() || addr == "" {
+		return n.router
+	}
+	return actor.NewPID(addr, "router")
+}
+
+// Request sends msg to the actor that owns key and waits for its reply,
+// re-routing with backoff while ownership moves, until ctx ends.
+func (n *Node) Request(ctx context.Context, key string, msg proto.Message) (proto.Message, error) {
+	env, err := wire.Wrap(key, msg)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, n.o.RequestTimeout)
+		defer cancel()
+	}
+	backoff := 5 * time.Millisecond
+	for {
+		select {
+		case <-n.stopCh:
+			return nil, ErrStopped
+		default:
+		}
+		dl, _ := ctx.Deadline()
+		wait := time.Until(dl)
+		if wait <= 0 {
+			return nil, fmt.Errorf("%w: %s", ErrUnavailable, key)
+		}
+		res, err := n.system.Root.RequestFuture(n.routerFor(key), env, wait).Result()
+		if err == nil {
+			renv, ok := res.(*wire.Envelope)
+			if !ok {
+				return nil, fmt.Errorf("actors: unexpected reply %T", res)
+			}
+			reply, err := wire.Unwrap(renv)
+			if err != nil {
+				return nil, err
+			}
+			if _, moved := reply.(*wire.NotOwner); !moved {
+				return reply, nil
+			}
+		} else if !errors.Is(err, actor.ErrDeadLetter) {
+			return nil, fmt.Errorf("%w: %s: %v", ErrUnavailable, key, err)
+		}
+		// Not the owner (placement is moving) or no router yet: back off and re-route.
+		jitter := time.Duration(rand.Int64N(int64(backoff)))
+		select {
+		case <-time.After(backoff + jitter):
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w: %s: %v", ErrUnavailable, key, ctx.Err())
+		case <-n.stopCh:
+			return nil, ErrStopped
+		}
+		backoff = min(backoff*2, 500*time.Millisecond)
+	}
+}
+
+// Tell sends msg to the actor that owns key without waiting for an answer.
+func (n *Node) Tell(key string, msg proto.Message) {
+	env, err := wire.Wrap(key, msg)
+	if err != nil {
+		n.log.Error("actors: tell", "key", key, "err", err)
+		return
+	}
+	n.system.Root.Send(n.routerFor(key), env)
+}
+
+// after runs f after d on a timer the node stops at Shutdown.
+func (n *Node) after(d time.Duration, f func()) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.stopped {
+		return
+	}
+	var t *time.Timer
+	t = time.AfterFunc(d, func() {
+		n.mu.Lock()
+		if n.timers != nil {
+			delete(n.timers, t)
+		}
+		stopped := n.stopped
+		n.mu.Unlock()
+		if !stopped {
+			f()
+		}
+	})
+	n.timers[t] = struct{}{}
+}
+
+// vendor returns the vendor actor for the app and provider, if configured.
+func (n *Node) vendor(app string, p push.Provider) *actor.PID {
+	return n.vendors[vendorKey{app, p}]
+}
+
+// errReply builds a wire.Error.
+func errReply(code, format string, args ...any) *wire.Error {
+	return &wire.Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}

@@ -1,0 +1,95 @@
+package actors
+
+import (
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/pushd-im/pushd/wire"
+)
+
+// router is the one shard actor of a node: it keeps an O(1) map of the live
+// user actors it owns, activates them on their first message, passivates them
+// when they ask, and answers NotOwner for keys placed on another node.
+type router struct {
+	n        *Node
+	children map[string]*child // key → child
+	byID     map[string]string // child pid id → key
+}
+
+type child struct {
+	pid      *actor.PID
+	stopping bool
+	// held are messages that arrived while the child was stopping; they go to
+	// its successor so that two incarnations never run at once.
+	held []heldMessage
+}
+
+type heldMessage struct {
+	env    *wire.Envelope
+	sender *actor.PID
+}
+
+// passivate asks the router to stop an idle child.
+type passivate struct{ key string }
+
+func newRouter(n *Node) *router {
+	return &router{n: n, children: map[string]*child{}, byID: map[string]string{}}
+}
+
+func (r *router) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *wire.Envelope:
+		r.route(ctx, m, ctx.Sender())
+	case *passivate:
+		c := r.children[m.key]
+		if c != nil && !c.stopping && ctx.Sender() != nil && ctx.Sender().Equal(c.pid) {
+			c.stopping = true
+			ctx.Poison(c.pid)
+		}
+	case *actor.Terminated:
+		key, ok := r.byID[m.Who.Id]
+		if !ok {
+			return
+		}
+		delete(r.byID, m.Who.Id)
+		c := r.children[key]
+		delete(r.children, key)
+		r.n.o.Metrics.ActiveUsers.Dec()
+		if c != nil && len(c.held) > 0 {
+			for _, h := range c.held {
+				r.route(ctx, h.env, h.sender)
+			}
+		}
+	}
+}
+
+func (r *router) route(ctx actor.Context, env *wire.Envelope, sender *actor.PID) {
+	key := env.GetKey()
+	if owner, _ := r.n.place.Owner(key); owner != r.n.place.Self() {
+		if sender != nil {
+			reply, _ := wire.Wrap(key, &wire.NotOwner{Key: key, Owner: owner})
+			ctx.Send(sender, reply)
+		}
+		return
+	}
+	c := r.children[key]
+	if c == nil {
+		app, user, ok := splitUserKey(key)
+		if !ok {
+			if sender != nil {
+				reply, _ := wire.Wrap(key, &wire.Reply{Error: errReply("bad_key", "no actor kind for key %q", key)})
+				ctx.Send(sender, reply)
+			}
+			return
+		}
+		pid := ctx.Spawn(actor.PropsFromProducer(func() actor.Actor { return newUser(r.n, app, user) }))
+		c = &child{pid: pid}
+		r.children[key] = c
+		r.byID[pid.Id] = key
+		r.n.o.Metrics.ActiveUsers.Inc()
+	}
+	if c.stopping {
+		c.held = append(c.held, heldMessage{env, sender})
+		return
+	}
+	ctx.RequestWithCustomSender(c.pid, env, sender)
+}

@@ -1,0 +1,133 @@
+package actors
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/pushd-im/pushd/wire"
+)
+
+// Conn is the transport's side of one long connection.
+type Conn interface {
+	// Write queues frames for the client in order. It must not block; a
+	// connection that cannot keep up closes itself.
+	Write(frames [][]byte)
+	// Kick sends a "kicked" frame with the reason and closes the connection.
+	Kick(reason string)
+}
+
+// Session is one device's long connection as the user actor sees it: a session
+// actor on this node that the user's owner (on any node) sends frames to.
+type Session struct {
+	n                     *Node
+	app, user, device, id string
+	key                   string
+	pid                   *actor.PID
+}
+
+// sessionActor forwards frames and kicks from the user actor to its Conn.
+type sessionActor struct {
+	id   string
+	conn Conn
+}
+
+func (s *sessionActor) Receive(ctx actor.Context) {
+	env, ok := ctx.Message().(*wire.Envelope)
+	if !ok {
+		return
+	}
+	msg, err := wire.Unwrap(env)
+	if err != nil {
+		return
+	}
+	switch m := msg.(type) {
+	case *wire.Deliver:
+		s.conn.Write(m.Frames)
+	case *wire.Kick:
+		if m.SessionId == "" || m.SessionId == s.id {
+			s.conn.Kick(m.Reason)
+		}
+	}
+}
+
+// OpenSession registers a long connection for the device with the user's owner,
+// which then sends it every stored message after the device's cursor, then
+// live ones.
+func (n *Node) OpenSession(ctx context.Context, app, user, device string, conn Conn, foreground bool) (*Session, error) {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	id := hex.EncodeToString(b[:])
+	pid, err := n.system.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor {
+		return &sessionActor{id: id, conn: conn}
+	}), "s-"+id)
+	if err != nil {
+		return nil, fmt.Errorf("actors: spawn session: %w", err)
+	}
+	s := &Session{n: n, app: app, user: user, device: device, id: id, key: UserKey(app, user), pid: pid}
+	reply, err := n.Request(ctx, s.key, &wire.ConnectRequest{
+		App: app, User: user, DeviceId: device, SessionId: id,
+		SessionAddress: pid.Address, SessionActor: pid.Id, Foreground: foreground,
+	})
+	if err == nil {
+		err = ReplyError(reply)
+	}
+	if err != nil {
+		n.system.Root.Stop(pid)
+		return nil, err
+	}
+	n.o.Metrics.Sessions.Inc()
+	return s, nil
+}
+
+// Ack tells the user actor that the device has everything up to seq in stream.
+func (s *Session) Ack(stream string, seq uint64) {
+	s.n.Tell(s.key, &wire.AckRequest{App: s.app, User: s.user, DeviceId: s.device, SessionId: s.id, Stream: stream, Seq: seq})
+}
+
+// SetForeground reports the app moving to the foreground or the background,
+// and returns once the user actor knows: the messages after it are routed by
+// the new state.
+func (s *Session) SetForeground(ctx context.Context, fg bool) error {
+	return s.n.requestReply(ctx, s.key, &wire.StateRequest{App: s.app, User: s.user, DeviceId: s.device, SessionId: s.id, Foreground: fg})
+}
+
+// Close unregisters the session; messages not acked are pushed when their ack
+// timers fire.
+func (s *Session) Close() {
+	s.n.Tell(s.key, &wire.DisconnectRequest{App: s.app, User: s.user, DeviceId: s.device, SessionId: s.id})
+	s.n.system.Root.Stop(s.pid)
+	s.n.o.Metrics.Sessions.Dec()
+}
+
+// RequestError is a reply's wire.Error as a Go error; its Code is stable.
+type RequestError struct {
+	Code    string
+	Message string
+}
+
+func (e *RequestError) Error() string { return e.Code + ": " + e.Message }
+
+// ReplyError extracts the wire.Error of any reply (nil when it succeeded).
+func ReplyError(reply any) error {
+	type withError interface{ GetError() *wire.Error }
+	r, ok := reply.(withError)
+	if !ok {
+		return fmt.Errorf("actors: unexpected reply %T", reply)
+	}
+	if e := r.GetError(); e != nil {
+		return &RequestError{Code: e.Code, Message: e.Message}
+	}
+	return nil
+}
+
+// AsRequestError unwraps a *RequestError.
+func AsRequestError(err error) (*RequestError, bool) {
+	var re *RequestError
+	ok := errors.As(err, &re)
+	return re, ok
+}

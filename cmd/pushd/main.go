@@ -1,0 +1,207 @@
+// Command pushd is the pushd daemon and its tools.
+//
+//	pushd serve [--config FILE]            run the daemon (no config: the demo app on the built-in vendor simulator)
+//	pushd token --app APP --user USER      print a client token for a user (development)
+//	pushd sim [--dir DIR] [--addr ADDR]    run the vendor simulator alone
+//	pushd check-config --config FILE       load a config and list every problem in it
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/pushd-im/pushd/config"
+	"github.com/pushd-im/pushd/daemon"
+	"github.com/pushd-im/pushd/transport/api"
+	"github.com/pushd-im/pushd/transport/vendorsim"
+)
+
+const usage = `pushd: a self-hosted offline-push dispatcher for IM apps
+
+Usage:
+  pushd serve [--config FILE]
+      Run the daemon. Without --config (and without PUSHD_CONFIG) it serves the
+      demo app on 127.0.0.1:8080 with every provider pointed at the built-in
+      vendor simulator: no credentials needed.
+  pushd token --app APP --user USER [--ttl 24h] [--config FILE] [--data-dir DIR]
+      Print a client token (HS256 JWT) for a user, for development.
+  pushd sim [--dir DIR] [--addr 127.0.0.1:8443]
+      Run the vendor simulator alone (APNs and FCM) and print the provider
+      config that points pushd at it.
+  pushd check-config --config FILE
+      Load the config and list every problem in it.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "serve":
+		err = serve(args[1:], stdout, stderr)
+	case "token":
+		err = token(args[1:], stdout)
+	case "sim":
+		err = sim(args[1:], stderr)
+	case "check-config":
+		err = checkConfig(args[1:], stdout)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "pushd: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintf(stderr, "pushd %s: %v\n", args[0], err)
+		return 1
+	}
+	return 0
+}
+
+// loadConfig reads --config (or PUSHD_CONFIG); with neither it is the built-in default.
+func loadConfig(path string) (*config.Config, bool, error) {
+	if path == "" {
+		path = os.Getenv("PUSHD_CONFIG")
+	}
+	if path == "" {
+		cfg, err := daemon.DefaultConfig(os.Environ())
+		return cfg, true, err
+	}
+	cfg, err := config.Load(path, os.Environ())
+	return cfg, false, err
+}
+
+func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func serve(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	cfgPath := fs.String("config", "", "config file (YAML)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, builtin, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	logger := newLogger(cfg, stderr)
+	d := daemon.New(cfg, logger)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := d.Start(ctx); err != nil {
+		return err
+	}
+	if key, _ := d.DemoSecrets(); key != "" {
+		fmt.Fprintf(stdout, "pushd is serving http://%s (app %q", d.APIAddr(), daemon.DemoAppID)
+		if builtin {
+			fmt.Fprint(stdout, ", built-in default config")
+		}
+		fmt.Fprintf(stdout, ", vendors simulated at %s)\n", d.Simulator().URL())
+		fmt.Fprintf(stdout, "  server API key:  X-API-Key: %s\n", key)
+		fmt.Fprintf(stdout, "  client token:    go run ./cmd/pushd token --app %s --user bob --data-dir %s\n", daemon.DemoAppID, cfg.DataDir)
+		fmt.Fprintf(stdout, "  pushes received: curl -sk %s/sim/records\n", d.Simulator().URL())
+	} else {
+		fmt.Fprintf(stdout, "pushd is serving http://%s\n", d.APIAddr())
+	}
+	<-ctx.Done()
+	logger.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	return d.Shutdown(sctx)
+}
+
+func token(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("token", flag.ContinueOnError)
+	app := fs.String("app", daemon.DemoAppID, "app id")
+	user := fs.String("user", "", "user id (the token's sub)")
+	ttl := fs.Duration("ttl", 24*time.Hour, "lifetime")
+	cfgPath := fs.String("config", "", "config file that holds the app's client_token_secret")
+	dataDir := fs.String("data-dir", "", "data dir of a daemon running the built-in default (where the demo secrets are)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *user == "" {
+		return errors.New("--user is required")
+	}
+	if *ttl <= 0 {
+		return errors.New("--ttl must be positive")
+	}
+	cfg, _, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	var secret string
+	if a := cfg.App(*app); a != nil {
+		secret = a.ClientTokenSecret
+	} else if *app == daemon.DemoAppID {
+		dir := cfg.DataDir
+		if *dataDir != "" {
+			dir = *dataDir
+		}
+		if _, secret, err = daemon.LoadDemoSecrets(dir, false); err != nil {
+			return err
+		}
+	} else {
+		return fmt.Errorf("app %q is not in the config", *app)
+	}
+	tok, err := api.MintClientToken(*app, *user, []byte(secret), *ttl, time.Now())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, tok)
+	return nil
+}
+
+func sim(args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("sim", flag.ContinueOnError)
+	dir := fs.String("dir", "./pushd-sim", "where the simulator keeps its credentials")
+	addr := fs.String("addr", "127.0.0.1:8443", "listen address")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return vendorsim.Run(ctx, *dir, *addr, slog.New(slog.NewTextHandler(stderr, nil)))
+}
+
+func checkConfig(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("check-config", flag.ContinueOnError)
+	cfgPath := fs.String("config", "", "config file (YAML)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *cfgPath == "" {
+		return errors.New("--config is required")
+	}
+	cfg, err := config.Load(*cfgPath, os.Environ())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: ok (%d apps)\n", *cfgPath, len(cfg.Apps))
+	return nil
+}

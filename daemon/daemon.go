@@ -1,0 +1,221 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/pushd-im/pushd/actors"
+	"github.com/pushd-im/pushd/cluster"
+	"github.com/pushd-im/pushd/config"
+	"github.com/pushd-im/pushd/storage"
+	"github.com/pushd-im/pushd/transport/api"
+	"github.com/pushd-im/pushd/transport/vendorsim"
+)
+
+// sweepEvery is how often retention removes old messages and idempotency records.
+const sweepEvery = 10 * time.Minute
+
+// Daemon is one running pushd node.
+type Daemon struct {
+	cfg      *config.Config
+	log      *slog.Logger
+	registry *prometheus.Registry
+	metrics  *actors.Metrics
+
+	store   *storage.Store
+	sim     *vendorsim.Sim
+	node    *actors.Node
+	members *cluster.Node
+	api     *api.Server
+
+	demoKey, demoSecret string
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+	once sync.Once
+}
+
+// New checks nothing beyond what config.Validate did; Start builds and starts
+// every part, in dependency order.
+func New(cfg *config.Config, logger *slog.Logger) *Daemon {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return &Daemon{cfg: cfg, log: logger, registry: reg, metrics: actors.NewMetrics(reg), stop: make(chan struct{})}
+}
+
+// Start opens the store, starts the simulator (when enabled), the actors, the
+// cluster membership and the API. On error everything started is stopped.
+func (d *Daemon) Start(ctx context.Context) (err error) {
+	defer func() {
+		if err != nil {
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			_ = d.Shutdown(sctx)
+			cancel()
+		}
+	}()
+	cfg := d.cfg
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("daemon: data dir: %w", err)
+	}
+	d.store, err = storage.Open(filepath.Join(cfg.DataDir, "store"), storage.Options{Logger: d.log.With("component", "storage")})
+	if err != nil {
+		return err
+	}
+	if cfg.Simulator.Enabled {
+		if err := d.startSimulator(); err != nil {
+			return err
+		}
+	}
+	apps, apiApps, err := d.buildApps()
+	if err != nil {
+		return err
+	}
+	d.node, err = actors.New(actors.Options{
+		Store: d.store, Logger: d.log.With("component", "actors"), Metrics: d.metrics,
+		RemoteListen: cfg.Cluster.Remote, RemoteAdvertise: cfg.Cluster.AdvertiseRemote,
+		AckTimeout: cfg.AckTimeout.Std(), IdleTimeout: cfg.UserIdleTimeout.Std(),
+		IdempotencyWin: cfg.IdempotencyWindow.Std(), Retention: cfg.OfflineRetention.Std(),
+		MaxPerStream: cfg.OfflineMaxPerStream, Apps: apps,
+	})
+	if err != nil {
+		return err
+	}
+	remoteAddr, err := d.node.StartRemote()
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("daemon: listen %s: %w", cfg.Listen, err)
+	}
+	d.members, err = cluster.New(cluster.Config{
+		Name: cfg.Cluster.Name, Bind: cfg.Cluster.Bind, Advertise: cfg.Cluster.Advertise, Join: cfg.Cluster.Join,
+		RemoteAddr: remoteAddr, APIAddr: ln.Addr().String(), Logger: d.log.With("component", "cluster"),
+	})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	if err := d.members.Start(ctx); err != nil {
+		ln.Close()
+		return err
+	}
+	if err := d.node.Start(placement{d.members}); err != nil {
+		ln.Close()
+		return err
+	}
+	d.api, err = api.New(api.Options{
+		Listener: ln, Node: d.node, Apps: apiApps, MaxBodyBytes: cfg.MaxBodyBytes,
+		HeartbeatTimeout: cfg.HeartbeatTimeout.Std(), Logger: d.log.With("component", "api"),
+		Gatherer: d.registry, Ready: d.ready,
+	})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	if err := d.api.Start(); err != nil {
+		return err
+	}
+	d.wg.Add(1)
+	go d.sweepLoop()
+	d.log.Info("pushd started", "api", d.api.Addr(), "node", cfg.Cluster.Name, "remote", remoteAddr, "data_dir", cfg.DataDir)
+	return nil
+}
+
+// Shutdown stops the API, leaves the cluster, stops the actors (pending pushes
+// stay in the outbox), the simulator and the store. It is idempotent.
+func (d *Daemon) Shutdown(ctx context.Context) error {
+	var errs []error
+	d.once.Do(func() {
+		close(d.stop)
+		d.wg.Wait()
+		if d.api != nil {
+			errs = append(errs, d.api.Shutdown(ctx))
+		}
+		if d.members != nil {
+			errs = append(errs, d.members.Shutdown(ctx))
+		}
+		if d.node != nil {
+			errs = append(errs, d.node.Shutdown(ctx))
+		}
+		if d.sim != nil {
+			errs = append(errs, d.sim.Shutdown(ctx))
+		}
+		if d.store != nil {
+			errs = append(errs, d.store.Close())
+		}
+	})
+	return errors.Join(errs...)
+}
+
+// APIAddr is where the HTTP API listens.
+func (d *Daemon) APIAddr() string { return d.api.Addr() }
+
+// Simulator is the in-process vendor simulator, or nil.
+func (d *Daemon) Simulator() *vendorsim.Sim { return d.sim }
+
+// Store is the node's Pebble store.
+func (d *Daemon) Store() *storage.Store { return d.store }
+
+// DemoSecrets returns the demo app's API key and client-token secret when the
+// daemon added the demo app.
+func (d *Daemon) DemoSecrets() (apiKey, clientSecret string) { return d.demoKey, d.demoSecret }
+
+func (d *Daemon) ready() error {
+	if d.members == nil || !d.members.Ready() {
+		return errors.New("cluster not joined yet")
+	}
+	return nil
+}
+
+func (d *Daemon) sweepLoop() {
+	defer d.wg.Done()
+	t := time.NewTicker(sweepEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-d.stop:
+			return
+		case <-t.C:
+		}
+		now := time.Now()
+		res, err := d.store.Sweep(now.Add(-d.cfg.OfflineRetention.Std()).UnixMilli(), now.Add(-d.cfg.IdempotencyWindow.Std()).UnixMilli())
+		if err != nil {
+			d.log.Error("retention sweep", "err", err)
+			continue
+		}
+		if res.Messages > 0 {
+			d.metrics.MessagesDropped.WithLabelValues("retention_age").Add(float64(res.Messages))
+			d.log.Info("retention sweep", "messages_dropped", res.Messages, "idempotency_dropped", res.Idempotency)
+		}
+	}
+}
+
+// placement adapts cluster membership to the actors' Placement.
+type placement struct{ c *cluster.Node }
+
+func (p placement) Owner(key string) (string, string) {
+	m := p.c.Owner(key)
+	return m.ID, m.RemoteAddr
+}
+
+func (p placement) Self() string { return p.c.Self().ID }
+
+// providerSet reports whether the app configures any provider.
+func providerSet(p config.Providers) bool {
+	return p.APNs != nil || p.FCM != nil || p.HMS != nil || p.Xiaomi != nil || p.OPPO != nil || p.Vivo != nil
+}
+

@@ -1,0 +1,400 @@
+package daemon_test
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pushd-im/pushd/push"
+	"github.com/pushd-im/pushd/transport/vendorsim"
+)
+
+func TestOfflinePushAPNsAndFCMFieldMapping(t *testing.T) {
+	h := startDaemon(t)
+	apnsTok, fcmTok := apnsToken(1), "fcm-token-bob-1"
+	h.bind("bob", "iphone", push.APNs, apnsTok, map[string]any{"apns_env": "development"})
+	h.bind("bob", "pixel", push.FCM, fcmTok)
+
+	ans := h.send("alice", "bob", "hello bob", pushCfg{"title": "Alice", "content": "hello bob", "payload": `{"conv":"alice"}`, "badge_increment": 1},
+		map[string]any{"priority": 3})
+	msgID := ans["message_id"].(string)
+	if ans["seq"].(float64) != 1 {
+		t.Fatalf("first message seq = %v", ans["seq"])
+	}
+
+	a := h.records(push.APNs, apnsTok, 1)[0]
+	if a.Status != 200 {
+		t.Fatalf("apns status %d %s", a.Status, a.Reason)
+	}
+	creds := h.sim().Credentials()
+	for k, want := range map[string]string{"apns-topic": creds.APNs.BundleID, "apns-push-type": "alert", "apns-priority": "10", "apns-collapse-id": msgID} {
+		if a.Headers[k] != want {
+			t.Errorf("apns header %s = %q, want %q", k, a.Headers[k], want)
+		}
+	}
+	if exp, err := strconv.ParseInt(a.Headers["apns-expiration"], 10, 64); err != nil || exp <= time.Now().Unix() {
+		t.Errorf("apns-expiration = %q, want a future unix time", a.Headers["apns-expiration"])
+	}
+	ab := jsonBody(t, a)
+	if dig(ab, "aps", "alert", "title") != "Alice" || dig(ab, "aps", "alert", "body") != "hello bob" || dig(ab, "aps", "badge") != float64(1) {
+		t.Errorf("apns aps = %v", ab["aps"])
+	}
+	if ab["payload"] != `{"conv":"alice"}` || ab["message_id"] != msgID || ab["sender"] != "alice" {
+		t.Errorf("apns custom data = %v", ab)
+	}
+
+	f := h.records(push.FCM, fcmTok, 1)[0]
+	if f.Status != 200 {
+		t.Fatalf("fcm status %d %s", f.Status, f.Reason)
+	}
+	fb := jsonBody(t, f)
+	if dig(fb, "message", "token") != fcmTok || dig(fb, "message", "notification", "title") != "Alice" || dig(fb, "message", "notification", "body") != "hello bob" {
+		t.Errorf("fcm message = %v", fb["message"])
+	}
+	if dig(fb, "message", "data", "payload") != `{"conv":"alice"}` || dig(fb, "message", "data", "message_id") != msgID {
+		t.Errorf("fcm data = %v", dig(fb, "message", "data"))
+	}
+	if dig(fb, "message", "android", "priority") != "HIGH" || dig(fb, "message", "android", "collapse_key") != msgID {
+		t.Errorf("fcm android = %v", dig(fb, "message", "android"))
+	}
+	if !strings.HasPrefix(f.Headers["authorization"], "Bearer ") {
+		t.Errorf("fcm authorization = %q", f.Headers["authorization"])
+	}
+
+	// Low priority maps to APNs priority 5; no push_config means no push at all.
+	h.send("alice", "bob", "quiet", pushCfg{"title": "Alice", "content": "quiet"}, map[string]any{"priority": 1})
+	if p := h.records(push.APNs, apnsTok, 2)[1].Headers["apns-priority"]; p != "5" {
+		t.Errorf("low priority apns-priority = %q, want 5", p)
+	}
+	h.send("alice", "bob", "no push", nil)
+	h.eventually("outbox drained", func() bool { return h.outboxLen() == 0 })
+	if n := h.countRecords(push.APNs, apnsTok); n != 2 {
+		t.Errorf("apns pushes = %d, want 2 (a message without push_config is not pushed)", n)
+	}
+	for _, d := range h.devices("bob") {
+		if d["last_verdict"] != "delivered" {
+			t.Errorf("device %v: last_verdict = %v, want delivered", d["device_id"], d["last_verdict"])
+		}
+	}
+}
+
+func TestOnlineDeliveryAckedIsNotPushed(t *testing.T) {
+	h := startDaemon(t)
+	tok := apnsToken(2)
+	h.bind("bob", "iphone", push.APNs, tok)
+	c := h.connect("bob", "iphone")
+	c.sync()
+	for i := 1; i <= 3; i++ {
+		h.send("alice", "bob", "m"+strconv.Itoa(i), pushCfg{"title": "t", "content": "c"})
+		m := c.message("inbox", i)
+		if m["body"] != "m"+strconv.Itoa(i) || m["from"] != "alice" || m["to"] != "bob" {
+			t.Fatalf("frame message = %v", m)
+		}
+		c.ack("inbox", i)
+	}
+	c.sync()
+	// Acked in time: every conditional push is cancelled and leaves the outbox.
+	h.eventually("outbox empty", func() bool { return h.outboxLen() == 0 })
+	if n := h.countRecords(push.APNs, tok); n != 0 {
+		t.Fatalf("pushes to an online device that acked = %d, want 0", n)
+	}
+}
+
+func TestAckOrPushOneHonestPush(t *testing.T) {
+	h := startDaemon(t)
+	tok := apnsToken(3)
+	h.bind("bob", "iphone", push.APNs, tok)
+	c := h.connect("bob", "iphone")
+	c.sync()
+	h.send("alice", "bob", "unacked", pushCfg{"title": "t", "content": "c"})
+	c.message("inbox", 1)
+	// No ack: after ack_timeout the device is pushed as if offline, once.
+	r := h.records(push.APNs, tok, 1)
+	if r[0].Status != 200 {
+		t.Fatalf("push status %d", r[0].Status)
+	}
+	// A late ack brings no second push.
+	c.ack("inbox", 1)
+	c.sync()
+	h.eventually("outbox empty", func() bool { return h.outboxLen() == 0 })
+	h.send("alice", "bob", "second", pushCfg{"title": "t", "content": "c2"})
+	c.message("inbox", 2)
+	c.ack("inbox", 2)
+	c.sync()
+	h.eventually("outbox empty", func() bool { return h.outboxLen() == 0 })
+	if n := h.countRecords(push.APNs, tok); n != 1 {
+		t.Fatalf("pushes = %d, want exactly 1", n)
+	}
+}
+
+func TestOfflineDrainInOrderAcrossReconnects(t *testing.T) {
+	h := startDaemon(t)
+	for i := 1; i <= 5; i++ {
+		h.send("alice", "bob", "m"+strconv.Itoa(i), nil)
+	}
+	c := h.connect("bob", "phone")
+	for i := 1; i <= 5; i++ {
+		if m := c.message("inbox", i); m["body"] != "m"+strconv.Itoa(i) {
+			t.Fatalf("seq %d body %v", i, m["body"])
+		}
+	}
+	c.ack("inbox", 3)
+	c.sync()
+	c.close()
+
+	h.send("alice", "bob", "m6", nil)
+	c = h.connect("bob", "phone")
+	for i := 4; i <= 6; i++ {
+		c.message("inbox", i) // 1..3 were acked and are not sent again
+	}
+	c.ack("inbox", 6)
+	if extra := c.sync(); len(extra) != 0 {
+		t.Fatalf("unexpected frames %v", extra)
+	}
+	c.close()
+
+	// A second device has its own cursor and gets everything.
+	c2 := h.connect("bob", "tablet")
+	for i := 1; i <= 6; i++ {
+		c2.message("inbox", i)
+	}
+	c = h.connect("bob", "phone")
+	if extra := c.sync(); len(extra) != 0 {
+		t.Fatalf("fully acked device got %v", extra)
+	}
+	// Live messages follow the drained ones on every online device.
+	h.send("alice", "bob", "m7", nil)
+	c.message("inbox", 7)
+	c2.message("inbox", 7)
+}
+
+func TestBackgroundDeviceGetsFrameAndPush(t *testing.T) {
+	h := startDaemon(t)
+	tok := apnsToken(4)
+	h.bind("bob", "iphone", push.APNs, tok)
+	c := h.connect("bob", "iphone")
+	c.state(false)
+	c.sync()
+	h.send("alice", "bob", "while in background", pushCfg{"title": "t", "content": "bg"})
+	c.message("inbox", 1)
+	c.ack("inbox", 1) // even acked, a background device is pushed: it may not show the frame
+	r := h.records(push.APNs, tok, 1)
+	if dig(jsonBody(t, r[0]), "aps", "alert", "body") != "bg" {
+		t.Fatalf("push body %s", r[0].Body)
+	}
+	c.state(true)
+	c.sync()
+	h.send("alice", "bob", "foreground again", pushCfg{"title": "t", "content": "fg"})
+	c.message("inbox", 2)
+	c.ack("inbox", 2)
+	c.sync()
+	h.eventually("outbox empty", func() bool { return h.outboxLen() == 0 })
+	if n := h.countRecords(push.APNs, tok); n != 1 {
+		t.Fatalf("pushes = %d, want 1 (only the background one)", n)
+	}
+}
+
+func TestLogoutAndUnregisterStopPushes(t *testing.T) {
+	h := startDaemon(t)
+	loggedOut, unregistered, control := apnsToken(5), apnsToken(6), "fcm-control"
+	h.bind("bob", "old-phone", push.APNs, loggedOut)
+	id := h.bind("bob", "ipad", push.APNs, unregistered)
+	h.bind("bob", "pixel", push.FCM, control)
+
+	c := h.connect("bob", "old-phone")
+	c.sync()
+	h.mustCall("POST", "/v1/logout", "bob", map[string]any{"device_id": "old-phone"})
+	if f := c.next(); f["type"] != "kicked" || f["reason"] != "logout" {
+		t.Fatalf("after logout the connection got %v, want kicked/logout", f)
+	}
+	h.mustCall("DELETE", "/v1/devices/"+id, "bob", nil)
+	if st, out := h.call("DELETE", "/v1/devices/"+id, "bob", nil); st != http.StatusNotFound {
+		t.Fatalf("second unregister: %d %v, want 404", st, out)
+	}
+
+	h.send("alice", "bob", "after logout", pushCfg{"title": "t", "content": "c"})
+	h.records(push.FCM, control, 1)
+	h.eventually("outbox empty", func() bool { return h.outboxLen() == 0 })
+	if n := h.countRecords(push.APNs, loggedOut) + h.countRecords(push.APNs, unregistered); n != 0 {
+		t.Fatalf("pushes to a logged-out or unregistered device = %d", n)
+	}
+	devs := h.devices("bob")
+	if len(devs) != 1 || devs[0]["device_id"] != "pixel" {
+		t.Fatalf("devices after logout and unregister = %v", devs)
+	}
+}
+
+func TestTokenMovesToAnotherUser(t *testing.T) {
+	h := startDaemon(t)
+	tok := apnsToken(7)
+	id1 := h.bind("alice", "shared-phone", push.APNs, tok)
+	id2 := h.bind("bob", "shared-phone", push.APNs, tok)
+	if id1 != id2 {
+		t.Fatalf("same token, different push ids %s %s", id1, id2)
+	}
+	if id3 := h.bind("bob", "shared-phone", push.APNs, tok); id3 != id2 {
+		t.Fatalf("binding again is not idempotent: %s vs %s", id3, id2)
+	}
+	if devs := h.devices("alice"); len(devs) != 0 {
+		t.Fatalf("alice still holds the moved token: %v", devs)
+	}
+	h.send("carol", "alice", "to alice", pushCfg{"title": "t", "content": "alice"})
+	h.send("carol", "bob", "to bob", pushCfg{"title": "t", "content": "bob"})
+	r := h.records(push.APNs, tok, 1)
+	h.eventually("outbox empty", func() bool { return h.outboxLen() == 0 })
+	if n := h.countRecords(push.APNs, tok); n != 1 || dig(jsonBody(t, r[0]), "aps", "alert", "body") != "bob" {
+		t.Fatalf("pushes to the moved token: %d, first %s", n, r[0].Body)
+	}
+}
+
+func TestInvalidTokenUnbindsUnlessReRegistered(t *testing.T) {
+	h := startDaemon(t)
+	dead, fcmDead, again := apnsToken(8), "fcm-dead", apnsToken(9)
+	h.bind("bob", "iphone", push.APNs, dead)
+	h.bind("bob", "pixel", push.FCM, fcmDead)
+	h.bind("bob", "ipad", push.APNs, again)
+	must(t, h.sim().SetFault(vendorsim.Fault{Provider: push.APNs, Token: dead, Status: 410}))
+	must(t, h.sim().SetFault(vendorsim.Fault{Provider: push.FCM, Token: fcmDead, Status: 404, Reason: "UNREGISTERED"}))
+	// The ipad's push is answered 410 slowly; it registers again meanwhile.
+	must(t, h.sim().SetFault(vendorsim.Fault{Provider: push.APNs, Token: again, Status: 410, Latency: 700 * time.Millisecond, Times: 1}))
+
+	h.send("alice", "bob", "hi", pushCfg{"title": "t", "content": "c"})
+	h.eventually("the ipad's push reached the vendor", func() bool { return len(h.sim().Records(push.APNs)) > 0 })
+	time.Sleep(10 * time.Millisecond) // let the registration be strictly newer than the push (ms clock)
+	h.bind("bob", "ipad", push.APNs, again)
+
+	var last []map[string]any
+	defer func() { t.Logf("devices: %v", last) }()
+	h.eventually("dead tokens unbound, re-registered one kept", func() bool {
+		devs := h.devices("bob")
+		last = devs
+		return len(devs) == 1 && devs[0]["device_id"] == "ipad" && devs[0]["last_verdict"] == "token_invalid"
+	})
+	h.send("alice", "bob", "again", pushCfg{"title": "t", "content": "c"})
+	h.eventually("the kept binding is pushed", func() bool {
+		for _, r := range h.records(push.APNs, again, 2) {
+			if r.Status == 200 {
+				return true
+			}
+		}
+		return false
+	})
+	if n := h.countRecords(push.APNs, dead); n != 1 {
+		t.Fatalf("pushes to the dead token = %d, want 1", n)
+	}
+}
+
+func TestRetryOn429And503UntilDelivered(t *testing.T) {
+	h := startDaemon(t)
+	a, f := apnsToken(10), "fcm-flaky"
+	h.bind("bob", "iphone", push.APNs, a)
+	h.bind("bob", "pixel", push.FCM, f)
+	must(t, h.sim().SetFault(vendorsim.Fault{Provider: push.APNs, Token: a, Status: 503, Times: 1}))
+	must(t, h.sim().SetFault(vendorsim.Fault{Provider: push.FCM, Token: f, Status: 429, Reason: "QUOTA_EXCEEDED", RetryAfter: time.Second, Times: 1}))
+	h.send("alice", "bob", "hi", pushCfg{"title": "t", "content": "c"})
+	ar := h.records(push.APNs, a, 2)
+	fr := h.records(push.FCM, f, 2)
+	if ar[0].Status != 503 || ar[1].Status != 200 || fr[0].Status != 429 || fr[1].Status != 200 {
+		t.Fatalf("apns statuses %d,%d; fcm %d,%d", ar[0].Status, ar[1].Status, fr[0].Status, fr[1].Status)
+	}
+	if wait := fr[1].At.Sub(fr[0].At); wait < 900*time.Millisecond {
+		t.Errorf("FCM retried after %v, before its Retry-After of 1s", wait)
+	}
+	h.eventually("outbox empty", func() bool { return h.outboxLen() == 0 })
+}
+
+func TestIdempotentSends(t *testing.T) {
+	h := startDaemon(t)
+	tok := "fcm-idem"
+	h.bind("bob", "pixel", push.FCM, tok)
+	first := h.send("alice", "bob", "once", pushCfg{"title": "t", "content": "c"}, map[string]any{"client_msg_id": "c-1"})
+	again := h.send("alice", "bob", "once", pushCfg{"title": "t", "content": "c"}, map[string]any{"client_msg_id": "c-1"})
+	if first["message_id"] != again["message_id"] || first["seq"] != again["seq"] || first["timestamp"] != again["timestamp"] {
+		t.Fatalf("retry answered %v, first %v", again, first)
+	}
+	// The same id from another sender is another message.
+	other := h.send("carol", "bob", "other", nil, map[string]any{"client_msg_id": "c-1"})
+	if other["message_id"] == first["message_id"] {
+		t.Fatal("another sender's client_msg_id was deduplicated")
+	}
+	// A client retrying its own send gets the first answer too.
+	body := map[string]any{"to": "bob", "conversation_type": 0, "type": 1, "body": "from client", "client_msg_id": "c-2"}
+	c1 := h.mustCall("POST", "/v1/messages", "dave", body)
+	c2 := h.mustCall("POST", "/v1/messages", "dave", body)
+	if c1["message_id"] != c2["message_id"] {
+		t.Fatalf("client retry: %v then %v", c1, c2)
+	}
+	c := h.connect("bob", "pixel")
+	c.message("inbox", 1)
+	c.message("inbox", 2)
+	if m := c.message("inbox", 3); m["from"] != "dave" {
+		t.Fatalf("client message from = %v", m["from"])
+	}
+	if extra := c.sync(); len(extra) != 0 {
+		t.Fatalf("duplicates delivered: %v", extra)
+	}
+	h.eventually("outbox empty", func() bool { return h.outboxLen() == 0 })
+	if n := h.countRecords(push.FCM, tok); n != 1 {
+		t.Fatalf("pushes = %d, want 1", n)
+	}
+}
+
+func TestRestartKeepsBindingsMessagesAndCursors(t *testing.T) {
+	h := startDaemon(t)
+	tok := apnsToken(11)
+	h.bind("bob", "iphone", push.APNs, tok)
+	for i := 1; i <= 3; i++ {
+		h.send("alice", "bob", "m"+strconv.Itoa(i), nil)
+	}
+	c := h.connect("bob", "iphone")
+	c.message("inbox", 1)
+	c.ack("inbox", 1)
+	c.sync()
+	c.close()
+	h.restart()
+	if devs := h.devices("bob"); len(devs) != 1 || devs[0]["push_id"] == "" {
+		t.Fatalf("bindings after restart: %v", devs)
+	}
+	c = h.connect("bob", "iphone")
+	c.message("inbox", 2)
+	c.message("inbox", 3)
+	if a := h.send("alice", "bob", "m4", pushCfg{"title": "t", "content": "c"}); a["seq"].(float64) != 4 {
+		t.Fatalf("seq after restart = %v, want 4", a["seq"])
+	}
+}
+
+func TestHealthReadyMetricsOpenAPI(t *testing.T) {
+	h := startDaemon(t)
+	for _, p := range []string{"/healthz", "/readyz", "/openapi.json"} {
+		if st, out := h.call("GET", p, "", nil); st != 200 {
+			t.Errorf("%s: %d %v", p, st, out)
+		}
+	}
+	_, doc := h.call("GET", "/openapi.json", "", nil)
+	paths, _ := doc["paths"].(map[string]any)
+	for _, p := range []string{"/v1/devices", "/v1/devices/{push_id}", "/v1/logout", "/v1/connect", "/v1/messages", "/v1/messages/batch", "/v1/users/{user_id}/devices", "/v1/push/test", "/healthz", "/readyz", "/metrics"} {
+		if paths[p] == nil {
+			t.Errorf("openapi.json lacks %s", p)
+		}
+	}
+	h.send("alice", "bob", "x", nil)
+	resp, err := http.Get(h.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	buf := new(strings.Builder)
+	_, _ = io_Copy(buf, resp)
+	if !strings.Contains(buf.String(), `pushd_messages_accepted_total{kind="peer"} 1`) {
+		t.Errorf("metrics lack the accepted message:\n%s", buf.String())
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,450 @@
+// Package api serves pushd's HTTP API and the WebSocket long connection with
+// fasthttp, as API.md describes them. It authenticates every request, decodes
+// and checks every body strictly (errors name the field), and hands the work
+// to the actors.
+//
+// A Server is started once and shut down once; Shutdown closes the listener
+// and every long connection and waits for their goroutines.
+package api
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
+
+	"github.com/pushd-im/pushd/actors"
+	"github.com/pushd-im/pushd/wire"
+)
+
+//go:embed openapi.json
+var openAPI []byte
+
+// Options configure a Server.
+type Options struct {
+	Listen           string // host:port; port 0 picks one
+	// Listener, when set, is used instead of listening on Listen.
+	Listener net.Listener
+	Node             *actors.Node
+	Apps             []*App
+	MaxBodyBytes     int           // default 1 MiB
+	HeartbeatTimeout time.Duration // default 30s
+	RequestTimeout   time.Duration // default 10s
+	Logger           *slog.Logger
+	Gatherer         prometheus.Gatherer // /metrics; nil serves none
+	// Ready reports whether the node can serve (storage open, cluster joined).
+	Ready func() error
+	Now   func() time.Time
+}
+
+// Server is the HTTP and WebSocket front of one node.
+type Server struct {
+	o       Options
+	log     *slog.Logger
+	apps    map[string]*App
+	byKey   map[string]*App
+	srv     *fasthttp.Server
+	ln      net.Listener
+	metrics fasthttp.RequestHandler
+
+	mu     sync.Mutex
+	conns  map[*wsConn]struct{}
+	closed bool
+	wg     sync.WaitGroup
+	once   sync.Once
+}
+
+// New checks the options and builds a server; Start listens.
+func New(o Options) (*Server, error) {
+	if o.Node == nil {
+		return nil, errors.New("api: Options.Node is required")
+	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = 1 << 20
+	}
+	if o.HeartbeatTimeout <= 0 {
+		o.HeartbeatTimeout = 30 * time.Second
+	}
+	if o.RequestTimeout <= 0 {
+		o.RequestTimeout = 10 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Ready == nil {
+		o.Ready = func() error { return nil }
+	}
+	s := &Server{o: o, log: o.Logger, apps: map[string]*App{}, byKey: map[string]*App{}, conns: map[*wsConn]struct{}{}}
+	for _, a := range o.Apps {
+		s.apps[a.ID] = a
+		for _, k := range a.APIKeys {
+			s.byKey[k] = a
+		}
+	}
+	if o.Gatherer != nil {
+		s.metrics = fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{}))
+	}
+	s.srv = &fasthttp.Server{
+		Handler:                       s.handle,
+		Name:                          "pushd",
+		MaxRequestBodySize:            o.MaxBodyBytes,
+		ReadTimeout:                   30 * time.Second,
+		WriteTimeout:                  30 * time.Second,
+		IdleTimeout:                   2 * time.Minute,
+		NoDefaultServerHeader:         false,
+		DisableHeaderNamesNormalizing: false,
+		ErrorHandler: func(ctx *fasthttp.RequestCtx, err error) {
+			if errors.Is(err, fasthttp.ErrBodyTooLarge) {
+				writeError(ctx, &apiError{Status: http.StatusRequestEntityTooLarge, Code: codeTooLarge, Message: fmt.Sprintf("body: larger than %d bytes", o.MaxBodyBytes)})
+				return
+			}
+			writeError(ctx, badField("request", "%v", err))
+		},
+	}
+	return s, nil
+}
+
+// Start listens and serves in an owned goroutine.
+func (s *Server) Start() error {
+	ln := s.o.Listener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", s.o.Listen); err != nil {
+			return fmt.Errorf("api: listen %s: %w", s.o.Listen, err)
+		}
+	}
+	s.ln = ln
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := s.srv.Serve(ln); err != nil {
+			s.log.Error("api: serve", "err", err)
+		}
+	}()
+	return nil
+}
+
+// Addr is the address the server listens on.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Shutdown stops accepting, closes every long connection, and waits for
+// in-flight requests. It is idempotent.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var err error
+	s.once.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		conns := make([]*wsConn, 0, len(s.conns))
+		for c := range s.conns {
+			conns = append(conns, c)
+		}
+		s.mu.Unlock()
+		for _, c := range conns {
+			c.Kick("server_shutdown")
+		}
+		if s.ln != nil {
+			err = s.srv.ShutdownWithContext(ctx)
+		}
+		done := make(chan struct{})
+		go func() { s.wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+	})
+	return err
+}
+
+func (s *Server) handle(ctx *fasthttp.RequestCtx) {
+	path := string(ctx.Path())
+	method := string(ctx.Method())
+	switch {
+	case path == "/healthz":
+		writeJSON(ctx, http.StatusOK, map[string]string{"status": "ok"})
+	case path == "/readyz":
+		if err := s.o.Ready(); err != nil {
+			writeError(ctx, &apiError{Status: http.StatusServiceUnavailable, Code: codeUnavailable, Message: err.Error()})
+			return
+		}
+		writeJSON(ctx, http.StatusOK, map[string]string{"status": "ready"})
+	case path == "/metrics":
+		if s.metrics == nil {
+			writeError(ctx, &apiError{Status: http.StatusNotFound, Code: codeNotFound, Message: "metrics are not enabled"})
+			return
+		}
+		s.metrics(ctx)
+	case path == "/openapi.json":
+		ctx.SetContentType("application/json")
+		ctx.SetBody(openAPI)
+	case path == "/v1/connect":
+		s.route(ctx, method, "GET", s.connect, routeClient|routeQueryToken)
+	case path == "/v1/devices":
+		s.route(ctx, method, "POST", s.bind, routeClient)
+	case strings.HasPrefix(path, "/v1/devices/"):
+		s.route(ctx, method, "DELETE", s.unbind, routeClient)
+	case path == "/v1/logout":
+		s.route(ctx, method, "POST", s.logout, routeClient)
+	case path == "/v1/messages":
+		s.route(ctx, method, "POST", s.send, routeClient|routeServer)
+	case path == "/v1/messages/batch":
+		s.route(ctx, method, "POST", s.sendBatch, routeServer)
+	case strings.HasPrefix(path, "/v1/users/") && strings.HasSuffix(path, "/devices"):
+		s.route(ctx, method, "GET", s.devices, routeServer)
+	case path == "/v1/push/test":
+		s.route(ctx, method, "POST", s.testPush, routeServer)
+	case strings.HasPrefix(path, "/v1/groups/") || path == "/v1/calls" || strings.HasPrefix(path, "/v1/calls/"):
+		writeError(ctx, &apiError{Status: http.StatusNotImplemented, Code: codeNotImplemented, Message: path + ": groups and calls are not available in this version"})
+	default:
+		writeError(ctx, &apiError{Status: http.StatusNotFound, Code: codeNotFound, Message: "no route " + method + " " + path})
+	}
+}
+
+type routeFlags int
+
+const (
+	routeClient routeFlags = 1 << iota
+	routeServer
+	routeQueryToken
+)
+
+type handlerFunc func(ctx *fasthttp.RequestCtx, c *caller) *apiError
+
+func (s *Server) route(ctx *fasthttp.RequestCtx, method, want string, h handlerFunc, flags routeFlags) {
+	if method != want {
+		ctx.Response.Header.Set("Allow", want)
+		writeError(ctx, &apiError{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Message: fmt.Sprintf("%s takes %s, not %s", ctx.Path(), want, method)})
+		return
+	}
+	c, e := s.authenticate(ctx, flags&routeQueryToken != 0)
+	if e == nil {
+		switch {
+		case c.server && flags&routeServer == 0:
+			e = forbidden("%s is for a client (Authorization: Bearer <client token>), not an API key", ctx.Path())
+		case !c.server && flags&routeClient == 0:
+			e = forbidden("%s is for the app's server (X-API-Key), not a client token", ctx.Path())
+		}
+	}
+	if e == nil {
+		e = h(ctx, c)
+	}
+	if e != nil {
+		writeError(ctx, e)
+	}
+}
+
+func (s *Server) reqContext() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), s.o.RequestTimeout)
+}
+
+func (s *Server) bind(ctx *fasthttp.RequestCtx, c *caller) *apiError {
+	var r bindRequest
+	if e := decodeStrict(ctx.PostBody(), &r); e != nil {
+		return e
+	}
+	if e := r.validate(); e != nil {
+		return e
+	}
+	rctx, cancel := s.reqContext()
+	defer cancel()
+	id, err := s.o.Node.Bind(rctx, &wire.Binding{
+		App: c.app.ID, User: c.user, DeviceId: r.DeviceID, Provider: r.Provider, Token: r.Token,
+		BundleId: r.BundleID, ApnsEnv: r.APNsEnv, PushType: r.PushType, Locale: r.Locale,
+	})
+	if err != nil {
+		return fromActorError(err)
+	}
+	writeJSON(ctx, http.StatusOK, map[string]string{"push_id": id})
+	return nil
+}
+
+func (s *Server) unbind(ctx *fasthttp.RequestCtx, c *caller) *apiError {
+	id := strings.TrimPrefix(string(ctx.Path()), "/v1/devices/")
+	if id == "" || len(id) > 64 || strings.Contains(id, "/") {
+		return badField("push_id", "the path must be /v1/devices/<push_id>")
+	}
+	rctx, cancel := s.reqContext()
+	defer cancel()
+	if err := s.o.Node.Unbind(rctx, c.app.ID, c.user, id); err != nil {
+		return fromActorError(err)
+	}
+	writeJSON(ctx, http.StatusOK, map[string]bool{"removed": true})
+	return nil
+}
+
+func (s *Server) logout(ctx *fasthttp.RequestCtx, c *caller) *apiError {
+	var r logoutRequest
+	if e := decodeStrict(ctx.PostBody(), &r); e != nil {
+		return e
+	}
+	if e := checkID("device_id", r.DeviceID, maxDeviceID); e != nil {
+		return e
+	}
+	rctx, cancel := s.reqContext()
+	defer cancel()
+	if err := s.o.Node.Logout(rctx, c.app.ID, c.user, r.DeviceID); err != nil {
+		return fromActorError(err)
+	}
+	writeJSON(ctx, http.StatusOK, map[string]bool{"logged_out": true})
+	return nil
+}
+
+type sendAnswer struct {
+	MessageID string `json:"message_id"`
+	Seq       uint64 `json:"seq"`
+	Timestamp int64  `json:"timestamp"`
+}
+
+func (s *Server) sendOne(ctx context.Context, c *caller, r *sendRequest, prefix string) (*sendAnswer, *apiError) {
+	if e := r.validate(prefix, c.server, c.app.Resources); e != nil {
+		return nil, e
+	}
+	if !c.server {
+		r.From = c.user
+	}
+	reply, err := s.o.Node.Send(ctx, r.message(c.app.ID))
+	if err != nil {
+		return nil, fromActorError(err)
+	}
+	return &sendAnswer{MessageID: reply.MessageId, Seq: reply.Seq, Timestamp: reply.TimestampMs}, nil
+}
+
+func (s *Server) send(ctx *fasthttp.RequestCtx, c *caller) *apiError {
+	var r sendRequest
+	if e := decodeStrict(ctx.PostBody(), &r); e != nil {
+		return e
+	}
+	rctx, cancel := s.reqContext()
+	defer cancel()
+	a, e := s.sendOne(rctx, c, &r, "")
+	if e != nil {
+		return e
+	}
+	writeJSON(ctx, http.StatusOK, a)
+	return nil
+}
+
+type batchItem struct {
+	*sendAnswer
+	Error *struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error,omitempty"`
+}
+
+// sendBatch sends up to 1000 messages concurrently (their receivers' actors
+// commit them in one group commit) and answers one result per message, in order.
+func (s *Server) sendBatch(ctx *fasthttp.RequestCtx, c *caller) *apiError {
+	var r batchRequest
+	if e := decodeStrict(ctx.PostBody(), &r); e != nil {
+		return e
+	}
+	if len(r.Messages) == 0 || len(r.Messages) > maxBatch {
+		return badField("messages", "must hold 1 to %d messages; got %d", maxBatch, len(r.Messages))
+	}
+	rctx, cancel := s.reqContext()
+	defer cancel()
+	results := make([]batchItem, len(r.Messages))
+	var wg sync.WaitGroup
+	for i, raw := range r.Messages {
+		prefix := fmt.Sprintf("messages[%d].", i)
+		var m sendRequest
+		if e := decodeStrict(raw, &m); e != nil {
+			e.Message = prefix + e.Message
+			results[i] = errorItem(e)
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a, e := s.sendOne(rctx, c, &m, prefix)
+			if e != nil {
+				results[i] = errorItem(e)
+				return
+			}
+			results[i] = batchItem{sendAnswer: a}
+		}()
+	}
+	wg.Wait()
+	writeJSON(ctx, http.StatusOK, map[string]any{"results": results})
+	return nil
+}
+
+func errorItem(e *apiError) batchItem {
+	it := batchItem{Error: &struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	}{e.Code, e.Message}}
+	return it
+}
+
+type deviceView struct {
+	PushID        string `json:"push_id"`
+	DeviceID      string `json:"device_id"`
+	Provider      string `json:"provider"`
+	APNsEnv       string `json:"apns_env,omitempty"`
+	PushType      string `json:"push_type"`
+	Locale        string `json:"locale,omitempty"`
+	RegisteredAt  int64  `json:"registered_at"`
+	LastVerdict   string `json:"last_verdict,omitempty"`
+	LastReason    string `json:"last_reason,omitempty"`
+	LastVerdictAt int64  `json:"last_verdict_at,omitempty"`
+}
+
+func (s *Server) devices(ctx *fasthttp.RequestCtx, c *caller) *apiError {
+	user := strings.TrimSuffix(strings.TrimPrefix(string(ctx.Path()), "/v1/users/"), "/devices")
+	if e := checkID("user_id", user, maxUserID); e != nil {
+		return e
+	}
+	rctx, cancel := s.reqContext()
+	defer cancel()
+	bs, err := s.o.Node.Devices(rctx, c.app.ID, user)
+	if err != nil {
+		return fromActorError(err)
+	}
+	out := make([]deviceView, 0, len(bs))
+	for _, b := range bs {
+		out = append(out, deviceView{
+			PushID: b.PushId, DeviceID: b.DeviceId, Provider: b.Provider, APNsEnv: b.ApnsEnv, PushType: b.PushType,
+			Locale: b.Locale, RegisteredAt: b.RegisteredAtMs, LastVerdict: b.LastVerdict, LastReason: b.LastReason,
+			LastVerdictAt: b.LastVerdictAtMs,
+		})
+	}
+	writeJSON(ctx, http.StatusOK, map[string]any{"devices": out})
+	return nil
+}
+
+func (s *Server) testPush(ctx *fasthttp.RequestCtx, c *caller) *apiError {
+	var r testPushRequest
+	if e := decodeStrict(ctx.PostBody(), &r); e != nil {
+		return e
+	}
+	if e := r.validate(); e != nil {
+		return e
+	}
+	rctx, cancel := s.reqContext()
+	defer cancel()
+	b, res, err := s.o.Node.TestPush(rctx, c.app.ID, r.PushID, &wire.PushConfig{Title: r.Title, Content: r.Content, Payload: r.Payload}, r.DryRun)
+	if err != nil {
+		return fromActorError(err)
+	}
+	writeJSON(ctx, http.StatusOK, map[string]any{
+		"push_id": b.PushId, "provider": b.Provider, "dry_run": r.DryRun,
+		"verdict": res.Verdict, "status": res.Status, "reason": res.Reason, "request": res.Exchange,
+	})
+	return nil
+}
