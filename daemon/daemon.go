@@ -113,6 +113,9 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 		ln.Close()
 		return err
 	}
+	members := d.members
+	d.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pushd_cluster_members", Help: "Live members this node places actors over."},
+		func() float64 { return float64(members.Placement().Len()) }))
 	if err := d.node.Start(placement{d.members}); err != nil {
 		ln.Close()
 		return err
@@ -163,6 +166,12 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 
 // APIAddr is where the HTTP API listens.
 func (d *Daemon) APIAddr() string { return d.api.Addr() }
+
+// GossipAddr is where cluster membership listens (peers join it).
+func (d *Daemon) GossipAddr() string { return d.members.GossipAddr() }
+
+// RemoteAddr is where the node's actors are reached by other nodes.
+func (d *Daemon) RemoteAddr() string { return d.node.Address() }
 
 // Simulator is the in-process vendor simulator, or nil.
 func (d *Daemon) Simulator() *vendorsim.Sim { return d.sim }

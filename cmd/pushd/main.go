@@ -116,6 +116,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	if err := d.Start(ctx); err != nil {
 		return err
 	}
+	fmt.Fprintf(stdout, "pushd node %s: api http://%s gossip %s remote %s\n", cfg.Cluster.Name, d.APIAddr(), d.GossipAddr(), d.RemoteAddr())
 	if key, _ := d.DemoSecrets(); key != "" {
 		fmt.Fprintf(stdout, "pushd is serving http://%s (app %q", d.APIAddr(), daemon.DemoAppID)
 		if builtin {

@@ -1,0 +1,451 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/fasthttp/websocket"
+
+	"github.com/pushd-im/pushd/push"
+	"github.com/pushd-im/pushd/transport/api"
+	"github.com/pushd-im/pushd/transport/vendorsim"
+)
+
+// These tests run pushd as real processes: kill -9 needs one, and several
+// protoactor remotes do not belong in one test process.
+
+var pushdBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "pushd-bin")
+	if err != nil {
+		panic(err)
+	}
+	pushdBin = filepath.Join(dir, "pushd")
+	args := []string{"build", "-o", pushdBin}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	cmd := exec.Command("go", append(args, ".")...)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building pushd:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+const (
+	testAPIKey = "pk_test_process"
+	testSecret = "process-test-client-secret-0123456789"
+	waitFor    = 30 * time.Second
+)
+
+// startSim runs the vendor simulator in the test process and writes its
+// credentials where the pushd processes read them.
+func startSim(t *testing.T) (*vendorsim.Sim, string) {
+	t.Helper()
+	dir := t.TempDir()
+	creds, err := vendorsim.LoadOrGenerateCredentials(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := vendorsim.New(vendorsim.Options{Credentials: creds})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
+	if err := s.WriteServiceAccountFile(dir); err != nil {
+		t.Fatal(err)
+	}
+	return s, dir
+}
+
+// nodeConfig is a pushd config for one node of the test cluster.
+func nodeConfig(t *testing.T, s *vendorsim.Sim, simDir, name, dataDir string, join []string) string {
+	c := s.Credentials()
+	joinYAML := "[]"
+	if len(join) > 0 {
+		joinYAML = `["` + strings.Join(join, `","`) + `"]`
+	}
+	cfg := fmt.Sprintf(`listen: 127.0.0.1:0
+data_dir: %s
+ack_timeout: 1s
+log_level: warn
+cluster: {name: %s, bind: "127.0.0.1:0", remote: "127.0.0.1:0", join: %s}
+apps:
+  - id: demo
+    api_keys: [%s]
+    client_token_secret: %s
+    providers:
+      apns:
+        team_id: %s
+        key_id: %s
+        key_file: %s
+        bundle_id: %s
+        endpoint_production: %s
+        endpoint_development: %s
+        ca_file: %s
+      fcm:
+        service_account_file: %s
+        endpoint: %s
+        ca_file: %s
+`, dataDir, name, joinYAML, testAPIKey, testSecret,
+		c.APNs.TeamID, c.APNs.KeyID, filepath.Join(simDir, vendorsim.FileAPNsKey), c.APNs.BundleID,
+		s.Endpoint(push.APNs), s.Endpoint(push.APNs), filepath.Join(simDir, vendorsim.FileCACert),
+		filepath.Join(simDir, vendorsim.FileFCMServiceAccount), s.Endpoint(push.FCM), filepath.Join(simDir, vendorsim.FileCACert))
+	p := filepath.Join(t.TempDir(), name+".yaml")
+	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// proc is one running pushd process.
+type proc struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	api    string // host:port
+	gossip string
+	exited chan struct{}
+}
+
+var nodeLine = regexp.MustCompile(`^pushd node \S+: api http://(\S+) gossip (\S+) remote (\S+)`)
+
+func startProc(t *testing.T, cfgPath string) *proc {
+	t.Helper()
+	cmd := exec.Command(pushdBin, "serve", "--config", cfgPath)
+	cmd.Env = append(os.Environ(), "PUSHD_CONFIG=")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &lockedWriter{w: &stderr}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{t: t, cmd: cmd, exited: make(chan struct{})}
+	lines := make(chan string, 16)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	go func() { _ = cmd.Wait(); close(p.exited) }()
+	t.Cleanup(func() {
+		p.kill()
+		if t.Failed() {
+			t.Logf("pushd stderr:\n%s", stderr.String())
+		}
+	})
+	deadline := time.After(waitFor)
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("pushd exited before serving:\n%s", stderr.String())
+			}
+			if m := nodeLine.FindStringSubmatch(l); m != nil {
+				p.api, p.gossip = m[1], m[2]
+				go func() {
+					for range lines {
+					}
+				}()
+				return p
+			}
+		case <-deadline:
+			t.Fatalf("pushd did not start:\n%s", stderr.String())
+		}
+	}
+}
+
+func (p *proc) kill() {
+	if p.cmd.Process != nil {
+		_ = p.cmd.Process.Signal(syscall.SIGKILL)
+		<-p.exited
+	}
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
+}
+
+func clientToken(t *testing.T, user string) string {
+	tok, err := api.MintClientToken("demo", user, []byte(testSecret), time.Hour, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// post sends JSON with the API key (user "") or a user's client token.
+func post(t *testing.T, addr, path, user string, body any) (int, map[string]any, error) {
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequest("POST", "http://"+addr+path, bytes.NewReader(b))
+	if user == "" {
+		req.Header.Set("X-API-Key", testAPIKey)
+	} else {
+		req.Header.Set("Authorization", "Bearer "+clientToken(t, user))
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	out := map[string]any{}
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out, nil
+}
+
+func mustPost(t *testing.T, addr, path, user string, body any) map[string]any {
+	t.Helper()
+	st, out, err := post(t, addr, path, user, body)
+	if err != nil || st != 200 {
+		t.Fatalf("POST %s: %d %v %v", path, st, out, err)
+	}
+	return out
+}
+
+func dialWS(t *testing.T, addr, user, device string) *websocket.Conn {
+	t.Helper()
+	ws, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/v1/connect?device_id="+device, http.Header{"Authorization": {"Bearer " + clientToken(t, user)}})
+	if err != nil {
+		t.Fatalf("connect %s on %s: %v", user, addr, err)
+	}
+	t.Cleanup(func() { ws.Close() })
+	return ws
+}
+
+func readFrame(t *testing.T, ws *websocket.Conn) map[string]any {
+	t.Helper()
+	_ = ws.SetReadDeadline(time.Now().Add(waitFor))
+	var f map[string]any
+	if err := ws.ReadJSON(&f); err != nil {
+		t.Fatalf("ws read: %v", err)
+	}
+	return f
+}
+
+func apnsTok(i int) string { return fmt.Sprintf("%064x", 0xabc000+i) }
+
+// pushedMessageIDs returns the message ids the simulator delivered to token.
+func pushedMessageIDs(s *vendorsim.Sim, token string) map[string]int {
+	ids := map[string]int{}
+	for _, r := range s.Delivered(push.APNs, token) {
+		var b map[string]any
+		if json.Unmarshal(r.Body, &b) == nil {
+			if id, ok := b["message_id"].(string); ok {
+				ids[id]++
+			}
+		}
+	}
+	return ids
+}
+
+func TestKill9MidTrafficLosesNothing(t *testing.T) {
+	s, simDir := startSim(t)
+	dataDir := t.TempDir()
+	cfg := nodeConfig(t, s, simDir, "solo", dataDir, nil)
+	p := startProc(t, cfg)
+
+	const users = 8
+	for u := 0; u < users; u++ {
+		mustPost(t, p.api, "/v1/devices", fmt.Sprintf("user%d", u), map[string]any{"device_id": "phone", "provider": "apns", "token": apnsTok(u)})
+	}
+	// The vendor fails every push for now: they all wait in the outbox, retrying.
+	if err := s.SetFault(vendorsim.Fault{Provider: push.APNs, Status: 503}); err != nil {
+		t.Fatal(err)
+	}
+	// Senders run until the process dies; every answered send must survive.
+	var mu sync.Mutex
+	accepted := map[string][]string{} // user → message ids in seq order
+	var sent atomic.Int64
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				to := fmt.Sprintf("user%d", (w+i*4)%users)
+				st, out, err := post(t, p.api, "/v1/messages", "", map[string]any{
+					"from": "sender", "to": to, "conversation_type": 0, "type": 1, "body": fmt.Sprintf("w%d-%d", w, i),
+					"push_config": map[string]any{"title": "t", "content": "c"},
+				})
+				if err != nil || st != 200 {
+					return // the process is gone
+				}
+				mu.Lock()
+				accepted[to] = append(accepted[to], out["message_id"].(string))
+				mu.Unlock()
+				sent.Add(1)
+			}
+		}()
+	}
+	deadline := time.Now().Add(waitFor)
+	for sent.Load() < 200 && time.Now().Before(deadline) {
+		time.Sleep(2 * time.Millisecond)
+	}
+	p.kill() // SIGKILL mid-traffic
+	close(stop)
+	wg.Wait()
+	if sent.Load() < 200 {
+		t.Fatalf("only %d sends before the deadline", sent.Load())
+	}
+	s.ClearFaults()
+
+	p = startProc(t, cfg)
+	total := 0
+	for u := 0; u < users; u++ {
+		user := fmt.Sprintf("user%d", u)
+		want := accepted[user]
+		total += len(want)
+		ws := dialWS(t, p.api, user, "phone")
+		got := map[string]bool{}
+		lastSeq := 0.0
+		for len(got) < len(want) {
+			f := readFrame(t, ws)
+			if f["type"] != "message" {
+				continue
+			}
+			if seq := f["seq"].(float64); seq != lastSeq+1 {
+				t.Fatalf("%s: seq %v after %v: a gap or reorder", user, seq, lastSeq)
+			}
+			lastSeq = f["seq"].(float64)
+			got[f["message"].(map[string]any)["message_id"].(string)] = true
+		}
+		for _, id := range want {
+			if !got[id] {
+				t.Fatalf("%s: accepted message %s lost after kill -9", user, id)
+			}
+		}
+		ws.Close()
+	}
+	// Every accepted message's push goes out after the restart (duplicates allowed, bounded).
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	err := s.Wait(ctx, func([]vendorsim.Record) bool {
+		for u := 0; u < users; u++ {
+			ids := pushedMessageIDs(s, apnsTok(u))
+			for _, id := range accepted[fmt.Sprintf("user%d", u)] {
+				if ids[id] == 0 {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	if err != nil {
+		t.Fatalf("not every accepted message was pushed after restart: %v", err)
+	}
+	for u := 0; u < users; u++ {
+		for id, n := range pushedMessageIDs(s, apnsTok(u)) {
+			if n > 2 {
+				t.Errorf("message %s pushed %d times", id, n)
+			}
+		}
+	}
+	t.Logf("%d messages accepted before kill -9; all stored and pushed after restart", total)
+}
+
+func TestMultiNodeDeliveryAndPush(t *testing.T) {
+	s, simDir := startSim(t)
+	n1 := startProc(t, nodeConfig(t, s, simDir, "node-1", t.TempDir(), nil))
+	n2 := startProc(t, nodeConfig(t, s, simDir, "node-2", t.TempDir(), []string{n1.gossip}))
+	n3 := startProc(t, nodeConfig(t, s, simDir, "node-3", t.TempDir(), []string{n1.gossip}))
+	nodes := []*proc{n1, n2, n3}
+
+	// Wait until every node sees three members: a send through any node then
+	// reaches the same owner.
+	for _, n := range nodes {
+		waitMembers(t, n.api, 3)
+	}
+	// Online delivery: each user connects to one node and is sent to through
+	// every other node; many users, so owners are spread over all three nodes.
+	for u := 0; u < 6; u++ {
+		user := fmt.Sprintf("online%d", u)
+		conn := nodes[u%3]
+		ws := dialWS(t, conn.api, user, "phone")
+		for i, via := range nodes {
+			mustPost(t, via.api, "/v1/messages", "", map[string]any{"from": "alice", "to": user, "conversation_type": 0, "type": 1, "body": fmt.Sprintf("via %d", i)})
+			f := readFrame(t, ws)
+			if f["type"] != "message" || f["seq"].(float64) != float64(i+1) || f["message"].(map[string]any)["body"] != fmt.Sprintf("via %d", i) {
+				t.Fatalf("%s connected to node %d, sent via node %d: got %v", user, u%3+1, i+1, f)
+			}
+		}
+	}
+	// Offline push: bind through one node, send through another.
+	for u := 0; u < 6; u++ {
+		user := fmt.Sprintf("offline%d", u)
+		mustPost(t, nodes[u%3].api, "/v1/devices", user, map[string]any{"device_id": "phone", "provider": "apns", "token": apnsTok(100 + u)})
+		mustPost(t, nodes[(u+1)%3].api, "/v1/messages", "", map[string]any{"from": "alice", "to": user, "conversation_type": 0, "type": 1, "body": "hi",
+			"push_config": map[string]any{"title": "t", "content": user}})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	err := s.Wait(ctx, func([]vendorsim.Record) bool {
+		for u := 0; u < 6; u++ {
+			if len(s.Delivered(push.APNs, apnsTok(100+u))) != 1 {
+				return false
+			}
+		}
+		return true
+	})
+	if err != nil {
+		t.Fatalf("offline users on other nodes were not pushed exactly once: %v", err)
+	}
+}
+
+// waitMembers waits until the node's readiness reports the cluster joined and
+// its /metrics shows the member count.
+func waitMembers(t *testing.T, addr string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(waitFor)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if strings.Contains(string(b), fmt.Sprintf("pushd_cluster_members %d", n)) {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("node %s never saw %d members", addr, n)
+}
