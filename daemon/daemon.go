@@ -227,4 +227,3 @@ func (p placement) Self() string { return p.c.Self().ID }
 func providerSet(p config.Providers) bool {
 	return p.APNs != nil || p.FCM != nil || p.HMS != nil || p.Xiaomi != nil || p.OPPO != nil || p.Vivo != nil
 }
-

@@ -33,9 +33,9 @@ var openAPI []byte
 
 // Options configure a Server.
 type Options struct {
-	Listen           string // host:port; port 0 picks one
+	Listen string // host:port; port 0 picks one
 	// Listener, when set, is used instead of listening on Listen.
-	Listener net.Listener
+	Listener         net.Listener
 	Node             *actors.Node
 	Apps             []*App
 	MaxBodyBytes     int           // default 1 MiB
