@@ -3,6 +3,9 @@ package actors
 import (
 	"context"
 	"fmt"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
 
 	"google.golang.org/protobuf/proto"
 
@@ -25,6 +28,59 @@ func (n *Node) Send(ctx context.Context, m *wire.Message) (*wire.SendReply, erro
 		return nil, fmt.Errorf("actors: unexpected reply %T", reply)
 	}
 	return r, nil
+}
+
+// SendMany stores several messages. Messages to the same receiver are stored
+// in the order given; all are in flight at once, so their commits are grouped.
+// It returns one reply or error per message.
+func (n *Node) SendMany(ctx context.Context, msgs []*wire.Message) ([]*wire.SendReply, []error) {
+	replies := make([]*wire.SendReply, len(msgs))
+	errs := make([]error, len(msgs))
+	futures := make([]*actor.Future, len(msgs))
+	timeout := n.o.RequestTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = time.Until(dl)
+	}
+	for i, m := range msgs {
+		key := UserKey(m.App, m.To)
+		env, err := wire.Wrap(key, &wire.SendRequest{Message: m})
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		// Futures are created in order on one goroutine, so each receiver's
+		// actor gets its messages in the order of msgs.
+		futures[i] = n.system.Root.RequestFuture(n.routerFor(key), env, timeout)
+	}
+	for i, f := range futures {
+		if f == nil {
+			continue
+		}
+		res, err := f.Result()
+		if err == nil {
+			var reply proto.Message
+			if reply, err = unwrapReply(res); err == nil {
+				if _, moved := reply.(*wire.NotOwner); !moved {
+					if err = ReplyError(reply); err == nil {
+						replies[i] = reply.(*wire.SendReply)
+					}
+					errs[i] = err
+					continue
+				}
+			}
+		}
+		// Ownership moved or the owner did not answer: one more routed try.
+		replies[i], errs[i] = n.Send(ctx, msgs[i])
+	}
+	return replies, errs
+}
+
+func unwrapReply(res any) (proto.Message, error) {
+	env, ok := res.(*wire.Envelope)
+	if !ok {
+		return nil, fmt.Errorf("actors: unexpected reply %T", res)
+	}
+	return wire.Unwrap(env)
 }
 
 // Bind binds b's token to b.User and returns its push id. A token bound to

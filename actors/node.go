@@ -262,11 +262,7 @@ func (n *Node) Request(ctx context.Context, key string, msg proto.Message) (prot
 		}
 		res, err := n.system.Root.RequestFuture(n.routerFor(key), env, wait).Result()
 		if err == nil {
-			renv, ok := res.(*wire.Envelope)
-			if !ok {
-				return nil, fmt.Errorf("actors: unexpected reply %T", res)
-			}
-			reply, err := wire.Unwrap(renv)
+			reply, err := unwrapReply(res)
 			if err != nil {
 				return nil, err
 			}

@@ -57,13 +57,9 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// DefaultConfig is what `pushd serve` runs without --config: config.Default()
-// with the in-process vendor simulator and the demo app.
+// DefaultConfig is what `pushd serve` runs without --config: the defaults with
+// the in-process vendor simulator (config.Load("") turns it on) and, added at
+// start, the demo app.
 func DefaultConfig(env []string) (*config.Config, error) {
-	cfg, err := config.Load("", env)
-	if err != nil {
-		return nil, err
-	}
-	cfg.Simulator.Enabled = true
-	return cfg, nil
+	return config.Load("", env)
 }

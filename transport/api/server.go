@@ -107,6 +107,7 @@ func New(o Options) (*Server, error) {
 		IdleTimeout:                   2 * time.Minute,
 		NoDefaultServerHeader:         false,
 		DisableHeaderNamesNormalizing: false,
+		Logger:                        fasthttpLogger{o.Logger},
 		ErrorHandler: func(ctx *fasthttp.RequestCtx, err error) {
 			if errors.Is(err, fasthttp.ErrBodyTooLarge) {
 				writeError(ctx, &apiError{Status: http.StatusRequestEntityTooLarge, Code: codeTooLarge, Message: fmt.Sprintf("body: larger than %d bytes", o.MaxBodyBytes)})
@@ -309,12 +310,20 @@ type sendAnswer struct {
 	Timestamp int64  `json:"timestamp"`
 }
 
-func (s *Server) sendOne(ctx context.Context, c *caller, r *sendRequest, prefix string) (*sendAnswer, *apiError) {
+// checkSend validates a message and fills in the sender of a client call.
+func (s *Server) checkSend(c *caller, r *sendRequest, prefix string) *apiError {
 	if e := r.validate(prefix, c.server, c.app.Resources); e != nil {
-		return nil, e
+		return e
 	}
 	if !c.server {
 		r.From = c.user
+	}
+	return nil
+}
+
+func (s *Server) sendOne(ctx context.Context, c *caller, r *sendRequest, prefix string) (*sendAnswer, *apiError) {
+	if e := s.checkSend(c, r, prefix); e != nil {
+		return nil, e
 	}
 	reply, err := s.o.Node.Send(ctx, r.message(c.app.ID))
 	if err != nil {
@@ -346,8 +355,9 @@ type batchItem struct {
 	} `json:"error,omitempty"`
 }
 
-// sendBatch sends up to 1000 messages concurrently (their receivers' actors
-// commit them in one group commit) and answers one result per message, in order.
+// sendBatch sends up to 1000 messages at once (their receivers' actors commit
+// them in shared group commits; messages to one receiver keep their order) and
+// answers one result per message, in order.
 func (s *Server) sendBatch(ctx *fasthttp.RequestCtx, c *caller) *apiError {
 	var r batchRequest
 	if e := decodeStrict(ctx.PostBody(), &r); e != nil {
@@ -359,27 +369,32 @@ func (s *Server) sendBatch(ctx *fasthttp.RequestCtx, c *caller) *apiError {
 	rctx, cancel := s.reqContext()
 	defer cancel()
 	results := make([]batchItem, len(r.Messages))
-	var wg sync.WaitGroup
+	var msgs []*wire.Message
+	var index []int
 	for i, raw := range r.Messages {
 		prefix := fmt.Sprintf("messages[%d].", i)
 		var m sendRequest
-		if e := decodeStrict(raw, &m); e != nil {
+		e := decodeStrict(raw, &m)
+		if e != nil {
 			e.Message = prefix + e.Message
+		} else {
+			e = s.checkSend(c, &m, prefix)
+		}
+		if e != nil {
 			results[i] = errorItem(e)
 			continue
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			a, e := s.sendOne(rctx, c, &m, prefix)
-			if e != nil {
-				results[i] = errorItem(e)
-				return
-			}
-			results[i] = batchItem{sendAnswer: a}
-		}()
+		msgs = append(msgs, m.message(c.app.ID))
+		index = append(index, i)
 	}
-	wg.Wait()
+	replies, errs := s.o.Node.SendMany(rctx, msgs)
+	for j, i := range index {
+		if errs[j] != nil {
+			results[i] = errorItem(fromActorError(errs[j]))
+			continue
+		}
+		results[i] = batchItem{sendAnswer: &sendAnswer{MessageID: replies[j].MessageId, Seq: replies[j].Seq, Timestamp: replies[j].TimestampMs}}
+	}
 	writeJSON(ctx, http.StatusOK, map[string]any{"results": results})
 	return nil
 }
@@ -448,3 +463,8 @@ func (s *Server) testPush(ctx *fasthttp.RequestCtx, c *caller) *apiError {
 	})
 	return nil
 }
+
+// fasthttpLogger sends fasthttp's own messages (bad requests from clients) to debug.
+type fasthttpLogger struct{ l *slog.Logger }
+
+func (f fasthttpLogger) Printf(format string, args ...any) { f.l.Debug(fmt.Sprintf(format, args...)) }

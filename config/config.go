@@ -1,0 +1,439 @@
+package config
+
+import (
+	"crypto/subtle"
+	"strings"
+	"time"
+
+	"github.com/pushd-im/pushd/push"
+)
+
+// The defaults. Each field's doc comment repeats its default; example.yaml
+// lists them all, and a test checks that it agrees with Default.
+const (
+	defaultListen              = "127.0.0.1:8080"
+	defaultDataDir             = "./pushd-data"
+	defaultHeartbeatTimeout    = 30 * time.Second
+	defaultAckTimeout          = 5 * time.Second
+	defaultOfflineRetention    = 168 * time.Hour
+	defaultOfflineMaxPerStream = 1000
+	defaultIdempotencyWindow   = 24 * time.Hour
+	defaultUserIdleTimeout     = 2 * time.Minute
+	defaultMaxBodyBytes        = 1 << 20
+	defaultLogLevel            = "info"
+	defaultLogFormat           = "text"
+
+	defaultClusterName   = "node-1"
+	defaultClusterBind   = "127.0.0.1:7946"
+	defaultClusterRemote = "127.0.0.1:8090"
+	defaultSimulatorAddr = "127.0.0.1:0"
+
+	defaultAPNsEndpointProduction  = "https://api.push.apple.com"
+	defaultAPNsEndpointDevelopment = "https://api.sandbox.push.apple.com"
+	defaultFCMEndpoint             = "https://fcm.googleapis.com"
+	defaultHMSEndpoint             = "https://push-api.cloud.huawei.com"
+	defaultHMSAuthEndpoint         = "https://oauth-login.cloud.huawei.com/oauth2/v3/token"
+	defaultXiaomiEndpoint          = "https://api.xmpush.xiaomi.com"
+	defaultOPPOEndpoint            = "https://api.push.oppomobile.com"
+	defaultVivoEndpoint            = "https://api-push.vivo.com.cn"
+	defaultVivoClassification      = 1
+)
+
+// Config is the whole pushd configuration. The zero value is not usable: start
+// from Default, or call EnsureDefaults, and check it with Validate (Load does both).
+type Config struct {
+	// Listen is the HTTP API address, host:port. Default "127.0.0.1:8080".
+	Listen string `yaml:"listen"`
+	// DataDir is the directory of the Pebble store, relative to the working
+	// directory unless absolute. Default "./pushd-data".
+	DataDir string `yaml:"data_dir"`
+	// HeartbeatTimeout: a connection with no frame for this long is offline. Default 30s.
+	HeartbeatTimeout Duration `yaml:"heartbeat_timeout"`
+	// AckTimeout: a message delivered over a connection but not acked within it
+	// is pushed to that device. Default 5s.
+	AckTimeout Duration `yaml:"ack_timeout"`
+	// OfflineRetention: stored messages older than this are dropped. Default 168h (7 days).
+	OfflineRetention Duration `yaml:"offline_retention"`
+	// OfflineMaxPerStream is the most messages a stream keeps, 1 to 1,000,000. Default 1000.
+	OfflineMaxPerStream int `yaml:"offline_max_per_stream"`
+	// IdempotencyWindow is how long a sender's client_msg_id is remembered. Default 24h.
+	IdempotencyWindow Duration `yaml:"idempotency_window"`
+	// UserIdleTimeout: a user actor with no connection and no pending work is
+	// passivated after this long. Default 2m.
+	UserIdleTimeout Duration `yaml:"user_idle_timeout"`
+	// MaxBodyBytes is the largest HTTP request body accepted, at least 64 KiB. Default 1 MiB (1048576).
+	MaxBodyBytes int `yaml:"max_body_bytes"`
+	// LogLevel is debug, info, warn or error. Default "info".
+	LogLevel string `yaml:"log_level"`
+	// LogFormat is text or json. Default "text".
+	LogFormat string `yaml:"log_format"`
+	// Cluster is this node's membership and actor-remoting settings; see Cluster for each default.
+	Cluster Cluster `yaml:"cluster"`
+	// Simulator is the in-process vendor simulator. It is off by default; Load
+	// with no file (the built-in single-node config) turns it on.
+	Simulator Simulator `yaml:"simulator"`
+	// Apps are the tenants this pushd serves. Default none (with no config file
+	// the daemon adds its demo app).
+	Apps []App `yaml:"apps,omitempty"`
+}
+
+// Cluster is a node's cluster membership (memberlist) and actor remoting (protoactor) settings.
+type Cluster struct {
+	// Name is this node's unique name in the cluster. Default "node-1".
+	Name string `yaml:"name"`
+	// Bind is the memberlist gossip address, host:port (TCP and UDP). Default "127.0.0.1:7946".
+	Bind string `yaml:"bind"`
+	// Advertise is the gossip address other nodes use to reach this one,
+	// host:port. Default "" (use Bind).
+	Advertise string `yaml:"advertise,omitempty"`
+	// Join lists host:port gossip addresses of nodes to join at start. Default none (a cluster of one).
+	Join []string `yaml:"join,omitempty"`
+	// Remote is the protoactor remote listen address, host:port. Default "127.0.0.1:8090".
+	Remote string `yaml:"remote"`
+	// AdvertiseRemote is the remote address other nodes use to reach this one,
+	// host:port. Default "" (use Remote).
+	AdvertiseRemote string `yaml:"advertise_remote,omitempty"`
+}
+
+// Simulator is the in-process vendor simulator that answers like the six vendors.
+type Simulator struct {
+	// Enabled runs the simulator inside the daemon. Default false, except with no
+	// config file, where it is true.
+	Enabled bool `yaml:"enabled"`
+	// Addr is the simulator's listen address, host:port. Default "127.0.0.1:0" (any free port).
+	Addr string `yaml:"addr"`
+}
+
+// App is one tenant: its API keys, its client-token secret and its vendor credentials.
+type App struct {
+	// ID names the app: 1 to 64 bytes of A-Z a-z 0-9 _ - . @ :. Required, unique.
+	ID string `yaml:"id"`
+	// APIKeys are the keys the app's backend sends as X-API-Key. At least one
+	// (here or in APIKeysFile); unique across apps. Default none.
+	APIKeys []string `yaml:"api_keys,omitempty"`
+	// APIKeysFile is a file with more API keys, one per line (blank lines and
+	// lines starting with # are skipped). Load adds them to APIKeys. Default "".
+	APIKeysFile string `yaml:"api_keys_file,omitempty"`
+	// ClientTokenSecret is the HS256 key of client tokens, at least 16 bytes.
+	// Required (here or in ClientTokenSecretFile).
+	ClientTokenSecret string `yaml:"client_token_secret,omitempty"`
+	// ClientTokenSecretFile is a file holding ClientTokenSecret. Default "".
+	ClientTokenSecretFile string `yaml:"client_token_secret_file,omitempty"`
+	// Providers holds the vendor credentials. Default: none configured.
+	Providers Providers `yaml:"providers"`
+	// RateLimits caps each provider's sends, keyed by provider name. Default none (unlimited).
+	RateLimits map[string]RateLimit `yaml:"rate_limits,omitempty"`
+	// Resources are the push profiles a message picks with push_config.resources_id:
+	// resources_id → provider name → profile. Default none.
+	Resources map[string]map[string]Resource `yaml:"resources,omitempty"`
+}
+
+// Providers holds one app's vendor credentials. A nil field means the app does
+// not push through that vendor.
+type Providers struct {
+	// APNs is Apple Push Notification service. Default nil (not configured).
+	APNs *APNs `yaml:"apns,omitempty"`
+	// FCM is Firebase Cloud Messaging. Default nil (not configured).
+	FCM *FCM `yaml:"fcm,omitempty"`
+	// HMS is Huawei Push Kit. Default nil (not configured).
+	HMS *HMS `yaml:"hms,omitempty"`
+	// Xiaomi is Xiaomi MiPush. Default nil (not configured).
+	Xiaomi *Xiaomi `yaml:"xiaomi,omitempty"`
+	// OPPO is OPPO Push. Default nil (not configured).
+	OPPO *OPPO `yaml:"oppo,omitempty"`
+	// Vivo is vivo Push. Default nil (not configured).
+	Vivo *Vivo `yaml:"vivo,omitempty"`
+}
+
+// APNs is Apple's push service. It authenticates with a token key (TeamID,
+// KeyID, KeyFile) or with a TLS client certificate (CertFile), not both.
+type APNs struct {
+	// TeamID is the Apple developer team id (JWT iss). Default "".
+	TeamID string `yaml:"team_id,omitempty"`
+	// KeyID is the id of the .p8 signing key (JWT kid). Default "".
+	KeyID string `yaml:"key_id,omitempty"`
+	// KeyFile is the .p8 (PKCS#8 EC P-256) signing key. Default "".
+	KeyFile string `yaml:"key_file,omitempty"`
+	// CertFile is a .p12 client certificate, the alternative to the token key. Default "".
+	CertFile string `yaml:"cert_file,omitempty"`
+	// CertPassword unlocks CertFile. Default "".
+	CertPassword string `yaml:"cert_password,omitempty"`
+	// CertPasswordFile is a file holding CertPassword. Default "".
+	CertPasswordFile string `yaml:"cert_password_file,omitempty"`
+	// BundleID is the app's bundle id, the apns-topic (VoIP adds ".voip"). Required.
+	BundleID string `yaml:"bundle_id,omitempty"`
+	// EndpointProduction is the host for production tokens. Default "https://api.push.apple.com".
+	EndpointProduction string `yaml:"endpoint_production"`
+	// EndpointDevelopment is the host for development (sandbox) tokens.
+	// Default "https://api.sandbox.push.apple.com".
+	EndpointDevelopment string `yaml:"endpoint_development"`
+	// CAFile is a PEM bundle to trust instead of the system roots (for a simulator). Default "".
+	CAFile string `yaml:"ca_file,omitempty"`
+}
+
+// FCM is Google's Firebase Cloud Messaging HTTP v1.
+type FCM struct {
+	// ServiceAccountFile is the service-account JSON key; its token_uri is the OAuth endpoint. Required.
+	ServiceAccountFile string `yaml:"service_account_file,omitempty"`
+	// ProjectID overrides the project_id of the service account file. Default "".
+	ProjectID string `yaml:"project_id,omitempty"`
+	// Endpoint is the send host. Default "https://fcm.googleapis.com".
+	Endpoint string `yaml:"endpoint"`
+	// CAFile is a PEM bundle to trust instead of the system roots. Default "".
+	CAFile string `yaml:"ca_file,omitempty"`
+}
+
+// HMS is Huawei Push Kit.
+type HMS struct {
+	// ClientID is the OAuth client id (the AppId). Required.
+	ClientID string `yaml:"client_id,omitempty"`
+	// ClientSecret is the OAuth client secret. Required (here or in ClientSecretFile).
+	ClientSecret string `yaml:"client_secret,omitempty"`
+	// ClientSecretFile is a file holding ClientSecret. Default "".
+	ClientSecretFile string `yaml:"client_secret_file,omitempty"`
+	// Endpoint is the send host. Default "https://push-api.cloud.huawei.com".
+	Endpoint string `yaml:"endpoint"`
+	// AuthEndpoint is the full OAuth token URL.
+	// Default "https://oauth-login.cloud.huawei.com/oauth2/v3/token".
+	AuthEndpoint string `yaml:"auth_endpoint"`
+	// Category is the self-classification sent with every push (IM, VOIP, ...). Default "".
+	Category string `yaml:"category,omitempty"`
+	// CAFile is a PEM bundle to trust instead of the system roots. Default "".
+	CAFile string `yaml:"ca_file,omitempty"`
+}
+
+// Xiaomi is Xiaomi MiPush.
+type Xiaomi struct {
+	// AppSecret is the Authorization key. Required (here or in AppSecretFile).
+	AppSecret string `yaml:"app_secret,omitempty"`
+	// AppSecretFile is a file holding AppSecret. Default "".
+	AppSecretFile string `yaml:"app_secret_file,omitempty"`
+	// PackageName is the Android package (restricted_package_name). Required.
+	PackageName string `yaml:"package_name,omitempty"`
+	// Endpoint is the send host. Default "https://api.xmpush.xiaomi.com".
+	Endpoint string `yaml:"endpoint"`
+	// ChannelID is the Xiaomi-assigned channel for private (IM) messages. Default "".
+	ChannelID string `yaml:"channel_id,omitempty"`
+	// CAFile is a PEM bundle to trust instead of the system roots. Default "".
+	CAFile string `yaml:"ca_file,omitempty"`
+}
+
+// OPPO is OPPO Push (OPUSH / HeyTap).
+type OPPO struct {
+	// AppKey is the app_key of the auth call. Required.
+	AppKey string `yaml:"app_key,omitempty"`
+	// MasterSecret signs the auth call. Required (here or in MasterSecretFile).
+	MasterSecret string `yaml:"master_secret,omitempty"`
+	// MasterSecretFile is a file holding MasterSecret. Default "".
+	MasterSecretFile string `yaml:"master_secret_file,omitempty"`
+	// Endpoint is the API host. Default "https://api.push.oppomobile.com".
+	Endpoint string `yaml:"endpoint"`
+	// ChannelID is the Android notification channel (the private channel for IM). Default "".
+	ChannelID string `yaml:"channel_id,omitempty"`
+	// Category is the message category (IM, ...). Default "".
+	Category string `yaml:"category,omitempty"`
+	// CAFile is a PEM bundle to trust instead of the system roots. Default "".
+	CAFile string `yaml:"ca_file,omitempty"`
+}
+
+// Vivo is vivo Push.
+type Vivo struct {
+	// AppID is the numeric app id. Required.
+	AppID int `yaml:"app_id,omitempty"`
+	// AppKey is the app key of the auth call. Required.
+	AppKey string `yaml:"app_key,omitempty"`
+	// AppSecret signs the auth call. Required (here or in AppSecretFile).
+	AppSecret string `yaml:"app_secret,omitempty"`
+	// AppSecretFile is a file holding AppSecret. Default "".
+	AppSecretFile string `yaml:"app_secret_file,omitempty"`
+	// Endpoint is the API host. Default "https://api-push.vivo.com.cn".
+	Endpoint string `yaml:"endpoint"`
+	// Classification is 0 (operations) or 1 (system message, what IM uses).
+	// Default 1; nil means the default (see ClassificationValue).
+	Classification *int `yaml:"classification,omitempty"`
+	// Category is the message category (IM, ...). Default "".
+	Category string `yaml:"category,omitempty"`
+	// CAFile is a PEM bundle to trust instead of the system roots. Default "".
+	CAFile string `yaml:"ca_file,omitempty"`
+}
+
+// RateLimit caps one provider's sends for one app. Zero means unlimited.
+type RateLimit struct {
+	// QPS is the most sends per second. Default 0 (unlimited).
+	QPS float64 `yaml:"qps"`
+	// DailyQuota is the most sends per vendor day. Default 0 (unlimited).
+	DailyQuota int64 `yaml:"daily_quota"`
+}
+
+// Resource is a push profile for one provider, picked by a message's resources_id.
+type Resource struct {
+	// Sound is the notification sound. Default "" (the vendor's default).
+	Sound string `yaml:"sound,omitempty"`
+	// ChannelID is the Android channel (Xiaomi, OPPO, Huawei, FCM). Default "".
+	ChannelID string `yaml:"channel_id,omitempty"`
+	// Category is the vendor category (APNs category, Huawei/OPPO/vivo IM, ...). Default "".
+	Category string `yaml:"category,omitempty"`
+	// PushType is notification or passthrough (data message). Default "" (notification).
+	PushType string `yaml:"push_type,omitempty"`
+	// Importance is the vendor importance (Huawei NORMAL or LOW). Default "".
+	Importance string `yaml:"importance,omitempty"`
+	// Classification is vivo's 0 or 1. Default nil (the provider's setting).
+	Classification *int `yaml:"classification,omitempty"`
+}
+
+// Default returns a Config with every default and no apps. The simulator is
+// off; Load with no file turns it on.
+func Default() *Config {
+	c := &Config{}
+	c.EnsureDefaults()
+	return c
+}
+
+// EnsureDefaults fills every unset (zero) field with its default, including the
+// endpoints of each configured provider, and trims trailing slashes from
+// endpoints. Values that are set are kept, even when invalid: Validate reports them.
+func (c *Config) EnsureDefaults() {
+	setString(&c.Listen, defaultListen)
+	setString(&c.DataDir, defaultDataDir)
+	setDuration(&c.HeartbeatTimeout, defaultHeartbeatTimeout)
+	setDuration(&c.AckTimeout, defaultAckTimeout)
+	setDuration(&c.OfflineRetention, defaultOfflineRetention)
+	if c.OfflineMaxPerStream == 0 {
+		c.OfflineMaxPerStream = defaultOfflineMaxPerStream
+	}
+	setDuration(&c.IdempotencyWindow, defaultIdempotencyWindow)
+	setDuration(&c.UserIdleTimeout, defaultUserIdleTimeout)
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = defaultMaxBodyBytes
+	}
+	setString(&c.LogLevel, defaultLogLevel)
+	setString(&c.LogFormat, defaultLogFormat)
+	setString(&c.Cluster.Name, defaultClusterName)
+	setString(&c.Cluster.Bind, defaultClusterBind)
+	setString(&c.Cluster.Remote, defaultClusterRemote)
+	setString(&c.Simulator.Addr, defaultSimulatorAddr)
+	for i := range c.Apps {
+		c.Apps[i].Providers.ensureDefaults()
+	}
+}
+
+func (p *Providers) ensureDefaults() {
+	if a := p.APNs; a != nil {
+		setEndpoint(&a.EndpointProduction, defaultAPNsEndpointProduction)
+		setEndpoint(&a.EndpointDevelopment, defaultAPNsEndpointDevelopment)
+	}
+	if f := p.FCM; f != nil {
+		setEndpoint(&f.Endpoint, defaultFCMEndpoint)
+	}
+	if h := p.HMS; h != nil {
+		setEndpoint(&h.Endpoint, defaultHMSEndpoint)
+		setString(&h.AuthEndpoint, defaultHMSAuthEndpoint)
+	}
+	if x := p.Xiaomi; x != nil {
+		setEndpoint(&x.Endpoint, defaultXiaomiEndpoint)
+	}
+	if o := p.OPPO; o != nil {
+		setEndpoint(&o.Endpoint, defaultOPPOEndpoint)
+	}
+	if v := p.Vivo; v != nil {
+		setEndpoint(&v.Endpoint, defaultVivoEndpoint)
+		if v.Classification == nil {
+			n := defaultVivoClassification
+			v.Classification = &n
+		}
+	}
+}
+
+func setString(s *string, def string) {
+	if *s == "" {
+		*s = def
+	}
+}
+
+func setDuration(d *Duration, def time.Duration) {
+	if *d == 0 {
+		*d = Duration(def)
+	}
+}
+
+// setEndpoint fills a send host and drops trailing slashes, so that a client
+// appends "/path" to it as it is.
+func setEndpoint(s *string, def string) {
+	setString(s, def)
+	*s = strings.TrimRight(*s, "/")
+}
+
+// Configured lists the providers that have credentials, in push.Providers order.
+func (p *Providers) Configured() []push.Provider {
+	var out []push.Provider
+	for _, pr := range push.Providers {
+		if p.has(pr) {
+			out = append(out, pr)
+		}
+	}
+	return out
+}
+
+func (p *Providers) has(pr push.Provider) bool {
+	switch pr {
+	case push.APNs:
+		return p.APNs != nil
+	case push.FCM:
+		return p.FCM != nil
+	case push.HMS:
+		return p.HMS != nil
+	case push.Xiaomi:
+		return p.Xiaomi != nil
+	case push.OPPO:
+		return p.OPPO != nil
+	case push.Vivo:
+		return p.Vivo != nil
+	}
+	return false
+}
+
+// ClassificationValue is v.Classification, or its default 1 when unset.
+func (v *Vivo) ClassificationValue() int {
+	if v.Classification == nil {
+		return defaultVivoClassification
+	}
+	return *v.Classification
+}
+
+// App returns the app with the given id, or nil.
+func (c *Config) App(id string) *App {
+	for i := range c.Apps {
+		if c.Apps[i].ID == id {
+			return &c.Apps[i]
+		}
+	}
+	return nil
+}
+
+// AppByAPIKey returns the app that owns an API key, or nil. Keys are compared
+// in constant time, so the answer's timing does not leak how much of a key matched.
+func (c *Config) AppByAPIKey(key string) *App {
+	if key == "" {
+		return nil
+	}
+	var found *App
+	for i := range c.Apps {
+		for _, k := range c.Apps[i].APIKeys {
+			if subtle.ConstantTimeCompare([]byte(k), []byte(key)) == 1 && found == nil {
+				found = &c.Apps[i]
+			}
+		}
+	}
+	return found
+}
+
+// RateLimit returns the app's limit for a provider; the zero RateLimit (unlimited) when none is set.
+func (a *App) RateLimit(p push.Provider) RateLimit {
+	return a.RateLimits[string(p)]
+}
+
+// Resource returns the profile of resources_id id for provider p, and whether there is one.
+func (a *App) Resource(id string, p push.Provider) (Resource, bool) {
+	r, ok := a.Resources[id][string(p)]
+	return r, ok
+}

@@ -1,0 +1,405 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode"
+
+	"github.com/pushd-im/pushd/push"
+)
+
+// ErrInvalid is wrapped by every error that reports a bad configuration: a
+// file that does not parse, an unknown key, a wrong type, a bad PUSHD_*
+// variable, an unreadable secret file or a value Validate rejects.
+var ErrInvalid = errors.New("invalid configuration")
+
+// Problem is one thing wrong with a configuration.
+type Problem struct {
+	// Key is the key path at fault (apps[0].providers.apns.key_file) or the
+	// environment variable (PUSHD_LISTEN); empty when the problem is the file as a whole.
+	Key string
+	// Line is the line of the file the problem is at, 0 when unknown.
+	Line int
+	// Message says what is wrong.
+	Message string
+}
+
+// String formats p as "key: message (line N)".
+func (p Problem) String() string {
+	s := p.Message
+	if p.Key != "" {
+		s = p.Key + ": " + s
+	}
+	if p.Line > 0 {
+		s += fmt.Sprintf(" (line %d)", p.Line)
+	}
+	return s
+}
+
+// Error lists every problem found in a configuration, one per line. It wraps ErrInvalid.
+type Error struct {
+	// File is the configuration file, "" when there was none.
+	File string
+	// Problems are in the order they were found: the file, then the
+	// environment, then secret files, then Validate's checks.
+	Problems []Problem
+}
+
+// Error implements error.
+func (e *Error) Error() string {
+	var b strings.Builder
+	if e.File != "" {
+		b.WriteString(e.File)
+	} else {
+		b.WriteString("config")
+	}
+	n := len(e.Problems)
+	fmt.Fprintf(&b, ": %v (%d problem%s):", ErrInvalid, n, plural(n))
+	for _, p := range e.Problems {
+		b.WriteString("\n  ")
+		b.WriteString(p.String())
+	}
+	return b.String()
+}
+
+// Unwrap makes errors.Is(err, ErrInvalid) true.
+func (e *Error) Unwrap() error { return ErrInvalid }
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+// problems collects Problems; its methods take a key and a message.
+type problems []Problem
+
+func (ps *problems) add(key, format string, args ...any) {
+	*ps = append(*ps, Problem{Key: key, Message: fmt.Sprintf(format, args...)})
+}
+
+// The bounds Validate enforces.
+const (
+	maxOfflinePerStream = 1_000_000
+	minMaxBodyBytes     = 64 << 10
+	minTokenSecretLen   = 16
+	maxAppIDLen         = 64
+)
+
+// Validate checks c and reports every problem at once in an *Error (which
+// wraps ErrInvalid), or returns nil. It does not fill defaults: call
+// EnsureDefaults first for a hand-built Config. It does not touch the disk:
+// files named by key_file, cert_file, service_account_file and ca_file are
+// opened by the components that use them.
+func (c *Config) Validate() error {
+	ps := c.validate()
+	if len(ps) == 0 {
+		return nil
+	}
+	return &Error{Problems: ps}
+}
+
+func (c *Config) validate() problems {
+	var ps problems
+	checkHostPort(&ps, "listen", c.Listen, false)
+	if c.DataDir == "" {
+		ps.add("data_dir", "required")
+	}
+	for _, d := range []struct {
+		key string
+		v   Duration
+	}{
+		{"heartbeat_timeout", c.HeartbeatTimeout},
+		{"ack_timeout", c.AckTimeout},
+		{"offline_retention", c.OfflineRetention},
+		{"idempotency_window", c.IdempotencyWindow},
+		{"user_idle_timeout", c.UserIdleTimeout},
+	} {
+		if d.v <= 0 {
+			ps.add(d.key, "must be more than 0, got %v", d.v)
+		}
+	}
+	if c.OfflineMaxPerStream < 1 || c.OfflineMaxPerStream > maxOfflinePerStream {
+		ps.add("offline_max_per_stream", "must be 1 to %d, got %d", maxOfflinePerStream, c.OfflineMaxPerStream)
+	}
+	if c.MaxBodyBytes < minMaxBodyBytes {
+		ps.add("max_body_bytes", "must be at least %d (64 KiB), got %d", minMaxBodyBytes, c.MaxBodyBytes)
+	}
+	checkEnum(&ps, "log_level", c.LogLevel, "debug", "info", "warn", "error")
+	checkEnum(&ps, "log_format", c.LogFormat, "text", "json")
+
+	cl := c.Cluster
+	if cl.Name == "" {
+		ps.add("cluster.name", "required")
+	}
+	checkHostPort(&ps, "cluster.bind", cl.Bind, false)
+	if cl.Advertise != "" {
+		checkHostPort(&ps, "cluster.advertise", cl.Advertise, true)
+	}
+	for i, j := range cl.Join {
+		checkHostPort(&ps, fmt.Sprintf("cluster.join[%d]", i), j, true)
+	}
+	checkHostPort(&ps, "cluster.remote", cl.Remote, false)
+	if cl.AdvertiseRemote != "" {
+		checkHostPort(&ps, "cluster.advertise_remote", cl.AdvertiseRemote, true)
+	}
+	checkHostPort(&ps, "simulator.addr", c.Simulator.Addr, false)
+	checkDistinct(&ps, []string{"listen", "cluster.bind", "cluster.remote"}, []string{c.Listen, cl.Bind, cl.Remote})
+
+	ids := map[string]int{}
+	keys := map[string]string{} // API key → the key path that first had it
+	for i := range c.Apps {
+		a := &c.Apps[i]
+		p := fmt.Sprintf("apps[%d]", i)
+		if !validAppID(a.ID) {
+			ps.add(p+".id", "must be 1 to %d bytes of A-Z a-z 0-9 _ - . @ :, got %q", maxAppIDLen, a.ID)
+		} else if j, dup := ids[a.ID]; dup {
+			ps.add(p+".id", "%q is already the id of apps[%d]", a.ID, j)
+		} else {
+			ids[a.ID] = i
+		}
+		a.validate(&ps, p, keys)
+	}
+	return ps
+}
+
+func (a *App) validate(ps *problems, p string, keys map[string]string) {
+	if len(a.APIKeys) == 0 {
+		ps.add(p+".api_keys", "at least one API key is required (in api_keys or api_keys_file)")
+	}
+	for j, k := range a.APIKeys {
+		kp := fmt.Sprintf("%s.api_keys[%d]", p, j)
+		switch {
+		case k == "":
+			ps.add(kp, "must not be empty")
+		case strings.IndexFunc(k, isSpaceOrControl) >= 0:
+			ps.add(kp, "must not contain spaces or control characters")
+		default:
+			if first, dup := keys[k]; dup {
+				ps.add(kp, "same key as %s; an API key names exactly one app", first)
+			} else {
+				keys[k] = kp
+			}
+		}
+	}
+	switch n := len(a.ClientTokenSecret); {
+	case n == 0:
+		ps.add(p+".client_token_secret", "required (or client_token_secret_file)")
+	case n < minTokenSecretLen:
+		ps.add(p+".client_token_secret", "must be at least %d bytes, got %d", minTokenSecretLen, n)
+	}
+	a.Providers.validate(ps, p+".providers")
+
+	for _, name := range sortedKeys(a.RateLimits) {
+		rl := a.RateLimits[name]
+		rp := p + ".rate_limits." + name
+		if !push.Provider(name).Valid() {
+			ps.add(rp, "unknown provider %q; want one of %s", name, providerList())
+		}
+		if !(rl.QPS >= 0) || math.IsInf(rl.QPS, 0) {
+			ps.add(rp+".qps", "must be 0 (unlimited) or more, got %v", rl.QPS)
+		}
+		if rl.DailyQuota < 0 {
+			ps.add(rp+".daily_quota", "must be 0 (unlimited) or more, got %d", rl.DailyQuota)
+		}
+	}
+	for _, id := range sortedKeys(a.Resources) {
+		rp := p + ".resources." + id
+		if id == "" {
+			ps.add(rp, "a resources_id must not be empty")
+		}
+		byProvider := a.Resources[id]
+		for _, name := range sortedKeys(byProvider) {
+			r := byProvider[name]
+			pp := rp + "." + name
+			if !push.Provider(name).Valid() {
+				ps.add(pp, "unknown provider %q; want one of %s", name, providerList())
+			}
+			switch r.PushType {
+			case "", "notification", "passthrough":
+			default:
+				ps.add(pp+".push_type", "must be notification or passthrough, got %q", r.PushType)
+			}
+			checkClassification(ps, pp+".classification", r.Classification)
+		}
+	}
+}
+
+func (pr *Providers) validate(ps *problems, p string) {
+	if a := pr.APNs; a != nil {
+		ap := p + ".apns"
+		token := a.TeamID != "" || a.KeyID != "" || a.KeyFile != ""
+		cert := a.CertFile != ""
+		switch {
+		case !token && !cert:
+			ps.add(ap, "set team_id, key_id and key_file (token auth) or cert_file (certificate auth)")
+		case token && cert:
+			ps.add(ap, "set team_id, key_id and key_file (token auth) or cert_file (certificate auth), not both")
+		case token:
+			requireTogether(ps, ap, []string{"team_id", "key_id", "key_file"}, []string{a.TeamID, a.KeyID, a.KeyFile})
+		}
+		if !cert && a.CertPassword != "" {
+			ps.add(ap+".cert_password", "is only used with cert_file")
+		}
+		require(ps, ap+".bundle_id", a.BundleID)
+		checkEndpoint(ps, ap+".endpoint_production", a.EndpointProduction)
+		checkEndpoint(ps, ap+".endpoint_development", a.EndpointDevelopment)
+	}
+	if f := pr.FCM; f != nil {
+		fp := p + ".fcm"
+		require(ps, fp+".service_account_file", f.ServiceAccountFile)
+		checkEndpoint(ps, fp+".endpoint", f.Endpoint)
+	}
+	if h := pr.HMS; h != nil {
+		hp := p + ".hms"
+		require(ps, hp+".client_id", h.ClientID)
+		requireSecret(ps, hp+".client_secret", h.ClientSecret)
+		checkEndpoint(ps, hp+".endpoint", h.Endpoint)
+		checkEndpoint(ps, hp+".auth_endpoint", h.AuthEndpoint)
+	}
+	if x := pr.Xiaomi; x != nil {
+		xp := p + ".xiaomi"
+		requireSecret(ps, xp+".app_secret", x.AppSecret)
+		require(ps, xp+".package_name", x.PackageName)
+		checkEndpoint(ps, xp+".endpoint", x.Endpoint)
+	}
+	if o := pr.OPPO; o != nil {
+		op := p + ".oppo"
+		require(ps, op+".app_key", o.AppKey)
+		requireSecret(ps, op+".master_secret", o.MasterSecret)
+		checkEndpoint(ps, op+".endpoint", o.Endpoint)
+	}
+	if v := pr.Vivo; v != nil {
+		vp := p + ".vivo"
+		if v.AppID <= 0 {
+			ps.add(vp+".app_id", "required: vivo's numeric app id, more than 0")
+		}
+		require(ps, vp+".app_key", v.AppKey)
+		requireSecret(ps, vp+".app_secret", v.AppSecret)
+		checkEndpoint(ps, vp+".endpoint", v.Endpoint)
+		checkClassification(ps, vp+".classification", v.Classification)
+	}
+}
+
+func require(ps *problems, key, v string) {
+	if v == "" {
+		ps.add(key, "required")
+	}
+}
+
+func requireSecret(ps *problems, key, v string) {
+	if v == "" {
+		ps.add(key, "required (or %s_file)", key[strings.LastIndexByte(key, '.')+1:])
+	}
+}
+
+// requireTogether reports each missing one of a group of keys that only work together.
+func requireTogether(ps *problems, prefix string, keys, values []string) {
+	for i, v := range values {
+		if v != "" {
+			continue
+		}
+		var others []string
+		for j, k := range keys {
+			if j != i {
+				others = append(others, k)
+			}
+		}
+		ps.add(prefix+"."+keys[i], "required with %s", strings.Join(others, " and "))
+	}
+}
+
+func checkClassification(ps *problems, key string, c *int) {
+	if c != nil && *c != 0 && *c != 1 {
+		ps.add(key, "must be 0 (operations) or 1 (system), got %d", *c)
+	}
+}
+
+func checkEnum(ps *problems, key, v string, allowed ...string) {
+	for _, a := range allowed {
+		if v == a {
+			return
+		}
+	}
+	ps.add(key, "must be one of %s, got %q", strings.Join(allowed, ", "), v)
+}
+
+// checkHostPort accepts host:port with a numeric port. With needHost, the host
+// must be given and the port must not be 0 (the address is dialled, not listened on).
+func checkHostPort(ps *problems, key, v string, needHost bool) {
+	host, port, err := net.SplitHostPort(v)
+	if err != nil {
+		ps.add(key, "want host:port, got %q", v)
+		return
+	}
+	n, err := strconv.ParseUint(port, 10, 16)
+	if err != nil {
+		ps.add(key, "port must be a number from 0 to 65535, got %q", port)
+		return
+	}
+	if needHost && (host == "" || n == 0) {
+		ps.add(key, "want a reachable host:port (a host and a port other than 0), got %q", v)
+	}
+}
+
+// checkDistinct reports addresses of this node that are the same, since only one listener can have them.
+func checkDistinct(ps *problems, keys, values []string) {
+	for i := range values {
+		for j := 0; j < i; j++ {
+			if values[i] == values[j] && !strings.HasSuffix(values[i], ":0") {
+				ps.add(keys[i], "same address as %s (%s)", keys[j], values[i])
+			}
+		}
+	}
+}
+
+func checkEndpoint(ps *problems, key, v string) {
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		ps.add(key, "want an absolute http or https URL, got %q", v)
+	}
+}
+
+// validAppID reports whether id is 1 to 64 bytes of A-Z a-z 0-9 _ - . @ :.
+func validAppID(id string) bool {
+	if id == "" || len(id) > maxAppIDLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		switch c := id[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case c == '_', c == '-', c == '.', c == '@', c == ':':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func isSpaceOrControl(r rune) bool {
+	return unicode.IsSpace(r) || unicode.IsControl(r)
+}
+
+func providerList() string {
+	names := make([]string, len(push.Providers))
+	for i, p := range push.Providers {
+		names[i] = string(p)
+	}
+	return strings.Join(names, ", ")
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

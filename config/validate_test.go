@@ -1,0 +1,185 @@
+package config
+
+import (
+	"errors"
+	"math"
+	"strings"
+	"testing"
+)
+
+// validConfig is a config with one app using every provider; it validates.
+func validConfig() *Config {
+	c := Default()
+	c.Apps = []App{{
+		ID:                "app_1-.@:Z",
+		APIKeys:           []string{"key-one-0123456789"},
+		ClientTokenSecret: "0123456789abcdef",
+		Providers: Providers{
+			APNs:   &APNs{TeamID: "T", KeyID: "K", KeyFile: "/k.p8", BundleID: "com.example"},
+			FCM:    &FCM{ServiceAccountFile: "/sa.json"},
+			HMS:    &HMS{ClientID: "1", ClientSecret: "s"},
+			Xiaomi: &Xiaomi{AppSecret: "s", PackageName: "p"},
+			OPPO:   &OPPO{AppKey: "k", MasterSecret: "s"},
+			Vivo:   &Vivo{AppID: 1, AppKey: "k", AppSecret: "s"},
+		},
+		RateLimits: map[string]RateLimit{"apns": {QPS: 10, DailyQuota: 5}, "vivo": {}},
+		Resources:  map[string]map[string]Resource{"call": {"fcm": {PushType: "passthrough"}, "apns": {PushType: "notification"}}},
+	}, {
+		ID:                "app2",
+		APIKeys:           []string{"key-two-0123456789"},
+		ClientTokenSecret: "0123456789abcdef",
+	}}
+	c.EnsureDefaults()
+	return c
+}
+
+func TestValidConfig(t *testing.T) {
+	if err := validConfig().Validate(); err != nil {
+		t.Fatal(err)
+	}
+	c := validConfig()
+	c.Apps[0].Providers.APNs = &APNs{CertFile: "/c.p12", CertPassword: "pw", BundleID: "b"}
+	c.Apps[0].Providers.ensureDefaults()
+	c.Listen, c.Cluster.Bind, c.Cluster.Remote = ":0", ":0", ":0" // port 0 three times is fine
+	c.Cluster.Join = []string{"[::1]:7946", "node-2.example:7946"}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestValidateProblems(t *testing.T) {
+	nine := 9
+	for _, tc := range []struct {
+		name    string
+		change  func(c *Config)
+		key     string
+		message string
+	}{
+		{"listen without port", func(c *Config) { c.Listen = "127.0.0.1" }, "listen", "want host:port"},
+		{"listen named port", func(c *Config) { c.Listen = "127.0.0.1:http" }, "listen", "port must be a number"},
+		{"listen port too big", func(c *Config) { c.Listen = "127.0.0.1:65536" }, "listen", "port must be a number from 0 to 65535"},
+		{"data_dir empty", func(c *Config) { c.DataDir = "" }, "data_dir", "required"},
+		{"heartbeat 0", func(c *Config) { c.HeartbeatTimeout = 0 }, "heartbeat_timeout", "must be more than 0"},
+		{"ack negative", func(c *Config) { c.AckTimeout = -1 }, "ack_timeout", "must be more than 0"},
+		{"retention 0", func(c *Config) { c.OfflineRetention = 0 }, "offline_retention", "must be more than 0"},
+		{"idempotency 0", func(c *Config) { c.IdempotencyWindow = 0 }, "idempotency_window", "must be more than 0"},
+		{"idle 0", func(c *Config) { c.UserIdleTimeout = 0 }, "user_idle_timeout", "must be more than 0"},
+		{"max per stream 0", func(c *Config) { c.OfflineMaxPerStream = 0 }, "offline_max_per_stream", "must be 1 to 1000000"},
+		{"max per stream too many", func(c *Config) { c.OfflineMaxPerStream = 1_000_001 }, "offline_max_per_stream", "got 1000001"},
+		{"body too small", func(c *Config) { c.MaxBodyBytes = 64<<10 - 1 }, "max_body_bytes", "at least 65536"},
+		{"log level", func(c *Config) { c.LogLevel = "INFO" }, "log_level", `got "INFO"`},
+		{"log format", func(c *Config) { c.LogFormat = "logfmt" }, "log_format", "must be one of text, json"},
+		{"cluster name", func(c *Config) { c.Cluster.Name = "" }, "cluster.name", "required"},
+		{"bind", func(c *Config) { c.Cluster.Bind = "x" }, "cluster.bind", "want host:port"},
+		{"advertise without host", func(c *Config) { c.Cluster.Advertise = ":7946" }, "cluster.advertise", "want a reachable host:port"},
+		{"join port 0", func(c *Config) { c.Cluster.Join = []string{"a:1", "b:0"} }, "cluster.join[1]", "want a reachable host:port"},
+		{"remote", func(c *Config) { c.Cluster.Remote = "" }, "cluster.remote", "want host:port"},
+		{"advertise_remote", func(c *Config) { c.Cluster.AdvertiseRemote = "host" }, "cluster.advertise_remote", "want host:port"},
+		{"remote same as listen", func(c *Config) { c.Cluster.Remote = c.Listen }, "cluster.remote", "same address as listen"},
+		{"simulator addr", func(c *Config) { c.Simulator.Addr = "nope" }, "simulator.addr", "want host:port"},
+		{"app id empty", func(c *Config) { c.Apps[1].ID = "" }, "apps[1].id", "must be 1 to 64 bytes"},
+		{"app id alphabet", func(c *Config) { c.Apps[1].ID = "a/b" }, "apps[1].id", `got "a/b"`},
+		{"app id too long", func(c *Config) { c.Apps[1].ID = strings.Repeat("a", 65) }, "apps[1].id", "must be 1 to 64 bytes"},
+		{"app id duplicate", func(c *Config) { c.Apps[1].ID = c.Apps[0].ID }, "apps[1].id", "is already the id of apps[0]"},
+		{"no api key", func(c *Config) { c.Apps[1].APIKeys = nil }, "apps[1].api_keys", "at least one API key"},
+		{"empty api key", func(c *Config) { c.Apps[1].APIKeys = []string{"ok-key-0123456", ""} }, "apps[1].api_keys[1]", "must not be empty"},
+		{"api key with space", func(c *Config) { c.Apps[1].APIKeys = []string{"my key"} }, "apps[1].api_keys[0]", "must not contain spaces"},
+		{"api key shared", func(c *Config) { c.Apps[1].APIKeys = []string{"x-key-000000", c.Apps[0].APIKeys[0]} },
+			"apps[1].api_keys[1]", "same key as apps[0].api_keys[0]"},
+		{"api key twice in one app", func(c *Config) { c.Apps[1].APIKeys = []string{"dup-key-00000", "dup-key-00000"} },
+			"apps[1].api_keys[1]", "same key as apps[1].api_keys[0]"},
+		{"no token secret", func(c *Config) { c.Apps[1].ClientTokenSecret = "" }, "apps[1].client_token_secret", "required (or client_token_secret_file)"},
+		{"short token secret", func(c *Config) { c.Apps[1].ClientTokenSecret = "0123456789abcde" }, "apps[1].client_token_secret", "at least 16 bytes, got 15"},
+		{"apns no auth", func(c *Config) {
+			c.Apps[0].Providers.APNs.TeamID, c.Apps[0].Providers.APNs.KeyID, c.Apps[0].Providers.APNs.KeyFile = "", "", ""
+		},
+			"apps[0].providers.apns", "set team_id, key_id and key_file (token auth) or cert_file"},
+		{"apns both auths", func(c *Config) { c.Apps[0].Providers.APNs.CertFile = "/c.p12" }, "apps[0].providers.apns", "not both"},
+		{"apns key_file missing", func(c *Config) { c.Apps[0].Providers.APNs.KeyFile = "" },
+			"apps[0].providers.apns.key_file", "required with team_id and key_id"},
+		{"apns team_id missing", func(c *Config) { c.Apps[0].Providers.APNs.TeamID = "" },
+			"apps[0].providers.apns.team_id", "required with key_id and key_file"},
+		{"apns cert password without cert", func(c *Config) { c.Apps[0].Providers.APNs.CertPassword = "pw" },
+			"apps[0].providers.apns.cert_password", "only used with cert_file"},
+		{"apns bundle", func(c *Config) { c.Apps[0].Providers.APNs.BundleID = "" }, "apps[0].providers.apns.bundle_id", "required"},
+		{"apns endpoint relative", func(c *Config) { c.Apps[0].Providers.APNs.EndpointProduction = "api.push.apple.com" },
+			"apps[0].providers.apns.endpoint_production", "want an absolute http or https URL"},
+		{"apns dev endpoint scheme", func(c *Config) { c.Apps[0].Providers.APNs.EndpointDevelopment = "h2://x" },
+			"apps[0].providers.apns.endpoint_development", `got "h2://x"`},
+		{"fcm account", func(c *Config) { c.Apps[0].Providers.FCM.ServiceAccountFile = "" }, "apps[0].providers.fcm.service_account_file", "required"},
+		{"fcm endpoint", func(c *Config) { c.Apps[0].Providers.FCM.Endpoint = "https://" }, "apps[0].providers.fcm.endpoint", "absolute"},
+		{"hms client_id", func(c *Config) { c.Apps[0].Providers.HMS.ClientID = "" }, "apps[0].providers.hms.client_id", "required"},
+		{"hms client_secret", func(c *Config) { c.Apps[0].Providers.HMS.ClientSecret = "" }, "apps[0].providers.hms.client_secret", "required (or client_secret_file)"},
+		{"hms auth endpoint", func(c *Config) { c.Apps[0].Providers.HMS.AuthEndpoint = "/oauth2" }, "apps[0].providers.hms.auth_endpoint", "absolute"},
+		{"hms endpoint", func(c *Config) { c.Apps[0].Providers.HMS.Endpoint = "::" }, "apps[0].providers.hms.endpoint", "absolute"},
+		{"xiaomi secret", func(c *Config) { c.Apps[0].Providers.Xiaomi.AppSecret = "" }, "apps[0].providers.xiaomi.app_secret", "required (or app_secret_file)"},
+		{"xiaomi package", func(c *Config) { c.Apps[0].Providers.Xiaomi.PackageName = "" }, "apps[0].providers.xiaomi.package_name", "required"},
+		{"xiaomi endpoint", func(c *Config) { c.Apps[0].Providers.Xiaomi.Endpoint = "" }, "apps[0].providers.xiaomi.endpoint", "absolute"},
+		{"oppo key", func(c *Config) { c.Apps[0].Providers.OPPO.AppKey = "" }, "apps[0].providers.oppo.app_key", "required"},
+		{"oppo secret", func(c *Config) { c.Apps[0].Providers.OPPO.MasterSecret = "" }, "apps[0].providers.oppo.master_secret", "required (or master_secret_file)"},
+		{"oppo endpoint", func(c *Config) { c.Apps[0].Providers.OPPO.Endpoint = "file:///x" }, "apps[0].providers.oppo.endpoint", "absolute"},
+		{"vivo app_id", func(c *Config) { c.Apps[0].Providers.Vivo.AppID = 0 }, "apps[0].providers.vivo.app_id", "required"},
+		{"vivo app_key", func(c *Config) { c.Apps[0].Providers.Vivo.AppKey = "" }, "apps[0].providers.vivo.app_key", "required"},
+		{"vivo app_secret", func(c *Config) { c.Apps[0].Providers.Vivo.AppSecret = "" }, "apps[0].providers.vivo.app_secret", "required (or app_secret_file)"},
+		{"vivo classification", func(c *Config) { c.Apps[0].Providers.Vivo.Classification = &nine }, "apps[0].providers.vivo.classification", "must be 0 (operations) or 1 (system), got 9"},
+		{"vivo endpoint", func(c *Config) { c.Apps[0].Providers.Vivo.Endpoint = "vivo" }, "apps[0].providers.vivo.endpoint", "absolute"},
+		{"rate limit provider", func(c *Config) { c.Apps[0].RateLimits["honor"] = RateLimit{} }, "apps[0].rate_limits.honor", `unknown provider "honor"`},
+		{"rate limit qps", func(c *Config) { c.Apps[0].RateLimits["apns"] = RateLimit{QPS: -0.5} }, "apps[0].rate_limits.apns.qps", "must be 0 (unlimited) or more"},
+		{"rate limit qps NaN", func(c *Config) { c.Apps[0].RateLimits["apns"] = RateLimit{QPS: math.NaN()} }, "apps[0].rate_limits.apns.qps", "got NaN"},
+		{"rate limit qps Inf", func(c *Config) { c.Apps[0].RateLimits["apns"] = RateLimit{QPS: math.Inf(1)} }, "apps[0].rate_limits.apns.qps", "got +Inf"},
+		{"rate limit quota", func(c *Config) { c.Apps[0].RateLimits["vivo"] = RateLimit{DailyQuota: -1} }, "apps[0].rate_limits.vivo.daily_quota", "got -1"},
+		{"resource provider", func(c *Config) { c.Apps[0].Resources["call"]["meizu"] = Resource{} }, "apps[0].resources.call.meizu", `unknown provider "meizu"`},
+		{"resource push_type", func(c *Config) { c.Apps[0].Resources["call"]["fcm"] = Resource{PushType: "data"} },
+			"apps[0].resources.call.fcm.push_type", `must be notification or passthrough, got "data"`},
+		{"resource classification", func(c *Config) { c.Apps[0].Resources["call"]["vivo"] = Resource{Classification: &nine} },
+			"apps[0].resources.call.vivo.classification", "got 9"},
+		{"resource empty id", func(c *Config) { c.Apps[0].Resources[""] = map[string]Resource{} }, "apps[0].resources.", "must not be empty"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := validConfig()
+			tc.change(c)
+			err := c.Validate()
+			ps := problemsOf(t, err)
+			if len(ps) != 1 {
+				t.Fatalf("want exactly one problem, got:\n%v", err)
+			}
+			if ps[0].Key != tc.key || !strings.Contains(ps[0].Message, tc.message) {
+				t.Fatalf("problem = %v, want %s: ...%s...", ps[0], tc.key, tc.message)
+			}
+		})
+	}
+}
+
+func TestValidateZeroConfigListsEverything(t *testing.T) {
+	c := &Config{Apps: []App{{Providers: Providers{APNs: &APNs{}, Vivo: &Vivo{}}}}}
+	err := c.Validate()
+	if !errors.Is(err, ErrInvalid) {
+		t.Fatalf("err = %v", err)
+	}
+	ps := problemsOf(t, err)
+	if len(ps) < 20 {
+		t.Fatalf("only %d problems for an empty config:\n%v", len(ps), err)
+	}
+	if lines := strings.Count(err.Error(), "\n"); lines != len(ps) {
+		t.Fatalf("%d problems on %d lines:\n%v", len(ps), lines, err)
+	}
+}
+
+func TestProblemString(t *testing.T) {
+	for _, tc := range []struct {
+		p    Problem
+		want string
+	}{
+		{Problem{Key: "listen", Message: "bad"}, "listen: bad"},
+		{Problem{Key: "listen", Line: 3, Message: "bad"}, "listen: bad (line 3)"},
+		{Problem{Line: 3, Message: "not valid YAML: x"}, "not valid YAML: x (line 3)"},
+	} {
+		if got := tc.p.String(); got != tc.want {
+			t.Errorf("String() = %q, want %q", got, tc.want)
+		}
+	}
+	e := &Error{Problems: []Problem{{Key: "a", Message: "b"}}}
+	if got, want := e.Error(), "config: invalid configuration (1 problem):\n  a: b"; got != want {
+		t.Errorf("Error() = %q, want %q", got, want)
+	}
+}

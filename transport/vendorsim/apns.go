@@ -1,0 +1,456 @@
+package vendorsim
+
+import (
+	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/pushd-im/pushd/push"
+)
+
+func init() {
+	registerVendor(vendorSpec{
+		provider:   push.APNs,
+		newHandler: newAPNsHandler,
+		config:     apnsConfig,
+	})
+}
+
+// APNs limits and rules (docs/vendors.md §1). UNCONFIRMED facts are marked.
+const (
+	apnsDevicePath = "/3/device/"
+	// apnsMaxPayload is the payload limit; apnsMaxPayloadVoIP is UNCONFIRMED.
+	apnsMaxPayload     = 4096
+	apnsMaxPayloadVoIP = 5120
+	apnsMaxCollapseID  = 64
+	// apnsTokenMaxAge: a provider token whose iat is older is ExpiredProviderToken.
+	apnsTokenMaxAge = time.Hour
+	// apnsMaxDeviceToken caps a device token (hex characters); Apple documents
+	// tokens as variable length, so the bound is generous.
+	apnsMaxDeviceToken = 200
+)
+
+// The APNs reason strings the simulator answers with.
+const (
+	apnsBadCollapseID          = "BadCollapseId"
+	apnsBadDeviceToken         = "BadDeviceToken"
+	apnsBadExpirationDate      = "BadExpirationDate"
+	apnsBadMessageID           = "BadMessageId"
+	apnsBadPriority            = "BadPriority"
+	apnsBadTopic               = "BadTopic"
+	apnsDeviceTokenNotForTopic = "DeviceTokenNotForTopic"
+	apnsDuplicateHeaders       = "DuplicateHeaders"
+	apnsInvalidPushType        = "InvalidPushType"
+	apnsMissingDeviceToken     = "MissingDeviceToken"
+	apnsMissingTopic           = "MissingTopic"
+	apnsPayloadEmpty           = "PayloadEmpty"
+	apnsTopicDisallowed        = "TopicDisallowed"
+	apnsBadCertificate         = "BadCertificate"
+	apnsExpiredProviderToken   = "ExpiredProviderToken" // literal UNCONFIRMED
+	apnsInvalidProviderToken   = "InvalidProviderToken"
+	apnsMissingProviderToken   = "MissingProviderToken" // UNCONFIRMED
+	apnsBadPath                = "BadPath"
+	apnsMethodNotAllowed       = "MethodNotAllowed"
+	apnsUnregistered           = "Unregistered"
+	apnsPayloadTooLarge        = "PayloadTooLarge"
+	apnsTooManyRequests        = "TooManyRequests"
+	apnsInternalServerError    = "InternalServerError"
+	apnsServiceUnavailable     = "ServiceUnavailable"
+
+	// apnsBadPayload answers a payload that is not a JSON object with an "aps"
+	// dictionary. APNs documents no reason for it: UNCONFIRMED, simulator's own.
+	apnsBadPayload = "BadPayload"
+	// apnsHTTP2Required answers an HTTP/1.x request (status 505). The real APNs
+	// speaks only HTTP/2, so an HTTP/1.1 client there sees a protocol error
+	// instead; the simulator shares its listener with HTTP/1.1 vendors and
+	// answers in words. Simulator's own reason.
+	apnsHTTP2Required = "HTTP2Required"
+)
+
+// apnsFaultReasons is the reason a Fault with no Reason answers with, per status.
+var apnsFaultReasons = map[int]string{
+	http.StatusBadRequest:            apnsBadDeviceToken,
+	http.StatusForbidden:             apnsExpiredProviderToken,
+	http.StatusNotFound:              apnsBadPath,
+	http.StatusMethodNotAllowed:      apnsMethodNotAllowed,
+	http.StatusGone:                  apnsUnregistered,
+	http.StatusRequestEntityTooLarge: apnsPayloadTooLarge,
+	http.StatusTooManyRequests:       apnsTooManyRequests,
+	http.StatusInternalServerError:   apnsInternalServerError,
+	http.StatusServiceUnavailable:    apnsServiceUnavailable,
+}
+
+// apnsTopicSuffixes is the topic a push type needs: the bundle id plus this suffix.
+// Push types not listed use the bare bundle id.
+var apnsTopicSuffixes = map[string]string{
+	"voip":         ".voip",
+	"complication": ".complication",
+	"fileprovider": ".pushkit.fileprovider",
+	"liveactivity": ".push-type.liveactivity",
+	"location":     ".location-query",
+	"pushtotalk":   ".voip-ptt",
+}
+
+// apnsPushTypes lists the apns-push-type values APNs knows.
+var apnsPushTypes = map[string]bool{
+	"alert": true, "background": true, "voip": true, "complication": true, "fileprovider": true,
+	"mdm": true, "location": true, "liveactivity": true, "pushtotalk": true, "widgets": true, "controls": true,
+}
+
+// apnsUniqueHeaders are the request headers APNs refuses to see twice.
+var apnsUniqueHeaders = []string{
+	"Authorization", "Apns-Id", "Apns-Topic", "Apns-Push-Type", "Apns-Priority",
+	"Apns-Expiration", "Apns-Collapse-Id",
+}
+
+// apnsVendor checks APNs requests against the credentials.
+type apnsVendor struct {
+	env      *vendorEnv
+	teamID   string
+	keyID    string
+	bundleID string
+	pub      *ecdsa.PublicKey
+}
+
+func newAPNsHandler(env *vendorEnv) (http.Handler, error) {
+	v := &apnsVendor{
+		env:      env,
+		teamID:   env.creds.APNs.TeamID,
+		keyID:    env.creds.APNs.KeyID,
+		bundleID: env.creds.APNs.BundleID,
+		pub:      env.keys.apnsKey,
+	}
+	return env.sendHandler(sendRoute{
+		targets: v.targets,
+		admit:   v.admit,
+		fault:   v.fault,
+		serve:   v.serve,
+	}), nil
+}
+
+func (v *apnsVendor) targets(r *http.Request, _ []byte) []string {
+	token, ok := strings.CutPrefix(r.URL.Path, apnsDevicePath)
+	if !ok || token == "" {
+		return nil
+	}
+	return []string{token}
+}
+
+// admit checks the protocol, method, path and provider authentication.
+func (v *apnsVendor) admit(r *http.Request) (answer, bool) {
+	switch {
+	case r.ProtoMajor != 2:
+		return v.reject(r, http.StatusHTTPVersionNotSupported, apnsHTTP2Required), false
+	case r.Method != http.MethodPost:
+		return v.reject(r, http.StatusMethodNotAllowed, apnsMethodNotAllowed), false
+	case !strings.HasPrefix(r.URL.Path, apnsDevicePath):
+		return v.reject(r, http.StatusNotFound, apnsBadPath), false
+	}
+	if auth := r.Header.Get("Authorization"); auth != "" {
+		if reason := v.checkProviderToken(auth); reason != "" {
+			return v.reject(r, http.StatusForbidden, reason), false
+		}
+		return answer{}, true
+	}
+	if cert := clientCert(r); cert != nil {
+		if apnsCertBundle(cert) == "" {
+			return v.reject(r, http.StatusForbidden, apnsBadCertificate), false
+		}
+		return answer{}, true
+	}
+	return v.reject(r, http.StatusForbidden, apnsMissingProviderToken), false
+}
+
+// checkProviderToken verifies an "authorization: bearer <JWT>" header and returns
+// the 403 reason, or "" when the token is good.
+func (v *apnsVendor) checkProviderToken(header string) string {
+	raw, ok := parseBearer(header)
+	if !ok {
+		return apnsInvalidProviderToken
+	}
+	tok, err := jwt.Parse(raw, func(t *jwt.Token) (any, error) {
+		if kid, _ := t.Header["kid"].(string); kid != v.keyID {
+			return nil, errors.New("unknown kid")
+		}
+		return v.pub, nil
+	}, jwt.WithValidMethods([]string{jwt.SigningMethodES256.Alg()}), jwt.WithoutClaimsValidation())
+	if err != nil {
+		return apnsInvalidProviderToken
+	}
+	claims, ok := tok.Claims.(jwt.MapClaims)
+	if !ok {
+		return apnsInvalidProviderToken
+	}
+	if iss, err := claims.GetIssuer(); err != nil || iss != v.teamID {
+		return apnsInvalidProviderToken
+	}
+	iat, err := claims.GetIssuedAt()
+	if err != nil || iat == nil {
+		return apnsInvalidProviderToken
+	}
+	now := v.env.now()
+	if iat.After(now) {
+		return apnsInvalidProviderToken
+	}
+	if now.Sub(iat.Time) > apnsTokenMaxAge {
+		return apnsExpiredProviderToken
+	}
+	return ""
+}
+
+// serve checks the notification and answers it.
+func (v *apnsVendor) serve(r *http.Request, body []byte, _ []string) answer {
+	h := r.Header
+	for _, name := range apnsUniqueHeaders {
+		if len(h.Values(name)) > 1 {
+			return v.reject(r, http.StatusBadRequest, apnsDuplicateHeaders)
+		}
+	}
+
+	token := strings.TrimPrefix(r.URL.Path, apnsDevicePath)
+	if token == "" {
+		return v.reject(r, http.StatusBadRequest, apnsMissingDeviceToken)
+	}
+	if !validDeviceToken(token) {
+		return v.reject(r, http.StatusBadRequest, apnsBadDeviceToken)
+	}
+
+	pushType := h.Get("Apns-Push-Type")
+	if pushType == "" {
+		pushType = "alert"
+	}
+	if !apnsPushTypes[pushType] {
+		return v.reject(r, http.StatusBadRequest, apnsInvalidPushType)
+	}
+
+	if reason := v.checkTopic(r, pushType); reason != "" {
+		return v.reject(r, http.StatusBadRequest, reason)
+	}
+
+	switch h.Get("Apns-Priority") {
+	case "", "1", "5", "10": // 1 is the newest, power-first priority
+	default:
+		return v.reject(r, http.StatusBadRequest, apnsBadPriority)
+	}
+	if exp := h.Get("Apns-Expiration"); exp != "" {
+		if n, err := strconv.ParseInt(exp, 10, 64); err != nil || n < 0 {
+			return v.reject(r, http.StatusBadRequest, apnsBadExpirationDate)
+		}
+	}
+	if id := h.Get("Apns-Id"); id != "" && !validUUID(id) {
+		return v.reject(r, http.StatusBadRequest, apnsBadMessageID)
+	}
+	if len(h.Get("Apns-Collapse-Id")) > apnsMaxCollapseID {
+		return v.reject(r, http.StatusBadRequest, apnsBadCollapseID)
+	}
+
+	if len(body) == 0 {
+		return v.reject(r, http.StatusBadRequest, apnsPayloadEmpty)
+	}
+	limit := apnsMaxPayload
+	if pushType == "voip" {
+		limit = apnsMaxPayloadVoIP
+	}
+	if len(body) > limit {
+		return v.reject(r, http.StatusRequestEntityTooLarge, apnsPayloadTooLarge)
+	}
+	if !validAPNsPayload(body) {
+		return v.reject(r, http.StatusBadRequest, apnsBadPayload)
+	}
+	return answer{status: http.StatusOK}.withHeader("apns-id", apnsID(r))
+}
+
+// checkTopic applies the topic rules and returns the 400 reason, or "".
+//
+// Token auth: the topic is required and must be the credentials' bundle id plus the
+// push type's suffix; every device token belongs to that bundle, so another bundle
+// is DeviceTokenNotForTopic. Certificate auth: a missing topic means the
+// certificate's bundle; a topic of another bundle is TopicDisallowed.
+func (v *apnsVendor) checkTopic(r *http.Request, pushType string) string {
+	topic := r.Header.Get("Apns-Topic")
+	bundle, wrongBundle := v.bundleID, apnsDeviceTokenNotForTopic
+	if r.Header.Get("Authorization") == "" {
+		if cert := clientCert(r); cert != nil {
+			bundle, wrongBundle = apnsCertBundle(cert), apnsTopicDisallowed
+			if topic == "" {
+				topic = bundle
+			}
+		}
+	}
+	if topic == "" {
+		return apnsMissingTopic
+	}
+	if !validTopic(topic) {
+		return apnsBadTopic
+	}
+	if topic == bundle+apnsTopicSuffixes[pushType] {
+		return ""
+	}
+	if topic == bundle || strings.HasPrefix(topic, bundle+".") && isTopicSuffix(strings.TrimPrefix(topic, bundle)) {
+		return apnsDeviceTokenNotForTopic // right app, wrong kind of topic for the push type
+	}
+	return wrongBundle
+}
+
+func isTopicSuffix(s string) bool {
+	for _, suffix := range apnsTopicSuffixes {
+		if s == suffix {
+			return true
+		}
+	}
+	return false
+}
+
+// fault renders an injected fault as APNs would answer it.
+func (v *apnsVendor) fault(r *http.Request, hits []faultHit) answer {
+	f := hits[0].Fault
+	reason := f.Reason
+	if reason == "" {
+		reason = apnsFaultReasons[f.Status]
+	}
+	if reason == "" {
+		reason = apnsInternalServerError
+	}
+	a := v.reject(r, f.Status, reason)
+	if ra := f.retryAfterSeconds(); ra != "" {
+		a = a.withHeader("Retry-After", ra)
+	}
+	return a
+}
+
+// apnsError is the APNs error body; Timestamp (ms) is sent with 410 only.
+type apnsError struct {
+	Reason    string `json:"reason"`
+	Timestamp int64  `json:"timestamp,omitempty"`
+}
+
+// reject builds an APNs error answer. A 410 carries the time the token stopped
+// being valid: now, on the Sim's clock.
+func (v *apnsVendor) reject(r *http.Request, status int, reason string) answer {
+	body := apnsError{Reason: reason}
+	if status == http.StatusGone {
+		body.Timestamp = v.env.now().UnixMilli()
+	}
+	return jsonAnswer(status, reason, body).withHeader("apns-id", apnsID(r))
+}
+
+// apnsID echoes the request's apns-id when it is a UUID, else makes one up.
+func apnsID(r *http.Request) string {
+	if id := r.Header.Get("Apns-Id"); validUUID(id) {
+		return id
+	}
+	return newUUID()
+}
+
+// clientCert returns the verified TLS client certificate of r, or nil.
+func clientCert(r *http.Request) *x509.Certificate {
+	if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 || len(r.TLS.VerifiedChains[0]) == 0 {
+		return nil
+	}
+	return r.TLS.VerifiedChains[0][0]
+}
+
+// apnsCertBundle returns the bundle id an APNs client certificate is for: its UID
+// attribute, else what follows ": " in its common name ("Apple Push Services: <bundle>").
+func apnsCertBundle(cert *x509.Certificate) string {
+	for _, n := range cert.Subject.Names {
+		if n.Type.Equal(oidUID) {
+			if s, ok := n.Value.(string); ok && s != "" {
+				return s
+			}
+		}
+	}
+	if _, bundle, ok := strings.Cut(cert.Subject.CommonName, ": "); ok {
+		return strings.TrimSpace(bundle)
+	}
+	return ""
+}
+
+// validDeviceToken reports whether token is an even number of hex digits within
+// the length bound.
+func validDeviceToken(token string) bool {
+	if len(token)%2 != 0 || len(token) > apnsMaxDeviceToken {
+		return false
+	}
+	_, err := hex.DecodeString(token)
+	return err == nil
+}
+
+// validTopic reports whether a topic looks like a reverse-DNS bundle id with an
+// optional suffix: letters, digits, '-', '_' and '.', not starting or ending with '.'.
+func validTopic(topic string) bool {
+	if topic == "" || len(topic) > 255 || topic[0] == '.' || topic[len(topic)-1] == '.' {
+		return false
+	}
+	for _, c := range topic {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// validAPNsPayload reports whether body is a JSON object holding an "aps" object.
+func validAPNsPayload(body []byte) bool {
+	var payload map[string]json.RawMessage
+	if err := json.Unmarshal(body, &payload); err != nil {
+		return false
+	}
+	var aps map[string]json.RawMessage
+	return json.Unmarshal(payload["aps"], &aps) == nil && aps != nil
+}
+
+// validUUID reports whether s is a UUID in the 8-4-4-4-12 hex form.
+func validUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i, c := range s {
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// newUUID returns a random (version 4) UUID in upper case, as APNs writes them.
+func newUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand documents it)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return strings.ToUpper(fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16]))
+}
+
+// apnsConfig renders the apns entry of pushd's providers config.
+func apnsConfig(c configContext) string {
+	return fmt.Sprintf(`apns:
+  team_id: %q
+  key_id: %q
+  key_file: %q
+  bundle_id: %q
+  endpoint_production: %q
+  endpoint_development: %q
+  ca_file: %q
+  # certificate auth instead of key_file: client certificate %q, key %q
+`, c.creds.APNs.TeamID, c.creds.APNs.KeyID, filepath.Join(c.dir, FileAPNsKey), c.creds.APNs.BundleID,
+		c.endpoint, c.endpoint, c.caFile, filepath.Join(c.dir, FileAPNsClientCert), filepath.Join(c.dir, FileAPNsClientKey))
+}

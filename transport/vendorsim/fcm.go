@@ -1,0 +1,527 @@
+package vendorsim
+
+import (
+	"bytes"
+	"crypto/rsa"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/pushd-im/pushd/push"
+)
+
+func init() {
+	registerVendor(vendorSpec{
+		provider:   push.FCM,
+		authPath:   fcmTokenPath,
+		newHandler: newFCMHandler,
+		config:     fcmConfig,
+	})
+}
+
+// FCM HTTP v1 and Google OAuth facts (docs/vendors.md §2). UNCONFIRMED ones are marked.
+const (
+	fcmTokenPath    = "/token"
+	fcmProjectsPath = "/v1/projects/"
+	fcmSendSuffix   = "/messages:send"
+	fcmGrantType    = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+	// fcmAccessTokenTTL is the life of an issued access token (expires_in).
+	fcmAccessTokenTTL = time.Hour
+	// fcmMaxAssertionLife: an assertion's exp may be at most this after its iat.
+	fcmMaxAssertionLife = time.Hour
+	// fcmMaxPayload is the message payload limit, fcmMaxTopicPayload the limit for
+	// topic messages. What counts (data keys and values, the notification blocks)
+	// follows the ErrorCode reference; the exact accounting is UNCONFIRMED.
+	fcmMaxPayload      = 4096
+	fcmMaxTopicPayload = 2048
+	// fcmMaxTTL is the longest android.ttl FCM takes (4 weeks).
+	fcmMaxTTL = 28 * 24 * time.Hour
+	// fcmMaxToken caps a registration token's length (simulator's bound).
+	fcmMaxToken = 4096
+)
+
+// The OAuth scopes that allow sending (either one).
+var fcmScopes = []string{
+	"https://www.googleapis.com/auth/firebase.messaging",
+	"https://www.googleapis.com/auth/cloud-platform",
+}
+
+// fcmReservedDataKeys may not be data keys; keys starting with fcmReservedDataPrefixes
+// neither. The list follows the legacy FCM docs: UNCONFIRMED for v1.
+var (
+	fcmReservedDataKeys     = []string{"from", "message_type"}
+	fcmReservedDataPrefixes = []string{"google", "gcm"}
+)
+
+// The google.rpc status names and detail types of FCM error bodies.
+const (
+	fcmInvalidArgument   = "INVALID_ARGUMENT"
+	fcmUnauthenticated   = "UNAUTHENTICATED"
+	fcmPermissionDenied  = "PERMISSION_DENIED"
+	fcmNotFound          = "NOT_FOUND"
+	fcmResourceExhausted = "RESOURCE_EXHAUSTED"
+	fcmUnavailable       = "UNAVAILABLE"
+	fcmInternal          = "INTERNAL"
+
+	fcmErrorType      = "type.googleapis.com/google.firebase.fcm.v1.FcmError"
+	fcmBadRequestType = "type.googleapis.com/google.rpc.BadRequest"
+
+	fcmUnauthenticatedMessage = "Request had invalid authentication credentials. Expected OAuth 2 access token, " +
+		"login cookie or other valid authentication credential. " +
+		"See https://developers.google.com/identity/sign-in/web/devconsole-project."
+)
+
+// fcmFaultShape is how FCM answers a status: the google.rpc status, the FcmError
+// errorCode ("" = no FcmError detail) and the message.
+type fcmFaultShape struct {
+	rpcStatus string
+	errorCode string
+	message   string
+}
+
+// fcmFaultShapes maps a Fault's status to FCM's answer; Fault.Reason replaces the errorCode.
+var fcmFaultShapes = map[int]fcmFaultShape{
+	http.StatusBadRequest:          {fcmInvalidArgument, "INVALID_ARGUMENT", "Request contains an invalid argument."},
+	http.StatusUnauthorized:        {fcmUnauthenticated, "", fcmUnauthenticatedMessage},
+	http.StatusForbidden:           {fcmPermissionDenied, "SENDER_ID_MISMATCH", "SenderId mismatch"},
+	http.StatusNotFound:            {fcmNotFound, "UNREGISTERED", "Requested entity was not found."},
+	http.StatusTooManyRequests:     {fcmResourceExhausted, "QUOTA_EXCEEDED", "Quota exceeded for the device, topic or project."},
+	http.StatusInternalServerError: {fcmInternal, "INTERNAL", "Internal error encountered."},
+	http.StatusServiceUnavailable:  {fcmUnavailable, "UNAVAILABLE", "The service is currently unavailable."},
+}
+
+// fcmVendor checks FCM v1 requests and Google OAuth grants against the service account.
+type fcmVendor struct {
+	env         *vendorEnv
+	projectID   string
+	clientEmail string
+	keyID       string
+	pub         *rsa.PublicKey
+}
+
+func newFCMHandler(env *vendorEnv) (http.Handler, error) {
+	v := &fcmVendor{
+		env:         env,
+		projectID:   env.creds.FCM.ProjectID,
+		clientEmail: env.creds.FCM.ClientEmail,
+		keyID:       env.creds.FCM.PrivateKeyID,
+		pub:         env.keys.fcmKey,
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc(fcmTokenPath, v.handleToken)
+	mux.Handle(fcmProjectsPath, env.sendHandler(sendRoute{
+		targets: v.targets,
+		admit:   v.admit,
+		fault:   v.fault,
+		serve:   v.serve,
+	}))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeAnswer(w, fcmError(http.StatusNotFound, fcmNotFound, "", "The requested URL "+r.URL.Path+" was not found on this server."))
+	})
+	return mux, nil
+}
+
+// --- OAuth token endpoint ---
+
+// handleToken is Google's OAuth token endpoint for the jwt-bearer grant.
+func (v *fcmVendor) handleToken(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		writeAnswer(w, oauthError(http.StatusMethodNotAllowed, "invalid_request", "The token endpoint takes POST."))
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if err := r.ParseForm(); err != nil {
+		writeAnswer(w, oauthError(http.StatusBadRequest, "invalid_request", "Malformed form body."))
+		return
+	}
+	if gt := r.PostForm.Get("grant_type"); gt != fcmGrantType {
+		writeAnswer(w, oauthError(http.StatusBadRequest, "unsupported_grant_type", "Invalid grant_type: "+gt))
+		return
+	}
+	assertion := r.PostForm.Get("assertion")
+	if assertion == "" {
+		writeAnswer(w, oauthError(http.StatusBadRequest, "invalid_request", "Missing required parameter: assertion"))
+		return
+	}
+	if errCode, desc := v.checkAssertion(r, assertion); errCode != "" {
+		v.env.log.Debug("vendorsim: fcm grant refused", "error", errCode, "description", desc)
+		writeAnswer(w, oauthError(http.StatusBadRequest, errCode, desc))
+		return
+	}
+	token, _ := v.env.issueAccessToken(fcmAccessTokenTTL)
+	a := jsonAnswer(http.StatusOK, "", map[string]any{
+		"access_token": token,
+		"expires_in":   int(fcmAccessTokenTTL / time.Second),
+		"token_type":   "Bearer",
+	})
+	writeAnswer(w, a.withHeader("Cache-Control", "no-store"))
+}
+
+// checkAssertion verifies a service-account assertion and returns the OAuth error
+// code and description, or "" when it is good.
+func (v *fcmVendor) checkAssertion(r *http.Request, assertion string) (string, string) {
+	tok, err := jwt.Parse(assertion, func(t *jwt.Token) (any, error) {
+		if kid, ok := t.Header["kid"].(string); ok && kid != v.keyID {
+			return nil, errors.New("unknown kid")
+		}
+		return v.pub, nil
+	}, jwt.WithValidMethods([]string{jwt.SigningMethodRS256.Alg()}), jwt.WithoutClaimsValidation())
+	if err != nil {
+		return "invalid_grant", "Invalid JWT Signature."
+	}
+	claims, ok := tok.Claims.(jwt.MapClaims)
+	if !ok {
+		return "invalid_grant", "Invalid JWT Signature."
+	}
+	if iss, err := claims.GetIssuer(); err != nil || iss != v.clientEmail {
+		return "invalid_grant", "Invalid grant: account not found"
+	}
+	want := v.audiences(r)
+	aud, err := claims.GetAudience()
+	if err != nil || !anyIn(aud, want) {
+		return "invalid_grant", "Invalid JWT: Failed audience check. The right audience is " + want[0]
+	}
+	iat, errIat := claims.GetIssuedAt()
+	exp, errExp := claims.GetExpirationTime()
+	now := v.env.now()
+	if errIat != nil || errExp != nil || iat == nil || exp == nil ||
+		iat.After(now) || !exp.After(now) || exp.Sub(iat.Time) > fcmMaxAssertionLife {
+		return "invalid_grant", "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. " +
+			"Check your iat and exp values in the JWT claim."
+	}
+	scope, _ := claims["scope"].(string)
+	if !anyIn(strings.Fields(scope), fcmScopes) {
+		return "invalid_scope", "Invalid OAuth scope or ID token audience provided."
+	}
+	return "", ""
+}
+
+// audiences are the aud values a grant may carry: the token URI the service
+// account file was written with (AuthEndpoint), or the URL the request came to
+// (a client that reached the Sim as localhost).
+func (v *fcmVendor) audiences(r *http.Request) []string {
+	out := []string{v.env.authEndpoint()}
+	if r.Host != "" {
+		out = append(out, "https://"+r.Host+"/"+string(push.FCM)+fcmTokenPath)
+	}
+	return out
+}
+
+func oauthError(status int, code, desc string) answer {
+	return jsonAnswer(status, code, map[string]string{"error": code, "error_description": desc})
+}
+
+// --- send endpoint ---
+
+// targets returns the message's token, or "/topics/<name>" for a topic message.
+func (v *fcmVendor) targets(_ *http.Request, body []byte) []string {
+	var req struct {
+		Message struct {
+			Token string `json:"token"`
+			Topic string `json:"topic"`
+		} `json:"message"`
+	}
+	if json.Unmarshal(body, &req) != nil {
+		return nil
+	}
+	switch {
+	case req.Message.Token != "":
+		return []string{req.Message.Token}
+	case req.Message.Topic != "":
+		return []string{"/topics/" + strings.TrimPrefix(req.Message.Topic, "/topics/")}
+	}
+	return nil
+}
+
+// sendProject returns the project id of a send path, or "".
+func sendProject(path string) string {
+	rest, ok := strings.CutPrefix(path, fcmProjectsPath)
+	if !ok {
+		return ""
+	}
+	project, ok := strings.CutSuffix(rest, fcmSendSuffix)
+	if !ok || project == "" || strings.Contains(project, "/") {
+		return ""
+	}
+	return project
+}
+
+// admit checks the path, method, access token and project.
+func (v *fcmVendor) admit(r *http.Request) (answer, bool) {
+	project := sendProject(r.URL.Path)
+	if project == "" || r.Method != http.MethodPost {
+		return fcmError(http.StatusNotFound, fcmNotFound, "", "The requested URL "+r.URL.Path+" was not found on this server."), false
+	}
+	if tok, ok := bearerToken(r); !ok || !v.env.accessTokenLive(tok) {
+		a := fcmError(http.StatusUnauthorized, fcmUnauthenticated, "", fcmUnauthenticatedMessage)
+		return a.withHeader("WWW-Authenticate", `Bearer realm="https://accounts.google.com/"`), false
+	}
+	if project != v.projectID {
+		return fcmError(http.StatusForbidden, fcmPermissionDenied, "",
+			"Permission 'cloudmessaging.messages.create' denied on resource '//cloudresourcemanager.googleapis.com/projects/"+
+				project+"' (or it may not exist)."), false
+	}
+	return answer{}, true
+}
+
+// fault renders an injected fault as FCM would answer it.
+func (v *fcmVendor) fault(_ *http.Request, hits []faultHit) answer {
+	f := hits[0].Fault
+	shape, ok := fcmFaultShapes[f.Status]
+	if !ok {
+		shape = fcmFaultShape{rpcStatus: "UNKNOWN", errorCode: "UNSPECIFIED_ERROR", message: http.StatusText(f.Status)}
+	}
+	if f.Reason != "" {
+		shape.errorCode = f.Reason
+	}
+	a := fcmError(f.Status, shape.rpcStatus, shape.errorCode, shape.message)
+	if ra := f.retryAfterSeconds(); ra != "" {
+		a = a.withHeader("Retry-After", ra)
+	}
+	return a
+}
+
+// serve validates the message against the v1 schema and FCM's rules and answers it.
+func (v *fcmVendor) serve(_ *http.Request, body []byte, _ []string) answer {
+	if !json.Valid(body) {
+		return fcmBadRequest("", []fieldViolation{{Description: "Invalid JSON payload received. Unexpected token.\n" + snippet(body)}})
+	}
+	if violations := checkSchema("", body, fcmSendRequestSchema); len(violations) > 0 {
+		return fcmBadRequest("", violations)
+	}
+	req := normalized(body, fcmSendRequestSchema)
+	msg := normalized(req["message"], fcmMessageSchema)
+	if msg == nil {
+		return fcmBadRequest("", []fieldViolation{{Field: "message", Description: "Message must be set."}})
+	}
+
+	var token, topic, condition string
+	_ = json.Unmarshal(msg["token"], &token)
+	_ = json.Unmarshal(msg["topic"], &topic)
+	_ = json.Unmarshal(msg["condition"], &condition)
+	var set []string
+	for _, t := range []struct{ name, val string }{{"token", token}, {"topic", topic}, {"condition", condition}} {
+		if t.val != "" {
+			set = append(set, t.name)
+		}
+	}
+	switch {
+	case len(set) == 0:
+		return fcmBadRequest("", []fieldViolation{{Field: "message", Description: "Recipient of the message is not set."}})
+	case len(set) > 1:
+		return fcmBadRequest("", []fieldViolation{{Field: "message",
+			Description: "Invalid value at 'message' (oneof), oneof field 'target' is already set. Cannot set '" + set[len(set)-1] + "'"}})
+	case token != "" && !validFCMToken(token):
+		return fcmBadRequest("INVALID_ARGUMENT", []fieldViolation{{Field: "message.token",
+			Description: "The registration token is not a valid FCM registration token"}})
+	case topic != "" && !validFCMTopic(topic):
+		return fcmBadRequest("INVALID_ARGUMENT", []fieldViolation{{Field: "message.topic", Description: "Invalid topic name " + strconv.Quote(topic)}})
+	}
+
+	android := normalized(msg["android"], fcmAndroidSchema)
+	if vs := checkAndroid(android); len(vs) > 0 {
+		return fcmBadRequest("INVALID_ARGUMENT", vs)
+	}
+	for _, where := range []struct {
+		field string
+		raw   json.RawMessage
+	}{{"message.data", msg["data"]}, {"message.android.data", android["data"]}} {
+		for _, m := range jsonMembers(where.raw) {
+			if reservedDataKey(m.key) {
+				return fcmBadRequest("INVALID_ARGUMENT", []fieldViolation{{Field: where.field,
+					Description: "Invalid data payload key: " + m.key}})
+			}
+		}
+	}
+	limit := fcmMaxPayload
+	if topic != "" {
+		limit = fcmMaxTopicPayload
+	}
+	if size := fcmPayloadSize(msg, android); size > limit {
+		return fcmBadRequest("INVALID_ARGUMENT", []fieldViolation{{Field: "message",
+			Description: fmt.Sprintf("Message is too big: %d bytes; the limit is %d.", size, limit)}})
+	}
+
+	var validateOnly bool
+	_ = json.Unmarshal(req["validate_only"], &validateOnly)
+	id := "fake_message_id"
+	if !validateOnly {
+		id = fmt.Sprintf("0:%d%%%s", v.env.now().UnixMicro(), randomHex(8))
+	}
+	a := jsonAnswer(http.StatusOK, "", map[string]string{"name": "projects/" + v.projectID + "/messages/" + id})
+	a.dryRun = validateOnly
+	return a
+}
+
+// checkAndroid checks the android block's priority and ttl values.
+func checkAndroid(android map[string]json.RawMessage) []fieldViolation {
+	var vs []fieldViolation
+	if raw, ok := android["priority"]; ok && string(raw) != "null" {
+		var p string
+		if json.Unmarshal(raw, &p) != nil || (!strings.EqualFold(p, "NORMAL") && !strings.EqualFold(p, "HIGH")) {
+			vs = append(vs, invalidValue("message.android.priority", "type.googleapis.com/google.firebase.fcm.v1.AndroidMessagePriority", raw))
+		}
+	}
+	if raw, ok := android["ttl"]; ok && string(raw) != "null" {
+		var ttl string
+		d, err := time.Duration(0), error(nil)
+		if json.Unmarshal(raw, &ttl) != nil || !durationRE.MatchString(ttl) {
+			err = errors.New("bad duration")
+		} else {
+			d, err = time.ParseDuration(ttl)
+		}
+		switch {
+		case err != nil:
+			vs = append(vs, invalidValue("message.android.ttl", "type.googleapis.com/google.protobuf.Duration", raw))
+		case d > fcmMaxTTL:
+			vs = append(vs, fieldViolation{Field: "message.android.ttl", Description: "TTL must not exceed 4 weeks (2419200s)."})
+		}
+	}
+	return vs
+}
+
+// durationRE is the protobuf JSON Duration form: seconds with up to 9 decimals and an "s".
+var durationRE = regexp.MustCompile(`^[0-9]+(\.[0-9]{1,9})?s$`)
+
+// fcmTokenRE is the alphabet of FCM registration tokens (base64url plus ':' and '.').
+var fcmTokenRE = regexp.MustCompile(`^[A-Za-z0-9_\-:.]+$`)
+
+// fcmTopicRE is the alphabet of topic names.
+var fcmTopicRE = regexp.MustCompile(`^[a-zA-Z0-9\-_.~%]{1,900}$`)
+
+func validFCMToken(t string) bool {
+	return len(t) <= fcmMaxToken && fcmTokenRE.MatchString(t)
+}
+
+func validFCMTopic(t string) bool {
+	return fcmTopicRE.MatchString(strings.TrimPrefix(t, "/topics/"))
+}
+
+func reservedDataKey(k string) bool {
+	for _, r := range fcmReservedDataKeys {
+		if k == r {
+			return true
+		}
+	}
+	for _, p := range fcmReservedDataPrefixes {
+		if strings.HasPrefix(k, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// fcmPayloadSize counts what FCM counts against the payload limit: data keys and
+// values (top level and android) and the notification blocks as sent.
+func fcmPayloadSize(msg, android map[string]json.RawMessage) int {
+	size := 0
+	for _, raw := range []json.RawMessage{msg["data"], android["data"]} {
+		for _, m := range jsonMembers(raw) {
+			var s string
+			_ = json.Unmarshal(m.value, &s)
+			size += len(m.key) + len(s)
+		}
+	}
+	for _, raw := range []json.RawMessage{msg["notification"], android["notification"]} {
+		if len(raw) > 0 && string(raw) != "null" {
+			var buf bytes.Buffer
+			if json.Compact(&buf, raw) == nil {
+				size += buf.Len()
+			}
+		}
+	}
+	return size
+}
+
+// --- FCM error bodies ---
+
+type fieldViolation struct {
+	Field       string `json:"field,omitempty"`
+	Description string `json:"description"`
+}
+
+// fcmError builds {"error":{code, message, status, details}}; errorCode adds an
+// FcmError detail, violations a BadRequest detail.
+func fcmError(status int, rpcStatus, errorCode, message string, violations ...fieldViolation) answer {
+	var details []any
+	if len(violations) > 0 {
+		details = append(details, map[string]any{"@type": fcmBadRequestType, "fieldViolations": violations})
+	}
+	if errorCode != "" {
+		details = append(details, map[string]any{"@type": fcmErrorType, "errorCode": errorCode})
+	}
+	reason := errorCode
+	if reason == "" {
+		reason = rpcStatus
+	}
+	var body fcmErrorBody
+	body.Error.Code, body.Error.Message, body.Error.Status, body.Error.Details = status, message, rpcStatus, details
+	return jsonAnswer(status, reason, body)
+}
+
+// fcmErrorBody is Google's error envelope, fields in Google's order.
+type fcmErrorBody struct {
+	Error struct {
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+		Status  string `json:"status"`
+		Details []any  `json:"details,omitempty"`
+	} `json:"error"`
+}
+
+// fcmBadRequest is a 400 INVALID_ARGUMENT whose message joins the violations'
+// descriptions, as Google's JSON parser reports them.
+func fcmBadRequest(errorCode string, violations []fieldViolation) answer {
+	msgs := make([]string, len(violations))
+	for i, v := range violations {
+		msgs[i] = v.Description
+	}
+	return fcmError(http.StatusBadRequest, fcmInvalidArgument, errorCode, strings.Join(msgs, "\n"), violations...)
+}
+
+func invalidValue(field, typ string, raw json.RawMessage) fieldViolation {
+	return fieldViolation{Field: field, Description: fmt.Sprintf("Invalid value at '%s' (%s), %s", field, typ, snippet(raw))}
+}
+
+// snippet is raw, compacted and cut to 100 bytes, for error messages.
+func snippet(raw []byte) string {
+	var buf bytes.Buffer
+	if json.Compact(&buf, raw) != nil {
+		buf.Reset()
+		buf.Write(raw)
+	}
+	s := buf.String()
+	if len(s) > 100 {
+		s = s[:100] + "…"
+	}
+	return s
+}
+
+// fcmConfig renders the fcm entry of pushd's providers config.
+func fcmConfig(c configContext) string {
+	return fmt.Sprintf(`fcm:
+  service_account_file: %q
+  project_id: %q
+  endpoint: %q
+  ca_file: %q
+`, filepath.Join(c.dir, FileFCMServiceAccount), c.creds.FCM.ProjectID, c.endpoint, c.caFile)
+}
+
+func anyIn(have, want []string) bool {
+	for _, h := range have {
+		for _, w := range want {
+			if h == w && h != "" {
+				return true
+			}
+		}
+	}
+	return false
+}
