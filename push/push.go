@@ -100,10 +100,18 @@ type Notification struct {
 	Payload string // the app's own payload string, delivered as custom data
 	// Badge is the badge increment (0: leave the badge alone).
 	Badge int
-	// Sound, ChannelID, Category come from a resources_id profile or the provider config.
+	// Sound, ChannelID, Category come from a resources_id profile or the provider
+	// config: the vendor's notification channel and its IM/VOIP classification.
 	Sound     string
 	ChannelID string
 	Category  string
+	// Importance is the notification importance where the vendor takes one
+	// (Huawei "NORMAL"/"LOW"); empty is the vendor default.
+	Importance string
+	// Classification is vivo's classification (0 operations, 1 system/IM); nil is the provider config's.
+	Classification *int
+	// Passthrough sends a data (pass-through) message instead of a notification.
+	Passthrough bool
 
 	Priority Priority
 	// CollapseID makes a vendor replace an earlier push with the same id; duplicated
@@ -112,7 +120,7 @@ type Notification struct {
 	// Expiration is when the vendor should stop trying to deliver; zero means the vendor default.
 	Expiration time.Time
 	VoIP       *VoIP
-	// Data is extra key/values carried to the app (message_id, from, stream, seq, call_id).
+	// Data is extra key/values carried to the app (message_id, sender, stream, seq, call_id).
 	Data map[string]string
 	// DryRun asks the client to build the request without sending it.
 	DryRun bool
@@ -161,4 +169,11 @@ func MaskSecret(s string) string {
 		return "****"
 	}
 	return s[:4] + "…" + s[len(s)-4:]
+}
+
+// Batcher is implemented by Senders whose vendor takes many tokens with one
+// payload in one request (Notification.Tokens).
+type Batcher interface {
+	// MaxBatch is the most tokens one request may carry.
+	MaxBatch() int
 }
