@@ -124,12 +124,10 @@ func New(o Options) (*Node, error) {
 		return nil, errors.New("actors: Options.Store is required")
 	}
 	o.ensureDefaults()
-	logger := o.Logger
-	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
-		return logger.With("component", "protoactor")
-	}))
+	quiet := slog.New(warnOnly{o.Logger.Handler()}).With("component", "protoactor")
+	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return quiet }))
 	return &Node{
-		o: o, log: logger, system: sys,
+		o: o, log: o.Logger, system: sys,
 		vendors: map[vendorKey]*actor.PID{},
 		timers:  map[*time.Timer]struct{}{},
 		stopCh:  make(chan struct{}),
@@ -326,3 +324,14 @@ func (n *Node) vendor(app string, p push.Provider) *actor.PID {
 func errReply(code, format string, args ...any) *wire.Error {
 	return &wire.Error{Code: code, Message: fmt.Sprintf(format, args...)}
 }
+
+// warnOnly passes on warnings and errors only: protoactor logs every start and
+// stop of its internals at info.
+type warnOnly struct{ slog.Handler }
+
+func (w warnOnly) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelWarn && w.Handler.Enabled(ctx, l)
+}
+
+func (w warnOnly) WithAttrs(a []slog.Attr) slog.Handler { return warnOnly{w.Handler.WithAttrs(a)} }
+func (w warnOnly) WithGroup(g string) slog.Handler      { return warnOnly{w.Handler.WithGroup(g)} }

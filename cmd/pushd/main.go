@@ -4,6 +4,7 @@
 //	pushd token --app APP --user USER      print a client token for a user (development)
 //	pushd sim [--dir DIR] [--addr ADDR]    run the vendor simulator alone
 //	pushd check-config --config FILE       load a config and list every problem in it
+//	pushd connect --user U --device D      a device's long connection: print frames, ack messages
 package main
 
 import (
@@ -38,6 +39,9 @@ Usage:
       config that points pushd at it.
   pushd check-config --config FILE
       Load the config and list every problem in it.
+  pushd connect --user USER --device DEVICE [--addr 127.0.0.1:8080] [--no-ack] [--background]
+      Open a device's long connection, print every frame, and ack each message
+      (a WebSocket client for trying pushd out).
 `
 
 func main() {
@@ -59,6 +63,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = sim(args[1:], stderr)
 	case "check-config":
 		err = checkConfig(args[1:], stdout)
+	case "connect":
+		err = connect(args[1:], stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -152,23 +158,9 @@ func token(args []string, stdout io.Writer) error {
 	if *ttl <= 0 {
 		return errors.New("--ttl must be positive")
 	}
-	cfg, _, err := loadConfig(*cfgPath)
+	secret, err := clientSecret(*app, *cfgPath, *dataDir)
 	if err != nil {
 		return err
-	}
-	var secret string
-	if a := cfg.App(*app); a != nil {
-		secret = a.ClientTokenSecret
-	} else if *app == daemon.DemoAppID {
-		dir := cfg.DataDir
-		if *dataDir != "" {
-			dir = *dataDir
-		}
-		if _, secret, err = daemon.LoadDemoSecrets(dir, false); err != nil {
-			return err
-		}
-	} else {
-		return fmt.Errorf("app %q is not in the config", *app)
 	}
 	tok, err := api.MintClientToken(*app, *user, []byte(secret), *ttl, time.Now())
 	if err != nil {
