@@ -559,7 +559,12 @@ func (u *userActor) verdict(m *wire.VerdictReport) {
 	if bd == nil {
 		return
 	}
+	changed := bd.LastVerdict != m.Verdict || bd.LastReason != m.Reason
 	bd.LastVerdict, bd.LastReason, bd.LastVerdictAtMs = m.Verdict, m.Reason, m.AtMs
+	if !changed {
+		// The same verdict again: kept in memory, not rewritten on every push.
+		return
+	}
 	b := u.n.o.Store.NewBatch()
 	b.PutBinding(bd)
 	u.n.o.Store.CommitAsync(b, false, nil)
