@@ -87,7 +87,7 @@ func unwrapReply(res any) (proto.Message, error) {
 // another user of the app before is taken from that user.
 func (n *Node) Bind(ctx context.Context, b *wire.Binding) (string, error) {
 	b.PushId = PushID(b.App, b.Provider, b.Token)
-	b.RegisteredAtMs = n.o.Now().UnixMilli()
+	b.RegisteredAtMs = n.now().UnixMilli()
 	reply, err := n.Request(ctx, UserKey(b.App, b.User), &wire.BindRequest{Binding: b})
 	if err != nil {
 		return "", err
@@ -169,7 +169,7 @@ func (n *Node) TestPush(ctx context.Context, app, pushID string, pc *wire.PushCo
 	if s == nil {
 		return b, push.Result{}, &RequestError{Code: "provider_not_configured", Message: fmt.Sprintf("provider %s is not configured for app %s", b.Provider, app)}
 	}
-	now := n.o.Now()
+	now := n.now()
 	j := &wire.PushJob{
 		Id: 0, App: app, User: user, PushId: pushID, DeviceId: b.DeviceId, Provider: b.Provider, Token: b.Token,
 		BundleId: b.BundleId, ApnsEnv: b.ApnsEnv, PushType: b.PushType, Stream: "test", PushConfig: pc,

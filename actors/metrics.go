@@ -16,6 +16,8 @@ type Metrics struct {
 	Sessions          prometheus.Gauge
 	IdempotentReplays prometheus.Counter
 	Unbound           *prometheus.CounterVec // by reason: token_invalid, moved, unregister, logout
+	QuotaExhausted    *prometheus.CounterVec // by app, provider, class: times a class was held for the day
+	PushesHeld        *prometheus.GaugeVec   // by app, provider: pushes waiting for the vendor's next day
 }
 
 // NewMetrics creates the series and registers them on reg (nil: not registered).
@@ -32,10 +34,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Sessions:          prometheus.NewGauge(prometheus.GaugeOpts{Name: "pushd_sessions", Help: "Long connections open on this node."}),
 		IdempotentReplays: prometheus.NewCounter(prometheus.CounterOpts{Name: "pushd_idempotent_replays_total", Help: "Sends answered from the idempotency index."}),
 		Unbound:           prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pushd_bindings_removed_total", Help: "Bindings removed, by reason."}, []string{"reason"}),
+		QuotaExhausted:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pushd_vendor_quota_exhausted_total", Help: "Times a vendor's daily quota ran out for a class of pushes."}, []string{"app", "provider", "class"}),
+		PushesHeld:        prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "pushd_pushes_held", Help: "Pushes held until the vendor's next quota day."}, []string{"app", "provider"}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.MessagesAccepted, m.MessagesDropped, m.FramesDelivered, m.Pushes, m.PushRetries,
-			m.PushesDeduped, m.OutboxRecovered, m.ActiveUsers, m.Sessions, m.IdempotentReplays, m.Unbound)
+			m.PushesDeduped, m.OutboxRecovered, m.ActiveUsers, m.Sessions, m.IdempotentReplays, m.Unbound,
+			m.QuotaExhausted, m.PushesHeld)
 	}
 	return m
 }

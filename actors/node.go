@@ -49,6 +49,19 @@ type App struct {
 	RateLimits map[push.Provider]RateLimit
 	// BundleID is the APNs topic for bindings that did not give one.
 	BundleID string
+	// Defaults are each provider's configured channel and classification,
+	// applied where a push's resources profile leaves them empty.
+	Defaults map[push.Provider]Profile
+	// Resources are the resources_id profiles: id → provider → profile.
+	Resources map[string]map[push.Provider]Profile
+}
+
+// Profile is how a push looks on one provider: its sound, notification
+// channel and IM classification (ZEGO's resourcesID).
+type Profile struct {
+	Sound, ChannelID, Category, Importance string
+	Classification                         *int
+	Passthrough                            bool
 }
 
 // Options configure a Node. Zero durations take the defaults named.
@@ -67,7 +80,7 @@ type Options struct {
 	PushTTL         time.Duration // default 24h: a push not delivered by then is dropped
 	RequestTimeout  time.Duration // default 5s, when the caller's context has no deadline
 	Apps            map[string]*App
-	Now             func() time.Time
+	Clock           Clock // default SystemClock
 }
 
 func (o *Options) ensureDefaults() {
@@ -91,8 +104,8 @@ func (o *Options) ensureDefaults() {
 	if o.MaxPerStream <= 0 {
 		o.MaxPerStream = 1000
 	}
-	if o.Now == nil {
-		o.Now = time.Now
+	if o.Clock == nil {
+		o.Clock = SystemClock{}
 	}
 }
 
@@ -107,7 +120,8 @@ type Node struct {
 	vendors map[vendorKey]*actor.PID
 
 	mu      sync.Mutex
-	timers  map[*time.Timer]struct{} // outbox timers not yet fired
+	timers  map[uint64]func() bool // node timers not yet fired, by id
+	timerID uint64
 	stopped bool
 	stopCh  chan struct{}
 	once    sync.Once
@@ -129,7 +143,7 @@ func New(o Options) (*Node, error) {
 	return &Node{
 		o: o, log: o.Logger, system: sys,
 		vendors: map[vendorKey]*actor.PID{},
-		timers:  map[*time.Timer]struct{}{},
+		timers:  map[uint64]func() bool{},
 		stopCh:  make(chan struct{}),
 	}, nil
 }
@@ -191,8 +205,8 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	n.once.Do(func() {
 		n.mu.Lock()
 		n.stopped = true
-		for t := range n.timers {
-			t.Stop()
+		for _, stop := range n.timers {
+			stop()
 		}
 		n.timers = nil
 		n.mu.Unlock()
@@ -300,11 +314,12 @@ func (n *Node) after(d time.Duration, f func()) {
 	if n.stopped {
 		return
 	}
-	var t *time.Timer
-	t = time.AfterFunc(d, func() {
+	n.timerID++
+	id := n.timerID
+	n.timers[id] = n.o.Clock.AfterFunc(d, func() {
 		n.mu.Lock()
 		if n.timers != nil {
-			delete(n.timers, t)
+			delete(n.timers, id)
 		}
 		stopped := n.stopped
 		n.mu.Unlock()
@@ -312,8 +327,10 @@ func (n *Node) after(d time.Duration, f func()) {
 			f()
 		}
 	})
-	n.timers[t] = struct{}{}
 }
+
+// now is the node's clock.
+func (n *Node) now() time.Time { return n.o.Clock.Now() }
 
 // vendor returns the vendor actor for the app and provider, if configured.
 func (n *Node) vendor(app string, p push.Provider) *actor.PID {

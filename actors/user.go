@@ -37,7 +37,7 @@ type userActor struct {
 	pending    map[string][]pendingPush
 	inflight   map[string][]*actor.PID // client msg key → senders waiting for the same commit
 	commits    int                     // async commits not yet answered
-	timer      *time.Timer
+	stopTimer  func() bool
 	timerAt    time.Time
 	self       *actor.PID
 	broken     bool
@@ -82,8 +82,8 @@ func (u *userActor) Receive(ctx actor.Context) {
 		u.load()
 		ctx.SetReceiveTimeout(u.n.o.IdleTimeout)
 	case *actor.Stopping:
-		if u.timer != nil {
-			u.timer.Stop()
+		if u.stopTimer != nil {
+			u.stopTimer()
 		}
 	case *actor.ReceiveTimeout:
 		if len(u.sessions) == 0 && len(u.pending) == 0 && u.commits == 0 {
@@ -188,7 +188,7 @@ func (u *userActor) envelope(ctx actor.Context, env *wire.Envelope) {
 // needs, and answers once the commit is done.
 func (u *userActor) send(ctx actor.Context, sender *actor.PID, req *wire.SendRequest) {
 	m := req.GetMessage()
-	now := u.n.o.Now()
+	now := u.n.now()
 	idemKey := ""
 	if m.ClientMsgId != "" {
 		idemKey = m.From + "/" + m.ClientMsgId
@@ -309,7 +309,7 @@ func (u *userActor) onCommitted(ctx actor.Context, c *committed) {
 		}
 		u.deliver(ctx, s, [][]byte{frame})
 	}
-	now := u.n.o.Now()
+	now := u.n.now()
 	for _, j := range c.jobs {
 		if j.Conditional {
 			u.addPending(j.DeviceId, pendingPush{stream: j.Stream, seq: j.Seq, due: time.UnixMilli(j.NotBeforeMs), job: j})
@@ -338,20 +338,20 @@ func (u *userActor) addPending(device string, p pendingPush) {
 }
 
 func (u *userActor) armTimer(at time.Time) {
-	if u.timer != nil && !u.timerAt.IsZero() && !at.Before(u.timerAt) {
+	if u.stopTimer != nil && !u.timerAt.IsZero() && !at.Before(u.timerAt) {
 		return
 	}
-	if u.timer != nil {
-		u.timer.Stop()
+	if u.stopTimer != nil {
+		u.stopTimer()
 	}
 	u.timerAt = at
 	self, root := u.self, u.n.system.Root
-	u.timer = time.AfterFunc(max(time.Until(at), 0), func() { root.Send(self, ackTick{}) })
+	u.stopTimer = u.n.o.Clock.AfterFunc(max(at.Sub(u.n.now()), 0), func() { root.Send(self, ackTick{}) })
 }
 
 // onAckTick pushes every pending push whose ack did not come in time.
 func (u *userActor) onAckTick() {
-	now := u.n.o.Now()
+	now := u.n.now()
 	u.timerAt = time.Time{}
 	var next time.Time
 	for dev, ps := range u.pending {

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"encoding/json"
 	"math/rand/v2"
 	"strconv"
 	"sync"
@@ -21,41 +22,82 @@ const maxInflight = 128
 // sendTimeout bounds one vendor call.
 const sendTimeout = 30 * time.Second
 
+// batchWindow is how long a push waits for others with the same payload before
+// its request goes out (batching vendors only).
+const batchWindow = 2 * time.Millisecond
+
 // retryBase and retryCap shape the exponential backoff after a retry verdict.
 const (
 	retryBase = 500 * time.Millisecond
 	retryCap  = 5 * time.Minute
 )
 
-// vendorActor owns one (app, provider) connection: it rate-limits, calls the
-// vendor client concurrently, and acts on each verdict (delete the outbox job,
-// retry with backoff, unbind a dead token, refresh auth once).
+// Message classes for the vendors' daily quotas: IM pushes go through the
+// vendors' unlimited IM/private channels; public ones count against the quota.
+const (
+	classIM     = "im"
+	classPublic = "public"
+)
+
+// vendorActor owns one (app, provider) connection. It batches pushes with the
+// same payload (for vendors that take many tokens a request), keeps to the QPS
+// limit and the daily quota, calls the vendor client concurrently, and acts on
+// each verdict: delete the outbox job, retry with backoff, unbind a dead token,
+// refresh auth once, or hold a class of pushes until the vendor's next day.
 type vendorActor struct {
-	n         *Node
-	app       *App
-	provider  push.Provider
-	sender    push.Sender
-	limiter   *rate.Limiter
-	queue     []*wire.PushJob
+	n        *Node
+	app      *App
+	provider push.Provider
+	sender   push.Sender
+	maxBatch int
+	limiter  *rate.Limiter
+	quota    int64 // public-class pushes a vendor day; 0 = unlimited
+	day      string
+	used     int64
+
+	queue     []*call
 	inflight  int
-	refreshed map[uint64]bool
+	pending   map[string]*call           // batch key → call still collecting
+	held      map[string][]*wire.PushJob // class → pushes waiting for the next day
+	heldUntil map[string]time.Time       // class → when its pushes may go again
 	self      *actor.PID
 	ctx       context.Context
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 }
 
-// sendDone reports one finished vendor call to the vendor actor.
-type sendDone struct {
-	job     *wire.PushJob
-	res     push.Result
-	skipped string // non-empty: not sent, and why
+// call is one vendor request: one push, or a batch with the same payload.
+type call struct {
+	key       string
+	class     string
+	note      *push.Notification // the payload; tokens are filled in when sent
+	jobs      []*wire.PushJob
+	refreshed bool
 }
 
+// sendDone reports one finished vendor call; skipped jobs were not sent (why).
+type sendDone struct {
+	c       *call
+	res     push.Result
+	sent    []*wire.PushJob
+	skipped map[*wire.PushJob]string
+}
+
+type flushBatch struct{ key string }
+type resend struct{ c *call }
+type resumeClass struct{ class string }
+
 func newVendor(n *Node, app *App, p push.Provider, s push.Sender) *vendorActor {
-	v := &vendorActor{n: n, app: app, provider: p, sender: s, refreshed: map[uint64]bool{}}
-	if rl, ok := app.RateLimits[p]; ok && rl.QPS > 0 {
-		v.limiter = rate.NewLimiter(rate.Limit(rl.QPS), max(1, int(rl.QPS/10)))
+	v := &vendorActor{n: n, app: app, provider: p, sender: s, maxBatch: 1,
+		pending: map[string]*call{}, held: map[string][]*wire.PushJob{}, heldUntil: map[string]time.Time{}}
+	if b, ok := s.(push.Batcher); ok && b.MaxBatch() > 1 {
+		v.maxBatch = b.MaxBatch()
+	}
+	if rl, ok := app.RateLimits[p]; ok {
+		if rl.QPS > 0 {
+			v.limiter = rate.NewLimiter(rate.Limit(rl.QPS), max(1, int(rl.QPS/10)))
+		}
+		v.quota = rl.DailyQuota
 	}
 	return v
 }
@@ -65,12 +107,21 @@ func (v *vendorActor) Receive(ctx actor.Context) {
 	case *actor.Started:
 		v.self = ctx.Self()
 		v.ctx, v.cancel = context.WithCancel(context.Background())
+		v.rollDay()
 	case *actor.Stopping:
 		v.cancel()
 		v.wg.Wait()
 	case *wire.PushJob:
-		v.queue = append(v.queue, m)
-		v.pump()
+		v.accept(m)
+	case flushBatch:
+		if c := v.pending[m.key]; c != nil {
+			delete(v.pending, m.key)
+			v.enqueue(c)
+		}
+	case resend:
+		v.enqueue(m.c)
+	case resumeClass:
+		v.resume(m.class)
 	case *sendDone:
 		v.inflight--
 		v.handle(m)
@@ -78,38 +129,165 @@ func (v *vendorActor) Receive(ctx actor.Context) {
 	}
 }
 
-func (v *vendorActor) pump() {
-	for v.inflight < maxInflight && len(v.queue) > 0 {
-		j := v.queue[0]
-		v.queue[0] = nil
-		v.queue = v.queue[1:]
-		v.inflight++
-		v.wg.Add(1)
-		go v.call(j)
+// accept places a job into a call: held if its class waits for the next day,
+// batched with others of the same payload, or sent on its own.
+func (v *vendorActor) accept(j *wire.PushJob) {
+	note := notification(v.app, j)
+	class := classOf(v.provider, note)
+	if until, ok := v.heldUntil[class]; ok && v.n.now().Before(until) {
+		v.hold(class, []*wire.PushJob{j}, "daily quota used up", until)
+		return
+	}
+	if v.maxBatch == 1 {
+		v.enqueue(&call{class: class, note: note, jobs: []*wire.PushJob{j}})
+		return
+	}
+	key := batchKey(note)
+	c := v.pending[key]
+	if c == nil {
+		c = &call{key: key, class: class, note: note}
+		v.pending[key] = c
+		self, root := v.self, v.n.system.Root
+		v.n.after(batchWindow, func() { root.Send(self, flushBatch{key}) })
+	}
+	c.jobs = append(c.jobs, j)
+	if len(c.jobs) >= v.maxBatch {
+		delete(v.pending, key)
+		v.enqueue(c)
 	}
 }
 
-// call runs in its own goroutine: wait for the rate limit, check the push is
-// still wanted, send, and report back.
-func (v *vendorActor) call(j *wire.PushJob) {
+func (v *vendorActor) enqueue(c *call) {
+	v.queue = append(v.queue, c)
+	v.pump()
+}
+
+func (v *vendorActor) pump() {
+	for v.inflight < maxInflight && len(v.queue) > 0 {
+		c := v.queue[0]
+		v.queue[0] = nil
+		v.queue = v.queue[1:]
+		if !v.takeQuota(c) {
+			continue
+		}
+		v.inflight++
+		v.wg.Add(1)
+		go v.call(c)
+	}
+}
+
+// takeQuota counts the call's public pushes against the daily quota; what does
+// not fit is held until the vendor's next day. It reports whether anything is left to send.
+func (v *vendorActor) takeQuota(c *call) bool {
+	if v.quota <= 0 || c.class != classPublic {
+		return true
+	}
+	v.rollDay()
+	room := v.quota - v.used
+	if room <= 0 {
+		v.hold(c.class, c.jobs, "daily quota of "+strconv.FormatInt(v.quota, 10)+" used up", v.nextDay())
+		return false
+	}
+	if int64(len(c.jobs)) > room {
+		v.hold(c.class, c.jobs[room:], "daily quota of "+strconv.FormatInt(v.quota, 10)+" used up", v.nextDay())
+		c.jobs = c.jobs[:room]
+	}
+	v.used += int64(len(c.jobs))
+	b := v.n.o.Store.NewBatch()
+	b.SetQuotaUsed(v.app.ID, string(v.provider), v.day, v.used)
+	v.n.o.Store.CommitAsync(b, false, nil)
+	return true
+}
+
+// rollDay starts a new quota count when the vendor's day has changed.
+func (v *vendorActor) rollDay() {
+	day := vendorDay(v.provider, v.n.now())
+	if day == v.day {
+		return
+	}
+	v.day = day
+	used, err := v.n.o.Store.QuotaUsed(v.app.ID, string(v.provider), day)
+	if err != nil {
+		v.n.log.Error("vendor: read quota count", "app", v.app.ID, "provider", v.provider, "err", err)
+	}
+	v.used = used
+}
+
+func (v *vendorActor) nextDay() time.Time {
+	return v.n.now().Add(untilNextVendorDay(v.provider, v.n.now()))
+}
+
+// hold parks pushes of a class until the vendor's next day; they stay in the
+// outbox, so a restart holds them again.
+func (v *vendorActor) hold(class string, jobs []*wire.PushJob, why string, until time.Time) {
+	first := v.heldUntil[class].IsZero() || !v.n.now().Before(v.heldUntil[class])
+	if first {
+		v.heldUntil[class] = until
+		v.n.o.Metrics.QuotaExhausted.WithLabelValues(v.app.ID, string(v.provider), class).Inc()
+		v.n.log.Warn("vendor daily quota exhausted: holding pushes until the next vendor day",
+			"app", v.app.ID, "provider", v.provider, "class", class, "until", until.Format(time.RFC3339), "why", why)
+		self, root := v.self, v.n.system.Root
+		v.n.after(until.Sub(v.n.now()), func() { root.Send(self, resumeClass{class}) })
+	}
+	v.held[class] = append(v.held[class], jobs...)
+	v.n.o.Metrics.PushesHeld.WithLabelValues(v.app.ID, string(v.provider)).Add(float64(len(jobs)))
+	res := push.Result{Verdict: push.QuotaExhausted, Reason: why + "; held until " + until.Format(time.RFC3339)}
+	for _, j := range jobs {
+		v.report(j, res)
+	}
+}
+
+func (v *vendorActor) resume(class string) {
+	if until := v.heldUntil[class]; v.n.now().Before(until) {
+		self, root := v.self, v.n.system.Root
+		v.n.after(until.Sub(v.n.now()), func() { root.Send(self, resumeClass{class}) })
+		return
+	}
+	jobs := v.held[class]
+	delete(v.held, class)
+	delete(v.heldUntil, class)
+	v.n.o.Metrics.PushesHeld.WithLabelValues(v.app.ID, string(v.provider)).Sub(float64(len(jobs)))
+	v.n.log.Info("vendor day turned: sending held pushes", "app", v.app.ID, "provider", v.provider, "class", class, "pushes", len(jobs))
+	for _, j := range jobs {
+		v.accept(j)
+	}
+}
+
+// call runs in its own goroutine: wait for the rate limit, drop pushes no
+// longer wanted, send, and report back.
+func (v *vendorActor) call(c *call) {
 	defer v.wg.Done()
 	root := v.n.system.Root
 	if v.limiter != nil {
 		if err := v.limiter.Wait(v.ctx); err != nil {
-			return // stopping: the job stays in the outbox
+			return // stopping: the jobs stay in the outbox
 		}
 	}
-	if why := v.stale(j); why != "" {
-		root.Send(v.self, &sendDone{job: j, skipped: why})
-		return
+	done := &sendDone{c: c, skipped: map[*wire.PushJob]string{}}
+	var tokens []string
+	for _, j := range c.jobs {
+		if why := v.stale(j); why != "" {
+			done.skipped[j] = why
+			continue
+		}
+		done.sent = append(done.sent, j)
+		tokens = append(tokens, j.Token)
 	}
-	ctx, cancel := context.WithTimeout(v.ctx, sendTimeout)
-	res := v.sender.Send(ctx, notification(v.app, j))
-	cancel()
-	if v.ctx.Err() != nil {
-		return
+	if len(tokens) > 0 {
+		note := *c.note
+		if len(tokens) == 1 {
+			note.Token, note.Tokens = tokens[0], nil
+		} else {
+			note.Token, note.Tokens = "", tokens
+		}
+		ctx, cancel := context.WithTimeout(v.ctx, sendTimeout)
+		done.res = v.sender.Send(ctx, &note)
+		cancel()
+		if v.ctx.Err() != nil {
+			return
+		}
 	}
-	root.Send(v.self, &sendDone{job: j, res: res})
+	root.Send(v.self, done)
 }
 
 // stale says why a job must not be sent any more: the binding is gone or has
@@ -132,76 +310,130 @@ func (v *vendorActor) stale(j *wire.PushJob) string {
 }
 
 func (v *vendorActor) handle(d *sendDone) {
-	j := d.job
-	now := v.n.o.Now()
-	if d.skipped != "" {
+	for j := range d.skipped {
 		v.n.o.Metrics.PushesDeduped.Inc()
 		v.done(j)
+	}
+	if len(d.sent) == 0 {
 		return
 	}
 	res := d.res
-	v.n.o.Metrics.Pushes.WithLabelValues(v.app.ID, string(v.provider), string(res.Verdict)).Inc()
+	c := d.c
+	c.jobs = d.sent
+	v.n.o.Metrics.Pushes.WithLabelValues(v.app.ID, string(v.provider), string(res.Verdict)).Add(float64(len(d.sent)))
 	switch res.Verdict {
 	case push.Delivered:
-		v.done(j)
-		v.report(j, res, now)
+		invalid := map[string]bool{}
+		for _, t := range res.InvalidTokens {
+			invalid[t] = true
+		}
+		for _, j := range d.sent {
+			if invalid[j.Token] {
+				v.tokenInvalid(j, push.Result{Verdict: push.TokenInvalid, Status: res.Status, Reason: "invalid token in a batch answer"})
+				continue
+			}
+			v.done(j)
+			v.report(j, res)
+		}
+	case push.TokenInvalid:
+		invalid := map[string]bool{}
+		for _, t := range res.InvalidTokens {
+			invalid[t] = true
+		}
+		var rest []*wire.PushJob
+		for _, j := range d.sent {
+			if len(d.sent) == 1 || len(invalid) == 0 || invalid[j.Token] {
+				v.tokenInvalid(j, res)
+			} else {
+				rest = append(rest, j)
+			}
+		}
+		if len(rest) > 0 {
+			c.jobs = rest
+			v.retry(c, push.Result{Verdict: push.Retry, Reason: "batch partly rejected: " + res.Reason})
+		}
 	case push.AuthExpired:
-		if !v.refreshed[j.Id] {
-			v.refreshed[j.Id] = true
+		if !c.refreshed {
+			c.refreshed = true
 			v.sender.Refresh()
-			v.queue = append([]*wire.PushJob{j}, v.queue...)
+			v.queue = append([]*call{c}, v.queue...)
 			return
 		}
 		res.Verdict = push.BadRequest
 		res.Reason = "auth failed after refresh: " + res.Reason
-		v.done(j)
-		v.report(j, res, now)
-	case push.TokenInvalid:
-		v.done(j)
-		// Unbind before reporting: the user actor takes them in this order, so a
-		// binding that shows this verdict has survived the unbind (re-registered).
-		v.n.Tell(UserKey(j.App, j.User), &wire.UnbindRequest{
-			App: j.App, User: j.User, PushId: j.PushId, RegisteredBeforeMs: j.CreatedAtMs, Reason: "token_invalid",
-		})
-		v.report(j, res, now)
-	case push.Retry, push.QuotaExhausted:
-		delay := res.RetryAfter
-		if res.Verdict == push.QuotaExhausted {
-			delay = untilNextVendorDay(v.provider, now)
-		} else if delay <= 0 {
-			delay = backoff(j.Attempts)
+		for _, j := range d.sent {
+			v.done(j)
+			v.report(j, res)
 		}
+	case push.QuotaExhausted:
+		v.hold(c.class, d.sent, "the vendor says the daily quota is used up ("+res.Reason+")", v.nextDay())
+	case push.Retry:
+		v.retry(c, res)
+	default: // BadRequest and anything unknown: record and drop
+		for _, j := range d.sent {
+			v.done(j)
+			v.report(j, res)
+		}
+	}
+}
+
+// retry sends the call again after backoff (or the vendor's Retry-After);
+// pushes that would be late for their expiry are dropped.
+func (v *vendorActor) retry(c *call, res push.Result) {
+	now := v.n.now()
+	attempts := int32(0)
+	for _, j := range c.jobs {
+		attempts = max(attempts, j.Attempts)
+	}
+	delay := res.RetryAfter
+	if delay <= 0 {
+		delay = backoff(attempts)
+	}
+	keep := c.jobs[:0]
+	for _, j := range c.jobs {
 		j.Attempts++
 		if j.ExpiresAtMs != 0 && now.Add(delay).UnixMilli() > j.ExpiresAtMs {
-			res.Verdict, res.Reason = "expired", "not delivered before expiry; last: "+res.Reason
 			v.done(j)
-			v.report(j, res, now)
-			return
+			v.report(j, push.Result{Verdict: "expired", Reason: "not delivered before expiry; last: " + res.Reason})
+			continue
 		}
-		v.n.o.Metrics.PushRetries.WithLabelValues(string(v.provider)).Inc()
-		v.report(j, res, now)
-		self, root := v.self, v.n.system.Root
-		v.n.after(delay, func() { root.Send(self, j) })
-	default: // BadRequest and anything unknown: record and drop
-		v.done(j)
-		v.report(j, res, now)
+		v.report(j, res)
+		keep = append(keep, j)
 	}
+	if len(keep) == 0 {
+		return
+	}
+	c.jobs = keep
+	v.n.o.Metrics.PushRetries.WithLabelValues(string(v.provider)).Add(float64(len(keep)))
+	self, root := v.self, v.n.system.Root
+	v.n.after(delay, func() { root.Send(self, resend{c}) })
+}
+
+// tokenInvalid drops the push and unbinds its token, unless the device
+// registered again after the push was made.
+func (v *vendorActor) tokenInvalid(j *wire.PushJob, res push.Result) {
+	v.done(j)
+	// Unbind before reporting: the user actor takes them in this order, so a
+	// binding that shows this verdict has survived the unbind (re-registered).
+	v.n.Tell(UserKey(j.App, j.User), &wire.UnbindRequest{
+		App: j.App, User: j.User, PushId: j.PushId, RegisteredBeforeMs: j.CreatedAtMs, Reason: "token_invalid",
+	})
+	v.report(j, res)
 }
 
 // done removes the job from the outbox.
 func (v *vendorActor) done(j *wire.PushJob) {
-	delete(v.refreshed, j.Id)
 	b := v.n.o.Store.NewBatch()
 	b.DeletePush(j.Id)
 	// A delete lost in a crash only means one more push with the same collapse id.
 	v.n.o.Store.CommitAsync(b, false, nil)
 }
 
-func (v *vendorActor) report(j *wire.PushJob, res push.Result, now time.Time) {
+func (v *vendorActor) report(j *wire.PushJob, res push.Result) {
 	v.n.Tell(UserKey(j.App, j.User), &wire.VerdictReport{
-		App: j.App, User: j.User, PushId: j.PushId, Verdict: string(res.Verdict), Reason: res.Reason, AtMs: now.UnixMilli(),
+		App: j.App, User: j.User, PushId: j.PushId, Verdict: string(res.Verdict), Reason: res.Reason, AtMs: v.n.now().UnixMilli(),
 	})
-	if res.Verdict != push.Delivered {
+	if res.Verdict != push.Delivered && res.Verdict != push.QuotaExhausted {
 		v.n.log.Info("push verdict", "app", j.App, "provider", j.Provider, "push_id", j.PushId,
 			"verdict", res.Verdict, "status", res.Status, "reason", res.Reason, "attempt", j.Attempts)
 	}
@@ -214,23 +446,64 @@ func backoff(attempts int32) time.Duration {
 	return d - d/5 + time.Duration(rand.Int64N(int64(d/5)*2+1))
 }
 
-// untilNextVendorDay is how long until the vendor's quota day starts again.
-func untilNextVendorDay(p push.Provider, now time.Time) time.Duration {
-	loc := time.UTC
+// vendorLocation is where the vendor's quota day starts: China time for the
+// Chinese vendors, UTC otherwise.
+func vendorLocation(p push.Provider) *time.Location {
 	switch p {
 	case push.HMS, push.Xiaomi, push.OPPO, push.Vivo:
-		loc = time.FixedZone("CST", 8*3600) // the Chinese vendors' quota day
+		return time.FixedZone("CST", 8*3600)
 	}
-	t := now.In(loc)
-	next := time.Date(t.Year(), t.Month(), t.Day()+1, 0, 0, 0, 0, loc)
+	return time.UTC
+}
+
+// vendorDay is the vendor's calendar day at t.
+func vendorDay(p push.Provider, t time.Time) string {
+	return t.In(vendorLocation(p)).Format(time.DateOnly)
+}
+
+// untilNextVendorDay is how long until the vendor's quota day starts again.
+func untilNextVendorDay(p push.Provider, now time.Time) time.Duration {
+	t := now.In(vendorLocation(p))
+	next := time.Date(t.Year(), t.Month(), t.Day()+1, 0, 0, 0, 0, t.Location())
 	return next.Sub(now)
 }
 
-// notification turns an outbox job into the vendor-neutral push.
+// classOf is the quota class of a push: IM when it goes through the vendor's
+// IM or private channel, public otherwise.
+func classOf(p push.Provider, n *push.Notification) string {
+	switch n.Category {
+	case "IM", "VOIP":
+		return classIM
+	}
+	switch p {
+	case push.Vivo:
+		if n.Classification != nil && *n.Classification == 1 {
+			return classIM
+		}
+	case push.Xiaomi, push.OPPO:
+		if n.ChannelID != "" {
+			return classIM
+		}
+	}
+	return classPublic
+}
+
+// batchKey identifies pushes that may share one vendor request: everything but
+// the token and the push's own id must be equal.
+func batchKey(n *push.Notification) string {
+	c := *n
+	c.Token, c.Tokens, c.ID = "", nil, ""
+	b, _ := json.Marshal(c)
+	return string(b)
+}
+
+// notification turns an outbox job into the vendor-neutral push, with the
+// provider's defaults and the push's resources profile applied.
 func notification(app *App, j *wire.PushJob) *push.Notification {
 	pc := j.GetPushConfig()
+	p := push.Provider(j.Provider)
 	n := &push.Notification{
-		ID: strconv.FormatUint(j.Id, 10), App: j.App, Provider: push.Provider(j.Provider), Token: j.Token,
+		ID: strconv.FormatUint(j.Id, 10), App: j.App, Provider: p, Token: j.Token,
 		BundleID: j.BundleId, APNsEnv: j.ApnsEnv, PushType: j.PushType,
 		Title: pc.GetTitle(), Body: pc.GetContent(), Payload: pc.GetPayload(), Badge: int(pc.GetBadgeIncrement()),
 		Priority: push.Priority(j.Priority), CollapseID: j.CollapseId,
@@ -248,7 +521,32 @@ func notification(app *App, j *wire.PushJob) *push.Notification {
 	if vo := pc.GetVoip(); vo != nil && j.PushType == "voip" {
 		n.VoIP = &push.VoIP{HandleType: int(vo.HandleType), HandleValue: vo.HandleValue, HasVideo: vo.HasVideo}
 	}
+	if prof, ok := app.Resources[pc.GetResourcesId()][p]; ok {
+		applyProfile(n, prof)
+	}
+	applyProfile(n, app.Defaults[p])
 	return n
+}
+
+// applyProfile fills what the notification leaves empty from the profile.
+func applyProfile(n *push.Notification, p Profile) {
+	if n.Sound == "" {
+		n.Sound = p.Sound
+	}
+	if n.ChannelID == "" {
+		n.ChannelID = p.ChannelID
+	}
+	if n.Category == "" {
+		n.Category = p.Category
+	}
+	if n.Importance == "" {
+		n.Importance = p.Importance
+	}
+	if n.Classification == nil && p.Classification != nil {
+		c := *p.Classification
+		n.Classification = &c
+	}
+	n.Passthrough = n.Passthrough || p.Passthrough
 }
 
 // dispatchPush hands a job to its vendor actor, or drops it when the app has no
@@ -269,11 +567,11 @@ func (n *Node) dispatchPush(j *wire.PushJob, now time.Time) {
 
 // recoverOutbox re-queues every push left in the outbox by the last run.
 func (n *Node) recoverOutbox() error {
-	now := n.o.Now()
+	now := n.now()
 	return n.o.Store.Pushes(func(j *wire.PushJob) bool {
 		n.o.Metrics.OutboxRecovered.Inc()
 		if wait := time.UnixMilli(j.NotBeforeMs).Sub(now); j.NotBeforeMs != 0 && wait > 0 {
-			n.after(wait, func() { n.dispatchPush(j, n.o.Now()) })
+			n.after(wait, func() { n.dispatchPush(j, n.now()) })
 		} else {
 			n.dispatchPush(j, now)
 		}

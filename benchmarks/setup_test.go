@@ -36,7 +36,7 @@ func startNode(tb testing.TB, mods ...func(*config.Config)) *node {
 	for _, m := range mods {
 		m(cfg)
 	}
-	d := daemon.New(cfg, slog.New(slog.DiscardHandler))
+	d := daemon.New(cfg, daemon.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err := d.Start(context.Background()); err != nil {
 		tb.Fatal(err)
 	}

@@ -24,7 +24,7 @@ func (d *Daemon) startSimulator() error {
 	if err != nil {
 		return err
 	}
-	d.sim, err = vendorsim.New(vendorsim.Options{Credentials: creds, Addr: d.cfg.Simulator.Addr, Logger: d.log.With("component", "simulator")})
+	d.sim, err = vendorsim.New(vendorsim.Options{Credentials: creds, Addr: d.cfg.Simulator.Addr, Logger: d.log.With("component", "simulator"), Now: d.clock.Now})
 	if err != nil {
 		return err
 	}
@@ -97,8 +97,16 @@ func (d *Daemon) buildApps() (map[string]*actors.App, []*api.App, error) {
 			a.RateLimits[push.Provider(name)] = actors.RateLimit{QPS: rl.QPS, DailyQuota: rl.DailyQuota}
 		}
 		resources := map[string]bool{}
-		for id := range ca.Resources {
+		a.Resources = map[string]map[push.Provider]actors.Profile{}
+		for id, byProvider := range ca.Resources {
 			resources[id] = true
+			a.Resources[id] = map[push.Provider]actors.Profile{}
+			for prov, r := range byProvider {
+				a.Resources[id][push.Provider(prov)] = actors.Profile{
+					Sound: r.Sound, ChannelID: r.ChannelID, Category: r.Category, Importance: r.Importance,
+					Classification: r.Classification, Passthrough: r.PushType == "passthrough",
+				}
+			}
 		}
 		apps[ca.ID] = a
 		apiApps = append(apiApps, &api.App{ID: ca.ID, APIKeys: ca.APIKeys, ClientTokenSecret: []byte(ca.ClientTokenSecret), Resources: resources})

@@ -29,6 +29,7 @@ const sweepEvery = 10 * time.Minute
 type Daemon struct {
 	cfg      *config.Config
 	log      *slog.Logger
+	clock    actors.Clock
 	registry *prometheus.Registry
 	metrics  *actors.Metrics
 
@@ -45,15 +46,28 @@ type Daemon struct {
 	once sync.Once
 }
 
+// Options are what a Daemon takes besides its config.
+type Options struct {
+	// Logger receives every component's log; nil is silent.
+	Logger *slog.Logger
+	// Clock drives the actors' timers, the vendor clients' timestamps and the
+	// in-process simulator; nil is the wall clock. Tests move it to the next
+	// vendor day.
+	Clock actors.Clock
+}
+
 // New checks nothing beyond what config.Validate did; Start builds and starts
 // every part, in dependency order.
-func New(cfg *config.Config, logger *slog.Logger) *Daemon {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
+func New(cfg *config.Config, o Options) *Daemon {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Clock == nil {
+		o.Clock = actors.SystemClock{}
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return &Daemon{cfg: cfg, log: logger, registry: reg, metrics: actors.NewMetrics(reg), stop: make(chan struct{})}
+	return &Daemon{cfg: cfg, log: o.Logger, clock: o.Clock, registry: reg, metrics: actors.NewMetrics(reg), stop: make(chan struct{})}
 }
 
 // Start opens the store, starts the simulator (when enabled), the actors, the
@@ -88,7 +102,7 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 		RemoteListen: cfg.Cluster.Remote, RemoteAdvertise: cfg.Cluster.AdvertiseRemote,
 		AckTimeout: cfg.AckTimeout.Std(), IdleTimeout: cfg.UserIdleTimeout.Std(),
 		IdempotencyWin: cfg.IdempotencyWindow.Std(), Retention: cfg.OfflineRetention.Std(),
-		MaxPerStream: cfg.OfflineMaxPerStream, Apps: apps,
+		MaxPerStream: cfg.OfflineMaxPerStream, Apps: apps, Clock: d.clock,
 	})
 	if err != nil {
 		return err

@@ -28,6 +28,7 @@ const waitTimeout = 15 * time.Second
 // harness is one real daemon on loopback with its in-process vendor simulator.
 type harness struct {
 	t      *testing.T
+	clock  *testClock
 	cfg    *config.Config
 	d      *daemon.Daemon
 	base   string
@@ -54,7 +55,7 @@ func startDaemon(t *testing.T, mods ...func(*config.Config)) *harness {
 	for _, m := range mods {
 		m(cfg)
 	}
-	h := &harness{t: t, cfg: cfg}
+	h := &harness{t: t, cfg: cfg, clock: newTestClock()}
 	h.start()
 	t.Cleanup(h.stop)
 	return h
@@ -63,7 +64,7 @@ func startDaemon(t *testing.T, mods ...func(*config.Config)) *harness {
 func (h *harness) start() {
 	h.t.Helper()
 	logger := slog.New(slog.NewTextHandler(testWriter{h.t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	h.d = daemon.New(h.cfg, logger)
+	h.d = daemon.New(h.cfg, daemon.Options{Logger: logger, Clock: h.clock})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := h.d.Start(ctx); err != nil {

@@ -16,6 +16,7 @@
 //	p/<push_id>                           "<app>/<user>": who holds a binding (push ids are
 //	                                      derived from app, provider and token, so this is the token index too)
 //	o/<id:be64>                           wire.PushJob: the push outbox of this node
+//	q/<app>/<provider>/<day>              uvarint: pushes counted against the daily quota that vendor day
 //
 // # Writes
 //

@@ -59,3 +59,8 @@ func splitOwner(v []byte) (app, user string, ok bool) {
 	app, user, ok = strings.Cut(string(v), "/")
 	return app, user, ok && app != "" && user != ""
 }
+
+// quotaKey counts the pushes an (app, provider) made on one vendor day.
+func quotaKey(app, provider, day string) []byte {
+	return []byte("q/" + app + "/" + provider + "/" + day)
+}

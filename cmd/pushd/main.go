@@ -116,7 +116,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	logger := newLogger(cfg, stderr)
-	d := daemon.New(cfg, logger)
+	d := daemon.New(cfg, daemon.Options{Logger: logger})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := d.Start(ctx); err != nil {
