@@ -9,7 +9,7 @@
 // versions:
 // 	protoc-gen-go v1.36.12
 // 	protoc        v3.21.12
-// source: wire/wire.proto
+// source: wire.proto
 
 package wire
 
@@ -42,7 +42,7 @@ type Envelope struct {
 
 func (x *Envelope) Reset() {
 	*x = Envelope{}
-	mi := &file_wire_wire_proto_msgTypes[0]
+	mi := &file_wire_proto_msgTypes[0]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -54,7 +54,7 @@ func (x *Envelope) String() string {
 func (*Envelope) ProtoMessage() {}
 
 func (x *Envelope) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_wire_proto_msgTypes[0]
+	mi := &file_wire_proto_msgTypes[0]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -67,7 +67,7 @@ func (x *Envelope) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Envelope.ProtoReflect.Descriptor instead.
 func (*Envelope) Descriptor() ([]byte, []int) {
-	return file_wire_wire_proto_rawDescGZIP(), []int{0}
+	return file_wire_proto_rawDescGZIP(), []int{0}
 }
 
 func (x *Envelope) GetType() string {
@@ -102,7 +102,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_wire_wire_proto_msgTypes[1]
+	mi := &file_wire_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -114,7 +114,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_wire_proto_msgTypes[1]
+	mi := &file_wire_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -127,7 +127,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_wire_wire_proto_rawDescGZIP(), []int{1}
+	return file_wire_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *Error) GetCode() string {
@@ -155,7 +155,7 @@ type VoIP struct {
 
 func (x *VoIP) Reset() {
 	*x = VoIP{}
-	mi := &file_wire_wire_proto_msgTypes[2]
+	mi := &file_wire_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -167,7 +167,7 @@ func (x *VoIP) String() string {
 func (*VoIP) ProtoMessage() {}
 
 func (x *VoIP) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_wire_proto_msgTypes[2]
+	mi := &file_wire_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -180,7 +180,7 @@ func (x *VoIP) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VoIP.ProtoReflect.Descriptor instead.
 func (*VoIP) Descriptor() ([]byte, []int) {
-	return file_wire_wire_proto_rawDescGZIP(), []int{2}
+	return file_wire_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *VoIP) GetHandleType() int32 {
@@ -218,7 +218,7 @@ type PushConfig struct {
 
 func (x *PushConfig) Reset() {
 	*x = PushConfig{}
-	mi := &file_wire_wire_proto_msgTypes[3]
+	mi := &file_wire_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -230,7 +230,7 @@ func (x *PushConfig) String() string {
 func (*PushConfig) ProtoMessage() {}
 
 func (x *PushConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_wire_proto_msgTypes[3]
+	mi := &file_wire_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -243,7 +243,7 @@ func (x *PushConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PushConfig.ProtoReflect.Descriptor instead.
 func (*PushConfig) Descriptor() ([]byte, []int) {
-	return file_wire_wire_proto_rawDescGZIP(), []int{3}
+	return file_wire_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *PushConfig) GetTitle() string {
@@ -304,13 +304,20 @@ type Message struct {
 	Seq              uint64                 `protobuf:"varint,11,opt,name=seq,proto3" json:"seq,omitempty"`
 	PushConfig       *PushConfig            `protobuf:"bytes,12,opt,name=push_config,json=pushConfig,proto3" json:"push_config,omitempty"`
 	ClientMsgId      string                 `protobuf:"bytes,13,opt,name=client_msg_id,json=clientMsgId,proto3" json:"client_msg_id,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// event, for call events in the inbox: "call_invitation_received",
+	// "call_invitation_cancelled", "call_invitation_accepted",
+	// "call_invitation_rejected", "call_invitation_timeout".
+	Event  string `protobuf:"bytes,14,opt,name=event,proto3" json:"event,omitempty"`
+	CallId string `protobuf:"bytes,15,opt,name=call_id,json=callId,proto3" json:"call_id,omitempty"`
+	// call_json is the event's call fields as JSON (inviter, invitee, mode, extended_data, timeout).
+	CallJson      string `protobuf:"bytes,16,opt,name=call_json,json=callJson,proto3" json:"call_json,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Message) Reset() {
 	*x = Message{}
-	mi := &file_wire_wire_proto_msgTypes[4]
+	mi := &file_wire_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -322,7 +329,7 @@ func (x *Message) String() string {
 func (*Message) ProtoMessage() {}
 
 func (x *Message) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_wire_proto_msgTypes[4]
+	mi := &file_wire_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -335,7 +342,7 @@ func (x *Message) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Message.ProtoReflect.Descriptor instead.
 func (*Message) Descriptor() ([]byte, []int) {
-	return file_wire_wire_proto_rawDescGZIP(), []int{4}
+	return file_wire_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Message) GetMessageId() string {
@@ -429,6 +436,27 @@ func (x *Message) GetClientMsgId() string {
 	return ""
 }
 
+func (x *Message) GetEvent() string {
+	if x != nil {
+		return x.Event
+	}
+	return ""
+}
+
+func (x *Message) GetCallId() string {
+	if x != nil {
+		return x.CallId
+	}
+	return ""
+}
+
+func (x *Message) GetCallJson() string {
+	if x != nil {
+		return x.CallJson
+	}
+	return ""
+}
+
 // Binding is one device's vendor token bound to a user, named by push_id.
 type Binding struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
@@ -452,7 +480,7 @@ type Binding struct {
 
 func (x *Binding) Reset() {
 	*x = Binding{}
-	mi := &file_wire_wire_proto_msgTypes[5]
+	mi := &file_wire_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -464,7 +492,7 @@ func (x *Binding) String() string {
 func (*Binding) ProtoMessage() {}
 
 func (x *Binding) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_wire_proto_msgTypes[5]
+	mi := &file_wire_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -477,7 +505,7 @@ func (x *Binding) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Binding.ProtoReflect.Descriptor instead.
 func (*Binding) Descriptor() ([]byte, []int) {
-	return file_wire_wire_proto_rawDescGZIP(), []int{5}
+	return file_wire_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Binding) GetPushId() string {
@@ -613,7 +641,7 @@ type PushJob struct {
 
 func (x *PushJob) Reset() {
 	*x = PushJob{}
-	mi := &file_wire_wire_proto_msgTypes[6]
+	mi := &file_wire_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -625,7 +653,7 @@ func (x *PushJob) String() string {
 func (*PushJob) ProtoMessage() {}
 
 func (x *PushJob) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_wire_proto_msgTypes[6]
+	mi := &file_wire_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -638,7 +666,7 @@ func (x *PushJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PushJob.ProtoReflect.Descriptor instead.
 func (*PushJob) Descriptor() ([]byte, []int) {
-	return file_wire_wire_proto_rawDescGZIP(), []int{6}
+	return file_wire_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *PushJob) GetId() uint64 {
@@ -814,7 +842,7 @@ type IdempotencyRecord struct {
 
 func (x *IdempotencyRecord) Reset() {
 	*x = IdempotencyRecord{}
-	mi := &file_wire_wire_proto_msgTypes[7]
+	mi := &file_wire_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -826,7 +854,7 @@ func (x *IdempotencyRecord) String() string {
 func (*IdempotencyRecord) ProtoMessage() {}
 
 func (x *IdempotencyRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_wire_proto_msgTypes[7]
+	mi := &file_wire_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -839,7 +867,7 @@ func (x *IdempotencyRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IdempotencyRecord.ProtoReflect.Descriptor instead.
 func (*IdempotencyRecord) Descriptor() ([]byte, []int) {
-	return file_wire_wire_proto_rawDescGZIP(), []int{7}
+	return file_wire_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *IdempotencyRecord) GetMessageId() string {
@@ -872,7 +900,7 @@ type SendRequest struct {
 
 func (x *SendRequest) Reset() {
 	*x = SendRequest{}
-	mi := &file_wire_wire_proto_msgTypes[8]
+	mi := &file_wire_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -884,7 +912,7 @@ func (x *SendRequest) String() string {
 func (*SendRequest) ProtoMessage() {}
 
 func (x *SendRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_wire_proto_msgTypes[8]
+	mi := &file_wire_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -897,7 +925,7 @@ func (x *SendRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendRequest.ProtoReflect.Descriptor instead.
 func (*SendRequest) Descriptor() ([]byte, []int) {
-	return file_wire_wire_proto_rawDescGZIP(), []int{8}
+	return file_wire_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *SendRequest) GetMessage() *Message {
@@ -919,7 +947,7 @@ type SendReply struct {
 
 func (x *SendReply) Reset() {
 	*x = SendReply{}
-	mi := &file_wire_wire_proto_msgTypes[9]
+	mi := &file_wire_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -931,7 +959,7 @@ func (x *SendReply) String() string {
 func (*SendReply) ProtoMessage() {}
 
 func (x *SendReply) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_wire_proto_msgTypes[9]
+	mi := &file_wire_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -944,7 +972,7 @@ func (x *SendReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendReply.ProtoReflect.Descriptor instead.
 func (*SendReply) Descriptor() ([]byte, []int) {
-	return file_wire_wire_proto_rawDescGZIP(), []int{9}
+	return file_wire_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *SendReply) GetMessageId() string {
@@ -984,7 +1012,7 @@ type BindRequest struct {
 
 func (x *BindRequest) Reset() {
 	*x = BindRequest{}
-	mi := &file_wire_wire_proto_msgTypes[10]
+	mi := &file_wire_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -996,7 +1024,7 @@ func (x *BindRequest) String() string {
 func (*BindRequest) ProtoMessage() {}
 
 func (x *BindRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_wire_proto_msgTypes[10]
+	mi := &file_wire_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1009,7 +1037,7 @@ func (x *BindRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BindRequest.ProtoReflect.Descriptor instead.
 func (*BindRequest) Descriptor() ([]byte, []int) {
-	return file_wire_wire_proto_rawDescGZIP(), []int{10}
+	return file_wire_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *BindRequest) GetBinding() *Binding {
@@ -1032,7 +1060,7 @@ type BindReply struct {
 
 func (x *BindReply) Reset() {
 	*x = BindReply{}
-	mi := &file_wire_wire_proto_msgTypes[11]
+	mi := &file_wire_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1044,7 +1072,7 @@ func (x *BindReply) String() string {
 func (*BindReply) ProtoMessage() {}
 
 func (x *BindReply) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_wire_proto_msgTypes[11]
+	mi := &file_wire_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1057,7 +1085,7 @@ func (x *BindReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BindReply.ProtoReflect.Descriptor instead.
 func (*BindReply) Descriptor() ([]byte, []int) {
-	return file_wire_wire_proto_rawDescGZIP(), []int{11}
+	return file_wire_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *BindReply) GetPushId() string {
@@ -1098,7 +1126,7 @@ type UnbindRequest struct {
 
 func (x *UnbindRequest) Reset() {
 	*x = UnbindRequest{}
-	mi := &file_wire_wire_proto_msgTypes[12]
+	mi := &file_wire_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1110,7 +1138,7 @@ func (x *UnbindRequest) String() string {
 func (*UnbindRequest) ProtoMessage() {}
 
 func (x *UnbindRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_wire_proto_msgTypes[12]
+	mi := &file_wire_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1123,7 +1151,7 @@ func (x *UnbindRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnbindRequest.ProtoReflect.Descriptor instead.
 func (*UnbindRequest) Descriptor() ([]byte, []int) {
-	return file_wire_wire_proto_rawDescGZIP(), []int{12}
+	return file_wire_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *UnbindRequest) GetApp() string {
@@ -1179,7 +1207,7 @@ type LogoutRequest struct {
 
 func (x *LogoutRequest) Reset() {
 	*x = LogoutRequest{}
-	mi := &file_wire_wire_proto_msgTypes[13]
+	mi := &file_wire_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1191,7 +1219,7 @@ func (x *LogoutRequest) String() string {
 func (*LogoutRequest) ProtoMessage() {}
 
 func (x *LogoutRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_wire_proto_msgTypes[13]
+	mi := &file_wire_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1204,7 +1232,7 @@ func (x *LogoutRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogoutRequest.ProtoReflect.Descriptor instead.
 func (*LogoutRequest) Descriptor() ([]byte, []int) {
-	return file_wire_wire_proto_rawDescGZIP(), []int{13}
+	return file_wire_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *LogoutRequest) GetApp() string {
@@ -1244,7 +1272,7 @@ type ConnectRequest struct {
 
 func (x *ConnectRequest) Reset() {
 	*x = ConnectRequest{}
-	mi := &file_wire_wire_proto_msgTypes[14]
+	mi := &file_wire_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1256,7 +1284,7 @@ func (x *ConnectRequest) String() string {
 func (*ConnectRequest) ProtoMessage() {}
 
 func (x *ConnectRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_wire_proto_msgTypes[14]
+	mi := &file_wire_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1269,7 +1297,7 @@ func (x *ConnectRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectRequest.ProtoReflect.Descriptor instead.
 func (*ConnectRequest) Descriptor() ([]byte, []int) {
-	return file_wire_wire_proto_rawDescGZIP(), []int{14}
+	return file_wire_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ConnectRequest) GetApp() string {
@@ -1333,7 +1361,7 @@ type DisconnectRequest struct {
 
 func (x *DisconnectRequest) Reset() {
 	*x = DisconnectRequest{}
-	mi := &file_wire_wire_proto_msgTypes[15]
+	mi := &file_wire_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1345,7 +1373,7 @@ func (x *DisconnectRequest) String() string {
 func (*DisconnectRequest) ProtoMessage() {}
 
 func (x *DisconnectRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_wire_proto_msgTypes[15]
+	mi := &file_wire_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1358,7 +1386,7 @@ func (x *DisconnectRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DisconnectRequest.ProtoReflect.Descriptor instead.
 func (*DisconnectRequest) Descriptor() ([]byte, []int) {
-	return file_wire_wire_proto_rawDescGZIP(), []int{15}
+	return file_wire_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *DisconnectRequest) GetApp() string {
@@ -1403,7 +1431,7 @@ type AckRequest struct {
 
 func (x *AckRequest) Reset() {
 	*x = AckRequest{}
-	mi := &file_wire_wire_proto_msgTypes[16]
+	mi := &file_wire_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1415,7 +1443,7 @@ func (x *AckRequest) String() string {
 func (*AckRequest) ProtoMessage() {}
 
 func (x *AckRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_wire_proto_msgTypes[16]
+	mi := &file_wire_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1428,7 +1456,7 @@ func (x *AckRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AckRequest.ProtoReflect.Descriptor instead.
 func (*AckRequest) Descriptor() ([]byte, []int) {
-	return file_wire_wire_proto_rawDescGZIP(), []int{16}
+	return file_wire_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *AckRequest) GetApp() string {
@@ -1486,7 +1514,7 @@ type StateRequest struct {
 
 func (x *StateRequest) Reset() {
 	*x = StateRequest{}
-	mi := &file_wire_wire_proto_msgTypes[17]
+	mi := &file_wire_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1498,7 +1526,7 @@ func (x *StateRequest) String() string {
 func (*StateRequest) ProtoMessage() {}
 
 func (x *StateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_wire_proto_msgTypes[17]
+	mi := &file_wire_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1511,7 +1539,7 @@ func (x *StateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StateRequest.ProtoReflect.Descriptor instead.
 func (*StateRequest) Descriptor() ([]byte, []int) {
-	return file_wire_wire_proto_rawDescGZIP(), []int{17}
+	return file_wire_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *StateRequest) GetApp() string {
@@ -1559,7 +1587,7 @@ type DevicesRequest struct {
 
 func (x *DevicesRequest) Reset() {
 	*x = DevicesRequest{}
-	mi := &file_wire_wire_proto_msgTypes[18]
+	mi := &file_wire_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1571,7 +1599,7 @@ func (x *DevicesRequest) String() string {
 func (*DevicesRequest) ProtoMessage() {}
 
 func (x *DevicesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_wire_proto_msgTypes[18]
+	mi := &file_wire_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1584,7 +1612,7 @@ func (x *DevicesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DevicesRequest.ProtoReflect.Descriptor instead.
 func (*DevicesRequest) Descriptor() ([]byte, []int) {
-	return file_wire_wire_proto_rawDescGZIP(), []int{18}
+	return file_wire_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *DevicesRequest) GetApp() string {
@@ -1611,7 +1639,7 @@ type DevicesReply struct {
 
 func (x *DevicesReply) Reset() {
 	*x = DevicesReply{}
-	mi := &file_wire_wire_proto_msgTypes[19]
+	mi := &file_wire_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1623,7 +1651,7 @@ func (x *DevicesReply) String() string {
 func (*DevicesReply) ProtoMessage() {}
 
 func (x *DevicesReply) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_wire_proto_msgTypes[19]
+	mi := &file_wire_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1636,7 +1664,7 @@ func (x *DevicesReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DevicesReply.ProtoReflect.Descriptor instead.
 func (*DevicesReply) Descriptor() ([]byte, []int) {
-	return file_wire_wire_proto_rawDescGZIP(), []int{19}
+	return file_wire_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *DevicesReply) GetBindings() []*Binding {
@@ -1667,7 +1695,7 @@ type VerdictReport struct {
 
 func (x *VerdictReport) Reset() {
 	*x = VerdictReport{}
-	mi := &file_wire_wire_proto_msgTypes[20]
+	mi := &file_wire_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1679,7 +1707,7 @@ func (x *VerdictReport) String() string {
 func (*VerdictReport) ProtoMessage() {}
 
 func (x *VerdictReport) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_wire_proto_msgTypes[20]
+	mi := &file_wire_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1692,7 +1720,7 @@ func (x *VerdictReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerdictReport.ProtoReflect.Descriptor instead.
 func (*VerdictReport) Descriptor() ([]byte, []int) {
-	return file_wire_wire_proto_rawDescGZIP(), []int{20}
+	return file_wire_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *VerdictReport) GetApp() string {
@@ -1747,7 +1775,7 @@ type Reply struct {
 
 func (x *Reply) Reset() {
 	*x = Reply{}
-	mi := &file_wire_wire_proto_msgTypes[21]
+	mi := &file_wire_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1759,7 +1787,7 @@ func (x *Reply) String() string {
 func (*Reply) ProtoMessage() {}
 
 func (x *Reply) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_wire_proto_msgTypes[21]
+	mi := &file_wire_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1772,7 +1800,7 @@ func (x *Reply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reply.ProtoReflect.Descriptor instead.
 func (*Reply) Descriptor() ([]byte, []int) {
-	return file_wire_wire_proto_rawDescGZIP(), []int{21}
+	return file_wire_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Reply) GetError() *Error {
@@ -1793,7 +1821,7 @@ type NotOwner struct {
 
 func (x *NotOwner) Reset() {
 	*x = NotOwner{}
-	mi := &file_wire_wire_proto_msgTypes[22]
+	mi := &file_wire_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1805,7 +1833,7 @@ func (x *NotOwner) String() string {
 func (*NotOwner) ProtoMessage() {}
 
 func (x *NotOwner) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_wire_proto_msgTypes[22]
+	mi := &file_wire_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1818,7 +1846,7 @@ func (x *NotOwner) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NotOwner.ProtoReflect.Descriptor instead.
 func (*NotOwner) Descriptor() ([]byte, []int) {
-	return file_wire_wire_proto_rawDescGZIP(), []int{22}
+	return file_wire_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *NotOwner) GetKey() string {
@@ -1845,7 +1873,7 @@ type Deliver struct {
 
 func (x *Deliver) Reset() {
 	*x = Deliver{}
-	mi := &file_wire_wire_proto_msgTypes[23]
+	mi := &file_wire_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1857,7 +1885,7 @@ func (x *Deliver) String() string {
 func (*Deliver) ProtoMessage() {}
 
 func (x *Deliver) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_wire_proto_msgTypes[23]
+	mi := &file_wire_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1870,7 +1898,7 @@ func (x *Deliver) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Deliver.ProtoReflect.Descriptor instead.
 func (*Deliver) Descriptor() ([]byte, []int) {
-	return file_wire_wire_proto_rawDescGZIP(), []int{23}
+	return file_wire_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Deliver) GetFrames() [][]byte {
@@ -1891,7 +1919,7 @@ type Kick struct {
 
 func (x *Kick) Reset() {
 	*x = Kick{}
-	mi := &file_wire_wire_proto_msgTypes[24]
+	mi := &file_wire_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1903,7 +1931,7 @@ func (x *Kick) String() string {
 func (*Kick) ProtoMessage() {}
 
 func (x *Kick) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_wire_proto_msgTypes[24]
+	mi := &file_wire_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1916,7 +1944,7 @@ func (x *Kick) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Kick.ProtoReflect.Descriptor instead.
 func (*Kick) Descriptor() ([]byte, []int) {
-	return file_wire_wire_proto_rawDescGZIP(), []int{24}
+	return file_wire_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Kick) GetReason() string {
@@ -1933,11 +1961,1144 @@ func (x *Kick) GetSessionId() string {
 	return ""
 }
 
-var File_wire_wire_proto protoreflect.FileDescriptor
+// GroupRecord is a group's stored state (members are stored as keys).
+type GroupRecord struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	App           string                 `protobuf:"bytes,1,opt,name=app,proto3" json:"app,omitempty"`
+	Group         string                 `protobuf:"bytes,2,opt,name=group,proto3" json:"group,omitempty"`
+	Members       uint64                 `protobuf:"varint,3,opt,name=members,proto3" json:"members,omitempty"`
+	CreatedAtMs   int64                  `protobuf:"varint,4,opt,name=created_at_ms,json=createdAtMs,proto3" json:"created_at_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
 
-const file_wire_wire_proto_rawDesc = "" +
+func (x *GroupRecord) Reset() {
+	*x = GroupRecord{}
+	mi := &file_wire_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GroupRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GroupRecord) ProtoMessage() {}
+
+func (x *GroupRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_wire_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GroupRecord.ProtoReflect.Descriptor instead.
+func (*GroupRecord) Descriptor() ([]byte, []int) {
+	return file_wire_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *GroupRecord) GetApp() string {
+	if x != nil {
+		return x.App
+	}
+	return ""
+}
+
+func (x *GroupRecord) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *GroupRecord) GetMembers() uint64 {
+	if x != nil {
+		return x.Members
+	}
+	return 0
+}
+
+func (x *GroupRecord) GetCreatedAtMs() int64 {
+	if x != nil {
+		return x.CreatedAtMs
+	}
+	return 0
+}
+
+type GroupSetRequest struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	App     string                 `protobuf:"bytes,1,opt,name=app,proto3" json:"app,omitempty"`
+	Group   string                 `protobuf:"bytes,2,opt,name=group,proto3" json:"group,omitempty"`
+	Members []string               `protobuf:"bytes,3,rep,name=members,proto3" json:"members,omitempty"`
+	// op: "replace", "add" or "remove".
+	Op            string `protobuf:"bytes,4,opt,name=op,proto3" json:"op,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GroupSetRequest) Reset() {
+	*x = GroupSetRequest{}
+	mi := &file_wire_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GroupSetRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GroupSetRequest) ProtoMessage() {}
+
+func (x *GroupSetRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_wire_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GroupSetRequest.ProtoReflect.Descriptor instead.
+func (*GroupSetRequest) Descriptor() ([]byte, []int) {
+	return file_wire_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *GroupSetRequest) GetApp() string {
+	if x != nil {
+		return x.App
+	}
+	return ""
+}
+
+func (x *GroupSetRequest) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *GroupSetRequest) GetMembers() []string {
+	if x != nil {
+		return x.Members
+	}
+	return nil
+}
+
+func (x *GroupSetRequest) GetOp() string {
+	if x != nil {
+		return x.Op
+	}
+	return ""
+}
+
+type GroupSetReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Members       uint64                 `protobuf:"varint,1,opt,name=members,proto3" json:"members,omitempty"`
+	Error         *Error                 `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GroupSetReply) Reset() {
+	*x = GroupSetReply{}
+	mi := &file_wire_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GroupSetReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GroupSetReply) ProtoMessage() {}
+
+func (x *GroupSetReply) ProtoReflect() protoreflect.Message {
+	mi := &file_wire_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GroupSetReply.ProtoReflect.Descriptor instead.
+func (*GroupSetReply) Descriptor() ([]byte, []int) {
+	return file_wire_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *GroupSetReply) GetMembers() uint64 {
+	if x != nil {
+		return x.Members
+	}
+	return 0
+}
+
+func (x *GroupSetReply) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+type GroupGetRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	App           string                 `protobuf:"bytes,1,opt,name=app,proto3" json:"app,omitempty"`
+	Group         string                 `protobuf:"bytes,2,opt,name=group,proto3" json:"group,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GroupGetRequest) Reset() {
+	*x = GroupGetRequest{}
+	mi := &file_wire_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GroupGetRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GroupGetRequest) ProtoMessage() {}
+
+func (x *GroupGetRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_wire_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GroupGetRequest.ProtoReflect.Descriptor instead.
+func (*GroupGetRequest) Descriptor() ([]byte, []int) {
+	return file_wire_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *GroupGetRequest) GetApp() string {
+	if x != nil {
+		return x.App
+	}
+	return ""
+}
+
+func (x *GroupGetRequest) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+type GroupGetReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Members       []string               `protobuf:"bytes,1,rep,name=members,proto3" json:"members,omitempty"`
+	LastSeq       uint64                 `protobuf:"varint,2,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
+	Error         *Error                 `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GroupGetReply) Reset() {
+	*x = GroupGetReply{}
+	mi := &file_wire_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GroupGetReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GroupGetReply) ProtoMessage() {}
+
+func (x *GroupGetReply) ProtoReflect() protoreflect.Message {
+	mi := &file_wire_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GroupGetReply.ProtoReflect.Descriptor instead.
+func (*GroupGetReply) Descriptor() ([]byte, []int) {
+	return file_wire_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *GroupGetReply) GetMembers() []string {
+	if x != nil {
+		return x.Members
+	}
+	return nil
+}
+
+func (x *GroupGetReply) GetLastSeq() uint64 {
+	if x != nil {
+		return x.LastSeq
+	}
+	return 0
+}
+
+func (x *GroupGetReply) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+// GroupReadRequest reads a group stream for a member's device drain.
+type GroupReadRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	App           string                 `protobuf:"bytes,1,opt,name=app,proto3" json:"app,omitempty"`
+	Group         string                 `protobuf:"bytes,2,opt,name=group,proto3" json:"group,omitempty"`
+	After         uint64                 `protobuf:"varint,3,opt,name=after,proto3" json:"after,omitempty"`
+	Upto          uint64                 `protobuf:"varint,4,opt,name=upto,proto3" json:"upto,omitempty"`
+	Limit         uint32                 `protobuf:"varint,5,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GroupReadRequest) Reset() {
+	*x = GroupReadRequest{}
+	mi := &file_wire_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GroupReadRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GroupReadRequest) ProtoMessage() {}
+
+func (x *GroupReadRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_wire_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GroupReadRequest.ProtoReflect.Descriptor instead.
+func (*GroupReadRequest) Descriptor() ([]byte, []int) {
+	return file_wire_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *GroupReadRequest) GetApp() string {
+	if x != nil {
+		return x.App
+	}
+	return ""
+}
+
+func (x *GroupReadRequest) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *GroupReadRequest) GetAfter() uint64 {
+	if x != nil {
+		return x.After
+	}
+	return 0
+}
+
+func (x *GroupReadRequest) GetUpto() uint64 {
+	if x != nil {
+		return x.Upto
+	}
+	return 0
+}
+
+func (x *GroupReadRequest) GetLimit() uint32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+type GroupReadReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Messages      []*Message             `protobuf:"bytes,1,rep,name=messages,proto3" json:"messages,omitempty"`
+	LastSeq       uint64                 `protobuf:"varint,2,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
+	Error         *Error                 `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GroupReadReply) Reset() {
+	*x = GroupReadReply{}
+	mi := &file_wire_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GroupReadReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GroupReadReply) ProtoMessage() {}
+
+func (x *GroupReadReply) ProtoReflect() protoreflect.Message {
+	mi := &file_wire_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GroupReadReply.ProtoReflect.Descriptor instead.
+func (*GroupReadReply) Descriptor() ([]byte, []int) {
+	return file_wire_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *GroupReadReply) GetMessages() []*Message {
+	if x != nil {
+		return x.Messages
+	}
+	return nil
+}
+
+func (x *GroupReadReply) GetLastSeq() uint64 {
+	if x != nil {
+		return x.LastSeq
+	}
+	return 0
+}
+
+func (x *GroupReadReply) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+// Fanout is a group message's fan-out in progress: durable so that a crash
+// resumes it after the last member done.
+type Fanout struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	App   string                 `protobuf:"bytes,1,opt,name=app,proto3" json:"app,omitempty"`
+	Group string                 `protobuf:"bytes,2,opt,name=group,proto3" json:"group,omitempty"`
+	Seq   uint64                 `protobuf:"varint,3,opt,name=seq,proto3" json:"seq,omitempty"`
+	// next_user: members sorted below it are done.
+	NextUser      string `protobuf:"bytes,4,opt,name=next_user,json=nextUser,proto3" json:"next_user,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Fanout) Reset() {
+	*x = Fanout{}
+	mi := &file_wire_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Fanout) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Fanout) ProtoMessage() {}
+
+func (x *Fanout) ProtoReflect() protoreflect.Message {
+	mi := &file_wire_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Fanout.ProtoReflect.Descriptor instead.
+func (*Fanout) Descriptor() ([]byte, []int) {
+	return file_wire_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *Fanout) GetApp() string {
+	if x != nil {
+		return x.App
+	}
+	return ""
+}
+
+func (x *Fanout) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *Fanout) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *Fanout) GetNextUser() string {
+	if x != nil {
+		return x.NextUser
+	}
+	return ""
+}
+
+// FanoutChunk asks one node to deliver a group message to the members it owns.
+type FanoutChunk struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Message       *Message               `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
+	Users         []string               `protobuf:"bytes,2,rep,name=users,proto3" json:"users,omitempty"`
+	Group         string                 `protobuf:"bytes,3,opt,name=group,proto3" json:"group,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FanoutChunk) Reset() {
+	*x = FanoutChunk{}
+	mi := &file_wire_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FanoutChunk) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FanoutChunk) ProtoMessage() {}
+
+func (x *FanoutChunk) ProtoReflect() protoreflect.Message {
+	mi := &file_wire_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FanoutChunk.ProtoReflect.Descriptor instead.
+func (*FanoutChunk) Descriptor() ([]byte, []int) {
+	return file_wire_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *FanoutChunk) GetMessage() *Message {
+	if x != nil {
+		return x.Message
+	}
+	return nil
+}
+
+func (x *FanoutChunk) GetUsers() []string {
+	if x != nil {
+		return x.Users
+	}
+	return nil
+}
+
+func (x *FanoutChunk) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+// GroupDeliver hands one member's user actor a group message.
+type GroupDeliver struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Message       *Message               `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
+	Group         string                 `protobuf:"bytes,2,opt,name=group,proto3" json:"group,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GroupDeliver) Reset() {
+	*x = GroupDeliver{}
+	mi := &file_wire_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GroupDeliver) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GroupDeliver) ProtoMessage() {}
+
+func (x *GroupDeliver) ProtoReflect() protoreflect.Message {
+	mi := &file_wire_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GroupDeliver.ProtoReflect.Descriptor instead.
+func (*GroupDeliver) Descriptor() ([]byte, []int) {
+	return file_wire_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *GroupDeliver) GetMessage() *Message {
+	if x != nil {
+		return x.Message
+	}
+	return nil
+}
+
+func (x *GroupDeliver) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+// Membership tells members' user actors they joined or left a group.
+type Membership struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	App    string                 `protobuf:"bytes,1,opt,name=app,proto3" json:"app,omitempty"`
+	Group  string                 `protobuf:"bytes,2,opt,name=group,proto3" json:"group,omitempty"`
+	Users  []string               `protobuf:"bytes,3,rep,name=users,proto3" json:"users,omitempty"`
+	Joined bool                   `protobuf:"varint,4,opt,name=joined,proto3" json:"joined,omitempty"`
+	// since: the group seq at which they joined; they receive messages after it.
+	Since         uint64 `protobuf:"varint,5,opt,name=since,proto3" json:"since,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Membership) Reset() {
+	*x = Membership{}
+	mi := &file_wire_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Membership) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Membership) ProtoMessage() {}
+
+func (x *Membership) ProtoReflect() protoreflect.Message {
+	mi := &file_wire_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Membership.ProtoReflect.Descriptor instead.
+func (*Membership) Descriptor() ([]byte, []int) {
+	return file_wire_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *Membership) GetApp() string {
+	if x != nil {
+		return x.App
+	}
+	return ""
+}
+
+func (x *Membership) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *Membership) GetUsers() []string {
+	if x != nil {
+		return x.Users
+	}
+	return nil
+}
+
+func (x *Membership) GetJoined() bool {
+	if x != nil {
+		return x.Joined
+	}
+	return false
+}
+
+func (x *Membership) GetSince() uint64 {
+	if x != nil {
+		return x.Since
+	}
+	return 0
+}
+
+type CallInvitee struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	User  string                 `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	// state: "ringing", "accepted", "rejected", "timeout", "cancelled".
+	State         string `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CallInvitee) Reset() {
+	*x = CallInvitee{}
+	mi := &file_wire_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CallInvitee) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CallInvitee) ProtoMessage() {}
+
+func (x *CallInvitee) ProtoReflect() protoreflect.Message {
+	mi := &file_wire_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CallInvitee.ProtoReflect.Descriptor instead.
+func (*CallInvitee) Descriptor() ([]byte, []int) {
+	return file_wire_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *CallInvitee) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+func (x *CallInvitee) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+// CallRecord is a call invitation's stored state.
+type CallRecord struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	App          string                 `protobuf:"bytes,1,opt,name=app,proto3" json:"app,omitempty"`
+	CallId       string                 `protobuf:"bytes,2,opt,name=call_id,json=callId,proto3" json:"call_id,omitempty"`
+	Inviter      string                 `protobuf:"bytes,3,opt,name=inviter,proto3" json:"inviter,omitempty"`
+	Invitees     []*CallInvitee         `protobuf:"bytes,4,rep,name=invitees,proto3" json:"invitees,omitempty"`
+	CreatedAtMs  int64                  `protobuf:"varint,5,opt,name=created_at_ms,json=createdAtMs,proto3" json:"created_at_ms,omitempty"`
+	TimeoutAtMs  int64                  `protobuf:"varint,6,opt,name=timeout_at_ms,json=timeoutAtMs,proto3" json:"timeout_at_ms,omitempty"`
+	TimeoutS     int32                  `protobuf:"varint,7,opt,name=timeout_s,json=timeoutS,proto3" json:"timeout_s,omitempty"`
+	Mode         string                 `protobuf:"bytes,8,opt,name=mode,proto3" json:"mode,omitempty"`
+	ExtendedData string                 `protobuf:"bytes,9,opt,name=extended_data,json=extendedData,proto3" json:"extended_data,omitempty"`
+	PushConfig   *PushConfig            `protobuf:"bytes,10,opt,name=push_config,json=pushConfig,proto3" json:"push_config,omitempty"`
+	// ended: no invitee is ringing any more.
+	Ended         bool `protobuf:"varint,11,opt,name=ended,proto3" json:"ended,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CallRecord) Reset() {
+	*x = CallRecord{}
+	mi := &file_wire_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CallRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CallRecord) ProtoMessage() {}
+
+func (x *CallRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_wire_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CallRecord.ProtoReflect.Descriptor instead.
+func (*CallRecord) Descriptor() ([]byte, []int) {
+	return file_wire_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *CallRecord) GetApp() string {
+	if x != nil {
+		return x.App
+	}
+	return ""
+}
+
+func (x *CallRecord) GetCallId() string {
+	if x != nil {
+		return x.CallId
+	}
+	return ""
+}
+
+func (x *CallRecord) GetInviter() string {
+	if x != nil {
+		return x.Inviter
+	}
+	return ""
+}
+
+func (x *CallRecord) GetInvitees() []*CallInvitee {
+	if x != nil {
+		return x.Invitees
+	}
+	return nil
+}
+
+func (x *CallRecord) GetCreatedAtMs() int64 {
+	if x != nil {
+		return x.CreatedAtMs
+	}
+	return 0
+}
+
+func (x *CallRecord) GetTimeoutAtMs() int64 {
+	if x != nil {
+		return x.TimeoutAtMs
+	}
+	return 0
+}
+
+func (x *CallRecord) GetTimeoutS() int32 {
+	if x != nil {
+		return x.TimeoutS
+	}
+	return 0
+}
+
+func (x *CallRecord) GetMode() string {
+	if x != nil {
+		return x.Mode
+	}
+	return ""
+}
+
+func (x *CallRecord) GetExtendedData() string {
+	if x != nil {
+		return x.ExtendedData
+	}
+	return ""
+}
+
+func (x *CallRecord) GetPushConfig() *PushConfig {
+	if x != nil {
+		return x.PushConfig
+	}
+	return nil
+}
+
+func (x *CallRecord) GetEnded() bool {
+	if x != nil {
+		return x.Ended
+	}
+	return false
+}
+
+type CallRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	App    string                 `protobuf:"bytes,1,opt,name=app,proto3" json:"app,omitempty"`
+	CallId string                 `protobuf:"bytes,2,opt,name=call_id,json=callId,proto3" json:"call_id,omitempty"`
+	// action: "invite", "cancel", "accept", "reject", "resume".
+	Action        string      `protobuf:"bytes,3,opt,name=action,proto3" json:"action,omitempty"`
+	User          string      `protobuf:"bytes,4,opt,name=user,proto3" json:"user,omitempty"`
+	DeviceId      string      `protobuf:"bytes,5,opt,name=device_id,json=deviceId,proto3" json:"device_id,omitempty"`
+	Invitees      []string    `protobuf:"bytes,6,rep,name=invitees,proto3" json:"invitees,omitempty"`
+	TimeoutS      int32       `protobuf:"varint,7,opt,name=timeout_s,json=timeoutS,proto3" json:"timeout_s,omitempty"`
+	Mode          string      `protobuf:"bytes,8,opt,name=mode,proto3" json:"mode,omitempty"`
+	ExtendedData  string      `protobuf:"bytes,9,opt,name=extended_data,json=extendedData,proto3" json:"extended_data,omitempty"`
+	PushConfig    *PushConfig `protobuf:"bytes,10,opt,name=push_config,json=pushConfig,proto3" json:"push_config,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CallRequest) Reset() {
+	*x = CallRequest{}
+	mi := &file_wire_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CallRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CallRequest) ProtoMessage() {}
+
+func (x *CallRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_wire_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CallRequest.ProtoReflect.Descriptor instead.
+func (*CallRequest) Descriptor() ([]byte, []int) {
+	return file_wire_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *CallRequest) GetApp() string {
+	if x != nil {
+		return x.App
+	}
+	return ""
+}
+
+func (x *CallRequest) GetCallId() string {
+	if x != nil {
+		return x.CallId
+	}
+	return ""
+}
+
+func (x *CallRequest) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *CallRequest) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+func (x *CallRequest) GetDeviceId() string {
+	if x != nil {
+		return x.DeviceId
+	}
+	return ""
+}
+
+func (x *CallRequest) GetInvitees() []string {
+	if x != nil {
+		return x.Invitees
+	}
+	return nil
+}
+
+func (x *CallRequest) GetTimeoutS() int32 {
+	if x != nil {
+		return x.TimeoutS
+	}
+	return 0
+}
+
+func (x *CallRequest) GetMode() string {
+	if x != nil {
+		return x.Mode
+	}
+	return ""
+}
+
+func (x *CallRequest) GetExtendedData() string {
+	if x != nil {
+		return x.ExtendedData
+	}
+	return ""
+}
+
+func (x *CallRequest) GetPushConfig() *PushConfig {
+	if x != nil {
+		return x.PushConfig
+	}
+	return nil
+}
+
+type CallReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CallId        string                 `protobuf:"bytes,1,opt,name=call_id,json=callId,proto3" json:"call_id,omitempty"`
+	TimeoutS      int32                  `protobuf:"varint,2,opt,name=timeout_s,json=timeoutS,proto3" json:"timeout_s,omitempty"`
+	Error         *Error                 `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CallReply) Reset() {
+	*x = CallReply{}
+	mi := &file_wire_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CallReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CallReply) ProtoMessage() {}
+
+func (x *CallReply) ProtoReflect() protoreflect.Message {
+	mi := &file_wire_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CallReply.ProtoReflect.Descriptor instead.
+func (*CallReply) Descriptor() ([]byte, []int) {
+	return file_wire_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *CallReply) GetCallId() string {
+	if x != nil {
+		return x.CallId
+	}
+	return ""
+}
+
+func (x *CallReply) GetTimeoutS() int32 {
+	if x != nil {
+		return x.TimeoutS
+	}
+	return 0
+}
+
+func (x *CallReply) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+// CallEvent asks a user actor to append a call event to its inbox (and push it
+// when push_config is set); ringing adds or removes the call from the user's
+// ringing set.
+type CallEvent struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Message *Message               `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
+	// ringing_until_ms > 0 marks the call ringing for this user until then;
+	// stop_ringing removes it.
+	RingingUntilMs int64 `protobuf:"varint,2,opt,name=ringing_until_ms,json=ringingUntilMs,proto3" json:"ringing_until_ms,omitempty"`
+	StopRinging    bool  `protobuf:"varint,3,opt,name=stop_ringing,json=stopRinging,proto3" json:"stop_ringing,omitempty"`
+	// except_device: a device that answered itself and needs no frame.
+	ExceptDevice  string `protobuf:"bytes,4,opt,name=except_device,json=exceptDevice,proto3" json:"except_device,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CallEvent) Reset() {
+	*x = CallEvent{}
+	mi := &file_wire_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CallEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CallEvent) ProtoMessage() {}
+
+func (x *CallEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_wire_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CallEvent.ProtoReflect.Descriptor instead.
+func (*CallEvent) Descriptor() ([]byte, []int) {
+	return file_wire_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *CallEvent) GetMessage() *Message {
+	if x != nil {
+		return x.Message
+	}
+	return nil
+}
+
+func (x *CallEvent) GetRingingUntilMs() int64 {
+	if x != nil {
+		return x.RingingUntilMs
+	}
+	return 0
+}
+
+func (x *CallEvent) GetStopRinging() bool {
+	if x != nil {
+		return x.StopRinging
+	}
+	return false
+}
+
+func (x *CallEvent) GetExceptDevice() string {
+	if x != nil {
+		return x.ExceptDevice
+	}
+	return ""
+}
+
+var File_wire_proto protoreflect.FileDescriptor
+
+const file_wire_proto_rawDesc = "" +
 	"\n" +
-	"\x0fwire/wire.proto\x12\n" +
+	"\n" +
+	"wire.proto\x12\n" +
 	"pushd.wire\"J\n" +
 	"\bEnvelope\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x18\n" +
@@ -1958,7 +3119,7 @@ const file_wire_wire_proto_rawDesc = "" +
 	"\apayload\x18\x03 \x01(\tR\apayload\x12!\n" +
 	"\fresources_id\x18\x04 \x01(\tR\vresourcesId\x12'\n" +
 	"\x0fbadge_increment\x18\x05 \x01(\x05R\x0ebadgeIncrement\x12$\n" +
-	"\x04voip\x18\x06 \x01(\v2\x10.pushd.wire.VoIPR\x04voip\"\xf9\x02\n" +
+	"\x04voip\x18\x06 \x01(\v2\x10.pushd.wire.VoIPR\x04voip\"\xc5\x03\n" +
 	"\aMessage\x12\x1d\n" +
 	"\n" +
 	"message_id\x18\x01 \x01(\tR\tmessageId\x12\x10\n" +
@@ -1975,7 +3136,10 @@ const file_wire_wire_proto_rawDesc = "" +
 	"\x03seq\x18\v \x01(\x04R\x03seq\x127\n" +
 	"\vpush_config\x18\f \x01(\v2\x16.pushd.wire.PushConfigR\n" +
 	"pushConfig\x12\"\n" +
-	"\rclient_msg_id\x18\r \x01(\tR\vclientMsgId\"\x9f\x03\n" +
+	"\rclient_msg_id\x18\r \x01(\tR\vclientMsgId\x12\x14\n" +
+	"\x05event\x18\x0e \x01(\tR\x05event\x12\x17\n" +
+	"\acall_id\x18\x0f \x01(\tR\x06callId\x12\x1b\n" +
+	"\tcall_json\x18\x10 \x01(\tR\bcallJson\"\x9f\x03\n" +
 	"\aBinding\x12\x17\n" +
 	"\apush_id\x18\x01 \x01(\tR\x06pushId\x12\x10\n" +
 	"\x03app\x18\x02 \x01(\tR\x03app\x12\x12\n" +
@@ -2112,22 +3276,111 @@ const file_wire_wire_proto_rawDesc = "" +
 	"\x04Kick\x12\x16\n" +
 	"\x06reason\x18\x01 \x01(\tR\x06reason\x12\x1d\n" +
 	"\n" +
-	"session_id\x18\x02 \x01(\tR\tsessionIdB Z\x1egithub.com/pushd-im/pushd/wireb\x06proto3"
+	"session_id\x18\x02 \x01(\tR\tsessionId\"s\n" +
+	"\vGroupRecord\x12\x10\n" +
+	"\x03app\x18\x01 \x01(\tR\x03app\x12\x14\n" +
+	"\x05group\x18\x02 \x01(\tR\x05group\x12\x18\n" +
+	"\amembers\x18\x03 \x01(\x04R\amembers\x12\"\n" +
+	"\rcreated_at_ms\x18\x04 \x01(\x03R\vcreatedAtMs\"c\n" +
+	"\x0fGroupSetRequest\x12\x10\n" +
+	"\x03app\x18\x01 \x01(\tR\x03app\x12\x14\n" +
+	"\x05group\x18\x02 \x01(\tR\x05group\x12\x18\n" +
+	"\amembers\x18\x03 \x03(\tR\amembers\x12\x0e\n" +
+	"\x02op\x18\x04 \x01(\tR\x02op\"R\n" +
+	"\rGroupSetReply\x12\x18\n" +
+	"\amembers\x18\x01 \x01(\x04R\amembers\x12'\n" +
+	"\x05error\x18\x02 \x01(\v2\x11.pushd.wire.ErrorR\x05error\"9\n" +
+	"\x0fGroupGetRequest\x12\x10\n" +
+	"\x03app\x18\x01 \x01(\tR\x03app\x12\x14\n" +
+	"\x05group\x18\x02 \x01(\tR\x05group\"m\n" +
+	"\rGroupGetReply\x12\x18\n" +
+	"\amembers\x18\x01 \x03(\tR\amembers\x12\x19\n" +
+	"\blast_seq\x18\x02 \x01(\x04R\alastSeq\x12'\n" +
+	"\x05error\x18\x03 \x01(\v2\x11.pushd.wire.ErrorR\x05error\"z\n" +
+	"\x10GroupReadRequest\x12\x10\n" +
+	"\x03app\x18\x01 \x01(\tR\x03app\x12\x14\n" +
+	"\x05group\x18\x02 \x01(\tR\x05group\x12\x14\n" +
+	"\x05after\x18\x03 \x01(\x04R\x05after\x12\x12\n" +
+	"\x04upto\x18\x04 \x01(\x04R\x04upto\x12\x14\n" +
+	"\x05limit\x18\x05 \x01(\rR\x05limit\"\x85\x01\n" +
+	"\x0eGroupReadReply\x12/\n" +
+	"\bmessages\x18\x01 \x03(\v2\x13.pushd.wire.MessageR\bmessages\x12\x19\n" +
+	"\blast_seq\x18\x02 \x01(\x04R\alastSeq\x12'\n" +
+	"\x05error\x18\x03 \x01(\v2\x11.pushd.wire.ErrorR\x05error\"_\n" +
+	"\x06Fanout\x12\x10\n" +
+	"\x03app\x18\x01 \x01(\tR\x03app\x12\x14\n" +
+	"\x05group\x18\x02 \x01(\tR\x05group\x12\x10\n" +
+	"\x03seq\x18\x03 \x01(\x04R\x03seq\x12\x1b\n" +
+	"\tnext_user\x18\x04 \x01(\tR\bnextUser\"h\n" +
+	"\vFanoutChunk\x12-\n" +
+	"\amessage\x18\x01 \x01(\v2\x13.pushd.wire.MessageR\amessage\x12\x14\n" +
+	"\x05users\x18\x02 \x03(\tR\x05users\x12\x14\n" +
+	"\x05group\x18\x03 \x01(\tR\x05group\"S\n" +
+	"\fGroupDeliver\x12-\n" +
+	"\amessage\x18\x01 \x01(\v2\x13.pushd.wire.MessageR\amessage\x12\x14\n" +
+	"\x05group\x18\x02 \x01(\tR\x05group\"x\n" +
+	"\n" +
+	"Membership\x12\x10\n" +
+	"\x03app\x18\x01 \x01(\tR\x03app\x12\x14\n" +
+	"\x05group\x18\x02 \x01(\tR\x05group\x12\x14\n" +
+	"\x05users\x18\x03 \x03(\tR\x05users\x12\x16\n" +
+	"\x06joined\x18\x04 \x01(\bR\x06joined\x12\x14\n" +
+	"\x05since\x18\x05 \x01(\x04R\x05since\"7\n" +
+	"\vCallInvitee\x12\x12\n" +
+	"\x04user\x18\x01 \x01(\tR\x04user\x12\x14\n" +
+	"\x05state\x18\x02 \x01(\tR\x05state\"\xf3\x02\n" +
+	"\n" +
+	"CallRecord\x12\x10\n" +
+	"\x03app\x18\x01 \x01(\tR\x03app\x12\x17\n" +
+	"\acall_id\x18\x02 \x01(\tR\x06callId\x12\x18\n" +
+	"\ainviter\x18\x03 \x01(\tR\ainviter\x123\n" +
+	"\binvitees\x18\x04 \x03(\v2\x17.pushd.wire.CallInviteeR\binvitees\x12\"\n" +
+	"\rcreated_at_ms\x18\x05 \x01(\x03R\vcreatedAtMs\x12\"\n" +
+	"\rtimeout_at_ms\x18\x06 \x01(\x03R\vtimeoutAtMs\x12\x1b\n" +
+	"\ttimeout_s\x18\a \x01(\x05R\btimeoutS\x12\x12\n" +
+	"\x04mode\x18\b \x01(\tR\x04mode\x12#\n" +
+	"\rextended_data\x18\t \x01(\tR\fextendedData\x127\n" +
+	"\vpush_config\x18\n" +
+	" \x01(\v2\x16.pushd.wire.PushConfigR\n" +
+	"pushConfig\x12\x14\n" +
+	"\x05ended\x18\v \x01(\bR\x05ended\"\xac\x02\n" +
+	"\vCallRequest\x12\x10\n" +
+	"\x03app\x18\x01 \x01(\tR\x03app\x12\x17\n" +
+	"\acall_id\x18\x02 \x01(\tR\x06callId\x12\x16\n" +
+	"\x06action\x18\x03 \x01(\tR\x06action\x12\x12\n" +
+	"\x04user\x18\x04 \x01(\tR\x04user\x12\x1b\n" +
+	"\tdevice_id\x18\x05 \x01(\tR\bdeviceId\x12\x1a\n" +
+	"\binvitees\x18\x06 \x03(\tR\binvitees\x12\x1b\n" +
+	"\ttimeout_s\x18\a \x01(\x05R\btimeoutS\x12\x12\n" +
+	"\x04mode\x18\b \x01(\tR\x04mode\x12#\n" +
+	"\rextended_data\x18\t \x01(\tR\fextendedData\x127\n" +
+	"\vpush_config\x18\n" +
+	" \x01(\v2\x16.pushd.wire.PushConfigR\n" +
+	"pushConfig\"j\n" +
+	"\tCallReply\x12\x17\n" +
+	"\acall_id\x18\x01 \x01(\tR\x06callId\x12\x1b\n" +
+	"\ttimeout_s\x18\x02 \x01(\x05R\btimeoutS\x12'\n" +
+	"\x05error\x18\x03 \x01(\v2\x11.pushd.wire.ErrorR\x05error\"\xac\x01\n" +
+	"\tCallEvent\x12-\n" +
+	"\amessage\x18\x01 \x01(\v2\x13.pushd.wire.MessageR\amessage\x12(\n" +
+	"\x10ringing_until_ms\x18\x02 \x01(\x03R\x0eringingUntilMs\x12!\n" +
+	"\fstop_ringing\x18\x03 \x01(\bR\vstopRinging\x12#\n" +
+	"\rexcept_device\x18\x04 \x01(\tR\fexceptDeviceB Z\x1egithub.com/pushd-im/pushd/wireb\x06proto3"
 
 var (
-	file_wire_wire_proto_rawDescOnce sync.Once
-	file_wire_wire_proto_rawDescData []byte
+	file_wire_proto_rawDescOnce sync.Once
+	file_wire_proto_rawDescData []byte
 )
 
-func file_wire_wire_proto_rawDescGZIP() []byte {
-	file_wire_wire_proto_rawDescOnce.Do(func() {
-		file_wire_wire_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_wire_wire_proto_rawDesc), len(file_wire_wire_proto_rawDesc)))
+func file_wire_proto_rawDescGZIP() []byte {
+	file_wire_proto_rawDescOnce.Do(func() {
+		file_wire_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_wire_proto_rawDesc), len(file_wire_proto_rawDesc)))
 	})
-	return file_wire_wire_proto_rawDescData
+	return file_wire_proto_rawDescData
 }
 
-var file_wire_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
-var file_wire_wire_proto_goTypes = []any{
+var file_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
+var file_wire_proto_goTypes = []any{
 	(*Envelope)(nil),          // 0: pushd.wire.Envelope
 	(*Error)(nil),             // 1: pushd.wire.Error
 	(*VoIP)(nil),              // 2: pushd.wire.VoIP
@@ -2153,13 +3406,29 @@ var file_wire_wire_proto_goTypes = []any{
 	(*NotOwner)(nil),          // 22: pushd.wire.NotOwner
 	(*Deliver)(nil),           // 23: pushd.wire.Deliver
 	(*Kick)(nil),              // 24: pushd.wire.Kick
-	nil,                       // 25: pushd.wire.PushJob.DataEntry
+	(*GroupRecord)(nil),       // 25: pushd.wire.GroupRecord
+	(*GroupSetRequest)(nil),   // 26: pushd.wire.GroupSetRequest
+	(*GroupSetReply)(nil),     // 27: pushd.wire.GroupSetReply
+	(*GroupGetRequest)(nil),   // 28: pushd.wire.GroupGetRequest
+	(*GroupGetReply)(nil),     // 29: pushd.wire.GroupGetReply
+	(*GroupReadRequest)(nil),  // 30: pushd.wire.GroupReadRequest
+	(*GroupReadReply)(nil),    // 31: pushd.wire.GroupReadReply
+	(*Fanout)(nil),            // 32: pushd.wire.Fanout
+	(*FanoutChunk)(nil),       // 33: pushd.wire.FanoutChunk
+	(*GroupDeliver)(nil),      // 34: pushd.wire.GroupDeliver
+	(*Membership)(nil),        // 35: pushd.wire.Membership
+	(*CallInvitee)(nil),       // 36: pushd.wire.CallInvitee
+	(*CallRecord)(nil),        // 37: pushd.wire.CallRecord
+	(*CallRequest)(nil),       // 38: pushd.wire.CallRequest
+	(*CallReply)(nil),         // 39: pushd.wire.CallReply
+	(*CallEvent)(nil),         // 40: pushd.wire.CallEvent
+	nil,                       // 41: pushd.wire.PushJob.DataEntry
 }
-var file_wire_wire_proto_depIdxs = []int32{
+var file_wire_proto_depIdxs = []int32{
 	2,  // 0: pushd.wire.PushConfig.voip:type_name -> pushd.wire.VoIP
 	3,  // 1: pushd.wire.Message.push_config:type_name -> pushd.wire.PushConfig
 	3,  // 2: pushd.wire.PushJob.push_config:type_name -> pushd.wire.PushConfig
-	25, // 3: pushd.wire.PushJob.data:type_name -> pushd.wire.PushJob.DataEntry
+	41, // 3: pushd.wire.PushJob.data:type_name -> pushd.wire.PushJob.DataEntry
 	4,  // 4: pushd.wire.SendRequest.message:type_name -> pushd.wire.Message
 	1,  // 5: pushd.wire.SendReply.error:type_name -> pushd.wire.Error
 	5,  // 6: pushd.wire.BindRequest.binding:type_name -> pushd.wire.Binding
@@ -2167,33 +3436,44 @@ var file_wire_wire_proto_depIdxs = []int32{
 	5,  // 8: pushd.wire.DevicesReply.bindings:type_name -> pushd.wire.Binding
 	1,  // 9: pushd.wire.DevicesReply.error:type_name -> pushd.wire.Error
 	1,  // 10: pushd.wire.Reply.error:type_name -> pushd.wire.Error
-	11, // [11:11] is the sub-list for method output_type
-	11, // [11:11] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	1,  // 11: pushd.wire.GroupSetReply.error:type_name -> pushd.wire.Error
+	1,  // 12: pushd.wire.GroupGetReply.error:type_name -> pushd.wire.Error
+	4,  // 13: pushd.wire.GroupReadReply.messages:type_name -> pushd.wire.Message
+	1,  // 14: pushd.wire.GroupReadReply.error:type_name -> pushd.wire.Error
+	4,  // 15: pushd.wire.FanoutChunk.message:type_name -> pushd.wire.Message
+	4,  // 16: pushd.wire.GroupDeliver.message:type_name -> pushd.wire.Message
+	36, // 17: pushd.wire.CallRecord.invitees:type_name -> pushd.wire.CallInvitee
+	3,  // 18: pushd.wire.CallRecord.push_config:type_name -> pushd.wire.PushConfig
+	3,  // 19: pushd.wire.CallRequest.push_config:type_name -> pushd.wire.PushConfig
+	1,  // 20: pushd.wire.CallReply.error:type_name -> pushd.wire.Error
+	4,  // 21: pushd.wire.CallEvent.message:type_name -> pushd.wire.Message
+	22, // [22:22] is the sub-list for method output_type
+	22, // [22:22] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
-func init() { file_wire_wire_proto_init() }
-func file_wire_wire_proto_init() {
-	if File_wire_wire_proto != nil {
+func init() { file_wire_proto_init() }
+func file_wire_proto_init() {
+	if File_wire_proto != nil {
 		return
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
-			RawDescriptor: unsafe.Slice(unsafe.StringData(file_wire_wire_proto_rawDesc), len(file_wire_wire_proto_rawDesc)),
+			RawDescriptor: unsafe.Slice(unsafe.StringData(file_wire_proto_rawDesc), len(file_wire_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   26,
+			NumMessages:   42,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
-		GoTypes:           file_wire_wire_proto_goTypes,
-		DependencyIndexes: file_wire_wire_proto_depIdxs,
-		MessageInfos:      file_wire_wire_proto_msgTypes,
+		GoTypes:           file_wire_proto_goTypes,
+		DependencyIndexes: file_wire_proto_depIdxs,
+		MessageInfos:      file_wire_proto_msgTypes,
 	}.Build()
-	File_wire_wire_proto = out.File
-	file_wire_wire_proto_goTypes = nil
-	file_wire_wire_proto_depIdxs = nil
+	File_wire_proto = out.File
+	file_wire_proto_goTypes = nil
+	file_wire_proto_depIdxs = nil
 }
