@@ -16,7 +16,7 @@ import (
 // Send stores a one-to-one message in the receiver's inbox and returns once it
 // is durable. m.From, m.To and the content must be validated by the caller.
 func (n *Node) Send(ctx context.Context, m *wire.Message) (*wire.SendReply, error) {
-	reply, err := n.Request(ctx, UserKey(m.App, m.To), &wire.SendRequest{Message: m})
+	reply, err := n.Request(ctx, sendKey(m), &wire.SendRequest{Message: m})
 	if err != nil {
 		return nil, err
 	}
@@ -42,7 +42,7 @@ func (n *Node) SendMany(ctx context.Context, msgs []*wire.Message) ([]*wire.Send
 		timeout = time.Until(dl)
 	}
 	for i, m := range msgs {
-		key := UserKey(m.App, m.To)
+		key := sendKey(m)
 		env, err := wire.Wrap(key, &wire.SendRequest{Message: m})
 		if err != nil {
 			errs[i] = err
@@ -81,6 +81,55 @@ func unwrapReply(res any) (proto.Message, error) {
 		return nil, fmt.Errorf("actors: unexpected reply %T", res)
 	}
 	return wire.Unwrap(env)
+}
+
+// sendKey routes a message: to its receiver's user actor, or to its group's actor.
+func sendKey(m *wire.Message) string {
+	if m.ConversationType == 2 {
+		return GroupKey(m.App, m.To)
+	}
+	return UserKey(m.App, m.To)
+}
+
+// GroupSet replaces ("replace"), adds ("add") or removes ("remove") members and
+// returns the member count.
+func (n *Node) GroupSet(ctx context.Context, app, group, op string, members []string) (uint64, error) {
+	reply, err := n.Request(ctx, GroupKey(app, group), &wire.GroupSetRequest{App: app, Group: group, Members: members, Op: op})
+	if err != nil {
+		return 0, err
+	}
+	if err := ReplyError(reply); err != nil {
+		return 0, err
+	}
+	return reply.(*wire.GroupSetReply).Members, nil
+}
+
+// GroupMembers returns the group's members, sorted.
+func (n *Node) GroupMembers(ctx context.Context, app, group string) ([]string, error) {
+	reply, err := n.Request(ctx, GroupKey(app, group), &wire.GroupGetRequest{App: app, Group: group})
+	if err != nil {
+		return nil, err
+	}
+	if err := ReplyError(reply); err != nil {
+		return nil, err
+	}
+	return reply.(*wire.GroupGetReply).Members, nil
+}
+
+// Call acts on a call invitation: "invite" (a new call id is made), "cancel",
+// "accept" or "reject".
+func (n *Node) Call(ctx context.Context, r *wire.CallRequest) (*wire.CallReply, error) {
+	if r.Action == "invite" {
+		r.CallId = NewMessageID(n.now())
+	}
+	reply, err := n.Request(ctx, CallKey(r.App, r.CallId), r)
+	if err != nil {
+		return nil, err
+	}
+	if err := ReplyError(reply); err != nil {
+		return nil, err
+	}
+	return reply.(*wire.CallReply), nil
 }
 
 // Bind binds b's token to b.User and returns its push id. A token bound to

@@ -25,8 +25,21 @@ type frameMessage struct {
 	Timestamp        int64  `json:"timestamp"`
 }
 
-// MessageFrame renders a stored message as the frame a device receives.
+// The call events, stored in the inbox and sent as frames of these types.
+const (
+	eventInvitation = "call_invitation_received"
+	eventCancelled  = "call_invitation_cancelled"
+	eventAccepted   = "call_invitation_accepted"
+	eventRejected   = "call_invitation_rejected"
+	eventTimeout    = "call_invitation_timeout"
+)
+
+// MessageFrame renders a stored message as the frame a device receives: a
+// "message" frame, or a call event's frame.
 func MessageFrame(m *wire.Message) []byte {
+	if m.Event != "" {
+		return callFrame(m)
+	}
 	b, _ := json.Marshal(messageFrame{
 		Type: "message", Stream: m.Stream, Seq: m.Seq,
 		Message: frameMessage{
@@ -43,5 +56,18 @@ func KickedFrame(reason string) []byte {
 		Type   string `json:"type"`
 		Reason string `json:"reason"`
 	}{"kicked", reason})
+	return b
+}
+
+// callFrame is a call event's frame: its type, stream and seq, the call id,
+// the timestamp, and the call fields the event carries (inviter, invitee,
+// invitees, mode, extended_data, timeout).
+func callFrame(m *wire.Message) []byte {
+	f := map[string]any{}
+	if m.CallJson != "" {
+		_ = json.Unmarshal([]byte(m.CallJson), &f)
+	}
+	f["type"], f["stream"], f["seq"], f["call_id"], f["timestamp"] = m.Event, m.Stream, m.Seq, m.CallId, m.TimestampMs
+	b, _ := json.Marshal(f)
 	return b
 }

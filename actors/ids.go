@@ -30,10 +30,19 @@ func PushID(app, provider, token string) string {
 // UserKey is the routing key of a user: "u/<app>/<user>".
 func UserKey(app, user string) string { return "u/" + app + "/" + user }
 
-func splitUserKey(key string) (app, user string, ok bool) {
-	rest, ok := strings.CutPrefix(key, "u/")
-	if !ok {
-		return "", "", false
-	}
-	return strings.Cut(rest, "/")
+// GroupKey is the routing key of a group: "g/<app>/<group>".
+func GroupKey(app, group string) string { return "g/" + app + "/" + group }
+
+// CallKey is the routing key of a call: "c/<app>/<call_id>".
+func CallKey(app, callID string) string { return "c/" + app + "/" + callID }
+
+// nodeKeyPrefix addresses a node's router itself ("n/<node>"): work for the
+// users a node owns, not for one actor.
+const nodeKeyPrefix = "n/"
+
+// splitKey splits "<kind>/<app>/<id>".
+func splitKey(key string) (kind, app, id string, ok bool) {
+	kind, rest, ok1 := strings.Cut(key, "/")
+	app, id, ok2 := strings.Cut(rest, "/")
+	return kind, app, id, ok1 && ok2 && app != "" && id != "" && !strings.Contains(id, "/")
 }

@@ -18,6 +18,9 @@ type Metrics struct {
 	Unbound           *prometheus.CounterVec // by reason: token_invalid, moved, unregister, logout
 	QuotaExhausted    *prometheus.CounterVec // by app, provider, class: times a class was held for the day
 	PushesHeld        *prometheus.GaugeVec   // by app, provider: pushes waiting for the vendor's next day
+	FanoutPending     prometheus.Gauge       // group fan-outs running on this node
+	FanoutMembers     prometheus.Counter     // members handed a group message
+	Calls             *prometheus.CounterVec // by event
 }
 
 // NewMetrics creates the series and registers them on reg (nil: not registered).
@@ -36,11 +39,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Unbound:           prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pushd_bindings_removed_total", Help: "Bindings removed, by reason."}, []string{"reason"}),
 		QuotaExhausted:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pushd_vendor_quota_exhausted_total", Help: "Times a vendor's daily quota ran out for a class of pushes."}, []string{"app", "provider", "class"}),
 		PushesHeld:        prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "pushd_pushes_held", Help: "Pushes held until the vendor's next quota day."}, []string{"app", "provider"}),
+		FanoutPending:     prometheus.NewGauge(prometheus.GaugeOpts{Name: "pushd_fanout_pending", Help: "Group fan-outs running on this node."}),
+		FanoutMembers:     prometheus.NewCounter(prometheus.CounterOpts{Name: "pushd_fanout_members_total", Help: "Members handed a group message."}),
+		Calls:             prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pushd_call_events_total", Help: "Call invitation events, by type."}, []string{"event"}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.MessagesAccepted, m.MessagesDropped, m.FramesDelivered, m.Pushes, m.PushRetries,
 			m.PushesDeduped, m.OutboxRecovered, m.ActiveUsers, m.Sessions, m.IdempotentReplays, m.Unbound,
-			m.QuotaExhausted, m.PushesHeld)
+			m.QuotaExhausted, m.PushesHeld, m.FanoutPending, m.FanoutMembers, m.Calls)
 	}
 	return m
 }

@@ -122,9 +122,14 @@ type Node struct {
 	mu      sync.Mutex
 	timers  map[uint64]func() bool // node timers not yet fired, by id
 	timerID uint64
-	stopped bool
-	stopCh  chan struct{}
-	once    sync.Once
+	// work runs node-level goroutines (fan-outs, bulk member work); workCtx
+	// ends at Shutdown.
+	work       sync.WaitGroup
+	workCtx    context.Context
+	workCancel context.CancelFunc
+	stopped    bool
+	stopCh     chan struct{}
+	once       sync.Once
 }
 
 type vendorKey struct {
@@ -140,8 +145,9 @@ func New(o Options) (*Node, error) {
 	o.ensureDefaults()
 	quiet := slog.New(warnOnly{o.Logger.Handler()}).With("component", "protoactor")
 	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return quiet }))
+	workCtx, workCancel := context.WithCancel(context.Background())
 	return &Node{
-		o: o, log: o.Logger, system: sys,
+		o: o, log: o.Logger, system: sys, workCtx: workCtx, workCancel: workCancel,
 		vendors: map[vendorKey]*actor.PID{},
 		timers:  map[uint64]func() bool{},
 		stopCh:  make(chan struct{}),
@@ -196,7 +202,28 @@ func (n *Node) Start(p Placement) error {
 			n.vendors[vendorKey{app.ID, prov}] = vpid
 		}
 	}
-	return n.recoverOutbox()
+	if err := n.recoverOutbox(); err != nil {
+		return err
+	}
+	return n.resumeWork()
+}
+
+// resumeWork restarts what a crash interrupted: group fan-outs, and the
+// timers of calls still ringing.
+func (n *Node) resumeWork() error {
+	err := n.o.Store.Fanouts(func(f *wire.Fanout) bool {
+		n.Tell(GroupKey(f.App, f.Group), f)
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	return n.o.Store.Calls(func(c *wire.CallRecord) bool {
+		if !c.Ended {
+			n.Tell(CallKey(c.App, c.CallId), &wire.CallRequest{App: c.App, CallId: c.CallId, Action: "resume"})
+		}
+		return true
+	})
 }
 
 // Shutdown stops the actors: in-flight vendor calls end and their pushes stay in
@@ -211,6 +238,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		n.timers = nil
 		n.mu.Unlock()
 		close(n.stopCh)
+		n.workCancel()
 		var futs []*actor.Future
 		for _, pid := range n.vendors {
 			futs = append(futs, n.system.Root.StopFuture(pid))
@@ -223,6 +251,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 			for _, f := range futs {
 				_ = f.Wait()
 			}
+			n.work.Wait()
 			close(done)
 		}()
 		select {
@@ -328,6 +357,23 @@ func (n *Node) after(d time.Duration, f func()) {
 		}
 	})
 }
+
+// goWork runs f in a goroutine the node owns; f's context ends at Shutdown.
+func (n *Node) goWork(f func(context.Context)) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.stopped {
+		return
+	}
+	n.work.Add(1)
+	go func() {
+		defer n.work.Done()
+		f(n.workCtx)
+	}()
+}
+
+// wireMessage is any message of package wire.
+type wireMessage = proto.Message
 
 // now is the node's clock.
 func (n *Node) now() time.Time { return n.o.Clock.Now() }

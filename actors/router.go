@@ -1,6 +1,8 @@
 package actors
 
 import (
+	"strings"
+
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/pushd-im/pushd/wire"
@@ -62,8 +64,35 @@ func (r *router) Receive(ctx actor.Context) {
 	}
 }
 
+// producer makes the actor a key names: u/<app>/<user>, g/<app>/<group>, c/<app>/<call>.
+func (r *router) producer(key string) actor.Producer {
+	kind, app, id, ok := splitKey(key)
+	if !ok {
+		return nil
+	}
+	switch kind {
+	case "u":
+		return func() actor.Actor { return newUser(r.n, app, id) }
+	case "g":
+		return func() actor.Actor { return newGroup(r.n, app, id) }
+	case "c":
+		return func() actor.Actor { return newCall(r.n, app, id) }
+	}
+	return nil
+}
+
+// alive reports whether the key's actor is running and not stopping.
+func (r *router) alive(key string) bool {
+	c := r.children[key]
+	return c != nil && !c.stopping
+}
+
 func (r *router) route(ctx actor.Context, env *wire.Envelope, sender *actor.PID) {
 	key := env.GetKey()
+	if strings.HasPrefix(key, nodeKeyPrefix) {
+		r.nodeWork(ctx, env, sender)
+		return
+	}
 	if owner, _ := r.n.place.Owner(key); owner != r.n.place.Self() {
 		if sender != nil {
 			reply, _ := wire.Wrap(key, &wire.NotOwner{Key: key, Owner: owner})
@@ -73,15 +102,15 @@ func (r *router) route(ctx actor.Context, env *wire.Envelope, sender *actor.PID)
 	}
 	c := r.children[key]
 	if c == nil {
-		app, user, ok := splitUserKey(key)
-		if !ok {
+		producer := r.producer(key)
+		if producer == nil {
 			if sender != nil {
 				reply, _ := wire.Wrap(key, &wire.Reply{Error: errReply("bad_key", "no actor kind for key %q", key)})
 				ctx.Send(sender, reply)
 			}
 			return
 		}
-		pid := ctx.Spawn(actor.PropsFromProducer(func() actor.Actor { return newUser(r.n, app, user) }))
+		pid := ctx.Spawn(actor.PropsFromProducer(producer))
 		c = &child{pid: pid}
 		r.children[key] = c
 		r.byID[pid.Id] = key

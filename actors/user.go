@@ -8,7 +8,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/pushd-im/pushd/push"
-	"github.com/pushd-im/pushd/storage"
 	"github.com/pushd-im/pushd/wire"
 )
 
@@ -48,6 +47,9 @@ type session struct {
 	id         string
 	pid        *actor.PID
 	foreground bool
+	// sent is the highest seq sent on this session per stream: live messages
+	// at or below it are not sent twice, and a gap above it is read from storage.
+	sent map[string]uint64
 }
 
 // pendingPush is a push that waits for the device's ack until due.
@@ -66,6 +68,10 @@ type committed struct {
 	jobs    []*wire.PushJob
 	idemKey string
 	dropped int
+	// stored: msg was appended to the inbox (not a group message passing by).
+	stored bool
+	// except is a device that gets no frame (it answered the call itself).
+	except string
 }
 
 // ackTick wakes the actor when the earliest pending push is due.
@@ -179,259 +185,12 @@ func (u *userActor) envelope(ctx actor.Context, env *wire.Envelope) {
 		u.respond(ctx, sender, &wire.Reply{})
 	case *wire.VerdictReport:
 		u.verdict(m)
+	case *wire.GroupDeliver:
+		u.groupDeliver(ctx, sender, m)
+	case *wire.CallEvent:
+		u.callEvent(ctx, sender, m)
 	default:
 		u.respond(ctx, sender, &wire.Reply{Error: errReply("unknown_type", "user actor does not handle %s", env.GetType())})
-	}
-}
-
-// send stores a one-to-one message in the inbox, durably, with the pushes it
-// needs, and answers once the commit is done.
-func (u *userActor) send(ctx actor.Context, sender *actor.PID, req *wire.SendRequest) {
-	m := req.GetMessage()
-	now := u.n.now()
-	idemKey := ""
-	if m.ClientMsgId != "" {
-		idemKey = m.From + "/" + m.ClientMsgId
-		if waiting, ok := u.inflight[idemKey]; ok {
-			u.inflight[idemKey] = append(waiting, sender)
-			return
-		}
-		rec, created, ok, err := u.n.o.Store.Idempotency(u.app, u.user, m.From, m.ClientMsgId)
-		if err != nil {
-			u.respond(ctx, sender, &wire.SendReply{Error: errReply("storage_failed", "idempotency lookup: %v", err)})
-			return
-		}
-		if ok && now.UnixMilli()-created < u.n.o.IdempotencyWin.Milliseconds() {
-			u.n.o.Metrics.IdempotentReplays.Inc()
-			u.respond(ctx, sender, &wire.SendReply{MessageId: rec.MessageId, Seq: rec.Seq, TimestampMs: rec.TimestampMs})
-			return
-		}
-		u.inflight[idemKey] = []*actor.PID{sender}
-	}
-	u.lastSeq++
-	m.Seq = u.lastSeq
-	m.Stream = inbox
-	m.MessageId = NewMessageID(now)
-	m.TimestampMs = now.UnixMilli()
-	m.App = u.app
-
-	b := u.n.o.Store.NewBatch()
-	b.PutMessage(u.app, u.user, m)
-	if idemKey != "" {
-		b.PutIdempotency(u.app, u.user, m.From, m.ClientMsgId, now.UnixMilli(),
-			&wire.IdempotencyRecord{MessageId: m.MessageId, Seq: m.Seq, TimestampMs: m.TimestampMs})
-	}
-	dropped := 0
-	if keep := uint64(u.n.o.MaxPerStream); u.lastSeq >= keep && u.lastSeq-keep+1 > u.firstSeq {
-		newFirst := u.lastSeq - keep + 1
-		dropped = int(newFirst - u.firstSeq)
-		b.DropMessagesBefore(u.app, u.user, inbox, newFirst)
-		u.firstSeq = newFirst
-	}
-	jobs := u.pushJobs(m, now, b)
-	u.commits++
-	senders := []*actor.PID{sender}
-	if idemKey != "" {
-		senders = nil // taken from inflight when the commit is done
-	}
-	self := u.self
-	root := u.n.system.Root
-	u.n.o.Store.CommitAsync(b, true, func(err error) {
-		root.Send(self, &committed{err: err, msg: m, senders: senders, jobs: jobs, idemKey: idemKey, dropped: dropped})
-	})
-}
-
-// pushJobs writes an outbox job for every binding of the receiver that must be
-// pushed: offline devices now, online ones when their ack does not come in time.
-func (u *userActor) pushJobs(m *wire.Message, now time.Time, b *storage.Batch) []*wire.PushJob {
-	if m.PushConfig == nil || m.From == u.user {
-		return nil
-	}
-	var jobs []*wire.PushJob
-	for _, bd := range u.sortedBindings() {
-		if bd.PushType == "voip" {
-			continue // VoIP bindings ring for call invitations only
-		}
-		j := u.newJob(bd, m, now)
-		if s := u.sessions[bd.DeviceId]; s != nil && s.foreground {
-			j.Conditional = true
-			j.NotBeforeMs = now.Add(u.n.o.AckTimeout).UnixMilli()
-		}
-		b.PutPush(j)
-		jobs = append(jobs, j)
-	}
-	return jobs
-}
-
-func (u *userActor) newJob(bd *wire.Binding, m *wire.Message, now time.Time) *wire.PushJob {
-	return &wire.PushJob{
-		Id: u.n.o.Store.NewPushID(), App: u.app, User: u.user, PushId: bd.PushId, DeviceId: bd.DeviceId,
-		Provider: bd.Provider, Token: bd.Token, BundleId: bd.BundleId, ApnsEnv: bd.ApnsEnv, PushType: bd.PushType,
-		Stream: m.Stream, Seq: m.Seq, MessageId: m.MessageId, From: m.From, PushConfig: m.PushConfig,
-		Priority: m.Priority, CreatedAtMs: now.UnixMilli(), ExpiresAtMs: now.Add(u.n.o.PushTTL).UnixMilli(),
-		CollapseId: m.MessageId,
-	}
-}
-
-func (u *userActor) onCommitted(ctx actor.Context, c *committed) {
-	u.commits--
-	senders := c.senders
-	if c.idemKey != "" {
-		senders = u.inflight[c.idemKey]
-		delete(u.inflight, c.idemKey)
-	}
-	if c.err != nil {
-		// Later seqs may have been assigned on top of the failed one: start
-		// over from what is on disk.
-		u.broken = true
-		for _, s := range senders {
-			u.respond(ctx, s, &wire.SendReply{Error: errReply("storage_failed", "message not stored: %v", c.err)})
-		}
-		ctx.Send(ctx.Parent(), &passivate{key: u.key})
-		return
-	}
-	m := c.msg
-	u.committed = m.Seq
-	u.n.o.Metrics.MessagesAccepted.WithLabelValues("peer").Inc()
-	if c.dropped > 0 {
-		u.n.o.Metrics.MessagesDropped.WithLabelValues("retention_count").Add(float64(c.dropped))
-	}
-	for _, s := range senders {
-		u.respond(ctx, s, &wire.SendReply{MessageId: m.MessageId, Seq: m.Seq, TimestampMs: m.TimestampMs})
-	}
-	var frame []byte
-	for dev, s := range u.sessions {
-		if u.cursor(dev, m.Stream) >= m.Seq {
-			continue
-		}
-		if frame == nil {
-			frame = MessageFrame(m)
-		}
-		u.deliver(ctx, s, [][]byte{frame})
-	}
-	now := u.n.now()
-	for _, j := range c.jobs {
-		if j.Conditional {
-			u.addPending(j.DeviceId, pendingPush{stream: j.Stream, seq: j.Seq, due: time.UnixMilli(j.NotBeforeMs), job: j})
-			continue
-		}
-		u.n.dispatchPush(j, now)
-	}
-}
-
-func (u *userActor) deliver(ctx actor.Context, s *session, frames [][]byte) {
-	env, err := wire.Wrap("", &wire.Deliver{Frames: frames})
-	if err != nil {
-		return
-	}
-	ctx.Send(s.pid, env)
-	u.n.o.Metrics.FramesDelivered.Add(float64(len(frames)))
-}
-
-func (u *userActor) cursor(device, stream string) uint64 {
-	return u.cursors[device][stream]
-}
-
-func (u *userActor) addPending(device string, p pendingPush) {
-	u.pending[device] = append(u.pending[device], p)
-	u.armTimer(p.due)
-}
-
-func (u *userActor) armTimer(at time.Time) {
-	if u.stopTimer != nil && !u.timerAt.IsZero() && !at.Before(u.timerAt) {
-		return
-	}
-	if u.stopTimer != nil {
-		u.stopTimer()
-	}
-	u.timerAt = at
-	self, root := u.self, u.n.system.Root
-	u.stopTimer = u.n.o.Clock.AfterFunc(max(at.Sub(u.n.now()), 0), func() { root.Send(self, ackTick{}) })
-}
-
-// onAckTick pushes every pending push whose ack did not come in time.
-func (u *userActor) onAckTick() {
-	now := u.n.now()
-	u.timerAt = time.Time{}
-	var next time.Time
-	for dev, ps := range u.pending {
-		keep := ps[:0]
-		for _, p := range ps {
-			if p.due.After(now) {
-				keep = append(keep, p)
-				if next.IsZero() || p.due.Before(next) {
-					next = p.due
-				}
-				continue
-			}
-			u.n.dispatchPush(p.job, now)
-		}
-		if len(keep) == 0 {
-			delete(u.pending, dev)
-		} else {
-			u.pending[dev] = keep
-		}
-	}
-	if !next.IsZero() {
-		u.armTimer(next)
-	}
-}
-
-// ack moves the device's cursor and cancels the pushes it makes unnecessary.
-func (u *userActor) ack(m *wire.AckRequest) {
-	seq := min(m.Seq, u.committed)
-	if m.Stream != inbox || seq <= u.cursor(m.DeviceId, m.Stream) {
-		return
-	}
-	if u.cursors[m.DeviceId] == nil {
-		u.cursors[m.DeviceId] = map[string]uint64{}
-	}
-	u.cursors[m.DeviceId][m.Stream] = seq
-	b := u.n.o.Store.NewBatch()
-	b.SetCursor(u.app, u.user, m.DeviceId, m.Stream, seq)
-	ps := u.pending[m.DeviceId]
-	keep := ps[:0]
-	for _, p := range ps {
-		if p.stream == m.Stream && p.seq <= seq {
-			b.DeletePush(p.job.Id)
-			u.n.o.Metrics.PushesDeduped.Inc()
-			continue
-		}
-		keep = append(keep, p)
-	}
-	if len(keep) == 0 {
-		delete(u.pending, m.DeviceId)
-	} else {
-		u.pending[m.DeviceId] = keep
-	}
-	// An ack lost in a crash only means a message is delivered again.
-	u.n.o.Store.CommitAsync(b, false, nil)
-}
-
-// connect registers a session for the device (kicking an older one) and sends
-// it everything after its cursor, in order, before any live message.
-func (u *userActor) connect(ctx actor.Context, sender *actor.PID, m *wire.ConnectRequest) {
-	if old := u.sessions[m.DeviceId]; old != nil && old.id != m.SessionId {
-		kick, _ := wire.Wrap("", &wire.Kick{Reason: "connected_elsewhere", SessionId: old.id})
-		ctx.Send(old.pid, kick)
-	}
-	s := &session{id: m.SessionId, pid: actor.NewPID(m.SessionAddress, m.SessionActor), foreground: m.Foreground}
-	u.sessions[m.DeviceId] = s
-	u.respond(ctx, sender, &wire.Reply{})
-	frames := make([][]byte, 0, drainChunk)
-	err := u.n.o.Store.ReadStream(u.app, u.user, inbox, u.cursor(m.DeviceId, inbox), u.committed, func(msg *wire.Message) bool {
-		frames = append(frames, MessageFrame(msg))
-		if len(frames) == drainChunk {
-			u.deliver(ctx, s, frames)
-			frames = make([][]byte, 0, drainChunk)
-		}
-		return true
-	})
-	if len(frames) > 0 {
-		u.deliver(ctx, s, frames)
-	}
-	if err != nil {
-		u.n.log.Error("user actor: drain", "app", u.app, "user", u.user, "err", err)
 	}
 }
 

@@ -13,6 +13,13 @@
 //	u/<app>/<user>/s/<stream>/<seq:be64>  wire.Message ("inbox", "group:<id>")
 //	u/<app>/<user>/c/<device>/<stream>    ack cursor: uvarint seq, everything <= seq received
 //	u/<app>/<user>/i/<from>/<client_msg_id>  idempotency: uvarint created_ms + wire.IdempotencyRecord
+//	u/<app>/<user>/g/<group>              uvarint: the group seq the user joined at
+//	u/<app>/<user>/r/<call_id>            uvarint: the call rings for the user until then (unix ms)
+//	g/<app>/<group>/r                     wire.GroupRecord
+//	g/<app>/<group>/m/<user>              (empty): a member
+//	g/<app>/<group>/s/<seq:be64>          wire.Message: the group stream, stored once for all members
+//	f/<app>/<group>/<seq:be64>            wire.Fanout: a group message's fan-out in progress
+//	c/<app>/<call_id>                     wire.CallRecord
 //	p/<push_id>                           "<app>/<user>": who holds a binding (push ids are
 //	                                      derived from app, provider and token, so this is the token index too)
 //	o/<id:be64>                           wire.PushJob: the push outbox of this node

@@ -64,3 +64,32 @@ func splitOwner(v []byte) (app, user string, ok bool) {
 func quotaKey(app, provider, day string) []byte {
 	return []byte("q/" + app + "/" + provider + "/" + day)
 }
+
+// groupPrefix is "g/<app>/<group>/": every key of a group.
+func groupPrefix(app, group string) []byte { return []byte("g/" + app + "/" + group + "/") }
+
+func groupRecordKey(app, group string) []byte { return append(groupPrefix(app, group), 'r') }
+
+func memberKey(app, group, user string) []byte {
+	return append(groupPrefix(app, group), "m/"+user...)
+}
+
+func groupStreamPrefix(app, group string) []byte { return append(groupPrefix(app, group), "s/"...) }
+
+func userGroupKey(app, user, group string) []byte {
+	return append(userPrefix(app, user), "g/"+group...)
+}
+
+func ringingKey(app, user, callID string) []byte {
+	return append(userPrefix(app, user), "r/"+callID...)
+}
+
+func fanoutKey(app, group string, seq uint64) []byte {
+	return binary.BigEndian.AppendUint64([]byte("f/"+app+"/"+group+"/"), seq)
+}
+
+func callKey(app, callID string) []byte { return []byte("c/" + app + "/" + callID) }
+
+func groupIdempotencyKey(app, group, from, clientMsgID string) []byte {
+	return append(groupPrefix(app, group), "i/"+from+"/"+clientMsgID...)
+}

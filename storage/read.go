@@ -90,44 +90,47 @@ func (s *Store) Binding(app, user, pushID string) (*wire.Binding, bool, error) {
 	return b, true, decode(k, v, b)
 }
 
-// LastSeq returns the highest seq stored in the stream (0 when empty).
+// LastSeq returns the highest seq stored in the user's stream (0 when empty).
 func (s *Store) LastSeq(app, user, stream string) (uint64, error) {
-	p := streamPrefix(app, user, stream)
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
-	if err != nil {
-		return 0, fmt.Errorf("storage: iter: %w", err)
-	}
-	defer it.Close()
-	if !it.Last() {
-		return 0, it.Error()
-	}
-	return binary.BigEndian.Uint64(it.Key()[len(p):]), nil
+	return s.edgeSeq(streamPrefix(app, user, stream), true)
 }
 
-// FirstSeq returns the lowest seq still stored in the stream (0 when empty).
+// FirstSeq returns the lowest seq still stored in the user's stream (0 when empty).
 func (s *Store) FirstSeq(app, user, stream string) (uint64, error) {
-	p := streamPrefix(app, user, stream)
+	return s.edgeSeq(streamPrefix(app, user, stream), false)
+}
+
+// edgeSeq returns the last (or first) seq under a stream prefix.
+func (s *Store) edgeSeq(p []byte, last bool) (uint64, error) {
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
 	if err != nil {
 		return 0, fmt.Errorf("storage: iter: %w", err)
 	}
 	defer it.Close()
-	if !it.First() {
+	ok := it.First()
+	if last {
+		ok = it.Last()
+	}
+	if !ok {
 		return 0, it.Error()
 	}
 	return binary.BigEndian.Uint64(it.Key()[len(p):]), nil
 }
 
-// ReadStream calls fn for each stored message with after < seq <= upto, in seq
-// order, until fn returns false.
+// ReadStream calls fn for each stored message of the user's stream with
+// after < seq <= upto, in seq order, until fn returns false.
 func (s *Store) ReadStream(app, user, stream string, after, upto uint64, fn func(*wire.Message) bool) error {
+	return s.readStream(streamPrefix(app, user, stream), after, upto, fn)
+}
+
+func (s *Store) readStream(p []byte, after, upto uint64, fn func(*wire.Message) bool) error {
 	if upto <= after {
 		return nil
 	}
-	lower := messageKey(app, user, stream, after+1)
-	upper := messageKey(app, user, stream, upto+1)
-	if upto == ^uint64(0) {
-		upper = prefixEnd(streamPrefix(app, user, stream))
+	lower := binary.BigEndian.AppendUint64(append([]byte(nil), p...), after+1)
+	upper := prefixEnd(p)
+	if upto != ^uint64(0) {
+		upper = binary.BigEndian.AppendUint64(append([]byte(nil), p...), upto+1)
 	}
 	return s.scan(lower, upper, func(k, v []byte) (bool, error) {
 		m := &wire.Message{}
@@ -183,7 +186,15 @@ func cutLast(s string) (device, stream string, ok bool) {
 // Idempotency returns the first answer recorded for (from, clientMsgID) and
 // when it was recorded (unix ms).
 func (s *Store) Idempotency(app, user, from, clientMsgID string) (*wire.IdempotencyRecord, int64, bool, error) {
-	k := idempotencyKey(app, user, from, clientMsgID)
+	return s.idempotency(idempotencyKey(app, user, from, clientMsgID))
+}
+
+// GroupIdempotency is Idempotency for a group's stream.
+func (s *Store) GroupIdempotency(app, group, from, clientMsgID string) (*wire.IdempotencyRecord, int64, bool, error) {
+	return s.idempotency(groupIdempotencyKey(app, group, from, clientMsgID))
+}
+
+func (s *Store) idempotency(k []byte) (*wire.IdempotencyRecord, int64, bool, error) {
 	v, ok, err := s.get(k)
 	if err != nil || !ok {
 		return nil, 0, false, err

@@ -47,6 +47,10 @@ type Store struct {
 	done   chan struct{}
 	closed atomic.Bool
 	once   sync.Once
+	// handing is held shared by CommitAsync while it hands a batch over and
+	// exclusively by Close while it sets closed, so that no batch enters the
+	// queue after the committer's final drain.
+	handing sync.RWMutex
 
 	nextPush atomic.Uint64
 
@@ -103,7 +107,9 @@ func Open(dir string, o Options) (*Store, error) {
 func (s *Store) Close() error {
 	var err error
 	s.once.Do(func() {
+		s.handing.Lock()
 		s.closed.Store(true)
+		s.handing.Unlock()
 		close(s.stop)
 		<-s.done
 		err = s.db.Close()
@@ -133,16 +139,15 @@ func (s *Store) CommitAsync(b *Batch, durable bool, done func(error)) {
 	if done == nil {
 		done = func(error) {}
 	}
+	s.handing.RLock()
 	if s.closed.Load() {
+		s.handing.RUnlock()
 		done(ErrClosed)
 		return
 	}
 	s.batches.Add(1)
-	select {
-	case s.queue <- &commitReq{batch: b, durable: durable, done: done}:
-	case <-s.stop:
-		done(ErrClosed)
-	}
+	s.queue <- &commitReq{batch: b, durable: durable, done: done}
+	s.handing.RUnlock()
 }
 
 func (s *Store) commitLoop() {
@@ -277,8 +282,17 @@ func (b *Batch) DeleteCursors(app, user, device string) {
 
 // PutIdempotency records the first answer to (from, clientMsgID) for user's stream.
 func (b *Batch) PutIdempotency(app, user, from, clientMsgID string, createdMs int64, r *wire.IdempotencyRecord) {
+	b.putIdempotency(idempotencyKey(app, user, from, clientMsgID), createdMs, r)
+}
+
+// PutGroupIdempotency records the first answer to (from, clientMsgID) for a group's stream.
+func (b *Batch) PutGroupIdempotency(app, group, from, clientMsgID string, createdMs int64, r *wire.IdempotencyRecord) {
+	b.putIdempotency(groupIdempotencyKey(app, group, from, clientMsgID), createdMs, r)
+}
+
+func (b *Batch) putIdempotency(key []byte, createdMs int64, r *wire.IdempotencyRecord) {
 	v, _ := proto.Marshal(r)
-	_ = b.b.Set(idempotencyKey(app, user, from, clientMsgID), append(binary.AppendUvarint(nil, uint64(createdMs)), v...), nil)
+	_ = b.b.Set(key, append(binary.AppendUvarint(nil, uint64(createdMs)), v...), nil)
 }
 
 // PutPush writes a push job into the outbox.

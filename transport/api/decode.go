@@ -255,16 +255,14 @@ func (r *sendRequest) validate(prefix string, fromServer bool, resources map[str
 	} else if r.From != "" {
 		return &apiError{Status: http.StatusBadRequest, Code: codeBadRequest, Message: prefix + "from: only a server call names the sender; a client sends as itself"}
 	}
-	if e := checkID(prefix+"to", r.To, maxUserID); e != nil {
-		return e
-	}
 	if r.ConversationType == nil {
 		return badField(prefix+"conversation_type", "is required (0 peer, 2 group)")
 	}
+	if e := checkID(prefix+"to", r.To, maxUserID); e != nil {
+		return e
+	}
 	switch *r.ConversationType {
-	case 0:
-	case 2:
-		return &apiError{Status: http.StatusNotImplemented, Code: codeNotImplemented, Message: prefix + "conversation_type: group messages are not available in this version"}
+	case 0, 2:
 	default:
 		return badField(prefix+"conversation_type", "must be 0 (peer) or 2 (group); got %d", *r.ConversationType)
 	}

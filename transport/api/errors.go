@@ -76,8 +76,14 @@ func fromActorError(err error) *apiError {
 			status = http.StatusConflict
 		case "provider_not_configured", "bad_request":
 			status = http.StatusBadRequest
-		case "storage_failed":
+		case "storage_failed", "unavailable", "node_work_failed":
 			status = http.StatusServiceUnavailable
+		case "not_member", "forbidden":
+			status = http.StatusForbidden
+		case "call_ended", "conflict":
+			status = http.StatusConflict
+		case "too_many_members":
+			status = http.StatusBadRequest
 		}
 		return &apiError{Status: status, Code: re.Code, Message: re.Message}
 	}

@@ -208,8 +208,12 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		s.route(ctx, method, "GET", s.devices, routeServer)
 	case path == "/v1/push/test":
 		s.route(ctx, method, "POST", s.testPush, routeServer)
-	case strings.HasPrefix(path, "/v1/groups/") || path == "/v1/calls" || strings.HasPrefix(path, "/v1/calls/"):
-		writeError(ctx, &apiError{Status: http.StatusNotImplemented, Code: codeNotImplemented, Message: path + ": groups and calls are not available in this version"})
+	case strings.HasPrefix(path, "/v1/groups/"):
+		s.route(ctx, method, method, s.groups, routeServer)
+	case path == "/v1/calls":
+		s.route(ctx, method, "POST", s.invite, routeClient|routeServer)
+	case strings.HasPrefix(path, "/v1/calls/"):
+		s.route(ctx, method, "POST", s.callAction, routeClient)
 	default:
 		writeError(ctx, &apiError{Status: http.StatusNotFound, Code: codeNotFound, Message: "no route " + method + " " + path})
 	}

@@ -1,0 +1,307 @@
+package actors
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/pushd-im/pushd/push"
+	"github.com/pushd-im/pushd/wire"
+)
+
+// Invitee states of a call.
+const (
+	stateRinging   = "ringing"
+	stateAccepted  = "accepted"
+	stateRejected  = "rejected"
+	stateTimeout   = "timeout"
+	stateCancelled = "cancelled"
+)
+
+// callActor owns one call invitation (ZIM call invitation): who rings, who
+// answered, and the timeout timer. Its state is in Pebble, so a restart keeps
+// the call ringing and fires the timeout when due. Every event it makes is
+// stored in the receiver's inbox before the request that caused it is answered.
+type callActor struct {
+	n         *Node
+	app, id   string
+	key       string
+	self      *actor.PID
+	rec       *wire.CallRecord
+	stopTimer func() bool
+	loadErr   error
+}
+
+// callTimedOut is the call's timer firing.
+type callTimedOut struct{}
+
+func newCall(n *Node, app, id string) *callActor {
+	return &callActor{n: n, app: app, id: id, key: CallKey(app, id)}
+}
+
+func (c *callActor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		c.self = ctx.Self()
+		rec, ok, err := c.n.o.Store.Call(c.app, c.id)
+		c.loadErr = err
+		if ok {
+			c.rec = rec
+			c.arm()
+		}
+		ctx.SetReceiveTimeout(c.n.o.IdleTimeout)
+	case *actor.Stopping:
+		if c.stopTimer != nil {
+			c.stopTimer()
+		}
+	case *actor.ReceiveTimeout:
+		if c.rec == nil || c.rec.Ended {
+			ctx.Send(ctx.Parent(), &passivate{key: c.key})
+		}
+	case callTimedOut:
+		c.timeout()
+	case *wire.Envelope:
+		sender := ctx.Sender()
+		msg, err := wire.Unwrap(env(m))
+		if err != nil {
+			c.reply(ctx, sender, &wire.CallReply{Error: errReply("unknown_type", "%v", err)})
+			return
+		}
+		req, ok := msg.(*wire.CallRequest)
+		if !ok {
+			c.reply(ctx, sender, &wire.CallReply{Error: errReply("unknown_type", "call actor does not handle %s", m.GetType())})
+			return
+		}
+		if c.loadErr != nil {
+			c.reply(ctx, sender, &wire.CallReply{Error: errReply("storage_failed", "call state unavailable")})
+			return
+		}
+		c.reply(ctx, sender, c.handle(req))
+	}
+}
+
+func env(e *wire.Envelope) *wire.Envelope { return e }
+
+func (c *callActor) reply(ctx actor.Context, to *actor.PID, m *wire.CallReply) {
+	if to == nil {
+		return
+	}
+	if e, err := wire.Wrap(c.key, m); err == nil {
+		ctx.Send(to, e)
+	}
+}
+
+func (c *callActor) handle(r *wire.CallRequest) *wire.CallReply {
+	if r.Action == "resume" {
+		return &wire.CallReply{CallId: c.id}
+	}
+	if r.Action == "invite" {
+		return c.invite(r)
+	}
+	if c.rec == nil {
+		return &wire.CallReply{Error: errReply("not_found", "call %s does not exist", c.id)}
+	}
+	switch r.Action {
+	case "cancel":
+		return c.cancel(r)
+	case "accept", "reject":
+		return c.answer(r)
+	}
+	return &wire.CallReply{Error: errReply("bad_request", "unknown call action %q", r.Action)}
+}
+
+func (c *callActor) invite(r *wire.CallRequest) *wire.CallReply {
+	if c.rec != nil {
+		return &wire.CallReply{Error: errReply("conflict", "call %s exists", c.id)}
+	}
+	now := c.n.now()
+	rec := &wire.CallRecord{
+		App: c.app, CallId: c.id, Inviter: r.User, CreatedAtMs: now.UnixMilli(),
+		TimeoutS: r.TimeoutS, TimeoutAtMs: now.Add(time.Duration(r.TimeoutS) * time.Second).UnixMilli(),
+		Mode: r.Mode, ExtendedData: r.ExtendedData, PushConfig: r.PushConfig,
+	}
+	var names []string
+	for _, u := range r.Invitees {
+		rec.Invitees = append(rec.Invitees, &wire.CallInvitee{User: u, State: stateRinging})
+		names = append(names, u)
+	}
+	if err := c.store(rec); err != nil {
+		return &wire.CallReply{Error: errReply("storage_failed", "%v", err)}
+	}
+	c.rec = rec
+	c.arm()
+	fields := map[string]any{"inviter": rec.Inviter, "invitees": names, "mode": modeNumber(rec.Mode), "extended_data": rec.ExtendedData, "timeout": rec.TimeoutS}
+	var events []eventFor
+	for _, u := range names {
+		events = append(events, eventFor{user: u, from: rec.Inviter, event: eventInvitation, fields: fields, pc: rec.PushConfig, ringingUntil: rec.TimeoutAtMs})
+	}
+	c.emit(events)
+	return &wire.CallReply{CallId: c.id, TimeoutS: rec.TimeoutS}
+}
+
+func (c *callActor) cancel(r *wire.CallRequest) *wire.CallReply {
+	rec := c.rec
+	if r.User != rec.Inviter {
+		return &wire.CallReply{Error: errReply("forbidden", "only the inviter %s may cancel call %s", rec.Inviter, c.id)}
+	}
+	if rec.Ended {
+		return &wire.CallReply{Error: errReply("call_ended", "call %s has ended", c.id)}
+	}
+	var events []eventFor
+	fields := map[string]any{"inviter": rec.Inviter, "extended_data": r.ExtendedData}
+	for _, iv := range rec.Invitees {
+		if iv.State == stateRinging {
+			iv.State = stateCancelled
+			events = append(events, eventFor{user: iv.User, from: rec.Inviter, event: eventCancelled, fields: fields, pc: r.PushConfig, stop: true})
+		}
+	}
+	rec.Ended = true
+	if err := c.store(rec); err != nil {
+		return &wire.CallReply{Error: errReply("storage_failed", "%v", err)}
+	}
+	c.emit(events)
+	return &wire.CallReply{CallId: c.id}
+}
+
+func (c *callActor) answer(r *wire.CallRequest) *wire.CallReply {
+	rec := c.rec
+	var iv *wire.CallInvitee
+	for _, x := range rec.Invitees {
+		if x.User == r.User {
+			iv = x
+		}
+	}
+	if iv == nil {
+		return &wire.CallReply{Error: errReply("forbidden", "%s is not invited to call %s", r.User, c.id)}
+	}
+	if iv.State != stateRinging {
+		return &wire.CallReply{Error: errReply("call_ended", "call %s is no longer ringing for %s (%s)", c.id, r.User, iv.State)}
+	}
+	event := eventAccepted
+	iv.State = stateAccepted
+	if r.Action == "reject" {
+		event, iv.State = eventRejected, stateRejected
+	}
+	rec.Ended = ringing(rec) == 0
+	if err := c.store(rec); err != nil {
+		return &wire.CallReply{Error: errReply("storage_failed", "%v", err)}
+	}
+	fields := map[string]any{"invitee": r.User, "extended_data": r.ExtendedData}
+	c.emit([]eventFor{
+		{user: rec.Inviter, from: r.User, event: event, fields: fields},
+		// The invitee's other devices stop ringing.
+		{user: r.User, from: r.User, event: event, fields: fields, stop: true, except: r.DeviceId},
+	})
+	return &wire.CallReply{CallId: c.id}
+}
+
+// timeout ends the call for everyone still ringing.
+func (c *callActor) timeout() {
+	rec := c.rec
+	if rec == nil || rec.Ended {
+		return
+	}
+	var events []eventFor
+	for _, iv := range rec.Invitees {
+		if iv.State == stateRinging {
+			iv.State = stateTimeout
+			events = append(events,
+				eventFor{user: iv.User, from: rec.Inviter, event: eventTimeout, fields: map[string]any{"inviter": rec.Inviter}, stop: true},
+				eventFor{user: rec.Inviter, from: iv.User, event: eventTimeout, fields: map[string]any{"invitee": iv.User}})
+		}
+	}
+	rec.Ended = true
+	if err := c.store(rec); err != nil {
+		c.n.log.Error("call timeout not stored; retrying", "call", c.id, "err", err)
+		rec.Ended = false
+		self, root := c.self, c.n.system.Root
+		c.n.after(time.Second, func() { root.Send(self, callTimedOut{}) })
+		return
+	}
+	c.emit(events)
+}
+
+func ringing(rec *wire.CallRecord) int {
+	n := 0
+	for _, iv := range rec.Invitees {
+		if iv.State == stateRinging {
+			n++
+		}
+	}
+	return n
+}
+
+func (c *callActor) store(rec *wire.CallRecord) error {
+	b := c.n.o.Store.NewBatch()
+	b.PutCall(rec)
+	return c.n.o.Store.Commit(b, true)
+}
+
+func (c *callActor) arm() {
+	if c.rec == nil || c.rec.Ended {
+		return
+	}
+	if c.stopTimer != nil {
+		c.stopTimer()
+	}
+	self, root := c.self, c.n.system.Root
+	wait := max(time.UnixMilli(c.rec.TimeoutAtMs).Sub(c.n.now()), 0)
+	c.stopTimer = c.n.o.Clock.AfterFunc(wait, func() { root.Send(self, callTimedOut{}) })
+}
+
+// eventFor is one call event for one user's inbox.
+type eventFor struct {
+	user, from, event string
+	fields            map[string]any
+	pc                *wire.PushConfig
+	ringingUntil      int64
+	stop              bool
+	except            string
+}
+
+// emit stores each event in its receiver's inbox and waits until they are
+// durable (they go out as frames or pushes from there). A receiver that does
+// not answer in time is logged; its event is lost only if its node stays down.
+func (c *callActor) emit(events []eventFor) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.n.o.RequestTimeout)
+	defer cancel()
+	type result struct {
+		user string
+		err  error
+	}
+	results := make(chan result, len(events))
+	for _, e := range events {
+		callJSON, _ := json.Marshal(e.fields)
+		m := &wire.Message{
+			App: c.app, From: e.from, To: e.user, Type: 2, Priority: int32(push.PriorityHigh),
+			Event: e.event, CallId: c.id, CallJson: string(callJSON), PushConfig: e.pc,
+		}
+		ce := &wire.CallEvent{Message: m, RingingUntilMs: e.ringingUntil, StopRinging: e.stop, ExceptDevice: e.except}
+		c.n.o.Metrics.Calls.WithLabelValues(e.event).Inc()
+		go func(user string) {
+			reply, err := c.n.Request(ctx, UserKey(c.app, user), ce)
+			if err == nil {
+				err = ReplyError(reply)
+			}
+			results <- result{user, err}
+		}(e.user)
+	}
+	for range events {
+		if r := <-results; r.err != nil {
+			c.n.log.Error("call event not stored", "call", c.id, "user", r.user, "err", r.err)
+		}
+	}
+}
+
+// modeNumber shows the call mode as the number the API took.
+func modeNumber(mode string) any {
+	switch mode {
+	case "0":
+		return 0
+	case "1":
+		return 1
+	}
+	return mode
+}

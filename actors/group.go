@@ -1,0 +1,606 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/pushd-im/pushd/wire"
+)
+
+// MaxGroupMembers is the largest group (API.md).
+const MaxGroupMembers = 100_000
+
+// Fan-out shape: members are handed to their owner nodes in chunks, a few
+// chunks at a time; a crash repeats at most the chunks in flight.
+const (
+	fanoutChunk    = 1000
+	fanoutParallel = 4
+	membershipPart = 5000
+)
+
+// groupActor owns one group: its members, its stream (each message stored once
+// for all members) and the fan-outs of its messages.
+type groupActor struct {
+	n          *Node
+	app, group string
+	key        string
+	self       *actor.PID
+	exists     bool
+	members    []string // sorted
+	lastSeq    uint64
+	firstSeq   uint64
+	inflight   map[string][]*actor.PID
+	commits    int
+	fanouts    int
+	loadErr    error
+}
+
+// groupCommitted reports a group message's commit back to its actor.
+type groupCommitted struct {
+	err     error
+	msg     *wire.Message
+	senders []*actor.PID
+	idemKey string
+	dropped int
+}
+
+// fanoutDone reports that a fan-out goroutine finished.
+type fanoutDone struct{}
+
+func newGroup(n *Node, app, group string) *groupActor {
+	return &groupActor{n: n, app: app, group: group, key: GroupKey(app, group), inflight: map[string][]*actor.PID{}}
+}
+
+func (g *groupActor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		g.self = ctx.Self()
+		g.load()
+		ctx.SetReceiveTimeout(g.n.o.IdleTimeout)
+	case *actor.ReceiveTimeout:
+		if g.fanouts == 0 && g.commits == 0 {
+			ctx.Send(ctx.Parent(), &passivate{key: g.key})
+		}
+	case *wire.Envelope:
+		g.envelope(ctx, m)
+	case *groupCommitted:
+		g.onCommitted(ctx, m)
+	case fanoutDone:
+		g.fanouts--
+	}
+}
+
+func (g *groupActor) load() {
+	st := g.n.o.Store
+	_, ok, err := st.Group(g.app, g.group)
+	g.exists = ok
+	if err == nil {
+		err = st.GroupMembers(g.app, g.group, "", func(u string) bool {
+			g.members = append(g.members, u)
+			return true
+		})
+	}
+	if err == nil {
+		g.lastSeq, err = st.GroupLastSeq(g.app, g.group)
+	}
+	if err == nil {
+		g.firstSeq, err = st.GroupFirstSeq(g.app, g.group)
+	}
+	if g.firstSeq == 0 {
+		g.firstSeq = g.lastSeq + 1
+	}
+	g.loadErr = err
+	if err != nil {
+		g.n.log.Error("group actor: load", "app", g.app, "group", g.group, "err", err)
+	}
+}
+
+func (g *groupActor) reply(ctx actor.Context, to *actor.PID, m wireMessage) {
+	if to == nil {
+		return
+	}
+	env, err := wire.Wrap(g.key, m)
+	if err == nil {
+		ctx.Send(to, env)
+	}
+}
+
+func (g *groupActor) envelope(ctx actor.Context, env *wire.Envelope) {
+	sender := ctx.Sender()
+	msg, err := wire.Unwrap(env)
+	if err != nil {
+		g.reply(ctx, sender, &wire.Reply{Error: errReply("unknown_type", "%v", err)})
+		return
+	}
+	if g.loadErr != nil {
+		g.reply(ctx, sender, &wire.Reply{Error: errReply("storage_failed", "group state unavailable")})
+		ctx.Send(ctx.Parent(), &passivate{key: g.key})
+		return
+	}
+	switch m := msg.(type) {
+	case *wire.GroupSetRequest:
+		g.reply(ctx, sender, g.set(m))
+	case *wire.GroupGetRequest:
+		if !g.exists {
+			g.reply(ctx, sender, &wire.GroupGetReply{Error: errReply("not_found", "group %s does not exist", g.group)})
+			return
+		}
+		g.reply(ctx, sender, &wire.GroupGetReply{Members: slices.Clone(g.members), LastSeq: g.lastSeq})
+	case *wire.GroupReadRequest:
+		r := &wire.GroupReadReply{LastSeq: g.lastSeq}
+		limit := int(max(m.Limit, 1))
+		err := g.n.o.Store.ReadGroupStream(g.app, g.group, m.After, m.Upto, func(msg *wire.Message) bool {
+			r.Messages = append(r.Messages, msg)
+			return len(r.Messages) < limit
+		})
+		if err != nil {
+			r.Error = errReply("storage_failed", "%v", err)
+		}
+		g.reply(ctx, sender, r)
+	case *wire.SendRequest:
+		g.send(ctx, sender, m.GetMessage())
+	case *wire.Fanout:
+		g.resume(m)
+	default:
+		g.reply(ctx, sender, &wire.Reply{Error: errReply("unknown_type", "group actor does not handle %s", env.GetType())})
+	}
+}
+
+func (g *groupActor) isMember(u string) bool {
+	_, ok := slices.BinarySearch(g.members, u)
+	return ok
+}
+
+// set replaces, adds or removes members, durably, and tells the members' own
+// keys (on their owner nodes) before answering, so that a member's next
+// connect drains the group.
+func (g *groupActor) set(m *wire.GroupSetRequest) *wire.GroupSetReply {
+	req := slices.Clone(m.Members)
+	sort.Strings(req)
+	req = slices.Compact(req)
+	var next, added, removed []string
+	switch m.Op {
+	case "replace":
+		next = req
+		for _, u := range req {
+			if !g.isMember(u) {
+				added = append(added, u)
+			}
+		}
+		for _, u := range g.members {
+			if _, ok := slices.BinarySearch(req, u); !ok {
+				removed = append(removed, u)
+			}
+		}
+	case "add":
+		for _, u := range req {
+			if !g.isMember(u) {
+				added = append(added, u)
+			}
+		}
+		next = append(slices.Clone(g.members), added...)
+		sort.Strings(next)
+	case "remove":
+		if !g.exists {
+			return &wire.GroupSetReply{Error: errReply("not_found", "group %s does not exist", g.group)}
+		}
+		for _, u := range g.members {
+			if _, ok := slices.BinarySearch(req, u); ok {
+				removed = append(removed, u)
+			} else {
+				next = append(next, u)
+			}
+		}
+	default:
+		return &wire.GroupSetReply{Error: errReply("bad_request", "unknown group op %q", m.Op)}
+	}
+	if len(next) > MaxGroupMembers {
+		return &wire.GroupSetReply{Error: errReply("too_many_members", "group %s would have %d members; the limit is %d", g.group, len(next), MaxGroupMembers)}
+	}
+	st := g.n.o.Store
+	b := st.NewBatch()
+	for _, u := range added {
+		b.AddMember(g.app, g.group, u)
+	}
+	for _, u := range removed {
+		b.RemoveMember(g.app, g.group, u)
+	}
+	b.PutGroup(&wire.GroupRecord{App: g.app, Group: g.group, Members: uint64(len(next)), CreatedAtMs: g.n.now().UnixMilli()})
+	if err := st.Commit(b, true); err != nil {
+		return &wire.GroupSetReply{Error: errReply("storage_failed", "%v", err)}
+	}
+	g.exists, g.members = true, next
+	ctx, cancel := context.WithTimeout(context.Background(), 4*g.n.o.RequestTimeout)
+	defer cancel()
+	if err := g.n.tellMembership(ctx, g.app, g.group, added, true, g.lastSeq); err != nil {
+		return &wire.GroupSetReply{Error: errReply("unavailable", "members stored, but not every member's node was told: %v", err)}
+	}
+	if err := g.n.tellMembership(ctx, g.app, g.group, removed, false, 0); err != nil {
+		return &wire.GroupSetReply{Error: errReply("unavailable", "members stored, but not every member's node was told: %v", err)}
+	}
+	return &wire.GroupSetReply{Members: uint64(len(next))}
+}
+
+// send stores a group message once, with its fan-out record, and answers as
+// soon as both are durable; the fan-out runs in the background.
+func (g *groupActor) send(ctx actor.Context, sender *actor.PID, m *wire.Message) {
+	if !g.exists {
+		g.reply(ctx, sender, &wire.SendReply{Error: errReply("not_found", "group %s does not exist", g.group)})
+		return
+	}
+	if !g.isMember(m.From) {
+		g.reply(ctx, sender, &wire.SendReply{Error: errReply("not_member", "%s is not a member of group %s", m.From, g.group)})
+		return
+	}
+	now := g.n.now()
+	st := g.n.o.Store
+	idemKey := ""
+	if m.ClientMsgId != "" {
+		idemKey = m.From + "/" + m.ClientMsgId
+		if waiting, ok := g.inflight[idemKey]; ok {
+			g.inflight[idemKey] = append(waiting, sender)
+			return
+		}
+		rec, created, ok, err := st.GroupIdempotency(g.app, g.group, m.From, m.ClientMsgId)
+		if err != nil {
+			g.reply(ctx, sender, &wire.SendReply{Error: errReply("storage_failed", "idempotency lookup: %v", err)})
+			return
+		}
+		if ok && now.UnixMilli()-created < g.n.o.IdempotencyWin.Milliseconds() {
+			g.n.o.Metrics.IdempotentReplays.Inc()
+			g.reply(ctx, sender, &wire.SendReply{MessageId: rec.MessageId, Seq: rec.Seq, TimestampMs: rec.TimestampMs})
+			return
+		}
+		g.inflight[idemKey] = []*actor.PID{sender}
+	}
+	g.lastSeq++
+	m.Seq, m.Stream, m.App = g.lastSeq, "group:"+g.group, g.app
+	m.MessageId, m.TimestampMs = NewMessageID(now), now.UnixMilli()
+	b := st.NewBatch()
+	b.PutGroupMessage(g.app, g.group, m)
+	b.PutFanout(&wire.Fanout{App: g.app, Group: g.group, Seq: m.Seq})
+	c := &groupCommitted{msg: m, idemKey: idemKey}
+	if idemKey != "" {
+		b.PutGroupIdempotency(g.app, g.group, m.From, m.ClientMsgId, now.UnixMilli(),
+			&wire.IdempotencyRecord{MessageId: m.MessageId, Seq: m.Seq, TimestampMs: m.TimestampMs})
+	} else {
+		c.senders = []*actor.PID{sender}
+	}
+	if keep := uint64(g.n.o.MaxPerStream); g.lastSeq >= keep && g.lastSeq-keep+1 > g.firstSeq {
+		newFirst := g.lastSeq - keep + 1
+		c.dropped = int(newFirst - g.firstSeq)
+		b.DropGroupMessagesBefore(g.app, g.group, newFirst)
+		g.firstSeq = newFirst
+	}
+	g.commits++
+	self, root := g.self, g.n.system.Root
+	st.CommitAsync(b, true, func(err error) {
+		c.err = err
+		root.Send(self, c)
+	})
+}
+
+func (g *groupActor) onCommitted(ctx actor.Context, c *groupCommitted) {
+	g.commits--
+	senders := c.senders
+	if c.idemKey != "" {
+		senders = g.inflight[c.idemKey]
+		delete(g.inflight, c.idemKey)
+	}
+	m := c.msg
+	if c.err != nil {
+		for _, s := range senders {
+			g.reply(ctx, s, &wire.SendReply{Error: errReply("storage_failed", "message not stored: %v", c.err)})
+		}
+		g.loadErr = c.err // reload from disk on the next activation
+		ctx.Send(ctx.Parent(), &passivate{key: g.key})
+		return
+	}
+	g.n.o.Metrics.MessagesAccepted.WithLabelValues("group").Inc()
+	if c.dropped > 0 {
+		g.n.o.Metrics.MessagesDropped.WithLabelValues("retention_count").Add(float64(c.dropped))
+	}
+	for _, s := range senders {
+		g.reply(ctx, s, &wire.SendReply{MessageId: m.MessageId, Seq: m.Seq, TimestampMs: m.TimestampMs})
+	}
+	g.startFanout(&wire.Fanout{App: g.app, Group: g.group, Seq: m.Seq}, m)
+}
+
+// resume restarts a fan-out a crash interrupted.
+func (g *groupActor) resume(f *wire.Fanout) {
+	var m *wire.Message
+	err := g.n.o.Store.ReadGroupStream(g.app, g.group, f.Seq-1, f.Seq, func(msg *wire.Message) bool {
+		m = msg
+		return false
+	})
+	if err != nil || m == nil {
+		g.n.log.Warn("fan-out not resumed: message gone", "app", g.app, "group", g.group, "seq", f.Seq, "err", err)
+		b := g.n.o.Store.NewBatch()
+		b.DeleteFanout(g.app, g.group, f.Seq)
+		g.n.o.Store.CommitAsync(b, false, nil)
+		return
+	}
+	g.startFanout(f, m)
+}
+
+func (g *groupActor) startFanout(f *wire.Fanout, m *wire.Message) {
+	i, _ := slices.BinarySearch(g.members, f.NextUser)
+	members := slices.Clone(g.members[i:])
+	g.fanouts++
+	self, root := g.self, g.n.system.Root
+	g.n.goWork(func(ctx context.Context) {
+		defer root.Send(self, fanoutDone{})
+		g.n.runFanout(ctx, f, m, members)
+	})
+}
+
+// runFanout hands the message to every member's owner node, a few chunks at
+// a time, recording after each finished chunk where a restart resumes.
+func (n *Node) runFanout(ctx context.Context, f *wire.Fanout, m *wire.Message, members []string) {
+	n.o.Metrics.FanoutPending.Inc()
+	defer n.o.Metrics.FanoutPending.Dec()
+	chunks := (len(members) + fanoutChunk - 1) / fanoutChunk
+	done := make([]bool, chunks)
+	next := 0 // chunks below it are all done
+	var mu sync.Mutex
+	sem := make(chan struct{}, fanoutParallel)
+	var wg sync.WaitGroup
+	for c := 0; c < chunks; c++ {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			wg.Wait()
+			return // stopping: the fan-out record stays for the next start
+		}
+		users := members[c*fanoutChunk : min((c+1)*fanoutChunk, len(members))]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := n.deliverChunk(ctx, m, users); err != nil {
+				return
+			}
+			n.o.Metrics.FanoutMembers.Add(float64(len(users)))
+			mu.Lock()
+			defer mu.Unlock()
+			done[c] = true
+			moved := false
+			for next < chunks && done[next] {
+				next++
+				moved = true
+			}
+			if moved && next < chunks {
+				b := n.o.Store.NewBatch()
+				b.PutFanout(&wire.Fanout{App: f.App, Group: f.Group, Seq: f.Seq, NextUser: members[next*fanoutChunk]})
+				n.o.Store.CommitAsync(b, false, nil)
+			}
+		}()
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		return
+	}
+	for _, d := range done {
+		if !d {
+			return // a chunk failed for good: the record stays for the next start
+		}
+	}
+	b := n.o.Store.NewBatch()
+	b.DeleteFanout(f.App, f.Group, f.Seq)
+	n.o.Store.CommitAsync(b, false, nil)
+}
+
+// deliverChunk hands a group message to the owner nodes of users, retrying
+// while a node does not answer, until ctx ends.
+func (n *Node) deliverChunk(ctx context.Context, m *wire.Message, users []string) error {
+	byNode := n.byOwner(m.App, users)
+	var wg sync.WaitGroup
+	errs := make(chan error, len(byNode))
+	for node, us := range byNode {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- n.requestNodeRetry(ctx, node, &wire.FanoutChunk{Message: m, Users: us.users, Group: m.To}, us.addr)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type ownedUsers struct {
+	addr  string
+	users []string
+}
+
+// byOwner groups users by the node that owns them.
+func (n *Node) byOwner(app string, users []string) map[string]*ownedUsers {
+	out := map[string]*ownedUsers{}
+	for _, u := range users {
+		node, addr := n.place.Owner(UserKey(app, u))
+		o := out[node]
+		if o == nil {
+			o = &ownedUsers{addr: addr}
+			out[node] = o
+		}
+		o.users = append(o.users, u)
+	}
+	return out
+}
+
+// tellMembership records on each member's owner node that it joined (since
+// seq) or left the group.
+func (n *Node) tellMembership(ctx context.Context, app, group string, users []string, joined bool, since uint64) error {
+	for start := 0; start < len(users); start += membershipPart {
+		part := users[start:min(start+membershipPart, len(users))]
+		for node, us := range n.byOwner(app, part) {
+			m := &wire.Membership{App: app, Group: group, Users: us.users, Joined: joined, Since: since}
+			if err := n.requestNodeRetry(ctx, node, m, us.addr); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// requestNodeRetry sends node work to one node's router and waits for its
+// answer, retrying with backoff while the node does not answer.
+func (n *Node) requestNodeRetry(ctx context.Context, node string, msg wireMessage, addr string) error {
+	env, err := wire.Wrap(nodeKeyPrefix+node, msg)
+	if err != nil {
+		return err
+	}
+	pid := n.router
+	if node != n.place.Self() {
+		pid = actor.NewPID(addr, "router")
+	}
+	backoff := 20 * time.Millisecond
+	for {
+		res, err := n.system.Root.RequestFuture(pid, env, n.o.RequestTimeout).Result()
+		if err == nil {
+			reply, err := unwrapReply(res)
+			if err != nil {
+				return err
+			}
+			return ReplyError(reply)
+		}
+		n.log.Warn("node work not answered; retrying", "node", node, "err", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 2*time.Second)
+	}
+}
+
+// nodeWork runs work for many users this node owns without blocking the
+// router: members whose actors are alive (they may have connections) get a
+// group message through their actor; the others are handled in bulk on the store.
+func (r *router) nodeWork(ctx actor.Context, env *wire.Envelope, sender *actor.PID) {
+	msg, err := wire.Unwrap(env)
+	if err != nil {
+		if sender != nil {
+			reply, _ := wire.Wrap(env.Key, &wire.Reply{Error: errReply("unknown_type", "%v", err)})
+			ctx.Send(sender, reply)
+		}
+		return
+	}
+	n := r.n
+	answer := func(err error) {
+		if sender == nil {
+			return
+		}
+		rep := &wire.Reply{}
+		if err != nil {
+			rep.Error = errReply("node_work_failed", "%v", err)
+		}
+		reply, _ := wire.Wrap(env.Key, rep)
+		n.system.Root.Send(sender, reply)
+	}
+	switch m := msg.(type) {
+	case *wire.FanoutChunk:
+		app := m.Message.App
+		var alive, rest []string
+		for _, u := range m.Users {
+			if r.alive(UserKey(app, u)) {
+				alive = append(alive, u)
+			} else {
+				rest = append(rest, u)
+			}
+		}
+		n.goWork(func(wctx context.Context) { answer(n.fanoutLocal(wctx, m, alive, rest)) })
+	case *wire.Membership:
+		n.goWork(func(context.Context) {
+			b := n.o.Store.NewBatch()
+			for _, u := range m.Users {
+				if m.Joined {
+					b.SetUserGroup(m.App, u, m.Group, m.Since)
+				} else {
+					b.DeleteUserGroup(m.App, u, m.Group)
+				}
+			}
+			answer(n.o.Store.Commit(b, true))
+		})
+	default:
+		answer(fmt.Errorf("node work does not handle %s", env.GetType()))
+	}
+}
+
+// fanoutLocal delivers a group message to users this node owns: through the
+// actors of those that are alive, in bulk for the others (no connection, so
+// only pushes), durably before it returns.
+func (n *Node) fanoutLocal(ctx context.Context, c *wire.FanoutChunk, alive, rest []string) error {
+	m := c.Message
+	futures := make([]*actor.Future, 0, len(alive))
+	for _, u := range alive {
+		env, err := wire.Wrap(UserKey(m.App, u), &wire.GroupDeliver{Message: m, Group: c.Group})
+		if err != nil {
+			return err
+		}
+		futures = append(futures, n.system.Root.RequestFuture(n.router, env, n.o.RequestTimeout))
+	}
+	if err := n.pushOffline(m, rest); err != nil {
+		return err
+	}
+	var errs []error
+	for _, f := range futures {
+		res, err := f.Result()
+		if err == nil {
+			var reply wireMessage
+			if reply, err = unwrapReply(res); err == nil {
+				err = ReplyError(reply)
+			}
+		}
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// pushOffline writes the push jobs of a group message for members with no
+// live actor, in one durable batch, and hands them to the vendor actors.
+func (n *Node) pushOffline(m *wire.Message, users []string) error {
+	if m.PushConfig == nil || len(users) == 0 {
+		return nil
+	}
+	now := n.now()
+	st := n.o.Store
+	b := st.NewBatch()
+	var jobs []*wire.PushJob
+	for _, u := range users {
+		if u == m.From {
+			continue
+		}
+		bs, err := st.UserBindings(m.App, u)
+		if err != nil {
+			return err
+		}
+		for _, bd := range pushBindings(bs, false) {
+			j := n.newJob(m.App, u, bd, m, now)
+			b.PutPush(j)
+			jobs = append(jobs, j)
+		}
+	}
+	if len(jobs) == 0 {
+		return nil
+	}
+	if err := st.Commit(b, true); err != nil {
+		return err
+	}
+	for _, j := range jobs {
+		n.dispatchPush(j, now)
+	}
+	return nil
+}

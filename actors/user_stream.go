@@ -1,0 +1,446 @@
+package actors
+
+import (
+	"context"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/pushd-im/pushd/storage"
+	"github.com/pushd-im/pushd/wire"
+)
+
+// send stores a one-to-one message in the inbox, durably, with the pushes it
+// needs, and answers once the commit is done.
+func (u *userActor) send(ctx actor.Context, sender *actor.PID, req *wire.SendRequest) {
+	m := req.GetMessage()
+	now := u.n.now()
+	idemKey := ""
+	if m.ClientMsgId != "" {
+		idemKey = m.From + "/" + m.ClientMsgId
+		if waiting, ok := u.inflight[idemKey]; ok {
+			u.inflight[idemKey] = append(waiting, sender)
+			return
+		}
+		rec, created, ok, err := u.n.o.Store.Idempotency(u.app, u.user, m.From, m.ClientMsgId)
+		if err != nil {
+			u.respond(ctx, sender, &wire.SendReply{Error: errReply("storage_failed", "idempotency lookup: %v", err)})
+			return
+		}
+		if ok && now.UnixMilli()-created < u.n.o.IdempotencyWin.Milliseconds() {
+			u.n.o.Metrics.IdempotentReplays.Inc()
+			u.respond(ctx, sender, &wire.SendReply{MessageId: rec.MessageId, Seq: rec.Seq, TimestampMs: rec.TimestampMs})
+			return
+		}
+		u.inflight[idemKey] = []*actor.PID{sender}
+	}
+	m.MessageId = NewMessageID(now)
+	b := u.n.o.Store.NewBatch()
+	c := u.appendInbox(m, now, b)
+	if idemKey != "" {
+		b.PutIdempotency(u.app, u.user, m.From, m.ClientMsgId, now.UnixMilli(),
+			&wire.IdempotencyRecord{MessageId: m.MessageId, Seq: m.Seq, TimestampMs: m.TimestampMs})
+		c.idemKey = idemKey
+	} else {
+		c.senders = []*actor.PID{sender}
+	}
+	c.jobs = u.pushJobs(m, now, b, false)
+	u.commit(b, c)
+}
+
+// appendInbox assigns m the next inbox seq and adds it to b, trimming the
+// stream to offline_max_per_stream.
+func (u *userActor) appendInbox(m *wire.Message, now time.Time, b *storage.Batch) *committed {
+	u.lastSeq++
+	m.Seq = u.lastSeq
+	m.Stream = inbox
+	m.TimestampMs = now.UnixMilli()
+	m.App = u.app
+	b.PutMessage(u.app, u.user, m)
+	c := &committed{msg: m, stored: true}
+	if keep := uint64(u.n.o.MaxPerStream); u.lastSeq >= keep && u.lastSeq-keep+1 > u.firstSeq {
+		newFirst := u.lastSeq - keep + 1
+		c.dropped = int(newFirst - u.firstSeq)
+		b.DropMessagesBefore(u.app, u.user, inbox, newFirst)
+		u.firstSeq = newFirst
+	}
+	return c
+}
+
+// commit hands b to the group committer; the result comes back as c.
+func (u *userActor) commit(b *storage.Batch, c *committed) {
+	u.commits++
+	self, root := u.self, u.n.system.Root
+	u.n.o.Store.CommitAsync(b, true, func(err error) {
+		c.err = err
+		root.Send(self, c)
+	})
+}
+
+// pushJobs writes an outbox job for every binding of the receiver that must be
+// pushed: offline devices now, online ones when their ack does not come in
+// time. A call push prefers a device's VoIP binding.
+func (u *userActor) pushJobs(m *wire.Message, now time.Time, b *storage.Batch, call bool) []*wire.PushJob {
+	if m.PushConfig == nil || m.From == u.user {
+		return nil
+	}
+	var jobs []*wire.PushJob
+	for _, bd := range pushBindings(u.sortedBindings(), call && m.PushConfig.Voip != nil) {
+		j := u.n.newJob(u.app, u.user, bd, m, now)
+		if s := u.sessions[bd.DeviceId]; s != nil && s.foreground {
+			j.Conditional = true
+			j.NotBeforeMs = now.Add(u.n.o.AckTimeout).UnixMilli()
+		}
+		b.PutPush(j)
+		jobs = append(jobs, j)
+	}
+	return jobs
+}
+
+// pushBindings picks the bindings a push goes to: each device's alert
+// bindings, or, for a VoIP call push, its VoIP binding where it has one.
+func pushBindings(bs []*wire.Binding, voip bool) []*wire.Binding {
+	hasVoIP := map[string]bool{}
+	for _, b := range bs {
+		if b.PushType == "voip" {
+			hasVoIP[b.DeviceId] = true
+		}
+	}
+	var out []*wire.Binding
+	for _, b := range bs {
+		switch {
+		case voip && hasVoIP[b.DeviceId]:
+			if b.PushType == "voip" {
+				out = append(out, b)
+			}
+		case b.PushType != "voip":
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// newJob builds the outbox job that pushes m to one binding.
+func (n *Node) newJob(app, user string, bd *wire.Binding, m *wire.Message, now time.Time) *wire.PushJob {
+	j := &wire.PushJob{
+		Id: n.o.Store.NewPushID(), App: app, User: user, PushId: bd.PushId, DeviceId: bd.DeviceId,
+		Provider: bd.Provider, Token: bd.Token, BundleId: bd.BundleId, ApnsEnv: bd.ApnsEnv, PushType: bd.PushType,
+		Stream: m.Stream, Seq: m.Seq, MessageId: m.MessageId, From: m.From, PushConfig: m.PushConfig,
+		Priority: m.Priority, CreatedAtMs: now.UnixMilli(), ExpiresAtMs: now.Add(n.o.PushTTL).UnixMilli(),
+		CollapseId: m.MessageId,
+	}
+	if m.CallId != "" {
+		j.Data = map[string]string{"call_id": m.CallId, "event": m.Event}
+	}
+	return j
+}
+
+func (u *userActor) onCommitted(ctx actor.Context, c *committed) {
+	u.commits--
+	senders := c.senders
+	if c.idemKey != "" {
+		senders = u.inflight[c.idemKey]
+		delete(u.inflight, c.idemKey)
+	}
+	m := c.msg
+	if c.err != nil {
+		// Later seqs may have been assigned on top of the failed one: start
+		// over from what is on disk.
+		u.broken = true
+		for _, s := range senders {
+			u.respond(ctx, s, &wire.SendReply{Error: errReply("storage_failed", "message not stored: %v", c.err)})
+		}
+		ctx.Send(ctx.Parent(), &passivate{key: u.key})
+		return
+	}
+	if c.stored {
+		u.committed = m.Seq
+		u.n.o.Metrics.MessagesAccepted.WithLabelValues(messageKind(m)).Inc()
+	}
+	if c.dropped > 0 {
+		u.n.o.Metrics.MessagesDropped.WithLabelValues("retention_count").Add(float64(c.dropped))
+	}
+	for _, s := range senders {
+		u.respond(ctx, s, &wire.SendReply{MessageId: m.MessageId, Seq: m.Seq, TimestampMs: m.TimestampMs})
+	}
+	if m.From != u.user || c.stored {
+		for dev, s := range u.sessions {
+			if dev != c.except {
+				u.deliverLive(ctx, dev, s, m)
+			}
+		}
+	}
+	now := u.n.now()
+	for _, j := range c.jobs {
+		if j.Conditional {
+			u.addPending(j.DeviceId, pendingPush{stream: j.Stream, seq: j.Seq, due: time.UnixMilli(j.NotBeforeMs), job: j})
+			continue
+		}
+		u.n.dispatchPush(j, now)
+	}
+}
+
+func messageKind(m *wire.Message) string {
+	switch {
+	case m.Event != "":
+		return "call_event"
+	case m.ConversationType == 2:
+		return "group"
+	}
+	return "peer"
+}
+
+// deliverLive sends a new message to one session, first reading from storage
+// whatever of its stream the session has not been sent yet.
+func (u *userActor) deliverLive(ctx actor.Context, dev string, s *session, m *wire.Message) {
+	sent, known := s.sent[m.Stream]
+	if known && m.Seq <= sent {
+		return
+	}
+	if known && m.Seq > sent+1 {
+		u.drainStream(ctx, dev, s, m.Stream, sent, m.Seq-1)
+	}
+	u.deliver(ctx, s, [][]byte{MessageFrame(m)})
+	s.sent[m.Stream] = m.Seq
+}
+
+func (u *userActor) deliver(ctx actor.Context, s *session, frames [][]byte) {
+	env, err := wire.Wrap("", &wire.Deliver{Frames: frames})
+	if err != nil {
+		return
+	}
+	ctx.Send(s.pid, env)
+	u.n.o.Metrics.FramesDelivered.Add(float64(len(frames)))
+}
+
+func (u *userActor) cursor(device, stream string) uint64 {
+	return u.cursors[device][stream]
+}
+
+// groupDeliver takes a group message for this member: frames to its online
+// devices, pushes to the others, answered once the pushes are durable.
+func (u *userActor) groupDeliver(ctx actor.Context, sender *actor.PID, d *wire.GroupDeliver) {
+	m := d.GetMessage()
+	if m.From == u.user {
+		u.respond(ctx, sender, &wire.Reply{}) // the sender is not fanned out to
+		return
+	}
+	b := u.n.o.Store.NewBatch()
+	c := &committed{msg: m, jobs: u.pushJobs(m, u.n.now(), b, false)}
+	if b.Empty() {
+		c.senders = nil
+		u.commits++
+		u.onCommitted(ctx, c)
+		u.respond(ctx, sender, &wire.Reply{})
+		return
+	}
+	c.senders = []*actor.PID{sender}
+	u.commit(b, c)
+}
+
+// callEvent appends a call event to the inbox (and pushes it when it carries a
+// push_config) and keeps the user's set of ringing calls.
+func (u *userActor) callEvent(ctx actor.Context, sender *actor.PID, e *wire.CallEvent) {
+	m := e.GetMessage()
+	now := u.n.now()
+	m.MessageId = NewMessageID(now)
+	b := u.n.o.Store.NewBatch()
+	c := u.appendInbox(m, now, b)
+	c.senders = []*actor.PID{sender}
+	c.except = e.ExceptDevice
+	switch {
+	case e.RingingUntilMs > 0:
+		b.SetRinging(u.app, u.user, m.CallId, e.RingingUntilMs)
+	case e.StopRinging:
+		b.DeleteRinging(u.app, u.user, m.CallId)
+	}
+	c.jobs = u.pushJobs(m, now, b, true)
+	u.commit(b, c)
+}
+
+// ack moves the device's cursor and cancels the pushes it makes unnecessary.
+func (u *userActor) ack(m *wire.AckRequest) {
+	limit := u.committed
+	if m.Stream != inbox {
+		limit = u.cursor(m.DeviceId, m.Stream)
+		if s := u.sessions[m.DeviceId]; s != nil {
+			limit = max(limit, s.sent[m.Stream])
+		}
+	}
+	seq := min(m.Seq, limit)
+	if seq <= u.cursor(m.DeviceId, m.Stream) {
+		return
+	}
+	if u.cursors[m.DeviceId] == nil {
+		u.cursors[m.DeviceId] = map[string]uint64{}
+	}
+	u.cursors[m.DeviceId][m.Stream] = seq
+	b := u.n.o.Store.NewBatch()
+	b.SetCursor(u.app, u.user, m.DeviceId, m.Stream, seq)
+	ps := u.pending[m.DeviceId]
+	keep := ps[:0]
+	for _, p := range ps {
+		if p.stream == m.Stream && p.seq <= seq {
+			b.DeletePush(p.job.Id)
+			u.n.o.Metrics.PushesDeduped.Inc()
+			continue
+		}
+		keep = append(keep, p)
+	}
+	if len(keep) == 0 {
+		delete(u.pending, m.DeviceId)
+	} else {
+		u.pending[m.DeviceId] = keep
+	}
+	// An ack lost in a crash only means a message is delivered again.
+	u.n.o.Store.CommitAsync(b, false, nil)
+}
+
+// connect registers a session for the device (kicking an older one) and sends
+// it everything after its cursors, each stream in order, before any live message.
+func (u *userActor) connect(ctx actor.Context, sender *actor.PID, m *wire.ConnectRequest) {
+	if old := u.sessions[m.DeviceId]; old != nil && old.id != m.SessionId {
+		kick, _ := wire.Wrap("", &wire.Kick{Reason: "connected_elsewhere", SessionId: old.id})
+		ctx.Send(old.pid, kick)
+	}
+	s := &session{id: m.SessionId, pid: actor.NewPID(m.SessionAddress, m.SessionActor), foreground: m.Foreground, sent: map[string]uint64{}}
+	u.sessions[m.DeviceId] = s
+	u.respond(ctx, sender, &wire.Reply{})
+	u.drainStream(ctx, m.DeviceId, s, inbox, u.cursor(m.DeviceId, inbox), u.committed)
+	groups, err := u.n.o.Store.UserGroups(u.app, u.user)
+	if err != nil {
+		u.n.log.Error("user actor: read groups", "app", u.app, "user", u.user, "err", err)
+	}
+	names := make([]string, 0, len(groups))
+	for g := range groups {
+		names = append(names, g)
+	}
+	sort.Strings(names)
+	for _, g := range names {
+		stream := "group:" + g
+		u.drainStream(ctx, m.DeviceId, s, stream, max(u.cursor(m.DeviceId, stream), groups[g]), ^uint64(0))
+	}
+}
+
+// drainStream sends the session the stream's messages with after < seq <= upto.
+// An invitation whose call no longer rings for the user is not sent.
+func (u *userActor) drainStream(ctx actor.Context, dev string, s *session, stream string, after, upto uint64) {
+	var ringing map[string]int64
+	now := u.n.now().UnixMilli()
+	frames := make([][]byte, 0, drainChunk)
+	last := after
+	err := u.readStream(stream, after, upto, func(msg *wire.Message) bool {
+		last = msg.Seq
+		if msg.Event == eventInvitation {
+			if ringing == nil {
+				ringing, _ = u.n.o.Store.Ringing(u.app, u.user)
+			}
+			if until, ok := ringing[msg.CallId]; !ok || until <= now {
+				return true
+			}
+		}
+		frames = append(frames, MessageFrame(msg))
+		if len(frames) == drainChunk {
+			u.deliver(ctx, s, frames)
+			frames = make([][]byte, 0, drainChunk)
+		}
+		return true
+	})
+	if len(frames) > 0 {
+		u.deliver(ctx, s, frames)
+	}
+	if err != nil {
+		u.n.log.Error("user actor: drain", "app", u.app, "user", u.user, "stream", stream, "err", err)
+	}
+	s.sent[stream] = max(s.sent[stream], last)
+}
+
+// readStream reads one of the user's streams: the inbox from this node's
+// store, a group stream from its group's owner.
+func (u *userActor) readStream(stream string, after, upto uint64, fn func(*wire.Message) bool) error {
+	if stream == inbox {
+		return u.n.o.Store.ReadStream(u.app, u.user, inbox, after, upto, fn)
+	}
+	group, ok := strings.CutPrefix(stream, "group:")
+	if !ok {
+		return nil
+	}
+	return u.n.readGroup(u.app, group, after, upto, fn)
+}
+
+// readGroup reads a group stream: straight from the store when this node owns
+// the group, else from its owner.
+func (n *Node) readGroup(app, group string, after, upto uint64, fn func(*wire.Message) bool) error {
+	key := GroupKey(app, group)
+	if owner, _ := n.place.Owner(key); owner == n.place.Self() {
+		return n.o.Store.ReadGroupStream(app, group, after, upto, fn)
+	}
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), n.o.RequestTimeout)
+		reply, err := n.Request(ctx, key, &wire.GroupReadRequest{App: app, Group: group, After: after, Upto: upto, Limit: 1000})
+		cancel()
+		if err == nil {
+			err = ReplyError(reply)
+		}
+		if err != nil {
+			return err
+		}
+		r := reply.(*wire.GroupReadReply)
+		for _, m := range r.Messages {
+			if !fn(m) {
+				return nil
+			}
+			after = m.Seq
+		}
+		if len(r.Messages) < 1000 || after >= upto {
+			return nil
+		}
+	}
+}
+
+func (u *userActor) addPending(device string, p pendingPush) {
+	u.pending[device] = append(u.pending[device], p)
+	u.armTimer(p.due)
+}
+
+func (u *userActor) armTimer(at time.Time) {
+	if u.stopTimer != nil && !u.timerAt.IsZero() && !at.Before(u.timerAt) {
+		return
+	}
+	if u.stopTimer != nil {
+		u.stopTimer()
+	}
+	u.timerAt = at
+	self, root := u.self, u.n.system.Root
+	u.stopTimer = u.n.o.Clock.AfterFunc(max(at.Sub(u.n.now()), 0), func() { root.Send(self, ackTick{}) })
+}
+
+// onAckTick pushes every pending push whose ack did not come in time.
+func (u *userActor) onAckTick() {
+	now := u.n.now()
+	u.timerAt = time.Time{}
+	var next time.Time
+	for dev, ps := range u.pending {
+		keep := ps[:0]
+		for _, p := range ps {
+			if p.due.After(now) {
+				keep = append(keep, p)
+				if next.IsZero() || p.due.Before(next) {
+					next = p.due
+				}
+				continue
+			}
+			u.n.dispatchPush(p.job, now)
+		}
+		if len(keep) == 0 {
+			delete(u.pending, dev)
+		} else {
+			u.pending[dev] = keep
+		}
+	}
+	if !next.IsZero() {
+		u.armTimer(next)
+	}
+}

@@ -1,0 +1,320 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pushd-im/pushd/wire"
+)
+
+func TestGroupCommitConcurrentDurable(t *testing.T) {
+	s := openStore(t, "")
+	const writers, perWriter = 64, 200
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range perWriter {
+				b := s.NewBatch()
+				b.SetCursor("app", fmt.Sprintf("u%02d", w), "dev", "inbox", uint64(i+1))
+				if err := s.Commit(b, true); err != nil {
+					errs <- fmt.Errorf("writer %d batch %d: %w", w, i, err)
+					return
+				}
+			}
+		}()
+	}
+	within(t, 30*time.Second, "64 durable writers", wg.Wait)
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	st := s.Stats()
+	if st.Batches != writers*perWriter {
+		t.Errorf("Stats.Batches = %d, want %d", st.Batches, writers*perWriter)
+	}
+	if st.Commits >= st.Batches {
+		t.Errorf("Stats.Commits = %d, not fewer than Batches = %d: no group commit happened", st.Commits, st.Batches)
+	}
+	if st.SyncedCommits != st.Commits {
+		t.Errorf("SyncedCommits = %d, want every commit (%d) synced: all batches were durable", st.SyncedCommits, st.Commits)
+	}
+	for w := range writers {
+		got, err := s.Cursor("app", fmt.Sprintf("u%02d", w), "dev", "inbox")
+		if err != nil || got != perWriter {
+			t.Errorf("writer %d: Cursor = %d, %v; want %d (its last write)", w, got, err, perWriter)
+		}
+	}
+	t.Logf("stats: %+v", st)
+}
+
+func TestGroupCommitNonDurableDoesNotSync(t *testing.T) {
+	s := openStore(t, "")
+	for i := range 10 {
+		write(t, s, func(b *Batch) { b.SetCursor("app", "u", "d", "inbox", uint64(i)) })
+	}
+	for range 5 {
+		b := s.NewBatch()
+		b.SetCursor("app", "u", "d", "inbox", 99)
+		if err := s.Commit(b, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := s.Stats()
+	if st.Batches != 15 || st.SyncedCommits > 10 {
+		t.Errorf("Stats = %+v: want 15 batches and at most 10 synced commits", st)
+	}
+}
+
+func TestCommitAsyncOrder(t *testing.T) {
+	s := openStore(t, "")
+	const n = 2000
+	var (
+		mu    sync.Mutex
+		order []int
+		bad   []string
+	)
+	all := make(chan struct{})
+	for i := range n {
+		b := s.NewBatch()
+		// Every batch overwrites the same cursor: the last one handed over must win,
+		// whether or not it was merged with the others.
+		b.SetCursor("app", "u", "dev", "inbox", uint64(i))
+		b.PutMessage("app", "u", &wire.Message{Stream: "inbox", Seq: uint64(i + 1), Body: fmt.Sprint(i)})
+		s.CommitAsync(b, i%7 == 0, func(err error) {
+			// done runs on the committer; a point read does not block.
+			_, found, gerr := s.get(messageKey("app", "u", "inbox", uint64(i+1)))
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil || gerr != nil || !found {
+				bad = append(bad, fmt.Sprintf("batch %d: err %v, read %v found %v", i, err, gerr, found))
+			}
+			order = append(order, i)
+			if len(order) == n {
+				close(all)
+			}
+		})
+	}
+	select {
+	case <-all:
+	case <-time.After(20 * time.Second):
+		t.Fatal("not every CommitAsync callback was called")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, b := range bad {
+		t.Error(b)
+	}
+	for i, got := range order {
+		if got != i {
+			t.Fatalf("callback %d was for batch %d: callbacks out of submission order", i, got)
+		}
+	}
+	cur, err := s.Cursor("app", "u", "dev", "inbox")
+	if err != nil || cur != n-1 {
+		t.Errorf("Cursor = %d, %v; want %d: the last batch handed over must win", cur, err, n-1)
+	}
+	last, err := s.LastSeq("app", "u", "inbox")
+	if err != nil || last != n {
+		t.Errorf("LastSeq = %d, %v; want %d", last, err, n)
+	}
+}
+
+func TestCommitAsyncLaterDeleteWins(t *testing.T) {
+	s := openStore(t, "")
+	bd := &wire.Binding{App: "app", User: "u", PushId: "p1", Token: "t"}
+	var wg sync.WaitGroup
+	wg.Add(2)
+	b1 := s.NewBatch()
+	b1.PutBinding(bd)
+	b2 := s.NewBatch()
+	b2.DeleteBinding("app", "u", "p1", true)
+	s.CommitAsync(b1, false, func(error) { wg.Done() })
+	s.CommitAsync(b2, false, func(error) { wg.Done() })
+	within(t, 10*time.Second, "two CommitAsync", wg.Wait)
+	if _, ok, err := s.Binding("app", "u", "p1"); ok || err != nil {
+		t.Errorf("Binding after put then delete: ok=%v err=%v; want gone", ok, err)
+	}
+}
+
+func TestCloseIdempotentAndCommitAfterClose(t *testing.T) {
+	s, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := s.NewBatch()
+	b.SetCursor("app", "u", "d", "inbox", 1)
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if err := s.Commit(b, true); !errors.Is(err, ErrClosed) {
+		t.Errorf("Commit after Close = %v, want ErrClosed", err)
+	}
+	var got error
+	called := false
+	s.CommitAsync(b, false, func(err error) { called, got = true, err })
+	if !called || !errors.Is(got, ErrClosed) {
+		t.Errorf("CommitAsync after Close: called=%v err=%v; want ErrClosed, synchronously", called, got)
+	}
+	s.CommitAsync(b, false, nil) // a nil callback is allowed
+}
+
+func TestCloseConcurrentWithCommits(t *testing.T) {
+	// Batches handed over while Close runs must each get an answer: nil (and
+	// then the write is durable) or ErrClosed. None may be left unanswered, or
+	// Commit hangs and an actor waits forever for its callback.
+	for round := range 60 {
+		dir := t.TempDir()
+		s, err := Open(dir, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		const writers = 16
+		var (
+			wg                  sync.WaitGroup
+			submitted, answered atomic.Int64
+			acked               [writers]atomic.Uint64 // highest cursor acknowledged per writer
+			stop                = make(chan struct{})
+		)
+		for w := range writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := uint64(1); ; i++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					b := s.NewBatch()
+					b.SetCursor("app", fmt.Sprintf("w%d", w), "d", "inbox", i)
+					submitted.Add(1)
+					s.CommitAsync(b, i%2 == 0, func(err error) {
+						switch {
+						case err == nil:
+							acked[w].Store(i) // callbacks come in order: i only grows
+						case !errors.Is(err, ErrClosed):
+							t.Errorf("writer %d: commit %d: %v", w, i, err)
+						}
+						answered.Add(1)
+					})
+				}
+			}()
+		}
+		waitFor(t, 5*time.Second, func() error {
+			if n := answered.Load(); n < writers*5 {
+				return fmt.Errorf("only %d commits answered", n)
+			}
+			return nil
+		})
+		if err := s.Close(); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+		close(stop)
+		wg.Wait()
+		waitFor(t, 5*time.Second, func() error {
+			if a, s := answered.Load(), submitted.Load(); a != s {
+				return fmt.Errorf("round %d: %d batches handed over, %d answered", round, s, a)
+			}
+			return nil
+		})
+
+		s2, err := Open(dir, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for w := range writers {
+			got, err := s2.Cursor("app", fmt.Sprintf("w%d", w), "d", "inbox")
+			if err != nil || got < acked[w].Load() {
+				t.Errorf("round %d writer %d: Cursor after reopen = %d, %v; commit of %d was acknowledged", round, w, got, err, acked[w].Load())
+			}
+		}
+		s2.Close()
+	}
+}
+
+func TestDataSurvivesReopen(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, s, func(b *Batch) {
+		b.PutBinding(&wire.Binding{App: "app", User: "u", PushId: "p1", Token: "tok"})
+		b.PutMessage("app", "u", &wire.Message{Stream: "inbox", Seq: 1, Body: "hi"})
+		b.SetCursor("app", "u", "d", "inbox", 1)
+		b.PutPush(&wire.PushJob{Id: 7, User: "u"})
+	})
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openStore(t, dir)
+	bd, ok, err := s.Binding("app", "u", "p1")
+	if err != nil || !ok || bd.Token != "tok" {
+		t.Errorf("Binding after reopen = %v, %v, %v", bd, ok, err)
+	}
+	var bodies []string
+	if err := s.ReadStream("app", "u", "inbox", 0, ^uint64(0), func(m *wire.Message) bool {
+		bodies = append(bodies, m.Body)
+		return true
+	}); err != nil || len(bodies) != 1 || bodies[0] != "hi" {
+		t.Errorf("ReadStream after reopen = %q, %v", bodies, err)
+	}
+	if c, err := s.Cursor("app", "u", "d", "inbox"); err != nil || c != 1 {
+		t.Errorf("Cursor after reopen = %d, %v", c, err)
+	}
+	if j, ok, err := s.Push(7); err != nil || !ok || j.User != "u" {
+		t.Errorf("Push(7) after reopen = %v, %v, %v", j, ok, err)
+	}
+}
+
+func TestNewPushIDAfterReopen(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var max uint64
+	write(t, s, func(b *Batch) {
+		for range 5 {
+			id := s.NewPushID()
+			max = id
+			b.PutPush(&wire.PushJob{Id: id})
+		}
+		// An id with '/' and 0xff bytes in its big-endian form.
+		b.PutPush(&wire.PushJob{Id: 0x2fff_2f00})
+	})
+	max = 0x2fff_2f00
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openStore(t, dir)
+	seen := map[uint64]bool{}
+	for range 3 {
+		id := s.NewPushID()
+		if id <= max || seen[id] {
+			t.Errorf("NewPushID after reopen = %d, want fresh and > %d", id, max)
+		}
+		seen[id] = true
+	}
+}
+
+func TestOpenFailsOnBadDir(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	// Pebble holds a lock on the directory: a second Open must fail, not share it.
+	if s2, err := Open(dir, Options{}); err == nil {
+		s2.Close()
+		t.Fatal("second Open of a store in use succeeded")
+	}
+	_ = s
+}

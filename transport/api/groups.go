@@ -1,0 +1,222 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/pushd-im/pushd/actors"
+	"github.com/pushd-im/pushd/wire"
+)
+
+// Call limits (API.md).
+const (
+	maxInvitees     = 9
+	maxCallTimeout  = 3600
+	defCallTimeout  = 90
+	maxExtendedData = 4096
+)
+
+// membersRequest is the body of the group membership routes.
+type membersRequest struct {
+	Members []string `json:"members"`
+}
+
+func (r *membersRequest) validate() *apiError {
+	if len(r.Members) == 0 {
+		return badField("members", "must list at least one user id")
+	}
+	if len(r.Members) > actors.MaxGroupMembers {
+		return badField("members", "must list at most %d user ids; got %d", actors.MaxGroupMembers, len(r.Members))
+	}
+	for i, m := range r.Members {
+		if e := checkID(fmt.Sprintf("members[%d]", i), m, maxUserID); e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+// groups serves /v1/groups/{group_id} and /v1/groups/{group_id}/members.
+func (s *Server) groups(ctx *fasthttp.RequestCtx, c *caller) *apiError {
+	rest := strings.TrimPrefix(string(ctx.Path()), "/v1/groups/")
+	group, sub, _ := strings.Cut(rest, "/")
+	if e := checkID("group_id", group, maxUserID); e != nil {
+		return e
+	}
+	method := string(ctx.Method())
+	var op string
+	switch {
+	case sub == "" && method == "GET":
+		rctx, cancel := s.reqContext()
+		defer cancel()
+		members, err := s.o.Node.GroupMembers(rctx, c.app.ID, group)
+		if err != nil {
+			return fromActorError(err)
+		}
+		writeJSON(ctx, http.StatusOK, map[string]any{"group_id": group, "members": members, "count": len(members)})
+		return nil
+	case sub == "" && method == "PUT":
+		op = "replace"
+	case sub == "members" && method == "POST":
+		op = "add"
+	case sub == "members" && method == "DELETE":
+		op = "remove"
+	case sub == "" || sub == "members":
+		return &apiError{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Message: fmt.Sprintf("%s does not take %s", ctx.Path(), method)}
+	default:
+		return &apiError{Status: http.StatusNotFound, Code: codeNotFound, Message: "no route " + method + " " + string(ctx.Path())}
+	}
+	var r membersRequest
+	if e := decodeStrict(ctx.PostBody(), &r); e != nil {
+		return e
+	}
+	if e := r.validate(); e != nil {
+		return e
+	}
+	rctx, cancel := s.reqContext()
+	defer cancel()
+	n, err := s.o.Node.GroupSet(rctx, c.app.ID, group, op, r.Members)
+	if err != nil {
+		return fromActorError(err)
+	}
+	writeJSON(ctx, http.StatusOK, map[string]any{"group_id": group, "members": n})
+	return nil
+}
+
+// inviteRequest is the body of POST /v1/calls.
+type inviteRequest struct {
+	From         string      `json:"from"`
+	Invitees     []string    `json:"invitees"`
+	Timeout      *int        `json:"timeout"`
+	Mode         *int        `json:"mode"`
+	ExtendedData string      `json:"extended_data"`
+	PushConfig   *pushConfig `json:"push_config"`
+}
+
+func (r *inviteRequest) validate(c *caller) *apiError {
+	if c.server {
+		if e := checkID("from", r.From, maxUserID); e != nil {
+			return e
+		}
+	} else if r.From != "" {
+		return badField("from", "only a server call names the inviter; a client invites as itself")
+	} else {
+		r.From = c.user
+	}
+	if len(r.Invitees) == 0 || len(r.Invitees) > maxInvitees {
+		return badField("invitees", "must list 1 to %d user ids; got %d", maxInvitees, len(r.Invitees))
+	}
+	seen := map[string]bool{}
+	for i, u := range r.Invitees {
+		f := fmt.Sprintf("invitees[%d]", i)
+		if e := checkID(f, u, maxUserID); e != nil {
+			return e
+		}
+		if u == r.From {
+			return badField("invitees", "the inviter %s cannot invite itself", u)
+		}
+		if seen[u] {
+			return badField(f, "%s is listed twice", u)
+		}
+		seen[u] = true
+	}
+	if r.Timeout == nil {
+		t := defCallTimeout
+		r.Timeout = &t
+	}
+	if *r.Timeout < 1 || *r.Timeout > maxCallTimeout {
+		return badField("timeout", "must be 1 to %d seconds; got %d", maxCallTimeout, *r.Timeout)
+	}
+	if r.Mode != nil && *r.Mode != 0 && *r.Mode != 1 {
+		return badField("mode", "must be 0 (general) or 1 (advanced); got %d", *r.Mode)
+	}
+	if len(r.ExtendedData) > maxExtendedData {
+		return badField("extended_data", "must be at most %d bytes", maxExtendedData)
+	}
+	if r.PushConfig != nil {
+		return r.PushConfig.validate("push_config", c.app.Resources)
+	}
+	return nil
+}
+
+// callActionRequest is the body of cancel, accept and reject.
+type callActionRequest struct {
+	DeviceID     string      `json:"device_id"`
+	ExtendedData string      `json:"extended_data"`
+	PushConfig   *pushConfig `json:"push_config"`
+}
+
+func (s *Server) invite(ctx *fasthttp.RequestCtx, c *caller) *apiError {
+	var r inviteRequest
+	if e := decodeStrict(ctx.PostBody(), &r); e != nil {
+		return e
+	}
+	if e := r.validate(c); e != nil {
+		return e
+	}
+	mode := 0
+	if r.Mode != nil {
+		mode = *r.Mode
+	}
+	rctx, cancel := s.reqContext()
+	defer cancel()
+	reply, err := s.o.Node.Call(rctx, &wire.CallRequest{
+		App: c.app.ID, Action: "invite", User: r.From, Invitees: r.Invitees, TimeoutS: int32(*r.Timeout),
+		Mode: fmt.Sprint(mode), ExtendedData: r.ExtendedData, PushConfig: r.PushConfig.wire(),
+	})
+	if err != nil {
+		return fromActorError(err)
+	}
+	writeJSON(ctx, http.StatusOK, map[string]any{"call_id": reply.CallId, "timeout": reply.TimeoutS})
+	return nil
+}
+
+// callAction serves /v1/calls/{call_id}/cancel|accept|reject.
+func (s *Server) callAction(ctx *fasthttp.RequestCtx, c *caller) *apiError {
+	rest := strings.TrimPrefix(string(ctx.Path()), "/v1/calls/")
+	id, action, _ := strings.Cut(rest, "/")
+	if id == "" || len(id) > 64 || strings.Contains(id, "/") {
+		return badField("call_id", "the path must be /v1/calls/<call_id>/<action>")
+	}
+	switch action {
+	case "cancel", "accept", "reject":
+	default:
+		return &apiError{Status: http.StatusNotFound, Code: codeNotFound, Message: "no call action " + action + " (cancel, accept, reject)"}
+	}
+	var r callActionRequest
+	if body := ctx.PostBody(); len(strings.TrimSpace(string(body))) > 0 {
+		if e := decodeStrict(body, &r); e != nil {
+			return e
+		}
+	}
+	if r.DeviceID != "" {
+		if e := checkID("device_id", r.DeviceID, maxDeviceID); e != nil {
+			return e
+		}
+	}
+	if len(r.ExtendedData) > maxExtendedData {
+		return badField("extended_data", "must be at most %d bytes", maxExtendedData)
+	}
+	if r.PushConfig != nil {
+		if action != "cancel" {
+			return badField("push_config", "only a cancel carries a push_config")
+		}
+		if e := r.PushConfig.validate("push_config", c.app.Resources); e != nil {
+			return e
+		}
+	}
+	rctx, cancel := s.reqContext()
+	defer cancel()
+	_, err := s.o.Node.Call(rctx, &wire.CallRequest{
+		App: c.app.ID, CallId: id, Action: action, User: c.user, DeviceId: r.DeviceID,
+		ExtendedData: r.ExtendedData, PushConfig: r.PushConfig.wire(),
+	})
+	if err != nil {
+		return fromActorError(err)
+	}
+	writeJSON(ctx, http.StatusOK, map[string]any{"call_id": id, "action": action})
+	return nil
+}
