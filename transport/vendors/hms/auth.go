@@ -1,0 +1,196 @@
+package hms
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pushd-im/pushd/push"
+)
+
+// defaultTokenLife is the access-token lifetime assumed when the token endpoint
+// gives no expires_in; Huawei's is fixed at 3600 s (vendors.md §3).
+const defaultTokenLife = time.Hour
+
+// refreshEarly is how long before its expiry a cached token is replaced, so a
+// token is never sent in its last minutes (clock skew, slow requests). For
+// short-lived tokens it is half the lifetime instead.
+const refreshEarly = 5 * time.Minute
+
+// tokenCache holds the OAuth access token of one client. The first get that
+// finds no usable token starts one fetch, which every concurrent get waits on;
+// the fetch itself is bounded by the client timeout, not by any caller's
+// context, so a caller that gives up does not spoil it for the others.
+type tokenCache struct {
+	url          string
+	clientID     string
+	clientSecret string
+	http         *http.Client
+	timeout      time.Duration
+	now          func() time.Time
+
+	mu      sync.Mutex
+	token   string
+	renewAt time.Time
+	flight  *tokenFetch
+}
+
+// tokenFetch is one token request in progress; done is closed when it ends.
+type tokenFetch struct {
+	done  chan struct{}
+	token string
+	err   error
+}
+
+// get returns a usable access token, fetching one when there is none or the
+// cached one is close to expiry.
+func (c *tokenCache) get(ctx context.Context) (string, error) {
+	c.mu.Lock()
+	if c.token != "" && c.now().Before(c.renewAt) {
+		tok := c.token
+		c.mu.Unlock()
+		return tok, nil
+	}
+	f := c.flight
+	if f == nil {
+		f = &tokenFetch{done: make(chan struct{})}
+		c.flight = f
+		go c.fetch(f)
+	}
+	c.mu.Unlock()
+	select {
+	case <-f.done:
+		return f.token, f.err
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+}
+
+// fetch runs one token request and publishes its outcome to the cache and f.
+func (c *tokenCache) fetch(f *tokenFetch) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	defer cancel()
+	token, life, err := c.request(ctx)
+	c.mu.Lock()
+	if err == nil {
+		c.token = token
+		c.renewAt = c.now().Add(life - min(refreshEarly, life/2))
+	}
+	c.flight = nil
+	c.mu.Unlock()
+	f.token, f.err = token, err
+	close(f.done)
+}
+
+// drop forgets the cached token: any token when used is "", else only when the
+// cache still holds used (a token that replaced it meanwhile is kept).
+func (c *tokenCache) drop(used string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if used == "" || c.token == used {
+		c.token, c.renewAt = "", time.Time{}
+	}
+}
+
+// tokenAnswer is the token endpoint's JSON: the access token on success, and
+// Huawei's error fields otherwise. Huawei's error and sub_error are numbers
+// ({"error":1101,"sub_error":12304,"error_description":"invalid client_secret"});
+// a standard OAuth server sends a string error; both are read.
+type tokenAnswer struct {
+	AccessToken      string          `json:"access_token"`
+	ExpiresIn        json.Number     `json:"expires_in"`
+	TokenType        string          `json:"token_type"`
+	Error            json.RawMessage `json:"error"`
+	SubError         json.RawMessage `json:"sub_error"`
+	ErrorDescription string          `json:"error_description"`
+}
+
+// tokenError is a token endpoint that answered but gave no token.
+type tokenError struct {
+	status     int
+	reason     string
+	retryAfter string
+}
+
+func (e *tokenError) Error() string {
+	return fmt.Sprintf("token endpoint answered %d: %s", e.status, e.reason)
+}
+
+// request asks the token endpoint for an access token with the client
+// credentials grant, the secret URL-encoded in the form body.
+func (c *tokenCache) request(ctx context.Context) (string, time.Duration, error) {
+	form := url.Values{
+		"grant_type":    {"client_credentials"},
+		"client_id":     {c.clientID},
+		"client_secret": {c.clientSecret},
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, strings.NewReader(form.Encode()))
+	if err != nil {
+		return "", 0, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return "", 0, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+	if err != nil {
+		return "", 0, err
+	}
+	var a tokenAnswer
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	jsonErr := dec.Decode(&a)
+	if resp.StatusCode != http.StatusOK || jsonErr != nil || a.AccessToken == "" {
+		return "", 0, &tokenError{status: resp.StatusCode, reason: a.reason(), retryAfter: resp.Header.Get("Retry-After")}
+	}
+	life := defaultTokenLife
+	if secs, err := a.ExpiresIn.Int64(); err == nil && secs > 0 {
+		life = time.Duration(secs) * time.Second
+	}
+	return a.AccessToken, life, nil
+}
+
+// reason renders the token endpoint's error fields as "1101/12304 invalid client_secret".
+func (a tokenAnswer) reason() string {
+	code := strings.Trim(string(a.Error), `"`)
+	if sub := strings.Trim(string(a.SubError), `"`); sub != "" {
+		code += "/" + sub
+	}
+	parts := []string{}
+	if code != "" {
+		parts = append(parts, code)
+	}
+	if a.ErrorDescription != "" {
+		parts = append(parts, a.ErrorDescription)
+	}
+	if len(parts) == 0 {
+		return "no access_token in the answer"
+	}
+	return strings.Join(parts, " ")
+}
+
+// tokenFailure reduces a failed token fetch to a Result: the token endpoint
+// refusing the client (4xx, or 200 without a token) is a configuration error;
+// 408, 429, 5xx, the network and ctx are temporary.
+func tokenFailure(err error, now time.Time) push.Result {
+	var te *tokenError
+	if errors.As(err, &te) {
+		v := push.BadRequest
+		if te.status >= 500 || te.status == http.StatusTooManyRequests || te.status == http.StatusRequestTimeout {
+			v = push.Retry
+		}
+		return push.Result{Verdict: v, Reason: "OAuthTokenError: " + te.reason, RetryAfter: retryAfter(te.retryAfter, now)}
+	}
+	return push.Result{Verdict: push.Retry, Reason: "OAuthTokenError: " + err.Error()}
+}

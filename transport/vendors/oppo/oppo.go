@@ -1,0 +1,390 @@
+// Package oppo sends pushes through OPPO Push (OPUSH / HeyTap) server API v1:
+// a notification-bar message to one registration id with
+// /server/v1/message/notification/unicast, and the same message to up to 1000
+// registration ids with save_message_content followed by broadcast. Every
+// call carries an auth_token that the app key and master secret obtain from
+// /server/v1/auth (a SHA-256 sign over a millisecond timestamp).
+//
+// The batch path is the broadcast one, not unicast_batch: a broadcast carries
+// the message once however many targets it has (unicast_batch repeats the
+// whole message per target, up to 1000 × 4 KB of action_parameters), its
+// 1000-target limit is documented, and it answers dead regIds per failure
+// code. It costs a second request (saving the content) per batch.
+//
+// A Client keeps one connection pool and one cached auth_token for all its
+// Sends; it is safe for concurrent use, and concurrent Sends that find no
+// valid token share one auth call.
+//
+// Every OPPO return code is reduced to a push.Verdict in one table (verdicts in
+// response.go), so a code OPPO documents differently is one line to fix.
+package oppo
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/pushd-im/pushd/push"
+)
+
+// ErrInvalidOptions is wrapped by every error New reports about Options.
+var ErrInvalidOptions = errors.New("oppo: invalid options")
+
+// The defaults of Options.
+const (
+	DefaultEndpoint = "https://api.push.oppomobile.com"
+	DefaultTimeout  = 30 * time.Second
+)
+
+// The API paths below Endpoint.
+const (
+	AuthPath        = "/server/v1/auth"
+	UnicastPath     = "/server/v1/message/notification/unicast"
+	SaveMessagePath = "/server/v1/message/notification/save_message_content"
+	BroadcastPath   = "/server/v1/message/notification/broadcast"
+)
+
+// formContentType is how every OPPO API call is encoded.
+const formContentType = "application/x-www-form-urlencoded"
+
+// maxAnswer is the most of an OPPO answer body kept.
+const maxAnswer = 64 << 10
+
+// Options configures a Client.
+type Options struct {
+	// AppKey is the app's AppKey from the OPPO push platform. Required.
+	AppKey string
+	// MasterSecret is the app's MasterSecret, which signs the auth call. Required.
+	MasterSecret string
+	// Endpoint is the API base URL. Default https://api.push.oppomobile.com
+	// (overseas apps: https://api-intl.push.oppomobile.com).
+	Endpoint string
+	// AuthEndpoint is the URL of the auth call. Default Endpoint + "/server/v1/auth".
+	AuthEndpoint string
+	// ChannelID is the Android notification channel (the private "IM" channel
+	// of OPPO's old classification) used when a Notification names none. Default "".
+	ChannelID string
+	// Category is the message category of OPPO's new classification ("IM",
+	// "ACCOUNT", …) used when a Notification names none; apps that opened
+	// OPUSH after 2025-11-20 must send one. Default "".
+	Category string
+	// NotifyLevel is the notify_level sent with a category: NotifyLevelBar,
+	// NotifyLevelLockScreen or NotifyLevelBanner. Default DefaultNotifyLevel.
+	NotifyLevel int
+	// CAFile is a PEM file of extra CAs to trust besides the system roots (the
+	// simulator's). Empty: the system roots only.
+	CAFile string
+	// Timeout bounds one request, connecting included. Default 30s.
+	Timeout time.Duration
+	// Now is the clock of auth timestamps, auth_token expiry and off_line_ttl.
+	// Default time.Now.
+	Now func() time.Time
+}
+
+// Client sends notifications to OPPO Push. It implements push.Sender and
+// push.Batcher.
+type Client struct {
+	appKey       string
+	masterSecret string
+	authURL      string
+	unicastURL   string
+	saveURL      string
+	broadcastURL string
+	defaults     defaults
+	timeout      time.Duration
+	now          func() time.Time
+	http         *http.Client
+	tokens       *tokenCache
+}
+
+// New checks o, reporting every problem at once, and returns a Client. It does
+// not connect: the first Send fetches the auth_token.
+func New(o Options) (*Client, error) {
+	var problems []error
+	bad := func(format string, args ...any) {
+		problems = append(problems, fmt.Errorf("%w: "+format, append([]any{ErrInvalidOptions}, args...)...))
+	}
+	if strings.TrimSpace(o.AppKey) == "" {
+		bad("AppKey is required")
+	}
+	if strings.TrimSpace(o.MasterSecret) == "" {
+		bad("MasterSecret is required")
+	}
+	endpoint, err := httpsURL("Endpoint", o.Endpoint, DefaultEndpoint)
+	if err != nil {
+		problems = append(problems, err)
+	}
+	authURL, err := httpsURL("AuthEndpoint", o.AuthEndpoint, endpoint+AuthPath)
+	if err != nil {
+		problems = append(problems, err)
+	}
+	if o.Category != strings.TrimSpace(o.Category) {
+		bad("Category %q has surrounding spaces", o.Category)
+	}
+	level := o.NotifyLevel
+	switch {
+	case level == 0:
+		level = DefaultNotifyLevel
+	case !slices.Contains(notifyLevels, level):
+		bad("NotifyLevel must be one of %v, got %d", notifyLevels, level)
+	}
+	roots, err := rootsWith(o.CAFile)
+	if err != nil {
+		bad("CAFile %s: %v", o.CAFile, err)
+	}
+	timeout := o.Timeout
+	switch {
+	case timeout < 0:
+		bad("Timeout must not be negative, got %v", timeout)
+	case timeout == 0:
+		timeout = DefaultTimeout
+	}
+	if len(problems) > 0 {
+		return nil, errors.Join(problems...)
+	}
+	now := o.Now
+	if now == nil {
+		now = time.Now
+	}
+
+	transport := &http.Transport{
+		Proxy:               http.ProxyFromEnvironment,
+		TLSClientConfig:     &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
+		ForceAttemptHTTP2:   true,
+		MaxIdleConnsPerHost: 16,
+		IdleConnTimeout:     90 * time.Second,
+		TLSHandshakeTimeout: 10 * time.Second,
+	}
+	c := &Client{
+		appKey:       o.AppKey,
+		masterSecret: o.MasterSecret,
+		authURL:      authURL,
+		unicastURL:   endpoint + UnicastPath,
+		saveURL:      endpoint + SaveMessagePath,
+		broadcastURL: endpoint + BroadcastPath,
+		defaults:     defaults{channelID: o.ChannelID, category: o.Category, notifyLevel: level},
+		timeout:      timeout,
+		now:          now,
+		http:         &http.Client{Transport: transport, Timeout: timeout},
+	}
+	c.tokens = &tokenCache{fetch: c.fetchToken, now: now}
+	return c, nil
+}
+
+// httpsURL checks an endpoint option and returns it without a trailing slash,
+// or def when it is empty.
+func httpsURL(field, v, def string) (string, error) {
+	if v == "" {
+		return def, nil
+	}
+	u, err := url.Parse(v)
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return def, fmt.Errorf("%w: %s must be an https URL such as %s, got %q", ErrInvalidOptions, field, def, v)
+	}
+	return strings.TrimRight(v, "/"), nil
+}
+
+// rootsWith returns the system roots plus the certificates of caFile, or nil
+// (the system roots) when caFile is empty.
+func rootsWith(caFile string) (*x509.CertPool, error) {
+	if caFile == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, err
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, errors.New("no PEM certificate in it")
+	}
+	return pool, nil
+}
+
+// MaxBatch is the most tokens one Send may carry in Notification.Tokens: one
+// broadcast's limit.
+func (c *Client) MaxBatch() int { return maxTargets }
+
+// Send pushes n to OPPO and reduces the answer to a Result. n.Token (or a
+// single n.Tokens entry) goes by unicast; several n.Tokens by one broadcast.
+// It never returns an error: a network failure is a Retry verdict. A dry run
+// fetches the auth_token (so it shows whether the credentials work) but sends
+// nothing; for a batch it shows the save_message_content request that would
+// come first.
+func (c *Client) Send(ctx context.Context, n *push.Notification) push.Result {
+	switch {
+	case n.Token != "" && len(n.Tokens) > 0:
+		return push.Result{Verdict: push.BadRequest, Reason: "TokenAndTokens: set Token or Tokens, not both"}
+	case n.Token != "":
+		return c.unicast(ctx, n, n.Token)
+	case len(n.Tokens) == 1:
+		return c.unicast(ctx, n, n.Tokens[0])
+	case len(n.Tokens) > 1:
+		return c.broadcast(ctx, n)
+	default:
+		return push.Result{Verdict: push.BadRequest, Reason: "MissingToken: the notification has no Token"}
+	}
+}
+
+// unicast sends n to one regId.
+func (c *Client) unicast(ctx context.Context, n *push.Notification, token string) push.Result {
+	nt, err := buildNotification(n, c.defaults, c.now())
+	if err != nil {
+		return push.Result{Verdict: push.BadRequest, Reason: err.Error()}
+	}
+	form, err := unicastForm(token, nt)
+	if err != nil {
+		return push.Result{Verdict: push.BadRequest, Reason: err.Error()}
+	}
+	tok, failed := c.authToken(ctx)
+	if failed != nil {
+		return *failed
+	}
+	form.Set("auth_token", tok)
+	shown := map[string]string{"auth_token": push.MaskSecret(tok)}
+	if n.DryRun {
+		return push.Result{Exchange: exchange(c.unicastURL, form, shown)}
+	}
+	r, _ := c.post(ctx, c.unicastURL, form, shown)
+	if r.Verdict == push.TokenInvalid {
+		r.InvalidTokens = []string{token}
+	}
+	return r
+}
+
+// broadcast saves n's content and broadcasts it to n.Tokens.
+func (c *Client) broadcast(ctx context.Context, n *push.Notification) push.Result {
+	if err := checkTokens(n.Tokens); err != nil {
+		return push.Result{Verdict: push.BadRequest, Reason: err.Error()}
+	}
+	nt, err := buildNotification(n, c.defaults, c.now())
+	if err != nil {
+		return push.Result{Verdict: push.BadRequest, Reason: err.Error()}
+	}
+	save := saveForm(nt)
+	tok, failed := c.authToken(ctx)
+	if failed != nil {
+		return *failed
+	}
+	save.Set("auth_token", tok)
+	shown := map[string]string{"auth_token": push.MaskSecret(tok)}
+	if n.DryRun {
+		return push.Result{Exchange: exchange(c.saveURL, save, shown)}
+	}
+
+	r, a := c.post(ctx, c.saveURL, save, shown)
+	if r.Verdict == push.TokenInvalid {
+		r.Verdict = push.BadRequest // no regId is in a saved message: a code out of place
+	}
+	if r.Verdict != push.Delivered {
+		r.Reason = "SaveMessageContent: " + r.Reason
+		return r
+	}
+	messageID := messageID(a.data)
+	if messageID == "" {
+		r.Verdict, r.Reason = push.Retry, "SaveMessageContent: the answer has no data.message_id"
+		return r
+	}
+
+	bc := broadcastForm(messageID, n.Tokens)
+	bc.Set("auth_token", tok)
+	r, a = c.post(ctx, c.broadcastURL, bc, shown)
+	switch r.Verdict {
+	case push.Delivered, push.TokenInvalid:
+		// On success the data lists the dead regIds by code, and the rest were
+		// taken. A top-level dead-regId code blames the targets it lists; when
+		// it lists no or not all of them nothing tells which, and nothing was sent.
+		r.InvalidTokens = deadRegIDs(a.data, n.Tokens)
+		all := len(r.InvalidTokens) == len(unique(n.Tokens))
+		switch {
+		case all:
+			r.Verdict = push.TokenInvalid
+		case r.Verdict == push.TokenInvalid:
+			r.Verdict = push.BadRequest
+		}
+	}
+	return r
+}
+
+// unique returns tokens without repeats.
+func unique(tokens []string) []string {
+	seen := make(map[string]bool, len(tokens))
+	out := make([]string, 0, len(tokens))
+	for _, t := range tokens {
+		if !seen[t] {
+			seen[t] = true
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// exchange describes a form POST to u as sent, with the values in shown
+// replacing the secret ones.
+func exchange(u string, form url.Values, shown map[string]string) *push.Exchange {
+	masked := make(url.Values, len(form))
+	for k, v := range form {
+		masked[k] = v
+	}
+	for k, v := range shown {
+		masked.Set(k, v)
+	}
+	return &push.Exchange{
+		Method:  http.MethodPost,
+		URL:     u,
+		Headers: map[string]string{"content-type": formContentType},
+		Body:    masked.Encode(),
+	}
+}
+
+// post sends form to u and reduces OPPO's answer to a Result carrying the
+// exchange (shown masks secrets in it).
+func (c *Client) post(ctx context.Context, u string, form url.Values, shown map[string]string) (push.Result, answer) {
+	ex := exchange(u, form, shown)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, strings.NewReader(form.Encode()))
+	if err != nil {
+		return push.Result{Verdict: push.BadRequest, Reason: err.Error(), Exchange: ex}, answer{}
+	}
+	req.Header.Set("Content-Type", formContentType)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return push.Result{Verdict: push.Retry, Reason: "NetworkError: " + err.Error(), Exchange: ex}, answer{}
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+	resp.Body.Close()
+	ex.Status, ex.Answer = resp.StatusCode, string(body)
+	if err != nil {
+		return push.Result{Verdict: push.Retry, Status: resp.StatusCode, Reason: "NetworkError: " + err.Error(), Exchange: ex}, answer{}
+	}
+	r, a := parseResponse(resp.StatusCode, resp.Header, body, c.now())
+	r.Exchange = ex
+	return r, a
+}
+
+// Refresh drops the cached auth_token so that the next Send fetches a new one,
+// after OPPO answered code 11 (invalid auth_token) for the current one.
+func (c *Client) Refresh() {
+	c.tokens.drop()
+}
+
+// Close closes the idle connections. Sends may still follow; they reconnect.
+func (c *Client) Close() {
+	c.http.CloseIdleConnections()
+}
+
+var (
+	_ push.Sender  = (*Client)(nil)
+	_ push.Batcher = (*Client)(nil)
+)
