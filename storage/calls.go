@@ -16,7 +16,9 @@ func (b *Batch) SetRinging(app, user, callID string, untilMs int64) {
 }
 
 // DeleteRinging stops the call ringing for the user.
-func (b *Batch) DeleteRinging(app, user, callID string) { _ = b.b.Delete(ringingKey(app, user, callID), nil) }
+func (b *Batch) DeleteRinging(app, user, callID string) {
+	_ = b.b.Delete(ringingKey(app, user, callID), nil)
+}
 
 // Call returns a call's state.
 func (s *Store) Call(app, callID string) (*wire.CallRecord, bool, error) {

@@ -11,10 +11,14 @@ import (
 func (b *Batch) PutGroup(r *wire.GroupRecord) { b.setProto(groupRecordKey(r.App, r.Group), r) }
 
 // AddMember makes user a member of the group.
-func (b *Batch) AddMember(app, group, user string) { _ = b.b.Set(memberKey(app, group, user), nil, nil) }
+func (b *Batch) AddMember(app, group, user string) {
+	_ = b.b.Set(memberKey(app, group, user), nil, nil)
+}
 
 // RemoveMember removes user from the group.
-func (b *Batch) RemoveMember(app, group, user string) { _ = b.b.Delete(memberKey(app, group, user), nil) }
+func (b *Batch) RemoveMember(app, group, user string) {
+	_ = b.b.Delete(memberKey(app, group, user), nil)
+}
 
 // PutGroupMessage appends m (Seq set) to the group's stream, stored once for all members.
 func (b *Batch) PutGroupMessage(app, group string, m *wire.Message) {
@@ -34,13 +38,17 @@ func (b *Batch) SetUserGroup(app, user, group string, since uint64) {
 }
 
 // DeleteUserGroup forgets the user's membership of the group.
-func (b *Batch) DeleteUserGroup(app, user, group string) { _ = b.b.Delete(userGroupKey(app, user, group), nil) }
+func (b *Batch) DeleteUserGroup(app, user, group string) {
+	_ = b.b.Delete(userGroupKey(app, user, group), nil)
+}
 
 // PutFanout records a group message's fan-out in progress.
 func (b *Batch) PutFanout(f *wire.Fanout) { b.setProto(fanoutKey(f.App, f.Group, f.Seq), f) }
 
 // DeleteFanout removes a finished fan-out.
-func (b *Batch) DeleteFanout(app, group string, seq uint64) { _ = b.b.Delete(fanoutKey(app, group, seq), nil) }
+func (b *Batch) DeleteFanout(app, group string, seq uint64) {
+	_ = b.b.Delete(fanoutKey(app, group, seq), nil)
+}
 
 // Group returns the group's record.
 func (s *Store) Group(app, group string) (*wire.GroupRecord, bool, error) {

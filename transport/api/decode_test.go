@@ -40,7 +40,7 @@ func TestSendValidation(t *testing.T) {
 		{sendRequest{From: "a", To: "b c", ConversationType: &zero, Type: 1}, "to"},
 		{sendRequest{From: "a", To: "b", Type: 1}, "conversation_type"},
 		{sendRequest{From: "a", To: "b", ConversationType: &one, Type: 1}, "conversation_type"},
-		
+
 		{sendRequest{From: "a", To: "b", ConversationType: &zero, Type: 3}, "type"},
 		{sendRequest{From: "a", To: "b", ConversationType: &zero, Type: 1, Priority: 4}, "priority"},
 		{sendRequest{From: "a", To: "b", ConversationType: &zero, Type: 1, ClientMsgID: strings.Repeat("c", 129)}, "client_msg_id"},
