@@ -487,8 +487,8 @@ func (n *Node) requestNodeRetry(ctx context.Context, node string, msg wireMessag
 }
 
 // nodeWork runs work for many users this node owns without blocking the
-// router: members whose actors are alive (they may have connections) get a
-// group message through their actor; the others are handled in bulk on the store.
+// router: members with live connections get a group message through their
+// actor; the others are handled in bulk on the store.
 func (r *router) nodeWork(ctx actor.Context, env *wire.Envelope, sender *actor.PID) {
 	msg, err := wire.Unwrap(env)
 	if err != nil {
@@ -515,7 +515,7 @@ func (r *router) nodeWork(ctx actor.Context, env *wire.Envelope, sender *actor.P
 		app := m.Message.App
 		var alive, rest []string
 		for _, u := range m.Users {
-			if r.alive(UserKey(app, u)) {
+			if r.connectedUser(UserKey(app, u)) {
 				alive = append(alive, u)
 			} else {
 				rest = append(rest, u)
@@ -540,8 +540,8 @@ func (r *router) nodeWork(ctx actor.Context, env *wire.Envelope, sender *actor.P
 }
 
 // fanoutLocal delivers a group message to users this node owns: through the
-// actors of those that are alive, in bulk for the others (no connection, so
-// only pushes), durably before it returns.
+// actors of those connected, in bulk for the others (no connection, so only
+// pushes), durably before it returns.
 func (n *Node) fanoutLocal(ctx context.Context, c *wire.FanoutChunk, alive, rest []string) error {
 	m := c.Message
 	futures := make([]*actor.Future, 0, len(alive))

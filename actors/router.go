@@ -15,6 +15,14 @@ type router struct {
 	n        *Node
 	children map[string]*child // key → child
 	byID     map[string]string // child pid id → key
+	// connected are the user actors with live connections.
+	connected map[string]bool
+}
+
+// connectedChanged is a user actor saying whether it has live connections.
+type connectedChanged struct {
+	key       string
+	connected bool
 }
 
 type child struct {
@@ -34,7 +42,7 @@ type heldMessage struct {
 type passivate struct{ key string }
 
 func newRouter(n *Node) *router {
-	return &router{n: n, children: map[string]*child{}, byID: map[string]string{}}
+	return &router{n: n, children: map[string]*child{}, byID: map[string]string{}, connected: map[string]bool{}}
 }
 
 func (r *router) Receive(ctx actor.Context) {
@@ -47,12 +55,21 @@ func (r *router) Receive(ctx actor.Context) {
 			c.stopping = true
 			ctx.Poison(c.pid)
 		}
+	case *connectedChanged:
+		if c := r.children[m.key]; c != nil && ctx.Sender() != nil && ctx.Sender().Equal(c.pid) {
+			if m.connected {
+				r.connected[m.key] = true
+			} else {
+				delete(r.connected, m.key)
+			}
+		}
 	case *actor.Terminated:
 		key, ok := r.byID[m.Who.Id]
 		if !ok {
 			return
 		}
 		delete(r.byID, m.Who.Id)
+		delete(r.connected, key)
 		c := r.children[key]
 		delete(r.children, key)
 		r.n.o.Metrics.ActiveUsers.Dec()
@@ -81,10 +98,11 @@ func (r *router) producer(key string) actor.Producer {
 	return nil
 }
 
-// alive reports whether the key's actor is running and not stopping.
-func (r *router) alive(key string) bool {
+// connectedUser reports whether the user's actor has live connections (and so
+// must see a group message itself).
+func (r *router) connectedUser(key string) bool {
 	c := r.children[key]
-	return c != nil && !c.stopping
+	return c != nil && !c.stopping && r.connected[key]
 }
 
 func (r *router) route(ctx actor.Context, env *wire.Envelope, sender *actor.PID) {

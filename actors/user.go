@@ -173,6 +173,7 @@ func (u *userActor) envelope(ctx actor.Context, env *wire.Envelope) {
 	case *wire.DisconnectRequest:
 		if s := u.sessions[m.DeviceId]; s != nil && s.id == m.SessionId {
 			delete(u.sessions, m.DeviceId)
+			u.sessionsChanged(ctx)
 		}
 		u.respond(ctx, sender, &wire.Reply{})
 	case *wire.AckRequest:
@@ -301,6 +302,7 @@ func (u *userActor) logout(ctx actor.Context, m *wire.LogoutRequest) *wire.Reply
 		kick, _ := wire.Wrap("", &wire.Kick{Reason: "logout", SessionId: s.id})
 		ctx.Send(s.pid, kick)
 		delete(u.sessions, m.DeviceId)
+		u.sessionsChanged(ctx)
 	}
 	return &wire.Reply{}
 }
@@ -331,3 +333,9 @@ func (u *userActor) verdict(m *wire.VerdictReport) {
 
 // providerOf is the binding's provider as a push.Provider.
 func providerOf(j *wire.PushJob) push.Provider { return push.Provider(j.Provider) }
+
+// sessionsChanged tells the router whether this user has live connections:
+// a group fan-out goes through the actors of connected users only.
+func (u *userActor) sessionsChanged(ctx actor.Context) {
+	ctx.Send(ctx.Parent(), &connectedChanged{key: u.key, connected: len(u.sessions) > 0})
+}

@@ -307,6 +307,9 @@ func (u *userActor) connect(ctx actor.Context, sender *actor.PID, m *wire.Connec
 	}
 	s := &session{id: m.SessionId, pid: actor.NewPID(m.SessionAddress, m.SessionActor), foreground: m.Foreground, sent: map[string]uint64{}}
 	u.sessions[m.DeviceId] = s
+	if len(u.sessions) == 1 {
+		u.sessionsChanged(ctx)
+	}
 	u.respond(ctx, sender, &wire.Reply{})
 	u.drainStream(ctx, m.DeviceId, s, inbox, u.cursor(m.DeviceId, inbox), u.committed)
 	groups, err := u.n.o.Store.UserGroups(u.app, u.user)

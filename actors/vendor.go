@@ -55,8 +55,12 @@ type vendorActor struct {
 	day      string
 	used     int64
 
-	queue     []*call
-	inflight  int
+	queue    []*call
+	inflight int
+	// reported is the last verdict told to each binding's user actor: the same
+	// verdict again is not sent, so a busy binding (or a large group fan-out)
+	// does not wake its user actor for every delivered push.
+	reported  map[string]push.Verdict
 	pending   map[string]*call           // batch key → call still collecting
 	held      map[string][]*wire.PushJob // class → pushes waiting for the next day
 	heldUntil map[string]time.Time       // class → when its pushes may go again
@@ -89,7 +93,8 @@ type resumeClass struct{ class string }
 
 func newVendor(n *Node, app *App, p push.Provider, s push.Sender) *vendorActor {
 	v := &vendorActor{n: n, app: app, provider: p, sender: s, maxBatch: 1,
-		pending: map[string]*call{}, held: map[string][]*wire.PushJob{}, heldUntil: map[string]time.Time{}}
+		pending: map[string]*call{}, held: map[string][]*wire.PushJob{}, heldUntil: map[string]time.Time{},
+		reported: map[string]push.Verdict{}}
 	if b, ok := s.(push.Batcher); ok && b.MaxBatch() > 1 {
 		v.maxBatch = b.MaxBatch()
 	}
@@ -290,9 +295,16 @@ func (v *vendorActor) call(c *call) {
 	root.Send(v.self, done)
 }
 
+// freshJob is how young a first-attempt push may be to skip the stale check:
+// its binding was read when it was made.
+const freshJob = 500 * time.Millisecond
+
 // stale says why a job must not be sent any more: the binding is gone or has
 // another token, or the device acked the message in time.
 func (v *vendorActor) stale(j *wire.PushJob) string {
+	if !j.Conditional && j.Attempts == 0 && v.n.now().UnixMilli()-j.CreatedAtMs < freshJob.Milliseconds() {
+		return ""
+	}
 	st := v.n.o.Store
 	b, ok, err := st.Binding(j.App, j.User, j.PushId)
 	if err != nil {
@@ -429,7 +441,17 @@ func (v *vendorActor) done(j *wire.PushJob) {
 	v.n.o.Store.CommitAsync(b, false, nil)
 }
 
+// maxReported bounds the memory of reported verdicts; past it, it starts over.
+const maxReported = 200_000
+
 func (v *vendorActor) report(j *wire.PushJob, res push.Result) {
+	if res.Verdict == push.Delivered && v.reported[j.PushId] == push.Delivered {
+		return
+	}
+	if len(v.reported) >= maxReported {
+		clear(v.reported)
+	}
+	v.reported[j.PushId] = res.Verdict
 	v.n.Tell(UserKey(j.App, j.User), &wire.VerdictReport{
 		App: j.App, User: j.User, PushId: j.PushId, Verdict: string(res.Verdict), Reason: res.Reason, AtMs: v.n.now().UnixMilli(),
 	})

@@ -50,13 +50,22 @@ func startNode(tb testing.TB, mods ...func(*config.Config)) *node {
 		client: &fasthttp.Client{MaxConnsPerHost: 512, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second}}
 }
 
+// put sends a JSON body with PUT and the API key.
+func (n *node) put(tb testing.TB, path string, body []byte) []byte {
+	return n.do(tb, "PUT", path, "", body)
+}
+
 // post sends a JSON body with the API key (user "") or the user's client token.
 func (n *node) post(tb testing.TB, path, user string, body []byte) []byte {
+	return n.do(tb, "POST", path, user, body)
+}
+
+func (n *node) do(tb testing.TB, method, path, user string, body []byte) []byte {
 	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
 	defer fasthttp.ReleaseResponse(resp)
 	req.SetRequestURI("http://" + n.addr + path)
-	req.Header.SetMethod("POST")
+	req.Header.SetMethod(method)
 	if user == "" {
 		req.Header.Set("X-API-Key", n.key)
 	} else {
