@@ -12,22 +12,33 @@ import (
 
 // SweepResult counts what one Sweep removed.
 type SweepResult struct {
-	Messages     int // stream messages older than the retention
+	Messages     int // stream messages older than the retention (users' and groups')
 	Idempotency  int // idempotency records older than the window
-	ScannedUsers int
+	ScannedUsers int // users and groups looked at
 }
 
-// Sweep removes every stream message with a timestamp before messagesBeforeMs and
-// every idempotency record created before idempotencyBeforeMs. Streams are
+// Sweep removes every stream message (of users and of groups) with a timestamp
+// before messagesBeforeMs and every idempotency record created before
+// idempotencyBeforeMs. Streams are
 // append-only in time order, so it stops reading a stream at its first message
 // that is young enough. It runs beside the user actors: it only deletes keys
 // that no actor will write again.
 func (s *Store) Sweep(messagesBeforeMs, idempotencyBeforeMs int64) (SweepResult, error) {
 	var res SweepResult
-	lower, upper := []byte("u/"), prefixEnd([]byte("u/"))
+	// Users' streams and idempotency records, then groups' (same shape under g/).
+	for _, p := range []string{"u/", "g/"} {
+		if err := s.sweepPrefix([]byte(p), messagesBeforeMs, idempotencyBeforeMs, &res); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+func (s *Store) sweepPrefix(lower []byte, messagesBeforeMs, idempotencyBeforeMs int64, res *SweepResult) error {
+	upper := prefixEnd(lower)
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 	if err != nil {
-		return res, fmt.Errorf("storage: iter: %w", err)
+		return fmt.Errorf("storage: iter: %w", err)
 	}
 	defer it.Close()
 	b := s.NewBatch()
@@ -47,11 +58,11 @@ func (s *Store) Sweep(messagesBeforeMs, idempotencyBeforeMs int64) (SweepResult,
 		case 's':
 			v, err := it.ValueAndErr()
 			if err != nil {
-				return res, err
+				return err
 			}
 			m := &wire.Message{}
 			if err := decode(k, v, m); err != nil {
-				return res, err
+				return err
 			}
 			if m.TimestampMs < messagesBeforeMs {
 				_ = b.b.Delete(k, nil)
@@ -66,7 +77,7 @@ func (s *Store) Sweep(messagesBeforeMs, idempotencyBeforeMs int64) (SweepResult,
 		case 'i':
 			v, err := it.ValueAndErr()
 			if err != nil {
-				return res, err
+				return err
 			}
 			created, n := binary.Uvarint(v)
 			if n > 0 && int64(created) < idempotencyBeforeMs {
@@ -79,23 +90,24 @@ func (s *Store) Sweep(messagesBeforeMs, idempotencyBeforeMs int64) (SweepResult,
 		ok = it.Next()
 		if b.b.Count() >= 4096 {
 			if err := s.Commit(b, false); err != nil {
-				return res, err
+				return err
 			}
 			b = s.NewBatch()
 		}
 	}
 	if err := it.Error(); err != nil {
 		b.b.Close()
-		return res, fmt.Errorf("storage: sweep: %w", err)
+		return fmt.Errorf("storage: sweep: %w", err)
 	}
 	if b.Empty() {
 		b.b.Close()
-		return res, nil
+		return nil
 	}
-	return res, s.Commit(b, false)
+	return s.Commit(b, false)
 }
 
-// splitUserKey splits "u/<app>/<user>/<kind>/<rest>" into the user prefix, the kind byte and rest.
+// splitUserKey splits "u/<app>/<user>/<kind>/<rest>" (or a group's "g/…") into
+// the owner's prefix, the kind byte and rest.
 func splitUserKey(k []byte) (userPrefix []byte, kind byte, rest []byte, ok bool) {
 	n := 0
 	for i := 0; i < len(k); i++ {

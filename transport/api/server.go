@@ -58,6 +58,9 @@ type Server struct {
 	ln      net.Listener
 	metrics fasthttp.RequestHandler
 
+	// wsWriteBuffers lends write buffers to connections only while they write.
+	wsWriteBuffers sync.Pool
+
 	mu     sync.Mutex
 	conns  map[*wsConn]struct{}
 	closed bool

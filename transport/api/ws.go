@@ -17,6 +17,7 @@ const (
 	wsQueue        = 4096     // frames waiting for a slow client before it is dropped
 	wsMaxFrame     = 64 << 10 // largest client frame
 	wsWriteTimeout = 10 * time.Second
+	wsReadBuffer   = 1024
 )
 
 // pongFrame answers a ping.
@@ -24,63 +25,75 @@ const pongFrame = `{"type":"pong"}`
 
 // wsConn is one long connection: the user actor's frames and our pongs go
 // through one queue to one writer goroutine, so a pong follows every frame
-// queued before its ping.
+// queued before its ping. The queue grows only while frames wait, so an idle
+// connection holds no buffer.
 type wsConn struct {
 	ws    *websocket.Conn
-	out   chan []byte
-	close chan string // the reason to send in "kicked" before closing
-	once  sync.Once
+	mu    sync.Mutex
+	queue [][]byte
+	kick  *string // set once: the reason to send in "kicked" before closing
+	wake  chan struct{}
 	done  chan struct{} // closed when the writer has stopped
 }
 
 func newWSConn(ws *websocket.Conn) *wsConn {
-	return &wsConn{ws: ws, out: make(chan []byte, wsQueue), close: make(chan string, 1), done: make(chan struct{})}
+	return &wsConn{ws: ws, wake: make(chan struct{}, 1), done: make(chan struct{})}
 }
 
 // Write queues frames; a client too slow to drain wsQueue frames is dropped.
 func (c *wsConn) Write(frames [][]byte) {
-	for _, f := range frames {
-		select {
-		case c.out <- f:
-		default:
-			c.Kick("slow_consumer")
-			return
-		}
+	c.mu.Lock()
+	if c.kick == nil && len(c.queue)+len(frames) > wsQueue {
+		reason := "slow_consumer"
+		c.kick = &reason
+	} else if c.kick == nil {
+		c.queue = append(c.queue, frames...)
 	}
+	c.mu.Unlock()
+	c.signal()
 }
 
 // Kick sends "kicked" after the frames already queued and closes the connection.
 func (c *wsConn) Kick(reason string) {
-	c.once.Do(func() { c.close <- reason })
+	c.mu.Lock()
+	if c.kick == nil {
+		c.kick = &reason
+	}
+	c.mu.Unlock()
+	c.signal()
+}
+
+func (c *wsConn) signal() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
 }
 
 func (c *wsConn) writeLoop() {
 	defer close(c.done)
 	defer c.ws.Close()
-	for {
-		select {
-		case f := <-c.out:
+	var batch [][]byte
+	for range c.wake {
+		c.mu.Lock()
+		batch, c.queue = c.queue, batch[:0]
+		kick := c.kick
+		c.mu.Unlock()
+		for i, f := range batch {
 			if c.writeFrame(f) != nil {
 				return
 			}
-		case reason := <-c.close:
-			// Flush what was queued before the kick, then say why and close.
-			for {
-				select {
-				case f := <-c.out:
-					if c.writeFrame(f) != nil {
-						return
-					}
-					continue
-				default:
-				}
-				break
+			batch[i] = nil
+		}
+		if kick != nil {
+			if *kick != "" {
+				_ = c.writeFrame(actors.KickedFrame(*kick))
 			}
-			if reason != "" {
-				_ = c.writeFrame(actors.KickedFrame(reason))
-			}
-			_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, reason), time.Now().Add(time.Second))
+			_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, *kick), time.Now().Add(time.Second))
 			return
+		}
+		if cap(batch) > 64 {
+			batch = nil // let a burst's backing array go
 		}
 	}
 }
@@ -99,7 +112,7 @@ func (s *Server) connect(ctx *fasthttp.RequestCtx, c *caller) *apiError {
 		return e
 	}
 	up := websocket.FastHTTPUpgrader{
-		ReadBufferSize: 4096, WriteBufferSize: 4096, HandshakeTimeout: 10 * time.Second,
+		ReadBufferSize: wsReadBuffer, WriteBufferPool: &s.wsWriteBuffers, HandshakeTimeout: 10 * time.Second,
 		CheckOrigin: func(*fasthttp.RequestCtx) bool { return true }, // authenticated by token, not by origin
 	}
 	err := up.Upgrade(ctx, func(ws *websocket.Conn) { s.serveConn(ws, c, device) })
