@@ -58,7 +58,7 @@ func (c *callActor) Receive(ctx actor.Context) {
 		}
 	case *actor.ReceiveTimeout:
 		if c.rec == nil || c.rec.Ended {
-			ctx.Send(ctx.Parent(), &passivate{key: c.key})
+			ctx.Send(ctx.Parent(), &passivate{key: c.key, pid: ctx.Self()})
 		}
 	case callTimedOut:
 		c.timeout()

@@ -66,7 +66,7 @@ func (g *groupActor) Receive(ctx actor.Context) {
 		ctx.SetReceiveTimeout(g.n.o.IdleTimeout)
 	case *actor.ReceiveTimeout:
 		if g.fanouts == 0 && g.commits == 0 {
-			ctx.Send(ctx.Parent(), &passivate{key: g.key})
+			ctx.Send(ctx.Parent(), &passivate{key: g.key, pid: ctx.Self()})
 		}
 	case *wire.Envelope:
 		g.envelope(ctx, m)
@@ -121,7 +121,7 @@ func (g *groupActor) envelope(ctx actor.Context, env *wire.Envelope) {
 	}
 	if g.loadErr != nil {
 		g.reply(ctx, sender, &wire.Reply{Error: errReply("storage_failed", "group state unavailable")})
-		ctx.Send(ctx.Parent(), &passivate{key: g.key})
+		ctx.Send(ctx.Parent(), &passivate{key: g.key, pid: ctx.Self()})
 		return
 	}
 	switch m := msg.(type) {
@@ -300,7 +300,7 @@ func (g *groupActor) onCommitted(ctx actor.Context, c *groupCommitted) {
 			g.reply(ctx, s, &wire.SendReply{Error: errReply("storage_failed", "message not stored: %v", c.err)})
 		}
 		g.loadErr = c.err // reload from disk on the next activation
-		ctx.Send(ctx.Parent(), &passivate{key: g.key})
+		ctx.Send(ctx.Parent(), &passivate{key: g.key, pid: ctx.Self()})
 		return
 	}
 	g.n.o.Metrics.MessagesAccepted.WithLabelValues("group").Inc()

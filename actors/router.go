@@ -22,6 +22,7 @@ type router struct {
 // connectedChanged is a user actor saying whether it has live connections.
 type connectedChanged struct {
 	key       string
+	pid       *actor.PID
 	connected bool
 }
 
@@ -39,7 +40,10 @@ type heldMessage struct {
 }
 
 // passivate asks the router to stop an idle child.
-type passivate struct{ key string }
+type passivate struct {
+	key string
+	pid *actor.PID
+}
 
 func newRouter(n *Node) *router {
 	return &router{n: n, children: map[string]*child{}, byID: map[string]string{}, connected: map[string]bool{}}
@@ -51,12 +55,12 @@ func (r *router) Receive(ctx actor.Context) {
 		r.route(ctx, m, ctx.Sender())
 	case *passivate:
 		c := r.children[m.key]
-		if c != nil && !c.stopping && ctx.Sender() != nil && ctx.Sender().Equal(c.pid) {
+		if c != nil && !c.stopping && c.pid.Equal(m.pid) {
 			c.stopping = true
 			ctx.Poison(c.pid)
 		}
 	case *connectedChanged:
-		if c := r.children[m.key]; c != nil && ctx.Sender() != nil && ctx.Sender().Equal(c.pid) {
+		if c := r.children[m.key]; c != nil && c.pid.Equal(m.pid) {
 			if m.connected {
 				r.connected[m.key] = true
 			} else {

@@ -93,7 +93,7 @@ func (u *userActor) Receive(ctx actor.Context) {
 		}
 	case *actor.ReceiveTimeout:
 		if len(u.sessions) == 0 && len(u.pending) == 0 && u.commits == 0 {
-			ctx.Send(ctx.Parent(), &passivate{key: u.key})
+			ctx.Send(ctx.Parent(), &passivate{key: u.key, pid: ctx.Self()})
 		}
 	case *wire.Envelope:
 		u.envelope(ctx, m)
@@ -154,7 +154,7 @@ func (u *userActor) envelope(ctx actor.Context, env *wire.Envelope) {
 	}
 	if u.loadFailed != nil || u.broken {
 		u.respond(ctx, sender, &wire.Reply{Error: errReply("storage_failed", "user state unavailable")})
-		ctx.Send(ctx.Parent(), &passivate{key: u.key})
+		ctx.Send(ctx.Parent(), &passivate{key: u.key, pid: ctx.Self()})
 		return
 	}
 	switch m := msg.(type) {
@@ -337,5 +337,5 @@ func providerOf(j *wire.PushJob) push.Provider { return push.Provider(j.Provider
 // sessionsChanged tells the router whether this user has live connections:
 // a group fan-out goes through the actors of connected users only.
 func (u *userActor) sessionsChanged(ctx actor.Context) {
-	ctx.Send(ctx.Parent(), &connectedChanged{key: u.key, connected: len(u.sessions) > 0})
+	ctx.Send(ctx.Parent(), &connectedChanged{key: u.key, pid: ctx.Self(), connected: len(u.sessions) > 0})
 }

@@ -152,7 +152,7 @@ func (u *userActor) onCommitted(ctx actor.Context, c *committed) {
 		for _, s := range senders {
 			u.respond(ctx, s, &wire.SendReply{Error: errReply("storage_failed", "message not stored: %v", c.err)})
 		}
-		ctx.Send(ctx.Parent(), &passivate{key: u.key})
+		ctx.Send(ctx.Parent(), &passivate{key: u.key, pid: ctx.Self()})
 		return
 	}
 	if c.stored {

@@ -398,3 +398,37 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+func TestIdleUserActorsPassivateAndComeBack(t *testing.T) {
+	h := startDaemon(t, func(c *configT) { c.UserIdleTimeout = durationT(200 * time.Millisecond) })
+	tok := "fcm-idle"
+	h.bind("bob", "pixel", push.FCM, tok)
+	h.send("alice", "bob", "m1", nil)
+	h.send("alice", "bob", "m2", pushCfg{"title": "t", "content": "c"})
+	h.records(push.FCM, tok, 1)
+	// Every user actor stops once idle: only Pebble holds them.
+	h.eventually("user actors passivated", func() bool { return activeUsers(h) == 0 })
+	// ...and comes back with its state: bindings, seq, pushes.
+	if a := h.send("alice", "bob", "m3", pushCfg{"title": "t", "content": "c"}); a["seq"].(float64) != 3 {
+		t.Fatalf("seq after passivation = %v, want 3", a["seq"])
+	}
+	h.records(push.FCM, tok, 2)
+	c := h.connect("bob", "pixel")
+	for i := 1; i <= 3; i++ {
+		c.message("inbox", i)
+	}
+	// A connected user is not passivated however idle it is.
+	c.sync()
+	deadline := time.Now().Add(600 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		if activeUsers(h) == 0 {
+			t.Fatal("a user with a live connection was passivated")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func activeUsers(h *harness) float64 {
+	v, _ := h.metric("pushd_active_users")
+	return v
+}

@@ -367,3 +367,4 @@ type (
 )
 
 func withMaxBody(n int) func(*config.Config) { return func(c *config.Config) { c.MaxBodyBytes = n } }
+

@@ -397,10 +397,12 @@ func TestMultiNodeDeliveryAndPush(t *testing.T) {
 	}
 	// Online delivery: each user connects to one node and is sent to through
 	// every other node; many users, so owners are spread over all three nodes.
+	conns := map[string]*websocket.Conn{}
 	for u := 0; u < 6; u++ {
 		user := fmt.Sprintf("online%d", u)
 		conn := nodes[u%3]
 		ws := dialWS(t, conn.api, user, "phone")
+		conns[user] = ws
 		for i, via := range nodes {
 			mustPost(t, via.api, "/v1/messages", "", map[string]any{"from": "alice", "to": user, "conversation_type": 0, "type": 1, "body": fmt.Sprintf("via %d", i)})
 			f := readFrame(t, ws)
@@ -428,6 +430,41 @@ func TestMultiNodeDeliveryAndPush(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatalf("offline users on other nodes were not pushed exactly once: %v", err)
+	}
+
+	// A group whose members are owned by all three nodes: created through one
+	// node, sent to through another; connected members get the frame wherever
+	// they are connected, offline ones are pushed, the sender neither.
+	var members []string
+	for u := 0; u < 6; u++ {
+		members = append(members, fmt.Sprintf("online%d", u), fmt.Sprintf("offline%d", u))
+	}
+	putBody, _ := json.Marshal(map[string]any{"members": members})
+	req, _ := http.NewRequest("PUT", "http://"+n1.api+"/v1/groups/team", bytes.NewReader(putBody))
+	req.Header.Set("X-API-Key", testAPIKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("create group: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	mustPost(t, n3.api, "/v1/messages", "", map[string]any{"from": "online0", "to": "team", "conversation_type": 2, "type": 1, "body": "to the team",
+		"push_config": map[string]any{"title": "team", "content": "to the team"}})
+	for u := 1; u < 6; u++ {
+		f := readFrame(t, conns[fmt.Sprintf("online%d", u)])
+		if f["type"] != "message" || f["stream"] != "group:team" || f["seq"].(float64) != 1 {
+			t.Fatalf("online%d got %v, want the group message", u, f)
+		}
+	}
+	err = s.Wait(ctx, func([]vendorsim.Record) bool {
+		for u := 0; u < 6; u++ {
+			if len(s.Delivered(push.APNs, apnsTok(100+u))) != 2 {
+				return false
+			}
+		}
+		return true
+	})
+	if err != nil {
+		t.Fatalf("offline members on other nodes were not pushed the group message: %v", err)
 	}
 }
 
