@@ -24,78 +24,103 @@ const (
 const pongFrame = `{"type":"pong"}`
 
 // wsConn is one long connection: the user actor's frames and our pongs go
-// through one queue to one writer goroutine, so a pong follows every frame
-// queued before its ping. The queue grows only while frames wait, so an idle
-// connection holds no buffer.
+// through one queue, written in order by one writer goroutine at a time, so a
+// pong follows every frame queued before its ping. The writer runs only while
+// there is something to write, and the queue grows only while frames wait, so
+// an idle connection holds neither a goroutine nor a buffer for writing.
 type wsConn struct {
-	ws    *websocket.Conn
-	mu    sync.Mutex
-	queue [][]byte
-	kick  *string // set once: the reason to send in "kicked" before closing
-	wake  chan struct{}
-	done  chan struct{} // closed when the writer has stopped
+	ws      *websocket.Conn
+	mu      sync.Mutex
+	queue   [][]byte
+	kick    *string // set once: the reason to send in "kicked" before closing
+	writing bool    // a writer goroutine is running
+	closed  bool    // the connection is closed for writing
+	done    chan struct{}
 }
 
 func newWSConn(ws *websocket.Conn) *wsConn {
-	return &wsConn{ws: ws, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	return &wsConn{ws: ws, done: make(chan struct{})}
 }
 
 // Write queues frames; a client too slow to drain wsQueue frames is dropped.
 func (c *wsConn) Write(frames [][]byte) {
 	c.mu.Lock()
-	if c.kick == nil && len(c.queue)+len(frames) > wsQueue {
+	defer c.mu.Unlock()
+	if c.kick != nil || c.closed {
+		return
+	}
+	if len(c.queue)+len(frames) > wsQueue {
 		reason := "slow_consumer"
 		c.kick = &reason
-	} else if c.kick == nil {
+	} else {
 		c.queue = append(c.queue, frames...)
 	}
-	c.mu.Unlock()
-	c.signal()
+	c.startWriter()
 }
 
 // Kick sends "kicked" after the frames already queued and closes the connection.
 func (c *wsConn) Kick(reason string) {
 	c.mu.Lock()
-	if c.kick == nil {
-		c.kick = &reason
+	defer c.mu.Unlock()
+	if c.kick != nil || c.closed {
+		return
 	}
-	c.mu.Unlock()
-	c.signal()
+	c.kick = &reason
+	c.startWriter()
 }
 
-func (c *wsConn) signal() {
-	select {
-	case c.wake <- struct{}{}:
-	default:
+// startWriter starts the writer unless one runs; c.mu is held.
+func (c *wsConn) startWriter() {
+	if !c.writing {
+		c.writing = true
+		go c.writeLoop()
 	}
 }
 
+// writeLoop writes what is queued, and stops when the queue is empty or the
+// connection closes.
 func (c *wsConn) writeLoop() {
-	defer close(c.done)
-	defer c.ws.Close()
-	var batch [][]byte
-	for range c.wake {
+	for {
 		c.mu.Lock()
-		batch, c.queue = c.queue, batch[:0]
+		batch := c.queue
+		c.queue = nil
 		kick := c.kick
+		if len(batch) == 0 && kick == nil {
+			c.writing = false
+			c.mu.Unlock()
+			return
+		}
 		c.mu.Unlock()
-		for i, f := range batch {
+		for _, f := range batch {
 			if c.writeFrame(f) != nil {
+				c.finish()
 				return
 			}
-			batch[i] = nil
 		}
 		if kick != nil {
+			c.mu.Lock()
+			more := len(c.queue) > 0
+			c.mu.Unlock()
+			if more {
+				continue // frames queued before the kick go first
+			}
 			if *kick != "" {
 				_ = c.writeFrame(actors.KickedFrame(*kick))
 			}
 			_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, *kick), time.Now().Add(time.Second))
+			c.finish()
 			return
 		}
-		if cap(batch) > 64 {
-			batch = nil // let a burst's backing array go
-		}
 	}
+}
+
+// finish closes the connection; the reader then fails and ends the session.
+func (c *wsConn) finish() {
+	c.mu.Lock()
+	c.closed, c.writing, c.queue = true, false, nil
+	c.mu.Unlock()
+	c.ws.Close()
+	close(c.done)
 }
 
 func (c *wsConn) writeFrame(f []byte) error {
@@ -141,7 +166,6 @@ func (s *Server) serveConn(ws *websocket.Conn, c *caller, device string) {
 		s.mu.Unlock()
 		s.wg.Done()
 	}()
-	go conn.writeLoop()
 
 	ctx, cancel := context.WithTimeout(context.Background(), s.o.RequestTimeout)
 	sess, err := s.o.Node.OpenSession(ctx, c.app.ID, c.user, device, conn, true)
