@@ -18,6 +18,7 @@
 //	g/<app>/<group>/r                     wire.GroupRecord
 //	g/<app>/<group>/m/<user>              (empty): a member
 //	g/<app>/<group>/s/<seq:be64>          wire.Message: the group stream, stored once for all members
+//	g/<app>/<group>/i/<from>/<client_msg_id>  idempotency of group sends, as for users
 //	f/<app>/<group>/<seq:be64>            wire.Fanout: a group message's fan-out in progress
 //	c/<app>/<call_id>                     wire.CallRecord
 //	p/<push_id>                           "<app>/<user>": who holds a binding (push ids are

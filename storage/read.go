@@ -114,7 +114,15 @@ func (s *Store) edgeSeq(p []byte, last bool) (uint64, error) {
 	if !ok {
 		return 0, it.Error()
 	}
-	return binary.BigEndian.Uint64(it.Key()[len(p):]), nil
+	return seqOf(it.Key(), len(p))
+}
+
+// seqOf reads the be64 seq that follows a prefix of length n in key.
+func seqOf(key []byte, n int) (uint64, error) {
+	if len(key) != n+8 {
+		return 0, fmt.Errorf("%w: key %q is not <prefix><seq>", ErrCorrupt, key)
+	}
+	return binary.BigEndian.Uint64(key[n:]), nil
 }
 
 // ReadStream calls fn for each stored message of the user's stream with
@@ -240,5 +248,5 @@ func (s *Store) lastOutboxID() (uint64, error) {
 	if !it.Last() {
 		return 0, it.Error()
 	}
-	return binary.BigEndian.Uint64(it.Key()[len(p):]), nil
+	return seqOf(it.Key(), len(p))
 }

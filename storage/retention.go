@@ -42,6 +42,11 @@ func (s *Store) sweepPrefix(lower []byte, messagesBeforeMs, idempotencyBeforeMs 
 	}
 	defer it.Close()
 	b := s.NewBatch()
+	defer func() {
+		if b != nil {
+			b.b.Close()
+		}
+	}()
 	var lastUser []byte
 	for ok := it.First(); ok; {
 		k := it.Key()
@@ -68,6 +73,9 @@ func (s *Store) sweepPrefix(lower []byte, messagesBeforeMs, idempotencyBeforeMs 
 				_ = b.b.Delete(k, nil)
 				res.Messages++
 				ok = it.Next()
+				if b, err = s.flushSweep(b); err != nil {
+					return err
+				}
 				continue
 			}
 			// The rest of this stream is younger: skip to the next stream.
@@ -88,22 +96,31 @@ func (s *Store) sweepPrefix(lower []byte, messagesBeforeMs, idempotencyBeforeMs 
 			_ = rest
 		}
 		ok = it.Next()
-		if b.b.Count() >= 4096 {
-			if err := s.Commit(b, false); err != nil {
-				return err
-			}
-			b = s.NewBatch()
+		if b, err = s.flushSweep(b); err != nil {
+			return err
 		}
 	}
 	if err := it.Error(); err != nil {
-		b.b.Close()
 		return fmt.Errorf("storage: sweep: %w", err)
 	}
 	if b.Empty() {
-		b.b.Close()
 		return nil
 	}
-	return s.Commit(b, false)
+	err = s.Commit(b, false)
+	b = nil // the committer closed it
+	return err
+}
+
+// flushSweep commits a sweep batch once it holds 4096 deletions and returns
+// the batch to go on with.
+func (s *Store) flushSweep(b *Batch) (*Batch, error) {
+	if b.b.Count() < 4096 {
+		return b, nil
+	}
+	if err := s.Commit(b, false); err != nil {
+		return s.NewBatch(), err
+	}
+	return s.NewBatch(), nil
 }
 
 // splitUserKey splits "u/<app>/<user>/<kind>/<rest>" (or a group's "g/…") into

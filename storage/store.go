@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/pushd-im/pushd/wire"
@@ -28,6 +29,9 @@ type Options struct {
 	MaxGroup int
 	// CacheBytes is Pebble's block cache size (default 64 MiB).
 	CacheBytes int64
+
+	// fs replaces the disk in tests (an in-memory or fault-injecting vfs.FS).
+	fs vfs.FS
 }
 
 // Stats are counters of the store's work since Open.
@@ -79,6 +83,7 @@ func Open(dir string, o Options) (*Store, error) {
 	popts := &pebble.Options{
 		Cache:  cache,
 		Logger: pebbleLogger{o.Logger},
+		FS:     o.fs, // nil: the disk
 	}
 	db, err := pebble.Open(dir, popts)
 	if err != nil {

@@ -1,0 +1,133 @@
+package storage
+
+import (
+	"encoding/binary"
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/pushd-im/pushd/wire"
+)
+
+func TestSweep(t *testing.T) {
+	s := openStore(t, "")
+	msg := func(stream string, seq uint64, ts int64) *wire.Message {
+		return &wire.Message{Stream: stream, Seq: seq, TimestampMs: ts}
+	}
+	write(t, s, func(b *Batch) {
+		// bob's inbox: three old messages, then young ones.
+		for i, ts := range []int64{10, 20, 30, 40, 50} {
+			b.PutMessage("app", "bob", msg("inbox", uint64(i+1), ts))
+		}
+		// A stream whose timestamps go back after a young message: Sweep stops
+		// at the first young one, so the old one after it stays.
+		for i, ts := range []int64{5, 500, 6} {
+			b.PutMessage("app", "bob", msg("group:g1", uint64(i+1), ts))
+		}
+		// bobby: all old; carol: all young.
+		b.PutMessage("app", "bobby", msg("inbox", 0x2f, 1))
+		b.PutMessage("app", "bobby", msg("inbox", 0x2f2f, 2))
+		b.PutMessage("app", "carol", msg("inbox", 1, 100))
+
+		b.PutIdempotency("app", "bob", "alice", "old", 10, &wire.IdempotencyRecord{Seq: 1})
+		b.PutIdempotency("app", "bob", "alice", "young", 70, &wire.IdempotencyRecord{Seq: 2})
+		b.PutIdempotency("app", "carol", "alice", "old", 59, &wire.IdempotencyRecord{})
+
+		// A group: its stream and its idempotency records are swept too.
+		b.PutGroup(&wire.GroupRecord{App: "app", Group: "g1"})
+		b.AddMember("app", "g1", "bob")
+		for i, ts := range []int64{10, 20, 400} {
+			b.PutGroupMessage("app", "g1", msg("group:g1", uint64(i+1), ts))
+		}
+		b.PutGroupIdempotency("app", "g1", "bob", "old", 1, &wire.IdempotencyRecord{})
+		b.PutGroupIdempotency("app", "g1", "bob", "young", 60, &wire.IdempotencyRecord{})
+
+		// Everything else is left alone, whatever its age.
+		b.PutBinding(&wire.Binding{App: "app", User: "bob", PushId: "p1", RegisteredAtMs: 1})
+		b.SetCursor("app", "bob", "phone", "inbox", 2)
+		b.SetUserGroup("app", "bob", "g1", 0)
+		b.SetRinging("app", "bob", "c1", 1)
+		b.PutCall(&wire.CallRecord{App: "app", CallId: "c1", CreatedAtMs: 1})
+		b.PutFanout(&wire.Fanout{App: "app", Group: "g1", Seq: 1})
+		b.PutPush(&wire.PushJob{Id: 1, CreatedAtMs: 1})
+		b.SetQuotaUsed("app", "xiaomi", "2000-01-01", 5)
+	})
+	before := allKeys(t, s)
+
+	res, err := s.Sweep(35, 60)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := []string{
+		string(messageKey("app", "bob", "inbox", 1)),
+		string(messageKey("app", "bob", "inbox", 2)),
+		string(messageKey("app", "bob", "inbox", 3)),
+		string(messageKey("app", "bob", "group:g1", 1)),
+		string(messageKey("app", "bobby", "inbox", 0x2f)),
+		string(messageKey("app", "bobby", "inbox", 0x2f2f)),
+		string(groupStreamKey("app", "g1", 1)),
+		string(groupStreamKey("app", "g1", 2)),
+		string(idempotencyKey("app", "bob", "alice", "old")),
+		string(idempotencyKey("app", "carol", "alice", "old")),
+		string(groupIdempotencyKey("app", "g1", "bob", "old")),
+	}
+	want := SweepResult{Messages: 8, Idempotency: 3, ScannedUsers: 4} // bob, bobby, carol and group g1
+	if res != want {
+		t.Errorf("Sweep = %+v, want %+v", res, want)
+	}
+	after := allKeys(t, s)
+	for _, k := range before {
+		if slices.Contains(gone, k) == slices.Contains(after, k) {
+			t.Errorf("key %q: swept = %v, want %v", k, !slices.Contains(after, k), slices.Contains(gone, k))
+		}
+	}
+	if len(after) != len(before)-len(gone) {
+		t.Errorf("%d keys before, %d after; want %d removed", len(before), len(after), len(gone))
+	}
+	if first, err := s.FirstSeq("app", "bob", "inbox"); first != 4 || err != nil {
+		t.Errorf("FirstSeq(bob, inbox) after Sweep = %d, %v; want 4", first, err)
+	}
+
+	// Nothing more is old enough: a second Sweep removes nothing.
+	res, err = s.Sweep(35, 60)
+	if err != nil || res.Messages != 0 || res.Idempotency != 0 {
+		t.Errorf("second Sweep = %+v, %v; want nothing removed", res, err)
+	}
+}
+
+// TestSweepMany sweeps more records than one of its batches holds.
+func TestSweepMany(t *testing.T) {
+	s := openStore(t, "")
+	const users, perUser = 10, 1000
+	write(t, s, func(b *Batch) {
+		for u := range users {
+			user := fmt.Sprint("u", u)
+			for i := range perUser {
+				b.PutMessage("app", user, &wire.Message{Stream: "inbox", Seq: uint64(i + 1), TimestampMs: int64(i)})
+				b.PutIdempotency("app", user, "x", fmt.Sprint("c", i), int64(i), &wire.IdempotencyRecord{})
+			}
+		}
+	})
+	res, err := s.Sweep(perUser-1, perUser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (SweepResult{Messages: users * (perUser - 1), Idempotency: users * perUser, ScannedUsers: users}); res != want {
+		t.Errorf("Sweep = %+v, want %+v", res, want)
+	}
+	for u := range users {
+		user := fmt.Sprint("u", u)
+		first, err1 := s.FirstSeq("app", user, "inbox")
+		last, err2 := s.LastSeq("app", user, "inbox")
+		if first != perUser || last != perUser || err1 != nil || err2 != nil {
+			t.Errorf("%s after Sweep: first %d (%v), last %d (%v); want only seq %d", user, first, err1, last, err2, perUser)
+		}
+	}
+	if keys := allKeys(t, s); len(keys) != users {
+		t.Errorf("%d keys left, want %d (one young message per user)", len(keys), users)
+	}
+}
+
+func groupStreamKey(app, group string, seq uint64) []byte {
+	return binary.BigEndian.AppendUint64(groupStreamPrefix(app, group), seq)
+}
