@@ -19,12 +19,12 @@ import (
 	"github.com/pushd-im/pushd/push"
 )
 
-func init() {
-	registerVendor(vendorSpec{
+func apnsSpec() vendorSpec {
+	return vendorSpec{
 		provider:   push.APNs,
 		newHandler: newAPNsHandler,
 		config:     apnsConfig,
-	})
+	}
 }
 
 // APNs limits and rules (docs/vendors.md §1). UNCONFIRMED facts are marked.
@@ -268,7 +268,7 @@ func (v *apnsVendor) serve(r *http.Request, body []byte, _ []string) answer {
 	if !validAPNsPayload(body) {
 		return v.reject(r, http.StatusBadRequest, apnsBadPayload)
 	}
-	return answer{status: http.StatusOK}.withHeader("apns-id", apnsID(r))
+	return answer{status: http.StatusOK, accepted: true}.withHeader("apns-id", apnsID(r))
 }
 
 // checkTopic applies the topic rules and returns the 400 reason, or "".
@@ -313,7 +313,7 @@ func isTopicSuffix(s string) bool {
 }
 
 // fault renders an injected fault as APNs would answer it.
-func (v *apnsVendor) fault(r *http.Request, hits []faultHit) answer {
+func (v *apnsVendor) fault(r *http.Request, _ []byte, hits []faultHit) answer {
 	f := hits[0].Fault
 	reason := f.Reason
 	if reason == "" {
@@ -322,11 +322,7 @@ func (v *apnsVendor) fault(r *http.Request, hits []faultHit) answer {
 	if reason == "" {
 		reason = apnsInternalServerError
 	}
-	a := v.reject(r, f.Status, reason)
-	if ra := f.retryAfterSeconds(); ra != "" {
-		a = a.withHeader("Retry-After", ra)
-	}
-	return a
+	return v.reject(r, f.Status, reason).withRetryAfter(f)
 }
 
 // apnsError is the APNs error body; Timestamp (ms) is sent with 410 only.

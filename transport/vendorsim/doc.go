@@ -10,18 +10,24 @@
 // codes it in one named table in that vendor's file.
 //
 // Every vendor lives under its own prefix on the one listener: {URL}/apns, {URL}/fcm
-// (token endpoint {URL}/fcm/token), and later /hms, /xiaomi, /oppo, /vivo. See
-// Sim.Endpoint and Sim.AuthEndpoint. Each request that reaches a send endpoint is
+// (token endpoint {URL}/fcm/token), {URL}/hms, {URL}/xiaomi, {URL}/oppo, {URL}/vivo.
+// See Sim.Endpoint and Sim.AuthEndpoint. Each request that reaches a send endpoint is
 // kept as a Record; Faults make a send endpoint answer with a chosen error, a delay,
 // or both. Both are reachable from Go (Sim.Records, Sim.SetFault, …) and over HTTP
-// under {URL}/sim (see admin.go).
+// under {URL}/sim (see admin.go). A Record keeps the HTTP status as answered and,
+// apart, whether the vendor accepted the push (MiPush, OPPO and vivo refuse with
+// HTTP 200 and a code). The Huawei, Xiaomi, OPPO and vivo simulators treat a
+// device token starting with "invalid-" as dead, and keep a daily quota that
+// Sim.SetHMSDailyQuota, … cap.
 //
 // # Adding a vendor
 //
-// A vendor is one file that declares a vendorSpec and registers it from an init
-// function with registerVendor. Its handler builds send endpoints with
-// vendorEnv.sendHandler, which records every request and applies faults; the vendor
-// supplies only its checks and its answers (see vendor.go, apns.go, fcm.go).
+// A vendor is one file that declares its vendorSpec in a function, listed in
+// vendorSpecs. Its handler builds send endpoints with vendorEnv.sendHandler, which
+// records every request (with the wire status and whether the vendor accepted the
+// push) and applies faults; the vendor supplies only its checks and its answers
+// (see vendor.go, apns.go, fcm.go). A vendor that caps what an app may send per
+// day charges vendorEnv.quota, the Sim's per-vendor dailyQuota (quota.go).
 //
 // # Concurrency contract
 //

@@ -42,7 +42,7 @@ var ErrBadFault = errors.New("vendorsim: bad fault")
 // validate reports every problem of f at once.
 func (f Fault) validate() error {
 	var problems []string
-	if _, ok := registeredVendors[f.Provider]; !ok {
+	if _, ok := vendorSpecFor(f.Provider); !ok {
 		problems = append(problems, fmt.Sprintf("provider %q is not simulated", f.Provider))
 	}
 	if f.Status != 0 && (f.Status < 400 || f.Status > 599) {

@@ -18,13 +18,13 @@ import (
 	"github.com/pushd-im/pushd/push"
 )
 
-func init() {
-	registerVendor(vendorSpec{
+func fcmSpec() vendorSpec {
+	return vendorSpec{
 		provider:   push.FCM,
 		authPath:   fcmTokenPath,
 		newHandler: newFCMHandler,
 		config:     fcmConfig,
-	})
+	}
 }
 
 // FCM HTTP v1 and Google OAuth facts (docs/vendors.md §2). UNCONFIRMED ones are marked.
@@ -156,13 +156,7 @@ func (v *fcmVendor) handleToken(w http.ResponseWriter, r *http.Request) {
 		writeAnswer(w, oauthError(http.StatusBadRequest, errCode, desc))
 		return
 	}
-	token, _ := v.env.issueAccessToken(fcmAccessTokenTTL)
-	a := jsonAnswer(http.StatusOK, "", map[string]any{
-		"access_token": token,
-		"expires_in":   int(fcmAccessTokenTTL / time.Second),
-		"token_type":   "Bearer",
-	})
-	writeAnswer(w, a.withHeader("Cache-Control", "no-store"))
+	writeAnswer(w, v.env.oauthTokenAnswer(fcmAccessTokenTTL))
 }
 
 // checkAssertion verifies a service-account assertion and returns the OAuth error
@@ -241,22 +235,9 @@ func (v *fcmVendor) targets(_ *http.Request, body []byte) []string {
 	return nil
 }
 
-// sendProject returns the project id of a send path, or "".
-func sendProject(path string) string {
-	rest, ok := strings.CutPrefix(path, fcmProjectsPath)
-	if !ok {
-		return ""
-	}
-	project, ok := strings.CutSuffix(rest, fcmSendSuffix)
-	if !ok || project == "" || strings.Contains(project, "/") {
-		return ""
-	}
-	return project
-}
-
 // admit checks the path, method, access token and project.
 func (v *fcmVendor) admit(r *http.Request) (answer, bool) {
-	project := sendProject(r.URL.Path)
+	project := pathParam(r.URL.Path, fcmProjectsPath, fcmSendSuffix)
 	if project == "" || r.Method != http.MethodPost {
 		return fcmError(http.StatusNotFound, fcmNotFound, "", "The requested URL "+r.URL.Path+" was not found on this server."), false
 	}
@@ -273,7 +254,7 @@ func (v *fcmVendor) admit(r *http.Request) (answer, bool) {
 }
 
 // fault renders an injected fault as FCM would answer it.
-func (v *fcmVendor) fault(_ *http.Request, hits []faultHit) answer {
+func (v *fcmVendor) fault(_ *http.Request, _ []byte, hits []faultHit) answer {
 	f := hits[0].Fault
 	shape, ok := fcmFaultShapes[f.Status]
 	if !ok {
@@ -282,11 +263,7 @@ func (v *fcmVendor) fault(_ *http.Request, hits []faultHit) answer {
 	if f.Reason != "" {
 		shape.errorCode = f.Reason
 	}
-	a := fcmError(f.Status, shape.rpcStatus, shape.errorCode, shape.message)
-	if ra := f.retryAfterSeconds(); ra != "" {
-		a = a.withHeader("Retry-After", ra)
-	}
-	return a
+	return fcmError(f.Status, shape.rpcStatus, shape.errorCode, shape.message).withRetryAfter(f)
 }
 
 // serve validates the message against the v1 schema and FCM's rules and answers it.
@@ -357,7 +334,7 @@ func (v *fcmVendor) serve(_ *http.Request, body []byte, _ []string) answer {
 		id = fmt.Sprintf("0:%d%%%s", v.env.now().UnixMicro(), randomHex(8))
 	}
 	a := jsonAnswer(http.StatusOK, "", map[string]string{"name": "projects/" + v.projectID + "/messages/" + id})
-	a.dryRun = validateOnly
+	a.accepted, a.dryRun = true, validateOnly
 	return a
 }
 

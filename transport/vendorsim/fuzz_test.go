@@ -27,7 +27,7 @@ func newFuzzSim(f *testing.F) *Sim {
 }
 
 func testEnv(s *Sim, p push.Provider) *vendorEnv {
-	return &vendorEnv{provider: p, creds: s.creds, keys: s.keys, log: s.log, sim: s}
+	return s.vendors[p]
 }
 
 func newTestAPNs(s *Sim) *apnsVendor {

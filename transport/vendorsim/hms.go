@@ -4,28 +4,24 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"regexp"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
-	"weak"
 
 	"github.com/pushd-im/pushd/push"
 )
 
-func init() {
-	registerVendor(vendorSpec{
+func hmsSpec() vendorSpec {
+	return vendorSpec{
 		provider:   push.HMS,
 		authPath:   hmsTokenPath,
 		newHandler: newHMSHandler,
 		config:     hmsConfig,
-	})
+	}
 }
 
 // Huawei Push Kit facts (docs/vendors.md §3). UNCONFIRMED ones are marked.
@@ -43,8 +39,6 @@ const (
 	hmsMaxBody = 4096
 	// hmsMaxTTL is the longest android.ttl, 15 days.
 	hmsMaxTTL = 1296000 * time.Second
-	// hmsInvalidTokenPrefix marks a token the Sim treats as invalid.
-	hmsInvalidTokenPrefix = "invalid-"
 )
 
 // Huawei's answer codes (strings on the wire) with the msg the Sim sends. The
@@ -109,15 +103,11 @@ var hmsImportances = []string{"LOW", "NORMAL"}
 // hmsTTLRE is android.ttl's form: seconds, optionally with decimals, and an "s".
 var hmsTTLRE = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?s$`)
 
-// chinaTime is the zone of the vendors' quota day (UTC+8, no DST).
-var chinaTime = time.FixedZone("CST", 8*3600)
-
 // hmsVendor checks Push Kit requests and OAuth client-credentials grants.
 type hmsVendor struct {
 	env          *vendorEnv
 	clientID     string
 	clientSecret string
-	quota        *hmsQuota
 }
 
 func newHMSHandler(env *vendorEnv) (http.Handler, error) {
@@ -125,7 +115,6 @@ func newHMSHandler(env *vendorEnv) (http.Handler, error) {
 		env:          env,
 		clientID:     env.creds.HMS.ClientID,
 		clientSecret: env.creds.HMS.ClientSecret,
-		quota:        hmsQuotaOf(env.sim),
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc(hmsTokenPath, v.handleToken)
@@ -143,30 +132,6 @@ func newHMSHandler(env *vendorEnv) (http.Handler, error) {
 
 // --- daily quota ---
 
-// hmsQuota counts the app's capped messages per China day.
-type hmsQuota struct {
-	mu    sync.Mutex
-	limit int    // 0: unlimited
-	day   string // the China date used belongs to
-	used  int
-}
-
-// hmsQuotas finds each Sim's quota. The Sim has no place for vendor state, so
-// it lives here, keyed weakly: an entry goes when its Sim is collected.
-var hmsQuotas sync.Map // weak.Pointer[Sim] → *hmsQuota
-
-func hmsQuotaOf(s *Sim) *hmsQuota {
-	key := weak.Make(s)
-	if q, ok := hmsQuotas.Load(key); ok {
-		return q.(*hmsQuota)
-	}
-	q, loaded := hmsQuotas.LoadOrStore(key, &hmsQuota{})
-	if !loaded {
-		runtime.AddCleanup(s, func(k weak.Pointer[Sim]) { hmsQuotas.Delete(k) }, key)
-	}
-	return q.(*hmsQuota)
-}
-
 // SetHMSDailyQuota caps the marketing and unclassified Huawei messages the Sim
 // accepts per day (China time, UTC+8) at n, counting each token of a request
 // as one message; 0, the default, is unlimited. Messages with a service or
@@ -175,30 +140,19 @@ func hmsQuotaOf(s *Sim) *hmsQuota {
 // until the Sim's clock passes midnight China time. Setting it does not reset
 // today's count.
 func (s *Sim) SetHMSDailyQuota(n int) {
-	q := hmsQuotaOf(s)
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.limit = max(n, 0)
+	s.vendors[push.HMS].quota.setLimit(n)
 }
 
-// take counts n messages at now and reports whether they fit today's quota.
-func (q *hmsQuota) take(now time.Time, n int) bool {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if day := now.In(chinaTime).Format(time.DateOnly); day != q.day {
-		q.day, q.used = day, 0
-	}
-	if q.limit > 0 && q.used+n > q.limit {
-		return false
-	}
-	q.used += n
-	return true
+// hmsCapped reports whether a message of category counts against the daily
+// quota: marketing and unclassified ones do.
+func hmsCapped(category string) bool {
+	return !slices.Contains(hmsUncappedCategories, category)
 }
 
-// untilChinaMidnight is how long from now until the next quota day starts.
-func untilChinaMidnight(now time.Time) time.Duration {
-	t := now.In(chinaTime)
-	return time.Date(t.Year(), t.Month(), t.Day()+1, 0, 0, 0, 0, chinaTime).Sub(now)
+// hmsQuotaExhausted is the answer to a send past the daily quota at now.
+func hmsQuotaExhausted(now time.Time) answer {
+	secs := int64(math.Ceil(untilNextQuotaDay(now).Seconds()))
+	return hmsFlowControl(hmsDailyQuota.status, hmsDailyQuota.msg).withHeader("Retry-After", strconv.FormatInt(secs, 10))
 }
 
 // --- OAuth token endpoint ---
@@ -245,23 +199,15 @@ func (v *hmsVendor) handleToken(w http.ResponseWriter, r *http.Request) {
 	case !secretEqual(f.Get("client_secret"), v.clientSecret):
 		writeAnswer(w, hmsOAuthAnswer(http.StatusBadRequest, hmsBadSecret))
 	default:
-		token, _ := v.env.issueAccessToken(hmsAccessTokenTTL)
-		a := jsonAnswer(http.StatusOK, "", map[string]any{
-			"access_token": token,
-			"expires_in":   int(hmsAccessTokenTTL / time.Second),
-			"token_type":   "Bearer",
-		})
-		writeAnswer(w, a.withHeader("Cache-Control", "no-store"))
+		writeAnswer(w, v.env.oauthTokenAnswer(hmsAccessTokenTTL))
 	}
 }
 
 // --- send endpoint ---
 
 // targets returns the message's tokens, or "/topics/<name>" or
-// "condition:<expr>" for a topic or condition message. It leaves body in
-// r.Body again, for fault to serve an invalid-token fault.
-func (v *hmsVendor) targets(r *http.Request, body []byte) []string {
-	r.Body = io.NopCloser(bytes.NewReader(body))
+// "condition:<expr>" for a topic or condition message.
+func (v *hmsVendor) targets(_ *http.Request, body []byte) []string {
 	var req struct {
 		Message struct {
 			Token     json.RawMessage `json:"token"`
@@ -293,23 +239,10 @@ func (v *hmsVendor) targets(r *http.Request, body []byte) []string {
 	return nil
 }
 
-// sendClientID returns the client id of a send path, or "".
-func sendClientID(path string) string {
-	rest, ok := strings.CutPrefix(path, hmsSendPrefix)
-	if !ok {
-		return ""
-	}
-	id, ok := strings.CutSuffix(rest, hmsSendSuffix)
-	if !ok || strings.Contains(id, "/") {
-		return ""
-	}
-	return id
-}
-
 // admit checks the path, method and access token: a missing token or one for
 // another app is 80200001, an expired or unknown one 80200003.
 func (v *hmsVendor) admit(r *http.Request) (answer, bool) {
-	id := sendClientID(r.URL.Path)
+	id := pathParam(r.URL.Path, hmsSendPrefix, hmsSendSuffix)
 	if id == "" || r.Method != http.MethodPost {
 		return jsonAnswer(http.StatusNotFound, "NotFound", map[string]string{"msg": "Not Found: " + r.URL.Path}), false
 	}
@@ -347,7 +280,7 @@ func invalidTokenFault(h faultHit) bool {
 // replace the answer: the message is served with those tokens rejected, in
 // Huawei's partial-success (80100000) or all-invalid (80300007) shape. Any
 // other fault answers with its status and code.
-func (v *hmsVendor) fault(r *http.Request, hits []faultHit) answer {
+func (v *hmsVendor) fault(_ *http.Request, body []byte, hits []faultHit) answer {
 	var invalid []string
 	var other *Fault
 	for _, h := range hits {
@@ -358,7 +291,6 @@ func (v *hmsVendor) fault(r *http.Request, hits []faultHit) answer {
 		}
 	}
 	if other == nil {
-		body, _ := io.ReadAll(r.Body)
 		return v.handle(body, invalid)
 	}
 	f := *other
@@ -379,10 +311,7 @@ func (v *hmsVendor) fault(r *http.Request, hits []faultHit) answer {
 		}
 		a = hmsError(f.Status, code, "")
 	}
-	if ra := f.retryAfterSeconds(); ra != "" {
-		a = a.withHeader("Retry-After", ra)
-	}
-	return a
+	return a.withRetryAfter(f)
 }
 
 // serve checks the message and answers it.
@@ -396,7 +325,7 @@ type hmsReject struct {
 }
 
 // handle validates body as Huawei does, treating the tokens of faultInvalid
-// (and those starting with "invalid-") as invalid, counts the daily quota and
+// (and dead ones, see deadToken) as invalid, counts the daily quota and
 // answers.
 func (v *hmsVendor) handle(body []byte, faultInvalid []string) answer {
 	msg, err := parseHMSRequest(body)
@@ -406,7 +335,7 @@ func (v *hmsVendor) handle(body []byte, faultInvalid []string) answer {
 
 	var invalid []string
 	for _, t := range msg.tokens {
-		if t == "" || strings.HasPrefix(t, hmsInvalidTokenPrefix) || slices.Contains(faultInvalid, t) {
+		if t == "" || deadToken(t) || slices.Contains(faultInvalid, t) {
 			invalid = append(invalid, t)
 		}
 	}
@@ -420,13 +349,10 @@ func (v *hmsVendor) handle(body []byte, faultInvalid []string) answer {
 		a.dryRun = true
 		return a
 	}
-	if !slices.Contains(hmsUncappedCategories, msg.category) {
+	if hmsCapped(msg.category) {
 		n := max(len(msg.tokens)-len(invalid), 1) // a topic or condition message counts once
-		now := v.env.now()
-		if !v.quota.take(now, n) {
-			a := hmsFlowControl(hmsDailyQuota.status, hmsDailyQuota.msg)
-			secs := int64(math.Ceil(untilChinaMidnight(now).Seconds()))
-			return a.withHeader("Retry-After", strconv.FormatInt(secs, 10))
+		if now := v.env.now(); !v.env.quota.take(now, n) {
+			return hmsQuotaExhausted(now)
 		}
 	}
 	if len(invalid) > 0 {
@@ -761,14 +687,16 @@ func hmsRequestID() string {
 	return strconv.FormatInt(time.Now().UnixMilli(), 10) + randomDigits(10)
 }
 
-// hmsOK is a 200 answer with code and msg; the Record's reason is "" on full
-// success and the code otherwise.
+// hmsOK is an accepted message's answer (HTTP 200) with code and msg; the
+// Record's reason is "" on full success and the code otherwise.
 func hmsOK(code, msg string) answer {
 	reason := code
 	if code == hmsCodeSuccess {
 		reason = ""
 	}
-	return jsonAnswer(http.StatusOK, reason, hmsBody{Code: code, Msg: msg, RequestID: hmsRequestID()})
+	a := jsonAnswer(http.StatusOK, reason, hmsBody{Code: code, Msg: msg, RequestID: hmsRequestID()})
+	a.accepted = true
+	return a
 }
 
 // hmsError is an error answer with code's msg, detail appended.

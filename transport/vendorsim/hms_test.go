@@ -379,7 +379,7 @@ func TestHMSConfigSnippet(t *testing.T) {
 // JSON with a known code, and an accepted message has 1 to 1000 targets.
 func FuzzHMSSendBody(f *testing.F) {
 	s := newFuzzSim(f)
-	v := &hmsVendor{env: testEnv(s, push.HMS), clientID: s.creds.HMS.ClientID, clientSecret: s.creds.HMS.ClientSecret, quota: &hmsQuota{}}
+	v := &hmsVendor{env: testEnv(s, push.HMS), clientID: s.creds.HMS.ClientID, clientSecret: s.creds.HMS.ClientSecret}
 	f.Add([]byte(hmsNotification("", "t1", "invalid-2")))
 	f.Add([]byte(hmsNotification(`"category":"IM",`, "invalid-1")))
 	f.Add([]byte(`{"message":{"token":["t1"],"data":"x","android":{"ttl":"1.5s","collapse_key":100}}}`))

@@ -6,25 +6,23 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
-	"weak"
 
 	"github.com/pushd-im/pushd/push"
 )
 
-func init() {
-	registerVendor(vendorSpec{
+func oppoSpec() vendorSpec {
+	return vendorSpec{
 		provider:   push.OPPO,
 		authPath:   oppoAuthPath,
 		newHandler: newOPPOHandler,
 		config:     oppoConfig,
-	})
+	}
 }
 
 // OPPO Push (OPUSH) server API v1 facts (docs/vendors.md §5). UNCONFIRMED ones are marked.
@@ -105,52 +103,44 @@ const (
 	oppoCodeRepeatedRegID     = 10004 // UNCONFIRMED
 )
 
-// oppoCode is what the simulator answers with a return code: OPPO's English
-// description, and the HTTP status the Record keeps.
-type oppoCode struct {
-	message string
-	status  int
-}
-
-// oppoCodes is the one table of the codes the simulator answers. The words
-// are the doc mirror's, except the business codes', which are the
-// simulator's own. OPPO documents its business codes (10000–20000) only per
-// API; 10000, 10001 and 10004 are the keys a production client reads from a
-// broadcast answer's data (invalid, unsubscribed and repeated regIds), and a
-// unicast to a dead regId is assumed to answer 10000 at the top level
-// (UNCONFIRMED).
+// oppoCodes is the one table of the codes the simulator answers, with OPPO's
+// English description. The words are the doc mirror's, except the business
+// codes', which are the simulator's own. OPPO documents its business codes
+// (10000–20000) only per API; 10000, 10001 and 10004 are the keys a
+// production client reads from a broadcast answer's data (invalid,
+// unsubscribed and repeated regIds), and a unicast to a dead regId is assumed
+// to answer 10000 at the top level (UNCONFIRMED).
 //
 // OPPO answers every code in the body with HTTP 200 (the status of an error
 // answer is UNCONFIRMED, so the client must read the code whatever it is), and
-// so does the simulator on the wire; the status here is only what the Record
-// keeps, so that a refused push is not counted as delivered.
-var oppoCodes = map[int]oppoCode{
-	oppoCodeSuccess:           {"Success", http.StatusOK},
-	oppoCodeFlowControl:       {"Service in Flow Control", http.StatusTooManyRequests},
-	oppoCodeUnavailable:       {"Service Currently Unavailable", http.StatusServiceUnavailable},
-	oppoCodeInvalidAuthToken:  {"Invalid AuthToken", http.StatusUnauthorized},
-	oppoCodeMethodNotAllowed:  {"Http Action Not Allowed", http.StatusMethodNotAllowed},
-	13:                        {"App Call Limited", http.StatusTooManyRequests},
-	oppoCodeInvalidAppKey:     {"Invalid App Key", http.StatusUnauthorized},
-	oppoCodeMissingAppKey:     {"Missing App Key", http.StatusUnauthorized},
-	oppoCodeInvalidSignature:  {"Invalid Signature", http.StatusUnauthorized},
-	oppoCodeMissingSignature:  {"Missing Signature", http.StatusUnauthorized},
-	oppoCodeMissingTimestamp:  {"Missing Timestamp", http.StatusUnauthorized},
-	oppoCodeInvalidTimestamp:  {"Invalid Timestamp", http.StatusUnauthorized},
-	oppoCodeInvalidMethod:     {"Invalid Method", http.StatusNotFound},
-	27:                        {"Access Denied", http.StatusForbidden},
-	28:                        {"App Disabled", http.StatusForbidden},
-	oppoCodeMissingAuthToken:  {"Missing Auth Token", http.StatusUnauthorized},
-	oppoCodeAPIPermission:     {"Api Permission Denied", http.StatusForbidden},
-	oppoCodeDataNotExist:      {"Data Not Exist", http.StatusBadRequest},
-	oppoCodeDailyLimit:        {"The number of messages exceeds the daily limit", http.StatusTooManyRequests},
-	oppoCodeMissingArguments:  {"Missing Required Arguments", http.StatusBadRequest},
-	oppoCodeInvalidArguments:  {"Invalid Arguments", http.StatusBadRequest},
-	55:                        {"App Call Frequency Limit", http.StatusTooManyRequests},
-	oppoCodeCategory:          {"Category error/Private classify channel notify_level invalid", http.StatusBadRequest},
-	oppoCodeInvalidRegID:      {"Invalid RegistrationId", http.StatusBadRequest},
-	oppoCodeUnsubscribedRegID: {"RegistrationId Unsubscribed", http.StatusBadRequest},
-	oppoCodeRepeatedRegID:     {"Repeated RegistrationId", http.StatusBadRequest},
+// so does the simulator; only code 0 is an accepted push.
+var oppoCodes = map[int]string{
+	oppoCodeSuccess:           "Success",
+	oppoCodeFlowControl:       "Service in Flow Control",
+	oppoCodeUnavailable:       "Service Currently Unavailable",
+	oppoCodeInvalidAuthToken:  "Invalid AuthToken",
+	oppoCodeMethodNotAllowed:  "Http Action Not Allowed",
+	13:                        "App Call Limited",
+	oppoCodeInvalidAppKey:     "Invalid App Key",
+	oppoCodeMissingAppKey:     "Missing App Key",
+	oppoCodeInvalidSignature:  "Invalid Signature",
+	oppoCodeMissingSignature:  "Missing Signature",
+	oppoCodeMissingTimestamp:  "Missing Timestamp",
+	oppoCodeInvalidTimestamp:  "Invalid Timestamp",
+	oppoCodeInvalidMethod:     "Invalid Method",
+	27:                        "Access Denied",
+	28:                        "App Disabled",
+	oppoCodeMissingAuthToken:  "Missing Auth Token",
+	oppoCodeAPIPermission:     "Api Permission Denied",
+	oppoCodeDataNotExist:      "Data Not Exist",
+	oppoCodeDailyLimit:        "The number of messages exceeds the daily limit",
+	oppoCodeMissingArguments:  "Missing Required Arguments",
+	oppoCodeInvalidArguments:  "Invalid Arguments",
+	55:                        "App Call Frequency Limit",
+	oppoCodeCategory:          "Category error/Private classify channel notify_level invalid",
+	oppoCodeInvalidRegID:      "Invalid RegistrationId",
+	oppoCodeUnsubscribedRegID: "RegistrationId Unsubscribed",
+	oppoCodeRepeatedRegID:     "Repeated RegistrationId",
 }
 
 // oppoDeadRegIDCodes are the codes that call a regId dead (Record.InvalidTokens).
@@ -171,21 +161,12 @@ var oppoFaultCodes = map[int]int{
 	http.StatusServiceUnavailable:    oppoCodeUnavailable,
 }
 
-// oppoWireStatusHeader carries, from an answer to oppoWireWriter, the HTTP
-// status to put on the wire when it differs from the Record's. It never leaves
-// the simulator.
-const oppoWireStatusHeader = "X-Vendorsim-Oppo-Wire-Status"
-
-// oppoChinaTime is the zone of OPPO's quota day.
-var oppoChinaTime = time.FixedZone("CST", 8*3600)
-
 // oppoVendor checks OPPO requests against the app in OPPOCredentials and keeps
 // its saved (broadcast) messages.
 type oppoVendor struct {
 	env          *vendorEnv
 	appKey       string
 	masterSecret string
-	quota        *oppoQuota
 
 	mu       sync.Mutex
 	saved    map[string]oppoSaved // message_id → saved message
@@ -203,30 +184,29 @@ func newOPPOHandler(env *vendorEnv) (http.Handler, error) {
 		env:          env,
 		appKey:       env.creds.OPPO.AppKey,
 		masterSecret: env.creds.OPPO.MasterSecret,
-		quota:        oppoQuotaOf(env.sim),
 		saved:        make(map[string]oppoSaved),
 		byAppMsg:     make(map[string]string),
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc(oppoAuthPath, v.handleAuth)
 	mux.HandleFunc(oppoSavePath, v.handleSave)
-	mux.Handle(oppoUnicastPath, oppoWire(env.sendHandler(sendRoute{
+	mux.Handle(oppoUnicastPath, env.sendHandler(sendRoute{
 		targets: v.unicastTargets,
 		admit:   v.admit,
 		fault:   v.fault,
 		serve:   v.serveUnicast,
-	})))
-	mux.Handle(oppoBroadcastPath, oppoWire(env.sendHandler(sendRoute{
+	}))
+	mux.Handle(oppoBroadcastPath, env.sendHandler(sendRoute{
 		targets: v.broadcastTargets,
 		admit:   v.admit,
 		fault:   v.fault,
 		serve: func(r *http.Request, _ []byte, _ []string) answer {
 			return v.serveBroadcast(r, nil)
 		},
-	})))
-	mux.Handle("/", oppoWire(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	}))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeAnswer(w, oppoError(oppoCodeInvalidMethod, "no API at "+r.URL.Path))
-	})))
+	})
 	return mux, nil
 }
 
@@ -239,14 +219,13 @@ type oppoBody struct {
 	Data    any    `json:"data,omitempty"`
 }
 
-// oppoAnswer answers code with data. On the wire it is HTTP 200; the Record
-// keeps the code's status (see oppoCodes).
+// oppoAnswer answers code with data, with HTTP 200 (see oppoCodes); code 0
+// accepts the push.
 func oppoAnswer(code int, detail string, data any) answer {
-	c, ok := oppoCodes[code]
+	msg, ok := oppoCodes[code]
 	if !ok {
-		c = oppoCode{message: "Error", status: http.StatusBadRequest}
+		msg = "Error"
 	}
-	msg := c.message
 	if detail != "" {
 		msg += ": " + detail
 	}
@@ -254,10 +233,8 @@ func oppoAnswer(code int, detail string, data any) answer {
 	if code != oppoCodeSuccess {
 		reason = strconv.Itoa(code)
 	}
-	a := jsonAnswer(c.status, reason, oppoBody{Code: code, Message: msg, Data: data})
-	if c.status != http.StatusOK {
-		a = a.withHeader(oppoWireStatusHeader, strconv.Itoa(http.StatusOK))
-	}
+	a := jsonAnswer(http.StatusOK, reason, oppoBody{Code: code, Message: msg, Data: data})
+	a.accepted = code == oppoCodeSuccess
 	return a
 }
 
@@ -266,32 +243,11 @@ func oppoError(code int, detail string) answer {
 	return oppoAnswer(code, detail, nil)
 }
 
-// oppoWire makes h's business answers go out as OPPO sends them, with HTTP
-// 200, while the Record keeps the status the answer was built with.
-func oppoWire(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.ServeHTTP(oppoWireWriter{w}, r)
-	})
-}
-
-type oppoWireWriter struct{ http.ResponseWriter }
-
-func (w oppoWireWriter) WriteHeader(status int) {
-	if s := w.Header().Get(oppoWireStatusHeader); s != "" {
-		w.Header().Del(oppoWireStatusHeader)
-		if n, err := strconv.Atoi(s); err == nil {
-			status = n
-		}
-	}
-	w.ResponseWriter.WriteHeader(status)
-}
-
 // --- auth ---
 
 // handleAuth is POST /server/v1/auth: app_key, timestamp (ms) and sign =
 // hex SHA-256(app_key + timestamp + master_secret) give a 24-hour auth_token.
 func (v *oppoVendor) handleAuth(w http.ResponseWriter, r *http.Request) {
-	w = oppoWireWriter{w}
 	if r.Method != http.MethodPost {
 		writeAnswer(w, oppoError(oppoCodeMethodNotAllowed, "the auth API takes POST"))
 		return
@@ -379,7 +335,6 @@ func (v *oppoVendor) checkAuthToken(r *http.Request, form url.Values) (answer, b
 // parameters are kept for a later broadcast, under a message_id. The same
 // app_message_id saves once and answers the same message_id.
 func (v *oppoVendor) handleSave(w http.ResponseWriter, r *http.Request) {
-	w = oppoWireWriter{w}
 	if r.Method != http.MethodPost {
 		writeAnswer(w, oppoError(oppoCodeMethodNotAllowed, "save_message_content takes POST"))
 		return
@@ -490,9 +445,8 @@ func (v *oppoVendor) broadcastTargets(r *http.Request, body []byte) []string {
 func oppoRegIDs(s string) []string {
 	var out []string
 	seen := map[string]bool{}
-	for _, id := range strings.Split(s, ";") {
-		id = strings.TrimSpace(id)
-		if id != "" && !seen[id] {
+	for _, id := range splitList(s, ";") {
+		if !seen[id] {
 			seen[id] = true
 			out = append(out, id)
 		}
@@ -516,7 +470,7 @@ func (v *oppoVendor) admit(r *http.Request) (answer, bool) {
 // on a broadcast make a partial success: those regIds are reported dead and
 // the others are sent, as OPPO answers. Anything else answers the first
 // fault's code: Fault.Reason when it is a number, else the status's usual code.
-func (v *oppoVendor) fault(r *http.Request, hits []faultHit) answer {
+func (v *oppoVendor) fault(r *http.Request, _ []byte, hits []faultHit) answer {
 	if r.URL.Path == oppoBroadcastPath && r.PostForm != nil {
 		dead := map[string]int{}
 		for _, h := range hits {
@@ -537,12 +491,8 @@ func (v *oppoVendor) fault(r *http.Request, hits []faultHit) answer {
 	if _, err := strconv.Atoi(f.Reason); err != nil && f.Reason != "" {
 		detail = f.Reason
 	}
-	a := oppoError(code, detail)
-	a.status = f.Status // a fault's status goes on the wire too
-	a.header.Del(oppoWireStatusHeader)
-	if ra := f.retryAfterSeconds(); ra != "" {
-		a = a.withHeader("Retry-After", ra)
-	}
+	a := oppoError(code, detail).withRetryAfter(f)
+	a.status = f.Status // a fault's status goes on the wire
 	if slices.Contains(oppoDeadRegIDCodes, code) {
 		for _, h := range hits {
 			a.invalidTokens = append(a.invalidTokens, h.Tokens...)
@@ -606,12 +556,12 @@ func (v *oppoVendor) serveUnicast(r *http.Request, _ []byte, _ []string) answer 
 	if code != oppoCodeSuccess {
 		return oppoError(code, detail)
 	}
-	if strings.HasPrefix(target, "invalid-") {
+	if deadToken(target) {
 		a := oppoError(oppoCodeInvalidRegID, "")
 		a.invalidTokens = []string{target}
 		return a
 	}
-	if n.counted() && !v.quota.take(v.env.now(), 1) {
+	if n.counted() && !v.env.quota.take(v.env.now(), 1) {
 		return oppoError(oppoCodeDailyLimit, "")
 	}
 	return oppoAnswer(oppoCodeSuccess, "", map[string]string{"messageId": randomHex(12)})
@@ -619,7 +569,7 @@ func (v *oppoVendor) serveUnicast(r *http.Request, _ []byte, _ []string) answer 
 
 // serveBroadcast sends a saved message to the regIds of target_value. dead
 // names regIds to report dead with their code (from faults); regIds starting
-// with "invalid-" are dead (10000) too.
+// with "invalid-" (deadToken) are dead (10000) too.
 func (v *oppoVendor) serveBroadcast(r *http.Request, dead map[string]int) answer {
 	form := r.PostForm
 	id := form.Get("message_id")
@@ -633,12 +583,7 @@ func (v *oppoVendor) serveBroadcast(r *http.Request, dead map[string]int) answer
 	if n, err := strconv.Atoi(tt); err != nil || n != oppoTargetRegID {
 		return oppoError(oppoCodeInvalidArguments, fmt.Sprintf("target_type %q is not simulated; use 2 (registration_id)", tt))
 	}
-	var sent []string
-	for _, t := range strings.Split(form.Get("target_value"), ";") {
-		if t = strings.TrimSpace(t); t != "" {
-			sent = append(sent, t)
-		}
-	}
+	sent := splitList(form.Get("target_value"), ";") // repeats kept: they are answered as 10004
 	switch {
 	case len(sent) == 0:
 		return oppoError(oppoCodeMissingArguments, "target_value is required")
@@ -661,7 +606,7 @@ func (v *oppoVendor) serveBroadcast(r *http.Request, dead map[string]int) answer
 		}
 		seen[t] = true
 		code, ok := dead[t]
-		if !ok && strings.HasPrefix(t, "invalid-") {
+		if !ok && deadToken(t) {
 			code, ok = oppoCodeInvalidRegID, true
 		}
 		if ok {
@@ -671,7 +616,7 @@ func (v *oppoVendor) serveBroadcast(r *http.Request, dead map[string]int) answer
 		}
 		live++
 	}
-	if n.counted() && live > 0 && !v.quota.take(v.env.now(), live) {
+	if n.counted() && !v.env.quota.take(v.env.now(), live) {
 		return oppoError(oppoCodeDailyLimit, "")
 	}
 	data := map[string]any{"message_id": id, "task_id": randomHex(12)}
@@ -895,49 +840,6 @@ func (f oppoFormFields) boolean(name string) (bool, bool, error) {
 
 // --- daily quota ---
 
-// oppoQuota counts the messages the simulated app sent today that count
-// against OPPO's daily limit (one per target regId); the day is China's.
-type oppoQuota struct {
-	mu    sync.Mutex
-	limit int    // 0: unlimited
-	day   string // the China date used counts for
-	used  int
-}
-
-// take counts n messages at now, or reports false when they would pass the
-// limit (none are counted then: OPPO refuses the request with code 33).
-func (q *oppoQuota) take(now time.Time, n int) bool {
-	day := now.In(oppoChinaTime).Format(time.DateOnly)
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if q.day != day {
-		q.day, q.used = day, 0
-	}
-	if q.limit > 0 && q.used+n > q.limit {
-		return false
-	}
-	q.used += n
-	return true
-}
-
-// oppoQuotas holds each Sim's OPPO quota. A vendor has no per-Sim state a Sim
-// method can reach, so SetOPPODailyQuota finds it here; the Sim is a weak key,
-// and its entry goes when the Sim is collected.
-var oppoQuotas sync.Map // weak.Pointer[Sim] → *oppoQuota
-
-// oppoQuotaOf returns s's quota, creating it on first use.
-func oppoQuotaOf(s *Sim) *oppoQuota {
-	key := weak.Make(s)
-	if q, ok := oppoQuotas.Load(key); ok {
-		return q.(*oppoQuota)
-	}
-	q, loaded := oppoQuotas.LoadOrStore(key, &oppoQuota{})
-	if !loaded {
-		runtime.AddCleanup(s, func(k weak.Pointer[Sim]) { oppoQuotas.Delete(k) }, key)
-	}
-	return q.(*oppoQuota)
-}
-
 // SetOPPODailyQuota sets how many messages the simulated OPPO app may send per
 // day that count against OPPO's public-channel limit (one per target regId):
 // those whose category is not a communication-and-service one (IM, ACCOUNT, …)
@@ -946,10 +848,7 @@ func oppoQuotaOf(s *Sim) *oppoQuota {
 // count, whatever the quota was then. Once used up, sends answer code 33 until
 // the next day.
 func (s *Sim) SetOPPODailyQuota(n int) {
-	q := oppoQuotaOf(s)
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.limit = max(n, 0)
+	s.vendors[push.OPPO].quota.setLimit(n)
 }
 
 // oppoConfig renders the oppo entry of pushd's providers config.

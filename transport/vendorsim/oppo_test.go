@@ -197,7 +197,7 @@ func TestOPPOUnicast(t *testing.T) {
 		t.Errorf("unknown auth_token: %s, want code 11", r.body)
 	}
 	recs := s.Records(push.OPPO)
-	if last := recs[len(recs)-1]; last.Status == 200 || last.Reason != "11" || last.Delivered("") {
+	if last := recs[len(recs)-1]; last.Status != 200 || last.Accepted || last.Reason != "11" || last.Delivered("") {
 		t.Errorf("refused record = %+v, want a non-delivery with reason 11", last)
 	}
 
@@ -401,7 +401,7 @@ func TestOPPOBroadcast(t *testing.T) {
 func TestOPPODailyQuota(t *testing.T) {
 	clk := newFakeClock()
 	// 23:00 in China.
-	clk.now = time.Date(2026, 3, 1, 23, 0, 0, 0, oppoChinaTime)
+	clk.now = time.Date(2026, 3, 1, 23, 0, 0, 0, chinaTime)
 	s := startSim(t, Options{Now: clk.Now})
 	hc := client(t, s, false)
 	tok := oppoAuthToken(t, hc, s, clk.Now())

@@ -12,7 +12,8 @@ import (
 )
 
 // Record is one request that reached a simulated send endpoint, with the answer's
-// status. Failed and faulted requests are recorded too.
+// status and whether the vendor accepted the push. Failed and faulted requests are
+// recorded too.
 type Record struct {
 	Provider push.Provider
 	// Token is the device token when the request targets exactly one.
@@ -28,9 +29,13 @@ type Record struct {
 	Headers map[string]string
 	// Body is the request body as sent.
 	Body []byte
-	// Status is the HTTP status answered; 0 when the client gave up during an
-	// injected latency.
+	// Status is the HTTP status answered on the wire; 0 when the client gave up
+	// during an injected latency. MiPush, OPPO and vivo answer most refusals with
+	// HTTP 200 and a code in the body (Reason): see Accepted.
 	Status int
+	// Accepted reports whether the vendor took the push (every target but
+	// InvalidTokens), whatever the HTTP status.
+	Accepted bool
 	// Reason is the vendor reason or error code answered ("" on success).
 	Reason string
 	// DryRun marks a request the vendor only validated (FCM validate_only); it is
@@ -42,9 +47,10 @@ type Record struct {
 	At time.Time
 }
 
-// Delivered reports whether the vendor accepted the push for token ("" = any target).
+// Delivered reports whether the vendor accepted the push for token ("" = any
+// target) and it was not a dry run.
 func (r *Record) Delivered(token string) bool {
-	if r.Status != http.StatusOK || r.DryRun {
+	if !r.Accepted || r.DryRun {
 		return false
 	}
 	if token == "" {
@@ -62,7 +68,8 @@ func (r *Record) deliveredCount() int {
 }
 
 // recordJSON is Record on the wire (GET /sim/records). Body is the JSON body itself
-// when it is JSON, else a string.
+// when it is JSON, else a string. Accepted is always written; a record without it
+// (from a simulator that predates it) is read as accepted when its status is 200.
 type recordJSON struct {
 	Provider      push.Provider     `json:"provider"`
 	Token         string            `json:"token,omitempty"`
@@ -71,6 +78,7 @@ type recordJSON struct {
 	Headers       map[string]string `json:"headers"`
 	Body          json.RawMessage   `json:"body,omitempty"`
 	Status        int               `json:"status"`
+	Accepted      *bool             `json:"accepted,omitempty"`
 	Reason        string            `json:"reason,omitempty"`
 	DryRun        bool              `json:"dry_run,omitempty"`
 	InvalidTokens []string          `json:"invalid_tokens,omitempty"`
@@ -94,7 +102,7 @@ func (r Record) MarshalJSON() ([]byte, error) {
 	}
 	return json.Marshal(recordJSON{
 		Provider: r.Provider, Token: r.Token, Tokens: r.Tokens, Path: r.Path, Headers: r.Headers,
-		Body: body, Status: r.Status, Reason: r.Reason, DryRun: r.DryRun,
+		Body: body, Status: r.Status, Accepted: &r.Accepted, Reason: r.Reason, DryRun: r.DryRun,
 		InvalidTokens: r.InvalidTokens, At: r.At,
 	})
 }
@@ -112,9 +120,13 @@ func (r *Record) UnmarshalJSON(b []byte) error {
 	if len(j.Body) > 0 && j.Body[0] == '"' && json.Unmarshal(j.Body, &s) == nil {
 		body = []byte(s)
 	}
+	accepted := j.Status == http.StatusOK
+	if j.Accepted != nil {
+		accepted = *j.Accepted
+	}
 	*r = Record{
 		Provider: j.Provider, Token: j.Token, Tokens: j.Tokens, Path: j.Path, Headers: j.Headers,
-		Body: body, Status: j.Status, Reason: j.Reason, DryRun: j.DryRun,
+		Body: body, Status: j.Status, Accepted: accepted, Reason: j.Reason, DryRun: j.DryRun,
 		InvalidTokens: j.InvalidTokens, At: j.At,
 	}
 	return nil
@@ -202,7 +214,7 @@ func (s *Sim) Records(p push.Provider) []Record {
 }
 
 // Delivered returns the records of provider p that delivered a push to token
-// (status 200, not a dry run, token among the accepted targets).
+// (accepted by the vendor, not a dry run, token among the accepted targets).
 func (s *Sim) Delivered(p push.Provider, token string) []Record {
 	recs, _ := s.records.snapshot(func(r *Record) bool { return r.Provider == p && r.Delivered(token) })
 	return recs

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -91,9 +93,10 @@ func TestRecordJSONRoundTrip(t *testing.T) {
 	at := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
 	for _, r := range []Record{
 		{Provider: push.APNs, Token: "ab", Tokens: []string{"ab"}, Path: "/3/device/ab", Headers: map[string]string{"apns-topic": "x"},
-			Body: []byte(`{"aps":{}}`), Status: 200, At: at},
+			Body: []byte(`{"aps":{}}`), Status: 200, Accepted: true, At: at},
 		{Provider: push.Xiaomi, Tokens: []string{"r1", "r2"}, Path: "/v3/message/regid", Body: []byte("registration_id=r1,r2&title=hi"),
-			Status: 200, InvalidTokens: []string{"r2"}, At: at},
+			Status: 200, Accepted: true, InvalidTokens: []string{"r2"}, At: at},
+		{Provider: push.Xiaomi, Token: "r1", Tokens: []string{"r1"}, Status: 200, Reason: "200001", At: at},
 		{Provider: push.FCM, Token: "t", Tokens: []string{"t"}, Status: 0, Reason: "canceled", DryRun: true, At: at},
 	} {
 		b, err := json.Marshal(r)
@@ -104,15 +107,31 @@ func TestRecordJSONRoundTrip(t *testing.T) {
 		if err := json.Unmarshal(b, &back); err != nil {
 			t.Fatalf("%s: %v", b, err)
 		}
-		if string(back.Body) != string(r.Body) || back.Provider != r.Provider || back.Status != r.Status ||
+		if string(back.Body) != string(r.Body) || back.Provider != r.Provider || back.Status != r.Status || back.Accepted != r.Accepted ||
 			back.Reason != r.Reason || back.DryRun != r.DryRun || !back.At.Equal(r.At) ||
 			len(back.Tokens) != len(r.Tokens) || len(back.InvalidTokens) != len(r.InvalidTokens) {
 			t.Fatalf("round trip of %s gave %+v", b, back)
 		}
 	}
 	// A batch record delivers only its accepted tokens.
-	batch := Record{Provider: push.Xiaomi, Tokens: []string{"r1", "r2"}, InvalidTokens: []string{"r2"}, Status: 200}
+	batch := Record{Provider: push.Xiaomi, Tokens: []string{"r1", "r2"}, InvalidTokens: []string{"r2"}, Status: 200, Accepted: true}
 	if !batch.Delivered("r1") || batch.Delivered("r2") || batch.deliveredCount() != 1 {
 		t.Fatalf("batch delivery: r1 %v r2 %v count %d", batch.Delivered("r1"), batch.Delivered("r2"), batch.deliveredCount())
+	}
+	// A refusal in an HTTP 200 (MiPush, OPPO, vivo) delivers nothing.
+	refused := Record{Provider: push.Xiaomi, Token: "r1", Tokens: []string{"r1"}, Status: 200, Reason: "200001"}
+	if refused.Delivered("r1") || refused.Delivered("") || refused.deliveredCount() != 0 {
+		t.Fatal("a refused record counts as delivered")
+	}
+	if b, _ := json.Marshal(refused); !strings.Contains(string(b), `"status":200,"accepted":false`) {
+		t.Fatalf("refused record JSON %s", b)
+	}
+	// A record from a simulator that predates "accepted": HTTP 200 was acceptance.
+	for status, want := range map[int]bool{200: true, 410: false} {
+		var old Record
+		j := fmt.Sprintf(`{"provider":"apns","token":"ab","tokens":["ab"],"path":"/3/device/ab","headers":{},"status":%d,"at":"2025-01-02T03:04:05Z"}`, status)
+		if err := json.Unmarshal([]byte(j), &old); err != nil || old.Accepted != want || old.Delivered("ab") != want {
+			t.Fatalf("old record %s: accepted %v, delivered %v, err %v", j, old.Accepted, old.Delivered("ab"), err)
+		}
 	}
 }

@@ -47,6 +47,9 @@ type Sim struct {
 	faults  *faultTable
 	tokens  *accessTokens
 	handler http.Handler
+	// vendors holds each simulated vendor's environment, by provider; it is
+	// filled by New and read-only afterwards.
+	vendors map[push.Provider]*vendorEnv
 
 	// stopping is closed by Shutdown: it ends injected latencies and Waits.
 	stopping chan struct{}
@@ -62,7 +65,7 @@ type Sim struct {
 	shutdownErr  error
 }
 
-// New builds a Sim from o, with every registered vendor mounted. It does not listen
+// New builds a Sim from o, with every simulated vendor mounted. It does not listen
 // yet; see Start.
 func New(o Options) (*Sim, error) {
 	if o.Credentials == nil {
@@ -97,11 +100,13 @@ func New(o Options) (*Sim, error) {
 		records:  newRecorder(o.MaxRecords),
 		faults:   &faultTable{},
 		tokens:   newAccessTokens(),
+		vendors:  make(map[push.Provider]*vendorEnv),
 		stopping: make(chan struct{}),
 	}
 	mux := http.NewServeMux()
 	for _, spec := range vendorSpecs() {
-		env := &vendorEnv{provider: spec.provider, creds: s.creds, keys: keys, log: s.log, sim: s}
+		env := newVendorEnv(s, spec)
+		s.vendors[spec.provider] = env
 		h, err := spec.newHandler(env)
 		if err != nil {
 			return nil, fmt.Errorf("vendorsim: %s: %w", spec.provider, err)
@@ -202,7 +207,7 @@ func (s *Sim) urlLocked() string {
 // It is "" before Start and for a provider the Sim does not simulate.
 func (s *Sim) Endpoint(p push.Provider) string {
 	u := s.URL()
-	if _, ok := registeredVendors[p]; !ok || u == "" {
+	if _, ok := s.vendors[p]; !ok || u == "" {
 		return ""
 	}
 	return u + "/" + string(p)
@@ -211,7 +216,7 @@ func (s *Sim) Endpoint(p push.Provider) string {
 // AuthEndpoint returns the URL of provider p's token endpoint ({URL}/fcm/token for
 // FCM), or "" when the provider has none or is not simulated, or before Start.
 func (s *Sim) AuthEndpoint(p push.Provider) string {
-	spec, ok := registeredVendors[p]
+	spec, ok := vendorSpecFor(p)
 	if !ok || spec.authPath == "" {
 		return ""
 	}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -244,14 +245,31 @@ func TestNewRejectsBadCredentials(t *testing.T) {
 	}
 }
 
-// TestEveryVendorIsMounted checks what registering a vendor promises: its prefix
-// reaches its own handler, faults for it are accepted, and Run's config lists it.
+// TestEveryVendorIsMounted checks what listing a vendor in vendorSpecs promises:
+// each provider once, in push.Providers order, with a handler; its prefix reaches
+// its own handler, faults for it are accepted, its daily quota is reachable, and
+// Run's config lists it.
 func TestEveryVendorIsMounted(t *testing.T) {
 	s := startSim(t, Options{})
 	hc := client(t, s, false)
 	yaml := s.ConfigYAML(t.TempDir())
-	for _, spec := range vendorSpecs() {
+	specs := vendorSpecs()
+	var listed []push.Provider
+	for i, spec := range specs {
 		p := spec.provider
+		listed = append(listed, p)
+		if !p.Valid() || spec.newHandler == nil {
+			t.Fatalf("spec %d: provider %q, handler %v", i, p, spec.newHandler != nil)
+		}
+		if i > 0 && slices.Index(push.Providers, p) <= slices.Index(push.Providers, specs[i-1].provider) {
+			t.Errorf("%s listed after %s: not in push.Providers order, or twice", p, specs[i-1].provider)
+		}
+		if got, ok := vendorSpecFor(p); !ok || got.provider != p {
+			t.Errorf("%s: vendorSpecFor = %q, %v", p, got.provider, ok)
+		}
+		if s.vendors[p] == nil || s.vendors[p].quota == nil || s.vendors[p].provider != p {
+			t.Errorf("%s: the Sim keeps no environment for it", p)
+		}
 		r := do(t, hc, http.MethodGet, s.Endpoint(p)+"/", nil, nil)
 		if r.status == http.StatusNotFound && string(r.body) == "404 page not found\n" {
 			t.Errorf("%s: %s/ is not mounted", p, s.Endpoint(p))
@@ -263,7 +281,10 @@ func TestEveryVendorIsMounted(t *testing.T) {
 			t.Errorf("%s: config snippet lacks it:\n%s", p, yaml)
 		}
 	}
-	if got := s.Providers(); len(got) < 2 || got[0] != push.APNs || got[1] != push.FCM {
-		t.Fatalf("Providers = %v", got)
+	if got := s.Providers(); !slices.Equal(got, listed) || len(got) < 2 || got[0] != push.APNs || got[1] != push.FCM {
+		t.Fatalf("Providers = %v, want %v", got, listed)
+	}
+	if _, ok := vendorSpecFor("nokia"); ok || s.Endpoint("nokia") != "" || s.SetFault(Fault{Provider: "nokia", Status: 503}) == nil {
+		t.Fatal("an unknown provider is taken for a simulated one")
 	}
 }

@@ -3,7 +3,6 @@ package vendorsim
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -14,15 +13,15 @@ import (
 )
 
 // vendorSpec describes one simulated vendor service. Each vendor file (apns.go,
-// fcm.go, hms.go, …) declares its spec and registers it from an init function:
+// fcm.go, hms.go, …) declares its spec in a function, and vendorSpecs lists them:
 //
-//	func init() {
-//		registerVendor(vendorSpec{
+//	func hmsSpec() vendorSpec {
+//		return vendorSpec{
 //			provider:   push.HMS,
-//			authPath:   "/oauth2/v3/token",
+//			authPath:   hmsTokenPath,
 //			newHandler: newHMSHandler,
 //			config:     hmsConfig,
-//		})
+//		}
 //	}
 //
 // The vendor is then mounted under /{provider} on the Sim's listener, Endpoint and
@@ -42,31 +41,20 @@ type vendorSpec struct {
 	config func(c configContext) string
 }
 
-// registeredVendors is the table of vendor specs, filled by the vendor files' init
-// functions before main runs and read-only afterwards.
-var registeredVendors = map[push.Provider]vendorSpec{}
-
-// registerVendor adds a vendor to the table. It panics on a second registration of
-// the same provider or an invalid spec: both are programmer errors.
-func registerVendor(spec vendorSpec) {
-	if !spec.provider.Valid() || spec.newHandler == nil {
-		panic(fmt.Sprintf("vendorsim: invalid vendor spec %q", spec.provider))
-	}
-	if _, dup := registeredVendors[spec.provider]; dup {
-		panic(fmt.Sprintf("vendorsim: vendor %q registered twice", spec.provider))
-	}
-	registeredVendors[spec.provider] = spec
+// vendorSpecs returns the simulated vendors, in push.Providers order. A new
+// vendor is one more entry here.
+func vendorSpecs() []vendorSpec {
+	return []vendorSpec{apnsSpec(), fcmSpec(), hmsSpec(), xiaomiSpec(), oppoSpec(), vivoSpec()}
 }
 
-// vendorSpecs returns the registered specs in push.Providers order.
-func vendorSpecs() []vendorSpec {
-	var specs []vendorSpec
-	for _, p := range push.Providers {
-		if s, ok := registeredVendors[p]; ok {
-			specs = append(specs, s)
+// vendorSpecFor returns the spec of provider p, ok=false when p is not simulated.
+func vendorSpecFor(p push.Provider) (vendorSpec, bool) {
+	for _, spec := range vendorSpecs() {
+		if spec.provider == p {
+			return spec, true
 		}
 	}
-	return specs
+	return vendorSpec{}, false
 }
 
 // configContext is what a vendor's config snippet may refer to.
@@ -79,14 +67,24 @@ type configContext struct {
 }
 
 // vendorEnv is what a vendor's handlers get from the Sim: credentials, clock,
-// logger, the shared access-token store, and the recording, fault-injecting send
-// pipeline.
+// logger, the shared access-token store, the vendor's daily quota, and the
+// recording, fault-injecting send pipeline. The Sim keeps one per vendor
+// (Sim.vendors), which is how a Sim method reaches a vendor's state.
 type vendorEnv struct {
 	provider push.Provider
 	creds    *Credentials
 	keys     *parsedCredentials
 	log      *slog.Logger
 	sim      *Sim
+	// quota is the app's daily quota at this vendor, capped by a Sim method
+	// (SetHMSDailyQuota, …) and charged by the vendor's send endpoints. Vendors
+	// without a daily quota (APNs, FCM) leave it unlimited and never charge it.
+	quota *dailyQuota
+}
+
+// newVendorEnv is the environment of the vendor spec describes, on s.
+func newVendorEnv(s *Sim, spec vendorSpec) *vendorEnv {
+	return &vendorEnv{provider: spec.provider, creds: s.creds, keys: s.keys, log: s.log, sim: s, quota: &dailyQuota{}}
 }
 
 // now is the Sim's clock.
@@ -110,13 +108,31 @@ func (e *vendorEnv) accessTokenLive(token string) bool {
 	return e.sim.tokens.live(e.provider, token, e.now())
 }
 
+// oauthTokenAnswer issues an access token valid for ttl and answers it as an
+// OAuth token endpoint does (Google's for FCM, Huawei's).
+func (e *vendorEnv) oauthTokenAnswer(ttl time.Duration) answer {
+	token, _ := e.issueAccessToken(ttl)
+	a := jsonAnswer(http.StatusOK, "", map[string]any{
+		"access_token": token,
+		"expires_in":   int(ttl / time.Second),
+		"token_type":   "Bearer",
+	})
+	return a.withHeader("Cache-Control", "no-store")
+}
+
 // maxSendBody caps what the send pipeline reads of a request body; vendors check
 // their own, smaller limits.
 const maxSendBody = 1 << 20
 
 // answer is a vendor's reply to one send request.
 type answer struct {
+	// status is the HTTP status on the wire, and the Record's.
 	status int
+	// accepted reports that the vendor took the push (all of its targets but
+	// invalidTokens). The status alone does not say: MiPush, OPPO and vivo answer
+	// their refusals with HTTP 200 and a code in the body. It becomes
+	// Record.Accepted, which Record.Delivered and Sim.Count go by.
+	accepted bool
 	// reason is the vendor's reason or code, kept in the Record ("" on success).
 	reason string
 	header http.Header
@@ -147,9 +163,18 @@ func (a answer) withHeader(k, v string) answer {
 	return a
 }
 
+// withRetryAfter returns a with f's Retry-After header, when f sets one.
+func (a answer) withRetryAfter(f Fault) answer {
+	if ra := f.retryAfterSeconds(); ra != "" {
+		return a.withHeader("Retry-After", ra)
+	}
+	return a
+}
+
 // sendRoute is one send endpoint of a vendor. vendorEnv.sendHandler runs it as:
 // read the body, find the targets, admit (protocol, method, auth), apply a fault if
-// one matches, else serve; and records the request with the answer's status.
+// one matches, else serve; and records the request with the answer's status and
+// whether the vendor accepted it.
 type sendRoute struct {
 	// targets returns the device tokens the request is for, best effort (a request
 	// the vendor will reject may yield none). Faults are matched against them and
@@ -158,9 +183,12 @@ type sendRoute struct {
 	// admit checks what must hold before the vendor looks at the message
 	// (protocol, method, credentials). ok=false sends its answer.
 	admit func(r *http.Request) (a answer, ok bool)
-	// fault renders injected faults in the vendor's error shape. hits is never
-	// empty and every hit has a non-zero Status.
-	fault func(r *http.Request, hits []faultHit) answer
+	// fault renders injected faults in the vendor's error shape, or serves the
+	// message with the faults' tokens rejected where the vendor reports dead
+	// tokens in a success answer. hits is never empty and every hit has a
+	// non-zero Status. body is nil when the body could not be read or was too
+	// large (then the hit is the framework's 400 or 413).
+	fault func(r *http.Request, body []byte, hits []faultHit) answer
 	// serve checks the message and answers it as the vendor would. r.Body has
 	// been read into body already: form-encoded vendors parse it with
 	// url.ParseQuery(string(body)).
@@ -194,16 +222,14 @@ func (e *vendorEnv) sendHandler(route sendRoute) http.Handler {
 		a, ok := answer{}, true
 		switch {
 		case err != nil:
-			a = route.fault(r, []faultHit{{Fault: Fault{Provider: e.provider, Status: http.StatusBadRequest}}})
-			ok = false
+			a, ok = route.fault(r, nil, e.frameworkFault(http.StatusBadRequest)), false
 		case len(body) > maxSendBody:
-			a = route.fault(r, []faultHit{{Fault: Fault{Provider: e.provider, Status: http.StatusRequestEntityTooLarge}}})
-			ok = false
+			a, ok = route.fault(r, nil, e.frameworkFault(http.StatusRequestEntityTooLarge)), false
 		default:
 			a, ok = route.admit(r)
 		}
 		if ok {
-			a, ok = e.applyFaults(r, route, targets)
+			a, ok = e.applyFaults(r, route, body, targets)
 		}
 		if ok {
 			a = route.serve(r, body, targets)
@@ -214,16 +240,24 @@ func (e *vendorEnv) sendHandler(route sendRoute) http.Handler {
 			return
 		}
 
-		rec.Status, rec.Reason, rec.DryRun, rec.InvalidTokens = a.status, a.reason, a.dryRun, a.invalidTokens
+		rec.Status, rec.Accepted, rec.Reason, rec.DryRun, rec.InvalidTokens = a.status, a.accepted, a.reason, a.dryRun, a.invalidTokens
 		e.sim.records.add(rec)
-		e.log.Debug("vendorsim: send", "provider", e.provider, "path", rec.Path, "token", rec.Token, "status", a.status, "reason", a.reason)
+		e.log.Debug("vendorsim: send", "provider", e.provider, "path", rec.Path, "token", rec.Token,
+			"status", a.status, "accepted", a.accepted, "reason", a.reason)
 		writeAnswer(w, a)
 	})
 }
 
+// frameworkFault is the one hit of a fault the pipeline itself answers with: a
+// body it could not read (400), one too large (413), a shutdown during an
+// injected latency (503).
+func (e *vendorEnv) frameworkFault(status int) []faultHit {
+	return []faultHit{{Fault: Fault{Provider: e.provider, Status: status}}}
+}
+
 // applyFaults takes the faults matching targets, waits out their latency and
 // renders the ones with a status. ok=true means no fault answers: serve normally.
-func (e *vendorEnv) applyFaults(r *http.Request, route sendRoute, targets []string) (answer, bool) {
+func (e *vendorEnv) applyFaults(r *http.Request, route sendRoute, body []byte, targets []string) (answer, bool) {
 	hits := e.sim.faults.take(e.provider, targets)
 	if len(hits) == 0 {
 		return answer{}, true
@@ -238,14 +272,50 @@ func (e *vendorEnv) applyFaults(r *http.Request, route sendRoute, targets []stri
 	}
 	if err := e.sim.sleep(r, latency); err != nil {
 		if errors.Is(err, errStopping) {
-			return route.fault(r, []faultHit{{Fault: Fault{Provider: e.provider, Status: http.StatusServiceUnavailable}}}), false
+			return route.fault(r, body, e.frameworkFault(http.StatusServiceUnavailable)), false
 		}
 		return answer{}, false // the request's context is done
 	}
 	if len(answering) == 0 {
 		return answer{}, true
 	}
-	return route.fault(r, answering), false
+	return route.fault(r, body, answering), false
+}
+
+// deadTokenPrefix marks a device token that the Huawei, Xiaomi, OPPO and vivo
+// simulators treat as dead (unregistered or uninstalled), so that a test reaches
+// the vendor's invalid-token answer by sending to "invalid-…".
+const deadTokenPrefix = "invalid-"
+
+// deadToken reports whether the simulated vendors treat token as dead.
+func deadToken(token string) bool {
+	return strings.HasPrefix(token, deadTokenPrefix)
+}
+
+// splitList splits a sep-separated list of ids (MiPush's registration_id, OPPO's
+// target_value), trimming each and dropping blanks.
+func splitList(s, sep string) []string {
+	var ids []string
+	for _, id := range strings.Split(s, sep) {
+		if id = strings.TrimSpace(id); id != "" {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// pathParam returns the one path segment between prefix and suffix of path
+// (FCM's project, Huawei's client id), or "" when path is not of that form.
+func pathParam(path, prefix, suffix string) string {
+	rest, ok := strings.CutPrefix(path, prefix)
+	if !ok {
+		return ""
+	}
+	param, ok := strings.CutSuffix(rest, suffix)
+	if !ok || strings.Contains(param, "/") {
+		return ""
+	}
+	return param
 }
 
 // flattenHeaders keeps one value per header (multiple values joined with ", "),

@@ -2,12 +2,10 @@ package vendorsim
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"mime"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,13 +16,13 @@ import (
 	"github.com/pushd-im/pushd/push"
 )
 
-func init() {
-	registerVendor(vendorSpec{
+func vivoSpec() vendorSpec {
+	return vendorSpec{
 		provider:   push.Vivo,
 		authPath:   vivoAuthPath,
 		newHandler: newVivoHandler,
 		config:     vivoConfig,
-	})
+	}
 }
 
 // vivo Push facts (docs/vendors.md §6). UNCONFIRMED ones are marked.
@@ -62,14 +60,14 @@ const (
 	vivoInvalidStatus = 1
 )
 
-// vivoChinaTime is the zone of vivo's quota day.
-var vivoChinaTime = time.FixedZone("CST", 8*3600)
-
 // The vivo result codes the simulator answers with. vendors.md documents 0,
 // 10000 (UNCONFIRMED against the official table), 10070, 10072 (UNCONFIRMED),
 // 10094, 10200, 10201, 10252 and 10302. Every other number below is the
 // simulator's own choice for a check the docs describe without naming its code:
 // UNCONFIRMED, kept in this one block and in vivoCodes so each is a one-line fix.
+//
+// vivo answers every result code with HTTP 200, and so does the simulator; only
+// result 0 is an accepted push.
 const (
 	vivoOK                = 0
 	vivoAuthFailed        = 10000
@@ -106,47 +104,39 @@ const (
 	vivoPushModeBad       = 10064
 )
 
-// vivoCode is how the simulator answers one result code: vivo's desc, and the
-// HTTP status kept in the Record. vivo answers every business result with HTTP
-// 200; the Record gets a status that says what happened instead, so that
-// Record.Delivered and Sim.Count see only real deliveries (see vivoWireWriter).
-type vivoCode struct {
-	desc   string
-	record int
-}
+// vivoCodes is vivo's desc of each result code the simulator answers.
+var vivoCodes = map[int]string{
+	vivoOK:                "请求成功",
+	vivoAuthFailed:        "权限认证失败", // desc UNCONFIRMED
+	vivoQuotaExceeded:     "发送总量超出限制",
+	vivoTooFast:           "请求频率过高",        // desc UNCONFIRMED
+	vivoAppIDMismatch:     "appId与鉴权信息不一致", // desc UNCONFIRMED
+	vivoListQuotaExceeded: "批量发送消息体超出限制",
+	vivoInvalidRegID:      "regId不合法",
+	vivoAuthAppIDEmpty:    "appId 不能为空",
+	vivoAuthAppKeyEmpty:   "appKey 不能为空",
 
-var vivoCodes = map[int]vivoCode{
-	vivoOK:                {"请求成功", http.StatusOK},
-	vivoAuthFailed:        {"权限认证失败", http.StatusUnauthorized}, // desc UNCONFIRMED
-	vivoQuotaExceeded:     {"发送总量超出限制", http.StatusTooManyRequests},
-	vivoTooFast:           {"请求频率过高", http.StatusTooManyRequests},  // desc UNCONFIRMED
-	vivoAppIDMismatch:     {"appId与鉴权信息不一致", http.StatusForbidden}, // desc UNCONFIRMED
-	vivoListQuotaExceeded: {"批量发送消息体超出限制", http.StatusTooManyRequests},
-	vivoInvalidRegID:      {"regId不合法", http.StatusGone},
-	vivoAuthAppIDEmpty:    {"appId 不能为空", http.StatusBadRequest},
-	vivoAuthAppKeyEmpty:   {"appKey 不能为空", http.StatusBadRequest},
-
-	vivoAuthTimestampEmpty: {"timestamp 不能为空", http.StatusBadRequest},
-	vivoAuthSignEmpty:      {"sign 不能为空", http.StatusBadRequest},
-	vivoAuthTimestampBad:   {"timestamp 不合法", http.StatusBadRequest},
-	vivoAuthAppIDUnknown:   {"appId 不合法", http.StatusBadRequest},
-	vivoAuthAppKeyBad:      {"appKey 不合法", http.StatusBadRequest},
-	vivoAuthSignBad:        {"sign 不合法", http.StatusBadRequest},
-	vivoTargetEmpty:        {"regId和alias不能都为空", http.StatusBadRequest},
-	vivoListTargetsBad:     {"regIds个数不合法", http.StatusBadRequest},
-	vivoTaskIDBad:          {"taskId不合法", http.StatusBadRequest},
-	vivoRequestIDEmpty:     {"requestId不能为空", http.StatusBadRequest},
-	vivoTitleBad:           {"title不合法", http.StatusBadRequest},
-	vivoContentBad:         {"content不合法", http.StatusBadRequest},
-	vivoTTLBad:             {"timeToLive不合法", http.StatusBadRequest},
-	vivoNotifyTypeBad:      {"notifyType不合法", http.StatusBadRequest},
-	vivoSkipTypeBad:        {"skipType不合法", http.StatusBadRequest},
-	vivoCustomMapBad:       {"clientCustomMap不合法", http.StatusBadRequest},
-	vivoClassificationBad:  {"classification不合法", http.StatusBadRequest},
-	vivoNetworkTypeBad:     {"networkType不合法", http.StatusBadRequest},
-	vivoRequestIDReused:    {"requestId重复", http.StatusBadRequest},
-	vivoBodyBad:            {"请求体不合法", http.StatusBadRequest},
-	vivoPushModeBad:        {"pushMode不合法", http.StatusBadRequest},
+	vivoAuthTimestampEmpty: "timestamp 不能为空",
+	vivoAuthSignEmpty:      "sign 不能为空",
+	vivoAuthTimestampBad:   "timestamp 不合法",
+	vivoAuthAppIDUnknown:   "appId 不合法",
+	vivoAuthAppKeyBad:      "appKey 不合法",
+	vivoAuthSignBad:        "sign 不合法",
+	vivoTargetEmpty:        "regId和alias不能都为空",
+	vivoListTargetsBad:     "regIds个数不合法",
+	vivoTaskIDBad:          "taskId不合法",
+	vivoRequestIDEmpty:     "requestId不能为空",
+	vivoTitleBad:           "title不合法",
+	vivoContentBad:         "content不合法",
+	vivoTTLBad:             "timeToLive不合法",
+	vivoNotifyTypeBad:      "notifyType不合法",
+	vivoSkipTypeBad:        "skipType不合法",
+	vivoCustomMapBad:       "clientCustomMap不合法",
+	vivoClassificationBad:  "classification不合法",
+	vivoNetworkTypeBad:     "networkType不合法",
+	vivoRequestIDReused:    "requestId重复",
+	vivoBodyBad:            "请求体不合法",
+	vivoPushModeBad:        "pushMode不合法",
 }
 
 // vivoFaultCodes is the result code a Fault without a numeric Reason answers
@@ -163,16 +153,9 @@ var vivoFaultCodes = map[int]int{
 // vivoServerError is the body vivo documents for its HTTP 500.
 const vivoServerError = "Internet server error!"
 
-// vivoWireStatusHeader carries, from an answer to vivoWireWriter, the HTTP
-// status to put on the wire when it differs from the Record's. It never leaves
-// the simulator.
-const vivoWireStatusHeader = "X-Vendorsim-Vivo-Wire-Status"
-
-// vivoQuotaKey is the context key of SetVivoDailyQuota's in-process request.
-type vivoQuotaKey struct{}
-
 // vivoVendor checks vivo requests against the app in VivoCredentials. It keeps
-// the app's used requestIds, its saved list payloads and its daily quota.
+// the app's used requestIds and its saved list payloads; its daily quota is
+// env.quota.
 type vivoVendor struct {
 	env       *vendorEnv
 	appID     int
@@ -183,9 +166,6 @@ type vivoVendor struct {
 	requestIDs map[string]time.Time // requestId → when it was used
 	pruned     time.Time
 	tasks      map[string]vivoTask
-	quota      int    // operations messages per China day; 0 = unlimited
-	quotaDay   string // the China date used counts for
-	used       int
 }
 
 // vivoTask is a saved list payload.
@@ -204,29 +184,23 @@ func newVivoHandler(env *vendorEnv) (http.Handler, error) {
 		tasks:      make(map[string]vivoTask),
 	}
 	mux := http.NewServeMux()
-	mux.Handle(vivoAuthPath, vivoWire(http.HandlerFunc(v.handleAuth)))
+	mux.HandleFunc(vivoAuthPath, v.handleAuth)
 	for path, serve := range map[string]func(*http.Request, []byte, []string) answer{
 		vivoSendPath:            v.serveSend,
 		vivoSaveListPayloadPath: v.serveSaveListPayload,
 		vivoPushToListPath:      v.servePushToList,
 	} {
-		mux.Handle(path, vivoWire(env.sendHandler(sendRoute{
+		mux.Handle(path, env.sendHandler(sendRoute{
 			targets: v.targets,
 			admit:   v.admit,
 			fault:   v.fault,
 			serve:   serve,
-		})))
+		}))
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeAnswer(w, jsonAnswer(http.StatusNotFound, "", map[string]any{"status": 404, "error": "Not Found", "path": r.URL.Path}))
 	})
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if n, ok := r.Context().Value(vivoQuotaKey{}).(int); ok {
-			v.setQuota(n)
-			return
-		}
-		mux.ServeHTTP(w, r)
-	}), nil
+	return mux, nil
 }
 
 // SetVivoDailyQuota caps the operations messages (classification 0) the
@@ -235,82 +209,23 @@ func newVivoHandler(env *vendorEnv) (http.Handler, error) {
 // answer 10070. System messages (classification 1) are not capped, as on vivo.
 // 0 (the default) means unlimited; setting it restarts the day's count.
 func (s *Sim) SetVivoDailyQuota(n int) {
-	// The quota lives in the vivo handler, which this Sim owns; an in-process
-	// request carrying it in its context (which no network request can) reaches it.
-	req := &http.Request{Method: http.MethodPost, URL: &url.URL{Path: "/" + string(push.Vivo) + "/"}, Header: http.Header{}}
-	s.handler.ServeHTTP(vivoDiscardResponse{}, req.WithContext(context.WithValue(context.Background(), vivoQuotaKey{}, max(n, 0))))
+	s.vendors[push.Vivo].quota.restart(n)
 }
 
-// vivoDiscardResponse is a ResponseWriter for in-process requests nobody reads.
-type vivoDiscardResponse struct{}
+// --- answers ---
 
-func (vivoDiscardResponse) Header() http.Header         { return http.Header{} }
-func (vivoDiscardResponse) Write(b []byte) (int, error) { return len(b), nil }
-func (vivoDiscardResponse) WriteHeader(int)             {}
-
-func (v *vivoVendor) setQuota(n int) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	v.quota, v.used, v.quotaDay = n, 0, ""
-}
-
-// chargeLocked takes n sends of today's quota and reports whether they fit;
-// when they do not, nothing is taken.
-func (v *vivoVendor) chargeLocked(now time.Time, n int) bool {
-	v.rollDayLocked(now)
-	if v.quota > 0 && v.used+n > v.quota {
-		return false
-	}
-	v.used += n
-	return true
-}
-
-// exhaustedLocked reports whether today's quota is used up.
-func (v *vivoVendor) exhaustedLocked(now time.Time) bool {
-	v.rollDayLocked(now)
-	return v.quota > 0 && v.used >= v.quota
-}
-
-// rollDayLocked starts a new count when now is on another China day.
-func (v *vivoVendor) rollDayLocked(now time.Time) {
-	if day := now.In(vivoChinaTime).Format(time.DateOnly); day != v.quotaDay {
-		v.quotaDay, v.used = day, 0
-	}
-}
-
-// --- the wire status ---
-
-// vivoWire makes h's business answers go out as vivo sends them, with HTTP 200,
-// while the Record keeps the status the answer was built with.
-func vivoWire(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.ServeHTTP(vivoWireWriter{w}, r)
-	})
-}
-
-type vivoWireWriter struct{ http.ResponseWriter }
-
-func (w vivoWireWriter) WriteHeader(status int) {
-	if s := w.Header().Get(vivoWireStatusHeader); s != "" {
-		w.Header().Del(vivoWireStatusHeader)
-		if n, err := strconv.Atoi(s); err == nil {
-			status = n
-		}
-	}
-	w.ResponseWriter.WriteHeader(status)
-}
-
-// vivoResult is vivo's answer {"result":code,"desc":…} plus extra fields, on the
-// wire with HTTP 200 and in the Record with the code's status.
+// vivoResult is vivo's answer {"result":code,"desc":…} plus extra fields, with
+// HTTP 200; result 0 accepts the push.
 func vivoResult(code int, extra map[string]any) answer {
-	c, ok := vivoCodes[code]
+	desc, ok := vivoCodes[code]
 	if !ok {
-		c = vivoCode{desc: "未知错误", record: http.StatusBadRequest}
+		desc = "未知错误"
 	}
-	return vivoResultAs(code, c.desc, c.record, extra)
+	return vivoResultAs(code, desc, extra)
 }
 
-func vivoResultAs(code int, desc string, record int, extra map[string]any) answer {
+// vivoResultAs is vivoResult with desc in place of the code's.
+func vivoResultAs(code int, desc string, extra map[string]any) answer {
 	body := map[string]any{"result": code, "desc": desc}
 	for k, val := range extra {
 		body[k] = val
@@ -319,10 +234,8 @@ func vivoResultAs(code int, desc string, record int, extra map[string]any) answe
 	if code != vivoOK {
 		reason = strconv.Itoa(code)
 	}
-	a := jsonAnswer(record, reason, body)
-	if record != http.StatusOK {
-		a = a.withHeader(vivoWireStatusHeader, strconv.Itoa(http.StatusOK))
-	}
+	a := jsonAnswer(http.StatusOK, reason, body)
+	a.accepted = code == vivoOK
 	return a
 }
 
@@ -442,10 +355,11 @@ func (v *vivoVendor) admit(r *http.Request) (answer, bool) {
 }
 
 // fault renders injected faults. A Reason that is a number is the vivo result
-// code to answer (else vivoFaultCodes picks one by status); 10302 for targets of
-// a pushToList answers result 0 with them in invalidUsers, as vivo reports dead
-// regIds in a list; statuses of 500 and up are vivo's HTTP 500 page.
-func (v *vivoVendor) fault(r *http.Request, hits []faultHit) answer {
+// code to answer (else vivoFaultCodes picks one by status), with HTTP 200 as
+// vivo answers every code; 10302 for targets of a pushToList answers result 0
+// with them in invalidUsers, as vivo reports dead regIds in a list; statuses of
+// 500 and up are vivo's HTTP 500 page, with the fault's status.
+func (v *vivoVendor) fault(r *http.Request, _ []byte, hits []faultHit) answer {
 	f := hits[0].Fault
 	var a answer
 	switch code, desc := vivoFaultCode(f); {
@@ -464,16 +378,13 @@ func (v *vivoVendor) fault(r *http.Request, hits []faultHit) answer {
 		a = vivoResult(vivoOK, map[string]any{"invalidUsers": vivoInvalidUsers(dead)})
 		a.invalidTokens = dead
 	case code == vivoInvalidRegID && len(hits[0].Tokens) > 0:
-		a = vivoResultAs(code, desc, f.Status, map[string]any{
+		a = vivoResultAs(code, desc, map[string]any{
 			"invalidUser": map[string]any{"status": vivoInvalidStatus, "userid": hits[0].Tokens[0]}})
 		a.invalidTokens = hits[0].Tokens[:1]
 	default:
-		a = vivoResultAs(code, desc, f.Status, nil)
+		a = vivoResultAs(code, desc, nil)
 	}
-	if ra := f.retryAfterSeconds(); ra != "" {
-		a = a.withHeader("Retry-After", ra)
-	}
-	return a
+	return a.withRetryAfter(f)
 }
 
 // vivoFaultCode is the result code and desc a fault answers with.
@@ -485,7 +396,7 @@ func vivoFaultCode(f Fault) (int, string) {
 			code = vivoBodyBad
 		}
 	}
-	desc := vivoCodes[code].desc
+	desc := vivoCodes[code]
 	if err != nil && f.Reason != "" {
 		desc = f.Reason
 	} else if desc == "" {
@@ -513,14 +424,7 @@ func vivoInvalidUsers(tokens []string) []map[string]any {
 
 // serveSend is POST /message/send: one notification to one regId (or alias).
 func (v *vivoVendor) serveSend(_ *http.Request, body []byte, targets []string) answer {
-	f, ok := vivoObject(body)
-	if !ok {
-		return vivoResult(vivoBodyBad, nil)
-	}
-	if code := v.checkApp(f); code != vivoOK {
-		return vivoResult(code, nil)
-	}
-	requestID, code := vivoRequestID(f)
+	f, requestID, code := v.parseSend(body)
 	if code != vivoOK {
 		return vivoResult(code, nil)
 	}
@@ -538,13 +442,13 @@ func (v *vivoVendor) serveSend(_ *http.Request, body []byte, targets []string) a
 	if !v.useRequestIDLocked(requestID, now) {
 		return vivoResult(vivoRequestIDReused, nil)
 	}
-	if v.invalid(targets[0]) {
+	if deadToken(targets[0]) {
 		a := vivoResult(vivoInvalidRegID, map[string]any{
 			"invalidUser": map[string]any{"status": vivoInvalidStatus, "userid": targets[0]}})
 		a.invalidTokens = targets[:1]
 		return a
 	}
-	if classification == 0 && !v.chargeLocked(now, 1) {
+	if classification == 0 && !v.env.quota.take(now, 1) {
 		return vivoResult(vivoQuotaExceeded, nil)
 	}
 	return vivoResult(vivoOK, map[string]any{"taskId": vivoTaskID()})
@@ -553,14 +457,7 @@ func (v *vivoVendor) serveSend(_ *http.Request, body []byte, targets []string) a
 // serveSaveListPayload is POST /message/saveListPayload: it keeps a list
 // payload and answers its taskId.
 func (v *vivoVendor) serveSaveListPayload(_ *http.Request, body []byte, _ []string) answer {
-	f, ok := vivoObject(body)
-	if !ok {
-		return vivoResult(vivoBodyBad, nil)
-	}
-	if code := v.checkApp(f); code != vivoOK {
-		return vivoResult(code, nil)
-	}
-	requestID, code := vivoRequestID(f)
+	f, requestID, code := v.parseSend(body)
 	if code != vivoOK {
 		return vivoResult(code, nil)
 	}
@@ -576,7 +473,7 @@ func (v *vivoVendor) serveSaveListPayload(_ *http.Request, body []byte, _ []stri
 		return vivoResult(vivoRequestIDReused, nil)
 	}
 	// After 10070 vivo asks not to save list payloads that day either.
-	if classification == 0 && v.exhaustedLocked(now) {
+	if classification == 0 && v.env.quota.exhausted(now) {
 		return vivoResult(vivoQuotaExceeded, nil)
 	}
 	for id, t := range v.tasks {
@@ -592,14 +489,7 @@ func (v *vivoVendor) serveSaveListPayload(_ *http.Request, body []byte, _ []stri
 // servePushToList is POST /message/pushToList: the saved payload to 2..1000
 // regIds. Dead regIds come back in invalidUsers; the rest are delivered.
 func (v *vivoVendor) servePushToList(_ *http.Request, body []byte, targets []string) answer {
-	f, ok := vivoObject(body)
-	if !ok {
-		return vivoResult(vivoBodyBad, nil)
-	}
-	if code := v.checkApp(f); code != vivoOK {
-		return vivoResult(code, nil)
-	}
-	requestID, code := vivoRequestID(f)
+	f, requestID, code := v.parseSend(body)
 	if code != vivoOK {
 		return vivoResult(code, nil)
 	}
@@ -630,11 +520,11 @@ func (v *vivoVendor) servePushToList(_ *http.Request, body []byte, targets []str
 	}
 	var dead []string
 	for _, t := range targets {
-		if v.invalid(t) {
+		if deadToken(t) {
 			dead = append(dead, t)
 		}
 	}
-	if task.classification == 0 && !v.chargeLocked(now, len(targets)-len(dead)) {
+	if task.classification == 0 && !v.env.quota.take(now, len(targets)-len(dead)) {
 		return vivoResult(vivoQuotaExceeded, nil)
 	}
 	extra := map[string]any{"taskId": taskID}
@@ -652,19 +542,23 @@ func vivoTaskID() string {
 	return strconv.FormatUint(1e17+randomUint(9e17), 10)
 }
 
-// invalid reports whether vivo calls regId undeliverable: in the simulator, a
-// regId starting with "invalid-".
-func (v *vivoVendor) invalid(regID string) bool {
-	return strings.HasPrefix(regID, "invalid-")
-}
-
-// checkApp checks the body's appId against the app the authToken was issued to
-// (there is one app, the credentials').
-func (v *vivoVendor) checkApp(f map[string]json.RawMessage) int {
-	if id, _, ok := vivoIntText(f, "appId"); !ok || id != strconv.Itoa(v.appID) {
-		return vivoAppIDMismatch
+// parseSend decodes a send endpoint's JSON body and checks what each of them
+// checks first: its appId against the app the authToken was issued to (there is
+// one app, the credentials'), and its requestId. It returns the body's members
+// and the requestId, or the code refusing the body.
+func (v *vivoVendor) parseSend(body []byte) (map[string]json.RawMessage, string, int) {
+	f, ok := vivoObject(body)
+	if !ok {
+		return nil, "", vivoBodyBad
 	}
-	return vivoOK
+	if id, _, ok := vivoIntText(f, "appId"); !ok || id != strconv.Itoa(v.appID) {
+		return nil, "", vivoAppIDMismatch
+	}
+	requestID, _, ok := vivoString(f, "requestId")
+	if !ok || strings.TrimSpace(requestID) == "" {
+		return nil, "", vivoRequestIDEmpty
+	}
+	return f, requestID, vivoOK
 }
 
 // useRequestIDLocked records requestID as used and reports whether it was new.
@@ -682,15 +576,6 @@ func (v *vivoVendor) useRequestIDLocked(requestID string, now time.Time) bool {
 	}
 	v.requestIDs[requestID] = now
 	return true
-}
-
-// vivoRequestID returns the body's requestId, or the code refusing it.
-func vivoRequestID(f map[string]json.RawMessage) (string, int) {
-	id, _, ok := vivoString(f, "requestId")
-	if !ok || strings.TrimSpace(id) == "" {
-		return "", vivoRequestIDEmpty
-	}
-	return id, vivoOK
 }
 
 // checkVivoContent checks the notification fields shared by send and

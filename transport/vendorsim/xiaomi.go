@@ -1,31 +1,26 @@
 package vendorsim
 
 import (
-	"bytes"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"net/url"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
-	"weak"
 
 	"github.com/pushd-im/pushd/push"
 )
 
-func init() {
-	registerVendor(vendorSpec{
+func xiaomiSpec() vendorSpec {
+	return vendorSpec{
 		provider:   push.Xiaomi,
 		newHandler: newXiaomiHandler,
 		config:     xiaomiConfig,
-	})
+	}
 }
 
 // XiaomiPrivateChannelID is the extra.channel_id the simulated MiPush app has
@@ -48,8 +43,6 @@ const (
 	xiaomiMaxPayload = 4096
 	// xiaomiMaxTTL is the longest time_to_live (milliseconds on the wire): 2 weeks.
 	xiaomiMaxTTL = 14 * 24 * time.Hour
-	// xiaomiInvalidPrefix marks registration ids the Sim treats as dead.
-	xiaomiInvalidPrefix = "invalid-"
 )
 
 // The MiPush codes the Sim answers. Only 0, 20301, 21305 and 200001 have a
@@ -78,28 +71,25 @@ const (
 )
 
 // xiaomiErrorShape is how the Sim words a MiPush error: reason (English) and
-// description (Chinese) as MiPush sends them, and the status a Record gets.
+// description (Chinese) as MiPush sends them. MiPush answers its business
+// errors with HTTP 200 and the code in the body, and so does the Sim; the
+// answer is not accepted, so the Record is no delivery.
 type xiaomiErrorShape struct {
 	reason      string
 	description string
-	// recordStatus is the Record's status. MiPush answers business errors with
-	// HTTP 200 and the code in the body; the Sim does too on the wire, but
-	// records the refusal with this 4xx/5xx so that Sim.Delivered and Count do
-	// not take a refused push for a delivered one (see xiaomiWireWriter).
-	recordStatus int
 }
 
 // xiaomiErrors maps each code to its shape. The wording is UNCONFIRMED except
 // 21305's description (gomipush:errors.go).
 var xiaomiErrors = map[int]xiaomiErrorShape{
-	xiaomiCodeInvalidRegIDs:    {"No valid targets!", "非法的regId", http.StatusBadRequest},
-	xiaomiCodeAuthFailed:       {"Invalid application secret!", "认证失败", http.StatusUnauthorized},
-	xiaomiCodeMissingParameter: {"Missing required parameter", "缺少必要的参数", http.StatusBadRequest},
-	xiaomiCodeInvalidParameter: {"Invalid parameter", "参数值非法", http.StatusBadRequest},
-	xiaomiCodePackageMismatch:  {"Invalid restricted_package_name", "包名与应用不匹配", http.StatusBadRequest},
-	xiaomiCodeDailyQuota:       {"Daily push quota exceeded", "超过当日推送总量限制", http.StatusTooManyRequests},
-	xiaomiCodeBusy:             {"Server busy, try again later", "服务繁忙", http.StatusServiceUnavailable},
-	xiaomiCodeThrottled:        {"Too many requests", "请求过于频繁", http.StatusTooManyRequests},
+	xiaomiCodeInvalidRegIDs:    {"No valid targets!", "非法的regId"},
+	xiaomiCodeAuthFailed:       {"Invalid application secret!", "认证失败"},
+	xiaomiCodeMissingParameter: {"Missing required parameter", "缺少必要的参数"},
+	xiaomiCodeInvalidParameter: {"Invalid parameter", "参数值非法"},
+	xiaomiCodePackageMismatch:  {"Invalid restricted_package_name", "包名与应用不匹配"},
+	xiaomiCodeDailyQuota:       {"Daily push quota exceeded", "超过当日推送总量限制"},
+	xiaomiCodeBusy:             {"Server busy, try again later", "服务繁忙"},
+	xiaomiCodeThrottled:        {"Too many requests", "请求过于频繁"},
 }
 
 // xiaomiFaultCodes is the code an injected fault answers with when its Reason
@@ -110,15 +100,11 @@ var xiaomiFaultCodes = map[int]int{
 	http.StatusTooManyRequests: xiaomiCodeThrottled,
 }
 
-// xiaomiChinaTime is the zone of MiPush's quota day.
-var xiaomiChinaTime = time.FixedZone("CST", 8*60*60)
-
 // xiaomiVendor checks MiPush requests against the app's secret and package.
 type xiaomiVendor struct {
 	env         *vendorEnv
 	secret      string
 	packageName string
-	quota       *xiaomiQuota
 }
 
 func newXiaomiHandler(env *vendorEnv) (http.Handler, error) {
@@ -126,7 +112,6 @@ func newXiaomiHandler(env *vendorEnv) (http.Handler, error) {
 		env:         env,
 		secret:      env.creds.Xiaomi.AppSecret,
 		packageName: env.creds.Xiaomi.PackageName,
-		quota:       xiaomiQuotaOf(env.sim),
 	}
 	send := env.sendHandler(sendRoute{
 		targets: v.targets,
@@ -142,54 +127,10 @@ func newXiaomiHandler(env *vendorEnv) (http.Handler, error) {
 			"result": "error", "reason": "Not Found: " + r.URL.Path, "description": "接口不存在",
 		}))
 	})
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mux.ServeHTTP(xiaomiWireWriter{w}, r)
-	}), nil
+	return mux, nil
 }
 
 // --- daily quota ---
-
-// xiaomiQuota counts one app's public messages per China day (one per
-// accepted registration id) against a limit.
-type xiaomiQuota struct {
-	mu    sync.Mutex
-	limit int // 0: unlimited
-	day   string
-	used  int
-}
-
-// take counts n messages at now, unless that would pass the limit: then it
-// counts nothing and reports false. A new China day starts from zero.
-func (q *xiaomiQuota) take(n int, now time.Time) bool {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if day := now.In(xiaomiChinaTime).Format(time.DateOnly); day != q.day {
-		q.day, q.used = day, 0
-	}
-	if q.limit > 0 && q.used+n > q.limit {
-		return false
-	}
-	q.used += n
-	return true
-}
-
-// xiaomiQuotas holds each Sim's Xiaomi quota. A vendor has no per-Sim state a
-// Sim method can reach, so SetXiaomiDailyQuota finds it here; the Sim is a weak
-// key, and its entry goes when the Sim is collected.
-var xiaomiQuotas sync.Map // weak.Pointer[Sim] → *xiaomiQuota
-
-// xiaomiQuotaOf returns s's quota, creating it on first use.
-func xiaomiQuotaOf(s *Sim) *xiaomiQuota {
-	key := weak.Make(s)
-	if q, ok := xiaomiQuotas.Load(key); ok {
-		return q.(*xiaomiQuota)
-	}
-	q, loaded := xiaomiQuotas.LoadOrStore(key, &xiaomiQuota{})
-	if !loaded {
-		runtime.AddCleanup(s, func(k weak.Pointer[Sim]) { xiaomiQuotas.Delete(k) }, key)
-	}
-	return q.(*xiaomiQuota)
-}
 
 // SetXiaomiDailyQuota sets how many public messages (those not on
 // XiaomiPrivateChannelID; one per registration id) the simulated MiPush app may
@@ -197,31 +138,20 @@ func xiaomiQuotaOf(s *Sim) *xiaomiQuota {
 // Sim's clock. Messages sent earlier the same day count, whatever the quota
 // was then. Once used up, sends answer code 200001 until the next day.
 func (s *Sim) SetXiaomiDailyQuota(n int) {
-	q := xiaomiQuotaOf(s)
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.limit = max(n, 0)
+	s.vendors[push.Xiaomi].quota.setLimit(n)
 }
 
 // --- send endpoint ---
 
-// targets returns the registration ids of the form. It puts the body back on r
-// for fault, which serves a partial success when faults only kill some ids.
-func (v *xiaomiVendor) targets(r *http.Request, body []byte) []string {
-	r.Body = io.NopCloser(bytes.NewReader(body))
+// targets returns the registration ids of the form.
+func (v *xiaomiVendor) targets(_ *http.Request, body []byte) []string {
 	form, _ := url.ParseQuery(string(body)) // the parts that parse
 	return xiaomiRegIDs(form.Get("registration_id"))
 }
 
 // xiaomiRegIDs splits a comma-separated registration_id, dropping blanks.
 func xiaomiRegIDs(s string) []string {
-	var ids []string
-	for _, id := range strings.Split(s, ",") {
-		if id = strings.TrimSpace(id); id != "" {
-			ids = append(ids, id)
-		}
-	}
-	return ids
+	return splitList(s, ",")
 }
 
 // admit checks the method and the Authorization key.
@@ -243,7 +173,7 @@ func (v *xiaomiVendor) admit(r *http.Request) (answer, bool) {
 // ids only: the request is served as a partial success (or, when every id is
 // dead, as 20301). Any other fault answers with its HTTP status and a MiPush
 // error body.
-func (v *xiaomiVendor) fault(r *http.Request, hits []faultHit) answer {
+func (v *xiaomiVendor) fault(r *http.Request, body []byte, hits []faultHit) answer {
 	var dead []string
 	var other *Fault
 	for i := range hits {
@@ -254,11 +184,7 @@ func (v *xiaomiVendor) fault(r *http.Request, hits []faultHit) answer {
 		}
 	}
 	if other == nil {
-		body, err := io.ReadAll(r.Body)
-		if err == nil {
-			return v.respond(r, body, dead)
-		}
-		other = &hits[0].Fault
+		return v.respond(r, body, dead)
 	}
 	code, err := strconv.Atoi(other.Reason)
 	if err != nil {
@@ -271,12 +197,8 @@ func (v *xiaomiVendor) fault(r *http.Request, hits []faultHit) answer {
 		}
 	}
 	a := xiaomiError(code, "")
-	a.status = other.Status
-	a.header.Del(xiaomiWire200) // the fault's status goes on the wire
-	if ra := other.retryAfterSeconds(); ra != "" {
-		a = a.withHeader("Retry-After", ra)
-	}
-	return a
+	a.status = other.Status // a fault's status goes on the wire
+	return a.withRetryAfter(*other)
 }
 
 // serve checks and answers a send request.
@@ -302,7 +224,7 @@ func (v *xiaomiVendor) respond(r *http.Request, body []byte, dead []string) answ
 	ids := xiaomiRegIDs(form.Get("registration_id"))
 	var bad, good []string
 	for _, id := range ids {
-		if strings.HasPrefix(id, xiaomiInvalidPrefix) || slices.Contains(dead, id) {
+		if deadToken(id) || slices.Contains(dead, id) {
 			bad = append(bad, id)
 		} else {
 			good = append(good, id)
@@ -313,7 +235,7 @@ func (v *xiaomiVendor) respond(r *http.Request, body []byte, dead []string) answ
 		a.invalidTokens = bad
 		return a
 	}
-	if form.Get("extra.channel_id") != XiaomiPrivateChannelID && !v.quota.take(len(good), v.env.now()) {
+	if form.Get("extra.channel_id") != XiaomiPrivateChannelID && !v.env.quota.take(v.env.now(), len(good)) {
 		return xiaomiError(xiaomiCodeDailyQuota, "")
 	}
 
@@ -329,7 +251,7 @@ func (v *xiaomiVendor) respond(r *http.Request, body []byte, dead []string) answ
 		"trace_id":    xiaomiTraceID(),
 		"data":        data,
 	})
-	a.invalidTokens = bad
+	a.accepted, a.invalidTokens = true, bad
 	return a
 }
 
@@ -392,45 +314,27 @@ func (v *xiaomiVendor) checkForm(form url.Values) (answer, bool) {
 	return answer{}, true
 }
 
-// xiaomiWire200 is an internal header on an answer whose wire status is 200
-// while its Record status is recordStatus; xiaomiWireWriter strips it.
-const xiaomiWire200 = "X-Vendorsim-Xiaomi-Wire-200"
-
-// xiaomiError builds MiPush's error body {"result":"error","code",
-// "reason","description","trace_id"}; detail, when set, names what is wrong
-// (the missing parameter) in both reason and description.
+// xiaomiError builds MiPush's error answer: HTTP 200 with the body
+// {"result":"error","code","reason","description","trace_id"}; detail, when
+// set, names what is wrong (the missing parameter) in both reason and
+// description.
 func xiaomiError(code int, detail string) answer {
 	shape, ok := xiaomiErrors[code]
 	if !ok {
-		shape = xiaomiErrorShape{"Error", "错误", http.StatusBadRequest}
+		shape = xiaomiErrorShape{"Error", "错误"}
 	}
 	reason, description := shape.reason, shape.description
 	if detail != "" {
 		reason += ": " + detail
 		description += ": " + detail
 	}
-	a := jsonAnswer(shape.recordStatus, strconv.Itoa(code), map[string]any{
+	return jsonAnswer(http.StatusOK, strconv.Itoa(code), map[string]any{
 		"result":      "error",
 		"code":        code,
 		"reason":      reason,
 		"description": description,
 		"trace_id":    xiaomiTraceID(),
 	})
-	return a.withHeader(xiaomiWire200, "1")
-}
-
-// xiaomiWireWriter writes an answer marked xiaomiWire200 with HTTP 200, as
-// MiPush answers its business errors, whatever status the Record got.
-type xiaomiWireWriter struct {
-	http.ResponseWriter
-}
-
-func (w xiaomiWireWriter) WriteHeader(status int) {
-	if w.Header().Get(xiaomiWire200) != "" {
-		w.Header().Del(xiaomiWire200)
-		status = http.StatusOK
-	}
-	w.ResponseWriter.WriteHeader(status)
 }
 
 // xiaomiTraceID is a trace id shaped like MiPush's ("Xcm" and 19 characters).

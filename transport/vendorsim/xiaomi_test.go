@@ -75,9 +75,6 @@ func checkXiaomi(t *testing.T, r reply, status, code int) xiaomiAnswer {
 	if a.Result != wantResult || !strings.HasPrefix(a.TraceID, "Xcm") {
 		t.Fatalf("answer %s: want result %q and a trace_id", r.body, wantResult)
 	}
-	if r.header.Get(xiaomiWire200) != "" {
-		t.Fatalf("the internal %s header went on the wire", xiaomiWire200)
-	}
 	return a
 }
 
@@ -108,13 +105,13 @@ func TestXiaomiSend(t *testing.T) {
 	h := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Authorization": {"key=" + key}}
 	checkXiaomi(t, do(t, hc, http.MethodPost, s.Endpoint(push.Xiaomi)+"/v2/message/regid", h, []byte(form.Encode())), 200, 0)
 
-	// Wrong or missing key: 21301 in an HTTP 200, recorded as refused.
+	// Wrong or missing key: 21301 in an HTTP 200, recorded as such and refused.
 	for _, k := range []string{"wrong-secret", ""} {
 		a := checkXiaomi(t, xiaomiPost(t, hc, s, k, xiaomiForm(s, []string{"rid-3"}, nil)), 200, 21301)
 		if a.Description != "认证失败" {
 			t.Errorf("auth failure answer %+v", a)
 		}
-		if rec := lastRecord(t, s, push.Xiaomi); rec.Status != 401 || rec.Reason != "21301" || rec.Delivered("rid-3") {
+		if rec := lastRecord(t, s, push.Xiaomi); rec.Status != 200 || rec.Accepted || rec.Reason != "21301" || rec.Delivered("rid-3") {
 			t.Errorf("auth failure record %+v", rec)
 		}
 	}
@@ -172,7 +169,7 @@ func TestXiaomiValidation(t *testing.T) {
 			if !strings.Contains(a.Description, tc.says) || !strings.Contains(a.Reason, tc.says) {
 				t.Errorf("answer %+v does not name %q", a, tc.says)
 			}
-			if rec := lastRecord(t, s, push.Xiaomi); rec.Status != 400 || rec.Delivered("") {
+			if rec := lastRecord(t, s, push.Xiaomi); rec.Status != 200 || rec.Accepted || rec.Delivered("") {
 				t.Errorf("record %+v, want a refusal", rec)
 			}
 		})
@@ -219,7 +216,7 @@ func TestXiaomiInvalidRegIDs(t *testing.T) {
 	// Every id invalid: 20301.
 	checkXiaomi(t, xiaomiPost(t, hc, s, key, xiaomiForm(s, []string{"invalid-x", "invalid-y"}, nil)), 200, 20301)
 	rec = lastRecord(t, s, push.Xiaomi)
-	if rec.Status != 400 || rec.Reason != "20301" || !slices.Equal(rec.InvalidTokens, []string{"invalid-x", "invalid-y"}) {
+	if rec.Status != 200 || rec.Accepted || rec.Reason != "20301" || !slices.Equal(rec.InvalidTokens, []string{"invalid-x", "invalid-y"}) {
 		t.Fatalf("record %+v", rec)
 	}
 
@@ -267,7 +264,7 @@ func TestXiaomiFaults(t *testing.T) {
 		if got, want := r.header.Get("Retry-After"), tc.fault.retryAfterSeconds(); got != want {
 			t.Errorf("Retry-After = %q, want %q", got, want)
 		}
-		if rec := lastRecord(t, s, push.Xiaomi); rec.Status != tc.fault.Status || rec.Reason != fmt.Sprint(tc.code) {
+		if rec := lastRecord(t, s, push.Xiaomi); rec.Status != tc.fault.Status || rec.Accepted || rec.Reason != fmt.Sprint(tc.code) {
 			t.Errorf("record %+v", rec)
 		}
 	}
@@ -294,7 +291,7 @@ func TestXiaomiDailyQuota(t *testing.T) {
 	s.SetXiaomiDailyQuota(4)
 	checkXiaomi(t, xiaomiPost(t, hc, s, key, public("b", "invalid-c")), 200, 0) // the invalid id is not counted
 	checkXiaomi(t, xiaomiPost(t, hc, s, key, public("c", "d", "e")), 200, 200001)
-	if rec := lastRecord(t, s, push.Xiaomi); rec.Status != 429 || rec.Reason != "200001" || rec.Delivered("") {
+	if rec := lastRecord(t, s, push.Xiaomi); rec.Status != 200 || rec.Accepted || rec.Reason != "200001" || rec.Delivered("") {
 		t.Fatalf("quota refusal record %+v", rec)
 	}
 	// Another channel than the approved one is public too.
@@ -354,7 +351,7 @@ func TestXiaomiConfigSnippet(t *testing.T) {
 func FuzzXiaomiForm(f *testing.F) {
 	s := newFuzzSim(f)
 	v := &xiaomiVendor{env: testEnv(s, push.Xiaomi), secret: s.creds.Xiaomi.AppSecret,
-		packageName: s.creds.Xiaomi.PackageName, quota: &xiaomiQuota{}}
+		packageName: s.creds.Xiaomi.PackageName}
 	f.Add(xiaomiForm(s, []string{"rid"}, nil).Encode())
 	f.Add(xiaomiForm(s, []string{"rid", "invalid-x"}, func(f url.Values) { f.Set("pass_through", "1") }).Encode())
 	f.Add("registration_id=a&restricted_package_name=im.pushd.demo&pass_through=1&time_to_live=1e3")
@@ -372,10 +369,10 @@ func FuzzXiaomiForm(f *testing.F) {
 		if err := json.Unmarshal(a.body, &ans); err != nil {
 			t.Fatalf("answer %q is not JSON", a.body)
 		}
-		if (a.status == 200) != (ans.Code == 0) {
-			t.Fatalf("record status %d with code %d", a.status, ans.Code)
+		if a.status != 200 || a.accepted != (ans.Code == 0) {
+			t.Fatalf("HTTP %d, accepted %v with code %d", a.status, a.accepted, ans.Code)
 		}
-		if a.status != 200 {
+		if !a.accepted {
 			return
 		}
 		form, _ := url.ParseQuery(body)
