@@ -128,13 +128,23 @@ func (n *Node) newJob(app, user string, bd *wire.Binding, m *wire.Message, now t
 		Id: n.o.Store.NewPushID(), App: app, User: user, PushId: bd.PushId, DeviceId: bd.DeviceId,
 		Provider: bd.Provider, Token: bd.Token, BundleId: bd.BundleId, ApnsEnv: bd.ApnsEnv, PushType: bd.PushType,
 		Stream: m.Stream, Seq: m.Seq, MessageId: m.MessageId, From: m.From, PushConfig: m.PushConfig,
-		Priority: m.Priority, CreatedAtMs: now.UnixMilli(), ExpiresAtMs: now.Add(n.o.PushTTL).UnixMilli(),
+		Priority: m.Priority, CreatedAtMs: now.UnixMilli(), ExpiresAtMs: pushExpiry(m, now, n.o.PushTTL),
 		CollapseId: m.MessageId,
 	}
 	if m.CallId != "" {
 		j.Data = map[string]string{"call_id": m.CallId, "event": m.Event}
 	}
 	return j
+}
+
+// pushExpiry is when a message's pushes stop being worth sending: a fixed time
+// after the message, the same for all of its pushes so that they can share a
+// vendor request.
+func pushExpiry(m *wire.Message, now time.Time, ttl time.Duration) int64 {
+	if m.TimestampMs > 0 {
+		return m.TimestampMs + ttl.Milliseconds()
+	}
+	return now.Add(ttl).UnixMilli()
 }
 
 func (u *userActor) onCommitted(ctx actor.Context, c *committed) {
@@ -173,13 +183,15 @@ func (u *userActor) onCommitted(ctx actor.Context, c *committed) {
 		}
 	}
 	now := u.n.now()
+	var ready []*wire.PushJob
 	for _, j := range c.jobs {
 		if j.Conditional {
 			u.addPending(j.DeviceId, pendingPush{stream: j.Stream, seq: j.Seq, due: time.UnixMilli(j.NotBeforeMs), job: j})
 			continue
 		}
-		u.n.dispatchPush(j, now)
+		ready = append(ready, j)
 	}
+	u.n.dispatchPushes(ready, now)
 }
 
 func messageKind(m *wire.Message) string {

@@ -310,6 +310,25 @@ func strs(v any) []string {
 	return out
 }
 
+// patientAcks gives online devices time to ack under a loaded machine: what
+// these tests check is that an acked device is not pushed, not how fast it acks.
+func patientAcks(c *configT) {
+	c.AckTimeout = durationT(3 * time.Second)
+	c.HeartbeatTimeout = durationT(60 * time.Second)
+}
+
+// eventuallyWithin is eventually with a longer bound, for the large fan-outs.
+func (h *harness) eventuallyWithin(d time.Duration, what string, cond func() bool) {
+	h.t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			h.t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // longTests skips t unless PUSHD_LONG_TESTS=1 and not -short.
 func longTests(t *testing.T) {
 	t.Helper()

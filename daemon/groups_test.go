@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
+	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -157,11 +160,18 @@ func TestGroupSendErrorsAndClientSend(t *testing.T) {
 	c.quiet("bob")
 }
 
+// fanoutWait bounds the waits of the 2,000-member test (a loaded 2-core machine under -race).
+const fanoutWait = 60 * time.Second
+
 // TestGroupMessage2000Members: 2,000 members, 200 of them online; online
 // devices get one frame each (and, acked, no push), every other bound device
 // one push, unbound members and the sender nothing.
 func TestGroupMessage2000Members(t *testing.T) {
-	h := startDaemon(t, func(c *configT) { c.AckTimeout = durationT(3 * time.Second) })
+	// Under load the fan-out to 2,000 can take a while: acks and heartbeats get slack.
+	h := startDaemon(t, func(c *configT) {
+		c.AckTimeout = durationT(10 * time.Second)
+		c.HeartbeatTimeout = durationT(120 * time.Second)
+	})
 	const (
 		total   = 2000
 		online  = 200 // u0000..u0199 connected ("phone", bound too)
@@ -237,12 +247,16 @@ func TestGroupMessage2000Members(t *testing.T) {
 		err   error
 	}
 	results := make(chan got, online)
+	start := time.Now()
 	var readers sync.WaitGroup
 	for i := 1; i < online; i++ {
 		readers.Add(1)
 		go func(i int) {
 			defer readers.Done()
-			f, err := conns[i].readOne(waitTimeout)
+			f, err := conns[i].readOne(fanoutWait)
+			if err != nil {
+				err = fmt.Errorf("%w (%v after the send)", err, time.Since(start))
+			}
 			if err == nil && f["type"] == "message" {
 				if err = conns[i].ws.WriteJSON(map[string]any{"type": "ack", "stream": f["stream"], "seq": f["seq"]}); err != nil {
 					err = fmt.Errorf("ack: %w", err)
@@ -252,7 +266,6 @@ func TestGroupMessage2000Members(t *testing.T) {
 		}(i)
 	}
 
-	start := time.Now()
 	ans := h.sendGroup(sender, group, "hello two thousand", pushCfg{"title": "big", "content": "hello two thousand"})
 	t.Logf("group send to %d members answered in %v", total, time.Since(start))
 	msgID, _ := ans["message_id"].(string)
@@ -262,25 +275,27 @@ func TestGroupMessage2000Members(t *testing.T) {
 
 	readers.Wait()
 	close(results)
+	var bad []string
 	for r := range results {
 		u := members[r.i]
 		if r.err != nil {
-			t.Errorf("%s: no frame: %v", u, r.err)
+			bad = append(bad, fmt.Sprintf("%s: no frame: %v", u, r.err))
 			continue
 		}
 		f := r.frame
 		m, _ := f["message"].(map[string]any)
 		if f["type"] != "message" || f["stream"] != "group:"+group || f["seq"] != float64(1) ||
 			m["message_id"] != msgID || m["from"] != sender || m["to"] != group || m["conversation_type"] != float64(2) || m["body"] != "hello two thousand" {
-			t.Errorf("%s: frame %v", u, f)
+			bad = append(bad, fmt.Sprintf("%s: frame %v", u, f))
 		}
 	}
-	if t.Failed() {
-		t.FailNow()
+	if len(bad) > 0 {
+		sort.Strings(bad)
+		t.Fatalf("%d of %d online members did not get the one right frame; first ones:\n%s", len(bad), online-1, strings.Join(bad[:min(len(bad), 5)], "\n"))
 	}
 
 	// Wait for the pushes, then for the fan-out to end, then count exactly.
-	h.eventually(fmt.Sprintf("%d APNs and %d FCM pushes", len(wantAPNs), len(wantFCM)), func() bool {
+	h.eventuallyWithin(fanoutWait, fmt.Sprintf("%d APNs and %d FCM pushes", len(wantAPNs), len(wantFCM)), func() bool {
 		return h.sim().Count(push.APNs) >= len(wantAPNs) && h.sim().Count(push.FCM) >= len(wantFCM)
 	})
 	h.fanoutDone()
@@ -436,7 +451,7 @@ func TestGroupAndInboxStreamsMergedOnReconnect(t *testing.T) {
 // TestGroupMembershipJoinAndLeave: a member added later gets only what is sent
 // after it joined; a removed member gets nothing more, online or by push.
 func TestGroupMembershipJoinAndLeave(t *testing.T) {
-	h := startDaemon(t)
+	h := startDaemon(t, patientAcks)
 	pc := pushCfg{"title": "team", "content": "news"}
 	h.putGroup("team", []string{"alice", "bob"})
 	h.bind("bob", "phone", push.FCM, "fcm-bob")
@@ -501,12 +516,18 @@ func TestGroupMembershipJoinAndLeave(t *testing.T) {
 //
 //	PUSHD_LONG_TESTS=1 go test ./daemon -run 'TestGroupFanout' -v -timeout 15m
 
-// TestGroupFanout100kMembers: a 100,000-member group, 5,000 of them with FCM
-// bindings: the send is answered fast, every bound member is pushed exactly
-// once, and unbound members find the message on connect.
+// TestGroupFanout100kMembers: a 100,000-member group, 20,000 of them with FCM
+// bindings (PUSHD_FANOUT_BOUND overrides; binding runs at a few thousand per
+// second over HTTP, pushing at about a thousand per second on 2 cores): the
+// send is answered fast, every bound member is pushed exactly once, and
+// unbound members find the message on connect.
 func TestGroupFanout100kMembers(t *testing.T) {
 	longTests(t)
-	runGroupFanout(t, 100000, 5000)
+	bound := 20000
+	if v, err := strconv.Atoi(os.Getenv("PUSHD_FANOUT_BOUND")); err == nil && v > 0 && v < 100000 {
+		bound = v
+	}
+	runGroupFanout(t, 100000, bound)
 }
 
 // TestGroupFanout10kOfflineTiming is the benchmark-style run: 10,000 members,

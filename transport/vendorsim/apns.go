@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -121,7 +122,16 @@ type apnsVendor struct {
 	keyID    string
 	bundleID string
 	pub      *ecdsa.PublicKey
+
+	// verified remembers the issue time of provider tokens whose signature
+	// checked out: like APNs, which verifies a token once per connection and
+	// not on every push, the simulator spends one ECDSA verify per token.
+	mu       sync.Mutex
+	verified map[string]time.Time
 }
+
+// apnsVerifiedTokens bounds the remembered provider tokens.
+const apnsVerifiedTokens = 1024
 
 func newAPNsHandler(env *vendorEnv) (http.Handler, error) {
 	v := &apnsVendor{
@@ -179,6 +189,34 @@ func (v *apnsVendor) checkProviderToken(header string) string {
 	if !ok {
 		return apnsInvalidProviderToken
 	}
+	v.mu.Lock()
+	iat, seen := v.verified[raw]
+	v.mu.Unlock()
+	if !seen {
+		var reason string
+		if iat, reason = v.verifyProviderToken(raw); reason != "" {
+			return reason
+		}
+		v.mu.Lock()
+		if v.verified == nil || len(v.verified) >= apnsVerifiedTokens {
+			v.verified = map[string]time.Time{}
+		}
+		v.verified[raw] = iat
+		v.mu.Unlock()
+	}
+	now := v.env.now()
+	if iat.After(now) {
+		return apnsInvalidProviderToken
+	}
+	if now.Sub(iat) > apnsTokenMaxAge {
+		return apnsExpiredProviderToken
+	}
+	return ""
+}
+
+// verifyProviderToken checks the token's signature, key id and issuer, and
+// returns its issue time.
+func (v *apnsVendor) verifyProviderToken(raw string) (time.Time, string) {
 	tok, err := jwt.Parse(raw, func(t *jwt.Token) (any, error) {
 		if kid, _ := t.Header["kid"].(string); kid != v.keyID {
 			return nil, errors.New("unknown kid")
@@ -186,27 +224,20 @@ func (v *apnsVendor) checkProviderToken(header string) string {
 		return v.pub, nil
 	}, jwt.WithValidMethods([]string{jwt.SigningMethodES256.Alg()}), jwt.WithoutClaimsValidation())
 	if err != nil {
-		return apnsInvalidProviderToken
+		return time.Time{}, apnsInvalidProviderToken
 	}
 	claims, ok := tok.Claims.(jwt.MapClaims)
 	if !ok {
-		return apnsInvalidProviderToken
+		return time.Time{}, apnsInvalidProviderToken
 	}
 	if iss, err := claims.GetIssuer(); err != nil || iss != v.teamID {
-		return apnsInvalidProviderToken
+		return time.Time{}, apnsInvalidProviderToken
 	}
 	iat, err := claims.GetIssuedAt()
 	if err != nil || iat == nil {
-		return apnsInvalidProviderToken
+		return time.Time{}, apnsInvalidProviderToken
 	}
-	now := v.env.now()
-	if iat.After(now) {
-		return apnsInvalidProviderToken
-	}
-	if now.Sub(iat.Time) > apnsTokenMaxAge {
-		return apnsExpiredProviderToken
-	}
-	return ""
+	return iat.Time, ""
 }
 
 // serve checks the notification and answers it.
