@@ -367,4 +367,3 @@ type (
 )
 
 func withMaxBody(n int) func(*config.Config) { return func(c *config.Config) { c.MaxBodyBytes = n } }
-
