@@ -599,8 +599,6 @@ func (n *Node) pushOffline(m *wire.Message, users []string) error {
 	if err := st.Commit(b, true); err != nil {
 		return err
 	}
-	for _, j := range jobs {
-		n.dispatchPush(j, now)
-	}
+	n.dispatchPushes(jobs, now)
 	return nil
 }

@@ -91,6 +91,10 @@ type flushBatch struct{ key string }
 type resend struct{ c *call }
 type resumeClass struct{ class string }
 
+// pushBatch hands a vendor actor the jobs of one fan-out in one message, so
+// that its batch window cannot close between them.
+type pushBatch struct{ jobs []*wire.PushJob }
+
 func newVendor(n *Node, app *App, p push.Provider, s push.Sender) *vendorActor {
 	v := &vendorActor{n: n, app: app, provider: p, sender: s, maxBatch: 1,
 		pending: map[string]*call{}, held: map[string][]*wire.PushJob{}, heldUntil: map[string]time.Time{},
@@ -118,6 +122,10 @@ func (v *vendorActor) Receive(ctx actor.Context) {
 		v.wg.Wait()
 	case *wire.PushJob:
 		v.accept(m)
+	case pushBatch:
+		for _, j := range m.jobs {
+			v.accept(j)
+		}
 	case flushBatch:
 		if c := v.pending[m.key]; c != nil {
 			delete(v.pending, m.key)
@@ -138,7 +146,7 @@ func (v *vendorActor) Receive(ctx actor.Context) {
 // batched with others of the same payload, or sent on its own.
 func (v *vendorActor) accept(j *wire.PushJob) {
 	note := notification(v.app, j)
-	class := classOf(v.provider, note)
+	class := classOf(v.provider, note, v.app.Defaults[v.provider].ChannelID)
 	if until, ok := v.heldUntil[class]; ok && v.n.now().Before(until) {
 		v.hold(class, []*wire.PushJob{j}, "daily quota used up", until)
 		return
@@ -491,8 +499,10 @@ func untilNextVendorDay(p push.Provider, now time.Time) time.Duration {
 }
 
 // classOf is the quota class of a push: IM when it goes through the vendor's
-// IM or private channel, public otherwise.
-func classOf(p push.Provider, n *push.Notification) string {
+// IM or private channel, public otherwise. privateChannel is the channel the
+// app configured for the provider: for Xiaomi the approved private channel,
+// the only one MiPush does not count (any other channel_id is public).
+func classOf(p push.Provider, n *push.Notification, privateChannel string) string {
 	switch n.Category {
 	case "IM", "VOIP":
 		return classIM
@@ -502,7 +512,11 @@ func classOf(p push.Provider, n *push.Notification) string {
 		if n.Classification != nil && *n.Classification == 1 {
 			return classIM
 		}
-	case push.Xiaomi, push.OPPO:
+	case push.Xiaomi:
+		if n.ChannelID != "" && n.ChannelID == privateChannel {
+			return classIM
+		}
+	case push.OPPO:
 		if n.ChannelID != "" {
 			return classIM
 		}
@@ -585,6 +599,28 @@ func (n *Node) dispatchPush(j *wire.PushJob, now time.Time) {
 		return
 	}
 	n.system.Root.Send(pid, j)
+}
+
+// dispatchPushes hands jobs made together (one message's pushes) to their
+// vendor actors, each actor's share in one message: they reach it together
+// and batch, however long handing them over takes.
+func (n *Node) dispatchPushes(jobs []*wire.PushJob, now time.Time) {
+	byVendor := map[vendorKey][]*wire.PushJob{}
+	var order []vendorKey
+	for _, j := range jobs {
+		k := vendorKey{j.App, providerOf(j)}
+		if n.vendors[k] == nil {
+			n.dispatchPush(j, now) // dropped: the provider is not configured
+			continue
+		}
+		if byVendor[k] == nil {
+			order = append(order, k)
+		}
+		byVendor[k] = append(byVendor[k], j)
+	}
+	for _, k := range order {
+		n.system.Root.Send(n.vendors[k], pushBatch{byVendor[k]})
+	}
 }
 
 // recoverOutbox re-queues every push left in the outbox by the last run.
