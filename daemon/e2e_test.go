@@ -432,3 +432,40 @@ func activeUsers(h *harness) float64 {
 	v, _ := h.metric("pushd_active_users")
 	return v
 }
+
+func TestServerClosesKickedConnections(t *testing.T) {
+	// The heartbeat timeout is longer than every wait here: a connection that
+	// ends did so because the server closed it.
+	h := startDaemon(t, func(c *configT) { c.HeartbeatTimeout = durationT(time.Hour) })
+	c := h.connect("bob", "phone")
+	c.sync()
+	h.mustCall("POST", "/v1/logout", "bob", map[string]any{"device_id": "phone"})
+	if f := c.next(); f["type"] != "kicked" || f["reason"] != "logout" {
+		t.Fatalf("got %v, want kicked/logout", f)
+	}
+	expectClosed(t, c)
+
+	c = h.connect("bob", "phone")
+	c.sync()
+	h.stop()
+	if f := c.next(); f["type"] != "kicked" || f["reason"] != "server_shutdown" {
+		t.Fatalf("got %v, want kicked/server_shutdown", f)
+	}
+	expectClosed(t, c)
+}
+
+// expectClosed reads until the server's close; a read deadline means it never came.
+func expectClosed(t *testing.T, c *wsClient) {
+	t.Helper()
+	_ = c.ws.SetReadDeadline(time.Now().Add(waitTimeout))
+	for {
+		_, _, err := c.ws.ReadMessage()
+		if err == nil {
+			continue
+		}
+		if ne, ok := err.(interface{ Timeout() bool }); ok && ne.Timeout() {
+			t.Fatal("the server did not close the connection")
+		}
+		return
+	}
+}

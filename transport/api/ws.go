@@ -115,10 +115,13 @@ func (c *wsConn) writeLoop() {
 }
 
 // finish closes the connection; the reader then fails and ends the session.
+// A hijacked fasthttp connection is only really closed when its handler
+// returns, so the reader is woken by a read deadline in the past.
 func (c *wsConn) finish() {
 	c.mu.Lock()
 	c.closed, c.writing, c.queue = true, false, nil
 	c.mu.Unlock()
+	_ = c.ws.SetReadDeadline(time.Now())
 	c.ws.Close()
 	close(c.done)
 }
