@@ -332,7 +332,8 @@ func (g *groupActor) resume(f *wire.Fanout) {
 
 func (g *groupActor) startFanout(f *wire.Fanout, m *wire.Message) {
 	i, _ := slices.BinarySearch(g.members, f.NextUser)
-	members := slices.Clone(g.members[i:])
+	// The sender is left out here, so that chunks hold only receivers.
+	members := slices.DeleteFunc(slices.Clone(g.members[i:]), func(u string) bool { return u == m.From })
 	g.fanouts++
 	self, root := g.self, g.n.system.Root
 	g.n.goWork(func(ctx context.Context) {
