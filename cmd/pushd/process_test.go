@@ -466,6 +466,20 @@ func TestMultiNodeDeliveryAndPush(t *testing.T) {
 	if err != nil {
 		t.Fatalf("offline members on other nodes were not pushed the group message: %v", err)
 	}
+	// Offline members now connect, each through some node: the group stream
+	// lives on the group's owner, and each drain reads it from there.
+	for u := 0; u < 6; u++ {
+		ws := dialWS(t, nodes[(u+2)%3].api, fmt.Sprintf("offline%d", u), "tablet")
+		for {
+			f := readFrame(t, ws)
+			if f["stream"] == "group:team" {
+				if f["seq"].(float64) != 1 || f["message"].(map[string]any)["body"] != "to the team" {
+					t.Fatalf("offline%d drained %v", u, f)
+				}
+				break
+			}
+		}
+	}
 }
 
 // waitMembers waits until the node's readiness reports the cluster joined and
