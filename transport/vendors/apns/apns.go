@@ -16,12 +16,9 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -31,6 +28,7 @@ import (
 	"github.com/sideshow/apns2/token"
 
 	"github.com/pushd-im/pushd/push"
+	"github.com/pushd-im/pushd/transport/vendors/vendorhttp"
 )
 
 // ErrInvalidOptions is wrapped by every error New reports about Options.
@@ -91,10 +89,7 @@ type Client struct {
 // New checks o, reporting every problem at once, loads the key or certificate
 // and returns a Client. It does not connect: the first Send does.
 func New(o Options) (*Client, error) {
-	var problems []error
-	bad := func(format string, args ...any) {
-		problems = append(problems, fmt.Errorf("%w: "+format, append([]any{ErrInvalidOptions}, args...)...))
-	}
+	p := vendorhttp.Problems{Invalid: ErrInvalidOptions}
 
 	tokenAuth := o.TeamID != "" || o.KeyID != "" || o.KeyFile != "" || len(o.KeyPEM) > 0
 	certAuth := o.CertFile != ""
@@ -102,51 +97,36 @@ func New(o Options) (*Client, error) {
 	var clientCert *tls.Certificate
 	switch {
 	case tokenAuth && certAuth:
-		bad("CertFile is set together with TeamID/KeyID/KeyFile/KeyPEM; choose token or certificate auth")
+		p.Add("CertFile is set together with TeamID/KeyID/KeyFile/KeyPEM; choose token or certificate auth")
 	case !tokenAuth && !certAuth:
-		bad("no credential: set TeamID, KeyID and KeyFile (or KeyPEM) for token auth, or CertFile for certificate auth")
+		p.Add("no credential: set TeamID, KeyID and KeyFile (or KeyPEM) for token auth, or CertFile for certificate auth")
 	case tokenAuth:
 		if o.TeamID == "" {
-			bad("TeamID is required for token auth")
+			p.Add("TeamID is required for token auth")
 		}
 		if o.KeyID == "" {
-			bad("KeyID is required for token auth")
+			p.Add("KeyID is required for token auth")
 		}
 		if key, err := loadKey(o); err != nil {
-			problems = append(problems, err)
+			p.Append(err)
 		} else {
 			c.token = &token.Token{AuthKey: key, KeyID: o.KeyID, TeamID: o.TeamID}
 		}
 	case certAuth:
 		cert, err := loadCertificate(o.CertFile, o.CertPassword)
 		if err != nil {
-			bad("CertFile %s: %v", o.CertFile, err)
+			p.Add("CertFile %s: %v", o.CertFile, err)
 		} else {
 			clientCert = &cert
 		}
 	}
 
-	prod, err := endpoint("EndpointProduction", o.EndpointProduction, DefaultEndpointProduction)
-	if err != nil {
-		problems = append(problems, err)
-	}
-	dev, err := endpoint("EndpointDevelopment", o.EndpointDevelopment, DefaultEndpointDevelopment)
-	if err != nil {
-		problems = append(problems, err)
-	}
-	roots, err := rootsWith(o.CAFile)
-	if err != nil {
-		bad("CAFile %s: %v", o.CAFile, err)
-	}
-	timeout := o.Timeout
-	switch {
-	case timeout < 0:
-		bad("Timeout must not be negative, got %v", timeout)
-	case timeout == 0:
-		timeout = DefaultTimeout
-	}
-	if len(problems) > 0 {
-		return nil, errors.Join(problems...)
+	prod := p.Endpoint("EndpointProduction", o.EndpointProduction, DefaultEndpointProduction)
+	dev := p.Endpoint("EndpointDevelopment", o.EndpointDevelopment, DefaultEndpointDevelopment)
+	roots := p.Roots(o.CAFile)
+	timeout := p.Timeout(o.Timeout, DefaultTimeout)
+	if err := p.Err(); err != nil {
+		return nil, err
 	}
 
 	c.transport = newTransport(roots, clientCert)
@@ -186,38 +166,6 @@ func loadCertificate(file, password string) (tls.Certificate, error) {
 	default:
 		return certificate.FromPemFile(file, password)
 	}
-}
-
-// endpoint checks an endpoint option and trims its trailing slash.
-func endpoint(field, value, def string) (string, error) {
-	if value == "" {
-		return def, nil
-	}
-	u, err := url.Parse(value)
-	if err != nil || u.Scheme != "https" || u.Host == "" {
-		return "", fmt.Errorf("%w: %s must be an https URL such as %s, got %q", ErrInvalidOptions, field, def, value)
-	}
-	return strings.TrimRight(value, "/"), nil
-}
-
-// rootsWith returns the system roots plus the certificates of caFile, or nil
-// (the system roots) when caFile is empty.
-func rootsWith(caFile string) (*x509.CertPool, error) {
-	if caFile == "" {
-		return nil, nil
-	}
-	pem, err := os.ReadFile(caFile)
-	if err != nil {
-		return nil, err
-	}
-	pool, err := x509.SystemCertPool()
-	if err != nil {
-		pool = x509.NewCertPool()
-	}
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, errors.New("no PEM certificate in it")
-	}
-	return pool, nil
 }
 
 // Send pushes n to APNs and reduces the answer to a Result. It never returns

@@ -12,7 +12,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"io"
-	"log"
 	"math/big"
 	"net"
 	"net/http"
@@ -29,6 +28,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/pushd-im/pushd/push"
+	"github.com/pushd-im/pushd/transport/vendors/internal/vendortest"
 )
 
 const (
@@ -64,7 +64,7 @@ type fakeAPNs struct {
 func newFakeAPNs(t *testing.T, conf *tls.Config) *fakeAPNs {
 	t.Helper()
 	f := &fakeAPNs{}
-	f.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	f.srv, f.caFile = vendortest.TLSServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		s := seen{proto: r.ProtoMajor, method: r.Method, path: r.URL.Path, header: r.Header.Clone(), body: body}
 		if r.TLS != nil {
@@ -79,18 +79,14 @@ func newFakeAPNs(t *testing.T, conf *tls.Config) *fakeAPNs {
 			return
 		}
 		w.Header().Set("apns-id", "6A3D2F5E-0000-0000-0000-000000000000")
-	}))
-	f.srv.EnableHTTP2 = true
-	f.srv.TLS = conf
-	f.srv.Config.ErrorLog = log.New(io.Discard, "", 0) // refused handshakes are expected
-	f.srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-		if s == http.StateNew {
-			f.conns.Add(1)
+	}), func(srv *httptest.Server) {
+		srv.TLS = conf
+		srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+			if s == http.StateNew {
+				f.conns.Add(1)
+			}
 		}
-	}
-	f.srv.StartTLS()
-	t.Cleanup(f.srv.Close)
-	f.caFile = writePEM(t, "ca.pem", "CERTIFICATE", f.srv.Certificate().Raw)
+	})
 	return f
 }
 
@@ -142,15 +138,11 @@ func newKey(t *testing.T) (*ecdsa.PrivateKey, []byte) {
 func newTokenClient(t *testing.T, f *fakeAPNs) (*Client, *ecdsa.PrivateKey) {
 	t.Helper()
 	key, keyPEM := newKey(t)
-	c, err := New(Options{
+	c := vendortest.NewClient(t, New, Options{
 		TeamID: testTeam, KeyID: testKeyID, KeyPEM: keyPEM, BundleID: testBundle,
 		EndpointProduction: f.srv.URL, EndpointDevelopment: f.srv.URL,
 		CAFile: f.caFile, Timeout: 10 * time.Second,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
 	return c, key
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pushd-im/pushd/push"
+	"github.com/pushd-im/pushd/transport/vendors/vendorhttp"
 )
 
 // answer is the key of the verdict table: an HTTP status and an APNs reason.
@@ -100,7 +101,7 @@ func parseResponse(status int, header http.Header, body []byte, now time.Time) p
 	if r.Verdict == push.TokenInvalid {
 		r.InvalidSince = millis(eb.Timestamp)
 	}
-	r.RetryAfter = retryAfter(header.Get("Retry-After"), now)
+	r.RetryAfter = vendorhttp.RetryAfter(header.Get("Retry-After"), now)
 	return r
 }
 
@@ -121,29 +122,3 @@ func millis(raw json.RawMessage) time.Time {
 	}
 	return time.UnixMilli(ms)
 }
-
-// retryAfter reads a Retry-After header, in seconds or as an HTTP date;
-// absent, malformed or past is 0.
-func retryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs <= 0 {
-			return 0
-		}
-		if secs > int64(maxRetryAfter/time.Second) {
-			return maxRetryAfter
-		}
-		return time.Duration(secs) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return min(t.Sub(now), maxRetryAfter)
-	}
-	return 0
-}
-
-// maxRetryAfter caps a vendor's Retry-After so a bogus header cannot park a
-// push for years.
-const maxRetryAfter = 24 * time.Hour

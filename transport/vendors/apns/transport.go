@@ -13,10 +13,8 @@ import (
 	"golang.org/x/net/http2"
 
 	"github.com/pushd-im/pushd/push"
+	"github.com/pushd-im/pushd/transport/vendors/vendorhttp"
 )
-
-// maxAnswer is the most of an APNs answer body kept; real ones are a few dozen bytes.
-const maxAnswer = 64 << 10
 
 // pingInterval is how long a connection may be silent before an HTTP/2 ping
 // checks it, so a connection dropped by a middlebox is found before a push
@@ -72,8 +70,7 @@ func (t *capturingTransport) RoundTrip(req *http.Request) (*http.Response, error
 	if err != nil {
 		return nil, err
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
-	resp.Body.Close()
+	body, err := vendorhttp.ReadBody(resp) // real answers are a few dozen bytes
 	if err != nil {
 		return nil, err
 	}

@@ -13,20 +13,16 @@
 package fcm
 
 import (
-	"bytes"
 	"context"
 	"crypto/rsa"
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -34,6 +30,7 @@ import (
 	"golang.org/x/oauth2/google"
 
 	"github.com/pushd-im/pushd/push"
+	"github.com/pushd-im/pushd/transport/vendors/vendorhttp"
 )
 
 // ErrInvalidOptions is wrapped by every error New reports about Options.
@@ -47,9 +44,6 @@ const (
 
 // Scope is the OAuth2 scope an access token needs to send FCM messages.
 const Scope = "https://www.googleapis.com/auth/firebase.messaging"
-
-// maxAnswer is the most of an FCM answer body kept.
-const maxAnswer = 64 << 10
 
 // Options configures a Client. Set ServiceAccountFile or ServiceAccountJSON.
 type Options struct {
@@ -93,35 +87,32 @@ type Client struct {
 // New checks o, reporting every problem at once, and returns a Client. It does
 // not connect: the first Send fetches the access token.
 func New(o Options) (*Client, error) {
-	var problems []error
-	bad := func(format string, args ...any) {
-		problems = append(problems, fmt.Errorf("%w: "+format, append([]any{ErrInvalidOptions}, args...)...))
-	}
+	p := vendorhttp.Problems{Invalid: ErrInvalidOptions}
 
 	keyJSON := o.ServiceAccountJSON
 	field := "ServiceAccountJSON"
 	switch {
 	case o.ServiceAccountFile != "" && len(o.ServiceAccountJSON) > 0:
-		bad("ServiceAccountFile and ServiceAccountJSON are both set; set one")
+		p.Add("ServiceAccountFile and ServiceAccountJSON are both set; set one")
 		keyJSON = nil
 	case o.ServiceAccountFile != "":
 		field = "ServiceAccountFile " + o.ServiceAccountFile
 		b, err := os.ReadFile(o.ServiceAccountFile)
 		if err != nil {
-			bad("ServiceAccountFile: %v", err)
+			p.Add("ServiceAccountFile: %v", err)
 		}
 		keyJSON = b
 	case len(o.ServiceAccountJSON) == 0:
-		bad("ServiceAccountFile or ServiceAccountJSON is required")
+		p.Add("ServiceAccountFile or ServiceAccountJSON is required")
 	}
 	projectID := o.ProjectID
 	if len(keyJSON) > 0 {
 		var sa serviceAccount
 		if err := json.Unmarshal(keyJSON, &sa); err != nil {
-			bad("%s is not JSON: %v", field, err)
+			p.Add("%s is not JSON: %v", field, err)
 		} else {
-			for _, p := range checkServiceAccount(sa) {
-				bad("%s: %s", field, p)
+			for _, problem := range checkServiceAccount(sa) {
+				p.Add("%s: %s", field, problem)
 			}
 			if projectID == "" {
 				projectID = sa.ProjectID
@@ -129,44 +120,19 @@ func New(o Options) (*Client, error) {
 		}
 	}
 	if projectID == "" && len(keyJSON) > 0 {
-		bad("ProjectID is empty and the service account has no project_id")
+		p.Add("ProjectID is empty and the service account has no project_id")
 	}
 
-	endpoint := DefaultEndpoint
-	if o.Endpoint != "" {
-		u, err := url.Parse(o.Endpoint)
-		if err != nil || u.Scheme != "https" || u.Host == "" {
-			bad("Endpoint must be an https URL such as %s, got %q", DefaultEndpoint, o.Endpoint)
-		}
-		endpoint = strings.TrimRight(o.Endpoint, "/")
-	}
-	roots, err := rootsWith(o.CAFile)
-	if err != nil {
-		bad("CAFile %s: %v", o.CAFile, err)
-	}
-	timeout := o.Timeout
-	switch {
-	case timeout < 0:
-		bad("Timeout must not be negative, got %v", timeout)
-	case timeout == 0:
-		timeout = DefaultTimeout
-	}
-	if len(problems) > 0 {
-		return nil, errors.Join(problems...)
+	endpoint := p.Endpoint("Endpoint", o.Endpoint, DefaultEndpoint)
+	roots := p.Roots(o.CAFile)
+	timeout := p.Timeout(o.Timeout, DefaultTimeout)
+	if err := p.Err(); err != nil {
+		return nil, err
 	}
 
-	// One transport for FCM and the token endpoint: HTTP/2 is kept although
-	// the TLS config is our own (ForceAttemptHTTP2), and each host gets one
-	// long-lived connection that concurrent Sends multiplex over.
-	transport := &http.Transport{
-		Proxy:               http.ProxyFromEnvironment,
-		TLSClientConfig:     &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
-		ForceAttemptHTTP2:   true,
-		MaxIdleConnsPerHost: 16,
-		IdleConnTimeout:     90 * time.Second,
-		TLSHandshakeTimeout: 10 * time.Second,
-	}
-	httpClient := &http.Client{Transport: transport, Timeout: timeout}
+	// One client for FCM and the token endpoint: each host gets one
+	// long-lived HTTP/2 connection that concurrent Sends multiplex over.
+	httpClient := vendorhttp.NewClient(roots, timeout)
 	// The token fetch gets its client through the context: that is how
 	// oauth2 lets the fetch trust CAFile.
 	tokenCtx := context.WithValue(context.Background(), oauth2.HTTPClient, httpClient)
@@ -231,26 +197,6 @@ func checkRSAKey(key string) error {
 	return nil
 }
 
-// rootsWith returns the system roots plus the certificates of caFile, or nil
-// (the system roots) when caFile is empty.
-func rootsWith(caFile string) (*x509.CertPool, error) {
-	if caFile == "" {
-		return nil, nil
-	}
-	b, err := os.ReadFile(caFile)
-	if err != nil {
-		return nil, err
-	}
-	pool, err := x509.SystemCertPool()
-	if err != nil {
-		pool = x509.NewCertPool()
-	}
-	if !pool.AppendCertsFromPEM(b) {
-		return nil, errors.New("no PEM certificate in it")
-	}
-	return pool, nil
-}
-
 // Send pushes n to FCM and reduces the answer to a Result. It never returns
 // an error: a network failure is a Retry verdict. A dry run fetches the access
 // token (so it shows whether the credential works) but sends nothing.
@@ -259,43 +205,25 @@ func (c *Client) Send(ctx context.Context, n *push.Notification) push.Result {
 	if err != nil {
 		return push.Result{Verdict: push.BadRequest, Reason: err.Error()}
 	}
-	ex := &push.Exchange{
-		Method:  http.MethodPost,
+	req := vendorhttp.Request{
 		URL:     c.sendURL,
-		Headers: map[string]string{"content-type": "application/json; charset=utf-8"},
-		Body:    string(body),
+		Headers: []vendorhttp.Header{{Name: "Content-Type", Value: "application/json; charset=utf-8"}},
+		Body:    body,
 	}
 	access, err := c.accessToken(ctx)
 	if err != nil {
 		r := tokenFailure(err)
-		r.Exchange = ex
+		r.Exchange = req.Exchange()
 		return r
 	}
-	ex.Headers["authorization"] = "Bearer " + push.MaskSecret(access)
+	req.Headers = append(req.Headers, vendorhttp.Bearer(access))
 	if n.DryRun {
-		return push.Result{Exchange: ex}
+		return push.Result{Exchange: req.Exchange()}
 	}
 
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.sendURL, bytes.NewReader(body))
-	if err != nil {
-		return push.Result{Verdict: push.BadRequest, Reason: err.Error(), Exchange: ex}
-	}
-	req.Header.Set("Content-Type", "application/json; charset=utf-8")
-	req.Header.Set("Authorization", "Bearer "+access)
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return push.Result{Verdict: push.Retry, Reason: "NetworkError: " + err.Error(), Exchange: ex}
-	}
-	answer, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
-	resp.Body.Close()
-	ex.Status = resp.StatusCode
-	ex.Answer = string(answer)
-	if err != nil {
-		return push.Result{Verdict: push.Retry, Status: resp.StatusCode, Reason: "NetworkError: " + err.Error(), Exchange: ex}
-	}
-	r := parseResponse(resp.StatusCode, resp.Header, answer, time.Now())
-	r.Exchange = ex
-	return r
+	return vendorhttp.Do(ctx, c.http, req, func(a vendorhttp.Answer) push.Result {
+		return parseResponse(a.Status, a.Header, a.Body, time.Now())
+	})
 }
 
 // accessToken returns the cached access token, fetching one when there is none
@@ -350,11 +278,7 @@ func tokenFailure(err error) push.Result {
 		if code != "" {
 			reason += ": " + code
 		}
-		v := push.BadRequest
-		if status >= 500 || status == http.StatusTooManyRequests || status == http.StatusRequestTimeout {
-			v = push.Retry
-		}
-		return push.Result{Verdict: v, Reason: reason, RetryAfter: retryAfter(re.Response.Header.Get("Retry-After"), time.Now())}
+		return push.Result{Verdict: vendorhttp.StatusVerdict(status), Reason: reason, RetryAfter: vendorhttp.RetryAfter(re.Response.Header.Get("Retry-After"), time.Now())}
 	}
 	return push.Result{Verdict: push.Retry, Reason: "OAuthTokenError: " + err.Error()}
 }

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -24,6 +23,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/pushd-im/pushd/push"
+	"github.com/pushd-im/pushd/transport/vendors/internal/vendortest"
 )
 
 const (
@@ -75,16 +75,7 @@ func newFakeGoogle(t *testing.T) *fakeGoogle {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /token", g.token)
 	mux.HandleFunc("POST /v1/projects/{project}/messages:send", g.send)
-	g.srv = httptest.NewUnstartedServer(mux)
-	g.srv.EnableHTTP2 = true
-	g.srv.Config.ErrorLog = log.New(io.Discard, "", 0) // refused handshakes are expected
-	g.srv.StartTLS()
-	t.Cleanup(g.srv.Close)
-	g.caFile = filepath.Join(t.TempDir(), "ca.pem")
-	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: g.srv.Certificate().Raw})
-	if err := os.WriteFile(g.caFile, pemBytes, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	g.srv, g.caFile = vendortest.TLSServer(t, mux)
 	return g
 }
 
@@ -230,11 +221,7 @@ func newClient(t *testing.T, g *fakeGoogle) *Client {
 	if err := os.WriteFile(path, serviceAccountJSON(t, g.tokenURI()), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c, err := New(Options{ServiceAccountFile: path, Endpoint: g.srv.URL, CAFile: g.caFile, Timeout: 10 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
+	c := vendortest.NewClient(t, New, Options{ServiceAccountFile: path, Endpoint: g.srv.URL, CAFile: g.caFile, Timeout: 10 * time.Second})
 	t.Cleanup(func() {
 		for _, err := range g.grantErrors() {
 			t.Errorf("token endpoint refused the grant: %v", err)

@@ -3,11 +3,11 @@ package fcm
 import (
 	"encoding/json"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/pushd-im/pushd/push"
+	"github.com/pushd-im/pushd/transport/vendors/vendorhttp"
 )
 
 // rule is what an FCM error code means to the dispatcher. aboutToken, when set,
@@ -59,14 +59,10 @@ func verdictFor(status int, e fcmError) push.Verdict {
 		}
 		return r.verdict
 	}
-	switch {
-	case status == http.StatusUnauthorized:
+	if status == http.StatusUnauthorized {
 		return push.AuthExpired
-	case status == http.StatusRequestTimeout, status == http.StatusTooManyRequests, status >= 500:
-		return push.Retry
-	default:
-		return push.BadRequest
 	}
+	return vendorhttp.StatusVerdict(status)
 }
 
 // fcmError is what an FCM error body says, reduced to what the verdict needs.
@@ -148,32 +144,6 @@ func parseResponse(status int, header http.Header, body []byte, now time.Time) p
 	e := parseError(body)
 	r.Verdict = verdictFor(status, e)
 	r.Reason = e.code
-	r.RetryAfter = retryAfter(header.Get("Retry-After"), now)
+	r.RetryAfter = vendorhttp.RetryAfter(header.Get("Retry-After"), now)
 	return r
-}
-
-// maxRetryAfter caps a vendor's Retry-After so a bogus header cannot park a
-// push for years.
-const maxRetryAfter = 24 * time.Hour
-
-// retryAfter reads a Retry-After header, in seconds or as an HTTP date;
-// absent, malformed or past is 0.
-func retryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs <= 0 {
-			return 0
-		}
-		if secs > int64(maxRetryAfter/time.Second) {
-			return maxRetryAfter
-		}
-		return time.Duration(secs) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return min(t.Sub(now), maxRetryAfter)
-	}
-	return 0
 }

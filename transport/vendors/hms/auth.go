@@ -6,14 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/pushd-im/pushd/push"
+	"github.com/pushd-im/pushd/transport/vendors/vendorhttp"
 )
 
 // defaultTokenLife is the access-token lifetime assumed when the token endpoint
@@ -25,79 +24,25 @@ const defaultTokenLife = time.Hour
 // short-lived tokens it is half the lifetime instead.
 const refreshEarly = 5 * time.Minute
 
-// tokenCache holds the OAuth access token of one client. The first get that
-// finds no usable token starts one fetch, which every concurrent get waits on;
-// the fetch itself is bounded by the client timeout, not by any caller's
-// context, so a caller that gives up does not spoil it for the others.
+// tokenCache is Huawei's OAuth client-credentials grant behind the shared
+// single-flight cache: the cache decides when to fetch, request asks Huawei.
 type tokenCache struct {
+	*vendorhttp.TokenCache
 	url          string
 	clientID     string
 	clientSecret string
 	http         *http.Client
-	timeout      time.Duration
 	now          func() time.Time
-
-	mu      sync.Mutex
-	token   string
-	renewAt time.Time
-	flight  *tokenFetch
 }
 
-// tokenFetch is one token request in progress; done is closed when it ends.
-type tokenFetch struct {
-	done  chan struct{}
-	token string
-	err   error
-}
-
-// get returns a usable access token, fetching one when there is none or the
-// cached one is close to expiry.
-func (c *tokenCache) get(ctx context.Context) (string, error) {
-	c.mu.Lock()
-	if c.token != "" && c.now().Before(c.renewAt) {
-		tok := c.token
-		c.mu.Unlock()
-		return tok, nil
-	}
-	f := c.flight
-	if f == nil {
-		f = &tokenFetch{done: make(chan struct{})}
-		c.flight = f
-		go c.fetch(f)
-	}
-	c.mu.Unlock()
-	select {
-	case <-f.done:
-		return f.token, f.err
-	case <-ctx.Done():
-		return "", ctx.Err()
-	}
-}
-
-// fetch runs one token request and publishes its outcome to the cache and f.
-func (c *tokenCache) fetch(f *tokenFetch) {
-	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
-	defer cancel()
+// fetch asks for an access token and has it replaced refreshEarly before its
+// expiry (half its life when that is short), measured from its arrival.
+func (c *tokenCache) fetch(ctx context.Context) (vendorhttp.Credential, error) {
 	token, life, err := c.request(ctx)
-	c.mu.Lock()
-	if err == nil {
-		c.token = token
-		c.renewAt = c.now().Add(life - min(refreshEarly, life/2))
+	if err != nil {
+		return vendorhttp.Credential{}, err
 	}
-	c.flight = nil
-	c.mu.Unlock()
-	f.token, f.err = token, err
-	close(f.done)
-}
-
-// drop forgets the cached token: any token when used is "", else only when the
-// cache still holds used (a token that replaced it meanwhile is kept).
-func (c *tokenCache) drop(used string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if used == "" || c.token == used {
-		c.token, c.renewAt = "", time.Time{}
-	}
+	return vendorhttp.Credential{Token: token, RenewAt: c.now().Add(life - min(refreshEarly, life/2))}, nil
 }
 
 // tokenAnswer is the token endpoint's JSON: the access token on success, and
@@ -142,8 +87,7 @@ func (c *tokenCache) request(ctx context.Context) (string, time.Duration, error)
 	if err != nil {
 		return "", 0, err
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+	body, err := vendorhttp.ReadBody(resp)
 	if err != nil {
 		return "", 0, err
 	}
@@ -186,11 +130,7 @@ func (a tokenAnswer) reason() string {
 func tokenFailure(err error, now time.Time) push.Result {
 	var te *tokenError
 	if errors.As(err, &te) {
-		v := push.BadRequest
-		if te.status >= 500 || te.status == http.StatusTooManyRequests || te.status == http.StatusRequestTimeout {
-			v = push.Retry
-		}
-		return push.Result{Verdict: v, Reason: "OAuthTokenError: " + te.reason, RetryAfter: retryAfter(te.retryAfter, now)}
+		return push.Result{Verdict: vendorhttp.StatusVerdict(te.status), Reason: "OAuthTokenError: " + te.reason, RetryAfter: vendorhttp.RetryAfter(te.retryAfter, now)}
 	}
 	return push.Result{Verdict: push.Retry, Reason: "OAuthTokenError: " + err.Error()}
 }

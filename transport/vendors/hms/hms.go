@@ -13,20 +13,15 @@
 package hms
 
 import (
-	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
-	"fmt"
-	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/pushd-im/pushd/push"
+	"github.com/pushd-im/pushd/transport/vendors/vendorhttp"
 )
 
 // ErrInvalidOptions is wrapped by every error New reports about Options.
@@ -42,9 +37,6 @@ const (
 // MaxTokens is the most device tokens one messages:send request may carry
 // (vendors.md §3; more is answered with 80300010).
 const MaxTokens = 1000
-
-// maxAnswer is the most of a Huawei answer body kept.
-const maxAnswer = 64 << 10
 
 // Options configures a Client.
 type Options struct {
@@ -87,108 +79,47 @@ type Client struct {
 // New checks o, reporting every problem at once, and returns a Client. It does
 // not connect: the first Send fetches the access token.
 func New(o Options) (*Client, error) {
-	var problems []error
-	bad := func(format string, args ...any) {
-		problems = append(problems, fmt.Errorf("%w: "+format, append([]any{ErrInvalidOptions}, args...)...))
-	}
+	p := vendorhttp.Problems{Invalid: ErrInvalidOptions}
 	if strings.TrimSpace(o.ClientID) == "" {
-		bad("ClientID is required")
+		p.Add("ClientID is required")
 	} else if strings.ContainsAny(o.ClientID, "/?#% \t\r\n") {
-		bad("ClientID %q may not contain '/', '?', '#', '%%' or spaces", o.ClientID)
+		p.Add("ClientID %q may not contain '/', '?', '#', '%%' or spaces", o.ClientID)
 	}
 	if o.ClientSecret == "" {
-		bad("ClientSecret is required")
+		p.Add("ClientSecret is required")
 	}
-	endpoint, err := httpsURL("Endpoint", o.Endpoint, DefaultEndpoint)
-	if err != nil {
-		problems = append(problems, err)
-	}
-	authEndpoint, err := httpsURL("AuthEndpoint", o.AuthEndpoint, DefaultAuthEndpoint)
-	if err != nil {
-		problems = append(problems, err)
-	}
+	endpoint := p.Endpoint("Endpoint", o.Endpoint, DefaultEndpoint)
+	authEndpoint := p.Endpoint("AuthEndpoint", o.AuthEndpoint, DefaultAuthEndpoint)
 	category := strings.ToUpper(strings.TrimSpace(o.Category))
 	if category != "" && !validCategory(category) {
-		bad("Category %q is not one of %s", o.Category, strings.Join(categories, ", "))
+		p.Add("Category %q is not one of %s", o.Category, strings.Join(categories, ", "))
 	}
-	roots, err := rootsWith(o.CAFile)
-	if err != nil {
-		bad("CAFile %s: %v", o.CAFile, err)
+	roots := p.Roots(o.CAFile)
+	timeout := p.Timeout(o.Timeout, DefaultTimeout)
+	if err := p.Err(); err != nil {
+		return nil, err
 	}
-	timeout := o.Timeout
-	switch {
-	case timeout < 0:
-		bad("Timeout must not be negative, got %v", timeout)
-	case timeout == 0:
-		timeout = DefaultTimeout
-	}
-	if len(problems) > 0 {
-		return nil, errors.Join(problems...)
-	}
-	now := o.Now
-	if now == nil {
-		now = time.Now
-	}
+	now := vendorhttp.Clock(o.Now)
 
-	// One transport for Push Kit and the token endpoint; TLS 1.2 at least, as
-	// Huawei requires. HTTP/2 is kept although the TLS config is our own.
-	transport := &http.Transport{
-		Proxy:               http.ProxyFromEnvironment,
-		TLSClientConfig:     &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
-		ForceAttemptHTTP2:   true,
-		MaxIdleConnsPerHost: 16,
-		IdleConnTimeout:     90 * time.Second,
-		TLSHandshakeTimeout: 10 * time.Second,
+	// One client for Push Kit and the token endpoint; TLS 1.2 at least, as
+	// Huawei requires.
+	httpClient := vendorhttp.NewClient(roots, timeout)
+	tokens := &tokenCache{
+		url:          authEndpoint,
+		clientID:     o.ClientID,
+		clientSecret: o.ClientSecret,
+		http:         httpClient,
+		now:          now,
 	}
-	httpClient := &http.Client{Transport: transport, Timeout: timeout}
+	tokens.TokenCache = vendorhttp.NewTokenCache(timeout, now, tokens.fetch)
 	return &Client{
 		clientID: o.ClientID,
 		sendURL:  endpoint + "/v1/" + url.PathEscape(o.ClientID) + "/messages:send",
 		category: category,
 		http:     httpClient,
 		now:      now,
-		tokens: &tokenCache{
-			url:          authEndpoint,
-			clientID:     o.ClientID,
-			clientSecret: o.ClientSecret,
-			http:         httpClient,
-			timeout:      timeout,
-			now:          now,
-		},
+		tokens:   tokens,
 	}, nil
-}
-
-// httpsURL checks an endpoint option: empty gives def, anything else must be an
-// https URL; a trailing slash is dropped.
-func httpsURL(field, v, def string) (string, error) {
-	if v == "" {
-		return def, nil
-	}
-	u, err := url.Parse(v)
-	if err != nil || u.Scheme != "https" || u.Host == "" {
-		return "", fmt.Errorf("%w: %s must be an https URL such as %s, got %q", ErrInvalidOptions, field, def, v)
-	}
-	return strings.TrimRight(v, "/"), nil
-}
-
-// rootsWith returns the system roots plus the certificates of caFile, or nil
-// (the system roots) when caFile is empty.
-func rootsWith(caFile string) (*x509.CertPool, error) {
-	if caFile == "" {
-		return nil, nil
-	}
-	b, err := os.ReadFile(caFile)
-	if err != nil {
-		return nil, err
-	}
-	pool, err := x509.SystemCertPool()
-	if err != nil {
-		pool = x509.NewCertPool()
-	}
-	if !pool.AppendCertsFromPEM(b) {
-		return nil, errors.New("no PEM certificate in it")
-	}
-	return pool, nil
 }
 
 // MaxBatch is the most tokens one Send may carry in Notification.Tokens.
@@ -204,53 +135,37 @@ func (c *Client) Send(ctx context.Context, n *push.Notification) push.Result {
 		return push.Result{Verdict: push.BadRequest, Reason: err.Error()}
 	}
 	body, err := messageBody(n, tokens, c.category, c.now())
-	ex := &push.Exchange{
-		Method:  http.MethodPost,
+	req := vendorhttp.Request{
 		URL:     c.sendURL,
-		Headers: map[string]string{"content-type": contentType},
-		Body:    string(body),
+		Headers: []vendorhttp.Header{{Name: "Content-Type", Value: contentType}},
+		Body:    body,
 	}
 	if err != nil {
+		ex := req.Exchange()
 		if body == nil {
 			ex = nil
 		}
 		return push.Result{Verdict: push.BadRequest, Reason: err.Error(), Exchange: ex}
 	}
-	access, err := c.tokens.get(ctx)
+	access, err := c.tokens.Get(ctx)
 	if err != nil {
 		r := tokenFailure(err, c.now())
-		r.Exchange = ex
+		r.Exchange = req.Exchange()
 		return r
 	}
-	ex.Headers["authorization"] = "Bearer " + push.MaskSecret(access)
+	req.Headers = append(req.Headers, vendorhttp.Bearer(access))
 	if n.DryRun {
-		return push.Result{Exchange: ex}
+		return push.Result{Exchange: req.Exchange()}
 	}
 
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.sendURL, bytes.NewReader(body))
-	if err != nil {
-		return push.Result{Verdict: push.BadRequest, Reason: err.Error(), Exchange: ex}
-	}
-	req.Header.Set("Content-Type", contentType)
-	req.Header.Set("Authorization", "Bearer "+access)
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return push.Result{Verdict: push.Retry, Reason: "NetworkError: " + err.Error(), Exchange: ex}
-	}
-	answer, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
-	resp.Body.Close()
-	ex.Status = resp.StatusCode
-	ex.Answer = string(answer)
-	if err != nil {
-		return push.Result{Verdict: push.Retry, Status: resp.StatusCode, Reason: "NetworkError: " + err.Error(), Exchange: ex}
-	}
-	r := parseResponse(resp.StatusCode, resp.Header, answer, tokens, c.now())
+	r := vendorhttp.Do(ctx, c.http, req, func(a vendorhttp.Answer) push.Result {
+		return parseResponse(a.Status, a.Header, a.Body, tokens, c.now())
+	})
 	if r.Verdict == push.AuthExpired {
 		// Drop the rejected token now, so that even without a Refresh the next
 		// Send fetches a new one; a token another Send already replaced it with stays.
-		c.tokens.drop(access)
+		c.tokens.Drop(access)
 	}
-	r.Exchange = ex
 	return r
 }
 
@@ -260,7 +175,7 @@ const contentType = "application/json;charset=UTF-8"
 // Refresh drops the cached access token so that the next Send fetches a new
 // one, after Huawei answered 80200003 or 80200001 for the current one.
 func (c *Client) Refresh() {
-	c.tokens.drop("")
+	c.tokens.Refresh()
 }
 
 // Close closes the idle connections. Sends may still follow; they reconnect.

@@ -3,15 +3,11 @@ package hms
 import (
 	"context"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -20,6 +16,7 @@ import (
 	"time"
 
 	"github.com/pushd-im/pushd/push"
+	"github.com/pushd-im/pushd/transport/vendors/internal/vendortest"
 )
 
 const (
@@ -28,24 +25,9 @@ const (
 	testSecret = "s3cr+t/=&%é 9f86d081884c7d659a2feaa0c55ad015"
 )
 
-// clock is a settable clock for Options.Now.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Date(2025, 6, 1, 8, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
+// newClock is a settable clock for Options.Now.
+func newClock() *vendortest.Clock {
+	return vendortest.NewClock(time.Date(2025, 6, 1, 8, 0, 0, 0, time.UTC))
 }
 
 // sent is one messages:send request as the fake received it.
@@ -81,15 +63,7 @@ func newFakeHuawei(t *testing.T) *fakeHuawei {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /oauth2/v3/token", h.token)
 	mux.HandleFunc("POST /v1/{clientId}/messages:send", h.send)
-	h.srv = httptest.NewUnstartedServer(mux)
-	h.srv.EnableHTTP2 = true
-	h.srv.Config.ErrorLog = log.New(io.Discard, "", 0)
-	h.srv.StartTLS()
-	t.Cleanup(h.srv.Close)
-	h.caFile = filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(h.caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: h.srv.Certificate().Raw}), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	h.srv, h.caFile = vendortest.TLSServer(t, mux)
 	return h
 }
 
@@ -186,20 +160,13 @@ func (h *fakeHuawei) sent() []sent {
 }
 
 // newClient makes a Client that talks to h for tokens and sends, on clk.
-func newClient(t *testing.T, h *fakeHuawei, clk *clock, edit ...func(*Options)) *Client {
+func newClient(t *testing.T, h *fakeHuawei, clk *vendortest.Clock, edit ...func(*Options)) *Client {
 	t.Helper()
 	o := Options{
 		ClientID: testClientID, ClientSecret: testSecret, Endpoint: h.srv.URL, AuthEndpoint: h.authURL(),
 		CAFile: h.caFile, Timeout: 10 * time.Second, Now: clk.Now,
 	}
-	for _, e := range edit {
-		e(&o)
-	}
-	c, err := New(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
+	c := vendortest.NewClient(t, New, o, edit...)
 	t.Cleanup(func() {
 		h.mu.Lock()
 		defer h.mu.Unlock()

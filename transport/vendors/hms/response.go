@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pushd-im/pushd/push"
+	"github.com/pushd-im/pushd/transport/vendors/vendorhttp"
 )
 
 // The Huawei answer codes this client treats specially.
@@ -60,14 +61,10 @@ func verdictFor(status int, code string) push.Verdict {
 	if v, ok := verdicts[code]; ok {
 		return v
 	}
-	switch {
-	case status == http.StatusUnauthorized:
+	if status == http.StatusUnauthorized {
 		return push.AuthExpired
-	case status == http.StatusRequestTimeout, status == http.StatusTooManyRequests, status >= 500:
-		return push.Retry
-	default:
-		return push.BadRequest
 	}
+	return vendorhttp.StatusVerdict(status)
 }
 
 // guardReason is the Reason of an "every token invalid" answer to a batch of
@@ -142,7 +139,7 @@ func parseResponse(status int, header http.Header, body []byte, sent []string, n
 		Status:     status,
 		Verdict:    verdictFor(status, a.code),
 		Reason:     a.code,
-		RetryAfter: retryAfter(header.Get("Retry-After"), now),
+		RetryAfter: vendorhttp.RetryAfter(header.Get("Retry-After"), now),
 	}
 	if r.Reason == "" {
 		r.Reason = "HTTP " + strconv.Itoa(status)
@@ -184,30 +181,4 @@ func truncate(s string, n int) string {
 		n--
 	}
 	return s[:n] + "…"
-}
-
-// maxRetryAfter caps a vendor's Retry-After so a bogus header cannot park a
-// push for years.
-const maxRetryAfter = 24 * time.Hour
-
-// retryAfter reads a Retry-After header, in seconds or as an HTTP date;
-// absent, malformed or past is 0.
-func retryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs <= 0 {
-			return 0
-		}
-		if secs > int64(maxRetryAfter/time.Second) {
-			return maxRetryAfter
-		}
-		return time.Duration(secs) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return min(t.Sub(now), maxRetryAfter)
-	}
-	return 0
 }

@@ -3,45 +3,22 @@ package hms_test
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/pushd-im/pushd/push"
 	"github.com/pushd-im/pushd/transport/vendors/hms"
+	"github.com/pushd-im/pushd/transport/vendors/internal/vendortest"
 	"github.com/pushd-im/pushd/transport/vendorsim"
 )
 
 // These tests run the client against the real simulator, in process.
 
-// sharedCreds generates the simulator's credentials once: RSA key generation is slow under -race.
-var sharedCreds = sync.OnceValues(vendorsim.GenerateCredentials)
-
-// clock is one settable clock for both the simulator and the client.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 type simEnv struct {
 	sim    *vendorsim.Sim
-	clock  *clock
+	clock  *vendortest.Clock
 	caFile string
 	creds  *vendorsim.Credentials
 }
@@ -49,36 +26,15 @@ type simEnv struct {
 // startSim runs a simulator on loopback with the clock at start (zero: now).
 func startSim(t *testing.T, start time.Time, edit func(*vendorsim.Credentials)) *simEnv {
 	t.Helper()
-	shared, err := sharedCreds()
-	if err != nil {
-		t.Fatal(err)
-	}
-	creds := *shared
+	creds := *vendortest.SimCredentials(t)
 	if edit != nil {
 		edit(&creds)
 	}
 	if start.IsZero() {
 		start = time.Now()
 	}
-	clk := &clock{now: start}
-	s, err := vendorsim.New(vendorsim.Options{Credentials: &creds, Now: clk.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-	})
-	ca := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(ca, creds.CACertPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	clk := vendortest.NewClock(start)
+	s, ca := vendortest.StartSim(t, &creds, clk.Now)
 	return &simEnv{sim: s, clock: clk, caFile: ca, creds: &creds}
 }
 
@@ -90,15 +46,7 @@ func (e *simEnv) client(t *testing.T, edit func(*hms.Options)) *hms.Client {
 		Endpoint: e.sim.Endpoint(push.HMS), AuthEndpoint: e.sim.AuthEndpoint(push.HMS),
 		CAFile: e.caFile, Timeout: 10 * time.Second, Now: e.clock.Now,
 	}
-	if edit != nil {
-		edit(&o)
-	}
-	c, err := hms.New(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c
+	return vendortest.NewClient(t, hms.New, o, edit)
 }
 
 func tokens(prefix string, n int) []string {

@@ -21,19 +21,15 @@ package oppo
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
-	"fmt"
-	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/pushd-im/pushd/push"
+	"github.com/pushd-im/pushd/transport/vendors/vendorhttp"
 )
 
 // ErrInvalidOptions is wrapped by every error New reports about Options.
@@ -55,9 +51,6 @@ const (
 
 // formContentType is how every OPPO API call is encoded.
 const formContentType = "application/x-www-form-urlencoded"
-
-// maxAnswer is the most of an OPPO answer body kept.
-const maxAnswer = 64 << 10
 
 // Options configures a Client.
 type Options struct {
@@ -103,67 +96,38 @@ type Client struct {
 	timeout      time.Duration
 	now          func() time.Time
 	http         *http.Client
-	tokens       *tokenCache
+	tokens       *vendorhttp.TokenCache
 }
 
 // New checks o, reporting every problem at once, and returns a Client. It does
 // not connect: the first Send fetches the auth_token.
 func New(o Options) (*Client, error) {
-	var problems []error
-	bad := func(format string, args ...any) {
-		problems = append(problems, fmt.Errorf("%w: "+format, append([]any{ErrInvalidOptions}, args...)...))
-	}
+	p := vendorhttp.Problems{Invalid: ErrInvalidOptions}
 	if strings.TrimSpace(o.AppKey) == "" {
-		bad("AppKey is required")
+		p.Add("AppKey is required")
 	}
 	if strings.TrimSpace(o.MasterSecret) == "" {
-		bad("MasterSecret is required")
+		p.Add("MasterSecret is required")
 	}
-	endpoint, err := httpsURL("Endpoint", o.Endpoint, DefaultEndpoint)
-	if err != nil {
-		problems = append(problems, err)
-	}
-	authURL, err := httpsURL("AuthEndpoint", o.AuthEndpoint, endpoint+AuthPath)
-	if err != nil {
-		problems = append(problems, err)
-	}
+	endpoint := p.PlainEndpoint("Endpoint", o.Endpoint, DefaultEndpoint)
+	authURL := p.PlainEndpoint("AuthEndpoint", o.AuthEndpoint, endpoint+AuthPath)
 	if o.Category != strings.TrimSpace(o.Category) {
-		bad("Category %q has surrounding spaces", o.Category)
+		p.Add("Category %q has surrounding spaces", o.Category)
 	}
 	level := o.NotifyLevel
 	switch {
 	case level == 0:
 		level = DefaultNotifyLevel
 	case !slices.Contains(notifyLevels, level):
-		bad("NotifyLevel must be one of %v, got %d", notifyLevels, level)
+		p.Add("NotifyLevel must be one of %v, got %d", notifyLevels, level)
 	}
-	roots, err := rootsWith(o.CAFile)
-	if err != nil {
-		bad("CAFile %s: %v", o.CAFile, err)
+	roots := p.Roots(o.CAFile)
+	timeout := p.Timeout(o.Timeout, DefaultTimeout)
+	if err := p.Err(); err != nil {
+		return nil, err
 	}
-	timeout := o.Timeout
-	switch {
-	case timeout < 0:
-		bad("Timeout must not be negative, got %v", timeout)
-	case timeout == 0:
-		timeout = DefaultTimeout
-	}
-	if len(problems) > 0 {
-		return nil, errors.Join(problems...)
-	}
-	now := o.Now
-	if now == nil {
-		now = time.Now
-	}
+	now := vendorhttp.Clock(o.Now)
 
-	transport := &http.Transport{
-		Proxy:               http.ProxyFromEnvironment,
-		TLSClientConfig:     &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
-		ForceAttemptHTTP2:   true,
-		MaxIdleConnsPerHost: 16,
-		IdleConnTimeout:     90 * time.Second,
-		TLSHandshakeTimeout: 10 * time.Second,
-	}
 	c := &Client{
 		appKey:       o.AppKey,
 		masterSecret: o.MasterSecret,
@@ -174,43 +138,10 @@ func New(o Options) (*Client, error) {
 		defaults:     defaults{channelID: o.ChannelID, category: o.Category, notifyLevel: level},
 		timeout:      timeout,
 		now:          now,
-		http:         &http.Client{Transport: transport, Timeout: timeout},
+		http:         vendorhttp.NewClient(roots, timeout),
 	}
-	c.tokens = &tokenCache{fetch: c.fetchToken, now: now}
+	c.tokens = vendorhttp.NewTokenCache(timeout, now, c.fetchToken)
 	return c, nil
-}
-
-// httpsURL checks an endpoint option and returns it without a trailing slash,
-// or def when it is empty.
-func httpsURL(field, v, def string) (string, error) {
-	if v == "" {
-		return def, nil
-	}
-	u, err := url.Parse(v)
-	if err != nil || u.Scheme != "https" || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		return def, fmt.Errorf("%w: %s must be an https URL such as %s, got %q", ErrInvalidOptions, field, def, v)
-	}
-	return strings.TrimRight(v, "/"), nil
-}
-
-// rootsWith returns the system roots plus the certificates of caFile, or nil
-// (the system roots) when caFile is empty.
-func rootsWith(caFile string) (*x509.CertPool, error) {
-	if caFile == "" {
-		return nil, nil
-	}
-	b, err := os.ReadFile(caFile)
-	if err != nil {
-		return nil, err
-	}
-	pool, err := x509.SystemCertPool()
-	if err != nil {
-		pool = x509.NewCertPool()
-	}
-	if !pool.AppendCertsFromPEM(b) {
-		return nil, errors.New("no PEM certificate in it")
-	}
-	return pool, nil
 }
 
 // MaxBatch is the most tokens one Send may carry in Notification.Tokens: one
@@ -248,14 +179,14 @@ func (c *Client) unicast(ctx context.Context, n *push.Notification, token string
 	if err != nil {
 		return push.Result{Verdict: push.BadRequest, Reason: err.Error()}
 	}
-	tok, failed := c.authToken(ctx)
+	tok, failed := c.tokens.GetResult(ctx, "AuthError: ")
 	if failed != nil {
 		return *failed
 	}
 	form.Set("auth_token", tok)
 	shown := map[string]string{"auth_token": push.MaskSecret(tok)}
 	if n.DryRun {
-		return push.Result{Exchange: exchange(c.unicastURL, form, shown)}
+		return push.Result{Exchange: formRequest(c.unicastURL, form, shown).Exchange()}
 	}
 	r, _ := c.post(ctx, c.unicastURL, form, shown)
 	if r.Verdict == push.TokenInvalid {
@@ -274,14 +205,14 @@ func (c *Client) broadcast(ctx context.Context, n *push.Notification) push.Resul
 		return push.Result{Verdict: push.BadRequest, Reason: err.Error()}
 	}
 	save := saveForm(nt)
-	tok, failed := c.authToken(ctx)
+	tok, failed := c.tokens.GetResult(ctx, "AuthError: ")
 	if failed != nil {
 		return *failed
 	}
 	save.Set("auth_token", tok)
 	shown := map[string]string{"auth_token": push.MaskSecret(tok)}
 	if n.DryRun {
-		return push.Result{Exchange: exchange(c.saveURL, save, shown)}
+		return push.Result{Exchange: formRequest(c.saveURL, save, shown).Exchange()}
 	}
 
 	r, a := c.post(ctx, c.saveURL, save, shown)
@@ -331,9 +262,9 @@ func unique(tokens []string) []string {
 	return out
 }
 
-// exchange describes a form POST to u as sent, with the values in shown
-// replacing the secret ones.
-func exchange(u string, form url.Values, shown map[string]string) *push.Exchange {
+// formRequest is a form POST to u; shown replaces the secret values of form
+// in the exchange record.
+func formRequest(u string, form url.Values, shown map[string]string) vendorhttp.Request {
 	masked := make(url.Values, len(form))
 	for k, v := range form {
 		masked[k] = v
@@ -341,42 +272,28 @@ func exchange(u string, form url.Values, shown map[string]string) *push.Exchange
 	for k, v := range shown {
 		masked.Set(k, v)
 	}
-	return &push.Exchange{
-		Method:  http.MethodPost,
+	return vendorhttp.Request{
 		URL:     u,
-		Headers: map[string]string{"content-type": formContentType},
-		Body:    masked.Encode(),
+		Headers: []vendorhttp.Header{{Name: "Content-Type", Value: formContentType}},
+		Body:    []byte(form.Encode()),
+		Shown:   []byte(masked.Encode()),
 	}
 }
 
 // post sends form to u and reduces OPPO's answer to a Result carrying the
 // exchange (shown masks secrets in it).
-func (c *Client) post(ctx context.Context, u string, form url.Values, shown map[string]string) (push.Result, answer) {
-	ex := exchange(u, form, shown)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, strings.NewReader(form.Encode()))
-	if err != nil {
-		return push.Result{Verdict: push.BadRequest, Reason: err.Error(), Exchange: ex}, answer{}
-	}
-	req.Header.Set("Content-Type", formContentType)
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return push.Result{Verdict: push.Retry, Reason: "NetworkError: " + err.Error(), Exchange: ex}, answer{}
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
-	resp.Body.Close()
-	ex.Status, ex.Answer = resp.StatusCode, string(body)
-	if err != nil {
-		return push.Result{Verdict: push.Retry, Status: resp.StatusCode, Reason: "NetworkError: " + err.Error(), Exchange: ex}, answer{}
-	}
-	r, a := parseResponse(resp.StatusCode, resp.Header, body, c.now())
-	r.Exchange = ex
+func (c *Client) post(ctx context.Context, u string, form url.Values, shown map[string]string) (r push.Result, a answer) {
+	r = vendorhttp.Do(ctx, c.http, formRequest(u, form, shown), func(x vendorhttp.Answer) (res push.Result) {
+		res, a = parseResponse(x.Status, x.Header, x.Body, c.now())
+		return res
+	})
 	return r, a
 }
 
 // Refresh drops the cached auth_token so that the next Send fetches a new one,
 // after OPPO answered code 11 (invalid auth_token) for the current one.
 func (c *Client) Refresh() {
-	c.tokens.drop()
+	c.tokens.Refresh()
 }
 
 // Close closes the idle connections. Sends may still follow; they reconnect.

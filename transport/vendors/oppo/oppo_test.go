@@ -3,16 +3,12 @@ package oppo
 import (
 	"context"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strconv"
@@ -22,6 +18,7 @@ import (
 	"time"
 
 	"github.com/pushd-im/pushd/push"
+	"github.com/pushd-im/pushd/transport/vendors/internal/vendortest"
 )
 
 const (
@@ -30,24 +27,9 @@ const (
 	testToken  = "CN_0123456789abcdef0123456789abcdef"
 )
 
-// clock is a settable clock for Options.Now.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
+// newClock is a settable clock for Options.Now.
+func newClock() *vendortest.Clock {
+	return vendortest.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 }
 
 // request is one call the fake OPPO received.
@@ -65,7 +47,7 @@ type fakeOPPO struct {
 	t      *testing.T
 	srv    *httptest.Server
 	caFile string
-	clk    *clock
+	clk    *vendortest.Clock
 
 	mu        sync.Mutex
 	authCalls int
@@ -77,7 +59,7 @@ type fakeOPPO struct {
 	reply     func(w http.ResponseWriter, r *http.Request, form url.Values) // when set, answers sends
 }
 
-func newFakeOPPO(t *testing.T, clk *clock) *fakeOPPO {
+func newFakeOPPO(t *testing.T, clk *vendortest.Clock) *fakeOPPO {
 	t.Helper()
 	f := &fakeOPPO{t: t, clk: clk, valid: map[string]bool{}}
 	mux := http.NewServeMux()
@@ -85,15 +67,7 @@ func newFakeOPPO(t *testing.T, clk *clock) *fakeOPPO {
 	for _, p := range []string{UnicastPath, SaveMessagePath, BroadcastPath} {
 		mux.HandleFunc("POST "+p, f.send)
 	}
-	f.srv = httptest.NewUnstartedServer(mux)
-	f.srv.EnableHTTP2 = true
-	f.srv.Config.ErrorLog = log.New(io.Discard, "", 0)
-	f.srv.StartTLS()
-	t.Cleanup(f.srv.Close)
-	f.caFile = filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(f.caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: f.srv.Certificate().Raw}), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	f.srv, f.caFile = vendortest.TLSServer(t, mux)
 	t.Cleanup(func() {
 		for _, err := range f.signErrors() {
 			t.Errorf("the fake refused an auth call: %v", err)
@@ -230,15 +204,7 @@ func newClient(t *testing.T, f *fakeOPPO, edit func(o *Options)) *Client {
 	t.Helper()
 	o := Options{AppKey: testAppKey, MasterSecret: testSecret, Endpoint: f.srv.URL, CAFile: f.caFile,
 		Timeout: 10 * time.Second, Now: f.clk.Now}
-	if edit != nil {
-		edit(&o)
-	}
-	c, err := New(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c
+	return vendortest.NewClient(t, New, o, edit)
 }
 
 // decodeMessage decodes the message form field of a unicast.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pushd-im/pushd/push"
+	"github.com/pushd-im/pushd/transport/vendors/vendorhttp"
 )
 
 // The OPPO return codes the client acts on (vendors.md §5, the doc mirror's
@@ -144,15 +145,14 @@ func (a answer) reason() string {
 // now is the clock for an HTTP-date Retry-After. OPPO puts its verdict in the
 // body's code; the HTTP status decides only when the body is not OPPO's JSON.
 func parseResponse(status int, header http.Header, body []byte, now time.Time) (push.Result, answer) {
-	r := push.Result{Status: status, RetryAfter: retryAfter(header.Get("Retry-After"), now)}
+	r := push.Result{Status: status, RetryAfter: vendorhttp.RetryAfter(header.Get("Retry-After"), now)}
 	a, ok := parseAnswer(body)
 	if !ok {
 		r.Reason = "UnreadableAnswer: HTTP " + strconv.Itoa(status)
 		switch {
 		// An unreadable 2xx may have been accepted; a resend is deduplicated by
 		// app_message_id, so trying again is the safe side.
-		case status >= 200 && status < 300, status == http.StatusRequestTimeout,
-			status == http.StatusTooManyRequests, status >= 500:
+		case status >= 200 && status < 300, vendorhttp.Temporary(status):
 			r.Verdict = push.Retry
 		default:
 			r.Verdict = push.BadRequest
@@ -223,30 +223,4 @@ func messageID(data json.RawMessage) string {
 		return d.MessageID
 	}
 	return d.UnicastMessageID
-}
-
-// maxRetryAfter caps a vendor's Retry-After so a bogus header cannot park a
-// push for years.
-const maxRetryAfter = 24 * time.Hour
-
-// retryAfter reads a Retry-After header, in seconds or as an HTTP date;
-// absent, malformed or past is 0.
-func retryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs <= 0 {
-			return 0
-		}
-		if secs > int64(maxRetryAfter/time.Second) {
-			return maxRetryAfter
-		}
-		return time.Duration(secs) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return min(t.Sub(now), maxRetryAfter)
-	}
-	return 0
 }

@@ -3,69 +3,27 @@ package oppo_test
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/pushd-im/pushd/push"
+	"github.com/pushd-im/pushd/transport/vendors/internal/vendortest"
 	"github.com/pushd-im/pushd/transport/vendors/oppo"
 	"github.com/pushd-im/pushd/transport/vendorsim"
 )
 
-// simClock is the one clock the simulator and the client share.
-type simClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *simClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *simClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 var china = time.FixedZone("CST", 8*3600)
 
-// startSim runs the real simulator with fresh credentials on clk, and returns
-// it with a CA file that trusts it.
-func startSim(t *testing.T, clk *simClock) (*vendorsim.Sim, string) {
+// startSim runs the real simulator on clk, and returns it with a CA file that
+// trusts it.
+func startSim(t *testing.T, clk *vendortest.Clock) (*vendorsim.Sim, string) {
 	t.Helper()
-	creds, err := vendorsim.GenerateCredentials()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := vendorsim.New(vendorsim.Options{Credentials: creds, Now: clk.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-	})
-	caFile := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(caFile, creds.CACertPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return s, caFile
+	return vendortest.StartSim(t, vendortest.SimCredentials(t), clk.Now)
 }
 
-func simClient(t *testing.T, s *vendorsim.Sim, caFile string, clk *simClock, edit func(o *oppo.Options)) *oppo.Client {
+func simClient(t *testing.T, s *vendorsim.Sim, caFile string, clk *vendortest.Clock, edit func(o *oppo.Options)) *oppo.Client {
 	t.Helper()
 	creds := s.Credentials()
 	o := oppo.Options{
@@ -73,15 +31,7 @@ func simClient(t *testing.T, s *vendorsim.Sim, caFile string, clk *simClock, edi
 		Endpoint: s.Endpoint(push.OPPO), AuthEndpoint: s.AuthEndpoint(push.OPPO),
 		Category: "IM", CAFile: caFile, Timeout: 10 * time.Second, Now: clk.Now,
 	}
-	if edit != nil {
-		edit(&o)
-	}
-	c, err := oppo.New(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c
+	return vendortest.NewClient(t, oppo.New, o, edit)
 }
 
 func note(token string) *push.Notification {
@@ -90,7 +40,7 @@ func note(token string) *push.Notification {
 }
 
 func TestAgainstSimulator(t *testing.T) {
-	clk := &simClock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, china)}
+	clk := vendortest.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, china))
 	s, ca := startSim(t, clk)
 	c := simClient(t, s, ca, clk, nil)
 	ctx := context.Background()
@@ -164,14 +114,14 @@ func TestAgainstSimulator(t *testing.T) {
 }
 
 func TestSimulatorRefusesWrongSecret(t *testing.T) {
-	clk := &simClock{now: time.Now()}
+	clk := vendortest.NewClock(time.Now())
 	s, ca := startSim(t, clk)
 	c := simClient(t, s, ca, clk, func(o *oppo.Options) { o.MasterSecret = "not-the-master-secret" })
 	r := c.Send(context.Background(), note("CN_x"))
 	if r.Verdict != push.BadRequest || !strings.HasPrefix(r.Reason, "AuthError: 16 ") {
 		t.Errorf("wrong secret: %+v", r)
 	}
-	skewed := &simClock{now: clk.Now().Add(-15 * time.Minute)}
+	skewed := vendortest.NewClock(clk.Now().Add(-15 * time.Minute))
 	c = simClient(t, s, ca, skewed, nil)
 	if r := c.Send(context.Background(), note("CN_x")); r.Verdict != push.BadRequest || !strings.HasPrefix(r.Reason, "AuthError: 19 ") {
 		t.Errorf("slow clock: %+v", r)
@@ -186,7 +136,7 @@ func TestSimulatorRefusesWrongSecret(t *testing.T) {
 }
 
 func TestSimulatorDailyQuota(t *testing.T) {
-	clk := &simClock{now: time.Date(2026, 3, 1, 22, 0, 0, 0, china)}
+	clk := vendortest.NewClock(time.Date(2026, 3, 1, 22, 0, 0, 0, china))
 	s, ca := startSim(t, clk)
 	s.SetOPPODailyQuota(5)
 	public := simClient(t, s, ca, clk, func(o *oppo.Options) { o.Category = "MARKETING" })

@@ -5,10 +5,10 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/pushd-im/pushd/push"
+	"github.com/pushd-im/pushd/transport/vendors/vendorhttp"
 )
 
 // verdicts is the one table from a vivo result code to a push.Verdict, after
@@ -117,7 +117,7 @@ func (a answer) invalid(regIDs []string, all bool) []string {
 // 2xx that is not vivo's JSON is Retry too (vivo may or may not have taken the
 // push), anything else BadRequest. now is the clock for an HTTP-date Retry-After.
 func parseResponse(status int, header http.Header, body []byte, now time.Time) (push.Result, answer) {
-	r := push.Result{Status: status, RetryAfter: retryAfter(header.Get("Retry-After"), now)}
+	r := push.Result{Status: status, RetryAfter: vendorhttp.RetryAfter(header.Get("Retry-After"), now)}
 	a := parseAnswer(body)
 	ok2xx := status >= 200 && status < 300
 	switch {
@@ -129,7 +129,7 @@ func parseResponse(status int, header http.Header, body []byte, now time.Time) (
 				r.Reason += " " + a.Desc
 			}
 		}
-	case status == http.StatusRequestTimeout, status == http.StatusTooManyRequests, status >= 500:
+	case vendorhttp.Temporary(status):
 		r.Verdict, r.Reason = push.Retry, "HTTP "+strconv.Itoa(status)
 	case ok2xx:
 		r.Verdict, r.Reason = push.Retry, "BadAnswer: not a vivo result"
@@ -137,30 +137,4 @@ func parseResponse(status int, header http.Header, body []byte, now time.Time) (
 		r.Verdict, r.Reason = push.BadRequest, "HTTP "+strconv.Itoa(status)
 	}
 	return r, a
-}
-
-// maxRetryAfter caps a vendor's Retry-After so a bogus header cannot park a
-// push for years.
-const maxRetryAfter = 24 * time.Hour
-
-// retryAfter reads a Retry-After header, in seconds or as an HTTP date;
-// absent, malformed or past is 0.
-func retryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs <= 0 {
-			return 0
-		}
-		if secs > int64(maxRetryAfter/time.Second) {
-			return maxRetryAfter
-		}
-		return time.Duration(secs) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return min(t.Sub(now), maxRetryAfter)
-	}
-	return 0
 }

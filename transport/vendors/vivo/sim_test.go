@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
@@ -13,57 +11,17 @@ import (
 	"time"
 
 	"github.com/pushd-im/pushd/push"
+	"github.com/pushd-im/pushd/transport/vendors/internal/vendortest"
 	"github.com/pushd-im/pushd/transport/vendors/vivo"
 	"github.com/pushd-im/pushd/transport/vendorsim"
 )
 
-// simCreds generates the simulator's credentials once per test binary.
-var simCreds = sync.OnceValues(vendorsim.GenerateCredentials)
-
-// simClock is the one clock the simulator and the client share.
-type simClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *simClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *simClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // startSim runs the real simulator on loopback with clk as its clock, and
 // returns it with client Options pointed at it.
-func startSim(t *testing.T, clk *simClock) (*vendorsim.Sim, vivo.Options) {
+func startSim(t *testing.T, clk *vendortest.Clock) (*vendorsim.Sim, vivo.Options) {
 	t.Helper()
-	creds, err := simCreds()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := vendorsim.New(vendorsim.Options{Credentials: creds, Now: clk.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-	})
-	caFile := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(caFile, creds.CACertPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	creds := vendortest.SimCredentials(t)
+	s, caFile := vendortest.StartSim(t, creds, clk.Now)
 	return s, vivo.Options{
 		AppID: creds.Vivo.AppID, AppKey: creds.Vivo.AppKey, AppSecret: creds.Vivo.AppSecret,
 		Endpoint: s.Endpoint(push.Vivo), AuthEndpoint: s.AuthEndpoint(push.Vivo), Category: "IM",
@@ -73,12 +31,7 @@ func startSim(t *testing.T, clk *simClock) (*vendorsim.Sim, vivo.Options) {
 
 func newSimClient(t *testing.T, o vivo.Options) *vivo.Client {
 	t.Helper()
-	c, err := vivo.New(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c
+	return vendortest.NewClient(t, vivo.New, o)
 }
 
 func regIDs(prefix string, n int) []string {
@@ -92,7 +45,7 @@ func regIDs(prefix string, n int) []string {
 func intPtr(n int) *int { return &n }
 
 func TestAgainstSimulator(t *testing.T) {
-	clk := &simClock{now: time.Date(2025, 6, 1, 4, 0, 0, 0, time.UTC)}
+	clk := vendortest.NewClock(time.Date(2025, 6, 1, 4, 0, 0, 0, time.UTC))
 	s, o := startSim(t, clk)
 	c := newSimClient(t, o)
 	ctx := context.Background()
@@ -180,7 +133,7 @@ func TestAgainstSimulator(t *testing.T) {
 
 func TestQuotaAgainstSimulator(t *testing.T) {
 	// 23:30 China time.
-	clk := &simClock{now: time.Date(2025, 6, 1, 15, 30, 0, 0, time.UTC)}
+	clk := vendortest.NewClock(time.Date(2025, 6, 1, 15, 30, 0, 0, time.UTC))
 	s, o := startSim(t, clk)
 	o.Classification = intPtr(0) // operations messages are the capped ones
 	c := newSimClient(t, o)
@@ -217,7 +170,7 @@ func TestQuotaAgainstSimulator(t *testing.T) {
 }
 
 func TestAuthAgainstSimulator(t *testing.T) {
-	clk := &simClock{now: time.Now()}
+	clk := vendortest.NewClock(time.Now())
 	s, o := startSim(t, clk)
 	ctx := context.Background()
 	n := func() *push.Notification { return &push.Notification{Token: "reg-1", Title: "t", Body: "b"} }

@@ -16,25 +16,18 @@
 package vivo
 
 import (
-	"bytes"
 	"context"
 	"crypto/md5"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"net/http"
-	"net/url"
-	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/pushd-im/pushd/push"
+	"github.com/pushd-im/pushd/transport/vendors/vendorhttp"
 )
 
 // ErrInvalidOptions is wrapped by every error New reports about Options.
@@ -66,9 +59,6 @@ const (
 
 // maxListTargets is the most regIds one pushToList takes.
 const maxListTargets = 1000
-
-// maxAnswer is the most of a vivo answer body kept.
-const maxAnswer = 64 << 10
 
 // Options configures a Client.
 type Options struct {
@@ -110,85 +100,43 @@ type Client struct {
 	timeout        time.Duration
 	now            func() time.Time
 	http           *http.Client
-
-	mu       sync.Mutex
-	token    string
-	tokenAt  time.Time   // when the cached token was asked for, on now
-	fetching *tokenFetch // the fetch in flight, if any
-}
-
-// tokenFetch is one auth call that any number of Sends wait for.
-type tokenFetch struct {
-	done    chan struct{}
-	token   string
-	failure push.Result // when token is ""
+	tokens         *vendorhttp.TokenCache
 }
 
 // New checks o, reporting every problem at once, and returns a Client. It does
 // not connect: the first Send fetches the authToken.
 func New(o Options) (*Client, error) {
-	var problems []error
-	bad := func(format string, args ...any) {
-		problems = append(problems, fmt.Errorf("%w: "+format, append([]any{ErrInvalidOptions}, args...)...))
-	}
+	p := vendorhttp.Problems{Invalid: ErrInvalidOptions}
 	if o.AppID <= 0 {
-		bad("AppID must be vivo's numeric app id, more than 0, got %d", o.AppID)
+		p.Add("AppID must be vivo's numeric app id, more than 0, got %d", o.AppID)
 	}
 	appKey, appSecret := strings.TrimSpace(o.AppKey), strings.TrimSpace(o.AppSecret)
 	if appKey == "" {
-		bad("AppKey is required")
+		p.Add("AppKey is required")
 	}
 	if appSecret == "" {
-		bad("AppSecret is required")
+		p.Add("AppSecret is required")
 	}
-	endpoint := DefaultEndpoint
-	if o.Endpoint != "" {
-		if !httpsURL(o.Endpoint) {
-			bad("Endpoint must be an https URL such as %s, got %q", DefaultEndpoint, o.Endpoint)
-		}
-		endpoint = strings.TrimRight(o.Endpoint, "/")
-	}
+	endpoint := p.Endpoint("Endpoint", o.Endpoint, DefaultEndpoint)
 	authURL := endpoint + authPath
 	if o.AuthEndpoint != "" {
-		if !httpsURL(o.AuthEndpoint) {
-			bad("AuthEndpoint must be an https URL such as %s, got %q", DefaultEndpoint+authPath, o.AuthEndpoint)
-		}
-		authURL = o.AuthEndpoint
+		p.HTTPS("AuthEndpoint", o.AuthEndpoint, DefaultEndpoint+authPath)
+		authURL = o.AuthEndpoint // as given, not trimmed
 	}
 	classification := DefaultClassification
 	if o.Classification != nil {
 		classification = *o.Classification
 		if classification != 0 && classification != 1 {
-			bad("Classification must be 0 (operations) or 1 (system), got %d", classification)
+			p.Add("Classification must be 0 (operations) or 1 (system), got %d", classification)
 		}
 	}
-	roots, err := rootsWith(o.CAFile)
-	if err != nil {
-		bad("CAFile %s: %v", o.CAFile, err)
+	roots := p.Roots(o.CAFile)
+	timeout := p.Timeout(o.Timeout, DefaultTimeout)
+	if err := p.Err(); err != nil {
+		return nil, err
 	}
-	timeout := o.Timeout
-	switch {
-	case timeout < 0:
-		bad("Timeout must not be negative, got %v", timeout)
-	case timeout == 0:
-		timeout = DefaultTimeout
-	}
-	if len(problems) > 0 {
-		return nil, errors.Join(problems...)
-	}
-	now := o.Now
-	if now == nil {
-		now = time.Now
-	}
-	transport := &http.Transport{
-		Proxy:               http.ProxyFromEnvironment,
-		TLSClientConfig:     &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
-		ForceAttemptHTTP2:   true,
-		MaxIdleConnsPerHost: 16,
-		IdleConnTimeout:     90 * time.Second,
-		TLSHandshakeTimeout: 10 * time.Second,
-	}
-	return &Client{
+	now := vendorhttp.Clock(o.Now)
+	c := &Client{
 		appID:          o.AppID,
 		appKey:         appKey,
 		appSecret:      appSecret,
@@ -200,33 +148,10 @@ func New(o Options) (*Client, error) {
 		category:       o.Category,
 		timeout:        timeout,
 		now:            now,
-		http:           &http.Client{Transport: transport, Timeout: timeout},
-	}, nil
-}
-
-func httpsURL(s string) bool {
-	u, err := url.Parse(s)
-	return err == nil && u.Scheme == "https" && u.Host != ""
-}
-
-// rootsWith returns the system roots plus the certificates of caFile, or nil
-// (the system roots) when caFile is empty.
-func rootsWith(caFile string) (*x509.CertPool, error) {
-	if caFile == "" {
-		return nil, nil
+		http:           vendorhttp.NewClient(roots, timeout),
 	}
-	b, err := os.ReadFile(caFile)
-	if err != nil {
-		return nil, err
-	}
-	pool, err := x509.SystemCertPool()
-	if err != nil {
-		pool = x509.NewCertPool()
-	}
-	if !pool.AppendCertsFromPEM(b) {
-		return nil, errors.New("no PEM certificate in it")
-	}
-	return pool, nil
+	c.tokens = vendorhttp.NewTokenCache(timeout, now, c.fetchToken)
+	return c, nil
 }
 
 // MaxBatch is the most tokens one Send may carry in Notification.Tokens: the
@@ -264,7 +189,7 @@ func (c *Client) sendOne(ctx context.Context, n *push.Notification, msg message,
 	if err != nil {
 		return push.Result{Verdict: push.BadRequest, Reason: err.Error()}
 	}
-	token, failure := c.authToken(ctx)
+	token, failure := c.tokens.GetResult(ctx, "AuthError: ")
 	if failure != nil {
 		return *failure
 	}
@@ -286,7 +211,7 @@ func (c *Client) sendList(ctx context.Context, n *push.Notification, msg message
 	if err != nil {
 		return push.Result{Verdict: push.BadRequest, Reason: err.Error()}
 	}
-	token, failure := c.authToken(ctx)
+	token, failure := c.tokens.GetResult(ctx, "AuthError: ")
 	if failure != nil {
 		return *failure
 	}
@@ -326,54 +251,33 @@ func (c *Client) sendList(ctx context.Context, n *push.Notification, msg message
 // fetches a new one even before the dispatcher calls Refresh.
 func (c *Client) afterAnswer(token string, a answer) {
 	if a.Result != nil && verdictFor(*a.Result) == push.AuthExpired {
-		c.mu.Lock()
-		if c.token == token {
-			c.token = ""
-		}
-		c.mu.Unlock()
+		c.tokens.Drop(token)
 	}
 }
+
+// jsonHeader is how every vivo call is encoded.
+var jsonHeader = vendorhttp.Header{Name: "Content-Type", Value: "application/json; charset=utf-8"}
 
 // post sends body to u with the authToken header and reduces the answer. With
 // dryRun it only returns the Exchange it would have sent.
 func (c *Client) post(ctx context.Context, u string, body []byte, token string, dryRun bool) (push.Result, answer) {
-	ex := &push.Exchange{
-		Method: http.MethodPost,
-		URL:    u,
-		Headers: map[string]string{
-			"content-type": "application/json; charset=utf-8",
-			"authtoken":    push.MaskSecret(token),
-		},
-		Body: string(body),
+	req := vendorhttp.Request{
+		URL:     u,
+		Headers: []vendorhttp.Header{jsonHeader, {Name: "authToken", Secret: token}},
+		Body:    body,
 	}
 	if dryRun {
-		return push.Result{Exchange: ex}, answer{}
+		return push.Result{Exchange: req.Exchange()}, answer{}
 	}
-	return c.do(ctx, u, body, token, ex)
+	return c.do(ctx, req)
 }
 
-// do makes one POST and reduces its answer; ex gets the status and answer.
-func (c *Client) do(ctx context.Context, u string, body []byte, token string, ex *push.Exchange) (push.Result, answer) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
-	if err != nil {
-		return push.Result{Verdict: push.BadRequest, Reason: err.Error(), Exchange: ex}, answer{}
-	}
-	req.Header.Set("Content-Type", "application/json; charset=utf-8")
-	if token != "" {
-		req.Header.Set("authToken", token)
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return push.Result{Verdict: push.Retry, Reason: "NetworkError: " + err.Error(), Exchange: ex}, answer{}
-	}
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
-	resp.Body.Close()
-	ex.Status, ex.Answer = resp.StatusCode, string(raw)
-	if err != nil {
-		return push.Result{Verdict: push.Retry, Status: resp.StatusCode, Reason: "NetworkError: " + err.Error(), Exchange: ex}, answer{}
-	}
-	r, a := parseResponse(resp.StatusCode, resp.Header, raw, c.now())
-	r.Exchange = ex
+// do makes one call and reduces its answer; the Result carries the exchange.
+func (c *Client) do(ctx context.Context, req vendorhttp.Request) (r push.Result, a answer) {
+	r = vendorhttp.Do(ctx, c.http, req, func(x vendorhttp.Answer) (res push.Result) {
+		res, a = parseResponse(x.Status, x.Header, x.Body, c.now())
+		return res
+	})
 	return r, a
 }
 
@@ -387,56 +291,20 @@ type authRequest struct {
 	Sign      string `json:"sign"`
 }
 
-// authToken returns the cached authToken, or waits for the one fetch in flight
-// (starting it when there is none). The fetch is not tied to ctx, so a Send
-// that gives up does not fail the others waiting; it ends within Options.Timeout.
-func (c *Client) authToken(ctx context.Context) (string, *push.Result) {
-	c.mu.Lock()
-	if c.token != "" && c.now().Sub(c.tokenAt) < tokenRefreshInterval {
-		token := c.token
-		c.mu.Unlock()
-		return token, nil
-	}
-	f := c.fetching
-	if f == nil {
-		f = &tokenFetch{done: make(chan struct{})}
-		c.fetching = f
-		go c.fetch(f)
-	}
-	c.mu.Unlock()
-	select {
-	case <-f.done:
-		if f.token != "" {
-			return f.token, nil
-		}
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		if c.token != "" && c.now().Sub(c.tokenAt) < tokenLife-tokenRefreshInterval {
-			return c.token, nil
-		}
-		r := f.failure
-		return "", &r
-	case <-ctx.Done():
-		return "", &push.Result{Verdict: push.Retry, Reason: "AuthError: " + ctx.Err().Error()}
-	}
-}
-
-// fetch runs f and caches its token.
-func (c *Client) fetch(f *tokenFetch) {
-	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
-	defer cancel()
+// fetchToken makes the auth call. A token is reused for tokenRefreshInterval
+// from when it was asked for; when fetching its successor fails, it stands in
+// while younger than tokenLife less tokenRefreshInterval.
+func (c *Client) fetchToken(ctx context.Context) (vendorhttp.Credential, error) {
 	asked := c.now()
 	token, failure := c.requestToken(ctx, asked)
-	c.mu.Lock()
-	if c.fetching == f {
-		c.fetching = nil
-		if token != "" {
-			c.token, c.tokenAt = token, asked
-		}
+	if token == "" {
+		return vendorhttp.Credential{}, &vendorhttp.Failure{Result: failure}
 	}
-	c.mu.Unlock()
-	f.token, f.failure = token, failure
-	close(f.done)
+	return vendorhttp.Credential{
+		Token:     token,
+		RenewAt:   asked.Add(tokenRefreshInterval),
+		KeepUntil: asked.Add(tokenLife - tokenRefreshInterval),
+	}, nil
 }
 
 // requestToken makes the auth call. A refused sign is a configuration error
@@ -450,13 +318,7 @@ func (c *Client) requestToken(ctx context.Context, now time.Time) (string, push.
 		return "", push.Result{Verdict: push.BadRequest, Reason: err.Error()}
 	}
 	masked, _ := json.Marshal(authRequest{AppID: c.appID, AppKey: push.MaskSecret(c.appKey), Timestamp: ts, Sign: push.MaskSecret(sign)})
-	ex := &push.Exchange{
-		Method:  http.MethodPost,
-		URL:     c.authURL,
-		Headers: map[string]string{"content-type": "application/json; charset=utf-8"},
-		Body:    string(masked),
-	}
-	r, a := c.do(ctx, c.authURL, body, "", ex)
+	r, a := c.do(ctx, vendorhttp.Request{URL: c.authURL, Headers: []vendorhttp.Header{jsonHeader}, Body: body, Shown: masked})
 	if r.Verdict == push.Delivered && a.AuthToken != "" {
 		return a.AuthToken, push.Result{}
 	}
@@ -481,9 +343,7 @@ func authSign(appID int, appKey string, ts int64, appSecret string) string {
 // Refresh drops the cached authToken so that the next Send fetches a new one,
 // after vivo answered 10000 for the current one.
 func (c *Client) Refresh() {
-	c.mu.Lock()
-	c.token = ""
-	c.mu.Unlock()
+	c.tokens.Refresh()
 }
 
 // Close closes the idle connections. Sends may still follow; they reconnect.

@@ -5,11 +5,9 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -23,6 +21,7 @@ import (
 	"time"
 
 	"github.com/pushd-im/pushd/push"
+	"github.com/pushd-im/pushd/transport/vendors/internal/vendortest"
 )
 
 const (
@@ -32,24 +31,9 @@ const (
 	testRegID     = "16111111111111111111111"
 )
 
-// clock is a settable clock for Options.Now.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Date(2025, 6, 1, 10, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
+// newClock is a settable clock for Options.Now.
+func newClock() *vendortest.Clock {
+	return vendortest.NewClock(time.Date(2025, 6, 1, 10, 0, 0, 0, time.UTC))
 }
 
 // request is one call the fake vivo received.
@@ -66,7 +50,7 @@ type fakeVivo struct {
 	t      *testing.T
 	srv    *httptest.Server
 	caFile string
-	clock  *clock
+	clock  *vendortest.Clock
 
 	mu        sync.Mutex
 	authCalls int
@@ -78,21 +62,13 @@ type fakeVivo struct {
 	answer    map[string]func(w http.ResponseWriter, body map[string]any)
 }
 
-func newFakeVivo(t *testing.T, clk *clock) *fakeVivo {
+func newFakeVivo(t *testing.T, clk *vendortest.Clock) *fakeVivo {
 	t.Helper()
 	f := &fakeVivo{t: t, clock: clk, valid: map[string]bool{}, answer: map[string]func(http.ResponseWriter, map[string]any){}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /message/auth", f.auth)
 	mux.HandleFunc("POST /message/{call}", f.send)
-	f.srv = httptest.NewUnstartedServer(mux)
-	f.srv.EnableHTTP2 = true
-	f.srv.Config.ErrorLog = log.New(io.Discard, "", 0) // refused handshakes are expected
-	f.srv.StartTLS()
-	t.Cleanup(f.srv.Close)
-	f.caFile = filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(f.caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: f.srv.Certificate().Raw}), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	f.srv, f.caFile = vendortest.TLSServer(t, mux)
 	t.Cleanup(func() {
 		for _, e := range f.signErrors() {
 			t.Errorf("fake vivo refused the auth call: %s", e)
@@ -229,16 +205,7 @@ func (f *fakeVivo) options() Options {
 
 func newClient(t *testing.T, f *fakeVivo, edit func(*Options)) *Client {
 	t.Helper()
-	o := f.options()
-	if edit != nil {
-		edit(&o)
-	}
-	c, err := New(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c
+	return vendortest.NewClient(t, New, f.options(), edit)
 }
 
 func intPtr(n int) *int { return &n }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pushd-im/pushd/push"
+	"github.com/pushd-im/pushd/transport/vendors/vendorhttp"
 )
 
 // The MiPush codes the client names (vendors.md §4).
@@ -60,14 +61,10 @@ func verdictFor(code int) push.Verdict {
 // sent: retrying is safe, since a resend carries the same notify_id and
 // replaces the notification rather than adding one.
 func statusVerdict(status int) push.Verdict {
-	switch {
-	case status >= 200 && status < 300:
+	if status >= 200 && status < 300 {
 		return push.Retry
-	case status == http.StatusRequestTimeout, status == http.StatusTooManyRequests, status >= 500:
-		return push.Retry
-	default:
-		return push.BadRequest
 	}
+	return vendorhttp.StatusVerdict(status)
 }
 
 // answer is what a MiPush answer body says, reduced to what the Result needs:
@@ -111,7 +108,7 @@ func parseAnswer(body []byte) (a answer, ok bool) {
 // parseResponse reduces a MiPush answer (status, headers, body) to a Result for
 // a request to tokens. now is the clock for an HTTP-date Retry-After.
 func parseResponse(status int, header http.Header, body []byte, tokens []string, now time.Time) push.Result {
-	r := push.Result{Status: status, RetryAfter: retryAfter(header.Get("Retry-After"), now)}
+	r := push.Result{Status: status, RetryAfter: vendorhttp.RetryAfter(header.Get("Retry-After"), now)}
 	a, ok := parseAnswer(body)
 	switch {
 	case ok && a.hasCode:
@@ -207,30 +204,4 @@ func jsonInt(raw json.RawMessage) (int, bool) {
 		return 0, false
 	}
 	return i, true
-}
-
-// maxRetryAfter caps a vendor's Retry-After so a bogus header cannot park a
-// push for years.
-const maxRetryAfter = 24 * time.Hour
-
-// retryAfter reads a Retry-After header, in seconds or as an HTTP date;
-// absent, malformed or past is 0.
-func retryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs <= 0 {
-			return 0
-		}
-		if secs > int64(maxRetryAfter/time.Second) {
-			return maxRetryAfter
-		}
-		return time.Duration(secs) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return min(t.Sub(now), maxRetryAfter)
-	}
-	return 0
 }

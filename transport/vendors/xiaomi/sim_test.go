@@ -4,71 +4,26 @@ import (
 	"context"
 	"fmt"
 	"net/url"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/pushd-im/pushd/push"
+	"github.com/pushd-im/pushd/transport/vendors/internal/vendortest"
 	"github.com/pushd-im/pushd/transport/vendors/xiaomi"
 	"github.com/pushd-im/pushd/transport/vendorsim"
 )
 
-// simClock is the settable clock shared by the Sim and the client.
-type simClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *simClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *simClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-// credentials are generated once: making keys under -race is slow.
-var credentials = sync.OnceValues(vendorsim.GenerateCredentials)
-
 // startSim runs the real simulator on loopback with clock and returns it with
 // the path of a file holding its CA.
-func startSim(t *testing.T, clock *simClock) (*vendorsim.Sim, string) {
+func startSim(t *testing.T, clock *vendortest.Clock) (*vendorsim.Sim, string) {
 	t.Helper()
-	creds, err := credentials()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := vendorsim.New(vendorsim.Options{Credentials: creds, Now: clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-	})
-	ca := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(ca, creds.CACertPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return s, ca
+	return vendortest.StartSim(t, vendortest.SimCredentials(t), clock.Now)
 }
 
 // simClient is a client of s; edit changes its options.
-func simClient(t *testing.T, s *vendorsim.Sim, ca string, clock *simClock, edit func(*xiaomi.Options)) *xiaomi.Client {
+func simClient(t *testing.T, s *vendorsim.Sim, ca string, clock *vendortest.Clock, edit func(*xiaomi.Options)) *xiaomi.Client {
 	t.Helper()
 	o := xiaomi.Options{
 		AppSecret:   s.Credentials().Xiaomi.AppSecret,
@@ -79,15 +34,7 @@ func simClient(t *testing.T, s *vendorsim.Sim, ca string, clock *simClock, edit 
 		Timeout:     10 * time.Second,
 		Now:         clock.Now,
 	}
-	if edit != nil {
-		edit(&o)
-	}
-	c, err := xiaomi.New(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c
+	return vendortest.NewClient(t, xiaomi.New, o, edit)
 }
 
 func regIDs(prefix string, n int) []string {
@@ -99,7 +46,7 @@ func regIDs(prefix string, n int) []string {
 }
 
 func TestAgainstSimSingleAndBatch(t *testing.T) {
-	clock := &simClock{now: time.Date(2025, 3, 10, 4, 0, 0, 0, time.UTC)}
+	clock := vendortest.NewClock(time.Date(2025, 3, 10, 4, 0, 0, 0, time.UTC))
 	s, ca := startSim(t, clock)
 	c := simClient(t, s, ca, clock, nil)
 
@@ -141,7 +88,7 @@ func TestAgainstSimSingleAndBatch(t *testing.T) {
 }
 
 func TestAgainstSimInvalidTokens(t *testing.T) {
-	clock := &simClock{now: time.Date(2025, 3, 10, 4, 0, 0, 0, time.UTC)}
+	clock := vendortest.NewClock(time.Date(2025, 3, 10, 4, 0, 0, 0, time.UTC))
 	s, ca := startSim(t, clock)
 	c := simClient(t, s, ca, clock, nil)
 
@@ -171,7 +118,7 @@ func TestAgainstSimInvalidTokens(t *testing.T) {
 
 func TestAgainstSimDailyQuota(t *testing.T) {
 	// 22:00 in China.
-	clock := &simClock{now: time.Date(2025, 3, 10, 14, 0, 0, 0, time.UTC)}
+	clock := vendortest.NewClock(time.Date(2025, 3, 10, 14, 0, 0, 0, time.UTC))
 	s, ca := startSim(t, clock)
 	s.SetXiaomiDailyQuota(3)
 	public := simClient(t, s, ca, clock, func(o *xiaomi.Options) { o.ChannelID = "" })
@@ -204,7 +151,7 @@ func TestAgainstSimDailyQuota(t *testing.T) {
 }
 
 func TestAgainstSimWrongSecret(t *testing.T) {
-	clock := &simClock{now: time.Now()}
+	clock := vendortest.NewClock(time.Now())
 	s, ca := startSim(t, clock)
 	c := simClient(t, s, ca, clock, func(o *xiaomi.Options) { o.AppSecret = "not-the-secret-at-all" })
 	r := c.Send(context.Background(), &push.Notification{Token: "regid-1", Title: "t", Body: "b"})
@@ -227,7 +174,7 @@ func TestAgainstSimWrongSecret(t *testing.T) {
 }
 
 func TestAgainstSimFaults(t *testing.T) {
-	clock := &simClock{now: time.Now()}
+	clock := vendortest.NewClock(time.Now())
 	s, ca := startSim(t, clock)
 	c := simClient(t, s, ca, clock, nil)
 	if err := s.SetFault(vendorsim.Fault{Provider: push.Xiaomi, Status: 503, RetryAfter: 7 * time.Second, Times: 1}); err != nil {

@@ -15,18 +15,13 @@ package xiaomi
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
-	"fmt"
-	"io"
 	"net/http"
-	"net/url"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/pushd-im/pushd/push"
+	"github.com/pushd-im/pushd/transport/vendors/vendorhttp"
 )
 
 // ErrInvalidOptions is wrapped by every error New reports about Options.
@@ -47,9 +42,6 @@ const MaxBatch = 1000
 
 // contentType is what MiPush takes: a form, not JSON.
 const contentType = "application/x-www-form-urlencoded;charset=UTF-8"
-
-// maxAnswer is the most of a MiPush answer body kept.
-const maxAnswer = 64 << 10
 
 // Options configures a Client.
 type Options struct {
@@ -85,64 +77,31 @@ type Client struct {
 // New checks o, reporting every problem at once, and returns a Client. It does
 // not connect: the first Send does.
 func New(o Options) (*Client, error) {
-	var problems []error
-	bad := func(format string, args ...any) {
-		problems = append(problems, fmt.Errorf("%w: "+format, append([]any{ErrInvalidOptions}, args...)...))
-	}
-
+	p := vendorhttp.Problems{Invalid: ErrInvalidOptions}
 	switch {
 	case o.AppSecret == "":
-		bad("AppSecret is required")
+		p.Add("AppSecret is required")
 	case strings.TrimSpace(o.AppSecret) != o.AppSecret || strings.ContainsAny(o.AppSecret, "\r\n"):
-		bad("AppSecret has surrounding spaces or a line break")
+		p.Add("AppSecret has surrounding spaces or a line break")
 	}
 	if o.PackageName == "" {
-		bad("PackageName is required")
+		p.Add("PackageName is required")
 	} else if !validPackageName(o.PackageName) {
-		bad("PackageName %q is not an Android package name such as com.example.chat", o.PackageName)
+		p.Add("PackageName %q is not an Android package name such as com.example.chat", o.PackageName)
 	}
-	endpoint := DefaultEndpoint
-	if o.Endpoint != "" {
-		u, err := url.Parse(o.Endpoint)
-		if err != nil || u.Scheme != "https" || u.Host == "" {
-			bad("Endpoint must be an https URL such as %s, got %q", DefaultEndpoint, o.Endpoint)
-		}
-		endpoint = strings.TrimRight(o.Endpoint, "/")
-	}
-	roots, err := rootsWith(o.CAFile)
-	if err != nil {
-		bad("CAFile %s: %v", o.CAFile, err)
-	}
-	timeout := o.Timeout
-	switch {
-	case timeout < 0:
-		bad("Timeout must not be negative, got %v", timeout)
-	case timeout == 0:
-		timeout = DefaultTimeout
-	}
-	if len(problems) > 0 {
-		return nil, errors.Join(problems...)
-	}
-
-	now := o.Now
-	if now == nil {
-		now = time.Now
-	}
-	transport := &http.Transport{
-		Proxy:               http.ProxyFromEnvironment,
-		TLSClientConfig:     &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
-		ForceAttemptHTTP2:   true,
-		MaxIdleConnsPerHost: 16,
-		IdleConnTimeout:     90 * time.Second,
-		TLSHandshakeTimeout: 10 * time.Second,
+	endpoint := p.Endpoint("Endpoint", o.Endpoint, DefaultEndpoint)
+	roots := p.Roots(o.CAFile)
+	timeout := p.Timeout(o.Timeout, DefaultTimeout)
+	if err := p.Err(); err != nil {
+		return nil, err
 	}
 	return &Client{
 		secret:      o.AppSecret,
 		packageName: o.PackageName,
 		channelID:   o.ChannelID,
 		sendURL:     endpoint + SendPath,
-		now:         now,
-		http:        &http.Client{Transport: transport, Timeout: timeout},
+		now:         vendorhttp.Clock(o.Now),
+		http:        vendorhttp.NewClient(roots, timeout),
 	}, nil
 }
 
@@ -168,26 +127,6 @@ func validPackageName(s string) bool {
 	return true
 }
 
-// rootsWith returns the system roots plus the certificates of caFile, or nil
-// (the system roots) when caFile is empty.
-func rootsWith(caFile string) (*x509.CertPool, error) {
-	if caFile == "" {
-		return nil, nil
-	}
-	b, err := os.ReadFile(caFile)
-	if err != nil {
-		return nil, err
-	}
-	pool, err := x509.SystemCertPool()
-	if err != nil {
-		pool = x509.NewCertPool()
-	}
-	if !pool.AppendCertsFromPEM(b) {
-		return nil, errors.New("no PEM certificate in it")
-	}
-	return pool, nil
-}
-
 // MaxBatch is the most registration ids one Send may carry in n.Tokens.
 func (c *Client) MaxBatch() int { return MaxBatch }
 
@@ -199,40 +138,21 @@ func (c *Client) Send(ctx context.Context, n *push.Notification) push.Result {
 	if err != nil {
 		return push.Result{Verdict: push.BadRequest, Reason: err.Error()}
 	}
-	body := form.Encode()
-	ex := &push.Exchange{
-		Method: http.MethodPost,
-		URL:    c.sendURL,
-		Headers: map[string]string{
-			"authorization": "key=" + push.MaskSecret(c.secret),
-			"content-type":  contentType,
+	req := vendorhttp.Request{
+		URL: c.sendURL,
+		Headers: []vendorhttp.Header{
+			{Name: "Authorization", Value: "key=", Secret: c.secret},
+			{Name: "Content-Type", Value: contentType},
 		},
-		Body: body,
+		Body: []byte(form.Encode()),
 	}
 	if n.DryRun {
-		return push.Result{Exchange: ex}
+		return push.Result{Exchange: req.Exchange()}
 	}
 
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.sendURL, strings.NewReader(body))
-	if err != nil {
-		return push.Result{Verdict: push.BadRequest, Reason: err.Error(), Exchange: ex}
-	}
-	req.Header.Set("Authorization", "key="+c.secret)
-	req.Header.Set("Content-Type", contentType)
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return push.Result{Verdict: push.Retry, Reason: "NetworkError: " + err.Error(), Exchange: ex}
-	}
-	answer, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
-	resp.Body.Close()
-	ex.Status = resp.StatusCode
-	ex.Answer = string(answer)
-	if err != nil {
-		return push.Result{Verdict: push.Retry, Status: resp.StatusCode, Reason: "NetworkError: " + err.Error(), Exchange: ex}
-	}
-	r := parseResponse(resp.StatusCode, resp.Header, answer, tokens, c.now())
-	r.Exchange = ex
-	return r
+	return vendorhttp.Do(ctx, c.http, req, func(a vendorhttp.Answer) push.Result {
+		return parseResponse(a.Status, a.Header, a.Body, tokens, c.now())
+	})
 }
 
 // Refresh does nothing: MiPush authenticates every request with the static

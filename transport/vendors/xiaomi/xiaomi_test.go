@@ -2,16 +2,12 @@ package xiaomi
 
 import (
 	"context"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -21,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/pushd-im/pushd/push"
+	"github.com/pushd-im/pushd/transport/vendors/internal/vendortest"
 )
 
 const (
@@ -57,15 +54,7 @@ type fakeMiPush struct {
 func newFakeMiPush(t *testing.T) *fakeMiPush {
 	t.Helper()
 	m := &fakeMiPush{}
-	m.srv = httptest.NewUnstartedServer(http.HandlerFunc(m.serve))
-	m.srv.EnableHTTP2 = true
-	m.srv.Config.ErrorLog = log.New(io.Discard, "", 0) // refused handshakes are expected
-	m.srv.StartTLS()
-	t.Cleanup(m.srv.Close)
-	m.caFile = filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(m.caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: m.srv.Certificate().Raw}), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	m.srv, m.caFile = vendortest.TLSServer(t, http.HandlerFunc(m.serve))
 	return m
 }
 
@@ -105,13 +94,8 @@ func (m *fakeMiPush) sent() []sent {
 // newClient makes a Client that sends to m, with ChannelID testChannel and the clock at testNow.
 func newClient(t *testing.T, m *fakeMiPush) *Client {
 	t.Helper()
-	c, err := New(Options{AppSecret: testSecret, PackageName: testPackage, Endpoint: m.srv.URL, ChannelID: testChannel,
+	return vendortest.NewClient(t, New, Options{AppSecret: testSecret, PackageName: testPackage, Endpoint: m.srv.URL, ChannelID: testChannel,
 		CAFile: m.caFile, Timeout: 10 * time.Second, Now: func() time.Time { return testNow }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c
 }
 
 func TestSendNotification(t *testing.T) {
