@@ -5,6 +5,7 @@
 //	pushd sim [--dir DIR] [--addr ADDR]    run the vendor simulator alone
 //	pushd check-config --config FILE       load a config and list every problem in it
 //	pushd connect --user U --device D      a device's long connection: print frames, ack messages
+//	pushd bench [--quick] [--only LIST]    run the benchmark suite (benchmarks/README.md)
 package main
 
 import (
@@ -42,6 +43,10 @@ Usage:
   pushd connect --user USER --device DEVICE [--addr 127.0.0.1:8080] [--no-ack] [--background]
       Open a device's long connection, print every frame, and ack each message
       (a WebSocket client for trying pushd out).
+  pushd bench [--quick] [--only ingest,online,push,fanout,drain,idle] [--out benchmarks/results]
+      Run the benchmark suite on loopback (a fresh daemon and vendor simulator
+      per scenario): a progress bar, a table of figures against their baselines
+      and bars, and a JSON result and SVG chart in --out (benchmarks/README.md).
 `
 
 func main() {
@@ -65,6 +70,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = checkConfig(args[1:], stdout)
 	case "connect":
 		err = connect(args[1:], stdout)
+	case "bench":
+		err = bench(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

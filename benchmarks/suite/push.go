@@ -1,0 +1,475 @@
+package suite
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/sideshow/apns2"
+	"github.com/sideshow/apns2/token"
+	"golang.org/x/net/http2"
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/google"
+
+	"github.com/pushd-im/pushd/push"
+	"github.com/pushd-im/pushd/transport/vendors/fcm"
+	"github.com/pushd-im/pushd/transport/vendors/xiaomi"
+	"github.com/pushd-im/pushd/transport/vendorsim"
+)
+
+// bareWorkers is the concurrency of the bare APNs and FCM client loops: 64
+// goroutines over one HTTP/2 connection.
+const bareWorkers = 64
+
+// bareMinTime is the least time a bare loop runs: it repeats its calls until then.
+const bareMinTime = time.Second
+
+// runPush measures pushes per second from pushd to the simulator against a
+// bare client loop to the same simulator, for APNs, FCM and Xiaomi (batched):
+//
+//   - APNs and FCM: one-to-one messages with a push_config to offline users
+//     (server sends in batches of 500, 4 callers); the clock runs from the
+//     first send to the last push the simulator records. The baseline is a
+//     bare apns2 client loop, and a plain net/http HTTP/2 client posting FCM
+//     v1 bodies with an OAuth token from the simulator's token endpoint, each
+//     64 goroutines over one connection.
+//   - Xiaomi: group messages to members with Xiaomi bindings (pushd batches
+//     1,000 tokens a request); the baseline is the xiaomi client package
+//     sending the same tokens in batches of 1,000 directly (8 goroutines).
+//     Both are counted in pushes (tokens) per second.
+//
+// The latency of a pushd push is from its send request to its record at the
+// simulator (under that saturating load); the baseline's is one request.
+func runPush(ctx context.Context, e *env) error {
+	perProvider := e.scaled(20_000, 1_000)
+	users := min(1000, perProvider)
+	groupSize := e.scaled(10_000, 2_000)
+	const groupMessages = 20
+	e.note("APNs and FCM: %d pushes each, one-to-one messages to %d offline users (batches of 500, 4 callers); bare loops: %d goroutines, one HTTP/2 connection", perProvider, users, bareWorkers)
+	e.note("Xiaomi: %d group messages to a group of %d (%d members with Xiaomi bindings): %d pushes; bare loop: transport/vendors/xiaomi, batches of %d, 8 goroutines",
+		groupMessages, groupSize, groupSize-1, groupMessages*(groupSize-1), xiaomi.MaxBatch)
+	e.note("each bare loop repeats its calls until it has run at least %v", bareMinTime)
+	e.note("pushd figures run from the first send to the last push recorded by the simulator; pushd latency = send request → push recorded, under that load")
+
+	e.step("start daemon")
+	n, err := startNode(ctx)
+	if err != nil {
+		return err
+	}
+	defer n.close()
+	sim := n.sim()
+
+	e.step("bind devices")
+	var bs []binding
+	apnsUsers, fcmUsers := make([]string, users), make([]string, users)
+	for i := 0; i < users; i++ {
+		apnsUsers[i], fcmUsers[i] = fmt.Sprintf("a%d", i), fmt.Sprintf("f%d", i)
+		bs = append(bs, binding{apnsUsers[i], "iphone", push.APNs, providerToken(push.APNs, i)},
+			binding{fcmUsers[i], "pixel", push.FCM, providerToken(push.FCM, i)})
+	}
+	members := []string{"xboss"}
+	var xmTokens []string
+	for i := 0; i < groupSize-1; i++ {
+		u := fmt.Sprintf("x%d", i)
+		members = append(members, u)
+		xmTokens = append(xmTokens, providerToken(push.Xiaomi, i))
+		bs = append(bs, binding{u, "mi", push.Xiaomi, xmTokens[i]})
+	}
+	if err := n.bindAll(ctx, e, bs); err != nil {
+		return err
+	}
+	if err := putGroup(n, "xg", members); err != nil {
+		return err
+	}
+
+	// APNs.
+	e.step("APNs: bare apns2 loop")
+	bare, blat, err := bareAPNs(ctx, sim, perProvider)
+	if err != nil {
+		return fmt.Errorf("bare APNs: %w", err)
+	}
+	e.step("APNs: pushd")
+	rate, plat, err := pushdOneToOne(ctx, e, n, push.APNs, apnsUsers, perProvider)
+	if err != nil {
+		return fmt.Errorf("pushd APNs: %w", err)
+	}
+	f := e.add(&Figure{Name: "APNs pushes, pushd → simulator", Unit: "push/s", Value: rate, Count: perProvider,
+		Baseline: bare, BaselineName: "bare apns2 loop", Bar: ratioBar(0.8)})
+	f.P50Ms, f.P99Ms = pct(plat)
+	f.BaselineP50Ms, f.BaselineP99Ms = pct(blat)
+
+	// FCM.
+	e.step("FCM: bare HTTP/2 loop")
+	bare, blat, err = bareFCM(ctx, sim, perProvider)
+	if err != nil {
+		return fmt.Errorf("bare FCM: %w", err)
+	}
+	e.step("FCM: pushd")
+	rate, plat, err = pushdOneToOne(ctx, e, n, push.FCM, fcmUsers, perProvider)
+	if err != nil {
+		return fmt.Errorf("pushd FCM: %w", err)
+	}
+	f = e.add(&Figure{Name: "FCM pushes, pushd → simulator", Unit: "push/s", Value: rate, Count: perProvider,
+		Baseline: bare, BaselineName: "bare net/http HTTP/2 loop", Bar: ratioBar(0.8)})
+	f.P50Ms, f.P99Ms = pct(plat)
+	f.BaselineP50Ms, f.BaselineP99Ms = pct(blat)
+
+	// Xiaomi, batched.
+	e.step("Xiaomi: bare client, batches of 1,000")
+	bare, blat, err = bareXiaomi(ctx, n, xmTokens, groupMessages)
+	if err != nil {
+		return fmt.Errorf("bare Xiaomi: %w", err)
+	}
+	e.step("Xiaomi: pushd group messages")
+	rate, plat, err = pushdXiaomi(ctx, e, n, groupMessages, len(xmTokens))
+	if err != nil {
+		return fmt.Errorf("pushd Xiaomi: %w", err)
+	}
+	f = e.add(&Figure{Name: "Xiaomi pushes (tokens), batched, pushd → simulator", Unit: "push/s", Value: rate, Count: groupMessages * len(xmTokens),
+		Baseline: bare, BaselineName: "bare xiaomi client, 1,000 a request", Bar: ratioBar(0.8)})
+	f.P50Ms, f.P99Ms = pct(plat)
+	f.BaselineP50Ms, f.BaselineP99Ms = pct(blat)
+	return nil
+}
+
+// putGroup creates a group (in parts of at most 20,000 ids, to stay under the body limit).
+func putGroup(n *node, group string, members []string) error {
+	const part = 20_000
+	for i := 0; i < len(members); i += part {
+		method, path := "POST", "/v1/groups/"+group+"/members"
+		if i == 0 {
+			method, path = "PUT", "/v1/groups/"+group
+		}
+		b, _ := json.Marshal(map[string]any{"members": members[i:min(i+part, len(members))]})
+		if _, err := n.must(method, path, "", b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// waitPushes polls the simulator until provider p has count deliveries.
+func waitPushes(ctx context.Context, e *env, sim *vendorsim.Sim, count int, timeout time.Duration, ps ...push.Provider) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		got := 0
+		for _, p := range ps {
+			got += sim.Count(p)
+		}
+		if got >= count {
+			return nil
+		}
+		e.p.count(got, count)
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d of %d pushes at the simulator after %v", got, count, timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Millisecond):
+		}
+	}
+}
+
+// lastAt is the arrival of the latest record of the providers.
+func lastAt(sim *vendorsim.Sim, ps ...push.Provider) time.Time {
+	var last time.Time
+	for _, p := range ps {
+		for _, r := range sim.Records(p) {
+			if r.Delivered("") && r.At.After(last) {
+				last = r.At
+			}
+		}
+	}
+	return last
+}
+
+// pushMessageID reads the message_id pushd puts in a push's custom data.
+func pushMessageID(r *vendorsim.Record) string {
+	switch r.Provider {
+	case push.APNs:
+		var b struct {
+			MessageID string `json:"message_id"`
+		}
+		_ = json.Unmarshal(r.Body, &b)
+		return b.MessageID
+	case push.FCM:
+		var b struct {
+			Message struct {
+				Data map[string]string `json:"data"`
+			} `json:"message"`
+		}
+		_ = json.Unmarshal(r.Body, &b)
+		return b.Message.Data["message_id"]
+	case push.Xiaomi:
+		form, _ := url.ParseQuery(string(r.Body))
+		return form.Get("extra.message_id")
+	}
+	return ""
+}
+
+// pushdOneToOne sends count one-to-one messages with a push_config to users
+// (offline, each with one binding of p) and returns pushes/s from the first
+// send to the last push, and each push's send → record latency.
+func pushdOneToOne(ctx context.Context, e *env, n *node, p push.Provider, users []string, count int) (float64, []time.Duration, error) {
+	sim := n.sim()
+	send := func(from, to int) ([]string, error) {
+		msgs := make([][]byte, 0, to-from)
+		for i := from; i < to; i++ {
+			msgs = append(msgs, messageJSON("sender", users[i%len(users)], "m"+strconv.Itoa(i), false, true))
+		}
+		b, err := n.must("POST", "/v1/messages/batch", "", batchJSON(msgs))
+		if err != nil {
+			return nil, err
+		}
+		return sendAnswers(b)
+	}
+	// Warm up: the vendor connection and its credential.
+	if _, err := send(0, 64); err != nil {
+		return 0, nil, err
+	}
+	if err := waitPushes(ctx, e, sim, 64, time.Minute, p); err != nil {
+		return 0, nil, err
+	}
+	time.Sleep(100 * time.Millisecond)
+	sim.Reset()
+
+	const per = 500
+	calls := (count + per - 1) / per
+	var mu sync.Mutex
+	sentAt := make(map[string]time.Time, count)
+	start := time.Now()
+	err := parallel(ctx, calls, 4, func(c int) error {
+		t := time.Now()
+		ids, err := send(c*per, min((c+1)*per, count))
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		for _, id := range ids {
+			sentAt[id] = t
+		}
+		mu.Unlock()
+		return nil
+	}, nil)
+	if err != nil {
+		return 0, nil, err
+	}
+	if err := waitPushes(ctx, e, sim, count, 5*time.Minute, p); err != nil {
+		return 0, nil, err
+	}
+	var lat []time.Duration
+	last := start
+	for _, r := range sim.Records(p) {
+		if !r.Delivered("") {
+			continue
+		}
+		if r.At.After(last) {
+			last = r.At
+		}
+		if t, ok := sentAt[pushMessageID(&r)]; ok {
+			lat = append(lat, r.At.Sub(t))
+		}
+	}
+	return float64(count) / last.Sub(start).Seconds(), lat, nil
+}
+
+// pushdXiaomi sends messages group messages to "xg" (members members with a
+// Xiaomi binding each) and returns pushes (tokens)/s from the first send to
+// the last push, and each token's send → record latency.
+func pushdXiaomi(ctx context.Context, e *env, n *node, messages, members int) (float64, []time.Duration, error) {
+	sim := n.sim()
+	send := func(i int) (string, error) {
+		b, err := n.must("POST", "/v1/messages", "", messageJSON("xboss", "xg", "g"+strconv.Itoa(i), true, true))
+		if err != nil {
+			return "", err
+		}
+		var a sendAnswer
+		if err := json.Unmarshal(b, &a); err != nil {
+			return "", err
+		}
+		return a.MessageID, nil
+	}
+	// Warm up with one group message.
+	if _, err := send(-1); err != nil {
+		return 0, nil, err
+	}
+	if err := waitPushes(ctx, e, sim, members, 2*time.Minute, push.Xiaomi); err != nil {
+		return 0, nil, err
+	}
+	time.Sleep(200 * time.Millisecond)
+	sim.Reset()
+
+	sentAt := map[string]time.Time{}
+	start := time.Now()
+	for i := 0; i < messages; i++ {
+		t := time.Now()
+		id, err := send(i)
+		if err != nil {
+			return 0, nil, err
+		}
+		sentAt[id] = t
+	}
+	total := messages * members
+	if err := waitPushes(ctx, e, sim, total, 5*time.Minute, push.Xiaomi); err != nil {
+		return 0, nil, err
+	}
+	var lat []time.Duration
+	last := start
+	for _, r := range sim.Records(push.Xiaomi) {
+		if !r.Delivered("") {
+			continue
+		}
+		if r.At.After(last) {
+			last = r.At
+		}
+		if t, ok := sentAt[pushMessageID(&r)]; ok {
+			for range len(r.Tokens) - len(r.InvalidTokens) {
+				lat = append(lat, r.At.Sub(t))
+			}
+		}
+	}
+	return float64(total) / last.Sub(start).Seconds(), lat, nil
+}
+
+// bareAPNs sends count pushes with a plain apns2 client (configured like a
+// provider's own sender: token auth, HTTP/2 to the simulator) and returns
+// pushes/s and each request's latency.
+func bareAPNs(ctx context.Context, sim *vendorsim.Sim, count int) (float64, []time.Duration, error) {
+	creds := sim.Credentials()
+	key, err := token.AuthKeyFromBytes(creds.APNs.KeyPEM)
+	if err != nil {
+		return 0, nil, err
+	}
+	pool, err := creds.CAPool()
+	if err != nil {
+		return 0, nil, err
+	}
+	c := apns2.NewTokenClient(&token.Token{AuthKey: key, KeyID: creds.APNs.KeyID, TeamID: creds.APNs.TeamID})
+	c.Host = sim.Endpoint(push.APNs)
+	c.HTTPClient.Transport = &http2.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
+	payload := []byte(`{"aps":{"alert":{"title":"bench","body":"new message"},"sound":"default"},"message_id":"bare"}`)
+	one := func(i int) error {
+		res, err := c.PushWithContext(ctx, &apns2.Notification{DeviceToken: providerToken(push.APNs, i%1000), Topic: creds.APNs.BundleID,
+			Payload: payload, Priority: apns2.PriorityHigh, PushType: apns2.PushTypeAlert})
+		if err != nil {
+			return err
+		}
+		if res.StatusCode != 200 {
+			return fmt.Errorf("status %d %s", res.StatusCode, res.Reason)
+		}
+		return nil
+	}
+	return bareLoop(ctx, sim, count, bareWorkers, one)
+}
+
+// bareLoop warms up with one call, then runs count calls on workers
+// goroutines, again until at least bareMinTime has passed (so that a quick
+// run still measures a steady rate), and returns calls/s and each call's
+// latency.
+func bareLoop(ctx context.Context, sim *vendorsim.Sim, count, workers int, one func(i int) error) (float64, []time.Duration, error) {
+	defer sim.Reset()
+	if err := one(0); err != nil {
+		return 0, nil, err
+	}
+	var lat []time.Duration
+	calls := 0
+	start := time.Now()
+	for round := 0; round == 0 || (time.Since(start) < bareMinTime && round < 50); round++ {
+		l := make([]time.Duration, count)
+		err := parallel(ctx, count, workers, func(i int) error {
+			t := time.Now()
+			err := one(i)
+			l[i] = time.Since(t)
+			return err
+		}, nil)
+		if err != nil {
+			return 0, nil, err
+		}
+		lat = append(lat, l...)
+		calls += count
+	}
+	return float64(calls) / time.Since(start).Seconds(), lat, nil
+}
+
+// bareFCM sends count FCM v1 messages with a plain HTTP/2 client and an OAuth
+// access token from the simulator's token endpoint (the service-account JWT
+// grant, as golang.org/x/oauth2/google makes it).
+func bareFCM(ctx context.Context, sim *vendorsim.Sim, count int) (float64, []time.Duration, error) {
+	creds := sim.Credentials()
+	pool, err := creds.CAPool()
+	if err != nil {
+		return 0, nil, err
+	}
+	hc := &http.Client{Transport: &http2.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}, Timeout: 30 * time.Second}
+	gc, err := google.CredentialsFromJSONWithTypeAndParams(context.WithValue(ctx, oauth2.HTTPClient, hc),
+		creds.ServiceAccountJSON(sim.AuthEndpoint(push.FCM)), google.ServiceAccount, google.CredentialsParams{Scopes: []string{fcm.Scope}})
+	if err != nil {
+		return 0, nil, err
+	}
+	tok, err := gc.TokenSource.Token()
+	if err != nil {
+		return 0, nil, fmt.Errorf("access token: %w", err)
+	}
+	sendURL := sim.Endpoint(push.FCM) + "/v1/projects/" + url.PathEscape(creds.FCM.ProjectID) + "/messages:send"
+	one := func(i int) error {
+		body := fmt.Appendf(nil, `{"message":{"token":%q,"notification":{"title":"bench","body":"new message"},"android":{"priority":"HIGH"},"data":{"message_id":"bare%d"}}}`,
+			providerToken(push.FCM, i%1000), i)
+		req, err := http.NewRequestWithContext(ctx, "POST", sendURL, bytes.NewReader(body))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+		req.Header.Set("Content-Type", "application/json; charset=UTF-8")
+		resp, err := hc.Do(req)
+		if err != nil {
+			return err
+		}
+		answer, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return fmt.Errorf("status %d %s", resp.StatusCode, trunc(answer, 200))
+		}
+		return nil
+	}
+	return bareLoop(ctx, sim, count, bareWorkers, one)
+}
+
+// bareXiaomi sends every token messages times with the xiaomi client, 1,000
+// tokens a request, 8 requests at once; it returns tokens/s and each
+// request's latency.
+func bareXiaomi(ctx context.Context, n *node, tokens []string, messages int) (float64, []time.Duration, error) {
+	sim := n.sim()
+	creds := sim.Credentials()
+	c, err := xiaomi.New(xiaomi.Options{AppSecret: creds.Xiaomi.AppSecret, PackageName: creds.Xiaomi.PackageName,
+		Endpoint: sim.Endpoint(push.Xiaomi), ChannelID: vendorsim.XiaomiPrivateChannelID,
+		CAFile: filepath.Join(n.simDir(), vendorsim.FileCACert), Timeout: 30 * time.Second})
+	if err != nil {
+		return 0, nil, err
+	}
+	defer c.Close()
+	parts := (len(tokens) + xiaomi.MaxBatch - 1) / xiaomi.MaxBatch
+	one := func(i int) error {
+		k := i % parts
+		res := c.Send(ctx, &push.Notification{ID: "bare" + strconv.Itoa(i), App: "demo", Provider: push.Xiaomi,
+			Tokens: tokens[k*xiaomi.MaxBatch : min((k+1)*xiaomi.MaxBatch, len(tokens))], Title: "bench", Body: "new message",
+			Priority: push.PriorityHigh, Data: map[string]string{"message_id": "bare" + strconv.Itoa(i/parts)}})
+		if res.Verdict != push.Delivered {
+			return fmt.Errorf("verdict %s %d %s", res.Verdict, res.Status, res.Reason)
+		}
+		return nil
+	}
+	requests := messages * parts
+	rate, lat, err := bareLoop(ctx, sim, requests, 8, one)
+	// rate is requests/s; count tokens.
+	return rate * float64(len(tokens)) / float64(parts), lat, err
+}

@@ -1,0 +1,313 @@
+// Package suite is pushd's benchmark suite: each scenario starts a fresh
+// daemon (durable Pebble, default config, the vendor simulator in process) on
+// loopback, measures it, and pairs each figure with a baseline measured in the
+// same run where there is a natural one. Run writes a JSON result and an SVG
+// chart; `pushd bench` runs it from the command line:
+//
+//	go run ./cmd/pushd bench --quick
+//
+// The scenarios (issue 5): ingest, online, push, fanout, drain, idle. Every
+// count is bounded and scaled by Options.Scale (1 = the issue's sizes, the
+// quick run uses 0.1); every connection is to 127.0.0.1.
+//
+// Tests of this package never assert a timing: timings are measured here and
+// judged by a human against the bars in the result.
+package suite
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"time"
+)
+
+// QuickScale is the scale of `pushd bench --quick`.
+const QuickScale = 0.1
+
+// Options say what Run measures and where it reports.
+type Options struct {
+	// Scenarios to run, by name (see Scenarios); empty runs them all, in the
+	// suite's order.
+	Scenarios []string
+	// Scale multiplies every count (devices, messages, members, users): 1 is
+	// the issue's sizes, QuickScale the quick run. Rates and the 1,000-message
+	// drain stay as they are. Default 1.
+	Scale float64
+	// OutDir receives result-<timestamp>.json and chart-<timestamp>.svg; empty
+	// writes nothing.
+	OutDir string
+	// Progress receives a one-line progress bar redrawn with \r (a terminal's
+	// stderr); nil draws nothing.
+	Progress io.Writer
+	// HelperCommand starts this program again as the WebSocket client fleet
+	// of the online scenario (with PUSHD_BENCH_HELPER set, the program must
+	// call RunHelper: see IsHelper), so that the clients' memory, goroutines
+	// and file descriptors are not counted as the daemon's. Nil runs the
+	// clients in this process and says so in the result.
+	HelperCommand []string
+}
+
+// Result is one run of the suite; it is what the JSON file holds.
+type Result struct {
+	Started   time.Time         `json:"started"`
+	Finished  time.Time         `json:"finished"`
+	DurationS float64           `json:"duration_s"`
+	Scale     float64           `json:"scale"`
+	Machine   Machine           `json:"machine"`
+	Scenarios []*ScenarioResult `json:"scenarios"`
+	// JSONPath and ChartPath are where Run wrote the files ("" when OutDir is empty).
+	JSONPath  string `json:"-"`
+	ChartPath string `json:"-"`
+}
+
+// Machine describes where the run happened.
+type Machine struct {
+	GOOS       string `json:"goos"`
+	GOARCH     string `json:"goarch"`
+	NumCPU     int    `json:"num_cpu"`
+	GOMAXPROCS int    `json:"gomaxprocs"`
+	GoVersion  string `json:"go_version"`
+	Module     string `json:"module,omitempty"`
+	Revision   string `json:"vcs_revision,omitempty"`
+}
+
+// ScenarioResult is one scenario's figures.
+type ScenarioResult struct {
+	Name      string    `json:"name"`
+	Title     string    `json:"title"`
+	DurationS float64   `json:"duration_s"`
+	Figures   []*Figure `json:"figures"`
+	// Notes say how the figures were measured and anything scaled down.
+	Notes []string `json:"notes,omitempty"`
+	// Error is why the scenario stopped early ("" when it completed).
+	Error string `json:"error,omitempty"`
+}
+
+// Figure is one measured figure, with its baseline and bar when it has them.
+type Figure struct {
+	Name string `json:"name"`
+	// Unit of Value and Baseline: "msg/s", "push/s", "ms", "KiB/device", ….
+	Unit  string  `json:"unit"`
+	Value float64 `json:"value"`
+	// Count is how many operations (messages, pushes, drains, …) the figure is over.
+	Count int `json:"count,omitempty"`
+	// Baseline is the same figure for the baseline, measured in the same run;
+	// BaselineName says what the baseline is. Ratio = Value / Baseline.
+	Baseline     float64 `json:"baseline,omitempty"`
+	BaselineName string  `json:"baseline_name,omitempty"`
+	Ratio        float64 `json:"ratio,omitempty"`
+	// Latency percentiles of pushd and of the baseline, in milliseconds (0: not measured).
+	P50Ms         float64 `json:"p50_ms,omitempty"`
+	P99Ms         float64 `json:"p99_ms,omitempty"`
+	BaselineP50Ms float64 `json:"baseline_p50_ms,omitempty"`
+	BaselineP99Ms float64 `json:"baseline_p99_ms,omitempty"`
+	// Bar is the issue's target for this figure, when it has one.
+	Bar *Bar `json:"bar,omitempty"`
+}
+
+// Bar is a target: the ratio at least Min, or the value at most Max.
+type Bar struct {
+	Text string `json:"text"`
+	// On is "ratio" (Ratio >= Threshold) or "value" (Value <= Threshold).
+	On        string  `json:"on"`
+	Threshold float64 `json:"threshold"`
+	Pass      bool    `json:"pass"`
+}
+
+func ratioBar(min float64) *Bar {
+	return &Bar{Text: fmt.Sprintf("ratio ≥ %.2g", min), On: "ratio", Threshold: min}
+}
+
+func maxBar(max float64, unit string) *Bar {
+	return &Bar{Text: fmt.Sprintf("≤ %s %s", trimFloat(max), unit), On: "value", Threshold: max}
+}
+
+// judge sets Ratio and Bar.Pass from the figures.
+func (f *Figure) judge() {
+	if f.Baseline > 0 {
+		f.Ratio = f.Value / f.Baseline
+	}
+	if f.Bar == nil {
+		return
+	}
+	switch f.Bar.On {
+	case "ratio":
+		f.Bar.Pass = f.Baseline > 0 && f.Ratio >= f.Bar.Threshold
+	case "value":
+		f.Bar.Pass = f.Value > 0 && f.Value <= f.Bar.Threshold
+	}
+}
+
+// scenario is one entry of the suite.
+type scenario struct {
+	name, title string
+	// steps is how many progress steps run makes at scale s (an estimate; the
+	// bar is corrected when the scenario ends).
+	steps int
+	run   func(ctx context.Context, e *env) error
+}
+
+// Scenarios lists the scenario names in the order the suite runs them.
+func Scenarios() []string {
+	var out []string
+	for _, s := range registry() {
+		out = append(out, s.name)
+	}
+	return out
+}
+
+func registry() []scenario {
+	return []scenario{
+		{"ingest", "Ingest: durable one-to-one sends over HTTP", 5, runIngest},
+		{"online", "Online delivery over WebSocket", 6, runOnline},
+		{"push", "Push throughput to the vendor simulator", 8, runPush},
+		{"fanout", "Group fan-out to offline members, six providers", 9, runFanout},
+		{"drain", "Reconnect drain of 1,000 stored messages", 4, runDrain},
+		{"idle", "Idle scale: registered users with bindings, actors passivated", 5, runIdle},
+	}
+}
+
+// env is what a scenario works with.
+type env struct {
+	o   Options
+	res *ScenarioResult
+	p   *progress
+}
+
+// scaled is full × Scale, at least min.
+func (e *env) scaled(full, min int) int {
+	return max(min, int(float64(full)*e.o.Scale+0.5))
+}
+
+func (e *env) note(format string, args ...any) {
+	e.res.Notes = append(e.res.Notes, fmt.Sprintf(format, args...))
+}
+
+func (e *env) add(f *Figure) *Figure {
+	e.res.Figures = append(e.res.Figures, f)
+	return f
+}
+
+func (e *env) step(label string) { e.p.step(e.res.Name + ": " + label) }
+
+// Run runs the chosen scenarios one after the other, each on a fresh daemon,
+// and writes the JSON result and the SVG chart to OutDir. A scenario that
+// fails is recorded with its error and the others still run; the error
+// returned then names every failed scenario (the result is returned as well).
+func Run(ctx context.Context, o Options) (*Result, error) {
+	if o.Scale == 0 {
+		o.Scale = 1
+	}
+	if o.Scale < 0 || o.Scale > 10 {
+		return nil, fmt.Errorf("suite: Scale must be in (0, 10], got %g", o.Scale)
+	}
+	var chosen []scenario
+	all := registry()
+	if len(o.Scenarios) == 0 {
+		chosen = all
+	} else {
+		for _, s := range all {
+			if slices.Contains(o.Scenarios, s.name) {
+				chosen = append(chosen, s)
+			}
+		}
+		for _, name := range o.Scenarios {
+			if !slices.ContainsFunc(all, func(s scenario) bool { return s.name == name }) {
+				return nil, fmt.Errorf("suite: unknown scenario %q (have %s)", name, strings.Join(Scenarios(), ", "))
+			}
+		}
+	}
+	raiseFileLimit()
+	r := &Result{Started: time.Now(), Scale: o.Scale, Machine: machine()}
+	total := 0
+	for _, s := range chosen {
+		total += s.steps
+	}
+	p := newProgress(o.Progress, total)
+	var errs []error
+	planned := 0
+	for _, s := range chosen {
+		planned += s.steps
+		sr := &ScenarioResult{Name: s.name, Title: s.title}
+		r.Scenarios = append(r.Scenarios, sr)
+		e := &env{o: o, res: sr, p: p}
+		start := time.Now()
+		err := runOne(ctx, s, e)
+		sr.DurationS = round3(time.Since(start).Seconds())
+		for _, f := range sr.Figures {
+			f.judge()
+		}
+		if err != nil {
+			sr.Error = err.Error()
+			errs = append(errs, fmt.Errorf("%s: %w", s.name, err))
+		}
+		p.reach(planned, s.name+": done")
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	p.finish()
+	r.Finished = time.Now()
+	r.DurationS = round3(r.Finished.Sub(r.Started).Seconds())
+	if o.OutDir != "" {
+		if err := r.write(o.OutDir); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return r, errors.Join(errs...)
+}
+
+// runOne runs one scenario, turning a panic into its error.
+func runOne(ctx context.Context, s scenario, e *env) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("panic: %v\n%s", v, debug.Stack())
+		}
+	}()
+	return s.run(ctx, e)
+}
+
+// write saves the JSON result and the chart under dir, named by the start time.
+func (r *Result) write(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("suite: out dir: %w", err)
+	}
+	stamp := r.Started.Format("20060102-150405")
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	jp := filepath.Join(dir, "result-"+stamp+".json")
+	if err := os.WriteFile(jp, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("suite: %w", err)
+	}
+	cp := filepath.Join(dir, "chart-"+stamp+".svg")
+	if err := os.WriteFile(cp, r.SVG(), 0o644); err != nil {
+		return fmt.Errorf("suite: %w", err)
+	}
+	r.JSONPath, r.ChartPath = jp, cp
+	return nil
+}
+
+func machine() Machine {
+	m := Machine{GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, NumCPU: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0), GoVersion: runtime.Version()}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		m.Module = bi.Main.Path
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" {
+				m.Revision = s.Value
+			}
+		}
+	}
+	return m
+}
+
+func round3(v float64) float64 { return float64(int64(v*1000+0.5)) / 1000 }
