@@ -184,8 +184,6 @@ func (u *userActor) envelope(ctx actor.Context, env *wire.Envelope) {
 			s.foreground = m.Foreground
 		}
 		u.respond(ctx, sender, &wire.Reply{})
-	case *wire.VerdictReport:
-		u.verdict(m)
 	case *wire.GroupDeliver:
 		u.groupDeliver(ctx, sender, m)
 	case *wire.CallEvent:
@@ -229,6 +227,7 @@ func (u *userActor) bind(req *wire.BindRequest) *wire.BindReply {
 	}
 	nb.App, nb.User = u.app, u.user
 	b.PutBinding(nb)
+	b.DeleteVerdict(u.app, u.user, nb.PushId) // a new registration starts without a verdict
 	if err := st.Commit(b, true); err != nil {
 		return &wire.BindReply{Error: errReply("storage_failed", "%v", err)}
 	}
@@ -307,28 +306,21 @@ func (u *userActor) logout(ctx actor.Context, m *wire.LogoutRequest) *wire.Reply
 	return &wire.Reply{}
 }
 
+// devices lists the bindings with the last verdict the vendor actors recorded.
 func (u *userActor) devices() *wire.DevicesReply {
 	out := &wire.DevicesReply{}
+	verdicts, err := u.n.o.Store.Verdicts(u.app, u.user)
+	if err != nil {
+		return &wire.DevicesReply{Error: errReply("storage_failed", "%v", err)}
+	}
 	for _, b := range u.sortedBindings() {
-		out.Bindings = append(out.Bindings, proto.Clone(b).(*wire.Binding))
+		c := proto.Clone(b).(*wire.Binding)
+		if v := verdicts[c.PushId]; v != nil {
+			c.LastVerdict, c.LastReason, c.LastVerdictAtMs = v.Verdict, v.Reason, v.AtMs
+		}
+		out.Bindings = append(out.Bindings, c)
 	}
 	return out
-}
-
-func (u *userActor) verdict(m *wire.VerdictReport) {
-	bd := u.bindings[m.PushId]
-	if bd == nil {
-		return
-	}
-	changed := bd.LastVerdict != m.Verdict || bd.LastReason != m.Reason
-	bd.LastVerdict, bd.LastReason, bd.LastVerdictAtMs = m.Verdict, m.Reason, m.AtMs
-	if !changed {
-		// The same verdict again: kept in memory, not rewritten on every push.
-		return
-	}
-	b := u.n.o.Store.NewBatch()
-	b.PutBinding(bd)
-	u.n.o.Store.CommitAsync(b, false, nil)
 }
 
 // providerOf is the binding's provider as a push.Provider.

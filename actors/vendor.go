@@ -2,16 +2,19 @@ package actors
 
 import (
 	"context"
-	"encoding/json"
 	"math/rand/v2"
+	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"golang.org/x/time/rate"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/pushd-im/pushd/push"
+	"github.com/pushd-im/pushd/storage"
 	"github.com/pushd-im/pushd/wire"
 )
 
@@ -68,6 +71,9 @@ type vendorActor struct {
 	ctx       context.Context
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
+	// writes collects the outbox deletes and verdicts of one message's
+	// handling; they commit together when it is done.
+	writes *storage.Batch
 }
 
 // call is one vendor request: one push, or a batch with the same payload.
@@ -112,6 +118,7 @@ func newVendor(n *Node, app *App, p push.Provider, s push.Sender) *vendorActor {
 }
 
 func (v *vendorActor) Receive(ctx actor.Context) {
+	defer v.flushWrites()
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		v.self = ctx.Self()
@@ -155,7 +162,7 @@ func (v *vendorActor) accept(j *wire.PushJob) {
 		v.enqueue(&call{class: class, note: note, jobs: []*wire.PushJob{j}})
 		return
 	}
-	key := batchKey(note)
+	key := batchKey(j)
 	c := v.pending[key]
 	if c == nil {
 		c = &call{key: key, class: class, note: note}
@@ -441,18 +448,40 @@ func (v *vendorActor) tokenInvalid(j *wire.PushJob, res push.Result) {
 	v.report(j, res)
 }
 
+// batch is the write batch of the message being handled.
+func (v *vendorActor) batch() *storage.Batch {
+	if v.writes == nil {
+		v.writes = v.n.o.Store.NewBatch()
+	}
+	return v.writes
+}
+
+// flushWrites commits what handling one message wrote. Without fsync: a delete
+// lost in a crash only means one more push with the same collapse id, a lost
+// verdict an older one shown.
+func (v *vendorActor) flushWrites() {
+	if v.writes == nil {
+		return
+	}
+	v.n.o.Store.CommitAsync(v.writes, false, nil)
+	v.writes = nil
+}
+
 // done removes the job from the outbox.
 func (v *vendorActor) done(j *wire.PushJob) {
-	b := v.n.o.Store.NewBatch()
-	b.DeletePush(j.Id)
-	// A delete lost in a crash only means one more push with the same collapse id.
-	v.n.o.Store.CommitAsync(b, false, nil)
+	v.batch().DeletePush(j.Id)
 }
 
 // maxReported bounds the memory of reported verdicts; past it, it starts over.
 const maxReported = 200_000
 
+// report records the binding's verdict when it changed: the same verdict
+// again (every delivered push of a busy binding) writes nothing.
 func (v *vendorActor) report(j *wire.PushJob, res push.Result) {
+	if res.Verdict != push.Delivered && res.Verdict != push.QuotaExhausted {
+		v.n.log.Info("push verdict", "app", j.App, "provider", j.Provider, "push_id", j.PushId,
+			"verdict", res.Verdict, "status", res.Status, "reason", res.Reason, "attempt", j.Attempts)
+	}
 	if res.Verdict == push.Delivered && v.reported[j.PushId] == push.Delivered {
 		return
 	}
@@ -460,13 +489,7 @@ func (v *vendorActor) report(j *wire.PushJob, res push.Result) {
 		clear(v.reported)
 	}
 	v.reported[j.PushId] = res.Verdict
-	v.n.Tell(UserKey(j.App, j.User), &wire.VerdictReport{
-		App: j.App, User: j.User, PushId: j.PushId, Verdict: string(res.Verdict), Reason: res.Reason, AtMs: v.n.now().UnixMilli(),
-	})
-	if res.Verdict != push.Delivered && res.Verdict != push.QuotaExhausted {
-		v.n.log.Info("push verdict", "app", j.App, "provider", j.Provider, "push_id", j.PushId,
-			"verdict", res.Verdict, "status", res.Status, "reason", res.Reason, "attempt", j.Attempts)
-	}
+	v.batch().PutVerdict(j.App, j.User, j.PushId, &wire.VerdictRecord{Verdict: string(res.Verdict), Reason: res.Reason, AtMs: v.n.now().UnixMilli()})
 }
 
 // backoff is exponential with ±20 % jitter.
@@ -524,13 +547,30 @@ func classOf(p push.Provider, n *push.Notification, privateChannel string) strin
 	return classPublic
 }
 
-// batchKey identifies pushes that may share one vendor request: everything but
-// the token and the push's own id must be equal.
-func batchKey(n *push.Notification) string {
-	c := *n
-	c.Token, c.Tokens, c.ID = "", nil, ""
-	b, _ := json.Marshal(c)
-	return string(b)
+// batchKey identifies pushes that may share one vendor request: pushes of the
+// same message (same stream position, config and expiry) to bindings of the
+// same kind. Everything notification() reads from a job but its token is here.
+func batchKey(j *wire.PushJob) string {
+	var b strings.Builder
+	for _, s := range []string{j.MessageId, j.Stream, strconv.FormatUint(j.Seq, 10), j.From, j.PushType, j.BundleId, j.ApnsEnv,
+		strconv.FormatInt(j.ExpiresAtMs, 10), strconv.Itoa(int(j.Priority)), j.CollapseId} {
+		b.WriteString(s)
+		b.WriteByte(0)
+	}
+	keys := make([]string, 0, len(j.Data))
+	for k := range j.Data {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		b.WriteString(k + "=" + j.Data[k])
+		b.WriteByte(0)
+	}
+	if pc := j.GetPushConfig(); pc != nil {
+		pcb, _ := proto.MarshalOptions{Deterministic: true}.Marshal(pc)
+		b.Write(pcb)
+	}
+	return b.String()
 }
 
 // notification turns an outbox job into the vendor-neutral push, with the
@@ -593,9 +633,9 @@ func (n *Node) dispatchPush(j *wire.PushJob, now time.Time) {
 		n.log.Warn("push dropped: provider not configured", "app", j.App, "provider", j.Provider)
 		b := n.o.Store.NewBatch()
 		b.DeletePush(j.Id)
+		b.PutVerdict(j.App, j.User, j.PushId, &wire.VerdictRecord{Verdict: string(push.BadRequest),
+			Reason: "provider " + j.Provider + " is not configured for app " + j.App, AtMs: now.UnixMilli()})
 		n.o.Store.CommitAsync(b, false, nil)
-		n.Tell(UserKey(j.App, j.User), &wire.VerdictReport{App: j.App, User: j.User, PushId: j.PushId,
-			Verdict: string(push.BadRequest), Reason: "provider " + j.Provider + " is not configured for app " + j.App, AtMs: now.UnixMilli()})
 		return
 	}
 	n.system.Root.Send(pid, j)

@@ -86,14 +86,20 @@ func TestPushBindingsPrefersVoIPForCalls(t *testing.T) {
 }
 
 func TestBatchKeyIgnoresTokenAndID(t *testing.T) {
-	a := &push.Notification{ID: "1", Token: "t1", Title: "x", Data: map[string]string{"seq": "3"}}
-	b := &push.Notification{ID: "2", Token: "t2", Title: "x", Data: map[string]string{"seq": "3"}}
-	c := &push.Notification{ID: "3", Token: "t3", Title: "y", Data: map[string]string{"seq": "3"}}
-	if batchKey(a) != batchKey(b) {
-		t.Error("pushes differing only in token and id do not batch")
+	job := func(id uint64, token, title string) *wire.PushJob {
+		return &wire.PushJob{Id: id, Token: token, PushId: "p" + token, User: "u" + token, MessageId: "m", Stream: "group:g", Seq: 3,
+			PushConfig: &wire.PushConfig{Title: title}, Data: map[string]string{"call_id": "c"}}
 	}
-	if batchKey(a) == batchKey(c) {
+	if batchKey(job(1, "t1", "x")) != batchKey(job(2, "t2", "x")) {
+		t.Error("pushes of one message differing only in token, id and user do not batch")
+	}
+	if batchKey(job(1, "t1", "x")) == batchKey(job(3, "t3", "y")) {
 		t.Error("pushes with different titles batch")
+	}
+	other := job(4, "t4", "x")
+	other.Seq = 4
+	if batchKey(job(1, "t1", "x")) == batchKey(other) {
+		t.Error("pushes at different stream positions batch")
 	}
 }
 

@@ -10,6 +10,7 @@
 // contain '/', so '/' separates the parts unambiguously.
 //
 //	u/<app>/<user>/b/<push_id>            wire.Binding
+//	u/<app>/<user>/v/<push_id>            wire.VerdictRecord: the binding's last vendor verdict
 //	u/<app>/<user>/s/<stream>/<seq:be64>  wire.Message ("inbox", "group:<id>")
 //	u/<app>/<user>/c/<device>/<stream>    ack cursor: uvarint seq, everything <= seq received
 //	u/<app>/<user>/i/<from>/<client_msg_id>  idempotency: uvarint created_ms + wire.IdempotencyRecord

@@ -93,3 +93,7 @@ func callKey(app, callID string) []byte { return []byte("c/" + app + "/" + callI
 func groupIdempotencyKey(app, group, from, clientMsgID string) []byte {
 	return append(groupPrefix(app, group), "i/"+from+"/"+clientMsgID...)
 }
+
+func verdictKey(app, user, pushID string) []byte {
+	return append(userPrefix(app, user), "v/"+pushID...)
+}

@@ -250,3 +250,18 @@ func (s *Store) lastOutboxID() (uint64, error) {
 	}
 	return seqOf(it.Key(), len(p))
 }
+
+// Verdicts returns the last vendor verdict of each of the user's bindings.
+func (s *Store) Verdicts(app, user string) (map[string]*wire.VerdictRecord, error) {
+	p := append(userPrefix(app, user), "v/"...)
+	out := map[string]*wire.VerdictRecord{}
+	err := s.scan(p, prefixEnd(p), func(k, v []byte) (bool, error) {
+		r := &wire.VerdictRecord{}
+		if err := decode(k, v, r); err != nil {
+			return false, err
+		}
+		out[string(k[len(p):])] = r
+		return true, nil
+	})
+	return out, err
+}

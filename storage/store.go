@@ -255,13 +255,25 @@ func (b *Batch) PutBinding(bd *wire.Binding) {
 	_ = b.b.Set(pushIndexKey(bd.PushId), []byte(bd.App+"/"+bd.User), nil)
 }
 
-// DeleteBinding removes the user's binding; with dropIndex it removes the push
-// id index too (leave it when the token has moved to another user).
+// DeleteBinding removes the user's binding and its last verdict; with
+// dropIndex it removes the push id index too (leave it when the token has
+// moved to another user).
 func (b *Batch) DeleteBinding(app, user, pushID string, dropIndex bool) {
 	_ = b.b.Delete(bindingKey(app, user, pushID), nil)
+	_ = b.b.Delete(verdictKey(app, user, pushID), nil)
 	if dropIndex {
 		_ = b.b.Delete(pushIndexKey(pushID), nil)
 	}
+}
+
+// PutVerdict records a binding's last vendor verdict.
+func (b *Batch) PutVerdict(app, user, pushID string, v *wire.VerdictRecord) {
+	b.setProto(verdictKey(app, user, pushID), v)
+}
+
+// DeleteVerdict forgets a binding's last verdict (it registered again).
+func (b *Batch) DeleteVerdict(app, user, pushID string) {
+	_ = b.b.Delete(verdictKey(app, user, pushID), nil)
 }
 
 // PutMessage appends m (with its Stream and Seq set) to the user's stream.

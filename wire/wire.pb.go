@@ -1681,32 +1681,31 @@ func (x *DevicesReply) GetError() *Error {
 	return nil
 }
 
-type VerdictReport struct {
+// VerdictRecord is the last vendor verdict for one binding, stored beside it
+// by the vendor actor (not by the user actor, so that pushes never wake it).
+type VerdictRecord struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	App           string                 `protobuf:"bytes,1,opt,name=app,proto3" json:"app,omitempty"`
-	User          string                 `protobuf:"bytes,2,opt,name=user,proto3" json:"user,omitempty"`
-	PushId        string                 `protobuf:"bytes,3,opt,name=push_id,json=pushId,proto3" json:"push_id,omitempty"`
-	Verdict       string                 `protobuf:"bytes,4,opt,name=verdict,proto3" json:"verdict,omitempty"`
-	Reason        string                 `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
-	AtMs          int64                  `protobuf:"varint,6,opt,name=at_ms,json=atMs,proto3" json:"at_ms,omitempty"`
+	Verdict       string                 `protobuf:"bytes,1,opt,name=verdict,proto3" json:"verdict,omitempty"`
+	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	AtMs          int64                  `protobuf:"varint,3,opt,name=at_ms,json=atMs,proto3" json:"at_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *VerdictReport) Reset() {
-	*x = VerdictReport{}
+func (x *VerdictRecord) Reset() {
+	*x = VerdictRecord{}
 	mi := &file_wire_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *VerdictReport) String() string {
+func (x *VerdictRecord) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*VerdictReport) ProtoMessage() {}
+func (*VerdictRecord) ProtoMessage() {}
 
-func (x *VerdictReport) ProtoReflect() protoreflect.Message {
+func (x *VerdictRecord) ProtoReflect() protoreflect.Message {
 	mi := &file_wire_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -1718,47 +1717,26 @@ func (x *VerdictReport) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use VerdictReport.ProtoReflect.Descriptor instead.
-func (*VerdictReport) Descriptor() ([]byte, []int) {
+// Deprecated: Use VerdictRecord.ProtoReflect.Descriptor instead.
+func (*VerdictRecord) Descriptor() ([]byte, []int) {
 	return file_wire_proto_rawDescGZIP(), []int{20}
 }
 
-func (x *VerdictReport) GetApp() string {
-	if x != nil {
-		return x.App
-	}
-	return ""
-}
-
-func (x *VerdictReport) GetUser() string {
-	if x != nil {
-		return x.User
-	}
-	return ""
-}
-
-func (x *VerdictReport) GetPushId() string {
-	if x != nil {
-		return x.PushId
-	}
-	return ""
-}
-
-func (x *VerdictReport) GetVerdict() string {
+func (x *VerdictRecord) GetVerdict() string {
 	if x != nil {
 		return x.Verdict
 	}
 	return ""
 }
 
-func (x *VerdictReport) GetReason() string {
+func (x *VerdictRecord) GetReason() string {
 	if x != nil {
 		return x.Reason
 	}
 	return ""
 }
 
-func (x *VerdictReport) GetAtMs() int64 {
+func (x *VerdictRecord) GetAtMs() int64 {
 	if x != nil {
 		return x.AtMs
 	}
@@ -3258,14 +3236,11 @@ const file_wire_proto_rawDesc = "" +
 	"\x04user\x18\x02 \x01(\tR\x04user\"h\n" +
 	"\fDevicesReply\x12/\n" +
 	"\bbindings\x18\x01 \x03(\v2\x13.pushd.wire.BindingR\bbindings\x12'\n" +
-	"\x05error\x18\x02 \x01(\v2\x11.pushd.wire.ErrorR\x05error\"\x95\x01\n" +
-	"\rVerdictReport\x12\x10\n" +
-	"\x03app\x18\x01 \x01(\tR\x03app\x12\x12\n" +
-	"\x04user\x18\x02 \x01(\tR\x04user\x12\x17\n" +
-	"\apush_id\x18\x03 \x01(\tR\x06pushId\x12\x18\n" +
-	"\averdict\x18\x04 \x01(\tR\averdict\x12\x16\n" +
-	"\x06reason\x18\x05 \x01(\tR\x06reason\x12\x13\n" +
-	"\x05at_ms\x18\x06 \x01(\x03R\x04atMs\"0\n" +
+	"\x05error\x18\x02 \x01(\v2\x11.pushd.wire.ErrorR\x05error\"V\n" +
+	"\rVerdictRecord\x12\x18\n" +
+	"\averdict\x18\x01 \x01(\tR\averdict\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x13\n" +
+	"\x05at_ms\x18\x03 \x01(\x03R\x04atMs\"0\n" +
 	"\x05Reply\x12'\n" +
 	"\x05error\x18\x01 \x01(\v2\x11.pushd.wire.ErrorR\x05error\"2\n" +
 	"\bNotOwner\x12\x10\n" +
@@ -3401,7 +3376,7 @@ var file_wire_proto_goTypes = []any{
 	(*StateRequest)(nil),      // 17: pushd.wire.StateRequest
 	(*DevicesRequest)(nil),    // 18: pushd.wire.DevicesRequest
 	(*DevicesReply)(nil),      // 19: pushd.wire.DevicesReply
-	(*VerdictReport)(nil),     // 20: pushd.wire.VerdictReport
+	(*VerdictRecord)(nil),     // 20: pushd.wire.VerdictRecord
 	(*Reply)(nil),             // 21: pushd.wire.Reply
 	(*NotOwner)(nil),          // 22: pushd.wire.NotOwner
 	(*Deliver)(nil),           // 23: pushd.wire.Deliver
