@@ -60,6 +60,9 @@ type vendorActor struct {
 
 	queue    []*call
 	inflight int
+	// work feeds the pool of long-lived sender goroutines: a goroutine per
+	// push would grow a fresh stack for every HTTP call.
+	work chan *call
 	// reported is the last verdict told to each binding's user actor: the same
 	// verdict again is not sent, so a busy binding (or a large group fan-out)
 	// does not wake its user actor for every delivered push.
@@ -124,6 +127,11 @@ func (v *vendorActor) Receive(ctx actor.Context) {
 		v.self = ctx.Self()
 		v.ctx, v.cancel = context.WithCancel(context.Background())
 		v.rollDay()
+		v.work = make(chan *call, v.maxCalls())
+		for i := 0; i < v.maxCalls(); i++ {
+			v.wg.Add(1)
+			go v.callLoop()
+		}
 	case *actor.Stopping:
 		v.cancel()
 		v.wg.Wait()
@@ -183,7 +191,7 @@ func (v *vendorActor) enqueue(c *call) {
 }
 
 func (v *vendorActor) pump() {
-	for v.inflight < maxInflight && len(v.queue) > 0 {
+	for v.inflight < v.maxCalls() && len(v.queue) > 0 {
 		c := v.queue[0]
 		v.queue[0] = nil
 		v.queue = v.queue[1:]
@@ -191,8 +199,7 @@ func (v *vendorActor) pump() {
 			continue
 		}
 		v.inflight++
-		v.wg.Add(1)
-		go v.call(c)
+		v.work <- c // never blocks: at most maxCalls are in flight
 	}
 }
 
@@ -273,10 +280,31 @@ func (v *vendorActor) resume(class string) {
 	}
 }
 
-// call runs in its own goroutine: wait for the rate limit, drop pushes no
+// call runs on a pool goroutine: wait for the rate limit, drop pushes no
 // longer wanted, send, and report back.
-func (v *vendorActor) call(c *call) {
+// maxCalls is how many vendor requests run at once: many for APNs and FCM
+// (one push a request over HTTP/2 streams), fewer for the batching vendors.
+func (v *vendorActor) maxCalls() int {
+	if v.maxBatch > 1 {
+		return maxInflight / 8
+	}
+	return maxInflight
+}
+
+// callLoop is one goroutine of the pool: it makes vendor calls until the actor stops.
+func (v *vendorActor) callLoop() {
 	defer v.wg.Done()
+	for {
+		select {
+		case c := <-v.work:
+			v.call(c)
+		case <-v.ctx.Done():
+			return
+		}
+	}
+}
+
+func (v *vendorActor) call(c *call) {
 	root := v.n.system.Root
 	if v.limiter != nil {
 		if err := v.limiter.Wait(v.ctx); err != nil {
