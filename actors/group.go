@@ -36,7 +36,7 @@ type groupActor struct {
 	members    []string // sorted
 	lastSeq    uint64
 	firstSeq   uint64
-	inflight   map[string][]*actor.PID
+	dedupe     sendDedupe
 	commits    int
 	fanouts    int
 	loadErr    error
@@ -55,7 +55,7 @@ type groupCommitted struct {
 type fanoutDone struct{}
 
 func newGroup(n *Node, app, group string) *groupActor {
-	return &groupActor{n: n, app: app, group: group, key: GroupKey(app, group), inflight: map[string][]*actor.PID{}}
+	return &groupActor{n: n, app: app, group: group, key: GroupKey(app, group)}
 }
 
 func (g *groupActor) Receive(ctx actor.Context) {
@@ -241,24 +241,11 @@ func (g *groupActor) send(ctx actor.Context, sender *actor.PID, m *wire.Message)
 	}
 	now := g.n.now()
 	st := g.n.o.Store
-	idemKey := ""
-	if m.ClientMsgId != "" {
-		idemKey = m.From + "/" + m.ClientMsgId
-		if waiting, ok := g.inflight[idemKey]; ok {
-			g.inflight[idemKey] = append(waiting, sender)
-			return
-		}
-		rec, created, ok, err := st.GroupIdempotency(g.app, g.group, m.From, m.ClientMsgId)
-		if err != nil {
-			g.reply(ctx, sender, &wire.SendReply{Error: errReply("storage_failed", "idempotency lookup: %v", err)})
-			return
-		}
-		if ok && now.UnixMilli()-created < g.n.o.IdempotencyWin.Milliseconds() {
-			g.n.o.Metrics.IdempotentReplays.Inc()
-			g.reply(ctx, sender, &wire.SendReply{MessageId: rec.MessageId, Seq: rec.Seq, TimestampMs: rec.TimestampMs})
-			return
-		}
-		g.inflight[idemKey] = []*actor.PID{sender}
+	idemKey, answered := g.dedupe.begin(g.n, m, sender, now, func(from, id string) (*wire.IdempotencyRecord, int64, bool, error) {
+		return st.GroupIdempotency(g.app, g.group, from, id)
+	}, func(to *actor.PID, r *wire.SendReply) { g.reply(ctx, to, r) })
+	if answered {
+		return
 	}
 	g.lastSeq++
 	m.Seq, m.Stream, m.App = g.lastSeq, "group:"+g.group, g.app
@@ -268,8 +255,7 @@ func (g *groupActor) send(ctx actor.Context, sender *actor.PID, m *wire.Message)
 	b.PutFanout(&wire.Fanout{App: g.app, Group: g.group, Seq: m.Seq})
 	c := &groupCommitted{msg: m, idemKey: idemKey}
 	if idemKey != "" {
-		b.PutGroupIdempotency(g.app, g.group, m.From, m.ClientMsgId, now.UnixMilli(),
-			&wire.IdempotencyRecord{MessageId: m.MessageId, Seq: m.Seq, TimestampMs: m.TimestampMs})
+		b.PutGroupIdempotency(g.app, g.group, m.From, m.ClientMsgId, now.UnixMilli(), record(m))
 	} else {
 		c.senders = []*actor.PID{sender}
 	}
@@ -291,8 +277,7 @@ func (g *groupActor) onCommitted(ctx actor.Context, c *groupCommitted) {
 	g.commits--
 	senders := c.senders
 	if c.idemKey != "" {
-		senders = g.inflight[c.idemKey]
-		delete(g.inflight, c.idemKey)
+		senders = g.dedupe.done(c.idemKey)
 	}
 	m := c.msg
 	if c.err != nil {

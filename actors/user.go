@@ -34,8 +34,8 @@ type userActor struct {
 	cursors    map[string]map[string]uint64
 	sessions   map[string]*session // device id →
 	pending    map[string][]pendingPush
-	inflight   map[string][]*actor.PID // client msg key → senders waiting for the same commit
-	commits    int                     // async commits not yet answered
+	dedupe     sendDedupe
+	commits    int // async commits not yet answered
 	stopTimer  func() bool
 	timerAt    time.Time
 	self       *actor.PID
@@ -109,7 +109,6 @@ func (u *userActor) load() {
 	u.bindings = map[string]*wire.Binding{}
 	u.sessions = map[string]*session{}
 	u.pending = map[string][]pendingPush{}
-	u.inflight = map[string][]*actor.PID{}
 	bs, err := st.UserBindings(u.app, u.user)
 	if err == nil {
 		for _, b := range bs {

@@ -17,31 +17,18 @@ import (
 func (u *userActor) send(ctx actor.Context, sender *actor.PID, req *wire.SendRequest) {
 	m := req.GetMessage()
 	now := u.n.now()
-	idemKey := ""
-	if m.ClientMsgId != "" {
-		idemKey = m.From + "/" + m.ClientMsgId
-		if waiting, ok := u.inflight[idemKey]; ok {
-			u.inflight[idemKey] = append(waiting, sender)
-			return
-		}
-		rec, created, ok, err := u.n.o.Store.Idempotency(u.app, u.user, m.From, m.ClientMsgId)
-		if err != nil {
-			u.respond(ctx, sender, &wire.SendReply{Error: errReply("storage_failed", "idempotency lookup: %v", err)})
-			return
-		}
-		if ok && now.UnixMilli()-created < u.n.o.IdempotencyWin.Milliseconds() {
-			u.n.o.Metrics.IdempotentReplays.Inc()
-			u.respond(ctx, sender, &wire.SendReply{MessageId: rec.MessageId, Seq: rec.Seq, TimestampMs: rec.TimestampMs})
-			return
-		}
-		u.inflight[idemKey] = []*actor.PID{sender}
+	st := u.n.o.Store
+	idemKey, answered := u.dedupe.begin(u.n, m, sender, now, func(from, id string) (*wire.IdempotencyRecord, int64, bool, error) {
+		return st.Idempotency(u.app, u.user, from, id)
+	}, func(to *actor.PID, r *wire.SendReply) { u.respond(ctx, to, r) })
+	if answered {
+		return
 	}
 	m.MessageId = NewMessageID(now)
-	b := u.n.o.Store.NewBatch()
+	b := st.NewBatch()
 	c := u.appendInbox(m, now, b)
 	if idemKey != "" {
-		b.PutIdempotency(u.app, u.user, m.From, m.ClientMsgId, now.UnixMilli(),
-			&wire.IdempotencyRecord{MessageId: m.MessageId, Seq: m.Seq, TimestampMs: m.TimestampMs})
+		b.PutIdempotency(u.app, u.user, m.From, m.ClientMsgId, now.UnixMilli(), record(m))
 		c.idemKey = idemKey
 	} else {
 		c.senders = []*actor.PID{sender}
@@ -151,8 +138,7 @@ func (u *userActor) onCommitted(ctx actor.Context, c *committed) {
 	u.commits--
 	senders := c.senders
 	if c.idemKey != "" {
-		senders = u.inflight[c.idemKey]
-		delete(u.inflight, c.idemKey)
+		senders = u.dedupe.done(c.idemKey)
 	}
 	m := c.msg
 	if c.err != nil {
