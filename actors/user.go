@@ -108,7 +108,6 @@ func (u *userActor) load() {
 	st := u.n.o.Store
 	u.bindings = map[string]*wire.Binding{}
 	u.sessions = map[string]*session{}
-	u.pending = map[string][]pendingPush{}
 	bs, err := st.UserBindings(u.app, u.user)
 	if err == nil {
 		for _, b := range bs {

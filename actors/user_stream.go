@@ -402,6 +402,9 @@ func (n *Node) readGroup(app, group string, after, upto uint64, fn func(*wire.Me
 }
 
 func (u *userActor) addPending(device string, p pendingPush) {
+	if u.pending == nil {
+		u.pending = map[string][]pendingPush{}
+	}
 	u.pending[device] = append(u.pending[device], p)
 	u.armTimer(p.due)
 }

@@ -102,9 +102,13 @@ func New(o Options) (*Server, error) {
 		s.metrics = fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{}))
 	}
 	s.srv = &fasthttp.Server{
-		Handler:                       s.handle,
-		Name:                          "pushd",
-		MaxRequestBodySize:            o.MaxBodyBytes,
+		Handler:            s.handle,
+		Name:               "pushd",
+		MaxRequestBodySize: o.MaxBodyBytes,
+		// A long connection keeps its connection's read buffer for its whole
+		// life; 3 KiB (fasthttp's default is 4) bounds request headers at that
+		// and keeps an idle device small.
+		ReadBufferSize:                3 << 10,
 		ReadTimeout:                   30 * time.Second,
 		WriteTimeout:                  30 * time.Second,
 		IdleTimeout:                   2 * time.Minute,

@@ -17,7 +17,7 @@ const (
 	wsQueue        = 4096     // frames waiting for a slow client before it is dropped
 	wsMaxFrame     = 64 << 10 // largest client frame
 	wsWriteTimeout = 10 * time.Second
-	wsReadBuffer   = 1024
+	wsReadBuffer   = 512
 )
 
 // pongFrame answers a ping.
