@@ -866,10 +866,12 @@ func TestVendorsQPSLimitUnderBurst(t *testing.T) {
 			}
 			most = max(most, j-i)
 		}
-		// The limiter lets qps a second plus a burst of qps/10 through; two more
-		// for the jitter between leaving the limiter and reaching the simulator.
-		if most > qps+qps/10+2 {
-			t.Errorf("%s: %d requests within one second, want at most %d", p, most, qps+qps/10+2)
+		// The limiter lets qps a second plus a burst of qps/10 through. Requests
+		// delayed between the limiter and the simulator (a loaded CI machine
+		// can stall for a few hundred ms) may bunch into one window, so allow
+		// half a second's worth on top; unlimited, all 40 would land at once.
+		if limit := qps + qps/10 + qps/2; most > limit {
+			t.Errorf("%s: %d requests within one second, want at most %d", p, most, limit)
 		}
 		if span, least := at[len(at)-1].Sub(at[0]), time.Duration(n-qps/10-1)*time.Second/qps-100*time.Millisecond; span < least {
 			t.Errorf("%s: %d requests within %v, want them spread over at least %v", p, n, span, least)
