@@ -262,7 +262,9 @@ func TestInvalidTokenUnbindsUnlessReRegistered(t *testing.T) {
 
 	h.send("alice", "bob", "hi", pushCfg{"title": "t", "content": "c"})
 	h.eventually("the ipad's push reached the vendor", func() bool { return len(h.sim().Records(push.APNs)) > 0 })
-	time.Sleep(10 * time.Millisecond) // let the registration be strictly newer than the push (ms clock)
+	// The registration must be strictly newer than the push, on a ms clock.
+	pushed := h.clock.Now().UnixMilli()
+	h.eventually("the clock moved past the push", func() bool { return h.clock.Now().UnixMilli() > pushed })
 	h.bind("bob", "ipad", push.APNs, again)
 
 	var last []map[string]any
