@@ -629,6 +629,16 @@ func notification(app *App, j *wire.PushJob) *push.Notification {
 		applyProfile(n, prof)
 	}
 	applyProfile(n, app.Defaults[p])
+	switch p {
+	case push.HMS, push.Xiaomi, push.OPPO, push.Vivo:
+		// These vendors refuse a notification without both a title and a
+		// body: a push_config that gives one shows it in both places.
+		if !n.Passthrough && n.Title == "" {
+			n.Title = n.Body
+		} else if !n.Passthrough && n.Body == "" {
+			n.Body = n.Title
+		}
+	}
 	return n
 }
 

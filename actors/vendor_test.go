@@ -128,3 +128,17 @@ func TestSplitKey(t *testing.T) {
 		}
 	}
 }
+
+func TestAndroidPushWithOnlyContentGetsATitle(t *testing.T) {
+	app := &App{ID: "demo"}
+	for _, p := range []push.Provider{push.HMS, push.Xiaomi, push.OPPO, push.Vivo} {
+		n := notification(app, &wire.PushJob{App: "demo", Provider: string(p), PushConfig: &wire.PushConfig{Content: "hello"}})
+		if n.Title != "hello" || n.Body != "hello" {
+			t.Errorf("%s: title %q body %q", p, n.Title, n.Body)
+		}
+	}
+	n := notification(app, &wire.PushJob{App: "demo", Provider: "apns", PushConfig: &wire.PushConfig{Content: "hello"}})
+	if n.Title != "" {
+		t.Errorf("apns got a title %q", n.Title)
+	}
+}
