@@ -43,14 +43,15 @@ func (n *Node) SendMany(ctx context.Context, msgs []*wire.Message) ([]*wire.Send
 	}
 	for i, m := range msgs {
 		key := sendKey(m)
-		env, err := wire.Wrap(key, &wire.SendRequest{Message: m})
+		pid := n.routerFor(key)
+		packed, err := n.pack(pid, key, &wire.SendRequest{Message: m})
 		if err != nil {
 			errs[i] = err
 			continue
 		}
 		// Futures are created in order on one goroutine, so each receiver's
 		// actor gets its messages in the order of msgs.
-		futures[i] = n.system.Root.RequestFuture(n.routerFor(key), env, timeout)
+		futures[i] = n.system.Root.RequestFuture(pid, packed, timeout)
 	}
 	for i, f := range futures {
 		if f == nil {
@@ -76,11 +77,7 @@ func (n *Node) SendMany(ctx context.Context, msgs []*wire.Message) ([]*wire.Send
 }
 
 func unwrapReply(res any) (proto.Message, error) {
-	env, ok := res.(*wire.Envelope)
-	if !ok {
-		return nil, fmt.Errorf("actors: unexpected reply %T", res)
-	}
-	return wire.Unwrap(env)
+	return unpack(res)
 }
 
 // sendKey routes a message: to its receiver's user actor, or to its group's actor.

@@ -62,16 +62,16 @@ func (c *callActor) Receive(ctx actor.Context) {
 		}
 	case callTimedOut:
 		c.timeout()
-	case *wire.Envelope:
+	case *wire.Envelope, *local:
 		sender := ctx.Sender()
-		msg, err := wire.Unwrap(env(m))
+		msg, err := unpack(m)
 		if err != nil {
 			c.reply(ctx, sender, &wire.CallReply{Error: errReply("unknown_type", "%v", err)})
 			return
 		}
 		req, ok := msg.(*wire.CallRequest)
 		if !ok {
-			c.reply(ctx, sender, &wire.CallReply{Error: errReply("unknown_type", "call actor does not handle %s", m.GetType())})
+			c.reply(ctx, sender, &wire.CallReply{Error: errReply("unknown_type", "call actor does not handle %T", msg)})
 			return
 		}
 		if c.loadErr != nil {
@@ -82,15 +82,8 @@ func (c *callActor) Receive(ctx actor.Context) {
 	}
 }
 
-func env(e *wire.Envelope) *wire.Envelope { return e }
-
 func (c *callActor) reply(ctx actor.Context, to *actor.PID, m *wire.CallReply) {
-	if to == nil {
-		return
-	}
-	if e, err := wire.Wrap(c.key, m); err == nil {
-		ctx.Send(to, e)
-	}
+	c.n.send(ctx, to, c.key, m)
 }
 
 func (c *callActor) handle(r *wire.CallRequest) *wire.CallReply {

@@ -68,7 +68,7 @@ func (g *groupActor) Receive(ctx actor.Context) {
 		if g.fanouts == 0 && g.commits == 0 {
 			ctx.Send(ctx.Parent(), &passivate{key: g.key, pid: ctx.Self()})
 		}
-	case *wire.Envelope:
+	case *wire.Envelope, *local:
 		g.envelope(ctx, m)
 	case *groupCommitted:
 		g.onCommitted(ctx, m)
@@ -103,18 +103,12 @@ func (g *groupActor) load() {
 }
 
 func (g *groupActor) reply(ctx actor.Context, to *actor.PID, m wireMessage) {
-	if to == nil {
-		return
-	}
-	env, err := wire.Wrap(g.key, m)
-	if err == nil {
-		ctx.Send(to, env)
-	}
+	g.n.send(ctx, to, g.key, m)
 }
 
-func (g *groupActor) envelope(ctx actor.Context, env *wire.Envelope) {
+func (g *groupActor) envelope(ctx actor.Context, env any) {
 	sender := ctx.Sender()
-	msg, err := wire.Unwrap(env)
+	msg, err := unpack(env)
 	if err != nil {
 		g.reply(ctx, sender, &wire.Reply{Error: errReply("unknown_type", "%v", err)})
 		return
@@ -149,7 +143,7 @@ func (g *groupActor) envelope(ctx actor.Context, env *wire.Envelope) {
 	case *wire.Fanout:
 		g.resume(m)
 	default:
-		g.reply(ctx, sender, &wire.Reply{Error: errReply("unknown_type", "group actor does not handle %s", env.GetType())})
+		g.reply(ctx, sender, &wire.Reply{Error: errReply("unknown_type", "group actor does not handle %T", msg)})
 	}
 }
 
@@ -444,13 +438,13 @@ func (n *Node) tellMembership(ctx context.Context, app, group string, users []st
 // requestNodeRetry sends node work to one node's router and waits for its
 // answer, retrying with backoff while the node does not answer.
 func (n *Node) requestNodeRetry(ctx context.Context, node string, msg wireMessage, addr string) error {
-	env, err := wire.Wrap(nodeKeyPrefix+node, msg)
-	if err != nil {
-		return err
-	}
 	pid := n.router
 	if node != n.place.Self() {
 		pid = actor.NewPID(addr, "router")
+	}
+	env, err := n.pack(pid, nodeKeyPrefix+node, msg)
+	if err != nil {
+		return err
 	}
 	backoff := 20 * time.Millisecond
 	for {
@@ -475,26 +469,19 @@ func (n *Node) requestNodeRetry(ctx context.Context, node string, msg wireMessag
 // nodeWork runs work for many users this node owns without blocking the
 // router: members with live connections get a group message through their
 // actor; the others are handled in bulk on the store.
-func (r *router) nodeWork(ctx actor.Context, env *wire.Envelope, sender *actor.PID) {
-	msg, err := wire.Unwrap(env)
+func (r *router) nodeWork(ctx actor.Context, key string, env any, sender *actor.PID) {
+	n := r.n
+	msg, err := unpack(env)
 	if err != nil {
-		if sender != nil {
-			reply, _ := wire.Wrap(env.Key, &wire.Reply{Error: errReply("unknown_type", "%v", err)})
-			ctx.Send(sender, reply)
-		}
+		n.send(ctx, sender, key, &wire.Reply{Error: errReply("unknown_type", "%v", err)})
 		return
 	}
-	n := r.n
 	answer := func(err error) {
-		if sender == nil {
-			return
-		}
 		rep := &wire.Reply{}
 		if err != nil {
 			rep.Error = errReply("node_work_failed", "%v", err)
 		}
-		reply, _ := wire.Wrap(env.Key, rep)
-		n.system.Root.Send(sender, reply)
+		n.send(n.system.Root, sender, key, rep)
 	}
 	switch m := msg.(type) {
 	case *wire.FanoutChunk:
@@ -521,7 +508,7 @@ func (r *router) nodeWork(ctx actor.Context, env *wire.Envelope, sender *actor.P
 			answer(n.o.Store.Commit(b, true))
 		})
 	default:
-		answer(fmt.Errorf("node work does not handle %s", env.GetType()))
+		answer(fmt.Errorf("node work does not handle %T", msg))
 	}
 }
 
@@ -532,11 +519,8 @@ func (n *Node) fanoutLocal(ctx context.Context, c *wire.FanoutChunk, alive, rest
 	m := c.Message
 	futures := make([]*actor.Future, 0, len(alive))
 	for _, u := range alive {
-		env, err := wire.Wrap(UserKey(m.App, u), &wire.GroupDeliver{Message: m, Group: c.Group})
-		if err != nil {
-			return err
-		}
-		futures = append(futures, n.system.Root.RequestFuture(n.router, env, n.o.RequestTimeout))
+		key := UserKey(m.App, u)
+		futures = append(futures, n.system.Root.RequestFuture(n.router, &local{key: key, msg: &wire.GroupDeliver{Message: m, Group: c.Group}}, n.o.RequestTimeout))
 	}
 	if err := n.pushOffline(m, rest); err != nil {
 		return err

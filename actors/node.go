@@ -280,10 +280,6 @@ func (n *Node) routerFor(key string) *actor.PID {
 // Request sends msg to the actor that owns key and waits for its reply,
 // re-routing with backoff while ownership moves, until ctx ends.
 func (n *Node) Request(ctx context.Context, key string, msg proto.Message) (proto.Message, error) {
-	env, err := wire.Wrap(key, msg)
-	if err != nil {
-		return nil, err
-	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, n.o.RequestTimeout)
@@ -301,7 +297,12 @@ func (n *Node) Request(ctx context.Context, key string, msg proto.Message) (prot
 		if wait <= 0 {
 			return nil, fmt.Errorf("%w: %s", ErrUnavailable, key)
 		}
-		res, err := n.system.Root.RequestFuture(n.routerFor(key), env, wait).Result()
+		pid := n.routerFor(key)
+		packed, err := n.pack(pid, key, msg)
+		if err != nil {
+			return nil, err
+		}
+		res, err := n.system.Root.RequestFuture(pid, packed, wait).Result()
 		if err == nil {
 			reply, err := unwrapReply(res)
 			if err != nil {
@@ -328,12 +329,7 @@ func (n *Node) Request(ctx context.Context, key string, msg proto.Message) (prot
 
 // Tell sends msg to the actor that owns key without waiting for an answer.
 func (n *Node) Tell(key string, msg proto.Message) {
-	env, err := wire.Wrap(key, msg)
-	if err != nil {
-		n.log.Error("actors: tell", "key", key, "err", err)
-		return
-	}
-	n.system.Root.Send(n.routerFor(key), env)
+	n.send(n.system.Root, n.routerFor(key), key, msg)
 }
 
 // after runs f after d on a timer the node stops at Shutdown.

@@ -35,7 +35,7 @@ type child struct {
 }
 
 type heldMessage struct {
-	env    *wire.Envelope
+	msg    any // *local or *wire.Envelope
 	sender *actor.PID
 }
 
@@ -51,7 +51,7 @@ func newRouter(n *Node) *router {
 
 func (r *router) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
-	case *wire.Envelope:
+	case *wire.Envelope, *local:
 		r.route(ctx, m, ctx.Sender())
 	case *passivate:
 		c := r.children[m.key]
@@ -79,7 +79,7 @@ func (r *router) Receive(ctx actor.Context) {
 		r.n.o.Metrics.ActiveUsers.Dec()
 		if c != nil && len(c.held) > 0 {
 			for _, h := range c.held {
-				r.route(ctx, h.env, h.sender)
+				r.route(ctx, h.msg, h.sender)
 			}
 		}
 	}
@@ -109,27 +109,21 @@ func (r *router) connectedUser(key string) bool {
 	return c != nil && !c.stopping && r.connected[key]
 }
 
-func (r *router) route(ctx actor.Context, env *wire.Envelope, sender *actor.PID) {
-	key := env.GetKey()
+func (r *router) route(ctx actor.Context, m any, sender *actor.PID) {
+	key, _ := routingKey(m)
 	if strings.HasPrefix(key, nodeKeyPrefix) {
-		r.nodeWork(ctx, env, sender)
+		r.nodeWork(ctx, key, m, sender)
 		return
 	}
 	if owner, _ := r.n.place.Owner(key); owner != r.n.place.Self() {
-		if sender != nil {
-			reply, _ := wire.Wrap(key, &wire.NotOwner{Key: key, Owner: owner})
-			ctx.Send(sender, reply)
-		}
+		r.n.send(ctx, sender, key, &wire.NotOwner{Key: key, Owner: owner})
 		return
 	}
 	c := r.children[key]
 	if c == nil {
 		producer := r.producer(key)
 		if producer == nil {
-			if sender != nil {
-				reply, _ := wire.Wrap(key, &wire.Reply{Error: errReply("bad_key", "no actor kind for key %q", key)})
-				ctx.Send(sender, reply)
-			}
+			r.n.send(ctx, sender, key, &wire.Reply{Error: errReply("bad_key", "no actor kind for key %q", key)})
 			return
 		}
 		pid := ctx.Spawn(actor.PropsFromProducer(producer))
@@ -139,8 +133,8 @@ func (r *router) route(ctx actor.Context, env *wire.Envelope, sender *actor.PID)
 		r.n.o.Metrics.ActiveUsers.Inc()
 	}
 	if c.stopping {
-		c.held = append(c.held, heldMessage{env, sender})
+		c.held = append(c.held, heldMessage{m, sender})
 		return
 	}
-	ctx.RequestWithCustomSender(c.pid, env, sender)
+	ctx.RequestWithCustomSender(c.pid, m, sender)
 }

@@ -37,11 +37,10 @@ type sessionActor struct {
 }
 
 func (s *sessionActor) Receive(ctx actor.Context) {
-	env, ok := ctx.Message().(*wire.Envelope)
-	if !ok {
-		return
+	if _, ok := routingKey(ctx.Message()); !ok {
+		return // a system message
 	}
-	msg, err := wire.Unwrap(env)
+	msg, err := unpack(ctx.Message())
 	if err != nil {
 		return
 	}

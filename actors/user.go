@@ -95,7 +95,7 @@ func (u *userActor) Receive(ctx actor.Context) {
 		if len(u.sessions) == 0 && len(u.pending) == 0 && u.commits == 0 {
 			ctx.Send(ctx.Parent(), &passivate{key: u.key, pid: ctx.Self()})
 		}
-	case *wire.Envelope:
+	case *wire.Envelope, *local:
 		u.envelope(ctx, m)
 	case *committed:
 		u.onCommitted(ctx, m)
@@ -132,20 +132,12 @@ func (u *userActor) load() {
 }
 
 func (u *userActor) respond(ctx actor.Context, to *actor.PID, m proto.Message) {
-	if to == nil {
-		return
-	}
-	env, err := wire.Wrap(u.key, m)
-	if err != nil {
-		u.n.log.Error("user actor: wrap reply", "err", err)
-		return
-	}
-	ctx.Send(to, env)
+	u.n.send(ctx, to, u.key, m)
 }
 
-func (u *userActor) envelope(ctx actor.Context, env *wire.Envelope) {
+func (u *userActor) envelope(ctx actor.Context, env any) {
 	sender := ctx.Sender()
-	msg, err := wire.Unwrap(env)
+	msg, err := unpack(env)
 	if err != nil {
 		u.respond(ctx, sender, &wire.Reply{Error: errReply("unknown_type", "%v", err)})
 		return
@@ -187,7 +179,7 @@ func (u *userActor) envelope(ctx actor.Context, env *wire.Envelope) {
 	case *wire.CallEvent:
 		u.callEvent(ctx, sender, m)
 	default:
-		u.respond(ctx, sender, &wire.Reply{Error: errReply("unknown_type", "user actor does not handle %s", env.GetType())})
+		u.respond(ctx, sender, &wire.Reply{Error: errReply("unknown_type", "user actor does not handle %T", msg)})
 	}
 }
 
@@ -296,8 +288,7 @@ func (u *userActor) logout(ctx actor.Context, m *wire.LogoutRequest) *wire.Reply
 	}
 	delete(u.pending, m.DeviceId)
 	if s := u.sessions[m.DeviceId]; s != nil {
-		kick, _ := wire.Wrap("", &wire.Kick{Reason: "logout", SessionId: s.id})
-		ctx.Send(s.pid, kick)
+		u.n.send(ctx, s.pid, "", &wire.Kick{Reason: "logout", SessionId: s.id})
 		delete(u.sessions, m.DeviceId)
 		u.sessionsChanged(ctx)
 	}

@@ -205,11 +205,7 @@ func (u *userActor) deliverLive(ctx actor.Context, dev string, s *session, m *wi
 }
 
 func (u *userActor) deliver(ctx actor.Context, s *session, frames [][]byte) {
-	env, err := wire.Wrap("", &wire.Deliver{Frames: frames})
-	if err != nil {
-		return
-	}
-	ctx.Send(s.pid, env)
+	u.n.send(ctx, s.pid, "", &wire.Deliver{Frames: frames})
 	u.n.o.Metrics.FramesDelivered.Add(float64(len(frames)))
 }
 
@@ -300,8 +296,7 @@ func (u *userActor) ack(m *wire.AckRequest) {
 // it everything after its cursors, each stream in order, before any live message.
 func (u *userActor) connect(ctx actor.Context, sender *actor.PID, m *wire.ConnectRequest) {
 	if old := u.sessions[m.DeviceId]; old != nil && old.id != m.SessionId {
-		kick, _ := wire.Wrap("", &wire.Kick{Reason: "connected_elsewhere", SessionId: old.id})
-		ctx.Send(old.pid, kick)
+		u.n.send(ctx, old.pid, "", &wire.Kick{Reason: "connected_elsewhere", SessionId: old.id})
 	}
 	s := &session{id: m.SessionId, pid: actor.NewPID(m.SessionAddress, m.SessionActor), foreground: m.Foreground, sent: map[string]uint64{}}
 	u.sessions[m.DeviceId] = s
