@@ -611,7 +611,14 @@ func notification(app *App, j *wire.PushJob) *push.Notification {
 		BundleID: j.BundleId, APNsEnv: j.ApnsEnv, PushType: j.PushType,
 		Title: pc.GetTitle(), Body: pc.GetContent(), Payload: pc.GetPayload(), Badge: int(pc.GetBadgeIncrement()),
 		Priority: push.Priority(j.Priority), CollapseID: j.CollapseId,
-		Data: map[string]string{"message_id": j.MessageId, "sender": j.From, "stream": j.Stream, "seq": strconv.FormatUint(j.Seq, 10)},
+		Data: map[string]string{},
+	}
+	// Only what the push has: a test push (POST /v1/push/test) has no message.
+	setData(n.Data, "message_id", j.MessageId)
+	setData(n.Data, "sender", j.From)
+	setData(n.Data, "stream", j.Stream)
+	if j.Seq > 0 {
+		n.Data["seq"] = strconv.FormatUint(j.Seq, 10)
 	}
 	if n.BundleID == "" {
 		n.BundleID = app.BundleID
@@ -640,6 +647,12 @@ func notification(app *App, j *wire.PushJob) *push.Notification {
 		}
 	}
 	return n
+}
+
+func setData(d map[string]string, k, v string) {
+	if v != "" {
+		d[k] = v
+	}
 }
 
 // applyProfile fills what the notification leaves empty from the profile.
