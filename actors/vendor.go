@@ -77,6 +77,9 @@ type vendorActor struct {
 	// writes collects the outbox deletes and verdicts of one message's
 	// handling; they commit together when it is done.
 	writes *storage.Batch
+	// lastConfig and its encoding speed up batch keys (see batchKey).
+	lastConfig      *wire.PushConfig
+	lastConfigBytes []byte
 }
 
 // call is one vendor request: one push, or a batch with the same payload.
@@ -160,6 +163,16 @@ func (v *vendorActor) Receive(ctx actor.Context) {
 // accept places a job into a call: held if its class waits for the next day,
 // batched with others of the same payload, or sent on its own.
 func (v *vendorActor) accept(j *wire.PushJob) {
+	var key string
+	if v.maxBatch > 1 {
+		// A batch collecting the same payload takes the job as it is: its
+		// notification and class are the batch's.
+		key = v.batchKey(j)
+		if c := v.pending[key]; c != nil {
+			v.addToBatch(c, j)
+			return
+		}
+	}
 	note := notification(v.app, j)
 	class := classOf(v.provider, note, v.app.Defaults[v.provider].ChannelID)
 	if until, ok := v.heldUntil[class]; ok && v.n.now().Before(until) {
@@ -170,17 +183,18 @@ func (v *vendorActor) accept(j *wire.PushJob) {
 		v.enqueue(&call{class: class, note: note, jobs: []*wire.PushJob{j}})
 		return
 	}
-	key := batchKey(j)
-	c := v.pending[key]
-	if c == nil {
-		c = &call{key: key, class: class, note: note}
-		v.pending[key] = c
-		self, root := v.self, v.n.system.Root
-		v.n.after(batchWindow, func() { root.Send(self, flushBatch{key}) })
-	}
+	c := &call{key: key, class: class, note: note}
+	v.pending[key] = c
+	self, root := v.self, v.n.system.Root
+	v.n.after(batchWindow, func() { root.Send(self, flushBatch{key}) })
+	v.addToBatch(c, j)
+}
+
+// addToBatch adds a job to a collecting batch and sends the batch when full.
+func (v *vendorActor) addToBatch(c *call, j *wire.PushJob) {
 	c.jobs = append(c.jobs, j)
 	if len(c.jobs) >= v.maxBatch {
-		delete(v.pending, key)
+		delete(v.pending, c.key)
 		v.enqueue(c)
 	}
 }
@@ -578,7 +592,18 @@ func classOf(p push.Provider, n *push.Notification, privateChannel string) strin
 // batchKey identifies pushes that may share one vendor request: pushes of the
 // same message (same stream position, config and expiry) to bindings of the
 // same kind. Everything notification() reads from a job but its token is here.
-func batchKey(j *wire.PushJob) string {
+//
+// The push_config's encoding is kept for the last config seen: the jobs of one
+// fan-out share it.
+func (v *vendorActor) batchKey(j *wire.PushJob) string {
+	if pc := j.GetPushConfig(); pc != v.lastConfig {
+		v.lastConfig = pc
+		v.lastConfigBytes, _ = proto.MarshalOptions{Deterministic: true}.Marshal(pc)
+	}
+	return batchKey(j, v.lastConfigBytes)
+}
+
+func batchKey(j *wire.PushJob, config []byte) string {
 	var b strings.Builder
 	for _, s := range []string{j.MessageId, j.Stream, strconv.FormatUint(j.Seq, 10), j.From, j.PushType, j.BundleId, j.ApnsEnv,
 		strconv.FormatInt(j.ExpiresAtMs, 10), strconv.Itoa(int(j.Priority)), j.CollapseId} {
@@ -594,10 +619,7 @@ func batchKey(j *wire.PushJob) string {
 		b.WriteString(k + "=" + j.Data[k])
 		b.WriteByte(0)
 	}
-	if pc := j.GetPushConfig(); pc != nil {
-		pcb, _ := proto.MarshalOptions{Deterministic: true}.Marshal(pc)
-		b.Write(pcb)
-	}
+	b.Write(config)
 	return b.String()
 }
 

@@ -90,15 +90,16 @@ func TestBatchKeyIgnoresTokenAndID(t *testing.T) {
 		return &wire.PushJob{Id: id, Token: token, PushId: "p" + token, User: "u" + token, MessageId: "m", Stream: "group:g", Seq: 3,
 			PushConfig: &wire.PushConfig{Title: title}, Data: map[string]string{"call_id": "c"}}
 	}
-	if batchKey(job(1, "t1", "x")) != batchKey(job(2, "t2", "x")) {
+	v := &vendorActor{}
+	if v.batchKey(job(1, "t1", "x")) != v.batchKey(job(2, "t2", "x")) {
 		t.Error("pushes of one message differing only in token, id and user do not batch")
 	}
-	if batchKey(job(1, "t1", "x")) == batchKey(job(3, "t3", "y")) {
+	if v.batchKey(job(1, "t1", "x")) == v.batchKey(job(3, "t3", "y")) {
 		t.Error("pushes with different titles batch")
 	}
 	other := job(4, "t4", "x")
 	other.Seq = 4
-	if batchKey(job(1, "t1", "x")) == batchKey(other) {
+	if v.batchKey(job(1, "t1", "x")) == v.batchKey(other) {
 		t.Error("pushes at different stream positions batch")
 	}
 }
