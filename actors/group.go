@@ -549,19 +549,19 @@ func (n *Node) pushOffline(m *wire.Message, users []string) error {
 	st := n.o.Store
 	b := st.NewBatch()
 	var jobs []*wire.PushJob
-	for _, u := range users {
+	err := st.EachUserBindings(m.App, users, func(u string, bs []*wire.Binding) error {
 		if u == m.From {
-			continue
-		}
-		bs, err := st.UserBindings(m.App, u)
-		if err != nil {
-			return err
+			return nil
 		}
 		for _, bd := range pushBindings(bs, false) {
 			j := n.newJob(m.App, u, bd, m, now)
 			b.PutPush(j)
 			jobs = append(jobs, j)
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if len(jobs) == 0 {
 		return nil

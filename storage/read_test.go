@@ -479,3 +479,37 @@ func TestOutbox(t *testing.T) {
 		t.Errorf("Pushes after DeletePush = %s", got)
 	}
 }
+
+func TestEachUserBindingsReadsEveryUsersOwn(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	b := s.NewBatch()
+	for _, u := range []string{"bo", "bob", "bobby", "carl"} {
+		for _, d := range []string{"d1", "d2"} {
+			b.PutBinding(&wire.Binding{App: "demo", User: u, PushId: "p-" + u + "-" + d, DeviceId: d})
+		}
+	}
+	if err := s.Commit(b, true); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]string{}
+	err := s.EachUserBindings("demo", []string{"bo", "bob", "bobby", "nobody", "carl"}, func(u string, bs []*wire.Binding) error {
+		for _, b := range bs {
+			if b.User != u {
+				t.Errorf("%s got %s's binding %s", u, b.User, b.PushId)
+			}
+			got[u] = append(got[u], b.PushId)
+		}
+		if u == "nobody" && len(bs) != 0 {
+			t.Errorf("nobody has %d bindings", len(bs))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []string{"bo", "bob", "bobby", "carl"} {
+		if len(got[u]) != 2 {
+			t.Errorf("%s: %v", u, got[u])
+		}
+	}
+}
