@@ -42,6 +42,7 @@ const (
 	FileFCMKey            = "fcm-service-account-key.pem"
 	FileSecrets           = "secrets.json"
 	FileFCMServiceAccount = "fcm-service-account.json" // written by Run once the token URI is known
+	FilePushdProviders    = "pushd-providers.yaml"     // written by Run: the providers block of a pushd app
 )
 
 // Validity of the generated certificates. The server certificate stays under Apple's

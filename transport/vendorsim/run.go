@@ -52,7 +52,14 @@ func Run(ctx context.Context, dir, addr string, logger *slog.Logger) error {
 		"ca_file", filepath.Join(abs, FileCACert),
 		"admin", s.URL()+adminPrefix+"/records",
 		"providers", fmt.Sprint(s.Providers()))
-	logger.Info("pushd provider config for the simulator", "yaml", s.ConfigYAML(abs))
+	// The providers block goes to a file: a YAML block in a log line is
+	// escaped onto one line and cannot be pasted into a config.
+	providersFile := filepath.Join(abs, FilePushdProviders)
+	if err := writeFileAtomic(providersFile, []byte(s.ConfigYAML(abs)), 0o600); err != nil {
+		_ = shutdown()
+		return err
+	}
+	logger.Info("pushd provider config for the simulator written; put it under an app of pushd's config", "file", providersFile)
 	<-ctx.Done()
 	return shutdown()
 }

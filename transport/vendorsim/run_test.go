@@ -50,7 +50,13 @@ func TestRun(t *testing.T) {
 			if m["msg"] == "vendor simulator running" {
 				baseURL = m["url"]
 			}
-			yaml = m["yaml"]
+			if file := m["file"]; file != "" {
+				b, err := os.ReadFile(file)
+				if err != nil {
+					t.Fatalf("the logged providers file: %v", err)
+				}
+				yaml = string(b)
+			}
 		case err := <-done:
 			t.Fatalf("Run returned early: %v", err)
 		case <-deadline:
