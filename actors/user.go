@@ -24,23 +24,24 @@ const drainChunk = 256
 // cursor, its live sessions and the ack-or-push timers. It is activated by the
 // router on the first message and asks to be passivated when idle.
 type userActor struct {
-	n          *Node
-	app, user  string
-	key        string
-	bindings   map[string]*wire.Binding // push id →
-	lastSeq    uint64                   // highest seq assigned in the inbox
-	committed  uint64                   // highest seq durable (and so deliverable)
-	firstSeq   uint64                   // lowest seq still stored
-	cursors    map[string]map[string]uint64
-	sessions   map[string]*session // device id →
-	pending    map[string][]pendingPush
-	dedupe     sendDedupe
-	commits    int // async commits not yet answered
-	stopTimer  func() bool
-	timerAt    time.Time
-	self       *actor.PID
-	broken     bool
-	loadFailed error
+	n         *Node
+	app, user string
+	key       string
+	bindings  map[string]*wire.Binding // push id →
+	lastSeq   uint64                   // highest seq assigned in the inbox
+	committed uint64                   // highest seq durable (and so deliverable)
+	firstSeq  uint64                   // lowest seq still stored
+	cursors   map[string]map[string]uint64
+	sessions  map[string]*session // device id →
+	pending   map[string][]pendingPush
+	dedupe    sendDedupe
+	commits   int // async commits not yet answered
+	stopTimer func() bool
+	timerAt   time.Time
+	self      *actor.PID
+	// failed is set when the state could not be loaded or a commit failed: the
+	// actor then refuses work and asks to be passivated, to reload from disk.
+	failed error
 }
 
 type session struct {
@@ -126,7 +127,7 @@ func (u *userActor) load() {
 		u.firstSeq = u.lastSeq + 1
 	}
 	if err != nil {
-		u.loadFailed = err
+		u.failed = err
 		u.n.log.Error("user actor: load", "app", u.app, "user", u.user, "err", err)
 	}
 }
@@ -142,7 +143,7 @@ func (u *userActor) envelope(ctx actor.Context, env any) {
 		u.respond(ctx, sender, &wire.Reply{Error: errReply("unknown_type", "%v", err)})
 		return
 	}
-	if u.loadFailed != nil || u.broken {
+	if u.failed != nil {
 		u.respond(ctx, sender, &wire.Reply{Error: errReply("storage_failed", "user state unavailable")})
 		ctx.Send(ctx.Parent(), &passivate{key: u.key, pid: ctx.Self()})
 		return

@@ -144,7 +144,7 @@ func (u *userActor) onCommitted(ctx actor.Context, c *committed) {
 	if c.err != nil {
 		// Later seqs may have been assigned on top of the failed one: start
 		// over from what is on disk.
-		u.broken = true
+		u.failed = c.err
 		for _, s := range senders {
 			u.respond(ctx, s, &wire.SendReply{Error: errReply("storage_failed", "message not stored: %v", c.err)})
 		}

@@ -1,6 +1,7 @@
 package benchmarks
 
 import (
+	"context"
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
@@ -59,14 +60,10 @@ func BenchmarkAPNsPushVsBareClient(b *testing.B) {
 		}()
 	}
 	wg.Wait()
-	// Poll the count: Sim.Wait copies every record on each wake-up, which
-	// would cost more than what is measured.
-	deadline := time.Now().Add(5 * time.Minute)
-	for sim.Count(push.APNs) < b.N {
-		if time.Now().After(deadline) {
-			b.Fatalf("pushd delivered %d of %d pushes", sim.Count(push.APNs), b.N)
-		}
-		time.Sleep(time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if err := sim.Wait(ctx, func([]vendorsim.Record) bool { return sim.Count(push.APNs) >= b.N }); err != nil {
+		b.Fatalf("pushd delivered %d of %d pushes: %v", sim.Count(push.APNs), b.N, err)
 	}
 	el := time.Since(start)
 	b.StopTimer()

@@ -81,7 +81,7 @@ func (d *Daemon) buildApps() (map[string]*actors.App, []*api.App, error) {
 	var apiApps []*api.App
 	for _, ca := range cfgApps {
 		provs := ca.Providers
-		if d.sim != nil && !providerSet(provs) {
+		if d.sim != nil && len(provs.Configured()) == 0 {
 			provs = d.simProviders()
 		}
 		a := &actors.App{ID: ca.ID, Senders: map[push.Provider]push.Sender{}, RateLimits: map[push.Provider]actors.RateLimit{},

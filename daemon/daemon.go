@@ -214,7 +214,7 @@ func (d *Daemon) sweepLoop() {
 			return
 		case <-t.C:
 		}
-		now := time.Now()
+		now := d.clock.Now()
 		res, err := d.store.Sweep(now.Add(-d.cfg.OfflineRetention.Std()).UnixMilli(), now.Add(-d.cfg.IdempotencyWindow.Std()).UnixMilli())
 		if err != nil {
 			d.log.Error("retention sweep", "err", err)
@@ -236,8 +236,3 @@ func (p placement) Owner(key string) (string, string) {
 }
 
 func (p placement) Self() string { return p.c.Self().ID }
-
-// providerSet reports whether the app configures any provider.
-func providerSet(p config.Providers) bool {
-	return p.APNs != nil || p.FCM != nil || p.HMS != nil || p.Xiaomi != nil || p.OPPO != nil || p.Vivo != nil
-}

@@ -1,6 +1,7 @@
 package daemon_test
 
 import (
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -387,10 +388,9 @@ func TestHealthReadyMetricsOpenAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	buf := new(strings.Builder)
-	_, _ = io_Copy(buf, resp)
-	if !strings.Contains(buf.String(), `pushd_messages_accepted_total{kind="peer"} 1`) {
-		t.Errorf("metrics lack the accepted message:\n%s", buf.String())
+	raw, _ := io.ReadAll(resp.Body)
+	if !strings.Contains(string(raw), `pushd_messages_accepted_total{kind="peer"} 1`) {
+		t.Errorf("metrics lack the accepted message:\n%s", raw)
 	}
 }
 

@@ -359,8 +359,6 @@ func dig(m map[string]any, path ...string) any {
 
 func apnsToken(i int) string { return fmt.Sprintf("%064x", i+1) }
 
-func io_Copy(w io.Writer, r *http.Response) (int64, error) { return io.Copy(w, r.Body) }
-
 type (
 	configT   = config.Config
 	durationT = config.Duration

@@ -145,14 +145,6 @@ func (n *node) must(method, path, user string, body []byte) ([]byte, error) {
 	return b, nil
 }
 
-func (n *node) postJSON(path, user string, v any) ([]byte, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
-	}
-	return n.must("POST", path, user, b)
-}
-
 // metric sums every sample of a metric on /metrics.
 func (n *node) metric(name string) (float64, error) {
 	st, body, err := n.do("GET", "/metrics", "-", nil)
@@ -308,12 +300,6 @@ func diff(a, b uint64) float64 { return float64(int64(b) - int64(a)) }
 type latencies struct {
 	mu sync.Mutex
 	d  []time.Duration
-}
-
-func (l *latencies) add(d time.Duration) {
-	l.mu.Lock()
-	l.d = append(l.d, d)
-	l.mu.Unlock()
 }
 
 // pct returns the p50 and p99 of ds in milliseconds.

@@ -180,19 +180,6 @@ func waitPushes(ctx context.Context, e *env, sim *vendorsim.Sim, count int, time
 	}
 }
 
-// lastAt is the arrival of the latest record of the providers.
-func lastAt(sim *vendorsim.Sim, ps ...push.Provider) time.Time {
-	var last time.Time
-	for _, p := range ps {
-		for _, r := range sim.Records(p) {
-			if r.Delivered("") && r.At.After(last) {
-				last = r.At
-			}
-		}
-	}
-	return last
-}
-
 // pushMessageID reads the message_id pushd puts in a push's custom data.
 func pushMessageID(r *vendorsim.Record) string {
 	switch r.Provider {

@@ -23,15 +23,14 @@ func (e *apiError) Error() string { return e.Code + ": " + e.Message }
 
 // The stable error codes of the API.
 const (
-	codeBadRequest     = "bad_request"   // malformed JSON, wrong types, out-of-range values
-	codeUnknownField   = "unknown_field" // a field the route does not take
-	codeTooLarge       = "too_large"     // body over max_body_bytes
-	codeUnauthorized   = "unauthorized"  // no or bad credentials
-	codeForbidden      = "forbidden"     // credentials fine, action not allowed
-	codeNotFound       = "not_found"     // no such route, binding, user
-	codeNotImplemented = "not_implemented"
-	codeUnavailable    = "unavailable" // the owner node did not answer in time
-	codeInternal       = "internal"
+	codeBadRequest   = "bad_request"   // malformed JSON, wrong types, out-of-range values
+	codeUnknownField = "unknown_field" // a field the route does not take
+	codeTooLarge     = "too_large"     // body over max_body_bytes
+	codeUnauthorized = "unauthorized"  // no or bad credentials
+	codeForbidden    = "forbidden"     // credentials fine, action not allowed
+	codeNotFound     = "not_found"     // no such route, binding, user
+	codeUnavailable  = "unavailable"   // the owner node did not answer in time
+	codeInternal     = "internal"
 )
 
 func badField(field, format string, args ...any) *apiError {

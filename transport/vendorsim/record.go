@@ -150,8 +150,11 @@ func (rc *recorder) add(r Record) {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	if len(rc.records) >= rc.max {
-		drop := len(rc.records) - rc.max + 1
-		rc.records = slices.Delete(rc.records, 0, drop)
+		// Dropping copies the kept records to a new array (a tenth at a time,
+		// so that it stays rare): views handed out by view() never see a
+		// stored record move or change.
+		drop := max(len(rc.records)-rc.max+1, rc.max/10)
+		rc.records = slices.Clone(rc.records[drop:])
 	}
 	rc.records = append(rc.records, r)
 	rc.delivered[r.Provider] += r.deliveredCount()
@@ -183,6 +186,18 @@ func (rc *recorder) snapshot(keep func(*Record) bool) ([]Record, <-chan struct{}
 		}
 	}
 	return out, rc.changed
+}
+
+// view returns the records as they are, for reading only, and the channel
+// closed on the next change. No copy is made: a stored record never changes or
+// moves (add appends past the view's end, and dropping old records makes a new
+// array), and the capacity is cut so that a reader cannot append into it. Wait
+// calls its condition on every new record; a copy each time made waiting for n
+// records cost O(n²).
+func (rc *recorder) view() ([]Record, <-chan struct{}) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return rc.records[:len(rc.records):len(rc.records)], rc.changed
 }
 
 func (rc *recorder) count(p push.Provider) int {
@@ -233,11 +248,12 @@ func (s *Sim) Reset() {
 }
 
 // Wait blocks until cond holds for the records (all providers, in arrival order),
-// ctx is done (ctx.Err()) or the Sim shuts down (ErrClosed). cond is called with a
-// fresh copy after each new record or Reset, never concurrently.
+// ctx is done (ctx.Err()) or the Sim shuts down (ErrClosed). cond is called with the
+// records after each new record or Reset, never concurrently; it reads them and must
+// not change them (they share their headers, bodies and tokens with the Sim).
 func (s *Sim) Wait(ctx context.Context, cond func([]Record) bool) error {
 	for {
-		recs, changed := s.records.snapshot(nil)
+		recs, changed := s.records.view()
 		if cond(recs) {
 			return nil
 		}

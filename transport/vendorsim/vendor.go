@@ -90,9 +90,6 @@ func newVendorEnv(s *Sim, spec vendorSpec) *vendorEnv {
 // now is the Sim's clock.
 func (e *vendorEnv) now() time.Time { return e.sim.now() }
 
-// endpoint is the vendor's base URL ("" before Start).
-func (e *vendorEnv) endpoint() string { return e.sim.Endpoint(e.provider) }
-
 // authEndpoint is the vendor's token endpoint URL ("" when it has none).
 func (e *vendorEnv) authEndpoint() string { return e.sim.AuthEndpoint(e.provider) }
 
