@@ -102,9 +102,13 @@ func New(o Options) (*Server, error) {
 		s.metrics = fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{}))
 	}
 	s.srv = &fasthttp.Server{
-		Handler:            s.handle,
-		Name:               "pushd",
-		MaxRequestBodySize: o.MaxBodyBytes,
+		Handler: s.handle,
+		Name:    "pushd",
+		// fasthttp refuses a body over its limit by closing the connection
+		// with the body unread, which a client can see as a reset instead of
+		// the answer. Bodies up to twice max_body_bytes are read and refused
+		// with a 413 by handle; only larger ones meet fasthttp's limit.
+		MaxRequestBodySize: 2 * o.MaxBodyBytes,
 		// A long connection keeps its connection's read buffer for its whole
 		// life; 3 KiB (fasthttp's default is 4) bounds request headers at that
 		// and keeps an idle device small.
@@ -179,6 +183,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 func (s *Server) handle(ctx *fasthttp.RequestCtx) {
+	if n := len(ctx.Request.Body()); n > s.o.MaxBodyBytes {
+		writeError(ctx, &apiError{Status: http.StatusRequestEntityTooLarge, Code: codeTooLarge, Message: fmt.Sprintf("body: %d bytes, larger than %d", n, s.o.MaxBodyBytes)})
+		return
+	}
 	path := string(ctx.Path())
 	method := string(ctx.Method())
 	switch {
