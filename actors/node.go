@@ -118,6 +118,8 @@ type Node struct {
 	place   Placement
 	router  *actor.PID
 	vendors map[vendorKey]*actor.PID
+	// pool runs every actor's mailbox (see workerPool).
+	pool *workerPool
 
 	mu      sync.Mutex
 	timers  map[uint64]func() bool // node timers not yet fired, by id
@@ -149,6 +151,7 @@ func New(o Options) (*Node, error) {
 	return &Node{
 		o: o, log: o.Logger, system: sys, workCtx: workCtx, workCancel: workCancel,
 		vendors: map[vendorKey]*actor.PID{},
+		pool:    newWorkerPool(300),
 		timers:  map[uint64]func() bool{},
 		stopCh:  make(chan struct{}),
 	}, nil
@@ -187,14 +190,14 @@ func (n *Node) StartRemote() (addr string, err error) {
 // Start spawns the router and the vendor actors and re-queues the outbox.
 func (n *Node) Start(p Placement) error {
 	n.place = p
-	pid, err := n.system.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return newRouter(n) }), "router")
+	pid, err := n.system.Root.SpawnNamed(n.props(func() actor.Actor { return newRouter(n) }), "router")
 	if err != nil {
 		return fmt.Errorf("actors: spawn router: %w", err)
 	}
 	n.router = pid
 	for _, app := range n.o.Apps {
 		for prov, s := range app.Senders {
-			props := actor.PropsFromProducer(func() actor.Actor { return newVendor(n, app, prov, s) })
+			props := n.props(func() actor.Actor { return newVendor(n, app, prov, s) })
 			vpid, err := n.system.Root.SpawnNamed(props, "vendor-"+app.ID+"-"+string(prov))
 			if err != nil {
 				return fmt.Errorf("actors: spawn vendor %s/%s: %w", app.ID, prov, err)
@@ -262,8 +265,20 @@ func (n *Node) Shutdown(ctx context.Context) error {
 			n.remote.Shutdown(true)
 		}
 		n.system.Shutdown()
+		closed := make(chan struct{})
+		go func() { n.pool.Close(); close(closed) }()
+		select {
+		case <-closed:
+		case <-ctx.Done():
+		}
 	})
 	return nil
+}
+
+// props are the Props of every pushd actor: its producer, run on the node's
+// worker pool.
+func (n *Node) props(producer actor.Producer) *actor.Props {
+	return actor.PropsFromProducer(producer, actor.WithDispatcher(n.pool))
 }
 
 // Address is this node's remote address ("nonhost" without a remote).

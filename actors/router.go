@@ -126,7 +126,7 @@ func (r *router) route(ctx actor.Context, m any, sender *actor.PID) {
 			r.n.send(ctx, sender, key, &wire.Reply{Error: errReply("bad_key", "no actor kind for key %q", key)})
 			return
 		}
-		pid := ctx.Spawn(actor.PropsFromProducer(producer))
+		pid := ctx.Spawn(r.n.props(producer))
 		c = &child{pid: pid}
 		r.children[key] = c
 		r.byID[pid.Id] = key

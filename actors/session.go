@@ -61,7 +61,7 @@ func (n *Node) OpenSession(ctx context.Context, app, user, device string, conn C
 	var b [12]byte
 	_, _ = rand.Read(b[:])
 	id := hex.EncodeToString(b[:])
-	pid, err := n.system.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor {
+	pid, err := n.system.Root.SpawnNamed(n.props(func() actor.Actor {
 		return &sessionActor{id: id, conn: conn}
 	}), "s-"+id)
 	if err != nil {
