@@ -87,12 +87,16 @@ func runFanout(ctx context.Context, e *env) error {
 		sim.Reset()
 
 		e.step(fmt.Sprintf("%s: fan-out to %d members", group, size-1))
+		stop := e.profile(group)
 		start := time.Now()
 		if _, err := n.must("POST", "/v1/messages", "", messageJSON("boss", group, "to everyone", true, true)); err != nil {
+			stop()
 			return err
 		}
 		answered := time.Since(start)
-		if err := waitPushes(ctx, e, sim, size-1, 5*time.Minute, push.Providers...); err != nil {
+		err := waitPushes(ctx, e, sim, size-1, 5*time.Minute, push.Providers...)
+		stop()
+		if err != nil {
 			return fmt.Errorf("%s: %w", group, err)
 		}
 		var at []time.Duration

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -94,7 +95,9 @@ func runIngest(ctx context.Context, e *env) error {
 			return fmt.Errorf("baseline: %w", err)
 		}
 		e.step(name + ": pushd")
+		stop := e.profile(strings.TrimPrefix(path, "/v1/"))
 		ps, plat, err := load(n.addr, path, calls, workers, body)
+		stop()
 		if err != nil {
 			return fmt.Errorf("pushd: %w", err)
 		}

@@ -234,6 +234,8 @@ func pushdOneToOne(ctx context.Context, e *env, n *node, p push.Provider, users 
 	calls := (count + per - 1) / per
 	var mu sync.Mutex
 	sentAt := make(map[string]time.Time, count)
+	stop := e.profile(string(p))
+	defer stop()
 	start := time.Now()
 	err := parallel(ctx, calls, 4, func(c int) error {
 		t := time.Now()
@@ -297,6 +299,8 @@ func pushdXiaomi(ctx context.Context, e *env, n *node, messages, members int) (f
 	sim.Reset()
 
 	sentAt := map[string]time.Time{}
+	stop := e.profile("xiaomi-batched")
+	defer stop()
 	start := time.Now()
 	for i := 0; i < messages; i++ {
 		t := time.Now()

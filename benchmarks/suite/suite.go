@@ -24,6 +24,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"time"
@@ -53,6 +54,10 @@ type Options struct {
 	// and file descriptors are not counted as the daemon's. Nil runs the
 	// clients in this process and says so in the result.
 	HelperCommand []string
+	// ProfileDir, when set, receives a CPU profile of each measured window
+	// (pushd's side of a figure, not its setup or baseline), named
+	// <scenario>-<window>.prof.
+	ProfileDir string
 }
 
 // Result is one run of the suite; it is what the JSON file holds.
@@ -197,6 +202,30 @@ func (e *env) add(f *Figure) *Figure {
 }
 
 func (e *env) step(label string) { e.p.step(e.res.Name + ": " + label) }
+
+// profile starts a CPU profile of one measured window when Options.ProfileDir
+// is set; the returned func stops it. A profile that cannot start is noted,
+// not fatal.
+func (e *env) profile(window string) (stop func()) {
+	if e.o.ProfileDir == "" {
+		return func() {}
+	}
+	path := filepath.Join(e.o.ProfileDir, e.res.Name+"-"+window+".prof")
+	f, err := os.Create(path)
+	if err == nil {
+		if err = pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+		}
+	}
+	if err != nil {
+		e.note("profile %s: %v", path, err)
+		return func() {}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
+}
 
 // Run runs the chosen scenarios one after the other, each on a fresh daemon,
 // and writes the JSON result and the SVG chart to OutDir. A scenario that
