@@ -120,6 +120,8 @@ type Node struct {
 	vendors map[vendorKey]*actor.PID
 	// pool runs every actor's mailbox (see workerPool).
 	pool *workerPool
+	// unbinds spares vendor actors a binding read for young jobs.
+	unbinds *unbindLog
 
 	mu      sync.Mutex
 	timers  map[uint64]func() bool // node timers not yet fired, by id
@@ -152,6 +154,7 @@ func New(o Options) (*Node, error) {
 		o: o, log: o.Logger, system: sys, workCtx: workCtx, workCancel: workCancel,
 		vendors: map[vendorKey]*actor.PID{},
 		pool:    newWorkerPool(300),
+		unbinds: newUnbindLog(o.Clock.Now()),
 		timers:  map[uint64]func() bool{},
 		stopCh:  make(chan struct{}),
 	}, nil

@@ -213,6 +213,7 @@ func (u *userActor) bind(req *wire.BindRequest) *wire.BindReply {
 	for id, old := range u.bindings {
 		if id != nb.PushId && old.DeviceId == nb.DeviceId && old.Provider == nb.Provider && old.PushType == nb.PushType {
 			b.DeleteBinding(u.app, u.user, id, true)
+			u.n.unbinds.add(id, u.n.now())
 			delete(u.bindings, id)
 		}
 	}
@@ -251,6 +252,7 @@ func (u *userActor) unbind(ctx actor.Context, m *wire.UnbindRequest) *wire.Reply
 	}
 	b := u.n.o.Store.NewBatch()
 	b.DeleteBinding(u.app, u.user, m.PushId, dropIndex)
+	u.n.unbinds.add(m.PushId, u.n.now())
 	if err := u.n.o.Store.Commit(b, true); err != nil {
 		return &wire.Reply{Error: errReply("storage_failed", "%v", err)}
 	}
@@ -272,6 +274,7 @@ func (u *userActor) logout(ctx actor.Context, m *wire.LogoutRequest) *wire.Reply
 	for id, bd := range u.bindings {
 		if bd.DeviceId == m.DeviceId {
 			b.DeleteBinding(u.app, u.user, id, true)
+			u.n.unbinds.add(id, u.n.now())
 			removed = append(removed, id)
 		}
 	}

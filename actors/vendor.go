@@ -352,14 +352,10 @@ func (v *vendorActor) call(c *call) {
 	root.Send(v.self, done)
 }
 
-// freshJob is how young a first-attempt push may be to skip the stale check:
-// its binding was read when it was made.
-const freshJob = 500 * time.Millisecond
-
 // stale says why a job must not be sent any more: the binding is gone or has
 // another token, or the device acked the message in time.
 func (v *vendorActor) stale(j *wire.PushJob) string {
-	if !j.Conditional && j.Attempts == 0 && v.n.now().UnixMilli()-j.CreatedAtMs < freshJob.Milliseconds() {
+	if !j.Conditional && j.Attempts == 0 && v.n.unbinds.unchanged(j.PushId, time.UnixMilli(j.CreatedAtMs), v.n.now()) {
 		return ""
 	}
 	st := v.n.o.Store
