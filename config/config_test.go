@@ -26,6 +26,7 @@ func TestDefault(t *testing.T) {
 		{"idempotency_window", c.IdempotencyWindow.Std(), 24 * time.Hour},
 		{"user_idle_timeout", c.UserIdleTimeout.Std(), 2 * time.Minute},
 		{"max_body_bytes", c.MaxBodyBytes, 1 << 20},
+		{"gc_percent", c.GCPercent, 400},
 		{"log_level", c.LogLevel, "info"},
 		{"log_format", c.LogFormat, "text"},
 		{"cluster.name", c.Cluster.Name, "node-1"},

@@ -34,6 +34,7 @@ func envVars() []envVar {
 		{"PUSHD_IDEMPOTENCY_WINDOW", "idempotency_window", setDur(func(c *Config) *Duration { return &c.IdempotencyWindow })},
 		{"PUSHD_USER_IDLE_TIMEOUT", "user_idle_timeout", setDur(func(c *Config) *Duration { return &c.UserIdleTimeout })},
 		{"PUSHD_MAX_BODY_BYTES", "max_body_bytes", setInt(func(c *Config) *int { return &c.MaxBodyBytes })},
+		{"PUSHD_GC_PERCENT", "gc_percent", setInt(func(c *Config) *int { return &c.GCPercent })},
 		{"PUSHD_LOG_LEVEL", "log_level", setStr(func(c *Config) *string { return &c.LogLevel })},
 		{"PUSHD_LOG_FORMAT", "log_format", setStr(func(c *Config) *string { return &c.LogFormat })},
 		{"PUSHD_CLUSTER_NAME", "cluster.name", setStr(func(c *Config) *string { return &c.Cluster.Name })},

@@ -21,6 +21,7 @@ func TestEnvOverrides(t *testing.T) {
 		"PUSHD_IDEMPOTENCY_WINDOW=1h",
 		"PUSHD_USER_IDLE_TIMEOUT=10s",
 		"PUSHD_MAX_BODY_BYTES=131072",
+		"PUSHD_GC_PERCENT=150",
 		"PUSHD_LOG_LEVEL=warn",
 		"PUSHD_LOG_FORMAT=json",
 		"PUSHD_CLUSTER_NAME=node-9",
@@ -47,6 +48,7 @@ func TestEnvOverrides(t *testing.T) {
 	want.IdempotencyWindow = Duration(time.Hour)
 	want.UserIdleTimeout = Duration(10 * time.Second)
 	want.MaxBodyBytes = 128 << 10
+	want.GCPercent = 150
 	want.LogLevel = "error"
 	want.LogFormat = "json"
 	want.Cluster = Cluster{
@@ -108,7 +110,7 @@ func TestEnvProblems(t *testing.T) {
 func TestEnvTableCoversEveryVariable(t *testing.T) {
 	want := []string{"PUSHD_LISTEN", "PUSHD_DATA_DIR", "PUSHD_HEARTBEAT_TIMEOUT", "PUSHD_ACK_TIMEOUT",
 		"PUSHD_OFFLINE_RETENTION", "PUSHD_OFFLINE_MAX_PER_STREAM", "PUSHD_IDEMPOTENCY_WINDOW",
-		"PUSHD_USER_IDLE_TIMEOUT", "PUSHD_MAX_BODY_BYTES", "PUSHD_LOG_LEVEL", "PUSHD_LOG_FORMAT",
+		"PUSHD_USER_IDLE_TIMEOUT", "PUSHD_MAX_BODY_BYTES", "PUSHD_GC_PERCENT", "PUSHD_LOG_LEVEL", "PUSHD_LOG_FORMAT",
 		"PUSHD_CLUSTER_NAME", "PUSHD_CLUSTER_BIND", "PUSHD_CLUSTER_ADVERTISE", "PUSHD_CLUSTER_JOIN",
 		"PUSHD_CLUSTER_REMOTE", "PUSHD_CLUSTER_ADVERTISE_REMOTE", "PUSHD_SIMULATOR_ENABLED", "PUSHD_SIMULATOR_ADDR"}
 	var got []string

@@ -78,6 +78,7 @@ offline_max_per_stream: 500
 idempotency_window: 12h
 user_idle_timeout: 90s
 max_body_bytes: 2097152
+gc_percent: 200
 log_level: debug
 log_format: json
 cluster:
@@ -158,6 +159,7 @@ func fullConfig() *Config {
 		IdempotencyWindow:   Duration(12 * time.Hour),
 		UserIdleTimeout:     Duration(90 * time.Second),
 		MaxBodyBytes:        2 << 20,
+		GCPercent:           200,
 		LogLevel:            "debug",
 		LogFormat:           "json",
 		Cluster: Cluster{

@@ -132,6 +132,9 @@ func (c *Config) validate() problems {
 	if c.MaxBodyBytes < minMaxBodyBytes {
 		ps.add("max_body_bytes", "must be at least %d (64 KiB), got %d", minMaxBodyBytes, c.MaxBodyBytes)
 	}
+	if c.GCPercent < 25 || c.GCPercent > 10000 {
+		ps.add("gc_percent", "must be 25 to 10000, got %d", c.GCPercent)
+	}
 	checkEnum(&ps, "log_level", c.LogLevel, "debug", "info", "warn", "error")
 	checkEnum(&ps, "log_format", c.LogFormat, "text", "json")
 

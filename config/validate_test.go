@@ -67,6 +67,7 @@ func TestValidateProblems(t *testing.T) {
 		{"max per stream 0", func(c *Config) { c.OfflineMaxPerStream = 0 }, "offline_max_per_stream", "must be 1 to 1000000"},
 		{"max per stream too many", func(c *Config) { c.OfflineMaxPerStream = 1_000_001 }, "offline_max_per_stream", "got 1000001"},
 		{"body too small", func(c *Config) { c.MaxBodyBytes = 64<<10 - 1 }, "max_body_bytes", "at least 65536"},
+		{"gc percent too small", func(c *Config) { c.GCPercent = 10 }, "gc_percent", "must be 25 to 10000, got 10"},
 		{"log level", func(c *Config) { c.LogLevel = "INFO" }, "log_level", `got "INFO"`},
 		{"log format", func(c *Config) { c.LogFormat = "logfmt" }, "log_format", "must be one of text, json"},
 		{"cluster name", func(c *Config) { c.Cluster.Name = "" }, "cluster.name", "required"},

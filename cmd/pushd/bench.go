@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/pushd-im/pushd/benchmarks/suite"
+	"github.com/pushd-im/pushd/config"
 )
 
 // bench runs the benchmark suite (benchmarks/suite): every scenario on a
@@ -56,6 +57,9 @@ func bench(args []string, stdout, stderr io.Writer) error {
 		}
 		o.HelperCommand = []string{exe, "bench"}
 	}
+	// The daemons the suite starts run with the default config, as pushd
+	// serve would run them: its GC target included.
+	setGCPercent(config.Default().GCPercent)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	res, err := suite.Run(ctx, o)

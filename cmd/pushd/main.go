@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -123,6 +124,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	logger := newLogger(cfg, stderr)
+	setGCPercent(cfg.GCPercent)
 	d := daemon.New(cfg, daemon.Options{Logger: logger})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -204,4 +206,12 @@ func checkConfig(args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "%s: ok (%d apps)\n", *cfgPath, len(cfg.Apps))
 	return nil
+}
+
+// setGCPercent applies the config's gc_percent unless GOGC is set, which the Go
+// runtime has applied already and which wins.
+func setGCPercent(percent int) {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(percent)
+	}
 }
