@@ -95,7 +95,7 @@ func runIngest(ctx context.Context, e *env) error {
 			return fmt.Errorf("baseline: %w", err)
 		}
 		e.step(name + ": pushd")
-		stop := e.profile(strings.TrimPrefix(path, "/v1/"))
+		stop := e.profile(strings.ReplaceAll(strings.TrimPrefix(path, "/v1/"), "/", "-"))
 		ps, plat, err := load(n.addr, path, calls, workers, body)
 		stop()
 		if err != nil {
