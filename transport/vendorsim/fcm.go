@@ -271,19 +271,21 @@ func (v *fcmVendor) serve(_ *http.Request, body []byte, _ []string) answer {
 	if !json.Valid(body) {
 		return fcmBadRequest("", []fieldViolation{{Description: "Invalid JSON payload received. Unexpected token.\n" + snippet(body)}})
 	}
-	if violations := checkSchema("", body, fcmSendRequestSchema); len(violations) > 0 {
+	// Every key and value read from here on is a substring of text.
+	text := string(body)
+	req, violations := readObject("", text, fcmSendRequestSchema, nil)
+	if len(violations) > 0 {
 		return fcmBadRequest("", violations)
 	}
-	req := normalized(body, fcmSendRequestSchema)
-	msg := normalized(req["message"], fcmMessageSchema)
+	msg := req.object("message")
 	if msg == nil {
 		return fcmBadRequest("", []fieldViolation{{Field: "message", Description: "Message must be set."}})
 	}
 
-	var token, topic, condition string
-	_ = json.Unmarshal(msg["token"], &token)
-	_ = json.Unmarshal(msg["topic"], &topic)
-	_ = json.Unmarshal(msg["condition"], &condition)
+	// The schema made these strings or null; null (or absent) reads as "".
+	token, _ := jsonString(msg.field("token"))
+	topic, _ := jsonString(msg.field("topic"))
+	condition, _ := jsonString(msg.field("condition"))
 	var set []string
 	for _, t := range []struct{ name, val string }{{"token", token}, {"topic", topic}, {"condition", condition}} {
 		if t.val != "" {
@@ -303,17 +305,15 @@ func (v *fcmVendor) serve(_ *http.Request, body []byte, _ []string) answer {
 		return fcmBadRequest("INVALID_ARGUMENT", []fieldViolation{{Field: "message.topic", Description: "Invalid topic name " + strconv.Quote(topic)}})
 	}
 
-	android := normalized(msg["android"], fcmAndroidSchema)
+	android := msg.object("android")
 	if vs := checkAndroid(android); len(vs) > 0 {
 		return fcmBadRequest("INVALID_ARGUMENT", vs)
 	}
-	for _, where := range []struct {
-		field string
-		raw   json.RawMessage
-	}{{"message.data", msg["data"]}, {"message.android.data", android["data"]}} {
-		for _, m := range jsonMembers(where.raw) {
+	data := [2][]jsonMember{jsonMembers(msg.field("data")), jsonMembers(android.field("data"))}
+	for i, field := range [2]string{"message.data", "message.android.data"} {
+		for _, m := range data[i] {
 			if reservedDataKey(m.key) {
-				return fcmBadRequest("INVALID_ARGUMENT", []fieldViolation{{Field: where.field,
+				return fcmBadRequest("INVALID_ARGUMENT", []fieldViolation{{Field: field,
 					Description: "Invalid data payload key: " + m.key}})
 			}
 		}
@@ -322,13 +322,13 @@ func (v *fcmVendor) serve(_ *http.Request, body []byte, _ []string) answer {
 	if topic != "" {
 		limit = fcmMaxTopicPayload
 	}
-	if size := fcmPayloadSize(msg, android); size > limit {
+	if size := fcmPayloadSize(data, [2]string{msg.field("notification"), android.field("notification")}); size > limit {
 		return fcmBadRequest("INVALID_ARGUMENT", []fieldViolation{{Field: "message",
 			Description: fmt.Sprintf("Message is too big: %d bytes; the limit is %d.", size, limit)}})
 	}
 
-	var validateOnly bool
-	_ = json.Unmarshal(req["validate_only"], &validateOnly)
+	// The schema made validate_only true, false or null.
+	validateOnly := req.field("validate_only") == "true"
 	id := "fake_message_id"
 	if !validateOnly {
 		id = fmt.Sprintf("0:%d%%%s", v.env.now().UnixMicro(), randomHex(8))
@@ -339,18 +339,18 @@ func (v *fcmVendor) serve(_ *http.Request, body []byte, _ []string) answer {
 }
 
 // checkAndroid checks the android block's priority and ttl values.
-func checkAndroid(android map[string]json.RawMessage) []fieldViolation {
+func checkAndroid(android *fcmObject) []fieldViolation {
 	var vs []fieldViolation
-	if raw, ok := android["priority"]; ok && string(raw) != "null" {
-		var p string
-		if json.Unmarshal(raw, &p) != nil || (!strings.EqualFold(p, "NORMAL") && !strings.EqualFold(p, "HIGH")) {
+	if raw := android.field("priority"); raw != "" && raw != "null" {
+		p, ok := jsonString(raw)
+		if !ok || (!strings.EqualFold(p, "NORMAL") && !strings.EqualFold(p, "HIGH")) {
 			vs = append(vs, invalidValue("message.android.priority", "type.googleapis.com/google.firebase.fcm.v1.AndroidMessagePriority", raw))
 		}
 	}
-	if raw, ok := android["ttl"]; ok && string(raw) != "null" {
-		var ttl string
+	if raw := android.field("ttl"); raw != "" && raw != "null" {
+		ttl, ok := jsonString(raw)
 		d, err := time.Duration(0), error(nil)
-		if json.Unmarshal(raw, &ttl) != nil || !durationRE.MatchString(ttl) {
+		if !ok || !durationRE.MatchString(ttl) {
 			err = errors.New("bad duration")
 		} else {
 			d, err = time.ParseDuration(ttl)
@@ -368,14 +368,23 @@ func checkAndroid(android map[string]json.RawMessage) []fieldViolation {
 // durationRE is the protobuf JSON Duration form: seconds with up to 9 decimals and an "s".
 var durationRE = regexp.MustCompile(`^[0-9]+(\.[0-9]{1,9})?s$`)
 
-// fcmTokenRE is the alphabet of FCM registration tokens (base64url plus ':' and '.').
-var fcmTokenRE = regexp.MustCompile(`^[A-Za-z0-9_\-:.]+$`)
-
 // fcmTopicRE is the alphabet of topic names.
 var fcmTopicRE = regexp.MustCompile(`^[a-zA-Z0-9\-_.~%]{1,900}$`)
 
+// validFCMToken reports whether t is a registration token: 1 to fcmMaxToken bytes
+// of the alphabet of tokens, base64url plus ':' and '.'.
 func validFCMToken(t string) bool {
-	return len(t) <= fcmMaxToken && fcmTokenRE.MatchString(t)
+	if t == "" || len(t) > fcmMaxToken {
+		return false
+	}
+	for i := 0; i < len(t); i++ {
+		switch c := t[i]; {
+		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '_', c == '-', c == ':', c == '.':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 func validFCMTopic(t string) bool {
@@ -396,23 +405,20 @@ func reservedDataKey(k string) bool {
 	return false
 }
 
-// fcmPayloadSize counts what FCM counts against the payload limit: data keys and
-// values (top level and android) and the notification blocks as sent.
-func fcmPayloadSize(msg, android map[string]json.RawMessage) int {
+// fcmPayloadSize counts what FCM counts against the payload limit: the keys and
+// values of the data maps and the notification blocks as sent, compacted (each
+// the message's and android's).
+func fcmPayloadSize(data [2][]jsonMember, notifications [2]string) int {
 	size := 0
-	for _, raw := range []json.RawMessage{msg["data"], android["data"]} {
-		for _, m := range jsonMembers(raw) {
-			var s string
-			_ = json.Unmarshal(m.value, &s)
+	for _, members := range data {
+		for _, m := range members {
+			s, _ := jsonString(m.value)
 			size += len(m.key) + len(s)
 		}
 	}
-	for _, raw := range []json.RawMessage{msg["notification"], android["notification"]} {
-		if len(raw) > 0 && string(raw) != "null" {
-			var buf bytes.Buffer
-			if json.Compact(&buf, raw) == nil {
-				size += buf.Len()
-			}
+	for _, raw := range notifications {
+		if raw != "" && raw != "null" {
+			size += compactLen(raw)
 		}
 	}
 	return size
@@ -464,8 +470,9 @@ func fcmBadRequest(errorCode string, violations []fieldViolation) answer {
 	return fcmError(http.StatusBadRequest, fcmInvalidArgument, errorCode, strings.Join(msgs, "\n"), violations...)
 }
 
-func invalidValue(field, typ string, raw json.RawMessage) fieldViolation {
-	return fieldViolation{Field: field, Description: fmt.Sprintf("Invalid value at '%s' (%s), %s", field, typ, snippet(raw))}
+// invalidValue reports the JSON value raw at field as not of type typ.
+func invalidValue(field, typ, raw string) fieldViolation {
+	return fieldViolation{Field: field, Description: fmt.Sprintf("Invalid value at '%s' (%s), %s", field, typ, snippet([]byte(raw)))}
 }
 
 // snippet is raw, compacted and cut to 100 bytes, for error messages.

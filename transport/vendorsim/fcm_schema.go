@@ -1,10 +1,10 @@
 package vendorsim
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // The FCM v1 send request schema, as Google's proto3 JSON parser applies it: every
@@ -87,13 +87,34 @@ var (
 	}
 )
 
+// fcmCamelNames maps the lowerCamelCase spelling of every field of the request
+// schema, and of the schemas nested in it, to its snake_case name, where the two
+// differ. lowerCamel is one-to-one on these names (camelNames checks it), so a key
+// names at most one field of a schema in either spelling.
+var fcmCamelNames = camelNames(fcmSendRequestSchema, map[string]string{})
+
+func camelNames(s fcmSchema, names map[string]string) map[string]string {
+	for name, f := range s {
+		if camel := lowerCamel(name); camel != name {
+			if prev, ok := names[camel]; ok && prev != name {
+				panic("vendorsim: FCM fields " + prev + " and " + name + " are both " + camel + " in lowerCamelCase")
+			}
+			names[camel] = name
+		}
+		if f.kind == kindObject {
+			camelNames(f.fields, names)
+		}
+	}
+	return names
+}
+
 // lookup finds the field a JSON key names, in snake_case or lowerCamelCase.
 func (s fcmSchema) lookup(key string) (string, fcmField, bool) {
 	if f, ok := s[key]; ok {
 		return key, f, true
 	}
-	for name, f := range s {
-		if lowerCamel(name) == key {
+	if name, ok := fcmCamelNames[key]; ok {
+		if f, ok := s[name]; ok {
 			return name, f, true
 		}
 	}
@@ -118,147 +139,174 @@ func lowerCamel(snake string) string {
 	return b.String()
 }
 
-// jsonMember is one key and value of a JSON object, in document order.
-type jsonMember struct {
-	key   string
-	value json.RawMessage
+// --- reading a request against the schema ---
+//
+// serve checks the whole body with json.Valid first, then reads it as one string:
+// every key and value below is a substring of it (only strings with escapes or
+// invalid UTF-8 are decoded into new ones), and nothing is validated again. Each
+// object is split into its members once, by the byte scanner at the end of this
+// file: readObject checks the members against the schema and keeps the known
+// ones, with the nested messages read the same way, for serve to look at.
+
+// fcmObject is a JSON object read against its schema.
+type fcmObject struct {
+	members []fcmMember // the members the schema knows, in document order
 }
 
-// jsonMembers returns the members of a JSON object in document order; nil when raw
-// is not an object.
-func jsonMembers(raw json.RawMessage) []jsonMember {
-	members, ok := decodeMembers(raw)
-	if !ok {
+// fcmMember is a member of an fcmObject.
+type fcmMember struct {
+	name  string // the snake_case schema name, whichever spelling the key used
+	value string // the JSON value as sent
+	// object is the value read against the field's schema, for a nested message
+	// (kindObject) whose value is an object; nil otherwise.
+	object *fcmObject
+}
+
+// member returns the last member called name: of duplicate keys (or a field
+// spelt both ways) the last one counts, as in encoding/json. It returns nil when
+// there is none, or when o is nil.
+func (o *fcmObject) member(name string) *fcmMember {
+	if o == nil {
 		return nil
 	}
-	return members
+	for i := len(o.members) - 1; i >= 0; i-- {
+		if o.members[i].name == name {
+			return &o.members[i]
+		}
+	}
+	return nil
 }
 
-func decodeMembers(raw json.RawMessage) ([]jsonMember, bool) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return nil, false
+// field returns the JSON value of the member called name; "" when it is absent.
+func (o *fcmObject) field(name string) string {
+	if m := o.member(name); m != nil {
+		return m.value
 	}
-	var members []jsonMember
-	for dec.More() {
-		kt, err := dec.Token()
-		if err != nil {
-			return nil, false
-		}
-		key, ok := kt.(string)
-		if !ok {
-			return nil, false
-		}
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return nil, false
-		}
-		members = append(members, jsonMember{key: key, value: v})
-	}
-	if _, err := dec.Token(); err != nil {
-		return nil, false
-	}
-	return members, true
+	return ""
 }
 
-// normalized returns an object's members keyed by their snake_case schema names
-// (unknown keys dropped); nil when raw is not an object.
-func normalized(raw json.RawMessage, schema fcmSchema) map[string]json.RawMessage {
-	members, ok := decodeMembers(raw)
+// object returns the nested message called name; nil when it is absent or null.
+func (o *fcmObject) object(name string) *fcmObject {
+	if m := o.member(name); m != nil {
+		return m.object
+	}
+	return nil
+}
+
+// readObject checks the JSON object raw at path ("" for the request itself)
+// against schema, appending to vs every unknown field and wrongly typed value, as
+// Google's JSON parser words them, and returns the object's known members. It
+// returns nil (and an "Expected an object" violation) when raw is not an object.
+func readObject(path, raw string, schema fcmSchema, vs []fieldViolation) (*fcmObject, []fieldViolation) {
+	members, ok := splitObject(raw)
 	if !ok {
-		return nil
+		return nil, append(vs, fieldViolation{Field: path, Description: "Invalid JSON payload received. Expected an object" + at(path) + "."})
 	}
-	out := make(map[string]json.RawMessage, len(members))
+	obj := &fcmObject{members: make([]fcmMember, 0, len(members))}
 	for _, m := range members {
-		if name, _, ok := schema.lookup(m.key); ok {
-			out[name] = m.value
-		}
-	}
-	return out
-}
-
-// checkSchema reports every unknown field and wrongly typed value in the object raw
-// at path ("" for the request itself), as Google's JSON parser words them.
-func checkSchema(path string, raw json.RawMessage, schema fcmSchema) []fieldViolation {
-	members, ok := decodeMembers(raw)
-	if !ok {
-		return []fieldViolation{{Field: path, Description: "Invalid JSON payload received. Expected an object" + at(path) + "."}}
-	}
-	var out []fieldViolation
-	for _, m := range members {
-		_, f, ok := schema.lookup(m.key)
+		name, f, ok := schema.lookup(m.key)
 		if !ok {
-			out = append(out, fieldViolation{Field: path,
+			vs = append(vs, fieldViolation{Field: path,
 				Description: fmt.Sprintf("Invalid JSON payload received. Unknown name %q%s: Cannot find field.", m.key, at(path))})
 			continue
 		}
-		child := m.key
-		if path != "" {
-			child = path + "." + m.key
+		member := fcmMember{name: name, value: m.value}
+		if f.kind == kindObject && m.value[0] == '{' {
+			member.object, vs = readObject(fieldPath(path, m.key), m.value, f.fields, vs)
+		} else {
+			vs = checkValue(path, m.key, m.value, f, vs)
 		}
-		out = append(out, checkValue(child, m.value, f)...)
+		obj.members = append(obj.members, member)
 	}
-	return out
+	return obj, vs
 }
 
-// checkValue checks one value against its field.
-func checkValue(path string, raw json.RawMessage, f fcmField) []fieldViolation {
-	if string(raw) == "null" {
-		return nil
+// checkValue checks the JSON value raw of the member key of the object at parent
+// against its field, and appends what is wrong with it to vs. A nested message
+// (kindObject) that is an object is readObject's to check.
+func checkValue(parent, key, raw string, f fcmField, vs []fieldViolation) []fieldViolation {
+	if raw == "null" {
+		return vs
 	}
 	first := raw[0]
 	switch f.kind {
 	case kindString:
 		if first != '"' {
-			return []fieldViolation{invalidValue(path, "TYPE_STRING", raw)}
+			vs = append(vs, invalidValue(fieldPath(parent, key), "TYPE_STRING", raw))
 		}
 	case kindBool:
-		if string(raw) != "true" && string(raw) != "false" {
-			return []fieldViolation{invalidValue(path, "TYPE_BOOL", raw)}
+		if raw != "true" && raw != "false" {
+			vs = append(vs, invalidValue(fieldPath(parent, key), "TYPE_BOOL", raw))
 		}
 	case kindInt:
-		var n json.Number
-		if json.Unmarshal(raw, &n) != nil {
-			return []fieldViolation{invalidValue(path, "TYPE_INT64", raw)}
-		}
-		if _, err := n.Int64(); err != nil {
-			return []fieldViolation{invalidValue(path, "TYPE_INT64", raw)}
+		if !protoInt64(raw) {
+			vs = append(vs, invalidValue(fieldPath(parent, key), "TYPE_INT64", raw))
 		}
 	case kindStringMap:
-		members, ok := decodeMembers(raw)
+		members, ok := splitObject(raw)
 		if !ok {
-			return []fieldViolation{invalidValue(path, "map<string, string>", raw)}
+			return append(vs, invalidValue(fieldPath(parent, key), "map<string, string>", raw))
 		}
-		var out []fieldViolation
 		for i, m := range members {
-			if string(m.value) == "null" || m.value[0] != '"' {
-				out = append(out, invalidValue(fmt.Sprintf("%s[%d].value", path, i), "TYPE_STRING", m.value))
+			if m.value == "null" || m.value[0] != '"' {
+				vs = append(vs, invalidValue(fmt.Sprintf("%s[%d].value", fieldPath(parent, key), i), "TYPE_STRING", m.value))
 			}
 		}
-		return out
 	case kindStringList:
 		var list []json.RawMessage
-		if first != '[' || json.Unmarshal(raw, &list) != nil {
-			return []fieldViolation{invalidValue(path, "TYPE_STRING", raw)}
+		if first != '[' || json.Unmarshal([]byte(raw), &list) != nil {
+			return append(vs, invalidValue(fieldPath(parent, key), "TYPE_STRING", raw))
 		}
-		var out []fieldViolation
 		for i, v := range list {
 			if v[0] != '"' {
-				out = append(out, invalidValue(fmt.Sprintf("%s[%d]", path, i), "TYPE_STRING", v))
+				vs = append(vs, invalidValue(fmt.Sprintf("%s[%d]", fieldPath(parent, key), i), "TYPE_STRING", string(v)))
 			}
 		}
-		return out
 	case kindStruct:
 		if first != '{' {
-			return []fieldViolation{invalidValue(path, "type.googleapis.com/google.protobuf.Struct", raw)}
+			vs = append(vs, invalidValue(fieldPath(parent, key), "type.googleapis.com/google.protobuf.Struct", raw))
 		}
 	case kindObject:
 		if first != '{' {
-			return []fieldViolation{invalidValue(path, f.typeName, raw)}
+			vs = append(vs, invalidValue(fieldPath(parent, key), f.typeName, raw))
 		}
-		return checkSchema(path, raw, f.fields)
 	}
-	return nil
+	return vs
+}
+
+// protoInt64 reports whether the JSON value raw is an int64 as proto3 JSON takes
+// one: a number, or a string holding one, without fraction or exponent and in
+// range. It answers as json.Unmarshal into a json.Number followed by Number.Int64
+// does; short plain integers, the usual case, are told without them.
+func protoInt64(raw string) bool {
+	digits := strings.TrimPrefix(raw, "-")
+	// Up to 18 digits without a leading zero: always an int64.
+	if n := len(digits); n > 0 && n <= 18 && (digits[0] != '0' || n == 1) && allDigits(digits) {
+		return true
+	}
+	var n json.Number
+	if json.Unmarshal([]byte(raw), &n) != nil {
+		return false
+	}
+	_, err := n.Int64()
+	return err == nil
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// fieldPath is the path of the member key of the object at parent.
+func fieldPath(parent, key string) string {
+	if parent == "" {
+		return key
+	}
+	return parent + "." + key
 }
 
 func at(path string) string {
@@ -266,4 +314,212 @@ func at(path string) string {
 		return ""
 	}
 	return " at '" + path + "'"
+}
+
+// --- splitting JSON objects ---
+
+// jsonMember is one key and value of a JSON object, in document order.
+type jsonMember struct {
+	key   string // decoded, as encoding/json decodes keys
+	value string // the JSON value as sent, without the whitespace around it
+}
+
+// jsonMembers returns the members of the JSON object raw in document order; nil
+// when raw is not an object.
+func jsonMembers(raw string) []jsonMember {
+	members, ok := splitObject(raw)
+	if !ok {
+		return nil
+	}
+	return members
+}
+
+// splitObject splits the JSON object raw into its members, in document order and
+// keeping duplicate keys; ok is false when raw is not an object. It gives what
+// reading raw with json.Decoder.Token would, far cheaper: it walks the text once,
+// skipping over each value (a string to its closing quote, a nested object or
+// array to its closing bracket by depth) without decoding it; values and plain
+// keys are substrings of raw, and a key goes through encoding/json only when it
+// holds an escape or a byte that is not plain ASCII (see jsonString).
+//
+// raw must be valid JSON (see readObject): splitObject does not check literals,
+// numbers or escapes. It fails on what it does notice, never panics, and ignores
+// what follows the object.
+func splitObject(raw string) (members []jsonMember, ok bool) {
+	i := skipSpace(raw, 0)
+	if i == len(raw) || raw[i] != '{' {
+		return nil, false
+	}
+	if i = skipSpace(raw, i+1); i < len(raw) && raw[i] == '}' {
+		return nil, true
+	}
+	for {
+		// "key"
+		if i == len(raw) || raw[i] != '"' {
+			return nil, false
+		}
+		end := stringEnd(raw, i)
+		if end < 0 {
+			return nil, false
+		}
+		key, ok := jsonString(raw[i:end])
+		if !ok {
+			return nil, false
+		}
+		// :
+		if i = skipSpace(raw, end); i == len(raw) || raw[i] != ':' {
+			return nil, false
+		}
+		// value
+		i = skipSpace(raw, i+1)
+		if end = valueEnd(raw, i); end < 0 {
+			return nil, false
+		}
+		if members == nil {
+			members = make([]jsonMember, 0, 8)
+		}
+		members = append(members, jsonMember{key: key, value: raw[i:end]})
+		// , or }
+		if i = skipSpace(raw, end); i == len(raw) {
+			return nil, false
+		}
+		switch raw[i] {
+		case ',':
+			i = skipSpace(raw, i+1)
+		case '}':
+			return members, true
+		default:
+			return nil, false
+		}
+	}
+}
+
+// jsonString decodes the JSON value raw as json.Unmarshal into a string does: ok
+// is false when Unmarshal would fail, and null (ok) or a failure leave s empty.
+// A string without escapes, control characters or invalid UTF-8, which
+// encoding/json takes as it is, is returned as a substring of raw.
+func jsonString(raw string) (string, bool) {
+	switch raw {
+	case "": // no value at all: Unmarshal fails
+		return "", false
+	case "null":
+		return "", true
+	}
+	if len(raw) >= 2 && raw[0] == '"' && raw[len(raw)-1] == '"' {
+		text := raw[1 : len(raw)-1]
+		plain, ascii := true, true
+		for i := 0; i < len(text) && plain; i++ {
+			switch c := text[i]; {
+			case c < 0x20 || c == '"' || c == '\\':
+				plain = false
+			case c >= utf8.RuneSelf:
+				ascii = false
+			}
+		}
+		if plain && (ascii || utf8.ValidString(text)) {
+			return text, true
+		}
+	}
+	return unmarshalString(raw)
+}
+
+// unmarshalString is jsonString's slow path, apart so that jsonString's fast path
+// does not allocate the string Unmarshal writes to.
+func unmarshalString(raw string) (string, bool) {
+	var s string
+	err := json.Unmarshal([]byte(raw), &s)
+	return s, err == nil
+}
+
+// isSpace reports whether c is JSON whitespace.
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\n' || c == '\r' || c == '\t'
+}
+
+// skipSpace returns the index of the first byte of raw from i on that is not
+// whitespace (len(raw) when there is none).
+func skipSpace(raw string, i int) int {
+	for i < len(raw) && isSpace(raw[i]) {
+		i++
+	}
+	return i
+}
+
+// stringEnd returns the index just past the JSON string that opens at raw[i] (a
+// quote); -1 when it does not close.
+func stringEnd(raw string, i int) int {
+	for j := i + 1; j < len(raw); j++ {
+		switch raw[j] {
+		case '\\':
+			j++ // the escaped byte cannot close the string
+		case '"':
+			return j + 1
+		}
+	}
+	return -1
+}
+
+// valueEnd returns the index just past the JSON value that starts at raw[i]; -1
+// when it does not end.
+func valueEnd(raw string, i int) int {
+	if i >= len(raw) {
+		return -1
+	}
+	switch raw[i] {
+	case '"':
+		return stringEnd(raw, i)
+	case '{', '[':
+		// Up to the bracket that closes this one; brackets in strings do not count.
+		depth := 0
+		for j := i; j < len(raw); j++ {
+			switch raw[j] {
+			case '"':
+				end := stringEnd(raw, j)
+				if end < 0 {
+					return -1
+				}
+				j = end - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return j + 1
+				}
+			}
+		}
+		return -1
+	default:
+		// A number, true, false or null: up to the next delimiter.
+		j := i
+		for j < len(raw) && raw[j] != ',' && raw[j] != '}' && raw[j] != ']' && !isSpace(raw[j]) {
+			j++
+		}
+		if j == i {
+			return -1
+		}
+		return j
+	}
+}
+
+// compactLen is the length json.Compact gives the valid JSON raw: raw without the
+// whitespace between its tokens.
+func compactLen(raw string) int {
+	n := 0
+	for i := 0; i < len(raw); {
+		switch c := raw[i]; {
+		case c == '"':
+			end := stringEnd(raw, i)
+			if end < 0 {
+				end = len(raw)
+			}
+			n += end - i
+			i = end
+		case isSpace(c):
+			i++
+		default:
+			n++
+			i++
+		}
+	}
+	return n
 }

@@ -141,7 +141,7 @@ func FuzzFCMSendBody(f *testing.F) {
 		}
 		switch a.status {
 		case http.StatusOK:
-			msg := normalized(normalized(body, fcmSendRequestSchema)["message"], fcmMessageSchema)
+			msg := normalizedRef(normalizedRef(body, fcmSendRequestSchema)["message"], fcmMessageSchema)
 			n := 0
 			for _, k := range []string{"token", "topic", "condition"} {
 				var s string
