@@ -32,7 +32,9 @@ func (n *Node) Send(ctx context.Context, m *wire.Message) (*wire.SendReply, erro
 
 // SendMany stores several messages. Messages to the same receiver are stored
 // in the order given; all are in flight at once, so their commits are grouped.
-// It returns one reply or error per message.
+// Those this node routes go to its router in one message and are answered
+// into one replySink; others each get a future. It returns one reply or error
+// per message.
 func (n *Node) SendMany(ctx context.Context, msgs []*wire.Message) ([]*wire.SendReply, []error) {
 	replies := make([]*wire.SendReply, len(msgs))
 	errs := make([]error, len(msgs))
@@ -41,23 +43,50 @@ func (n *Node) SendMany(ctx context.Context, msgs []*wire.Message) ([]*wire.Send
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = time.Until(dl)
 	}
+	sink := n.newReplySink(len(msgs))
+	defer n.removeReplySink(sink)
+	var batch []heldMessage
 	for i, m := range msgs {
 		key := sendKey(m)
 		pid := n.routerFor(key)
-		packed, err := n.pack(pid, key, &wire.SendRequest{Message: m})
+		req := &wire.SendRequest{Message: m}
+		if pid == n.router {
+			batch = append(batch, heldMessage{msg: &local{key: key, msg: req}, sender: sink.sender(i)})
+			continue
+		}
+		packed, err := n.pack(pid, key, req)
 		if err != nil {
 			errs[i] = err
 			continue
 		}
-		// Futures are created in order on one goroutine, so each receiver's
+		// Requests are made in order on one goroutine, so each receiver's
 		// actor gets its messages in the order of msgs.
 		futures[i] = n.system.Root.RequestFuture(pid, packed, timeout)
 	}
-	for i, f := range futures {
-		if f == nil {
-			continue
+	if len(batch) > 0 {
+		sink.expect(len(batch))
+		n.system.Root.Send(n.router, &routedBatch{items: batch})
+		t := time.NewTimer(timeout)
+		select {
+		case <-sink.done:
+		case <-t.C:
+		case <-n.stopCh:
 		}
-		res, err := f.Result()
+		t.Stop()
+	}
+	for i := range msgs {
+		var res any
+		var err error
+		switch {
+		case futures[i] != nil:
+			res, err = futures[i].Result()
+		case errs[i] != nil:
+			continue
+		default:
+			if res = sink.result(i); res == nil {
+				err = ErrUnavailable
+			}
+		}
 		if err == nil {
 			var reply proto.Message
 			if reply, err = unwrapReply(res); err == nil {

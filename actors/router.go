@@ -53,6 +53,10 @@ func (r *router) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *wire.Envelope, *local:
 		r.route(ctx, m, ctx.Sender())
+	case *routedBatch:
+		for _, it := range m.items {
+			r.route(ctx, it.msg, it.sender)
+		}
 	case *passivate:
 		c := r.children[m.key]
 		if c != nil && !c.stopping && c.pid.Equal(m.pid) {
