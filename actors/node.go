@@ -316,11 +316,7 @@ func (n *Node) Request(ctx context.Context, key string, msg proto.Message) (prot
 			return nil, fmt.Errorf("%w: %s", ErrUnavailable, key)
 		}
 		pid := n.routerFor(key)
-		packed, err := n.pack(pid, key, msg)
-		if err != nil {
-			return nil, err
-		}
-		res, err := n.system.Root.RequestFuture(pid, packed, wait).Result()
+		res, err := n.request(ctx, pid, key, msg, wait)
 		if err == nil {
 			reply, err := unwrapReply(res)
 			if err != nil {
@@ -329,6 +325,8 @@ func (n *Node) Request(ctx context.Context, key string, msg proto.Message) (prot
 			if _, moved := reply.(*wire.NotOwner); !moved {
 				return reply, nil
 			}
+		} else if errors.Is(err, ErrStopped) {
+			return nil, err
 		} else if !errors.Is(err, actor.ErrDeadLetter) {
 			return nil, fmt.Errorf("%w: %s: %v", ErrUnavailable, key, err)
 		}
@@ -342,6 +340,34 @@ func (n *Node) Request(ctx context.Context, key string, msg proto.Message) (prot
 			return nil, ErrStopped
 		}
 		backoff = min(backoff*2, 500*time.Millisecond)
+	}
+}
+
+// request sends msg to pid and waits for the answer: through a replySink when
+// pid is this node's router (no future, and no timer beyond ctx's), else a
+// protoactor future.
+func (n *Node) request(ctx context.Context, pid *actor.PID, key string, msg proto.Message, wait time.Duration) (any, error) {
+	if pid == nil {
+		return nil, actor.ErrDeadLetter // no router yet: the caller backs off
+	}
+	if pid != n.router {
+		packed, err := n.pack(pid, key, msg)
+		if err != nil {
+			return nil, err
+		}
+		return n.system.Root.RequestFuture(pid, packed, wait).Result()
+	}
+	sink := n.newReplySink(1)
+	defer n.removeReplySink(sink)
+	sink.expect(1)
+	n.system.Root.Send(pid, &routedBatch{items: []heldMessage{{msg: &local{key: key, msg: msg}, sender: sink.sender(0)}}})
+	select {
+	case <-sink.done:
+		return sink.result(0), nil
+	case <-ctx.Done():
+		return nil, actor.ErrTimeout
+	case <-n.stopCh:
+		return nil, ErrStopped
 	}
 }
 
