@@ -29,6 +29,7 @@ func runIngest(ctx context.Context, e *env) error {
 	const perBatch, receivers = 100, 1000
 	e.note("%d single sends (64 clients) and %d messages in batches of %d (8 clients), to %d receivers, no push_config; every send is answered after its fsync", singles, batched, perBatch, receivers)
 	e.note("latency is per HTTP request (a batch call for the batch figure); throughput is messages/s from the first request to the last answer")
+	e.note("each figure is measured in %d rounds of baseline then pushd; the figures are the medians, the ratio the median of the rounds' ratios", rounds)
 	e.note("baseline: fasthttp handler in the same process that only decodes the same JSON (encoding/json, DisallowUnknownFields) and answers a small JSON; same client, same concurrency")
 
 	e.step("start daemon")
@@ -89,23 +90,19 @@ func runIngest(ctx context.Context, e *env) error {
 
 	measure := func(name, path string, msgs, per, workers int, body func(i int) []byte, bar *Bar) error {
 		calls := msgs / per
-		e.step(name + ": parse-only baseline")
-		bs, blat, err := load(base.addr, path, calls, workers, body)
-		if err != nil {
-			return fmt.Errorf("baseline: %w", err)
+		rate := func(addr string, profile bool) func() (float64, []time.Duration, error) {
+			return func() (float64, []time.Duration, error) {
+				stop := func() {}
+				if profile {
+					stop = e.profile(strings.ReplaceAll(strings.TrimPrefix(path, "/v1/"), "/", "-"))
+				}
+				secs, lat, err := load(addr, path, calls, workers, body)
+				stop()
+				return float64(calls*per) / secs, lat, err
+			}
 		}
-		e.step(name + ": pushd")
-		stop := e.profile(strings.ReplaceAll(strings.TrimPrefix(path, "/v1/"), "/", "-"))
-		ps, plat, err := load(n.addr, path, calls, workers, body)
-		stop()
-		if err != nil {
-			return fmt.Errorf("pushd: %w", err)
-		}
-		f := e.add(&Figure{Name: name, Unit: "msg/s", Count: calls * per, Value: float64(calls*per) / ps,
-			Baseline: float64(calls*per) / bs, BaselineName: "fasthttp parse-only handler", Bar: bar})
-		f.P50Ms, f.P99Ms = pct(plat)
-		f.BaselineP50Ms, f.BaselineP99Ms = pct(blat)
-		return nil
+		f := &Figure{Name: name, Unit: "msg/s", Count: calls * per, BaselineName: "fasthttp parse-only handler", Bar: bar}
+		return e.inRounds(f, name, rate(base.addr, false), rate(n.addr, true))
 	}
 	if err := measure("durable sends, POST /v1/messages", "/v1/messages", singles, 1, 64,
 		func(i int) []byte { return bodies[i%receivers] }, ratioBar(0.5)); err != nil {

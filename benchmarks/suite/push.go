@@ -58,6 +58,7 @@ func runPush(ctx context.Context, e *env) error {
 	e.note("Xiaomi: %d group messages to a group of %d (%d members with Xiaomi bindings): %d pushes; bare loop: transport/vendors/xiaomi, batches of %d, 8 goroutines",
 		groupMessages, groupSize, groupSize-1, groupMessages*(groupSize-1), xiaomi.MaxBatch)
 	e.note("each bare loop repeats its calls until it has run at least %v", bareMinTime)
+	e.note("each figure is measured in %d rounds of bare loop then pushd; the figures are the medians, the ratio the median of the rounds' ratios", rounds)
 	e.note("pushd figures run from the first send to the last push recorded by the simulator; pushd latency = send request → push recorded, under that load")
 
 	e.step("start daemon")
@@ -91,53 +92,31 @@ func runPush(ctx context.Context, e *env) error {
 		return err
 	}
 
-	// APNs.
-	e.step("APNs: bare apns2 loop")
-	bare, blat, err := bareAPNs(ctx, sim, perProvider)
-	if err != nil {
-		return fmt.Errorf("bare APNs: %w", err)
+	figures := []struct {
+		label string
+		f     *Figure
+		bare  func() (float64, []time.Duration, error)
+		pushd func() (float64, []time.Duration, error)
+	}{
+		{"APNs", &Figure{Name: "APNs pushes, pushd → simulator", Unit: "push/s", Count: perProvider, BaselineName: "bare apns2 loop", Bar: ratioBar(0.8)},
+			func() (float64, []time.Duration, error) { return bareAPNs(ctx, sim, perProvider) },
+			func() (float64, []time.Duration, error) {
+				return pushdOneToOne(ctx, e, n, push.APNs, apnsUsers, perProvider)
+			}},
+		{"FCM", &Figure{Name: "FCM pushes, pushd → simulator", Unit: "push/s", Count: perProvider, BaselineName: "bare net/http HTTP/2 loop", Bar: ratioBar(0.8)},
+			func() (float64, []time.Duration, error) { return bareFCM(ctx, sim, perProvider) },
+			func() (float64, []time.Duration, error) {
+				return pushdOneToOne(ctx, e, n, push.FCM, fcmUsers, perProvider)
+			}},
+		{"Xiaomi", &Figure{Name: "Xiaomi pushes (tokens), batched, pushd → simulator", Unit: "push/s", Count: groupMessages * len(xmTokens), BaselineName: "bare xiaomi client, 1,000 a request", Bar: ratioBar(0.8)},
+			func() (float64, []time.Duration, error) { return bareXiaomi(ctx, n, xmTokens, groupMessages) },
+			func() (float64, []time.Duration, error) { return pushdXiaomi(ctx, e, n, groupMessages, len(xmTokens)) }},
 	}
-	e.step("APNs: pushd")
-	rate, plat, err := pushdOneToOne(ctx, e, n, push.APNs, apnsUsers, perProvider)
-	if err != nil {
-		return fmt.Errorf("pushd APNs: %w", err)
+	for _, fig := range figures {
+		if err := e.inRounds(fig.f, fig.label, fig.bare, fig.pushd); err != nil {
+			return err
+		}
 	}
-	f := e.add(&Figure{Name: "APNs pushes, pushd → simulator", Unit: "push/s", Value: rate, Count: perProvider,
-		Baseline: bare, BaselineName: "bare apns2 loop", Bar: ratioBar(0.8)})
-	f.P50Ms, f.P99Ms = pct(plat)
-	f.BaselineP50Ms, f.BaselineP99Ms = pct(blat)
-
-	// FCM.
-	e.step("FCM: bare HTTP/2 loop")
-	bare, blat, err = bareFCM(ctx, sim, perProvider)
-	if err != nil {
-		return fmt.Errorf("bare FCM: %w", err)
-	}
-	e.step("FCM: pushd")
-	rate, plat, err = pushdOneToOne(ctx, e, n, push.FCM, fcmUsers, perProvider)
-	if err != nil {
-		return fmt.Errorf("pushd FCM: %w", err)
-	}
-	f = e.add(&Figure{Name: "FCM pushes, pushd → simulator", Unit: "push/s", Value: rate, Count: perProvider,
-		Baseline: bare, BaselineName: "bare net/http HTTP/2 loop", Bar: ratioBar(0.8)})
-	f.P50Ms, f.P99Ms = pct(plat)
-	f.BaselineP50Ms, f.BaselineP99Ms = pct(blat)
-
-	// Xiaomi, batched.
-	e.step("Xiaomi: bare client, batches of 1,000")
-	bare, blat, err = bareXiaomi(ctx, n, xmTokens, groupMessages)
-	if err != nil {
-		return fmt.Errorf("bare Xiaomi: %w", err)
-	}
-	e.step("Xiaomi: pushd group messages")
-	rate, plat, err = pushdXiaomi(ctx, e, n, groupMessages, len(xmTokens))
-	if err != nil {
-		return fmt.Errorf("pushd Xiaomi: %w", err)
-	}
-	f = e.add(&Figure{Name: "Xiaomi pushes (tokens), batched, pushd → simulator", Unit: "push/s", Value: rate, Count: groupMessages * len(xmTokens),
-		Baseline: bare, BaselineName: "bare xiaomi client, 1,000 a request", Bar: ratioBar(0.8)})
-	f.P50Ms, f.P99Ms = pct(plat)
-	f.BaselineP50Ms, f.BaselineP99Ms = pct(blat)
 	return nil
 }
 
