@@ -30,15 +30,18 @@ type userActor struct {
 	bindings  map[string]*wire.Binding // push id →
 	lastSeq   uint64                   // highest seq assigned in the inbox
 	committed uint64                   // highest seq durable (and so deliverable)
-	firstSeq  uint64                   // lowest seq still stored
-	cursors   map[string]map[string]uint64
-	sessions  map[string]*session // device id →
-	pending   map[string][]pendingPush
-	dedupe    sendDedupe
-	commits   int // async commits not yet answered
-	stopTimer func() bool
-	timerAt   time.Time
-	self      *actor.PID
+	firstSeq  uint64                   // lowest seq kept (offline_max_per_stream)
+	// storedFirst is the lowest seq still in Pebble: messages below firstSeq
+	// are deleted in runs of trimRun (see appendInbox), never read.
+	storedFirst uint64
+	cursors     map[string]map[string]uint64
+	sessions    map[string]*session // device id →
+	pending     map[string][]pendingPush
+	dedupe      sendDedupe
+	commits     int // async commits not yet answered
+	stopTimer   func() bool
+	timerAt     time.Time
+	self        *actor.PID
 	// failed is set when the state could not be loaded or a commit failed: the
 	// actor then refuses work and asks to be passivated, to reload from disk.
 	failed error
@@ -125,6 +128,10 @@ func (u *userActor) load() {
 	u.committed = u.lastSeq
 	if u.firstSeq == 0 {
 		u.firstSeq = u.lastSeq + 1
+	}
+	u.storedFirst = u.firstSeq
+	if keep := uint64(u.n.o.MaxPerStream); u.lastSeq >= keep {
+		u.firstSeq = max(u.firstSeq, u.lastSeq-keep+1)
 	}
 	if err != nil {
 		u.failed = err

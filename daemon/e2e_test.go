@@ -8,8 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pushd-im/pushd/config"
+	"github.com/pushd-im/pushd/daemon"
 	"github.com/pushd-im/pushd/push"
 	"github.com/pushd-im/pushd/transport/vendorsim"
+	"github.com/pushd-im/pushd/wire"
 )
 
 func TestOfflinePushAPNsAndFCMFieldMapping(t *testing.T) {
@@ -469,5 +472,39 @@ func expectClosed(t *testing.T, c *wsClient) {
 			t.Fatal("the server did not close the connection")
 		}
 		return
+	}
+}
+
+// TestInboxKeepsTheNewestMaxPerStream: a device that comes back to a full
+// inbox drains only the newest offline_max_per_stream messages, before and
+// after a restart, while Pebble holds at most trimRun more.
+func TestInboxKeepsTheNewestMaxPerStream(t *testing.T) {
+	const keep, sent = 5, 150
+	h := startDaemon(t, func(c *config.Config) { c.OfflineMaxPerStream = keep })
+	for i := 1; i <= sent; i++ {
+		h.send("alice", "bob", "m"+strconv.Itoa(i), nil)
+	}
+	drainsNewest := func(device string) {
+		t.Helper()
+		c := h.connect("bob", device)
+		defer c.close()
+		for i := sent - keep + 1; i <= sent; i++ {
+			if m := c.message("inbox", i); m["body"] != "m"+strconv.Itoa(i) {
+				t.Fatalf("seq %d body %v", i, m["body"])
+			}
+		}
+		if extra := c.sync(); len(extra) != 0 {
+			t.Fatalf("%s got more than the newest %d: %v", device, keep, extra)
+		}
+	}
+	drainsNewest("phone")
+	h.restart()
+	drainsNewest("tablet")
+	stored := 0
+	if err := h.d.Store().ReadStream(daemon.DemoAppID, "bob", "inbox", 0, 0, func(*wire.Message) bool { stored++; return true }); err != nil {
+		t.Fatal(err)
+	}
+	if stored > keep+64 {
+		t.Fatalf("%d messages still stored, want at most %d", stored, keep+64)
 	}
 }
