@@ -1,8 +1,8 @@
 package apns
 
 import (
-	"encoding/json"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -88,50 +88,227 @@ func priority(p push.Priority) int {
 
 // payload builds the APNs JSON body. Data keys go at the top level, but cannot
 // replace "aps" or the other keys the body sets itself.
+//
+// The body is appended byte by byte rather than marshalled from maps, but it is
+// exactly what json.Marshal gives for the equivalent map[string]any: keys sorted
+// byte-wise, strings escaped as encoding/json escapes them (HTML-safe). apns2
+// passes the []byte through json.Marshal again when it sends it, which only
+// compacts and HTML-escapes, so these bytes, already compact and escaped, are
+// the bytes checked against the limit and the bytes sent.
 func payload(n *push.Notification, voip bool) ([]byte, error) {
-	body := make(map[string]any, len(n.Data)+7)
-	for k, v := range n.Data {
-		body[k] = v
-	}
+	// The fixed keys this body sets. A data key that is one of them is dropped
+	// (the fixed value wins); a fixed key that is not set leaves a data key of
+	// the same name in place.
+	set := keyAPS
 	if voip {
-		// A VoIP push wakes the app to report a call to CallKit; it carries data
-		// and no alert.
-		body["aps"] = map[string]any{}
 		if n.VoIP != nil {
-			body["handle_type"] = n.VoIP.HandleType
-			body["handle_value"] = n.VoIP.HandleValue
-			body["has_video"] = n.VoIP.HasVideo
+			set |= keyHandleType | keyHandleValue | keyHasVideo
 		}
-		setIf(body, "title", n.Title)
-		setIf(body, "body", n.Body)
-	} else {
-		aps := map[string]any{"mutable-content": 1}
-		alert := map[string]any{}
-		setIf(alert, "title", n.Title)
-		setIf(alert, "body", n.Body)
-		if len(alert) > 0 {
-			aps["alert"] = alert
+		if n.Title != "" {
+			set |= keyTitle
 		}
-		if n.Badge > 0 {
-			aps["badge"] = n.Badge
+		if n.Body != "" {
+			set |= keyBody
 		}
-		aps["sound"] = "default"
-		setIf(aps, "sound", n.Sound)
-		setIf(aps, "category", n.Category)
-		body["aps"] = aps
 	}
-	setIf(body, "payload", n.Payload)
+	if n.Payload != "" {
+		set |= keyPayload
+	}
 
-	// json.Marshal escapes HTML as apns2 does when it marshals the notification
-	// again, so the bytes checked against the limit are the bytes sent.
-	return json.Marshal(body)
+	var keysBuf [16]string
+	keys := keysBuf[:0]
+	size := 128 + len(n.Title) + len(n.Body) + len(n.Payload) + len(n.Sound) + len(n.Category)
+	for k, v := range n.Data {
+		if fixedKey(k)&set == 0 {
+			keys = append(keys, k)
+			size += len(k) + len(v) + 6
+		}
+	}
+	for i, name := range fixedKeys {
+		if set&(1<<i) != 0 {
+			keys = append(keys, name)
+		}
+	}
+	if n.VoIP != nil {
+		size += len(n.VoIP.HandleValue)
+	}
+	// encoding/json sorts map keys with strings.Compare on the unescaped key.
+	slices.Sort(keys)
+
+	b := make([]byte, 0, size)
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, k)
+		b = append(b, ':')
+		switch f := fixedKey(k); {
+		case f&set == 0:
+			b = appendJSONString(b, n.Data[k])
+		case f == keyAPS && voip:
+			// A VoIP push wakes the app to report a call to CallKit; it carries
+			// data and no alert.
+			b = append(b, "{}"...)
+		case f == keyAPS:
+			b = appendAPS(b, n)
+		case f == keyHandleType:
+			b = strconv.AppendInt(b, int64(n.VoIP.HandleType), 10)
+		case f == keyHandleValue:
+			b = appendJSONString(b, n.VoIP.HandleValue)
+		case f == keyHasVideo:
+			b = strconv.AppendBool(b, n.VoIP.HasVideo)
+		case f == keyTitle:
+			b = appendJSONString(b, n.Title)
+		case f == keyBody:
+			b = appendJSONString(b, n.Body)
+		case f == keyPayload:
+			b = appendJSONString(b, n.Payload)
+		}
+	}
+	b = append(b, '}')
+	return b, nil
 }
 
-// setIf sets m[k] = v when v is not empty.
-func setIf(m map[string]any, k, v string) {
-	if v != "" {
-		m[k] = v
+// appendAPS appends the aps object of an alert push, its keys in sorted order.
+func appendAPS(b []byte, n *push.Notification) []byte {
+	b = append(b, '{')
+	if n.Title != "" || n.Body != "" {
+		b = append(b, `"alert":{`...)
+		if n.Body != "" {
+			b = append(b, `"body":`...)
+			b = appendJSONString(b, n.Body)
+			if n.Title != "" {
+				b = append(b, ',')
+			}
+		}
+		if n.Title != "" {
+			b = append(b, `"title":`...)
+			b = appendJSONString(b, n.Title)
+		}
+		b = append(b, "},"...)
 	}
+	if n.Badge > 0 {
+		b = append(b, `"badge":`...)
+		b = strconv.AppendInt(b, int64(n.Badge), 10)
+		b = append(b, ',')
+	}
+	if n.Category != "" {
+		b = append(b, `"category":`...)
+		b = appendJSONString(b, n.Category)
+		b = append(b, ',')
+	}
+	b = append(b, `"mutable-content":1,"sound":`...)
+	sound := n.Sound
+	if sound == "" {
+		sound = "default"
+	}
+	b = appendJSONString(b, sound)
+	return append(b, '}')
+}
+
+// bodyKey is a set of the top-level keys payload sets itself.
+type bodyKey uint8
+
+// The top-level keys payload sets itself; bit i is fixedKeys[i].
+const (
+	keyAPS bodyKey = 1 << iota
+	keyPayload
+	keyHandleType
+	keyHandleValue
+	keyHasVideo
+	keyTitle
+	keyBody
+)
+
+var fixedKeys = [...]string{"aps", "payload", "handle_type", "handle_value", "has_video", "title", "body"}
+
+// fixedKey is the bodyKey named k, 0 for a key payload never sets.
+func fixedKey(k string) bodyKey {
+	switch k {
+	case "aps":
+		return keyAPS
+	case "payload":
+		return keyPayload
+	case "handle_type":
+		return keyHandleType
+	case "handle_value":
+		return keyHandleValue
+	case "has_video":
+		return keyHasVideo
+	case "title":
+		return keyTitle
+	case "body":
+		return keyBody
+	}
+	return 0
+}
+
+// jsonSafe holds true for the ASCII bytes encoding/json writes as they are
+// with HTML escaping on: all but the controls, '"', '\\', '<', '>' and '&'.
+var jsonSafe = func() (t [utf8.RuneSelf]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = true
+	}
+	for _, c := range `"\<>&` {
+		t[c] = false
+	}
+	return t
+}()
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString appends s as a JSON string exactly as encoding/json's
+// default (HTML-escaping) encoder writes it: \b \f \n \r \t \" \\ as short
+// escapes, other controls and <, >, & as \u00XX, U+2028 and U+2029 as \u2028
+// and \u2029, and each byte of invalid UTF-8 as \ufffd.
+func appendJSONString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if jsonSafe[c] {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '\\', '"':
+				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }
 
 // truncateUTF8 cuts s to at most max bytes without splitting a character, so a
