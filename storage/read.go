@@ -67,9 +67,13 @@ func (s *Store) UserBindings(app, user string) ([]*wire.Binding, error) {
 	return out, err
 }
 
+// maxSteps is how many keys EachUserBindings steps over before it seeks.
+const maxSteps = 8
+
 // EachUserBindings calls fn with the bindings of each of users (in the order
 // given; sorted users read fastest), with one iterator for all of them: a
 // group fan-out reads thousands of members' bindings at once.
+
 func (s *Store) EachUserBindings(app string, users []string, fn func(user string, bs []*wire.Binding) error) error {
 	lower := []byte("u/" + app + "/")
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: prefixEnd(lower)})
@@ -78,10 +82,31 @@ func (s *Store) EachUserBindings(app string, users []string, fn func(user string
 	}
 	defer it.Close()
 	var bs []*wire.Binding
+	var last []byte // the previous user's binding prefix
 	for _, u := range users {
 		p := append(userPrefix(app, u), 'b', '/')
 		bs = bs[:0]
-		for ok := it.SeekGE(p); ok && bytes.HasPrefix(it.Key(), p); ok = it.Next() {
+		ok := false
+		if last == nil || bytes.Compare(p, last) <= 0 {
+			ok = it.SeekGE(p)
+		} else {
+			// Users in key order (a group's members are): the iterator stands
+			// on the first key past the previous user's bindings, at or before
+			// this user's, usually a few keys away. Stepping there is much
+			// cheaper than a seek, which searches every level (the memtable's
+			// skiplist from the top) and was 14% of a 100,000-member
+			// fan-out's CPU.
+			ok = it.Valid()
+			for steps := 0; ok && bytes.Compare(it.Key(), p) < 0; steps++ {
+				if steps == maxSteps {
+					ok = it.SeekGE(p)
+					break
+				}
+				ok = it.Next()
+			}
+		}
+		last = p
+		for ; ok && bytes.HasPrefix(it.Key(), p); ok = it.Next() {
 			v, err := it.ValueAndErr()
 			if err != nil {
 				return fmt.Errorf("storage: iter value: %w", err)

@@ -1,7 +1,10 @@
 package storage
 
 import (
+	"bytes"
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -510,6 +513,72 @@ func TestEachUserBindingsReadsEveryUsersOwn(t *testing.T) {
 	for _, u := range []string{"bo", "bob", "bobby", "carl"} {
 		if len(got[u]) != 2 {
 			t.Errorf("%s: %v", u, got[u])
+		}
+	}
+}
+
+// TestEachUserBindingsAnyOrder checks EachUserBindings against UserBindings
+// for users asked in key order (where it steps instead of seeking),
+// reversed, shuffled, with repeats and unknown users, between users holding
+// from none to many other keys (inbox messages) and none to three bindings.
+func TestEachUserBindingsAnyOrder(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	rng := rand.New(rand.NewPCG(1, 2))
+	b := s.NewBatch()
+	var users []string
+	for i := 0; i < 300; i++ {
+		u := fmt.Sprintf("u%d", i)
+		users = append(users, u)
+		for d := 0; d < rng.IntN(4); d++ {
+			b.PutBinding(&wire.Binding{App: "demo", User: u, PushId: fmt.Sprintf("p-%s-%d", u, d), DeviceId: fmt.Sprint(d)})
+		}
+		for seq := 1; seq <= rng.IntN(3)*rng.IntN(20); seq++ {
+			b.PutMessage("demo", u, &wire.Message{Stream: "inbox", Seq: uint64(seq), Body: "x"})
+		}
+		if i%100 == 99 { // some keys in sstables, the last ones in the memtable
+			if err := s.Commit(b, true); err != nil {
+				t.Fatal(err)
+			}
+			if i < 200 {
+				if err := s.db.Flush(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			b = s.NewBatch()
+		}
+	}
+	sorted := slices.Clone(users)
+	slices.SortFunc(sorted, func(a, b string) int { return bytes.Compare(userPrefix("demo", a), userPrefix("demo", b)) })
+	reversed := slices.Clone(sorted)
+	slices.Reverse(reversed)
+	shuffled := slices.Clone(users)
+	rng.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+	mixed := append(append([]string{"nobody", "u1", "u1", "u10"}, sorted[:50]...), "zz", "u0", "u299")
+	for name, order := range map[string][]string{"sorted": sorted, "reversed": reversed, "shuffled": shuffled, "mixed": mixed} {
+		i := 0
+		err := s.EachUserBindings("demo", order, func(u string, bs []*wire.Binding) error {
+			if u != order[i] {
+				t.Fatalf("%s: call %d for %s, want %s", name, i, u, order[i])
+			}
+			i++
+			want, err := s.UserBindings("demo", u)
+			if err != nil {
+				return err
+			}
+			var got, exp []string
+			for _, b := range bs {
+				got = append(got, b.PushId)
+			}
+			for _, b := range want {
+				exp = append(exp, b.PushId)
+			}
+			if !slices.Equal(got, exp) {
+				t.Errorf("%s: %s has %v, want %v", name, u, got, exp)
+			}
+			return nil
+		})
+		if err != nil || i != len(order) {
+			t.Fatalf("%s: %d of %d users, err %v", name, i, len(order), err)
 		}
 	}
 }
