@@ -130,7 +130,7 @@ func New(o Options) (*Client, error) {
 	}
 
 	c.transport = newTransport(roots, clientCert)
-	httpClient := &http.Client{Transport: c.transport, Timeout: timeout}
+	httpClient := &http.Client{Transport: vendorhttp.WithDeadline(c.transport, timeout)}
 	c.production = &apns2.Client{Host: prod, Token: c.token, HTTPClient: httpClient}
 	c.development = &apns2.Client{Host: dev, Token: c.token, HTTPClient: httpClient}
 	return c, nil

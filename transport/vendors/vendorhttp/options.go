@@ -1,10 +1,12 @@
 package vendorhttp
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -137,5 +139,56 @@ func NewClient(roots *x509.CertPool, timeout time.Duration) *http.Client {
 		IdleConnTimeout:     90 * time.Second,
 		TLSHandshakeTimeout: 10 * time.Second,
 	}
-	return &http.Client{Transport: transport, Timeout: timeout}
+	return &http.Client{Transport: WithDeadline(transport, timeout)}
+}
+
+// WithDeadline bounds each request through next to timeout, body included,
+// with a context deadline. http.Client.Timeout does the same with a
+// goroutine and a select per request, which showed in every vendor call.
+func WithDeadline(next http.RoundTripper, timeout time.Duration) http.RoundTripper {
+	return deadlineTransport{next: next, timeout: timeout}
+}
+
+type deadlineTransport struct {
+	next    http.RoundTripper
+	timeout time.Duration
+}
+
+func (t deadlineTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx, cancel := context.WithTimeout(req.Context(), t.timeout)
+	resp, err := t.next.RoundTrip(req.WithContext(ctx))
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+	return resp, nil
+}
+
+// CloseIdleConnections passes http.Client.CloseIdleConnections on to next.
+func (t deadlineTransport) CloseIdleConnections() {
+	if c, ok := t.next.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
+// cancelOnClose ends a request's deadline when its body is closed.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b *cancelOnClose) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
+}
+
+// RequestTimeout is the per-request bound of a client NewClient made (0 for
+// another client).
+func RequestTimeout(c *http.Client) time.Duration {
+	if t, ok := c.Transport.(deadlineTransport); ok {
+		return t.timeout
+	}
+	return c.Timeout
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -130,5 +131,51 @@ func TestClock(t *testing.T) {
 	fixed := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	if got := Clock(func() time.Time { return fixed })(); !got.Equal(fixed) {
 		t.Errorf("Clock(f)() = %v, want f's %v", got, fixed)
+	}
+}
+
+// TestClientTimeoutBoundsEachRequest: a NewClient request to a server that
+// does not answer fails after the timeout, body included; an answered one
+// reads its whole body.
+func TestClientTimeoutBoundsEachRequest(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/stall" {
+			<-release
+			return
+		}
+		if r.URL.Path == "/slow-body" {
+			w.Write([]byte("first"))
+			w.(http.Flusher).Flush()
+			<-release
+			return
+		}
+		w.Write([]byte("ok"))
+	}))
+	defer srv.Close()
+	defer close(release)
+	c := NewClient(nil, 200*time.Millisecond)
+	if RequestTimeout(c) != 200*time.Millisecond {
+		t.Fatalf("RequestTimeout = %v", RequestTimeout(c))
+	}
+	resp, err := c.Get(srv.URL + "/ok")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := ReadBody(resp); err != nil || string(b) != "ok" {
+		t.Fatalf("body %q, %v", b, err)
+	}
+	if _, err := c.Get(srv.URL + "/stall"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("stalled request: %v, want a deadline error", err)
+	}
+	resp, err = c.Get(srv.URL + "/slow-body")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadBody(resp); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("stalled body: %v, want a deadline error", err)
+	}
+	if _, ok := c.Transport.(interface{ CloseIdleConnections() }); !ok {
+		t.Fatal("the transport hides CloseIdleConnections from http.Client")
 	}
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/pushd-im/pushd/push"
 	"github.com/pushd-im/pushd/transport/vendors/internal/vendortest"
+	"github.com/pushd-im/pushd/transport/vendors/vendorhttp"
 )
 
 const (
@@ -511,8 +512,8 @@ func TestNewReportsEveryBadField(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Close()
-	if c.sendURL != DefaultEndpoint+"/v3/message/regid" || c.http.Timeout != DefaultTimeout {
-		t.Errorf("defaults: %s, %v", c.sendURL, c.http.Timeout)
+	if c.sendURL != DefaultEndpoint+"/v3/message/regid" || vendorhttp.RequestTimeout(c.http) != DefaultTimeout {
+		t.Errorf("defaults: %s, %v", c.sendURL, vendorhttp.RequestTimeout(c.http))
 	}
 	c, err = New(Options{AppSecret: "s", PackageName: "com.example.chat", Endpoint: "https://sim.local/xiaomi/"})
 	if err != nil {
