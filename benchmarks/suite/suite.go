@@ -122,6 +122,9 @@ type Figure struct {
 	// load of a shared machine drifting during the run weighs on both sides
 	// of each ratio alike.
 	Rounds []Round `json:"rounds,omitempty"`
+	// Samples are the rounds of a figure without a baseline measured in
+	// rounds; Value is their median.
+	Samples []float64 `json:"samples,omitempty"`
 }
 
 // Round is one paired measurement of a figure and its baseline.
@@ -248,7 +251,7 @@ func registry() []scenario {
 		{"ingest", "Ingest: durable one-to-one sends over HTTP", 13, runIngest},
 		{"online", "Online delivery over WebSocket", 6, runOnline},
 		{"push", "Push throughput to the vendor simulator", 20, runPush},
-		{"fanout", "Group fan-out to offline members, six providers", 9, runFanout},
+		{"fanout", "Group fan-out to offline members, six providers", 21, runFanout},
 		{"drain", "Reconnect drain of 1,000 stored messages", 4, runDrain},
 		{"idle", "Idle scale: registered users with bindings, actors passivated", 5, runIdle},
 	}
