@@ -80,6 +80,9 @@ func runOnline(ctx context.Context, e *env) error {
 	time.Sleep(time.Second) // let the handshakes' garbage go
 	after := sampleMem()
 	perDev := (diff(before.HeapInuse, after.HeapInuse) + diff(before.StackInuse, after.StackInuse)) / float64(devices) / 1024
+	if devices < 1000 {
+		e.note("with %d devices the memory per device is within the noise of the heap; trust the full run", devices)
+	}
 	e.add(&Figure{Name: fmt.Sprintf("memory per connected idle device (%s devices)", commas(int64(devices))), Unit: "KiB/device",
 		Value: round3(perDev), Count: devices, Bar: maxBar(20, "KiB")})
 	e.note("memory per device = (HeapInuse + StackInuse after − before) / devices, after runtime.GC: heap %.1f KiB + stacks %.1f KiB; RSS grew %.1f KiB/device",

@@ -7,6 +7,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -47,7 +48,11 @@ func TestRunSmallest(t *testing.T) {
 			t.Errorf("scenario %s: error %q, %d figures", s.Name, s.Error, len(s.Figures))
 		}
 		for _, f := range s.Figures {
-			if f.Value <= 0 || f.Unit == "" {
+			// Memory per device over 100 devices is within the noise of
+			// the heap (other tests' goroutines ending in this process can
+			// make it negative); it must only be a number.
+			noise := f.Unit == "KiB/device"
+			if f.Unit == "" || math.IsNaN(f.Value) || (!noise && f.Value <= 0) {
 				t.Errorf("%s: figure %q has value %v %q", s.Name, f.Name, f.Value, f.Unit)
 			}
 		}
