@@ -79,6 +79,7 @@ func runOnline(ctx context.Context, e *env) error {
 	e.step("memory")
 	time.Sleep(time.Second) // let the handshakes' garbage go
 	after := sampleMem()
+	e.heapProfile("connected")
 	perDev := (diff(before.HeapInuse, after.HeapInuse) + diff(before.StackInuse, after.StackInuse)) / float64(devices) / 1024
 	if devices < 1000 {
 		e.note("with %d devices the memory per device is within the noise of the heap; trust the full run", devices)

@@ -147,6 +147,23 @@ func (f *Figure) addRounds(values, baselines []float64) {
 	f.Value, f.Baseline = median(values), median(baselines)
 }
 
+// heapProfile writes the heap profile (live objects as of the last GC) as
+// <scenario>-<name>.heap.prof when Options.ProfileDir is set.
+func (e *env) heapProfile(name string) {
+	if e.o.ProfileDir == "" {
+		return
+	}
+	path := filepath.Join(e.o.ProfileDir, e.res.Name+"-"+name+".heap.prof")
+	f, err := os.Create(path)
+	if err == nil {
+		err = pprof.Lookup("heap").WriteTo(f, 0)
+		f.Close()
+	}
+	if err != nil {
+		e.note("heap profile %s: %v", path, err)
+	}
+}
+
 // inRounds measures f and its baseline in paired rounds, the baseline first,
 // and adds f with its Rounds, the medians, and both sides' latency
 // percentiles over all rounds. label prefixes the progress steps.
