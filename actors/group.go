@@ -35,11 +35,13 @@ type groupActor struct {
 	exists     bool
 	members    []string // sorted
 	lastSeq    uint64
-	firstSeq   uint64
-	dedupe     sendDedupe
-	commits    int
-	fanouts    int
-	loadErr    error
+	firstSeq   uint64 // lowest seq kept (offline_max_per_stream)
+	// storedFirst is the lowest seq still in Pebble (see trimRun).
+	storedFirst uint64
+	dedupe      sendDedupe
+	commits     int
+	fanouts     int
+	loadErr     error
 }
 
 // groupCommitted reports a group message's commit back to its actor.
@@ -96,6 +98,10 @@ func (g *groupActor) load() {
 	if g.firstSeq == 0 {
 		g.firstSeq = g.lastSeq + 1
 	}
+	g.storedFirst = g.firstSeq
+	if keep := uint64(g.n.o.MaxPerStream); g.lastSeq >= keep {
+		g.firstSeq = max(g.firstSeq, g.lastSeq-keep+1)
+	}
 	g.loadErr = err
 	if err != nil {
 		g.n.log.Error("group actor: load", "app", g.app, "group", g.group, "err", err)
@@ -130,7 +136,7 @@ func (g *groupActor) envelope(ctx actor.Context, env any) {
 	case *wire.GroupReadRequest:
 		r := &wire.GroupReadReply{LastSeq: g.lastSeq}
 		limit := int(max(m.Limit, 1))
-		err := g.n.o.Store.ReadGroupStream(g.app, g.group, m.After, m.Upto, func(msg *wire.Message) bool {
+		err := g.n.o.Store.ReadGroupStream(g.app, g.group, max(m.After, g.firstSeq-1), m.Upto, func(msg *wire.Message) bool {
 			r.Messages = append(r.Messages, msg)
 			return len(r.Messages) < limit
 		})
@@ -256,8 +262,11 @@ func (g *groupActor) send(ctx actor.Context, sender *actor.PID, m *wire.Message)
 	if keep := uint64(g.n.o.MaxPerStream); g.lastSeq >= keep && g.lastSeq-keep+1 > g.firstSeq {
 		newFirst := g.lastSeq - keep + 1
 		c.dropped = int(newFirst - g.firstSeq)
-		b.DropGroupMessagesBefore(g.app, g.group, newFirst)
 		g.firstSeq = newFirst
+		if newFirst-g.storedFirst >= trimRun { // as a user's inbox is trimmed
+			b.DropGroupMessagesBefore(g.app, g.group, newFirst)
+			g.storedFirst = newFirst
+		}
 	}
 	g.commits++
 	self, root := g.self, g.n.system.Root

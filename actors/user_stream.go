@@ -59,11 +59,11 @@ func (u *userActor) appendInbox(m *wire.Message, now time.Time, b *storage.Batch
 	return c
 }
 
-// trimRun is how many messages past offline_max_per_stream a full inbox
-// gathers before they are deleted in one range. Deleting one per append laid
-// a range tombstone per message, and fragmenting them took 6% of batched
-// ingest's CPU at every memtable flush. Reads start at firstSeq, so the
-// extra messages are never delivered.
+// trimRun is how many messages past offline_max_per_stream a full inbox (or
+// group stream) gathers before they are deleted in one range. Deleting one
+// per append laid a range tombstone per message, and fragmenting them took
+// 6% of batched ingest's CPU at every memtable flush. Reads start at the
+// newest offline_max_per_stream, so the extra messages are never delivered.
 const trimRun = 64
 
 // commit hands b to the group committer; the result comes back as c.
@@ -381,6 +381,15 @@ func (u *userActor) readStream(stream string, after, upto uint64, fn func(*wire.
 func (n *Node) readGroup(app, group string, after, upto uint64, fn func(*wire.Message) bool) error {
 	key := GroupKey(app, group)
 	if owner, _ := n.place.Owner(key); owner == n.place.Self() {
+		// The group actor trims its stream in runs (trimRun): start no
+		// lower than the newest offline_max_per_stream.
+		last, err := n.o.Store.GroupLastSeq(app, group)
+		if err != nil {
+			return err
+		}
+		if keep := uint64(n.o.MaxPerStream); last >= keep {
+			after = max(after, last-keep)
+		}
 		return n.o.Store.ReadGroupStream(app, group, after, upto, fn)
 	}
 	for {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pushd-im/pushd/config"
 	"github.com/pushd-im/pushd/push"
 	"github.com/pushd-im/pushd/transport/vendorsim"
 )
@@ -616,4 +617,32 @@ func runGroupFanout(t *testing.T, total, bound int) {
 		}
 		c.quiet(members[i])
 	}
+}
+
+// TestGroupStreamKeepsTheNewestMaxPerStream: a member who comes back to a
+// busy group drains only its newest offline_max_per_stream messages, before
+// and after a restart.
+func TestGroupStreamKeepsTheNewestMaxPerStream(t *testing.T) {
+	const keep, sent = 5, 150
+	h := startDaemon(t, func(c *config.Config) { c.OfflineMaxPerStream = keep })
+	h.putGroup("busy", []string{"alice", "bob"})
+	for i := 1; i <= sent; i++ {
+		h.sendGroup("alice", "busy", "m"+strconv.Itoa(i), nil)
+	}
+	drainsNewest := func(device string) {
+		t.Helper()
+		c := h.connect("bob", device)
+		defer c.close()
+		for i := sent - keep + 1; i <= sent; i++ {
+			if m := c.message("group:busy", i); m["body"] != "m"+strconv.Itoa(i) {
+				t.Fatalf("seq %d body %v", i, m["body"])
+			}
+		}
+		if extra := c.sync(); len(extra) != 0 {
+			t.Fatalf("%s got more than the newest %d: %v", device, keep, extra)
+		}
+	}
+	drainsNewest("phone")
+	h.restart()
+	drainsNewest("tablet")
 }
