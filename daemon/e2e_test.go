@@ -484,22 +484,9 @@ func TestInboxKeepsTheNewestMaxPerStream(t *testing.T) {
 	for i := 1; i <= sent; i++ {
 		h.send("alice", "bob", "m"+strconv.Itoa(i), nil)
 	}
-	drainsNewest := func(device string) {
-		t.Helper()
-		c := h.connect("bob", device)
-		defer c.close()
-		for i := sent - keep + 1; i <= sent; i++ {
-			if m := c.message("inbox", i); m["body"] != "m"+strconv.Itoa(i) {
-				t.Fatalf("seq %d body %v", i, m["body"])
-			}
-		}
-		if extra := c.sync(); len(extra) != 0 {
-			t.Fatalf("%s got more than the newest %d: %v", device, keep, extra)
-		}
-	}
-	drainsNewest("phone")
+	h.drainsOnly("bob", "phone", "inbox", sent-keep+1, sent)
 	h.restart()
-	drainsNewest("tablet")
+	h.drainsOnly("bob", "tablet", "inbox", sent-keep+1, sent)
 	stored := 0
 	if err := h.d.Store().ReadStream(daemon.DemoAppID, "bob", "inbox", 0, 0, func(*wire.Message) bool { stored++; return true }); err != nil {
 		t.Fatal(err)

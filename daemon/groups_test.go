@@ -629,20 +629,7 @@ func TestGroupStreamKeepsTheNewestMaxPerStream(t *testing.T) {
 	for i := 1; i <= sent; i++ {
 		h.sendGroup("alice", "busy", "m"+strconv.Itoa(i), nil)
 	}
-	drainsNewest := func(device string) {
-		t.Helper()
-		c := h.connect("bob", device)
-		defer c.close()
-		for i := sent - keep + 1; i <= sent; i++ {
-			if m := c.message("group:busy", i); m["body"] != "m"+strconv.Itoa(i) {
-				t.Fatalf("seq %d body %v", i, m["body"])
-			}
-		}
-		if extra := c.sync(); len(extra) != 0 {
-			t.Fatalf("%s got more than the newest %d: %v", device, keep, extra)
-		}
-	}
-	drainsNewest("phone")
+	h.drainsOnly("bob", "phone", "group:busy", sent-keep+1, sent)
 	h.restart()
-	drainsNewest("tablet")
+	h.drainsOnly("bob", "tablet", "group:busy", sent-keep+1, sent)
 }

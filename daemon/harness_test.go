@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -309,6 +310,22 @@ func (c *wsClient) message(stream string, seq int) map[string]any {
 		c.t.Fatalf("want message %s#%d, got %v", stream, seq, f)
 	}
 	return f["message"].(map[string]any)
+}
+
+// drainsOnly connects the user's device and checks that it receives exactly
+// the stream's messages from..to (bodies "m<seq>"), then nothing more.
+func (h *harness) drainsOnly(user, device, stream string, from, to int) {
+	h.t.Helper()
+	c := h.connect(user, device)
+	defer c.close()
+	for i := from; i <= to; i++ {
+		if m := c.message(stream, i); m["body"] != "m"+strconv.Itoa(i) {
+			h.t.Fatalf("%s#%d body %v", stream, i, m["body"])
+		}
+	}
+	if extra := c.sync(); len(extra) != 0 {
+		h.t.Fatalf("%s got more than %s#%d..%d: %v", device, stream, from, to, extra)
+	}
 }
 
 func (c *wsClient) ack(stream string, seq int) {
