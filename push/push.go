@@ -8,6 +8,7 @@ package push
 
 import (
 	"context"
+	"slices"
 	"time"
 )
 
@@ -28,14 +29,7 @@ const (
 var Providers = []Provider{APNs, FCM, HMS, Xiaomi, OPPO, Vivo}
 
 // Valid reports whether p is one of Providers.
-func (p Provider) Valid() bool {
-	for _, q := range Providers {
-		if p == q {
-			return true
-		}
-	}
-	return false
-}
+func (p Provider) Valid() bool { return slices.Contains(Providers, p) }
 
 // Verdict is a vendor's answer to one push, reduced to what the dispatcher does next.
 type Verdict string

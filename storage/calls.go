@@ -34,13 +34,7 @@ func (s *Store) Call(app, callID string) (*wire.CallRecord, bool, error) {
 // Calls calls fn for every stored call.
 func (s *Store) Calls(fn func(*wire.CallRecord) bool) error {
 	p := []byte("c/")
-	return s.scan(p, prefixEnd(p), func(k, v []byte) (bool, error) {
-		r := &wire.CallRecord{}
-		if err := decode(k, v, r); err != nil {
-			return false, err
-		}
-		return fn(r), nil
-	})
+	return scanProto(s, p, prefixEnd(p), func(_ []byte, r *wire.CallRecord) bool { return fn(r) })
 }
 
 // Ringing returns the calls ringing for the user, with when each stops.

@@ -22,13 +22,12 @@ func (b *Batch) RemoveMember(app, group, user string) {
 
 // PutGroupMessage appends m (Seq set) to the group's stream, stored once for all members.
 func (b *Batch) PutGroupMessage(app, group string, m *wire.Message) {
-	b.setProto(binary.BigEndian.AppendUint64(groupStreamPrefix(app, group), m.Seq), m)
+	b.setProto(groupMessageKey(app, group, m.Seq), m)
 }
 
 // DropGroupMessagesBefore removes the group stream's messages with seq < seq.
 func (b *Batch) DropGroupMessagesBefore(app, group string, seq uint64) {
-	p := groupStreamPrefix(app, group)
-	_ = b.b.DeleteRange(binary.BigEndian.AppendUint64(append([]byte(nil), p...), 0), binary.BigEndian.AppendUint64(append([]byte(nil), p...), seq), nil)
+	_ = b.b.DeleteRange(groupMessageKey(app, group, 0), groupMessageKey(app, group, seq), nil)
 }
 
 // SetUserGroup records in the user's own keys that it is in the group, and
@@ -109,11 +108,5 @@ func (s *Store) UserGroups(app, user string) (map[string]uint64, error) {
 // Fanouts calls fn for every fan-out in progress.
 func (s *Store) Fanouts(fn func(*wire.Fanout) bool) error {
 	p := []byte("f/")
-	return s.scan(p, prefixEnd(p), func(k, v []byte) (bool, error) {
-		f := &wire.Fanout{}
-		if err := decode(k, v, f); err != nil {
-			return false, err
-		}
-		return fn(f), nil
-	})
+	return scanProto(s, p, prefixEnd(p), func(_ []byte, f *wire.Fanout) bool { return fn(f) })
 }

@@ -55,9 +55,12 @@ func prefixEnd(p []byte) []byte {
 }
 
 // splitOwner parses the "<app>/<user>" value of a push index key.
-func splitOwner(v []byte) (app, user string, ok bool) {
-	app, user, ok = strings.Cut(string(v), "/")
-	return app, user, ok && app != "" && user != ""
+func splitOwner(v []byte) (app, user string, ok bool) { return cutSlash(string(v)) }
+
+// cutSlash splits s at its first '/' into two non-empty parts.
+func cutSlash(s string) (before, after string, ok bool) {
+	before, after, ok = strings.Cut(s, "/")
+	return before, after, ok && before != "" && after != ""
 }
 
 // quotaKey counts the pushes an (app, provider) made on one vendor day.
@@ -75,6 +78,10 @@ func memberKey(app, group, user string) []byte {
 }
 
 func groupStreamPrefix(app, group string) []byte { return append(groupPrefix(app, group), "s/"...) }
+
+func groupMessageKey(app, group string, seq uint64) []byte {
+	return binary.BigEndian.AppendUint64(groupStreamPrefix(app, group), seq)
+}
 
 func userGroupKey(app, user, group string) []byte {
 	return append(userPrefix(app, user), "g/"+group...)

@@ -344,7 +344,7 @@ func TestSplitOwner(t *testing.T) {
 	}
 }
 
-func TestCutLast(t *testing.T) {
+func TestCutSlash(t *testing.T) {
 	cases := []struct {
 		in, dev, stream string
 		ok              bool
@@ -357,9 +357,9 @@ func TestCutLast(t *testing.T) {
 		{"", "", "", false},
 	}
 	for _, c := range cases {
-		dev, stream, ok := cutLast(c.in)
+		dev, stream, ok := cutSlash(c.in)
 		if ok != c.ok || (ok && (dev != c.dev || stream != c.stream)) {
-			t.Errorf("cutLast(%q) = %q, %q, %v; want %q, %q, %v", c.in, dev, stream, ok, c.dev, c.stream, c.ok)
+			t.Errorf("cutSlash(%q) = %q, %q, %v; want %q, %q, %v", c.in, dev, stream, ok, c.dev, c.stream, c.ok)
 		}
 	}
 }

@@ -52,17 +52,28 @@ func (s *Store) scan(lower, upper []byte, fn func(k, v []byte) (bool, error)) er
 	return it.Error()
 }
 
+// scanProto decodes each value in [lower, upper) into a new message and calls
+// fn with its key, in key order, until fn returns false.
+func scanProto[M any, P interface {
+	*M
+	proto.Message
+}](s *Store, lower, upper []byte, fn func(k []byte, m P) bool) error {
+	return s.scan(lower, upper, func(k, v []byte) (bool, error) {
+		m := P(new(M))
+		if err := decode(k, v, m); err != nil {
+			return false, err
+		}
+		return fn(k, m), nil
+	})
+}
+
 // UserBindings returns every binding of the user.
 func (s *Store) UserBindings(app, user string) ([]*wire.Binding, error) {
 	p := append(userPrefix(app, user), 'b', '/')
 	var out []*wire.Binding
-	err := s.scan(p, prefixEnd(p), func(k, v []byte) (bool, error) {
-		b := &wire.Binding{}
-		if err := decode(k, v, b); err != nil {
-			return false, err
-		}
+	err := scanProto(s, p, prefixEnd(p), func(_ []byte, b *wire.Binding) bool {
 		out = append(out, b)
-		return true, nil
+		return true
 	})
 	return out, err
 }
@@ -73,7 +84,6 @@ const maxSteps = 8
 // EachUserBindings calls fn with the bindings of each of users (in the order
 // given; sorted users read fastest), with one iterator for all of them: a
 // group fan-out reads thousands of members' bindings at once.
-
 func (s *Store) EachUserBindings(app string, users []string, fn func(user string, bs []*wire.Binding) error) error {
 	lower := []byte("u/" + app + "/")
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: prefixEnd(lower)})
@@ -161,16 +171,19 @@ func (s *Store) FirstSeq(app, user, stream string) (uint64, error) {
 	return s.edgeSeq(streamPrefix(app, user, stream), false)
 }
 
-// edgeSeq returns the last (or first) seq under a stream prefix.
+// edgeSeq returns the last (or first) seq under a prefix of <prefix><seq:be64>
+// keys (a stream's, or the outbox's).
 func (s *Store) edgeSeq(p []byte, last bool) (uint64, error) {
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
 	if err != nil {
 		return 0, fmt.Errorf("storage: iter: %w", err)
 	}
 	defer it.Close()
-	ok := it.First()
+	var ok bool
 	if last {
 		ok = it.Last()
+	} else {
+		ok = it.First()
 	}
 	if !ok {
 		return 0, it.Error()
@@ -201,13 +214,7 @@ func (s *Store) readStream(p []byte, after, upto uint64, fn func(*wire.Message) 
 	if upto != ^uint64(0) {
 		upper = binary.BigEndian.AppendUint64(append([]byte(nil), p...), upto+1)
 	}
-	return s.scan(lower, upper, func(k, v []byte) (bool, error) {
-		m := &wire.Message{}
-		if err := decode(k, v, m); err != nil {
-			return false, err
-		}
-		return fn(m), nil
-	})
+	return scanProto(s, lower, upper, func(_ []byte, m *wire.Message) bool { return fn(m) })
 }
 
 // Cursors returns the user's ack cursors: device → stream → seq.
@@ -215,8 +222,7 @@ func (s *Store) Cursors(app, user string) (map[string]map[string]uint64, error) 
 	p := append(userPrefix(app, user), 'c', '/')
 	out := map[string]map[string]uint64{}
 	err := s.scan(p, prefixEnd(p), func(k, v []byte) (bool, error) {
-		rest := string(k[len(p):])
-		dev, stream, ok := cutLast(rest)
+		dev, stream, ok := cutSlash(string(k[len(p):]))
 		seq, n := binary.Uvarint(v)
 		if !ok || n <= 0 {
 			return false, fmt.Errorf("%w: cursor %q", ErrCorrupt, k)
@@ -241,15 +247,6 @@ func (s *Store) Cursor(app, user, device, stream string) (uint64, error) {
 		return 0, fmt.Errorf("%w: cursor of %s/%s", ErrCorrupt, device, stream)
 	}
 	return seq, nil
-}
-
-func cutLast(s string) (device, stream string, ok bool) {
-	for i := 0; i < len(s); i++ {
-		if s[i] == '/' {
-			return s[:i], s[i+1:], i > 0 && i < len(s)-1
-		}
-	}
-	return "", "", false
 }
 
 // Idempotency returns the first answer recorded for (from, clientMsgID) and
@@ -279,13 +276,7 @@ func (s *Store) idempotency(k []byte) (*wire.IdempotencyRecord, int64, bool, err
 // Pushes calls fn for every job in the outbox, oldest first, until fn returns false.
 func (s *Store) Pushes(fn func(*wire.PushJob) bool) error {
 	p := []byte(outboxPrefix)
-	return s.scan(p, prefixEnd(p), func(k, v []byte) (bool, error) {
-		j := &wire.PushJob{}
-		if err := decode(k, v, j); err != nil {
-			return false, err
-		}
-		return fn(j), nil
-	})
+	return scanProto(s, p, prefixEnd(p), func(_ []byte, j *wire.PushJob) bool { return fn(j) })
 }
 
 // Push returns one outbox job.
@@ -299,30 +290,13 @@ func (s *Store) Push(id uint64) (*wire.PushJob, bool, error) {
 	return j, true, decode(k, v, j)
 }
 
-func (s *Store) lastOutboxID() (uint64, error) {
-	p := []byte(outboxPrefix)
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
-	if err != nil {
-		return 0, fmt.Errorf("storage: iter: %w", err)
-	}
-	defer it.Close()
-	if !it.Last() {
-		return 0, it.Error()
-	}
-	return seqOf(it.Key(), len(p))
-}
-
 // Verdicts returns the last vendor verdict of each of the user's bindings.
 func (s *Store) Verdicts(app, user string) (map[string]*wire.VerdictRecord, error) {
 	p := append(userPrefix(app, user), "v/"...)
 	out := map[string]*wire.VerdictRecord{}
-	err := s.scan(p, prefixEnd(p), func(k, v []byte) (bool, error) {
-		r := &wire.VerdictRecord{}
-		if err := decode(k, v, r); err != nil {
-			return false, err
-		}
+	err := scanProto(s, p, prefixEnd(p), func(k []byte, r *wire.VerdictRecord) bool {
 		out[string(k[len(p):])] = r
-		return true, nil
+		return true
 	})
 	return out, err
 }

@@ -50,7 +50,7 @@ func (s *Store) sweepPrefix(lower []byte, messagesBeforeMs, idempotencyBeforeMs 
 	var lastUser []byte
 	for ok := it.First(); ok; {
 		k := it.Key()
-		up, kind, rest, good := splitUserKey(k)
+		up, kind, _, good := splitUserKey(k)
 		if !good {
 			ok = it.Next()
 			continue
@@ -78,9 +78,16 @@ func (s *Store) sweepPrefix(lower []byte, messagesBeforeMs, idempotencyBeforeMs 
 				}
 				continue
 			}
-			// The rest of this stream is younger: skip to the next stream.
-			slash := bytes.LastIndexByte(k[:len(k)-8], '/')
-			ok = it.SeekGE(prefixEnd(k[:slash+1]))
+			// The rest of this stream is younger: skip to the next stream. A
+			// key that is not <stream prefix, ending in '/'><seq:be64> (a
+			// corrupt one) is only stepped over: a prefix cut from it could
+			// reach into the owner's (skipping later owners' keys) or be
+			// empty (seeking back to the start).
+			if n := len(k) - 8; n >= len(up)+2 && k[n-1] == '/' {
+				ok = it.SeekGE(prefixEnd(k[:n]))
+			} else {
+				ok = it.Next()
+			}
 			continue
 		case 'i':
 			v, err := it.ValueAndErr()
@@ -92,8 +99,6 @@ func (s *Store) sweepPrefix(lower []byte, messagesBeforeMs, idempotencyBeforeMs 
 				_ = b.b.Delete(k, nil)
 				res.Idempotency++
 			}
-		default:
-			_ = rest
 		}
 		ok = it.Next()
 		if b, err = s.flushSweep(b); err != nil {

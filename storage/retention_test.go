@@ -1,10 +1,12 @@
 package storage
 
 import (
-	"encoding/binary"
 	"fmt"
 	"slices"
 	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
 
 	"github.com/pushd-im/pushd/wire"
 )
@@ -65,8 +67,8 @@ func TestSweep(t *testing.T) {
 		string(messageKey("app", "bob", "group:g1", 1)),
 		string(messageKey("app", "bobby", "inbox", 0x2f)),
 		string(messageKey("app", "bobby", "inbox", 0x2f2f)),
-		string(groupStreamKey("app", "g1", 1)),
-		string(groupStreamKey("app", "g1", 2)),
+		string(groupMessageKey("app", "g1", 1)),
+		string(groupMessageKey("app", "g1", 2)),
 		string(idempotencyKey("app", "bob", "alice", "old")),
 		string(idempotencyKey("app", "carol", "alice", "old")),
 		string(groupIdempotencyKey("app", "g1", "bob", "old")),
@@ -128,6 +130,39 @@ func TestSweepMany(t *testing.T) {
 	}
 }
 
-func groupStreamKey(app, group string, seq uint64) []byte {
-	return binary.BigEndian.AppendUint64(groupStreamPrefix(app, group), seq)
+// TestSweepStepsOverCorruptStreamKeys stores young messages under stream keys
+// no writer produces (too short to hold <stream>/<seq:be64>): Sweep must step
+// over each, neither panicking, nor seeking back to the start (a hang), nor
+// skipping the streams of the users after it.
+func TestSweepStepsOverCorruptStreamKeys(t *testing.T) {
+	young, err := proto.Marshal(&wire.Message{TimestampMs: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{
+		"u///s/",        // shorter than a seq
+		"u/a/b/s/",      // exactly a seq long: no prefix left before it
+		"u/app/bob/s/x", // the seq would cut into the owner's prefix
+	} {
+		t.Run(key, func(t *testing.T) {
+			s := openStore(t, "")
+			rawSet(t, s, []byte(key), young)
+			write(t, s, func(b *Batch) {
+				b.PutMessage("app", "carol", &wire.Message{Stream: "inbox", Seq: 1, TimestampMs: 1})
+			})
+			var (
+				res SweepResult
+				err error
+			)
+			within(t, 10*time.Second, "Sweep", func() {
+				res, err = s.Sweep(500, 0)
+			})
+			if err != nil || res.Messages != 1 {
+				t.Errorf("Sweep = %+v, %v; want carol's old message removed", res, err)
+			}
+			if last, err := s.LastSeq("app", "carol", "inbox"); last != 0 || err != nil {
+				t.Errorf("LastSeq(carol) after Sweep = %d, %v; want 0", last, err)
+			}
+		})
+	}
 }

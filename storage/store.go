@@ -109,7 +109,7 @@ func Open(dir string, o Options) (*Store, error) {
 		stop:  make(chan struct{}),
 		done:  make(chan struct{}),
 	}
-	last, err := s.lastOutboxID()
+	last, err := s.edgeSeq([]byte(outboxPrefix), true)
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -251,14 +251,17 @@ func (s *Store) NewBatch() *Batch { return &Batch{b: s.db.NewBatch()} }
 // Empty reports whether the batch holds no writes.
 func (b *Batch) Empty() bool { return b.b.Empty() }
 
-func (b *Batch) setProto(key []byte, m proto.Message) {
-	v, err := proto.Marshal(m)
+func (b *Batch) setProto(key []byte, m proto.Message) { _ = b.b.Set(key, mustMarshal(nil, m), nil) }
+
+// mustMarshal appends m's encoding to buf.
+func mustMarshal(buf []byte, m proto.Message) []byte {
+	v, err := proto.MarshalOptions{}.MarshalAppend(buf, m)
 	if err != nil {
 		// Marshalling our own generated types cannot fail except for invalid
 		// UTF-8, which every input path has rejected before.
 		panic(fmt.Sprintf("storage: marshal %T: %v", m, err))
 	}
-	_ = b.b.Set(key, v, nil)
+	return v
 }
 
 // PutBinding stores a binding and points its push id at its user.
@@ -320,8 +323,7 @@ func (b *Batch) PutGroupIdempotency(app, group, from, clientMsgID string, create
 }
 
 func (b *Batch) putIdempotency(key []byte, createdMs int64, r *wire.IdempotencyRecord) {
-	v, _ := proto.Marshal(r)
-	_ = b.b.Set(key, append(binary.AppendUvarint(nil, uint64(createdMs)), v...), nil)
+	_ = b.b.Set(key, mustMarshal(binary.AppendUvarint(nil, uint64(createdMs)), r), nil)
 }
 
 // PutPush writes a push job into the outbox.
