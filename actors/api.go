@@ -16,18 +16,7 @@ import (
 // Send stores a one-to-one message in the receiver's inbox and returns once it
 // is durable. m.From, m.To and the content must be validated by the caller.
 func (n *Node) Send(ctx context.Context, m *wire.Message) (*wire.SendReply, error) {
-	reply, err := n.Request(ctx, sendKey(m), &wire.SendRequest{Message: m})
-	if err != nil {
-		return nil, err
-	}
-	if err := ReplyError(reply); err != nil {
-		return nil, err
-	}
-	r, ok := reply.(*wire.SendReply)
-	if !ok {
-		return nil, fmt.Errorf("actors: unexpected reply %T", reply)
-	}
-	return r, nil
+	return requestAs[*wire.SendReply](ctx, n, sendKey(m), &wire.SendRequest{Message: m})
 }
 
 // SendMany stores several messages. Messages to the same receiver are stored
@@ -89,7 +78,7 @@ func (n *Node) SendMany(ctx context.Context, msgs []*wire.Message) ([]*wire.Send
 		}
 		if err == nil {
 			var reply proto.Message
-			if reply, err = unwrapReply(res); err == nil {
+			if reply, err = unpack(res); err == nil {
 				if _, moved := reply.(*wire.NotOwner); !moved {
 					if err = ReplyError(reply); err == nil {
 						replies[i] = reply.(*wire.SendReply)
@@ -105,10 +94,6 @@ func (n *Node) SendMany(ctx context.Context, msgs []*wire.Message) ([]*wire.Send
 	return replies, errs
 }
 
-func unwrapReply(res any) (proto.Message, error) {
-	return unpack(res)
-}
-
 // sendKey routes a message: to its receiver's user actor, or to its group's actor.
 func sendKey(m *wire.Message) string {
 	if m.ConversationType == 2 {
@@ -120,26 +105,14 @@ func sendKey(m *wire.Message) string {
 // GroupSet replaces ("replace"), adds ("add") or removes ("remove") members and
 // returns the member count.
 func (n *Node) GroupSet(ctx context.Context, app, group, op string, members []string) (uint64, error) {
-	reply, err := n.Request(ctx, GroupKey(app, group), &wire.GroupSetRequest{App: app, Group: group, Members: members, Op: op})
-	if err != nil {
-		return 0, err
-	}
-	if err := ReplyError(reply); err != nil {
-		return 0, err
-	}
-	return reply.(*wire.GroupSetReply).Members, nil
+	r, err := requestAs[*wire.GroupSetReply](ctx, n, GroupKey(app, group), &wire.GroupSetRequest{App: app, Group: group, Members: members, Op: op})
+	return r.GetMembers(), err
 }
 
 // GroupMembers returns the group's members, sorted.
 func (n *Node) GroupMembers(ctx context.Context, app, group string) ([]string, error) {
-	reply, err := n.Request(ctx, GroupKey(app, group), &wire.GroupGetRequest{App: app, Group: group})
-	if err != nil {
-		return nil, err
-	}
-	if err := ReplyError(reply); err != nil {
-		return nil, err
-	}
-	return reply.(*wire.GroupGetReply).Members, nil
+	r, err := requestAs[*wire.GroupGetReply](ctx, n, GroupKey(app, group), &wire.GroupGetRequest{App: app, Group: group})
+	return r.GetMembers(), err
 }
 
 // Call acts on a call invitation: "invite" (a new call id is made), "cancel",
@@ -148,14 +121,7 @@ func (n *Node) Call(ctx context.Context, r *wire.CallRequest) (*wire.CallReply, 
 	if r.Action == "invite" {
 		r.CallId = NewMessageID(n.now())
 	}
-	reply, err := n.Request(ctx, CallKey(r.App, r.CallId), r)
-	if err != nil {
-		return nil, err
-	}
-	if err := ReplyError(reply); err != nil {
-		return nil, err
-	}
-	return reply.(*wire.CallReply), nil
+	return requestAs[*wire.CallReply](ctx, n, CallKey(r.App, r.CallId), r)
 }
 
 // Bind binds b's token to b.User and returns its push id. A token bound to
@@ -163,21 +129,14 @@ func (n *Node) Call(ctx context.Context, r *wire.CallRequest) (*wire.CallReply, 
 func (n *Node) Bind(ctx context.Context, b *wire.Binding) (string, error) {
 	b.PushId = PushID(b.App, b.Provider, b.Token)
 	b.RegisteredAtMs = n.now().UnixMilli()
-	reply, err := n.Request(ctx, UserKey(b.App, b.User), &wire.BindRequest{Binding: b})
+	r, err := requestAs[*wire.BindReply](ctx, n, UserKey(b.App, b.User), &wire.BindRequest{Binding: b})
 	if err != nil {
 		return "", err
 	}
-	if err := ReplyError(reply); err != nil {
-		return "", err
-	}
-	r := reply.(*wire.BindReply)
 	if r.PreviousUser != "" {
-		prev, err := n.Request(ctx, UserKey(b.App, r.PreviousUser), &wire.UnbindRequest{
+		err := n.requestReply(ctx, UserKey(b.App, r.PreviousUser), &wire.UnbindRequest{
 			App: b.App, User: r.PreviousUser, PushId: r.PushId, Moved: true, Reason: "moved",
 		})
-		if err == nil {
-			err = ReplyError(prev)
-		}
 		if re, ok := AsRequestError(err); err != nil && !(ok && re.Code == "not_found") {
 			// The new binding stands; the old one is dropped when its user actor
 			// next loads (the index no longer points at it).
@@ -199,22 +158,35 @@ func (n *Node) Logout(ctx context.Context, app, user, device string) error {
 
 // Devices lists the user's bindings with their last verdicts.
 func (n *Node) Devices(ctx context.Context, app, user string) ([]*wire.Binding, error) {
-	reply, err := n.Request(ctx, UserKey(app, user), &wire.DevicesRequest{App: app, User: user})
-	if err != nil {
-		return nil, err
-	}
-	if err := ReplyError(reply); err != nil {
-		return nil, err
-	}
-	return reply.(*wire.DevicesReply).Bindings, nil
+	r, err := requestAs[*wire.DevicesReply](ctx, n, UserKey(app, user), &wire.DevicesRequest{App: app, User: user})
+	return r.GetBindings(), err
 }
 
+// requestReply sends m to key's actor and returns the reply's error.
 func (n *Node) requestReply(ctx context.Context, key string, m proto.Message) error {
 	reply, err := n.Request(ctx, key, m)
 	if err != nil {
 		return err
 	}
 	return ReplyError(reply)
+}
+
+// requestAs sends m to key's actor and returns its reply as a T, or the
+// reply's error.
+func requestAs[T proto.Message](ctx context.Context, n *Node, key string, m proto.Message) (T, error) {
+	var zero T
+	reply, err := n.Request(ctx, key, m)
+	if err != nil {
+		return zero, err
+	}
+	if err := ReplyError(reply); err != nil {
+		return zero, err
+	}
+	r, ok := reply.(T)
+	if !ok {
+		return zero, fmt.Errorf("actors: unexpected reply %T", reply)
+	}
+	return r, nil
 }
 
 // TestPush sends (or, with dryRun, only builds) one push to a binding of the

@@ -274,11 +274,7 @@ func (c *callActor) emit(events []eventFor) {
 		ce := &wire.CallEvent{Message: m, RingingUntilMs: e.ringingUntil, StopRinging: e.stop, ExceptDevice: e.except}
 		c.n.o.Metrics.Calls.WithLabelValues(e.event).Inc()
 		go func(user string) {
-			reply, err := c.n.Request(ctx, UserKey(c.app, user), ce)
-			if err == nil {
-				err = ReplyError(reply)
-			}
-			results <- result{user, err}
+			results <- result{user, c.n.requestReply(ctx, UserKey(c.app, user), ce)}
 		}(e.user)
 	}
 	for range events {

@@ -34,23 +34,11 @@ type groupActor struct {
 	self       *actor.PID
 	exists     bool
 	members    []string // sorted
-	lastSeq    uint64
-	firstSeq   uint64 // lowest seq kept (offline_max_per_stream)
-	// storedFirst is the lowest seq still in Pebble (see trimRun).
-	storedFirst uint64
-	dedupe      sendDedupe
-	commits     int
-	fanouts     int
-	loadErr     error
-}
-
-// groupCommitted reports a group message's commit back to its actor.
-type groupCommitted struct {
-	err     error
-	msg     *wire.Message
-	senders []*actor.PID
-	idemKey string
-	dropped int
+	stream     streamWindow
+	dedupe     sendDedupe
+	commits    int
+	fanouts    int
+	loadErr    error
 }
 
 // fanoutDone reports that a fan-out goroutine finished.
@@ -72,7 +60,7 @@ func (g *groupActor) Receive(ctx actor.Context) {
 		}
 	case *wire.Envelope, *local:
 		g.envelope(ctx, m)
-	case *groupCommitted:
+	case *sendCommit:
 		g.onCommitted(ctx, m)
 	case fanoutDone:
 		g.fanouts--
@@ -81,6 +69,7 @@ func (g *groupActor) Receive(ctx actor.Context) {
 
 func (g *groupActor) load() {
 	st := g.n.o.Store
+	var first, last uint64
 	_, ok, err := st.Group(g.app, g.group)
 	g.exists = ok
 	if err == nil {
@@ -90,18 +79,12 @@ func (g *groupActor) load() {
 		})
 	}
 	if err == nil {
-		g.lastSeq, err = st.GroupLastSeq(g.app, g.group)
+		last, err = st.GroupLastSeq(g.app, g.group)
 	}
 	if err == nil {
-		g.firstSeq, err = st.GroupFirstSeq(g.app, g.group)
+		first, err = st.GroupFirstSeq(g.app, g.group)
 	}
-	if g.firstSeq == 0 {
-		g.firstSeq = g.lastSeq + 1
-	}
-	g.storedFirst = g.firstSeq
-	if keep := uint64(g.n.o.MaxPerStream); g.lastSeq >= keep {
-		g.firstSeq = max(g.firstSeq, g.lastSeq-keep+1)
-	}
+	g.stream = newStreamWindow(first, last, g.n.o.MaxPerStream)
 	g.loadErr = err
 	if err != nil {
 		g.n.log.Error("group actor: load", "app", g.app, "group", g.group, "err", err)
@@ -132,11 +115,11 @@ func (g *groupActor) envelope(ctx actor.Context, env any) {
 			g.reply(ctx, sender, &wire.GroupGetReply{Error: errReply("not_found", "group %s does not exist", g.group)})
 			return
 		}
-		g.reply(ctx, sender, &wire.GroupGetReply{Members: slices.Clone(g.members), LastSeq: g.lastSeq})
+		g.reply(ctx, sender, &wire.GroupGetReply{Members: slices.Clone(g.members), LastSeq: g.stream.last})
 	case *wire.GroupReadRequest:
-		r := &wire.GroupReadReply{LastSeq: g.lastSeq}
+		r := &wire.GroupReadReply{LastSeq: g.stream.last}
 		limit := int(max(m.Limit, 1))
-		err := g.n.o.Store.ReadGroupStream(g.app, g.group, max(m.After, g.firstSeq-1), m.Upto, func(msg *wire.Message) bool {
+		err := g.n.o.Store.ReadGroupStream(g.app, g.group, max(m.After, g.stream.first-1), m.Upto, func(msg *wire.Message) bool {
 			r.Messages = append(r.Messages, msg)
 			return len(r.Messages) < limit
 		})
@@ -219,7 +202,7 @@ func (g *groupActor) set(m *wire.GroupSetRequest) *wire.GroupSetReply {
 	g.exists, g.members = true, next
 	ctx, cancel := context.WithTimeout(context.Background(), 4*g.n.o.RequestTimeout)
 	defer cancel()
-	if err := g.n.tellMembership(ctx, g.app, g.group, added, true, g.lastSeq); err != nil {
+	if err := g.n.tellMembership(ctx, g.app, g.group, added, true, g.stream.last); err != nil {
 		return &wire.GroupSetReply{Error: errReply("unavailable", "members stored, but not every member's node was told: %v", err)}
 	}
 	if err := g.n.tellMembership(ctx, g.app, g.group, removed, false, 0); err != nil {
@@ -247,46 +230,29 @@ func (g *groupActor) send(ctx actor.Context, sender *actor.PID, m *wire.Message)
 	if answered {
 		return
 	}
-	g.lastSeq++
-	m.Seq, m.Stream, m.App = g.lastSeq, "group:"+g.group, g.app
+	seq, dropped, dropBefore := g.stream.next(g.n.o.MaxPerStream)
+	m.Seq, m.Stream, m.App = seq, "group:"+g.group, g.app
 	m.MessageId, m.TimestampMs = NewMessageID(now), now.UnixMilli()
 	b := st.NewBatch()
 	b.PutGroupMessage(g.app, g.group, m)
 	b.PutFanout(&wire.Fanout{App: g.app, Group: g.group, Seq: m.Seq})
-	c := &groupCommitted{msg: m, idemKey: idemKey}
 	if idemKey != "" {
 		b.PutGroupIdempotency(g.app, g.group, m.From, m.ClientMsgId, now.UnixMilli(), record(m))
-	} else {
-		c.senders = []*actor.PID{sender}
 	}
-	if keep := uint64(g.n.o.MaxPerStream); g.lastSeq >= keep && g.lastSeq-keep+1 > g.firstSeq {
-		newFirst := g.lastSeq - keep + 1
-		c.dropped = int(newFirst - g.firstSeq)
-		g.firstSeq = newFirst
-		if newFirst-g.storedFirst >= trimRun { // as a user's inbox is trimmed
-			b.DropGroupMessagesBefore(g.app, g.group, newFirst)
-			g.storedFirst = newFirst
-		}
+	if dropBefore != 0 {
+		b.DropGroupMessagesBefore(g.app, g.group, dropBefore)
 	}
+	c := &sendCommit{msg: m, dropped: dropped}
+	c.waitFor(idemKey, sender)
 	g.commits++
-	self, root := g.self, g.n.system.Root
-	st.CommitAsync(b, true, func(err error) {
-		c.err = err
-		root.Send(self, c)
-	})
+	g.n.commitAsync(g.self, b, c)
 }
 
-func (g *groupActor) onCommitted(ctx actor.Context, c *groupCommitted) {
+func (g *groupActor) onCommitted(ctx actor.Context, c *sendCommit) {
 	g.commits--
-	senders := c.senders
-	if c.idemKey != "" {
-		senders = g.dedupe.done(c.idemKey)
-	}
+	c.answer(&g.dedupe, func(to *actor.PID, r *wire.SendReply) { g.reply(ctx, to, r) })
 	m := c.msg
 	if c.err != nil {
-		for _, s := range senders {
-			g.reply(ctx, s, &wire.SendReply{Error: errReply("storage_failed", "message not stored: %v", c.err)})
-		}
 		g.loadErr = c.err // reload from disk on the next activation
 		ctx.Send(ctx.Parent(), &passivate{key: g.key, pid: ctx.Self()})
 		return
@@ -294,9 +260,6 @@ func (g *groupActor) onCommitted(ctx actor.Context, c *groupCommitted) {
 	g.n.o.Metrics.MessagesAccepted.WithLabelValues("group").Inc()
 	if c.dropped > 0 {
 		g.n.o.Metrics.MessagesDropped.WithLabelValues("retention_count").Add(float64(c.dropped))
-	}
-	for _, s := range senders {
-		g.reply(ctx, s, &wire.SendReply{MessageId: m.MessageId, Seq: m.Seq, TimestampMs: m.TimestampMs})
 	}
 	g.startFanout(&wire.Fanout{App: g.app, Group: g.group, Seq: m.Seq}, m)
 }
@@ -459,7 +422,7 @@ func (n *Node) requestNodeRetry(ctx context.Context, node string, msg wireMessag
 	for {
 		res, err := n.system.Root.RequestFuture(pid, env, n.o.RequestTimeout).Result()
 		if err == nil {
-			reply, err := unwrapReply(res)
+			reply, err := unpack(res)
 			if err != nil {
 				return err
 			}
@@ -503,7 +466,7 @@ func (r *router) nodeWork(ctx actor.Context, key string, env any, sender *actor.
 				rest = append(rest, u)
 			}
 		}
-		n.goWork(func(wctx context.Context) { answer(n.fanoutLocal(wctx, m, alive, rest)) })
+		n.goWork(func(context.Context) { answer(n.fanoutLocal(m, alive, rest)) })
 	case *wire.Membership:
 		n.goWork(func(context.Context) {
 			b := n.o.Store.NewBatch()
@@ -524,7 +487,7 @@ func (r *router) nodeWork(ctx actor.Context, key string, env any, sender *actor.
 // fanoutLocal delivers a group message to users this node owns: through the
 // actors of those connected, in bulk for the others (no connection, so only
 // pushes), durably before it returns.
-func (n *Node) fanoutLocal(ctx context.Context, c *wire.FanoutChunk, alive, rest []string) error {
+func (n *Node) fanoutLocal(c *wire.FanoutChunk, alive, rest []string) error {
 	m := c.Message
 	futures := make([]*actor.Future, 0, len(alive))
 	for _, u := range alive {
@@ -539,7 +502,7 @@ func (n *Node) fanoutLocal(ctx context.Context, c *wire.FanoutChunk, alive, rest
 		res, err := f.Result()
 		if err == nil {
 			var reply wireMessage
-			if reply, err = unwrapReply(res); err == nil {
+			if reply, err = unpack(res); err == nil {
 				err = ReplyError(reply)
 			}
 		}

@@ -318,7 +318,7 @@ func (n *Node) Request(ctx context.Context, key string, msg proto.Message) (prot
 		pid := n.routerFor(key)
 		res, err := n.request(ctx, pid, key, msg, wait)
 		if err == nil {
-			reply, err := unwrapReply(res)
+			reply, err := unpack(res)
 			if err != nil {
 				return nil, err
 			}

@@ -37,12 +37,9 @@ type sessionActor struct {
 }
 
 func (s *sessionActor) Receive(ctx actor.Context) {
-	if _, ok := routingKey(ctx.Message()); !ok {
-		return // a system message
-	}
 	msg, err := unpack(ctx.Message())
 	if err != nil {
-		return
+		return // a system message
 	}
 	switch m := msg.(type) {
 	case *wire.Deliver:
@@ -68,13 +65,10 @@ func (n *Node) OpenSession(ctx context.Context, app, user, device string, conn C
 		return nil, fmt.Errorf("actors: spawn session: %w", err)
 	}
 	s := &Session{n: n, app: app, user: user, device: device, id: id, key: UserKey(app, user), pid: pid}
-	reply, err := n.Request(ctx, s.key, &wire.ConnectRequest{
+	err = n.requestReply(ctx, s.key, &wire.ConnectRequest{
 		App: app, User: user, DeviceId: device, SessionId: id,
 		SessionAddress: pid.Address, SessionActor: pid.Id, Foreground: foreground,
 	})
-	if err == nil {
-		err = ReplyError(reply)
-	}
 	if err != nil {
 		n.system.Root.Stop(pid)
 		return nil, err

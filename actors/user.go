@@ -28,20 +28,16 @@ type userActor struct {
 	app, user string
 	key       string
 	bindings  map[string]*wire.Binding // push id →
-	lastSeq   uint64                   // highest seq assigned in the inbox
+	stream    streamWindow             // the inbox's seqs
 	committed uint64                   // highest seq durable (and so deliverable)
-	firstSeq  uint64                   // lowest seq kept (offline_max_per_stream)
-	// storedFirst is the lowest seq still in Pebble: messages below firstSeq
-	// are deleted in runs of trimRun (see appendInbox), never read.
-	storedFirst uint64
-	cursors     map[string]map[string]uint64
-	sessions    map[string]*session // device id →
-	pending     map[string][]pendingPush
-	dedupe      sendDedupe
-	commits     int // async commits not yet answered
-	stopTimer   func() bool
-	timerAt     time.Time
-	self        *actor.PID
+	cursors   map[string]map[string]uint64
+	sessions  map[string]*session // device id →
+	pending   map[string][]pendingPush
+	dedupe    sendDedupe
+	commits   int // async commits not yet answered
+	stopTimer func() bool
+	timerAt   time.Time
+	self      *actor.PID
 	// failed is set when the state could not be loaded or a commit failed: the
 	// actor then refuses work and asks to be passivated, to reload from disk.
 	failed error
@@ -64,14 +60,10 @@ type pendingPush struct {
 	job    *wire.PushJob
 }
 
-// committed reports an async commit back to the actor that started it.
+// committed reports an async commit back to the user actor that started it.
 type committed struct {
-	err     error
-	msg     *wire.Message
-	senders []*actor.PID
-	jobs    []*wire.PushJob
-	idemKey string
-	dropped int
+	sendCommit
+	jobs []*wire.PushJob
 	// stored: msg was appended to the inbox (not a group message passing by).
 	stored bool
 	// except is a device that gets no frame (it answered the call itself).
@@ -112,27 +104,22 @@ func (u *userActor) load() {
 	st := u.n.o.Store
 	u.bindings = map[string]*wire.Binding{}
 	u.sessions = map[string]*session{}
+	var first, last uint64
 	bs, err := st.UserBindings(u.app, u.user)
 	if err == nil {
 		for _, b := range bs {
 			u.bindings[b.PushId] = b
 		}
-		u.lastSeq, err = st.LastSeq(u.app, u.user, inbox)
+		last, err = st.LastSeq(u.app, u.user, inbox)
 	}
 	if err == nil {
-		u.firstSeq, err = st.FirstSeq(u.app, u.user, inbox)
+		first, err = st.FirstSeq(u.app, u.user, inbox)
 	}
 	if err == nil {
 		u.cursors, err = st.Cursors(u.app, u.user)
 	}
-	u.committed = u.lastSeq
-	if u.firstSeq == 0 {
-		u.firstSeq = u.lastSeq + 1
-	}
-	u.storedFirst = u.firstSeq
-	if keep := uint64(u.n.o.MaxPerStream); u.lastSeq >= keep {
-		u.firstSeq = max(u.firstSeq, u.lastSeq-keep+1)
-	}
+	u.stream = newStreamWindow(first, last, u.n.o.MaxPerStream)
+	u.committed = last
 	if err != nil {
 		u.failed = err
 		u.n.log.Error("user actor: load", "app", u.app, "user", u.user, "err", err)
@@ -161,7 +148,7 @@ func (u *userActor) envelope(ctx actor.Context, env any) {
 	case *wire.BindRequest:
 		u.respond(ctx, sender, u.bind(m))
 	case *wire.UnbindRequest:
-		u.respond(ctx, sender, u.unbind(ctx, m))
+		u.respond(ctx, sender, u.unbind(m))
 	case *wire.LogoutRequest:
 		u.respond(ctx, sender, u.logout(ctx, m))
 	case *wire.DevicesRequest:
@@ -238,7 +225,7 @@ func (u *userActor) bind(req *wire.BindRequest) *wire.BindReply {
 	return reply
 }
 
-func (u *userActor) unbind(ctx actor.Context, m *wire.UnbindRequest) *wire.Reply {
+func (u *userActor) unbind(m *wire.UnbindRequest) *wire.Reply {
 	bd := u.bindings[m.PushId]
 	if bd == nil {
 		return &wire.Reply{Error: errReply("not_found", "push_id %s is not bound to user %s", m.PushId, u.user)}

@@ -29,10 +29,8 @@ func (u *userActor) send(ctx actor.Context, sender *actor.PID, req *wire.SendReq
 	c := u.appendInbox(m, now, b)
 	if idemKey != "" {
 		b.PutIdempotency(u.app, u.user, m.From, m.ClientMsgId, now.UnixMilli(), record(m))
-		c.idemKey = idemKey
-	} else {
-		c.senders = []*actor.PID{sender}
 	}
+	c.waitFor(idemKey, sender)
 	c.jobs = u.pushJobs(m, now, b, false)
 	u.commit(b, c)
 }
@@ -40,40 +38,22 @@ func (u *userActor) send(ctx actor.Context, sender *actor.PID, req *wire.SendReq
 // appendInbox assigns m the next inbox seq and adds it to b, trimming the
 // stream to offline_max_per_stream.
 func (u *userActor) appendInbox(m *wire.Message, now time.Time, b *storage.Batch) *committed {
-	u.lastSeq++
-	m.Seq = u.lastSeq
+	seq, dropped, dropBefore := u.stream.next(u.n.o.MaxPerStream)
+	m.Seq = seq
 	m.Stream = inbox
 	m.TimestampMs = now.UnixMilli()
 	m.App = u.app
 	b.PutMessage(u.app, u.user, m)
-	c := &committed{msg: m, stored: true}
-	if keep := uint64(u.n.o.MaxPerStream); u.lastSeq >= keep && u.lastSeq-keep+1 > u.firstSeq {
-		newFirst := u.lastSeq - keep + 1
-		c.dropped = int(newFirst - u.firstSeq)
-		u.firstSeq = newFirst
-		if newFirst-u.storedFirst >= trimRun {
-			b.DropMessagesBefore(u.app, u.user, inbox, newFirst)
-			u.storedFirst = newFirst
-		}
+	if dropBefore != 0 {
+		b.DropMessagesBefore(u.app, u.user, inbox, dropBefore)
 	}
-	return c
+	return &committed{sendCommit: sendCommit{msg: m, dropped: dropped}, stored: true}
 }
-
-// trimRun is how many messages past offline_max_per_stream a full inbox (or
-// group stream) gathers before they are deleted in one range. Deleting one
-// per append laid a range tombstone per message, and fragmenting them took
-// 6% of batched ingest's CPU at every memtable flush. Reads start at the
-// newest offline_max_per_stream, so the extra messages are never delivered.
-const trimRun = 64
 
 // commit hands b to the group committer; the result comes back as c.
 func (u *userActor) commit(b *storage.Batch, c *committed) {
 	u.commits++
-	self, root := u.self, u.n.system.Root
-	u.n.o.Store.CommitAsync(b, true, func(err error) {
-		c.err = err
-		root.Send(self, c)
-	})
+	u.n.commitAsync(u.self, b, c)
 }
 
 // pushJobs writes an outbox job for every binding of the receiver that must be
@@ -146,18 +126,12 @@ func pushExpiry(m *wire.Message, now time.Time, ttl time.Duration) int64 {
 
 func (u *userActor) onCommitted(ctx actor.Context, c *committed) {
 	u.commits--
-	senders := c.senders
-	if c.idemKey != "" {
-		senders = u.dedupe.done(c.idemKey)
-	}
+	c.answer(&u.dedupe, func(to *actor.PID, r *wire.SendReply) { u.respond(ctx, to, r) })
 	m := c.msg
 	if c.err != nil {
 		// Later seqs may have been assigned on top of the failed one: start
 		// over from what is on disk.
 		u.failed = c.err
-		for _, s := range senders {
-			u.respond(ctx, s, &wire.SendReply{Error: errReply("storage_failed", "message not stored: %v", c.err)})
-		}
 		ctx.Send(ctx.Parent(), &passivate{key: u.key, pid: ctx.Self()})
 		return
 	}
@@ -167,9 +141,6 @@ func (u *userActor) onCommitted(ctx actor.Context, c *committed) {
 	}
 	if c.dropped > 0 {
 		u.n.o.Metrics.MessagesDropped.WithLabelValues("retention_count").Add(float64(c.dropped))
-	}
-	for _, s := range senders {
-		u.respond(ctx, s, &wire.SendReply{MessageId: m.MessageId, Seq: m.Seq, TimestampMs: m.TimestampMs})
 	}
 	if m.From != u.user || c.stored {
 		for dev, s := range u.sessions {
@@ -232,9 +203,8 @@ func (u *userActor) groupDeliver(ctx actor.Context, sender *actor.PID, d *wire.G
 		return
 	}
 	b := u.n.o.Store.NewBatch()
-	c := &committed{msg: m, jobs: u.pushJobs(m, u.n.now(), b, false)}
+	c := &committed{sendCommit: sendCommit{msg: m}, jobs: u.pushJobs(m, u.n.now(), b, false)}
 	if b.Empty() {
-		c.senders = nil
 		u.commits++
 		u.onCommitted(ctx, c)
 		u.respond(ctx, sender, &wire.Reply{})
@@ -367,7 +337,7 @@ func (u *userActor) drainStream(ctx actor.Context, dev string, s *session, strea
 // store, a group stream from its group's owner.
 func (u *userActor) readStream(stream string, after, upto uint64, fn func(*wire.Message) bool) error {
 	if stream == inbox {
-		return u.n.o.Store.ReadStream(u.app, u.user, inbox, max(after, u.firstSeq-1), upto, fn)
+		return u.n.o.Store.ReadStream(u.app, u.user, inbox, max(after, u.stream.first-1), upto, fn)
 	}
 	group, ok := strings.CutPrefix(stream, "group:")
 	if !ok {
@@ -393,27 +363,26 @@ func (n *Node) readGroup(app, group string, after, upto uint64, fn func(*wire.Me
 		return n.o.Store.ReadGroupStream(app, group, after, upto, fn)
 	}
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), n.o.RequestTimeout)
-		reply, err := n.Request(ctx, key, &wire.GroupReadRequest{App: app, Group: group, After: after, Upto: upto, Limit: 1000})
-		cancel()
-		if err == nil {
-			err = ReplyError(reply)
-		}
+		// Each page gets Request's default timeout.
+		r, err := requestAs[*wire.GroupReadReply](context.Background(), n, key,
+			&wire.GroupReadRequest{App: app, Group: group, After: after, Upto: upto, Limit: groupReadPage})
 		if err != nil {
 			return err
 		}
-		r := reply.(*wire.GroupReadReply)
 		for _, m := range r.Messages {
 			if !fn(m) {
 				return nil
 			}
 			after = m.Seq
 		}
-		if len(r.Messages) < 1000 || after >= upto {
+		if len(r.Messages) < groupReadPage || after >= upto {
 			return nil
 		}
 	}
 }
+
+// groupReadPage is how many messages one read of a remote group stream asks for.
+const groupReadPage = 1000
 
 func (u *userActor) addPending(device string, p pendingPush) {
 	if u.pending == nil {

@@ -308,8 +308,6 @@ func (v *vendorActor) resume(class string) {
 	}
 }
 
-// call runs on a pool goroutine: wait for the rate limit, drop pushes no
-// longer wanted, send, and report back.
 // maxCalls is how many vendor requests run at once: many for APNs and FCM
 // (one push a request over HTTP/2 streams), fewer for the batching vendors.
 func (v *vendorActor) maxCalls() int {
@@ -332,6 +330,8 @@ func (v *vendorActor) callLoop() {
 	}
 }
 
+// call runs on a pool goroutine: wait for the rate limit, drop pushes no
+// longer wanted, send, and report back.
 func (v *vendorActor) call(c *call) {
 	root := v.n.system.Root
 	if v.limiter != nil {
@@ -402,10 +402,7 @@ func (v *vendorActor) handle(d *sendDone) {
 	v.n.o.Metrics.Pushes.WithLabelValues(v.app.ID, string(v.provider), string(res.Verdict)).Add(float64(len(d.sent)))
 	switch res.Verdict {
 	case push.Delivered:
-		invalid := map[string]bool{}
-		for _, t := range res.InvalidTokens {
-			invalid[t] = true
-		}
+		invalid := tokenSet(res.InvalidTokens)
 		for _, j := range d.sent {
 			if invalid[j.Token] {
 				v.tokenInvalid(j, push.Result{Verdict: push.TokenInvalid, Status: res.Status, Reason: "invalid token in a batch answer"})
@@ -415,10 +412,7 @@ func (v *vendorActor) handle(d *sendDone) {
 			v.report(j, res)
 		}
 	case push.TokenInvalid:
-		invalid := map[string]bool{}
-		for _, t := range res.InvalidTokens {
-			invalid[t] = true
-		}
+		invalid := tokenSet(res.InvalidTokens)
 		var rest []*wire.PushJob
 		for _, j := range d.sent {
 			if len(d.sent) == 1 || len(invalid) == 0 || invalid[j.Token] {
@@ -454,6 +448,18 @@ func (v *vendorActor) handle(d *sendDone) {
 			v.report(j, res)
 		}
 	}
+}
+
+// tokenSet is the set of a batch answer's invalid tokens (nil for none).
+func tokenSet(tokens []string) map[string]bool {
+	if len(tokens) == 0 {
+		return nil
+	}
+	set := make(map[string]bool, len(tokens))
+	for _, t := range tokens {
+		set[t] = true
+	}
+	return set
 }
 
 // retry sends the call again after backoff (or the vendor's Retry-After);
