@@ -514,22 +514,8 @@ func readSecrets(c *Config, read func(string) ([]byte, error), ps *problems) {
 				ps.add(p+"."+key+"_file", "app %q: %s is empty", a.ID, file)
 			}
 		}
-		secret("client_token_secret", &a.ClientTokenSecret, a.ClientTokenSecretFile)
-		pr := &a.Providers
-		if x := pr.APNs; x != nil {
-			secret("providers.apns.cert_password", &x.CertPassword, x.CertPasswordFile)
-		}
-		if x := pr.HMS; x != nil {
-			secret("providers.hms.client_secret", &x.ClientSecret, x.ClientSecretFile)
-		}
-		if x := pr.Xiaomi; x != nil {
-			secret("providers.xiaomi.app_secret", &x.AppSecret, x.AppSecretFile)
-		}
-		if x := pr.OPPO; x != nil {
-			secret("providers.oppo.master_secret", &x.MasterSecret, x.MasterSecretFile)
-		}
-		if x := pr.Vivo; x != nil {
-			secret("providers.vivo.app_secret", &x.AppSecret, x.AppSecretFile)
+		for _, f := range a.secrets() {
+			secret(f.key, f.value, f.file)
 		}
 	}
 }

@@ -26,24 +26,42 @@ func (c *Config) Redacted() *Config {
 		for j := range a.APIKeys {
 			hide(&a.APIKeys[j])
 		}
-		hide(&a.ClientTokenSecret)
-		if p := a.Providers.APNs; p != nil {
-			hide(&p.CertPassword)
-		}
-		if p := a.Providers.HMS; p != nil {
-			hide(&p.ClientSecret)
-		}
-		if p := a.Providers.Xiaomi; p != nil {
-			hide(&p.AppSecret)
-		}
-		if p := a.Providers.OPPO; p != nil {
-			hide(&p.MasterSecret)
-		}
-		if p := a.Providers.Vivo; p != nil {
-			hide(&p.AppSecret)
+		for _, f := range a.secrets() {
+			hide(f.value)
 		}
 	}
 	return r
+}
+
+// secretField is one secret of an app besides its API keys: its key inside the
+// app, where its value is, and the *_file that may hold it instead.
+type secretField struct {
+	key   string
+	value *string
+	file  string
+}
+
+// secrets lists the app's secrets, in the order of the keys. Load reads each
+// one's *_file and Redacted hides each one, so a secret added here is both.
+func (a *App) secrets() []secretField {
+	out := []secretField{{"client_token_secret", &a.ClientTokenSecret, a.ClientTokenSecretFile}}
+	p := &a.Providers
+	if x := p.APNs; x != nil {
+		out = append(out, secretField{"providers.apns.cert_password", &x.CertPassword, x.CertPasswordFile})
+	}
+	if x := p.HMS; x != nil {
+		out = append(out, secretField{"providers.hms.client_secret", &x.ClientSecret, x.ClientSecretFile})
+	}
+	if x := p.Xiaomi; x != nil {
+		out = append(out, secretField{"providers.xiaomi.app_secret", &x.AppSecret, x.AppSecretFile})
+	}
+	if x := p.OPPO; x != nil {
+		out = append(out, secretField{"providers.oppo.master_secret", &x.MasterSecret, x.MasterSecretFile})
+	}
+	if x := p.Vivo; x != nil {
+		out = append(out, secretField{"providers.vivo.app_secret", &x.AppSecret, x.AppSecretFile})
+	}
+	return out
 }
 
 // String is the redacted configuration as YAML, for logs and "config check" output.

@@ -115,23 +115,25 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("daemon: listen %s: %w", cfg.Listen, err)
 	}
+	defer func() {
+		if d.api == nil { // else the API server owns ln and Shutdown closes it
+			ln.Close()
+		}
+	}()
 	d.members, err = cluster.New(cluster.Config{
 		Name: cfg.Cluster.Name, Bind: cfg.Cluster.Bind, Advertise: cfg.Cluster.Advertise, Join: cfg.Cluster.Join,
 		RemoteAddr: remoteAddr, APIAddr: ln.Addr().String(), Logger: d.log.With("component", "cluster"),
 	})
 	if err != nil {
-		ln.Close()
 		return err
 	}
 	if err := d.members.Start(ctx); err != nil {
-		ln.Close()
 		return err
 	}
 	members := d.members
 	d.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pushd_cluster_members", Help: "Live members this node places actors over."},
 		func() float64 { return float64(members.Placement().Len()) }))
 	if err := d.node.Start(placement{d.members}); err != nil {
-		ln.Close()
 		return err
 	}
 	d.api, err = api.New(api.Options{
@@ -140,7 +142,6 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 		Gatherer: d.registry, Ready: d.ready,
 	})
 	if err != nil {
-		ln.Close()
 		return err
 	}
 	if err := d.api.Start(); err != nil {

@@ -77,7 +77,7 @@ func (s *Server) authenticate(ctx *fasthttp.RequestCtx, allowQueryToken bool) (*
 func (s *Server) verifyClientToken(token string) (*caller, *apiError) {
 	var claims ClientClaims
 	var app *App
-	_, err := jwt.ParseWithClaims(token, &claims, func(t *jwt.Token) (any, error) {
+	_, err := s.tokens.ParseWithClaims(token, &claims, func(t *jwt.Token) (any, error) {
 		c, ok := t.Claims.(*ClientClaims)
 		if !ok {
 			return nil, fmt.Errorf("unexpected claims")
@@ -87,7 +87,7 @@ func (s *Server) verifyClientToken(token string) (*caller, *apiError) {
 			return nil, fmt.Errorf("app %q is unknown", c.App)
 		}
 		return app.ClientTokenSecret, nil
-	}, jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired(), jwt.WithTimeFunc(s.o.Now), jwt.WithLeeway(5*time.Second))
+	})
 	if err != nil {
 		return nil, unauthorized("client token rejected: %v", err)
 	}

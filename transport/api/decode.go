@@ -17,6 +17,8 @@ import (
 const (
 	maxUserID      = 64
 	maxDeviceID    = 128
+	maxPushID      = 64
+	maxCallID      = 64
 	maxBody        = 32 << 10
 	maxToken       = 4096
 	maxClientMsgID = 128
@@ -52,6 +54,23 @@ func checkID(field, s string, max int) *apiError {
 		return badField(field, "must be 1 to %d characters of A-Z a-z 0-9 _ - . @ :", max)
 	}
 	return nil
+}
+
+// decodeValid decodes body strictly into r (see decodeStrict) and checks it.
+func decodeValid(body []byte, r interface{ validate() *apiError }) *apiError {
+	if e := decodeStrict(body, r); e != nil {
+		return e
+	}
+	return r.validate()
+}
+
+// fieldPath names field inside prefix ("push_config.title"), or field alone
+// when prefix is "" (a top-level field).
+func fieldPath(prefix, field string) string {
+	if prefix == "" {
+		return field
+	}
+	return prefix + "." + field
 }
 
 // decodeStrict decodes one JSON object into v: unknown fields, wrong types,
@@ -187,27 +206,29 @@ type pushConfig struct {
 	VoIP           *voipConfig `json:"voip"`
 }
 
+// validate checks p; field is where p is in the body ("push_config"), "" when
+// its fields are top-level.
 func (p *pushConfig) validate(field string, resources map[string]bool) *apiError {
 	switch {
 	case len(p.Title) > maxTitle:
-		return badField(field+".title", "must be at most %d bytes", maxTitle)
+		return badField(fieldPath(field, "title"), "must be at most %d bytes", maxTitle)
 	case len(p.Content) > maxContent:
-		return badField(field+".content", "must be at most %d bytes", maxContent)
+		return badField(fieldPath(field, "content"), "must be at most %d bytes", maxContent)
 	case len(p.Payload) > maxPayload:
-		return badField(field+".payload", "must be at most %d bytes", maxPayload)
+		return badField(fieldPath(field, "payload"), "must be at most %d bytes", maxPayload)
 	case len(p.ResourcesID) > maxResourcesID:
-		return badField(field+".resources_id", "must be at most %d bytes", maxResourcesID)
+		return badField(fieldPath(field, "resources_id"), "must be at most %d bytes", maxResourcesID)
 	case p.ResourcesID != "" && !resources[p.ResourcesID]:
-		return badField(field+".resources_id", "%q is not a resources profile of this app", p.ResourcesID)
+		return badField(fieldPath(field, "resources_id"), "%q is not a resources profile of this app", p.ResourcesID)
 	case p.BadgeIncrement < 0 || p.BadgeIncrement > maxBadge:
-		return badField(field+".badge_increment", "must be 0 to %d", maxBadge)
+		return badField(fieldPath(field, "badge_increment"), "must be 0 to %d", maxBadge)
 	}
 	if v := p.VoIP; v != nil {
 		if v.HandleType < 0 || v.HandleType > 3 {
-			return badField(field+".voip.handle_type", "must be 0 to 3 (CallKit CXHandle types: 1 generic, 2 phone number, 3 email)")
+			return badField(fieldPath(field, "voip.handle_type"), "must be 0 to 3 (CallKit CXHandle types: 1 generic, 2 phone number, 3 email)")
 		}
 		if len(v.HandleValue) > 256 {
-			return badField(field+".voip.handle_value", "must be at most 256 bytes")
+			return badField(fieldPath(field, "voip.handle_value"), "must be at most 256 bytes")
 		}
 	}
 	return nil
@@ -247,43 +268,44 @@ func validMessageType(t int) bool {
 
 // validate checks the message; fromServer says whether the caller is the app's
 // backend (which must name the sender) or a client (which is the sender).
-func (r *sendRequest) validate(prefix string, fromServer bool, resources map[string]bool) *apiError {
+// Errors name top-level fields; a batch puts the item's place before them.
+func (r *sendRequest) validate(fromServer bool, resources map[string]bool) *apiError {
 	if fromServer {
-		if e := checkID(prefix+"from", r.From, maxUserID); e != nil {
+		if e := checkID("from", r.From, maxUserID); e != nil {
 			return e
 		}
 	} else if r.From != "" {
-		return &apiError{Status: http.StatusBadRequest, Code: codeBadRequest, Message: prefix + "from: only a server call names the sender; a client sends as itself"}
+		return badField("from", "only a server call names the sender; a client sends as itself")
 	}
 	if r.ConversationType == nil {
-		return badField(prefix+"conversation_type", "is required (0 peer, 2 group)")
+		return badField("conversation_type", "is required (0 peer, 2 group)")
 	}
-	if e := checkID(prefix+"to", r.To, maxUserID); e != nil {
+	if e := checkID("to", r.To, maxUserID); e != nil {
 		return e
 	}
 	switch *r.ConversationType {
 	case 0, 2:
 	default:
-		return badField(prefix+"conversation_type", "must be 0 (peer) or 2 (group); got %d", *r.ConversationType)
+		return badField("conversation_type", "must be 0 (peer) or 2 (group); got %d", *r.ConversationType)
 	}
 	if !validMessageType(r.Type) {
-		return badField(prefix+"type", "must be one of 1, 2, 11, 12, 13, 14, 200; got %d", r.Type)
+		return badField("type", "must be one of 1, 2, 11, 12, 13, 14, 200; got %d", r.Type)
 	}
 	if len(r.Body) > maxBody {
-		return badField(prefix+"body", "must be at most %d bytes; got %d", maxBody, len(r.Body))
+		return badField("body", "must be at most %d bytes; got %d", maxBody, len(r.Body))
 	}
 	switch r.Priority {
 	case 0:
 		r.Priority = int(push.PriorityMedium)
 	case 1, 2, 3:
 	default:
-		return badField(prefix+"priority", "must be 1 (low), 2 (medium) or 3 (high); got %d", r.Priority)
+		return badField("priority", "must be 1 (low), 2 (medium) or 3 (high); got %d", r.Priority)
 	}
 	if len(r.ClientMsgID) > maxClientMsgID {
-		return badField(prefix+"client_msg_id", "must be at most %d bytes", maxClientMsgID)
+		return badField("client_msg_id", "must be at most %d bytes", maxClientMsgID)
 	}
 	if r.PushConfig != nil {
-		if e := r.PushConfig.validate(prefix+"push_config", resources); e != nil {
+		if e := r.PushConfig.validate("push_config", resources); e != nil {
 			return e
 		}
 	}
@@ -308,6 +330,8 @@ type logoutRequest struct {
 	DeviceID string `json:"device_id"`
 }
 
+func (r *logoutRequest) validate() *apiError { return checkID("device_id", r.DeviceID, maxDeviceID) }
+
 // testPushRequest is the body of POST /v1/push/test.
 type testPushRequest struct {
 	PushID  string `json:"push_id"`
@@ -318,8 +342,8 @@ type testPushRequest struct {
 }
 
 func (r *testPushRequest) validate() *apiError {
-	if r.PushID == "" || len(r.PushID) > 64 {
-		return badField("push_id", "is required (at most 64 characters)")
+	if r.PushID == "" || len(r.PushID) > maxPushID {
+		return badField("push_id", "is required (at most %d characters)", maxPushID)
 	}
 	pc := pushConfig{Title: r.Title, Content: r.Content, Payload: r.Payload}
 	return pc.validate("", nil)

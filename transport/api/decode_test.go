@@ -29,7 +29,7 @@ func TestDecodeStrictNamesTheField(t *testing.T) {
 func TestSendValidation(t *testing.T) {
 	zero, one := 0, 1
 	ok := sendRequest{From: "a", To: "b", ConversationType: &zero, Type: 1}
-	if e := ok.validate("", true, nil); e != nil || ok.Priority != 2 {
+	if e := ok.validate(true, nil); e != nil || ok.Priority != 2 {
 		t.Fatalf("valid message: %v (priority %d)", e, ok.Priority)
 	}
 	bad := []struct {
@@ -47,12 +47,12 @@ func TestSendValidation(t *testing.T) {
 		{sendRequest{From: "a", To: "b", ConversationType: &zero, Type: 1, PushConfig: &pushConfig{VoIP: &voipConfig{HandleType: 9}}}, "push_config.voip.handle_type"},
 	}
 	for _, b := range bad {
-		if e := b.r.validate("", true, nil); e == nil || !strings.Contains(e.Message, b.want) {
+		if e := b.r.validate(true, nil); e == nil || !strings.Contains(e.Message, b.want) {
 			t.Errorf("%+v: %v, want an error naming %s", b.r, e, b.want)
 		}
 	}
 	client := sendRequest{From: "x", To: "b", ConversationType: &zero, Type: 1}
-	if e := client.validate("", false, nil); e == nil || !strings.Contains(e.Message, "from") {
+	if e := client.validate(false, nil); e == nil || !strings.Contains(e.Message, "from") {
 		t.Errorf("a client naming a sender: %v", e)
 	}
 }
@@ -95,7 +95,7 @@ func FuzzDecodeSend(f *testing.F) {
 			}
 			return
 		}
-		if e := r.validate("", true, map[string]bool{"ring": true}); e == nil {
+		if e := r.validate(true, map[string]bool{"ring": true}); e == nil {
 			m := r.message("app")
 			if !validID(m.To, maxUserID) || !validID(m.From, maxUserID) || len(m.Body) > maxBody {
 				t.Fatalf("invalid message passed validation: %+v", m)
@@ -121,4 +121,39 @@ func FuzzClientFrame(f *testing.F) {
 			t.Fatalf("ack without stream or seq passed: %+v", fr)
 		}
 	})
+}
+
+// TestTopLevelPushFieldsAreNamedPlainly: POST /v1/push/test takes title,
+// content and payload at the top level, so its errors name them without a
+// leading dot (they once said ".title").
+func TestTopLevelPushFieldsAreNamedPlainly(t *testing.T) {
+	long := strings.Repeat("x", maxContent+1)
+	cases := map[string]testPushRequest{
+		"title: ":   {PushID: "p1", Title: strings.Repeat("x", maxTitle+1)},
+		"content: ": {PushID: "p1", Content: long},
+		"payload: ": {PushID: "p1", Payload: long},
+		"push_id: ": {Title: "t"},
+	}
+	for want, r := range cases {
+		if e := r.validate(); e == nil || !strings.HasPrefix(e.Message, want) {
+			t.Errorf("%s: %v, want a message starting %q", want, e, want)
+		}
+	}
+	nested := pushConfig{Title: strings.Repeat("x", maxTitle+1)}
+	if e := nested.validate("push_config", nil); e == nil || !strings.HasPrefix(e.Message, "push_config.title: ") {
+		t.Errorf("nested push_config: %v", e)
+	}
+}
+
+func TestDecodeValidChecksAfterDecoding(t *testing.T) {
+	var r logoutRequest
+	if e := decodeValid([]byte(`{"device_id":"d 1"}`), &r); e == nil || !strings.HasPrefix(e.Message, "device_id: ") {
+		t.Errorf("bad device_id: %v", e)
+	}
+	if e := decodeValid([]byte(`{"device":"d1"}`), &r); e == nil || e.Code != codeUnknownField {
+		t.Errorf("unknown field: %v", e)
+	}
+	if e := decodeValid([]byte(`{"device_id":"d1"}`), &r); e != nil || r.DeviceID != "d1" {
+		t.Errorf("good body: %v (%+v)", e, r)
+	}
 }

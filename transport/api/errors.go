@@ -23,13 +23,14 @@ func (e *apiError) Error() string { return e.Code + ": " + e.Message }
 
 // The stable error codes of the API.
 const (
-	codeBadRequest   = "bad_request"   // malformed JSON, wrong types, out-of-range values
-	codeUnknownField = "unknown_field" // a field the route does not take
-	codeTooLarge     = "too_large"     // body over max_body_bytes
-	codeUnauthorized = "unauthorized"  // no or bad credentials
-	codeForbidden    = "forbidden"     // credentials fine, action not allowed
-	codeNotFound     = "not_found"     // no such route, binding, user
-	codeUnavailable  = "unavailable"   // the owner node did not answer in time
+	codeBadRequest   = "bad_request"        // malformed JSON, wrong types, out-of-range values
+	codeUnknownField = "unknown_field"      // a field the route does not take
+	codeTooLarge     = "too_large"          // body over max_body_bytes
+	codeUnauthorized = "unauthorized"       // no or bad credentials
+	codeForbidden    = "forbidden"          // credentials fine, action not allowed
+	codeNotFound     = "not_found"          // no such route, binding, user
+	codeBadMethod    = "method_not_allowed" // the route does not take the method
+	codeUnavailable  = "unavailable"        // the owner node did not answer in time
 	codeInternal     = "internal"
 )
 
@@ -47,17 +48,19 @@ func writeJSON(ctx *fasthttp.RequestCtx, status int, v any) {
 	ctx.SetBody(b)
 }
 
-type errorBody struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
+// errorObject is an error as the API answers it: the whole body of a failed
+// request (under "error") and the error of one item of a batch.
+type errorObject struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
 }
 
+func (e *apiError) object() *errorObject { return &errorObject{Code: e.Code, Message: e.Message} }
+
 func writeError(ctx *fasthttp.RequestCtx, e *apiError) {
-	var body errorBody
-	body.Error.Code, body.Error.Message = e.Code, e.Message
-	writeJSON(ctx, e.Status, body)
+	writeJSON(ctx, e.Status, struct {
+		Error *errorObject `json:"error"`
+	}{e.object()})
 }
 
 // fromActorError maps an actors error to the API.

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"fmt"
 	"net/http"
 	"strings"
@@ -65,15 +66,12 @@ func (s *Server) groups(ctx *fasthttp.RequestCtx, c *caller) *apiError {
 	case sub == "members" && method == "DELETE":
 		op = "remove"
 	case sub == "" || sub == "members":
-		return &apiError{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Message: fmt.Sprintf("%s does not take %s", ctx.Path(), method)}
+		return &apiError{Status: http.StatusMethodNotAllowed, Code: codeBadMethod, Message: fmt.Sprintf("%s does not take %s", ctx.Path(), method)}
 	default:
 		return &apiError{Status: http.StatusNotFound, Code: codeNotFound, Message: "no route " + method + " " + string(ctx.Path())}
 	}
 	var r membersRequest
-	if e := decodeStrict(ctx.PostBody(), &r); e != nil {
-		return e
-	}
-	if e := r.validate(); e != nil {
+	if e := decodeValid(ctx.PostBody(), &r); e != nil {
 		return e
 	}
 	rctx, cancel := s.reqContext()
@@ -178,7 +176,7 @@ func (s *Server) invite(ctx *fasthttp.RequestCtx, c *caller) *apiError {
 func (s *Server) callAction(ctx *fasthttp.RequestCtx, c *caller) *apiError {
 	rest := strings.TrimPrefix(string(ctx.Path()), "/v1/calls/")
 	id, action, _ := strings.Cut(rest, "/")
-	if id == "" || len(id) > 64 || strings.Contains(id, "/") {
+	if id == "" || len(id) > maxCallID {
 		return badField("call_id", "the path must be /v1/calls/<call_id>/<action>")
 	}
 	switch action {
@@ -187,7 +185,7 @@ func (s *Server) callAction(ctx *fasthttp.RequestCtx, c *caller) *apiError {
 		return &apiError{Status: http.StatusNotFound, Code: codeNotFound, Message: "no call action " + action + " (cancel, accept, reject)"}
 	}
 	var r callActionRequest
-	if body := ctx.PostBody(); len(strings.TrimSpace(string(body))) > 0 {
+	if body := ctx.PostBody(); len(bytes.TrimSpace(body)) > 0 {
 		if e := decodeStrict(body, &r); e != nil {
 			return e
 		}

@@ -19,6 +19,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fasthttp/websocket"
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/valyala/fasthttp"
@@ -57,6 +59,9 @@ type Server struct {
 	srv     *fasthttp.Server
 	ln      net.Listener
 	metrics fasthttp.RequestHandler
+	// tokens and upgrader are built once and shared by every request.
+	tokens   *jwt.Parser
+	upgrader *websocket.FastHTTPUpgrader
 
 	// wsWriteBuffers lends write buffers to connections only while they write.
 	wsWriteBuffers sync.Pool
@@ -97,6 +102,12 @@ func New(o Options) (*Server, error) {
 		for _, k := range a.APIKeys {
 			s.byKey[k] = a
 		}
+	}
+	s.tokens = jwt.NewParser(jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired(),
+		jwt.WithTimeFunc(o.Now), jwt.WithLeeway(5*time.Second))
+	s.upgrader = &websocket.FastHTTPUpgrader{
+		ReadBufferSize: wsReadBuffer, WriteBufferPool: &s.wsWriteBuffers, HandshakeTimeout: 10 * time.Second,
+		CheckOrigin: func(*fasthttp.RequestCtx) bool { return true }, // authenticated by token, not by origin
 	}
 	if o.Gatherer != nil {
 		s.metrics = fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{}))
@@ -247,7 +258,7 @@ type handlerFunc func(ctx *fasthttp.RequestCtx, c *caller) *apiError
 func (s *Server) route(ctx *fasthttp.RequestCtx, method, want string, h handlerFunc, flags routeFlags) {
 	if method != want {
 		ctx.Response.Header.Set("Allow", want)
-		writeError(ctx, &apiError{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Message: fmt.Sprintf("%s takes %s, not %s", ctx.Path(), want, method)})
+		writeError(ctx, &apiError{Status: http.StatusMethodNotAllowed, Code: codeBadMethod, Message: fmt.Sprintf("%s takes %s, not %s", ctx.Path(), want, method)})
 		return
 	}
 	c, e := s.authenticate(ctx, flags&routeQueryToken != 0)
@@ -273,10 +284,7 @@ func (s *Server) reqContext() (context.Context, context.CancelFunc) {
 
 func (s *Server) bind(ctx *fasthttp.RequestCtx, c *caller) *apiError {
 	var r bindRequest
-	if e := decodeStrict(ctx.PostBody(), &r); e != nil {
-		return e
-	}
-	if e := r.validate(); e != nil {
+	if e := decodeValid(ctx.PostBody(), &r); e != nil {
 		return e
 	}
 	rctx, cancel := s.reqContext()
@@ -294,7 +302,7 @@ func (s *Server) bind(ctx *fasthttp.RequestCtx, c *caller) *apiError {
 
 func (s *Server) unbind(ctx *fasthttp.RequestCtx, c *caller) *apiError {
 	id := strings.TrimPrefix(string(ctx.Path()), "/v1/devices/")
-	if id == "" || len(id) > 64 || strings.Contains(id, "/") {
+	if id == "" || len(id) > maxPushID || strings.Contains(id, "/") {
 		return badField("push_id", "the path must be /v1/devices/<push_id>")
 	}
 	rctx, cancel := s.reqContext()
@@ -308,10 +316,7 @@ func (s *Server) unbind(ctx *fasthttp.RequestCtx, c *caller) *apiError {
 
 func (s *Server) logout(ctx *fasthttp.RequestCtx, c *caller) *apiError {
 	var r logoutRequest
-	if e := decodeStrict(ctx.PostBody(), &r); e != nil {
-		return e
-	}
-	if e := checkID("device_id", r.DeviceID, maxDeviceID); e != nil {
+	if e := decodeValid(ctx.PostBody(), &r); e != nil {
 		return e
 	}
 	rctx, cancel := s.reqContext()
@@ -329,49 +334,44 @@ type sendAnswer struct {
 	Timestamp int64  `json:"timestamp"`
 }
 
-// checkSend validates a message and fills in the sender of a client call.
-func (s *Server) checkSend(c *caller, r *sendRequest, prefix string) *apiError {
-	if e := r.validate(prefix, c.server, c.app.Resources); e != nil {
-		return e
+func answerOf(reply *wire.SendReply) *sendAnswer {
+	return &sendAnswer{MessageID: reply.MessageId, Seq: reply.Seq, Timestamp: reply.TimestampMs}
+}
+
+// decodeSend decodes and validates one message and fills in the sender of a
+// client call. Errors name the message's own fields.
+func decodeSend(body []byte, c *caller) (*wire.Message, *apiError) {
+	var r sendRequest
+	if e := decodeStrict(body, &r); e != nil {
+		return nil, e
+	}
+	if e := r.validate(c.server, c.app.Resources); e != nil {
+		return nil, e
 	}
 	if !c.server {
 		r.From = c.user
 	}
-	return nil
-}
-
-func (s *Server) sendOne(ctx context.Context, c *caller, r *sendRequest, prefix string) (*sendAnswer, *apiError) {
-	if e := s.checkSend(c, r, prefix); e != nil {
-		return nil, e
-	}
-	reply, err := s.o.Node.Send(ctx, r.message(c.app.ID))
-	if err != nil {
-		return nil, fromActorError(err)
-	}
-	return &sendAnswer{MessageID: reply.MessageId, Seq: reply.Seq, Timestamp: reply.TimestampMs}, nil
+	return r.message(c.app.ID), nil
 }
 
 func (s *Server) send(ctx *fasthttp.RequestCtx, c *caller) *apiError {
-	var r sendRequest
-	if e := decodeStrict(ctx.PostBody(), &r); e != nil {
+	m, e := decodeSend(ctx.PostBody(), c)
+	if e != nil {
 		return e
 	}
 	rctx, cancel := s.reqContext()
 	defer cancel()
-	a, e := s.sendOne(rctx, c, &r, "")
-	if e != nil {
-		return e
+	reply, err := s.o.Node.Send(rctx, m)
+	if err != nil {
+		return fromActorError(err)
 	}
-	writeJSON(ctx, http.StatusOK, a)
+	writeJSON(ctx, http.StatusOK, answerOf(reply))
 	return nil
 }
 
 type batchItem struct {
 	*sendAnswer
-	Error *struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error,omitempty"`
+	Error *errorObject `json:"error,omitempty"`
 }
 
 // sendBatch sends up to 1000 messages at once (their receivers' actors commit
@@ -388,42 +388,28 @@ func (s *Server) sendBatch(ctx *fasthttp.RequestCtx, c *caller) *apiError {
 	rctx, cancel := s.reqContext()
 	defer cancel()
 	results := make([]batchItem, len(r.Messages))
-	var msgs []*wire.Message
-	var index []int
+	msgs := make([]*wire.Message, 0, len(r.Messages))
+	index := make([]int, 0, len(r.Messages))
 	for i, raw := range r.Messages {
-		prefix := fmt.Sprintf("messages[%d].", i)
-		var m sendRequest
-		e := decodeStrict(raw, &m)
+		m, e := decodeSend(raw, c)
 		if e != nil {
-			e.Message = prefix + e.Message
-		} else {
-			e = s.checkSend(c, &m, prefix)
-		}
-		if e != nil {
-			results[i] = errorItem(e)
+			e.Message = fmt.Sprintf("messages[%d].%s", i, e.Message)
+			results[i] = batchItem{Error: e.object()}
 			continue
 		}
-		msgs = append(msgs, m.message(c.app.ID))
+		msgs = append(msgs, m)
 		index = append(index, i)
 	}
 	replies, errs := s.o.Node.SendMany(rctx, msgs)
 	for j, i := range index {
 		if errs[j] != nil {
-			results[i] = errorItem(fromActorError(errs[j]))
+			results[i] = batchItem{Error: fromActorError(errs[j]).object()}
 			continue
 		}
-		results[i] = batchItem{sendAnswer: &sendAnswer{MessageID: replies[j].MessageId, Seq: replies[j].Seq, Timestamp: replies[j].TimestampMs}}
+		results[i] = batchItem{sendAnswer: answerOf(replies[j])}
 	}
 	writeJSON(ctx, http.StatusOK, map[string]any{"results": results})
 	return nil
-}
-
-func errorItem(e *apiError) batchItem {
-	it := batchItem{Error: &struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	}{e.Code, e.Message}}
-	return it
 }
 
 type deviceView struct {
@@ -464,10 +450,7 @@ func (s *Server) devices(ctx *fasthttp.RequestCtx, c *caller) *apiError {
 
 func (s *Server) testPush(ctx *fasthttp.RequestCtx, c *caller) *apiError {
 	var r testPushRequest
-	if e := decodeStrict(ctx.PostBody(), &r); e != nil {
-		return e
-	}
-	if e := r.validate(); e != nil {
+	if e := decodeValid(ctx.PostBody(), &r); e != nil {
 		return e
 	}
 	rctx, cancel := s.reqContext()

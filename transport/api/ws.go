@@ -20,8 +20,8 @@ const (
 	wsReadBuffer   = 512
 )
 
-// pongFrame answers a ping.
-const pongFrame = `{"type":"pong"}`
+// pongFrame answers a ping; every connection writes this one slice, never changing it.
+var pongFrame = []byte(`{"type":"pong"}`)
 
 // wsConn is one long connection: the user actor's frames and our pongs go
 // through one queue, written in order by one writer goroutine at a time, so a
@@ -139,11 +139,7 @@ func (s *Server) connect(ctx *fasthttp.RequestCtx, c *caller) *apiError {
 	if e := checkID("device_id", device, maxDeviceID); e != nil {
 		return e
 	}
-	up := websocket.FastHTTPUpgrader{
-		ReadBufferSize: wsReadBuffer, WriteBufferPool: &s.wsWriteBuffers, HandshakeTimeout: 10 * time.Second,
-		CheckOrigin: func(*fasthttp.RequestCtx) bool { return true }, // authenticated by token, not by origin
-	}
-	err := up.Upgrade(ctx, func(ws *websocket.Conn) { s.serveConn(ws, c, device) })
+	err := s.upgrader.Upgrade(ctx, func(ws *websocket.Conn) { s.serveConn(ws, c, device) })
 	if err != nil {
 		s.log.Debug("websocket upgrade failed", "err", err)
 	}
@@ -199,7 +195,7 @@ func (s *Server) serveConn(ws *websocket.Conn, c *caller, device string) {
 		}
 		switch f.Type {
 		case "ping":
-			conn.Write([][]byte{[]byte(pongFrame)})
+			conn.Write([][]byte{pongFrame})
 		case "ack":
 			sess.Ack(f.Stream, f.Seq)
 		case "state":
