@@ -11,6 +11,7 @@ import (
 	"github.com/sideshow/apns2"
 
 	"github.com/pushd-im/pushd/push"
+	"github.com/pushd-im/pushd/transport/vendors/vendorhttp"
 )
 
 // Payload limits. 4096 bytes is Apple's documented limit; 5120 bytes for VoIP
@@ -57,7 +58,7 @@ func (c *Client) notification(n *push.Notification) (*apns2.Notification, error)
 		Topic:       topic,
 		PushType:    apns2.PushTypeAlert,
 		Priority:    priority(n.Priority),
-		CollapseID:  truncateUTF8(n.CollapseID, maxCollapseID),
+		CollapseID:  vendorhttp.CutBytes(n.CollapseID, maxCollapseID),
 		Expiration:  n.Expiration,
 	}
 	if voip {
@@ -309,19 +310,6 @@ func appendJSONString(b []byte, s string) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
-}
-
-// truncateUTF8 cuts s to at most max bytes without splitting a character, so a
-// long collapse id stays a valid header and the same input gives the same id.
-func truncateUTF8(s string, max int) string {
-	if len(s) <= max {
-		return s
-	}
-	cut := max
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut]
 }
 
 // isUUID reports whether s has the 8-4-4-4-12 hex form that apns-id requires.

@@ -6,30 +6,8 @@ import (
 	"time"
 
 	"github.com/pushd-im/pushd/push"
+	"github.com/pushd-im/pushd/transport/vendors/vendorhttp"
 )
-
-func TestRetryAfter(t *testing.T) {
-	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	cases := []struct {
-		header string
-		want   time.Duration
-	}{
-		{"", 0},
-		{"30", 30 * time.Second},
-		{" 30 ", 30 * time.Second},
-		{"0", 0},
-		{"-5", 0},
-		{"soon", 0},
-		{"99999999999", maxRetryAfter},
-		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second},
-		{now.Add(-time.Minute).Format(http.TimeFormat), 0},
-	}
-	for _, tc := range cases {
-		if got := retryAfter(tc.header, now); got != tc.want {
-			t.Errorf("retryAfter(%q) = %v, want %v", tc.header, got, tc.want)
-		}
-	}
-}
 
 func TestParseResponseTimestamp(t *testing.T) {
 	cases := []struct {
@@ -78,24 +56,6 @@ func TestVerdictFallbacks(t *testing.T) {
 	}
 }
 
-func TestTruncateUTF8(t *testing.T) {
-	cases := []struct {
-		in   string
-		max  int
-		want string
-	}{
-		{"short", 64, "short"},
-		{"abcdef", 4, "abcd"},
-		{"ab€", 4, "ab"}, // € is 3 bytes; cutting inside it would leave invalid UTF-8
-		{"ab€", 5, "ab€"},
-	}
-	for _, tc := range cases {
-		if got := truncateUTF8(tc.in, tc.max); got != tc.want {
-			t.Errorf("truncateUTF8(%q, %d) = %q, want %q", tc.in, tc.max, got, tc.want)
-		}
-	}
-}
-
 func TestIsUUID(t *testing.T) {
 	for s, want := range map[string]bool{
 		"123e4567-e89b-12d3-a456-426614174000": true,
@@ -135,7 +95,7 @@ func FuzzParseResponse(f *testing.F) {
 		if !r.InvalidSince.IsZero() && r.Verdict != push.TokenInvalid {
 			t.Fatalf("InvalidSince %v on a %s verdict", r.InvalidSince, r.Verdict)
 		}
-		if r.RetryAfter < 0 || r.RetryAfter > maxRetryAfter {
+		if r.RetryAfter < 0 || r.RetryAfter > vendorhttp.MaxRetryAfter {
 			t.Fatalf("RetryAfter %v out of range", r.RetryAfter)
 		}
 	})

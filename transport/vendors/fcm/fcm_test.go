@@ -60,7 +60,7 @@ type fakeGoogle struct {
 	mu          sync.Mutex
 	tokenCalls  int
 	tokenFail   func(w http.ResponseWriter) bool // answers the token request itself when true
-	tokenBlock  chan struct{}
+	tokenGate   *vendortest.Gate
 	assertErrs  []error
 	valid       map[string]bool
 	sends       []sent
@@ -86,14 +86,10 @@ func (g *fakeGoogle) token(w http.ResponseWriter, r *http.Request) {
 	g.mu.Lock()
 	g.tokenCalls++
 	n := g.tokenCalls
-	fail, block := g.tokenFail, g.tokenBlock
+	fail, gate := g.tokenFail, g.tokenGate
 	g.mu.Unlock()
-	if block != nil {
-		select {
-		case <-block:
-		case <-r.Context().Done():
-			return
-		}
+	if !gate.Pass(r.Context()) {
+		return
 	}
 	if fail != nil && fail(w) {
 		return
@@ -526,10 +522,7 @@ func TestDryRunFetchesTokenButSendsNothing(t *testing.T) {
 	if real.Verdict != push.Delivered {
 		t.Fatalf("result = %+v", real)
 	}
-	if dry.Exchange.URL != real.Exchange.URL || dry.Exchange.Body != real.Exchange.Body ||
-		!reflect.DeepEqual(dry.Exchange.Headers, real.Exchange.Headers) {
-		t.Errorf("dry run exchange %+v differs from the sent %+v", dry.Exchange, real.Exchange)
-	}
+	vendortest.SameRequest(t, dry.Exchange, real.Exchange)
 	if n := g.tokenRequests(); n != 1 {
 		t.Errorf("%d token requests, want the dry run's token reused", n)
 	}
@@ -537,9 +530,7 @@ func TestDryRunFetchesTokenButSendsNothing(t *testing.T) {
 
 func TestSendHonoursContext(t *testing.T) {
 	g := newFakeGoogle(t)
-	block := make(chan struct{})
-	defer close(block)
-	g.tokenBlock = block
+	g.tokenGate = vendortest.NewGate(t)
 	c := newClient(t, g)
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
@@ -611,21 +602,7 @@ func TestNewReportsEveryBadField(t *testing.T) {
 			[]string{"Endpoint", "CAFile", "Timeout"}},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			c, err := New(tc.o)
-			if err == nil {
-				c.Close()
-				t.Fatal("New accepted bad options")
-			}
-			if !errors.Is(err, ErrInvalidOptions) {
-				t.Errorf("error %v does not wrap ErrInvalidOptions", err)
-			}
-			for _, field := range tc.want {
-				if !strings.Contains(err.Error(), field) {
-					t.Errorf("error %q does not name %s", err, field)
-				}
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { vendortest.Refuses(t, New, tc.o, ErrInvalidOptions, tc.want...) })
 	}
 
 	// ProjectID overrides the file's project_id.

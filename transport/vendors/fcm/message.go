@@ -9,9 +9,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/pushd-im/pushd/push"
+	"github.com/pushd-im/pushd/transport/vendors/vendorhttp"
 )
 
 // sendRequest is the body of messages:send. Empty fields are left out: FCM
@@ -133,7 +133,7 @@ func apnsBlock(n *push.Notification, alert bool) *apnsConfig {
 		h["apns-priority"] = "10"
 	}
 	if n.CollapseID != "" {
-		h["apns-collapse-id"] = truncateUTF8(n.CollapseID, maxAPNsCollapseID)
+		h["apns-collapse-id"] = vendorhttp.CutBytes(n.CollapseID, maxAPNsCollapseID)
 	}
 	if !n.Expiration.IsZero() {
 		h["apns-expiration"] = strconv.FormatInt(max(n.Expiration.Unix(), 0), 10)
@@ -172,16 +172,4 @@ func checkDataKey(k string) error {
 		return fmt.Errorf("ReservedDataKey: FCM refuses the data key %q", k)
 	}
 	return nil
-}
-
-// truncateUTF8 cuts s to at most max bytes without splitting a character.
-func truncateUTF8(s string, max int) string {
-	if len(s) <= max {
-		return s
-	}
-	cut := max
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut]
 }

@@ -58,29 +58,6 @@ func TestVerdictFallbacks(t *testing.T) {
 	}
 }
 
-func TestRetryAfter(t *testing.T) {
-	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	cases := []struct {
-		header string
-		want   time.Duration
-	}{
-		{"", 0},
-		{"45", 45 * time.Second},
-		{"0", 0},
-		{"-1", 0},
-		{"1.5", 0},
-		{"99999999999", maxRetryAfter},
-		{now.Add(10 * time.Minute).Format(http.TimeFormat), 10 * time.Minute},
-		{now.Add(10 * time.Minute).Format(time.RFC850), 10 * time.Minute},
-		{now.Add(-time.Minute).Format(http.TimeFormat), 0},
-	}
-	for _, tc := range cases {
-		if got := retryAfter(tc.header, now); got != tc.want {
-			t.Errorf("retryAfter(%q) = %v, want %v", tc.header, got, tc.want)
-		}
-	}
-}
-
 func TestTTL(t *testing.T) {
 	cases := []struct {
 		d    time.Duration

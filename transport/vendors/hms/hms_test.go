@@ -50,7 +50,7 @@ type fakeHuawei struct {
 	tokenCalls int
 	expiresIn  int
 	tokenFail  func(w http.ResponseWriter) bool // answers the token request itself when true
-	tokenBlock chan struct{}
+	tokenGate  *vendortest.Gate
 	formErrs   []error
 	valid      map[string]bool
 	sends      []sent
@@ -72,14 +72,10 @@ func (h *fakeHuawei) authURL() string { return h.srv.URL + "/oauth2/v3/token" }
 func (h *fakeHuawei) token(w http.ResponseWriter, r *http.Request) {
 	h.mu.Lock()
 	h.tokenCalls++
-	n, fail, block, expiresIn := h.tokenCalls, h.tokenFail, h.tokenBlock, h.expiresIn
+	n, fail, gate, expiresIn := h.tokenCalls, h.tokenFail, h.tokenGate, h.expiresIn
 	h.mu.Unlock()
-	if block != nil {
-		select {
-		case <-block:
-		case <-r.Context().Done():
-			return
-		}
+	if !gate.Pass(r.Context()) {
+		return
 	}
 	if fail != nil && fail(w) {
 		return
@@ -340,8 +336,8 @@ func TestBatchIsOneRequest(t *testing.T) {
 
 func TestAccessTokenFetchedOnceForConcurrentSends(t *testing.T) {
 	h := newFakeHuawei(t)
-	block := make(chan struct{})
-	h.tokenBlock = block
+	gate := vendortest.NewGate(t)
+	h.tokenGate = gate
 	c := newClient(t, h, newClock())
 	var wg sync.WaitGroup
 	for range 30 {
@@ -353,12 +349,9 @@ func TestAccessTokenFetchedOnceForConcurrentSends(t *testing.T) {
 			}
 		}()
 	}
-	// Let every Send reach the fetch before it completes.
-	deadline := time.Now().Add(5 * time.Second)
-	for h.tokenRequests() == 0 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
-	close(block)
+	// Let the Sends reach the fetch before it completes.
+	gate.AwaitArrival(t)
+	gate.Open()
 	wg.Wait()
 	if n := h.tokenRequests(); n != 1 {
 		t.Errorf("%d token requests for 30 concurrent sends, want 1", n)
@@ -625,10 +618,7 @@ func TestDryRunFetchesTokenButSendsNothing(t *testing.T) {
 	if real.Verdict != push.Delivered {
 		t.Fatalf("result = %+v", real)
 	}
-	if dry.Exchange.URL != real.Exchange.URL || dry.Exchange.Body != real.Exchange.Body ||
-		!reflect.DeepEqual(dry.Exchange.Headers, real.Exchange.Headers) {
-		t.Errorf("dry run exchange %+v differs from the sent %+v", dry.Exchange, real.Exchange)
-	}
+	vendortest.SameRequest(t, dry.Exchange, real.Exchange)
 	if n := h.tokenRequests(); n != 1 {
 		t.Errorf("%d token requests, want the dry run's token reused", n)
 	}
@@ -636,9 +626,7 @@ func TestDryRunFetchesTokenButSendsNothing(t *testing.T) {
 
 func TestSendHonoursContext(t *testing.T) {
 	h := newFakeHuawei(t)
-	block := make(chan struct{})
-	defer close(block)
-	h.tokenBlock = block
+	h.tokenGate = vendortest.NewGate(t)
 	c := newClient(t, h, newClock())
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
@@ -715,28 +703,16 @@ func TestLocalRefusals(t *testing.T) {
 }
 
 func TestNewReportsEveryBadField(t *testing.T) {
-	c, err := New(Options{
+	vendortest.Refuses(t, New, Options{
 		ClientID: "", Endpoint: "http://push", AuthEndpoint: "ftp://oauth", Category: "CHAT",
 		CAFile: "/nonexistent/ca.pem", Timeout: -1,
-	})
-	if err == nil {
-		c.Close()
-		t.Fatal("New accepted bad options")
-	}
-	if !errors.Is(err, ErrInvalidOptions) {
-		t.Errorf("error %v does not wrap ErrInvalidOptions", err)
-	}
-	for _, field := range []string{"ClientID", "ClientSecret", "Endpoint", "AuthEndpoint", "Category", "CAFile", "Timeout"} {
-		if !strings.Contains(err.Error(), field) {
-			t.Errorf("error %q does not name %s", err, field)
-		}
-	}
+	}, ErrInvalidOptions, "ClientID", "ClientSecret", "Endpoint", "AuthEndpoint", "Category", "CAFile", "Timeout")
 	if _, err := New(Options{ClientID: "1/2", ClientSecret: "s"}); err == nil || !strings.Contains(err.Error(), "ClientID") {
 		t.Errorf("a ClientID with a slash: %v", err)
 	}
 
 	// Defaults: Huawei's endpoints.
-	c, err = New(Options{ClientID: testClientID, ClientSecret: testSecret, Category: "im"})
+	c, err := New(Options{ClientID: testClientID, ClientSecret: testSecret, Category: "im"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,9 +11,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/pushd-im/pushd/push"
+	"github.com/pushd-im/pushd/transport/vendors/vendorhttp"
 )
 
 // Notification limits and fixed values (vendors.md §5).
@@ -115,8 +115,8 @@ func buildNotification(n *push.Notification, d defaults, now time.Time) (notific
 		return notification{}, err
 	}
 	nt := notification{
-		Title:            truncate(n.Title, maxTitle),
-		Content:          truncate(n.Body, maxContent),
+		Title:            vendorhttp.CutChars(n.Title, maxTitle),
+		Content:          vendorhttp.CutChars(n.Body, maxContent),
 		ClickActionType:  clickLaunchApp,
 		ActionParameters: params,
 		OffLine:          true,
@@ -241,15 +241,6 @@ func checkTokens(tokens []string) error {
 		}
 	}
 	return nil
-}
-
-// truncate cuts s to at most max characters, ending a cut text with "…".
-func truncate(s string, max int) string {
-	if utf8.RuneCountInString(s) <= max {
-		return s
-	}
-	runes := []rune(s)
-	return string(runes[:max-1]) + "…"
 }
 
 func firstNonEmpty(a, b string) string {

@@ -3,7 +3,6 @@ package oppo
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -51,7 +50,7 @@ type fakeOPPO struct {
 
 	mu        sync.Mutex
 	authCalls int
-	authBlock chan struct{}               // when set, auth calls wait for it to close
+	authGate  *vendortest.Gate            // when set, auth calls wait for it to open
 	authReply func(w http.ResponseWriter) // when set, answers auth calls instead
 	signErrs  []error
 	valid     map[string]bool
@@ -85,14 +84,10 @@ func (f *fakeOPPO) auth(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	f.authCalls++
 	n := f.authCalls
-	block, reply := f.authBlock, f.authReply
+	gate, reply := f.authGate, f.authReply
 	f.mu.Unlock()
-	if block != nil {
-		select {
-		case <-block:
-		case <-r.Context().Done():
-			return
-		}
+	if !gate.Pass(r.Context()) {
+		return
 	}
 	if reply != nil {
 		reply(w)
@@ -425,8 +420,8 @@ func TestBatchIsOneBroadcast(t *testing.T) {
 func TestAuthFetchedOnceForConcurrentSends(t *testing.T) {
 	clk := newClock()
 	f := newFakeOPPO(t, clk)
-	release := make(chan struct{})
-	f.authBlock = release
+	gate := vendortest.NewGate(t)
+	f.authGate = gate
 	c := newClient(t, f, func(o *Options) { o.Category = "IM" })
 
 	const sends = 50
@@ -438,11 +433,8 @@ func TestAuthFetchedOnceForConcurrentSends(t *testing.T) {
 		})
 	}
 	// Wait until the one auth call is in, then let it finish.
-	deadline := time.Now().Add(5 * time.Second)
-	for f.authRequests() == 0 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
-	close(release)
+	gate.AwaitArrival(t)
+	gate.Open()
 	wg.Wait()
 	close(results)
 	for r := range results {
@@ -692,9 +684,7 @@ func TestLocalRefusals(t *testing.T) {
 func TestSendHonoursContext(t *testing.T) {
 	clk := newClock()
 	f := newFakeOPPO(t, clk)
-	release := make(chan struct{})
-	f.authBlock = release
-	defer close(release)
+	f.authGate = vendortest.NewGate(t)
 	c := newClient(t, f, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
@@ -716,21 +706,7 @@ func TestNewReportsEveryBadField(t *testing.T) {
 			[]string{"Endpoint must", "AuthEndpoint", "CAFile", "Timeout", "NotifyLevel", "Category"}},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			c, err := New(tc.o)
-			if err == nil {
-				c.Close()
-				t.Fatal("New accepted bad options")
-			}
-			if !errors.Is(err, ErrInvalidOptions) {
-				t.Errorf("error %v does not wrap ErrInvalidOptions", err)
-			}
-			for _, field := range tc.want {
-				if !strings.Contains(err.Error(), field) {
-					t.Errorf("error %q does not name %s", err, field)
-				}
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { vendortest.Refuses(t, New, tc.o, ErrInvalidOptions, tc.want...) })
 	}
 
 	// Defaults: the production host, the auth call below it.

@@ -110,7 +110,7 @@ func parseAnswer(body []byte) (a answer, ok bool) {
 	if json.Unmarshal(body, &env) != nil {
 		return answer{}, false
 	}
-	code, ok := intValue(env.Code)
+	code, ok := vendorhttp.JSONInt(env.Code)
 	if !ok {
 		return answer{}, false
 	}
@@ -119,21 +119,6 @@ func parseAnswer(body []byte) (a answer, ok bool) {
 		msg = string(bytes.Trim(env.Message, `"`))
 	}
 	return answer{code: code, message: msg, data: env.Data}, true
-}
-
-// intValue reads a JSON integer, or a string holding one (OPPO answers
-// integers; a string is accepted rather than misread).
-func intValue(raw json.RawMessage) (int, bool) {
-	var n json.Number
-	if json.Unmarshal(raw, &n) != nil {
-		var s string
-		if json.Unmarshal(raw, &s) != nil {
-			return 0, false
-		}
-		n = json.Number(strings.TrimSpace(s))
-	}
-	i, err := strconv.Atoi(n.String())
-	return i, err == nil
 }
 
 // reason is what Result.Reason says for an answer: the code and OPPO's words.

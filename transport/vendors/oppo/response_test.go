@@ -56,32 +56,7 @@ func TestDeadRegIDs(t *testing.T) {
 	}
 }
 
-func TestRetryAfter(t *testing.T) {
-	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	cases := map[string]time.Duration{
-		"":          0,
-		"7":         7 * time.Second,
-		"0":         0,
-		"-3":        0,
-		"x":         0,
-		"1e9":       0,
-		"999999999": maxRetryAfter,
-		now.Add(90 * time.Second).Format(http.TimeFormat): 90 * time.Second,
-		now.Add(-time.Hour).Format(http.TimeFormat):       0,
-	}
-	for v, want := range cases {
-		if got := retryAfter(v, now); got != want {
-			t.Errorf("retryAfter(%q) = %v, want %v", v, got, want)
-		}
-	}
-}
-
-func TestVerdictForEveryTableCode(t *testing.T) {
-	for code, want := range verdicts {
-		if got := verdictFor(code); got != want {
-			t.Errorf("verdictFor(%d) = %s, want %s", code, got, want)
-		}
-	}
+func TestVerdictForRegIDCodes(t *testing.T) {
 	for _, code := range invalidRegIDCodes {
 		if verdictFor(code) != push.TokenInvalid {
 			t.Errorf("dead-regId code %d is not TokenInvalid", code)

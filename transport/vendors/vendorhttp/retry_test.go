@@ -19,6 +19,7 @@ func TestRetryAfter(t *testing.T) {
 		{"blank", "  ", 0},
 		{"malformed", "soon", 0},
 		{"fraction", "1.5", 0},
+		{"exponent", "1e9", 0},
 		{"negative", "-3", 0},
 		{"zero", "0", 0},
 		{"seconds", "12", 12 * time.Second},

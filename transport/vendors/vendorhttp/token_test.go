@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/pushd-im/pushd/push"
@@ -68,7 +69,9 @@ func get(t *testing.T, c *TokenCache, want string) {
 	}
 }
 
-func TestTokenCacheSingleFlight(t *testing.T) {
+func TestTokenCacheSingleFlight(t *testing.T) { synctest.Test(t, testTokenCacheSingleFlight) }
+
+func testTokenCacheSingleFlight(t *testing.T) {
 	c, a := newCache(10 * time.Second)
 	release := make(chan struct{})
 	a.block = release
@@ -80,11 +83,8 @@ func TestTokenCacheSingleFlight(t *testing.T) {
 	for i := range callers {
 		wg.Go(func() { got[i], errs[i] = c.Get(context.Background()) })
 	}
-	// Let the callers pile up on the one fetch before it answers.
-	for a.calls.Load() == 0 {
-		time.Sleep(time.Millisecond)
-	}
-	time.Sleep(20 * time.Millisecond)
+	// Every caller is waiting on the one fetch before it answers.
+	synctest.Wait()
 	close(release)
 	wg.Wait()
 	for i := range callers {
@@ -181,28 +181,32 @@ func TestTokenCacheKeepUntil(t *testing.T) {
 }
 
 func TestTokenCacheCallerContextDoesNotCancelFetch(t *testing.T) {
+	synctest.Test(t, testTokenCacheCallerContextDoesNotCancelFetch)
+}
+
+func testTokenCacheCallerContextDoesNotCancelFetch(t *testing.T) {
 	c, a := newCache(10 * time.Second)
 	release := make(chan struct{})
 	a.block = release
 
 	ctx, cancel := context.WithCancel(context.Background())
+	first := make(chan error, 1)
+	go func() {
+		_, err := c.Get(ctx)
+		first <- err
+	}()
+	synctest.Wait() // the first caller waits on the fetch
 	other := make(chan error, 1)
 	go func() {
-		for a.calls.Load() == 0 {
-			time.Sleep(time.Millisecond)
+		tok, err := c.Get(context.Background())
+		if err == nil && tok != "tok-1" {
+			err = fmt.Errorf("got %q, want tok-1", tok)
 		}
-		// A second caller joins the fetch, then the first gives up.
-		go func() {
-			tok, err := c.Get(context.Background())
-			if err == nil && tok != "tok-1" {
-				err = fmt.Errorf("got %q, want tok-1", tok)
-			}
-			other <- err
-		}()
-		time.Sleep(20 * time.Millisecond)
-		cancel()
+		other <- err
 	}()
-	if _, err := c.Get(ctx); !errors.Is(err, context.Canceled) {
+	synctest.Wait() // a second caller joined it; now the first gives up
+	cancel()
+	if err := <-first; !errors.Is(err, context.Canceled) {
 		t.Fatalf("Get error = %v, want the caller's context.Canceled", err)
 	}
 	close(release)

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/pushd-im/pushd/push"
+	"github.com/pushd-im/pushd/transport/vendors/vendorhttp"
 )
 
 // message is the body of /message/send (with RegID) and of
@@ -198,7 +199,7 @@ func requestID(id string) string {
 		return suffix
 	}
 	if room := maxRequestID - len(suffix) - 1; len(id) > room {
-		id = cutBytes(id, room)
+		id = vendorhttp.CutBytes(id, room)
 	}
 	return id + "-" + suffix
 }
@@ -237,17 +238,6 @@ func cutWidth(s string, width int) string {
 		w += runeWidth(r)
 	}
 	return s
-}
-
-// cutBytes cuts s to at most n bytes without splitting a character.
-func cutBytes(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
 }
 
 func isBlank(s string) bool {

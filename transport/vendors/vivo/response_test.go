@@ -77,18 +77,6 @@ func TestHelpers(t *testing.T) {
 			t.Errorf("ttlSeconds(%v) = %d, want %d", tc.d, got, tc.want)
 		}
 	}
-	now := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
-	for _, tc := range []struct {
-		v    string
-		want time.Duration
-	}{
-		{"", 0}, {"x", 0}, {"-3", 0}, {"0", 0}, {"12", 12 * time.Second}, {"999999999", maxRetryAfter},
-		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second}, {now.Add(-time.Hour).Format(http.TimeFormat), 0},
-	} {
-		if got := retryAfter(tc.v, now); got != tc.want {
-			t.Errorf("retryAfter(%q) = %v, want %v", tc.v, got, tc.want)
-		}
-	}
 	if id := requestID(strings.Repeat("é", 40)); len(id) > maxRequestID || !utf8.ValidString(id) {
 		t.Errorf("requestID of a long ID = %q", id)
 	}

@@ -184,20 +184,10 @@ func (c *Client) Send(ctx context.Context, n *push.Notification) push.Result {
 // sendOne posts msg to one regId through /message/send.
 func (c *Client) sendOne(ctx context.Context, n *push.Notification, msg message, regID string) push.Result {
 	msg.RegID = regID
-	msg.RequestID = requestID(n.ID)
-	body, err := json.Marshal(msg)
-	if err != nil {
-		return push.Result{Verdict: push.BadRequest, Reason: err.Error()}
-	}
-	token, failure := c.tokens.GetResult(ctx, "AuthError: ")
-	if failure != nil {
-		return *failure
-	}
-	r, a := c.post(ctx, c.sendURL, body, token, n.DryRun)
-	if n.DryRun {
+	r, _, _, done := c.postMessage(ctx, n, msg, c.sendURL)
+	if done {
 		return r
 	}
-	c.afterAnswer(token, a)
 	if r.Verdict == push.TokenInvalid && len(n.Tokens) > 0 {
 		r.InvalidTokens = []string{regID}
 	}
@@ -206,20 +196,10 @@ func (c *Client) sendOne(ctx context.Context, n *push.Notification, msg message,
 
 // sendList saves msg as a list payload and pushes it to regIDs.
 func (c *Client) sendList(ctx context.Context, n *push.Notification, msg message, regIDs []string) push.Result {
-	msg.RequestID = requestID(n.ID)
-	body, err := json.Marshal(msg)
-	if err != nil {
-		return push.Result{Verdict: push.BadRequest, Reason: err.Error()}
-	}
-	token, failure := c.tokens.GetResult(ctx, "AuthError: ")
-	if failure != nil {
-		return *failure
-	}
-	r, a := c.post(ctx, c.saveURL, body, token, n.DryRun)
-	if n.DryRun {
+	r, a, token, done := c.postMessage(ctx, n, msg, c.saveURL)
+	if done {
 		return r
 	}
-	c.afterAnswer(token, a)
 	switch {
 	case r.Verdict == push.TokenInvalid:
 		// No regId was named yet: an answer about one is vivo's mistake.
@@ -232,7 +212,7 @@ func (c *Client) sendList(ctx context.Context, n *push.Notification, msg message
 		return r
 	}
 
-	body, err = json.Marshal(listRequest{AppID: c.appID, RegIDs: regIDs, TaskID: string(a.TaskID), RequestID: requestID(n.ID)})
+	body, err := json.Marshal(listRequest{AppID: c.appID, RegIDs: regIDs, TaskID: string(a.TaskID), RequestID: requestID(n.ID)})
 	if err != nil {
 		return push.Result{Verdict: push.BadRequest, Reason: err.Error()}
 	}
@@ -245,6 +225,28 @@ func (c *Client) sendList(ctx context.Context, n *push.Notification, msg message
 		}
 	}
 	return r
+}
+
+// postMessage posts msg, with a fresh requestId for n, to u with the
+// authToken: the first call of a Send. done is set when r is the Send's Result
+// already: msg does not encode, no authToken came, or n is a dry run (r shows
+// the request). Otherwise a and token are vivo's answer and the token used.
+func (c *Client) postMessage(ctx context.Context, n *push.Notification, msg message, u string) (r push.Result, a answer, token string, done bool) {
+	msg.RequestID = requestID(n.ID)
+	body, err := json.Marshal(msg)
+	if err != nil {
+		return push.Result{Verdict: push.BadRequest, Reason: err.Error()}, answer{}, "", true
+	}
+	token, failure := c.tokens.GetResult(ctx, "AuthError: ")
+	if failure != nil {
+		return *failure, answer{}, "", true
+	}
+	r, a = c.post(ctx, u, body, token, n.DryRun)
+	if n.DryRun {
+		return r, a, token, true
+	}
+	c.afterAnswer(token, a)
+	return r, a, token, false
 }
 
 // afterAnswer drops the authToken vivo just refused, so that the next Send

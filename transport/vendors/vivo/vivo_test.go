@@ -54,7 +54,7 @@ type fakeVivo struct {
 
 	mu        sync.Mutex
 	authCalls int
-	authBlock chan struct{}
+	authGate  *vendortest.Gate
 	authFail  func(w http.ResponseWriter) bool // answers the auth call itself when true
 	signErrs  []string
 	valid     map[string]bool
@@ -87,14 +87,10 @@ func (f *fakeVivo) auth(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	f.authCalls++
 	n := f.authCalls
-	block, fail := f.authBlock, f.authFail
+	gate, fail := f.authGate, f.authFail
 	f.mu.Unlock()
-	if block != nil {
-		select {
-		case <-block:
-		case <-r.Context().Done():
-			return
-		}
+	if !gate.Pass(r.Context()) {
+		return
 	}
 	if fail != nil && fail(w) {
 		return
@@ -395,8 +391,8 @@ func TestLocalRefusals(t *testing.T) {
 func TestOneAuthForConcurrentSends(t *testing.T) {
 	clk := newClock()
 	f := newFakeVivo(t, clk)
-	block := make(chan struct{})
-	f.authBlock = block
+	gate := vendortest.NewGate(t)
+	f.authGate = gate
 	c := newClient(t, f, nil)
 	const sends = 30
 	var wg sync.WaitGroup
@@ -409,11 +405,8 @@ func TestOneAuthForConcurrentSends(t *testing.T) {
 		}()
 	}
 	// Every Send is waiting for the one auth call in flight before it answers.
-	deadline := time.Now().Add(10 * time.Second)
-	for f.auths() < 1 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	close(block)
+	gate.AwaitArrival(t)
+	gate.Open()
 	wg.Wait()
 	close(results)
 	for r := range results {
@@ -810,9 +803,7 @@ func TestDryRun(t *testing.T) {
 func TestSendHonoursContext(t *testing.T) {
 	clk := newClock()
 	f := newFakeVivo(t, clk)
-	block := make(chan struct{})
-	defer close(block)
-	f.authBlock = block
+	f.authGate = vendortest.NewGate(t)
 	c := newClient(t, f, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
@@ -855,21 +846,7 @@ func TestNewReportsEveryBadField(t *testing.T) {
 		{"missing CA", Options{AppID: 1, AppKey: "k", AppSecret: "s", CAFile: "/nonexistent/ca.pem"}, []string{"CAFile"}},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			c, err := New(tc.o)
-			if err == nil {
-				c.Close()
-				t.Fatal("New accepted bad options")
-			}
-			if !errors.Is(err, ErrInvalidOptions) {
-				t.Errorf("error %v does not wrap ErrInvalidOptions", err)
-			}
-			for _, field := range tc.want {
-				if !strings.Contains(err.Error(), field) {
-					t.Errorf("error %q does not name %s", err, field)
-				}
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { vendortest.Refuses(t, New, tc.o, ErrInvalidOptions, tc.want...) })
 	}
 
 	// Defaults, a trailing slash and AuthEndpoint.

@@ -12,9 +12,9 @@ import (
 	"strings"
 	"time"
 	"unicode"
-	"unicode/utf8"
 
 	"github.com/pushd-im/pushd/push"
+	"github.com/pushd-im/pushd/transport/vendors/vendorhttp"
 )
 
 // The MiPush limits checked or applied before sending (vendors.md §4).
@@ -63,8 +63,8 @@ func (c *Client) buildForm(n *push.Notification, now time.Time) ([]string, url.V
 	form.Set("registration_id", strings.Join(tokens, ","))
 	form.Set("restricted_package_name", c.packageName)
 
-	title := truncate(n.Title, maxTitle)
-	description := truncate(n.Body, maxDescription)
+	title := vendorhttp.CutChars(n.Title, maxTitle)
+	description := vendorhttp.CutChars(n.Body, maxDescription)
 	if n.Passthrough {
 		form.Set("pass_through", "1")
 	} else {
@@ -189,15 +189,6 @@ func checkExtraKey(k string) error {
 		return fmt.Errorf("ReservedDataKey: extra.%s is a MiPush setting, not app data", k)
 	}
 	return nil
-}
-
-// truncate cuts s to at most max characters, ending a cut one in "…".
-func truncate(s string, max int) string {
-	if utf8.RuneCountInString(s) <= max {
-		return s
-	}
-	runes := []rune(s)
-	return string(runes[:max-1]) + "…"
 }
 
 func isBlank(s string) bool {

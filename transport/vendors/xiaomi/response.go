@@ -1,7 +1,6 @@
 package xiaomi
 
 import (
-	"bytes"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -88,7 +87,7 @@ func parseAnswer(body []byte) (a answer, ok bool) {
 		return answer{}, false
 	}
 	a.result = jsonString(fields["result"])
-	a.code, a.hasCode = jsonInt(fields["code"])
+	a.code, a.hasCode = vendorhttp.JSONInt(fields["code"])
 	a.text = jsonString(fields["reason"])
 	if a.text == "" {
 		a.text = jsonString(fields["description"])
@@ -183,25 +182,4 @@ func jsonString(raw json.RawMessage) string {
 		return ""
 	}
 	return s
-}
-
-// jsonInt reads an integer given as a JSON number or a numeric string.
-func jsonInt(raw json.RawMessage) (int, bool) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || string(raw) == "null" {
-		return 0, false
-	}
-	var n json.Number
-	if json.Unmarshal(raw, &n) != nil {
-		var s string
-		if json.Unmarshal(raw, &s) != nil {
-			return 0, false
-		}
-		n = json.Number(strings.TrimSpace(s))
-	}
-	i, err := strconv.Atoi(n.String())
-	if err != nil {
-		return 0, false
-	}
-	return i, true
 }

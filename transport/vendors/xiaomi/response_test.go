@@ -38,29 +38,6 @@ func TestParseAnswer(t *testing.T) {
 	}
 }
 
-func TestRetryAfter(t *testing.T) {
-	now := time.Date(2025, 3, 10, 12, 0, 0, 0, time.UTC)
-	cases := []struct {
-		v    string
-		want time.Duration
-	}{
-		{"", 0},
-		{"10", 10 * time.Second},
-		{" 3 ", 3 * time.Second},
-		{"0", 0},
-		{"-5", 0},
-		{"999999999", 24 * time.Hour},
-		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second},
-		{now.Add(-time.Minute).Format(http.TimeFormat), 0},
-		{"soon", 0},
-	}
-	for _, tc := range cases {
-		if got := retryAfter(tc.v, now); got != tc.want {
-			t.Errorf("retryAfter(%q) = %v, want %v", tc.v, got, tc.want)
-		}
-	}
-}
-
 func TestTimeToLive(t *testing.T) {
 	cases := []struct {
 		d    time.Duration

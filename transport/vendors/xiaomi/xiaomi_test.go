@@ -393,10 +393,7 @@ func TestDryRunSendsNothing(t *testing.T) {
 	if real.Verdict != push.Delivered {
 		t.Fatalf("result = %+v", real)
 	}
-	if dry.Exchange.URL != real.Exchange.URL || dry.Exchange.Body != real.Exchange.Body ||
-		!reflect.DeepEqual(dry.Exchange.Headers, real.Exchange.Headers) {
-		t.Errorf("dry run exchange %+v differs from the sent %+v", dry.Exchange, real.Exchange)
-	}
+	vendortest.SameRequest(t, dry.Exchange, real.Exchange)
 }
 
 func TestNetworkFailuresAreRetry(t *testing.T) {
@@ -489,21 +486,7 @@ func TestNewReportsEveryBadField(t *testing.T) {
 		{"package with a leading digit", Options{AppSecret: "s", PackageName: "com.1chat"}, []string{"PackageName"}},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			c, err := New(tc.o)
-			if err == nil {
-				c.Close()
-				t.Fatal("New accepted bad options")
-			}
-			if !errors.Is(err, ErrInvalidOptions) {
-				t.Errorf("error %v does not wrap ErrInvalidOptions", err)
-			}
-			for _, field := range tc.want {
-				if !strings.Contains(err.Error(), field) {
-					t.Errorf("error %q does not name %s", err, field)
-				}
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { vendortest.Refuses(t, New, tc.o, ErrInvalidOptions, tc.want...) })
 	}
 
 	// Defaults: the production endpoint; a trailing slash is trimmed.
