@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -128,7 +129,7 @@ func TestFaultFCMShapes(t *testing.T) {
 	for _, rec := range recs {
 		statuses = append(statuses, rec.Status)
 	}
-	if want := []int{429, 404, 503, 401, 200}; !equalInts(statuses, want) {
+	if want := []int{429, 404, 503, 401, 200}; !slices.Equal(statuses, want) {
 		t.Fatalf("recorded statuses %v, want %v", statuses, want)
 	}
 	if recs[0].Reason != "QUOTA_EXCEEDED" || recs[1].Reason != "UNREGISTERED" {
@@ -228,16 +229,4 @@ func mustSetFault(t *testing.T, s *Sim, f Fault) {
 	if err := s.SetFault(f); err != nil {
 		t.Fatal(err)
 	}
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

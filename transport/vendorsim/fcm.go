@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -217,6 +218,84 @@ func oauthError(status int, code, desc string) answer {
 
 // targets returns the message's token, or "/topics/<name>" for a topic message.
 func (v *fcmVendor) targets(_ *http.Request, body []byte) []string {
+	token, topic := fcmTargetFields(body)
+	switch {
+	case token != "":
+		return []string{token}
+	case topic != "":
+		return []string{"/topics/" + strings.TrimPrefix(topic, "/topics/")}
+	}
+	return nil
+}
+
+// fcmTargetFields returns message.token and message.topic as json.Unmarshal
+// into struct{Message struct{Token, Topic string}} reads them, both "" where
+// it fails. It splits the body with the scanner serve uses (splitObject)
+// instead of decoding it by reflection. encoding/json also matches keys
+// case-insensitively, under Unicode folding: a body with a key that may match
+// so without being spelt exactly "message", "token" or "topic" is left to
+// json.Unmarshal.
+func fcmTargetFields(body []byte) (token, topic string) {
+	if !json.Valid(body) {
+		return "", ""
+	}
+	top, ok := splitObject(string(body))
+	if !ok { // null has no targets; any other non-object fails
+		return "", ""
+	}
+	for _, m := range top {
+		switch {
+		case m.key == "message":
+		case mayFoldTo(m.key, "message"):
+			return unmarshalFCMTargetFields(body)
+		default:
+			continue // an unknown field, skipped
+		}
+		if m.value == "null" { // leaves what earlier members set
+			continue
+		}
+		members, ok := splitObject(m.value)
+		if !ok {
+			return "", ""
+		}
+		for _, f := range members {
+			var dst *string
+			switch {
+			case f.key == "token":
+				dst = &token
+			case f.key == "topic":
+				dst = &topic
+			case mayFoldTo(f.key, "token"), mayFoldTo(f.key, "topic"):
+				return unmarshalFCMTargetFields(body)
+			default:
+				continue
+			}
+			if f.value == "null" {
+				continue
+			}
+			if f.value[0] != '"' {
+				return "", ""
+			}
+			*dst, _ = jsonString(f.value) // a valid JSON string always decodes
+		}
+	}
+	return token, topic
+}
+
+// mayFoldTo reports whether encoding/json may match the key to the field name
+// case-insensitively: key is name in other ASCII cases, or not ASCII (Unicode
+// folding matches "K" to the Kelvin sign, "s" to "ſ").
+func mayFoldTo(key, name string) bool {
+	for i := 0; i < len(key); i++ {
+		if key[i] >= utf8.RuneSelf {
+			return true
+		}
+	}
+	return strings.EqualFold(key, name)
+}
+
+// unmarshalFCMTargetFields is fcmTargetFields by json.Unmarshal.
+func unmarshalFCMTargetFields(body []byte) (token, topic string) {
 	var req struct {
 		Message struct {
 			Token string `json:"token"`
@@ -224,15 +303,9 @@ func (v *fcmVendor) targets(_ *http.Request, body []byte) []string {
 		} `json:"message"`
 	}
 	if json.Unmarshal(body, &req) != nil {
-		return nil
+		return "", ""
 	}
-	switch {
-	case req.Message.Token != "":
-		return []string{req.Message.Token}
-	case req.Message.Topic != "":
-		return []string{"/topics/" + strings.TrimPrefix(req.Message.Topic, "/topics/")}
-	}
-	return nil
+	return req.Message.Token, req.Message.Topic
 }
 
 // admit checks the path, method, access token and project.

@@ -290,3 +290,23 @@ var fcmTokenRERef = regexp.MustCompile(`^[A-Za-z0-9_\-:.]+$`)
 func validFCMTokenRef(t string) bool {
 	return len(t) <= fcmMaxToken && fcmTokenRERef.MatchString(t)
 }
+
+// targetsRef is fcmVendor.targets as first written, on json.Unmarshal.
+func targetsRef(body []byte) []string {
+	var req struct {
+		Message struct {
+			Token string `json:"token"`
+			Topic string `json:"topic"`
+		} `json:"message"`
+	}
+	if json.Unmarshal(body, &req) != nil {
+		return nil
+	}
+	switch {
+	case req.Message.Token != "":
+		return []string{req.Message.Token}
+	case req.Message.Topic != "":
+		return []string{"/topics/" + strings.TrimPrefix(req.Message.Topic, "/topics/")}
+	}
+	return nil
+}

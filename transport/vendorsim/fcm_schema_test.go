@@ -244,11 +244,25 @@ var fcmTrickyBodies = []string{
 	`{"message":{"token":"t","data":{"k":"` + strings.Repeat("x", 4000) + strings.Repeat("\xff", 40) + `"}}}`,
 	`{"message":{"token":"t","data":{"k":"` + strings.Repeat(`\u0041`, 1000) + `"}}}`,
 	`{"message":{"topic":"news","data":{"k":"` + strings.Repeat("é", 1024) + `"}}}`,
+	// targets: encoding/json matches keys case-insensitively, and merges repeated objects
+	`{"Message":{"Token":"t"}}`,
+	`{"MESSAGE":{"toKen":"a","token":"b"}}`,
+	`{"message":{"token":"a","TOKEN":"b"}}`,
+	`{"message":{"to\u212aen":"k"}}`,
+	"{\"message\":{\"to\u212aen\":\"k\"}}",
+	"{\"me\u017f\u017fage\":{\"token\":\"s\"}}",
+	`{"message":{"token":"a"},"message":{"topic":"b"}}`,
+	`{"message":{"topic":"b"},"message":null,"message":{"token":null}}`,
+	`{"message":{"token":"a","topic":[]}}`,
+	`{"message":{"token":"a"},"message":"x"}`,
+	`{"message":{"topic":"/topics/x","Topic":"y"},"messages":{"token":"z"}}`,
+	`{"message":{"token":""," token":"x","tokenx":"y","topic":"/topics/"}}`,
 }
 
-// FuzzFCMValidateMatchesReference checks that serve answers every body as the
-// checks first written on json.Decoder (serveRef) do: same status, reason,
-// headers and body (but for the random message id of a send).
+// FuzzFCMValidateMatchesReference checks that targets finds what the first
+// version on json.Unmarshal (targetsRef) found, and that serve answers every
+// body as the checks first written on json.Decoder (serveRef) do: same
+// status, reason, headers and body (but for the random message id of a send).
 func FuzzFCMValidateMatchesReference(f *testing.F) {
 	s := newFuzzSim(f)
 	v := newTestFCM(s)
@@ -258,6 +272,9 @@ func FuzzFCMValidateMatchesReference(f *testing.F) {
 	r := &http.Request{Method: http.MethodPost, URL: &url.URL{Path: "/v1/projects/" + DemoProjectID + "/messages:send"}, Header: http.Header{}}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		targets := v.targets(r, body)
+		if want := targetsRef(body); !reflect.DeepEqual(targets, want) {
+			t.Fatalf("body %q: targets %q, want %q", body, targets, want)
+		}
 		got, want := v.serve(r, body, targets), v.serveRef(r, body, targets)
 		gotBody, wantBody := got.body, want.body
 		if got.status == http.StatusOK && !got.dryRun {

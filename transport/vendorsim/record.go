@@ -3,6 +3,7 @@ package vendorsim
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"slices"
 	"sync"
@@ -211,13 +212,7 @@ func cloneRecord(r Record) Record {
 	r.Tokens = slices.Clone(r.Tokens)
 	r.InvalidTokens = slices.Clone(r.InvalidTokens)
 	r.Body = slices.Clone(r.Body)
-	if r.Headers != nil {
-		h := make(map[string]string, len(r.Headers))
-		for k, v := range r.Headers {
-			h[k] = v
-		}
-		r.Headers = h
-	}
+	r.Headers = maps.Clone(r.Headers)
 	return r
 }
 

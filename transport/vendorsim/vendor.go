@@ -1,6 +1,7 @@
 package vendorsim
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -239,8 +240,10 @@ func (e *vendorEnv) sendHandler(route sendRoute) http.Handler {
 
 		rec.Status, rec.Accepted, rec.Reason, rec.DryRun, rec.InvalidTokens = a.status, a.accepted, a.reason, a.dryRun, a.invalidTokens
 		e.sim.records.add(rec)
-		e.log.Debug("vendorsim: send", "provider", e.provider, "path", rec.Path, "token", rec.Token,
-			"status", a.status, "accepted", a.accepted, "reason", a.reason)
+		if e.log.Enabled(context.Background(), slog.LevelDebug) { // spares boxing the attributes per request
+			e.log.Debug("vendorsim: send", "provider", e.provider, "path", rec.Path, "token", rec.Token,
+				"status", a.status, "accepted", a.accepted, "reason", a.reason)
+		}
 		writeAnswer(w, a)
 	})
 }

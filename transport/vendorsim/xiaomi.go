@@ -217,11 +217,11 @@ func (v *xiaomiVendor) respond(r *http.Request, body []byte, dead []string) answ
 	if err != nil {
 		return xiaomiError(xiaomiCodeInvalidParameter, "the form body does not parse: "+err.Error())
 	}
-	if a, ok := v.checkForm(form); !ok {
+	ids := xiaomiRegIDs(form.Get("registration_id"))
+	if a, ok := v.checkForm(form, ids); !ok {
 		return a
 	}
 
-	ids := xiaomiRegIDs(form.Get("registration_id"))
 	var bad, good []string
 	for _, id := range ids {
 		if deadToken(id) || slices.Contains(dead, id) {
@@ -256,10 +256,10 @@ func (v *xiaomiVendor) respond(r *http.Request, body []byte, dead []string) answ
 }
 
 // checkForm checks required fields, the package, field types, lengths and the
-// batch size.
-func (v *xiaomiVendor) checkForm(form url.Values) (answer, bool) {
+// batch size; ids are the form's registration ids.
+func (v *xiaomiVendor) checkForm(form url.Values, ids []string) (answer, bool) {
 	blank := func(name string) bool { return strings.TrimFunc(form.Get(name), unicode.IsSpace) == "" }
-	if len(xiaomiRegIDs(form.Get("registration_id"))) == 0 {
+	if len(ids) == 0 {
 		return xiaomiError(xiaomiCodeMissingParameter, "registration_id"), false
 	}
 	if blank("restricted_package_name") {
@@ -281,7 +281,7 @@ func (v *xiaomiVendor) checkForm(form url.Values) (answer, bool) {
 	if pkg := form.Get("restricted_package_name"); pkg != v.packageName {
 		return xiaomiError(xiaomiCodePackageMismatch, strconv.Quote(pkg)+" is not this app's package"), false
 	}
-	if n := len(xiaomiRegIDs(form.Get("registration_id"))); n > xiaomiMaxRegIDs {
+	if n := len(ids); n > xiaomiMaxRegIDs {
 		return xiaomiError(xiaomiCodeInvalidParameter, fmt.Sprintf("registration_id lists %d ids, at most %d are allowed", n, xiaomiMaxRegIDs)), false
 	}
 	if n := utf8.RuneCountInString(form.Get("title")); n > xiaomiMaxTitle {
