@@ -59,7 +59,9 @@ func (c *testClock) fire(id int) {
 	}
 }
 
-// Advance moves the clock forward by d.
+// Advance moves the clock forward by d. It returns once the functions of the
+// timers now due have run, so that whatever they send (to an actor's mailbox)
+// is queued before anything the test does next.
 func (c *testClock) Advance(d time.Duration) {
 	c.mu.Lock()
 	c.offset += d
@@ -75,6 +77,6 @@ func (c *testClock) Advance(d time.Duration) {
 	}
 	c.mu.Unlock()
 	for _, id := range due {
-		go c.fire(id)
+		c.fire(id)
 	}
 }

@@ -2,12 +2,11 @@ package daemon_test
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -15,9 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pushd-im/pushd/daemon"
 	"github.com/pushd-im/pushd/push"
-	"github.com/pushd-im/pushd/transport/api"
 	"github.com/pushd-im/pushd/transport/vendorsim"
 )
 
@@ -30,49 +27,13 @@ var bulkClient = &http.Client{
 	Timeout:   60 * time.Second,
 }
 
-// try is call without failing the test: safe on any goroutine. auth is "key",
-// "" or a user id (a client token for that user).
+// try is call without failing the test: safe on any goroutine.
 func (h *harness) try(method, path, auth string, body any) (int, map[string]any, error) {
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	case []byte:
-		rd = bytes.NewReader(b)
-	default:
-		j, err := json.Marshal(b)
-		if err != nil {
-			return 0, nil, err
-		}
-		rd = bytes.NewReader(j)
-	}
-	req, err := http.NewRequest(method, h.base+path, rd)
+	req, err := h.newRequest(method, path, auth, body)
 	if err != nil {
 		return 0, nil, err
 	}
-	switch auth {
-	case "":
-	case "key":
-		req.Header.Set("X-API-Key", h.key)
-	default:
-		tok, err := api.MintClientToken(daemon.DemoAppID, auth, h.secret, time.Hour, time.Now())
-		if err != nil {
-			return 0, nil, err
-		}
-		req.Header.Set("Authorization", "Bearer "+tok)
-	}
-	resp, err := bulkClient.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	out := map[string]any{}
-	if len(raw) > 0 && json.Unmarshal(raw, &out) != nil {
-		out["_raw"] = string(raw)
-	}
-	return resp.StatusCode, out, nil
+	return do(bulkClient, req)
 }
 
 // parallel runs f(0), ..., f(n-1) on workers goroutines and returns the first error.
@@ -182,29 +143,52 @@ func users(prefix string, from, to int) []string {
 // false when the metric is not there at all.
 func (h *harness) metric(name string) (sum float64, ok bool) {
 	h.t.Helper()
+	return h.metricWith(name)
+}
+
+// metricWith sums the samples of metric name on /metrics whose labels include
+// every name=value pair of labels (alternating); ok is false when no sample matched.
+func (h *harness) metricWith(name string, labels ...string) (sum float64, ok bool) {
+	h.t.Helper()
 	resp, err := http.Get(h.base + "/metrics")
 	if err != nil {
 		h.t.Fatalf("GET /metrics: %v", err)
 	}
 	defer resp.Body.Close()
+	var want []string
+	for i := 0; i+1 < len(labels); i += 2 {
+		want = append(want, labels[i]+`="`+labels[i+1]+`"`)
+	}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
-		if strings.HasPrefix(line, "#") {
+		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		rest, found := strings.CutPrefix(line, name)
-		if !found || (rest != "" && rest[0] != ' ' && rest[0] != '{') {
+		sp := strings.LastIndexByte(line, ' ')
+		if sp < 0 {
 			continue
 		}
-		fields := strings.Fields(line)
-		v, err := strconv.ParseFloat(fields[len(fields)-1], 64)
-		if err != nil {
+		metric, lbls, _ := strings.Cut(line[:sp], "{")
+		if metric != name {
 			continue
 		}
-		sum += v
-		ok = true
+		have := strings.Split(strings.TrimSuffix(lbls, "}"), ",")
+		match := true
+		for _, w := range want {
+			if !slices.Contains(have, w) {
+				match = false
+				break
+			}
+		}
+		if v, err := strconv.ParseFloat(line[sp+1:], 64); err == nil && match {
+			sum += v
+			ok = true
+		}
+	}
+	if err := sc.Err(); err != nil {
+		h.t.Fatalf("reading /metrics: %v", err)
 	}
 	return sum, ok
 }
@@ -315,18 +299,6 @@ func strs(v any) []string {
 func patientAcks(c *configT) {
 	c.AckTimeout = durationT(3 * time.Second)
 	c.HeartbeatTimeout = durationT(60 * time.Second)
-}
-
-// eventuallyWithin is eventually with a longer bound, for the large fan-outs.
-func (h *harness) eventuallyWithin(d time.Duration, what string, cond func() bool) {
-	h.t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			h.t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // longTests skips t unless PUSHD_LONG_TESTS=1 and not -short.

@@ -101,17 +101,23 @@ func (w testWriter) Write(p []byte) (int, error) {
 }
 
 func (h *harness) token(user string) string {
-	tok, err := api.MintClientToken(daemon.DemoAppID, user, h.secret, time.Hour, time.Now())
+	tok, err := h.mintToken(user)
 	if err != nil {
 		h.t.Fatal(err)
 	}
 	return tok
 }
 
-// call makes one HTTP request; auth is "key" (the app's API key), "" (none),
-// a raw "X-API-Key:..." / "Bearer ..." header value, or a user id (a client token).
-func (h *harness) call(method, path, auth string, body any) (int, map[string]any) {
-	h.t.Helper()
+// mintToken is a client token for user, valid for an hour.
+func (h *harness) mintToken(user string) (string, error) {
+	return api.MintClientToken(daemon.DemoAppID, user, h.secret, time.Hour, time.Now())
+}
+
+// newRequest builds one API request without failing the test (safe on any
+// goroutine). body is nil, a string, bytes or a value sent as JSON; auth is
+// "key" (the app's API key), "" (none), a raw "X-API-Key:..." / "Bearer ..."
+// header value, or a user id (a client token for that user).
+func (h *harness) newRequest(method, path, auth string, body any) (*http.Request, error) {
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -120,10 +126,16 @@ func (h *harness) call(method, path, auth string, body any) (int, map[string]any
 	case []byte:
 		rd = bytes.NewReader(b)
 	default:
-		j, _ := json.Marshal(b)
+		j, err := json.Marshal(b)
+		if err != nil {
+			return nil, err
+		}
 		rd = bytes.NewReader(j)
 	}
-	req, _ := http.NewRequest(method, h.base+path, rd)
+	req, err := http.NewRequest(method, h.base+path, rd)
+	if err != nil {
+		return nil, err
+	}
 	switch {
 	case auth == "":
 	case auth == "key":
@@ -133,11 +145,21 @@ func (h *harness) call(method, path, auth string, body any) (int, map[string]any
 	case strings.HasPrefix(auth, "Bearer "):
 		req.Header.Set("Authorization", auth)
 	default:
-		req.Header.Set("Authorization", "Bearer "+h.token(auth))
+		tok, err := h.mintToken(auth)
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	return req, nil
+}
+
+// do makes req with client and decodes a JSON answer (a body that is not
+// JSON is under "_raw"). It does not fail the test: safe on any goroutine.
+func do(client *http.Client, req *http.Request) (int, map[string]any, error) {
+	resp, err := client.Do(req)
 	if err != nil {
-		h.t.Fatalf("%s %s: %v", method, path, err)
+		return 0, nil, err
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
@@ -145,7 +167,23 @@ func (h *harness) call(method, path, auth string, body any) (int, map[string]any
 	if len(raw) > 0 && json.Unmarshal(raw, &out) != nil {
 		out["_raw"] = string(raw)
 	}
-	return resp.StatusCode, out
+	return resp.StatusCode, out, nil
+}
+
+// call makes one HTTP request (see newRequest for body and auth) and fails
+// the test when it cannot be made.
+func (h *harness) call(method, path, auth string, body any) (int, map[string]any) {
+	h.t.Helper()
+	req, err := h.newRequest(method, path, auth, body)
+	if err == nil {
+		var st int
+		var out map[string]any
+		if st, out, err = do(http.DefaultClient, req); err == nil {
+			return st, out
+		}
+	}
+	h.t.Fatalf("%s %s: %v", method, path, err)
+	return 0, nil
 }
 
 func (h *harness) mustCall(method, path, auth string, body any) map[string]any {
@@ -204,20 +242,29 @@ func (h *harness) devices(user string) []map[string]any {
 // records waits until the simulator holds at least n requests for token and returns them.
 func (h *harness) records(p push.Provider, token string, n int) []vendorsim.Record {
 	h.t.Helper()
+	return h.waitRecords(fmt.Sprintf("%d %s pushes to %s", n, p, token),
+		func(r vendorsim.Record) bool { return r.Provider == p && r.Token == token },
+		func(got []vendorsim.Record) bool { return len(got) >= n })
+}
+
+// waitRecords waits until cond holds for the simulator's records that keep
+// selects, and returns those records.
+func (h *harness) waitRecords(what string, keep func(vendorsim.Record) bool, cond func([]vendorsim.Record) bool) []vendorsim.Record {
+	h.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
 	var got []vendorsim.Record
 	err := h.sim().Wait(ctx, func(all []vendorsim.Record) bool {
 		got = got[:0]
 		for _, r := range all {
-			if r.Provider == p && r.Token == token {
+			if keep(r) {
 				got = append(got, r)
 			}
 		}
-		return len(got) >= n
+		return cond(got)
 	})
 	if err != nil {
-		h.t.Fatalf("waiting for %d %s pushes to %s: got %d: %v", n, p, token, len(got), err)
+		h.t.Fatalf("waiting for %s: %v; got %d records:%s", what, err, len(got), vndSummary(got))
 	}
 	return append([]vendorsim.Record(nil), got...)
 }
@@ -244,12 +291,18 @@ func (h *harness) outboxLen() int {
 // eventually waits for cond, polling; it never asserts a timing.
 func (h *harness) eventually(what string, cond func() bool) {
 	h.t.Helper()
-	deadline := time.Now().Add(waitTimeout)
+	h.eventuallyWithin(waitTimeout, what, cond)
+}
+
+// eventuallyWithin is eventually with another bound, for the large fan-outs.
+func (h *harness) eventuallyWithin(d time.Duration, what string, cond func() bool) {
+	h.t.Helper()
+	deadline := time.Now().Add(d)
 	for !cond() {
 		if time.Now().After(deadline) {
-			h.t.Fatalf("timed out waiting for %s", what)
+			h.t.Fatalf("timed out after %v waiting for %s", d, what)
 		}
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond) // the poll interval, not a wait for an event
 	}
 }
 

@@ -1,25 +1,18 @@
 package daemon_test
 
 import (
-	"bufio"
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/pushd-im/pushd/config"
 	"github.com/pushd-im/pushd/daemon"
 	"github.com/pushd-im/pushd/push"
-	"github.com/pushd-im/pushd/transport/api"
 	"github.com/pushd-im/pushd/transport/vendorsim"
 )
 
@@ -64,108 +57,20 @@ func (h *harness) vndRestart() {
 	h.vndUseApp()
 }
 
-// vndClient keeps enough idle connections for concurrent set-up requests.
-var vndClient = &http.Client{
-	Transport: &http.Transport{MaxIdleConns: 128, MaxIdleConnsPerHost: 128, IdleConnTimeout: 30 * time.Second},
-	Timeout:   60 * time.Second,
-}
-
-// vndTry makes one request without failing the test (safe on any goroutine).
-// auth is "key" or a user id (a client token for that user).
-func (h *harness) vndTry(method, path, auth string, body any) (int, map[string]any, error) {
-	var rd io.Reader
-	if body != nil {
-		j, err := json.Marshal(body)
-		if err != nil {
-			return 0, nil, err
-		}
-		rd = bytes.NewReader(j)
-	}
-	req, err := http.NewRequest(method, h.base+path, rd)
-	if err != nil {
-		return 0, nil, err
-	}
-	if auth == "key" {
-		req.Header.Set("X-API-Key", h.key)
-	} else {
-		tok, err := api.MintClientToken(daemon.DemoAppID, auth, h.secret, time.Hour, time.Now())
-		if err != nil {
-			return 0, nil, err
-		}
-		req.Header.Set("Authorization", "Bearer "+tok)
-	}
-	resp, err := vndClient.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	out := map[string]any{}
-	if len(raw) > 0 && json.Unmarshal(raw, &out) != nil {
-		out["_raw"] = string(raw)
-	}
-	return resp.StatusCode, out, nil
-}
-
-// vndRaw makes one request and returns its status and raw body.
+// vndRaw makes one request with the API key and returns its status and raw body.
 func (h *harness) vndRaw(method, path string, body any) (int, string) {
 	h.t.Helper()
-	j, _ := json.Marshal(body)
-	req, _ := http.NewRequest(method, h.base+path, bytes.NewReader(j))
-	req.Header.Set("X-API-Key", h.key)
-	resp, err := vndClient.Do(req)
+	req, err := h.newRequest(method, path, "key", body)
+	if err != nil {
+		h.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	resp, err := bulkClient.Do(req)
 	if err != nil {
 		h.t.Fatalf("%s %s: %v", method, path, err)
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(raw)
-}
-
-// vndBinding is one device binding to make.
-type vndBinding struct {
-	user, device string
-	provider     push.Provider
-	token        string
-}
-
-// vndBindAll binds every b over HTTP, 24 at a time.
-func (h *harness) vndBindAll(bs []vndBinding) {
-	h.t.Helper()
-	var (
-		mu    sync.Mutex
-		first error
-		wg    sync.WaitGroup
-	)
-	next := make(chan vndBinding)
-	for w := 0; w < 24; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for b := range next {
-				body := map[string]any{"device_id": b.device, "provider": string(b.provider), "token": b.token}
-				st, out, err := h.vndTry("POST", "/v1/devices", b.user, body)
-				if err == nil && st != http.StatusOK {
-					err = fmt.Errorf("status %d %v", st, out)
-				}
-				if err != nil {
-					mu.Lock()
-					if first == nil {
-						first = fmt.Errorf("bind %s/%s: %w", b.user, b.device, err)
-					}
-					mu.Unlock()
-				}
-			}
-		}()
-	}
-	for _, b := range bs {
-		next <- b
-	}
-	close(next)
-	wg.Wait()
-	if first != nil {
-		h.t.Fatal(first)
-	}
 }
 
 // vndSendRaw makes a server send and returns its status and answer.
@@ -178,41 +83,7 @@ func (h *harness) vndSendRaw(m map[string]any) (int, map[string]any) {
 // every name=value pair of labels (alternating); 0 when there is none.
 func (h *harness) vndMetric(name string, labels ...string) float64 {
 	h.t.Helper()
-	resp, err := http.Get(h.base + "/metrics")
-	if err != nil {
-		h.t.Fatalf("GET /metrics: %v", err)
-	}
-	defer resp.Body.Close()
-	var want []string
-	for i := 0; i+1 < len(labels); i += 2 {
-		want = append(want, labels[i]+`="`+labels[i+1]+`"`)
-	}
-	sum := 0.0
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		sp := strings.LastIndexByte(line, ' ')
-		series := line[:sp]
-		metric, lbls, _ := strings.Cut(series, "{")
-		if metric != name {
-			continue
-		}
-		have := strings.Split(strings.TrimSuffix(lbls, "}"), ",")
-		match := true
-		for _, w := range want {
-			if !slices.Contains(have, w) {
-				match = false
-				break
-			}
-		}
-		if v, err := strconv.ParseFloat(line[sp+1:], 64); err == nil && match {
-			sum += v
-		}
-	}
+	sum, _ := h.metricWith(name, labels...)
 	return sum
 }
 
@@ -232,38 +103,22 @@ func (h *harness) vndDevice(user, device string) map[string]any {
 func (h *harness) vndWaitVerdict(user, device, want string) map[string]any {
 	h.t.Helper()
 	var last map[string]any
-	deadline := time.Now().Add(waitTimeout)
-	for {
+	defer func() {
+		if h.t.Failed() {
+			h.t.Logf("%s/%s: last binding seen %v", user, device, last)
+		}
+	}()
+	h.eventually(fmt.Sprintf("%s/%s: last_verdict %q", user, device, want), func() bool {
 		last = h.vndDevice(user, device)
-		if last != nil && last["last_verdict"] == want {
-			return last
-		}
-		if time.Now().After(deadline) {
-			h.t.Fatalf("%s/%s: last_verdict never became %q; binding %v", user, device, want, last)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return last != nil && last["last_verdict"] == want
+	})
+	return last
 }
 
 // vndWaitRecords waits until cond holds for provider p's records and returns them.
 func (h *harness) vndWaitRecords(what string, p push.Provider, cond func([]vendorsim.Record) bool) []vendorsim.Record {
 	h.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
-	defer cancel()
-	var got []vendorsim.Record
-	err := h.sim().Wait(ctx, func(all []vendorsim.Record) bool {
-		got = got[:0]
-		for _, r := range all {
-			if r.Provider == p {
-				got = append(got, r)
-			}
-		}
-		return cond(got)
-	})
-	if err != nil {
-		h.t.Fatalf("%s: waiting for %s: %v; records: %s", p, what, err, vndSummary(got))
-	}
-	return append([]vendorsim.Record(nil), got...)
+	return h.waitRecords(fmt.Sprintf("%s: %s", p, what), func(r vendorsim.Record) bool { return r.Provider == p }, cond)
 }
 
 // vndTargets returns the records of p whose targets include token.
@@ -365,4 +220,36 @@ func vndInt(v any) int {
 		return -1
 	}
 	return int(f)
+}
+
+// vndBindPhones binds one device "<vendor>-phone" of user per Android vendor
+// and returns their tokens.
+func (h *harness) vndBindPhones(user string) map[push.Provider]string {
+	h.t.Helper()
+	tok := map[push.Provider]string{}
+	for _, p := range androidVendors {
+		tok[p] = vndTok(p, user, "phone")
+		h.bind(user, string(p)+"-phone", p, tok[p])
+	}
+	return tok
+}
+
+// vndPromo sends public push i (the "promo" resources profile) from shop to bob.
+func (h *harness) vndPromo(i int) {
+	h.t.Helper()
+	h.send("shop", "bob", fmt.Sprint("promo ", i), pushCfg{"title": "Shop", "content": fmt.Sprint("promo ", i), "resources_id": "promo"})
+}
+
+// vndPromosWithinQuota sends promos 1 and 2, a daily quota of 2, and checks
+// that every vendor delivered each to bob's phone (tok).
+func (h *harness) vndPromosWithinQuota(tok map[push.Provider]string) {
+	h.t.Helper()
+	for i := 1; i <= 2; i++ {
+		h.vndPromo(i)
+		for _, p := range androidVendors {
+			if r := h.records(p, tok[p], i)[i-1]; !r.Delivered(tok[p]) {
+				h.t.Fatalf("%s: promo %d: %d %s", p, i, r.Status, r.Reason)
+			}
+		}
+	}
 }

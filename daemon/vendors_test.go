@@ -77,11 +77,7 @@ func TestVendorsPushConfigFieldMapping(t *testing.T) {
 		}
 	})
 	creds := h.sim().Credentials()
-	tok := map[push.Provider]string{}
-	for _, p := range androidVendors {
-		tok[p] = vndTok(p, "bob", "phone")
-		h.bind("bob", string(p)+"-phone", p, tok[p])
-	}
+	tok := h.vndBindPhones("bob")
 	payload := `{"conv":"alice","n":1}`
 
 	// 1: every push_config field, high priority, the provider defaults (IM).
@@ -318,11 +314,7 @@ func TestVendorsPushConfigFieldMapping(t *testing.T) {
 func TestVendorsAuthTokenFetchedOnceReusedRefreshed(t *testing.T) {
 	h := startVendorDaemon(t, nil)
 	creds := h.sim().Credentials()
-	tok := map[push.Provider]string{}
-	for _, p := range androidVendors {
-		tok[p] = vndTok(p, "bob", "phone")
-		h.bind("bob", string(p)+"-phone", p, tok[p])
-	}
+	tok := h.vndBindPhones("bob")
 	// Six messages in one batch call: six concurrent pushes per vendor, each its own request.
 	var msgs []any
 	for i := 0; i < 6; i++ {
@@ -400,17 +392,17 @@ func TestVendorsAuthTokenFetchedOnceReusedRefreshed(t *testing.T) {
 // is unbound, alone and inside a batch answer (where the others are delivered).
 func TestVendorsInvalidTokensUnbound(t *testing.T) {
 	h := startVendorDaemon(t, nil)
-	var bs []vndBinding
+	var bs []binding
 	for _, p := range androidVendors {
 		solo, trio := "solo-"+string(p), "trio-"+string(p)
 		bs = append(bs,
-			vndBinding{solo, "phone", p, "invalid-" + vndTok(p, solo, "phone")},
-			vndBinding{trio, "a", p, vndTok(p, trio, "a")},
-			vndBinding{trio, "b", p, "invalid-" + vndTok(p, trio, "b")},
-			vndBinding{trio, "c", p, vndTok(p, trio, "c")},
+			binding{solo, "phone", p, "invalid-" + vndTok(p, solo, "phone"), nil},
+			binding{trio, "a", p, vndTok(p, trio, "a"), nil},
+			binding{trio, "b", p, "invalid-" + vndTok(p, trio, "b"), nil},
+			binding{trio, "c", p, vndTok(p, trio, "c"), nil},
 		)
 	}
-	h.vndBindAll(bs)
+	h.bindAll(bs)
 	for _, p := range androidVendors {
 		h.send("alice", "solo-"+string(p), "hi", pushCfg{"title": "Alice", "content": "hi"})
 		h.send("alice", "trio-"+string(p), "hi", pushCfg{"title": "Alice", "content": "hi"})
@@ -463,11 +455,7 @@ func TestVendorsInvalidTokensUnbound(t *testing.T) {
 // delivered, once.
 func TestVendorsRetryOnFlowControlUntilDelivered(t *testing.T) {
 	h := startVendorDaemon(t, nil)
-	tok := map[push.Provider]string{}
-	for _, p := range androidVendors {
-		tok[p] = vndTok(p, "bob", "phone")
-		h.bind("bob", string(p)+"-phone", p, tok[p])
-	}
+	tok := h.vndBindPhones("bob")
 	faults := map[push.Provider]vendorsim.Fault{
 		push.HMS:    {Status: http.StatusServiceUnavailable},               // Huawei's flow control: HTTP 503
 		push.Xiaomi: {Status: http.StatusTooManyRequests, Reason: "10003"}, // MiPush "too many requests"
@@ -538,24 +526,10 @@ func TestVendorsLocalDailyQuotaHoldsUntilNextDay(t *testing.T) {
 		}
 	})
 	h.vndToNoon()
-	tok := map[push.Provider]string{}
-	for _, p := range androidVendors {
-		tok[p] = vndTok(p, "bob", "phone")
-		h.bind("bob", string(p)+"-phone", p, tok[p])
-	}
-	promo := func(i int) {
-		h.send("shop", "bob", fmt.Sprint("promo ", i), pushCfg{"title": "Shop", "content": fmt.Sprint("promo ", i), "resources_id": "promo"})
-	}
-	for i := 1; i <= 2; i++ {
-		promo(i)
-		for _, p := range androidVendors {
-			if r := h.records(p, tok[p], i)[i-1]; !r.Delivered(tok[p]) {
-				t.Fatalf("%s: promo %d: %d %s", p, i, r.Status, r.Reason)
-			}
-		}
-	}
-	promo(3)
-	promo(4)
+	tok := h.vndBindPhones("bob")
+	h.vndPromosWithinQuota(tok)
+	h.vndPromo(3)
+	h.vndPromo(4)
 	for _, p := range androidVendors {
 		h.eventually(string(p)+" holds two pushes", func() bool { return h.vndMetric("pushd_pushes_held", "provider", string(p)) == 2 })
 		d := h.vndWaitVerdict("bob", string(p)+"-phone", "quota_exhausted")
@@ -625,23 +599,9 @@ func TestVendorsVendorDailyQuotaHoldsUntilNextDay(t *testing.T) {
 	sim.SetXiaomiDailyQuota(2)
 	sim.SetOPPODailyQuota(2)
 	sim.SetVivoDailyQuota(2)
-	tok := map[push.Provider]string{}
-	for _, p := range androidVendors {
-		tok[p] = vndTok(p, "bob", "phone")
-		h.bind("bob", string(p)+"-phone", p, tok[p])
-	}
-	promo := func(i int) {
-		h.send("shop", "bob", fmt.Sprint("promo ", i), pushCfg{"title": "Shop", "content": fmt.Sprint("promo ", i), "resources_id": "promo"})
-	}
-	for i := 1; i <= 2; i++ {
-		promo(i)
-		for _, p := range androidVendors {
-			if r := h.records(p, tok[p], i)[i-1]; !r.Delivered(tok[p]) {
-				t.Fatalf("%s: promo %d: %d %s", p, i, r.Status, r.Reason)
-			}
-		}
-	}
-	promo(3)
+	tok := h.vndBindPhones("bob")
+	h.vndPromosWithinQuota(tok)
+	h.vndPromo(3)
 	held := []push.Provider{push.Xiaomi, push.OPPO, push.Vivo}
 	wantReason := map[push.Provider]string{push.Xiaomi: "200001", push.OPPO: "33", push.Vivo: "10070"}
 	for _, p := range held {
@@ -650,7 +610,7 @@ func TestVendorsVendorDailyQuotaHoldsUntilNextDay(t *testing.T) {
 			t.Errorf("%s: last_reason %q, want the vendor's %s", p, r, wantReason[p])
 		}
 	}
-	promo(4)
+	h.vndPromo(4)
 	for _, p := range held {
 		h.eventually(string(p)+" holds two pushes", func() bool { return h.vndMetric("pushd_pushes_held", "provider", string(p)) == 2 })
 		rs := h.sim().Records(p)
@@ -728,11 +688,11 @@ func TestVendorsVendorDailyQuotaHoldsUntilNextDay(t *testing.T) {
 func TestVendorsBatchOneRequest(t *testing.T) {
 	h := startVendorDaemon(t, nil)
 	const members = 1000
-	var bs []vndBinding
+	var bs []binding
 	for _, p := range androidVendors {
 		for d := 0; d < 10; d++ {
 			u := "ten-" + string(p)
-			bs = append(bs, vndBinding{u, fmt.Sprint("d", d), p, vndTok(p, u, fmt.Sprint("d", d))})
+			bs = append(bs, binding{u, fmt.Sprint("d", d), p, vndTok(p, u, fmt.Sprint("d", d)), nil})
 		}
 	}
 	var group []string
@@ -740,10 +700,10 @@ func TestVendorsBatchOneRequest(t *testing.T) {
 		u := fmt.Sprintf("m%04d", i)
 		group = append(group, u)
 		for _, p := range androidVendors {
-			bs = append(bs, vndBinding{u, string(p) + "-phone", p, vndTok(p, u, "phone")})
+			bs = append(bs, binding{u, string(p) + "-phone", p, vndTok(p, u, "phone"), nil})
 		}
 	}
-	h.vndBindAll(bs)
+	h.bindAll(bs)
 
 	for _, p := range androidVendors {
 		h.send("alice", "ten-"+string(p), "to ten devices", pushCfg{"title": "Alice", "content": "ten"})
@@ -810,10 +770,12 @@ func TestVendorsBatchOneRequest(t *testing.T) {
 		}
 	}
 	// The batch carries the group message.
-	if hms := h.sim().Records(push.HMS); len(hms) > 0 {
-		if d := vndJSONString(t, dig(jsonBody(t, hms[len(hms)-1]), "message", "data")); d["message_id"] != msgID || d["stream"] != "group:all-hands" {
-			t.Errorf("hms group push data = %v, want message %s on stream group:all-hands", d, msgID)
-		}
+	hms := h.sim().Records(push.HMS)
+	if len(hms) == 0 {
+		t.Fatal("hms: no request for the group message")
+	}
+	if d := vndJSONString(t, dig(jsonBody(t, hms[len(hms)-1]), "message", "data")); d["message_id"] != msgID || d["stream"] != "group:all-hands" {
+		t.Errorf("hms group push data = %v, want message %s on stream group:all-hands", d, msgID)
 	}
 }
 
@@ -829,11 +791,7 @@ func TestVendorsQPSLimitUnderBurst(t *testing.T) {
 			a.RateLimits[string(p)] = config.RateLimit{QPS: qps}
 		}
 	})
-	tok := map[push.Provider]string{}
-	for _, p := range androidVendors {
-		tok[p] = vndTok(p, "bob", "phone")
-		h.bind("bob", string(p)+"-phone", p, tok[p])
-	}
+	tok := h.vndBindPhones("bob")
 	// One push first, so that the burst finds the connections open and the
 	// access tokens fetched: requests held up behind a first token fetch would
 	// all go together once it is done.
