@@ -3,8 +3,6 @@ package benchmarks
 import (
 	"encoding/json"
 	"fmt"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -17,25 +15,11 @@ func BenchmarkSendDurable(b *testing.B) {
 	for i := range bodies {
 		bodies[i], _ = json.Marshal(message("sender", fmt.Sprintf("user%d", i), "hello", false))
 	}
-	const workers = 64
-	var next atomic.Int64
 	b.ResetTimer()
 	start := time.Now()
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := next.Add(1) - 1
-				if i >= int64(b.N) {
-					return
-				}
-				n.post(b, "/v1/messages", "", bodies[i%int64(len(bodies))])
-			}
-		}()
-	}
-	wg.Wait()
+	parallel(64, b.N, func(i int) {
+		n.post(b, "/v1/messages", "", bodies[i%len(bodies)])
+	})
 	el := time.Since(start)
 	b.ReportMetric(float64(b.N)/el.Seconds(), "msgs/s")
 	st := n.d.Store().Stats()
@@ -58,24 +42,11 @@ func BenchmarkSendDurableBatch(b *testing.B) {
 		batches[k], _ = json.Marshal(map[string]any{"messages": msgs})
 	}
 	calls := (b.N + per - 1) / per
-	var next atomic.Int64
 	b.ResetTimer()
 	start := time.Now()
-	var wg sync.WaitGroup
-	for w := 0; w < 8; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := next.Add(1) - 1
-				if i >= int64(calls) {
-					return
-				}
-				n.post(b, "/v1/messages/batch", "", batches[i%int64(len(batches))])
-			}
-		}()
-	}
-	wg.Wait()
+	parallel(8, calls, func(i int) {
+		n.post(b, "/v1/messages/batch", "", batches[i%len(batches)])
+	})
 	el := time.Since(start)
 	b.ReportMetric(float64(calls*per)/el.Seconds(), "msgs/s")
 }

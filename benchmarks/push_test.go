@@ -5,8 +5,6 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -44,22 +42,9 @@ func BenchmarkAPNsPushVsBareClient(b *testing.B) {
 	}
 	b.ResetTimer()
 	start := time.Now()
-	var wg sync.WaitGroup
-	var next atomic.Int64
-	for w := 0; w < 4; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := next.Add(1) - 1
-				if i >= int64(len(batches)) {
-					return
-				}
-				n.post(b, "/v1/messages/batch", "", batches[i])
-			}
-		}()
-	}
-	wg.Wait()
+	parallel(4, len(batches), func(i int) {
+		n.post(b, "/v1/messages/batch", "", batches[i])
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	if err := sim.Wait(ctx, func([]vendorsim.Record) bool { return sim.Count(push.APNs) >= b.N }); err != nil {
@@ -88,26 +73,12 @@ func bareAPNs(b *testing.B, sim *vendorsim.Sim, count int) float64 {
 	c.Host = sim.Endpoint(push.APNs)
 	c.HTTPClient.Transport = &http2.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
 	payload := []byte(`{"aps":{"alert":{"title":"bench","body":"hi"},"sound":"default"},"message_id":"x"}`)
-	var next atomic.Int64
 	start := time.Now()
-	var wg sync.WaitGroup
-	for w := 0; w < 64; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := next.Add(1) - 1
-				if i >= int64(count) {
-					return
-				}
-				res, err := c.Push(&apns2.Notification{DeviceToken: apnsToken(int(i % 1000)), Topic: creds.APNs.BundleID, Payload: payload, Priority: 10, PushType: apns2.PushTypeAlert})
-				if err != nil || res.StatusCode != 200 {
-					b.Errorf("bare push: %v %v", err, res)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	parallel(64, count, func(i int) {
+		res, err := c.Push(&apns2.Notification{DeviceToken: apnsToken(i % 1000), Topic: creds.APNs.BundleID, Payload: payload, Priority: 10, PushType: apns2.PushTypeAlert})
+		if err != nil || res.StatusCode != 200 {
+			b.Errorf("bare push: %v %v", err, res)
+		}
+	})
 	return float64(count) / time.Since(start).Seconds()
 }

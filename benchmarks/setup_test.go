@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -73,10 +75,10 @@ func (n *node) do(tb testing.TB, method, path, user string, body []byte) []byte 
 	}
 	req.SetBody(body)
 	if err := n.client.Do(req, resp); err != nil {
-		tb.Fatalf("POST %s: %v", path, err)
+		tb.Fatalf("%s %s: %v", method, path, err)
 	}
 	if resp.StatusCode() != 200 {
-		tb.Fatalf("POST %s: %d %s", path, resp.StatusCode(), resp.Body())
+		tb.Fatalf("%s %s: %d %s", method, path, resp.StatusCode(), resp.Body())
 	}
 	return append([]byte(nil), resp.Body()...)
 }
@@ -103,3 +105,24 @@ func message(from, to, body string, push bool) map[string]any {
 }
 
 func apnsToken(i int) string { return fmt.Sprintf("%064x", i+1) }
+
+// parallel calls f(0..count-1) from workers goroutines and returns when every
+// call has returned.
+func parallel(workers, count int, f func(i int)) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= count {
+					return
+				}
+				f(i)
+			}
+		}()
+	}
+	wg.Wait()
+}

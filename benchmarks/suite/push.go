@@ -160,6 +160,22 @@ func waitPushes(ctx context.Context, e *env, sim *vendorsim.Sim, count int, time
 	}
 }
 
+// pushesHandled is how many vendor answers pushd has taken so far
+// (pushd_pushes_total; 0 before the first, when the metric is not there yet).
+func (n *node) pushesHandled() int {
+	v, _ := n.metric("pushd_pushes_total")
+	return int(v)
+}
+
+// waitPushesHandled waits until pushd has taken the vendor's answers to at
+// least want pushes in all: a push recorded by the simulator is not yet
+// handled by pushd (its verdict and outbox writes), and a measured window
+// that starts after a warm-up must not share the daemon with those.
+func (n *node) waitPushesHandled(ctx context.Context, want int) error {
+	_, err := n.waitMetric(ctx, "pushd_pushes_total", time.Minute, func(v float64) bool { return int(v) >= want })
+	return err
+}
+
 // pushMessageID reads the message_id pushd puts in a push's custom data.
 func pushMessageID(r *vendorsim.Record) string {
 	switch r.Provider {
@@ -205,13 +221,16 @@ func pushdOneToOne(ctx context.Context, e *env, n *node, p push.Provider, users 
 	// actors loaded, each binding's first verdict recorded), not the cold
 	// start of 1,000 actors.
 	warm := min(len(users), count)
+	handled := n.pushesHandled()
 	if _, err := send(0, warm); err != nil {
 		return 0, nil, err
 	}
 	if err := waitPushes(ctx, e, sim, warm, time.Minute, p); err != nil {
 		return 0, nil, err
 	}
-	time.Sleep(100 * time.Millisecond)
+	if err := n.waitPushesHandled(ctx, handled+warm); err != nil {
+		return 0, nil, err
+	}
 	sim.Reset()
 
 	const per = 500
@@ -273,13 +292,16 @@ func pushdXiaomi(ctx context.Context, e *env, n *node, messages, members int) (f
 		return a.MessageID, nil
 	}
 	// Warm up with one group message.
+	handled := n.pushesHandled()
 	if _, err := send(-1); err != nil {
 		return 0, nil, err
 	}
 	if err := waitPushes(ctx, e, sim, members, 2*time.Minute, push.Xiaomi); err != nil {
 		return 0, nil, err
 	}
-	time.Sleep(200 * time.Millisecond)
+	if err := n.waitPushesHandled(ctx, handled+members); err != nil {
+		return 0, nil, err
+	}
 	sim.Reset()
 
 	sentAt := map[string]time.Time{}

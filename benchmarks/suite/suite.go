@@ -56,7 +56,8 @@ type Options struct {
 	HelperCommand []string
 	// ProfileDir, when set, receives a CPU profile of each measured window
 	// (pushd's side of a figure, not its setup or baseline), named
-	// <scenario>-<window>.prof.
+	// <scenario>-<window>.prof, and heap profiles (<scenario>-<name>.heap.prof,
+	// the online scenario's with its devices connected).
 	ProfileDir string
 }
 

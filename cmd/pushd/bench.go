@@ -29,7 +29,7 @@ func bench(args []string, stdout, stderr io.Writer) error {
 	out := fs.String("out", "benchmarks/results", "directory for result-<time>.json and chart-<time>.svg")
 	scale := fs.Float64("scale", 0, "multiply every count by this (1 = the issue's sizes; overrides --quick)")
 	inProcess := fs.Bool("in-process-clients", false, "run the WebSocket clients in this process instead of a helper process")
-	profileDir := fs.String("profile-dir", "", "write a CPU profile of each measured pushd window (not setup or baselines) to this directory")
+	profileDir := fs.String("profile-dir", "", "write a CPU profile of each measured pushd window (not setup or baselines), and the heap with the online devices connected, to this directory")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

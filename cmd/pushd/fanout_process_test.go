@@ -1,7 +1,7 @@
 package main
 
 import (
-	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -10,45 +10,8 @@ import (
 	"time"
 
 	"github.com/pushd-im/pushd/push"
-	"github.com/pushd-im/pushd/transport/api"
 	"github.com/pushd-im/pushd/transport/vendorsim"
 )
-
-// fanoutClient keeps enough idle connections for the concurrent set-up requests.
-var fanoutClient = &http.Client{
-	Transport: &http.Transport{MaxIdleConns: 64, MaxIdleConnsPerHost: 64},
-	Timeout:   30 * time.Second,
-}
-
-// request sends JSON with the API key (user "") or a user's client token; it
-// never fails the test, so it may run on any goroutine.
-func request(addr, method, path, user string, body any) (int, map[string]any, error) {
-	b, err := json.Marshal(body)
-	if err != nil {
-		return 0, nil, err
-	}
-	req, err := http.NewRequest(method, "http://"+addr+path, bytes.NewReader(b))
-	if err != nil {
-		return 0, nil, err
-	}
-	if user == "" {
-		req.Header.Set("X-API-Key", testAPIKey)
-	} else {
-		tok, err := api.MintClientToken("demo", user, []byte(testSecret), time.Hour, time.Now())
-		if err != nil {
-			return 0, nil, err
-		}
-		req.Header.Set("Authorization", "Bearer "+tok)
-	}
-	resp, err := fanoutClient.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	out := map[string]any{}
-	_ = json.NewDecoder(resp.Body).Decode(&out)
-	return resp.StatusCode, out, nil
-}
 
 // inParallel runs f(0..n-1) on workers goroutines and returns the first error.
 func inParallel(n, workers int, f func(i int) error) error {
@@ -140,11 +103,11 @@ func TestKill9MidGroupFanoutResumes(t *testing.T) {
 	if msgID == "" {
 		t.Fatalf("group send answered %v", ans)
 	}
-	// Kill once the pushes have started reaching the vendor (or after a second).
-	deadline := time.Now().Add(time.Second)
-	for len(s.Records(push.APNs)) == 0 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	// Kill 200 ms after the pushes have started reaching the vendor (or after
+	// a second without any): some members pushed, most still waiting.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	_ = s.Wait(ctx, func(recs []vendorsim.Record) bool { return len(recs) > 0 })
+	cancel()
 	time.Sleep(200 * time.Millisecond)
 	p.kill()
 	before := len(groupPushes(s, msgID))

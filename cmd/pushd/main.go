@@ -44,7 +44,8 @@ Usage:
   pushd connect --user USER --device DEVICE [--addr 127.0.0.1:8080] [--no-ack] [--background]
       Open a device's long connection, print every frame, and ack each message
       (a WebSocket client for trying pushd out).
-  pushd bench [--quick] [--only ingest,online,push,fanout,drain,idle] [--out benchmarks/results]
+  pushd bench [--quick | --scale X] [--only ingest,online,push,fanout,drain,idle]
+              [--out benchmarks/results] [--profile-dir DIR] [--in-process-clients]
       Run the benchmark suite on loopback (a fresh daemon and vendor simulator
       per scenario): a progress bar, a table of figures against their baselines
       and bars, and a JSON result and SVG chart in --out (benchmarks/README.md).

@@ -208,16 +208,33 @@ func clientToken(t *testing.T, user string) string {
 	return tok
 }
 
-// post sends JSON with the API key (user "") or a user's client token.
-func post(t *testing.T, addr, path, user string, body any) (int, map[string]any, error) {
-	b, _ := json.Marshal(body)
-	req, _ := http.NewRequest("POST", "http://"+addr+path, bytes.NewReader(b))
+// testClient keeps enough idle connections for the concurrent set-up requests.
+var testClient = &http.Client{
+	Transport: &http.Transport{MaxIdleConns: 64, MaxIdleConnsPerHost: 64},
+	Timeout:   30 * time.Second,
+}
+
+// request sends JSON with the API key (user "") or a user's client token; it
+// never fails the test, so it may run on any goroutine.
+func request(addr, method, path, user string, body any) (int, map[string]any, error) {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return 0, nil, err
+	}
+	req, err := http.NewRequest(method, "http://"+addr+path, bytes.NewReader(b))
+	if err != nil {
+		return 0, nil, err
+	}
 	if user == "" {
 		req.Header.Set("X-API-Key", testAPIKey)
 	} else {
-		req.Header.Set("Authorization", "Bearer "+clientToken(t, user))
+		tok, err := api.MintClientToken("demo", user, []byte(testSecret), time.Hour, time.Now())
+		if err != nil {
+			return 0, nil, err
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testClient.Do(req)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -229,7 +246,7 @@ func post(t *testing.T, addr, path, user string, body any) (int, map[string]any,
 
 func mustPost(t *testing.T, addr, path, user string, body any) map[string]any {
 	t.Helper()
-	st, out, err := post(t, addr, path, user, body)
+	st, out, err := request(addr, "POST", path, user, body)
 	if err != nil || st != 200 {
 		t.Fatalf("POST %s: %d %v %v", path, st, out, err)
 	}
@@ -303,7 +320,7 @@ func TestKill9MidTrafficLosesNothing(t *testing.T) {
 				default:
 				}
 				to := fmt.Sprintf("user%d", (w+i*4)%users)
-				st, out, err := post(t, p.api, "/v1/messages", "", map[string]any{
+				st, out, err := request(p.api, "POST", "/v1/messages", "", map[string]any{
 					"from": "sender", "to": to, "conversation_type": 0, "type": 1, "body": fmt.Sprintf("w%d-%d", w, i),
 					"push_config": map[string]any{"title": "t", "content": "c"},
 				})
@@ -439,14 +456,9 @@ func TestMultiNodeDeliveryAndPush(t *testing.T) {
 	for u := 0; u < 6; u++ {
 		members = append(members, fmt.Sprintf("online%d", u), fmt.Sprintf("offline%d", u))
 	}
-	putBody, _ := json.Marshal(map[string]any{"members": members})
-	req, _ := http.NewRequest("PUT", "http://"+n1.api+"/v1/groups/team", bytes.NewReader(putBody))
-	req.Header.Set("X-API-Key", testAPIKey)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("create group: %v %v", err, resp)
+	if st, out, err := request(n1.api, "PUT", "/v1/groups/team", "", map[string]any{"members": members}); err != nil || st != http.StatusOK {
+		t.Fatalf("create group: %d %v %v", st, out, err)
 	}
-	resp.Body.Close()
 	mustPost(t, n3.api, "/v1/messages", "", map[string]any{"from": "online0", "to": "team", "conversation_type": 2, "type": 1, "body": "to the team",
 		"push_config": map[string]any{"title": "team", "content": "to the team"}})
 	for u := 1; u < 6; u++ {
@@ -482,8 +494,7 @@ func TestMultiNodeDeliveryAndPush(t *testing.T) {
 	}
 }
 
-// waitMembers waits until the node's readiness reports the cluster joined and
-// its /metrics shows the member count.
+// waitMembers waits until the node's /metrics shows n cluster members.
 func waitMembers(t *testing.T, addr string, n int) {
 	t.Helper()
 	deadline := time.Now().Add(waitFor)
