@@ -359,7 +359,7 @@ func (n *Node) deliverChunk(ctx context.Context, m *wire.Message, users []string
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs <- n.requestNodeRetry(ctx, node, &wire.FanoutChunk{Message: m, Users: us.users, Group: m.To}, us.addr)
+			errs <- n.requestNodeRetry(ctx, node, &wire.FanoutChunk{Message: m, Users: us.users, Group: m.To, First: users[0]}, us.addr)
 		}()
 	}
 	wg.Wait()
@@ -494,7 +494,7 @@ func (n *Node) fanoutLocal(c *wire.FanoutChunk, alive, rest []string) error {
 		key := UserKey(m.App, u)
 		futures = append(futures, n.system.Root.RequestFuture(n.router, &local{key: key, msg: &wire.GroupDeliver{Message: m, Group: c.Group}}, n.o.RequestTimeout))
 	}
-	if err := n.pushOffline(m, rest); err != nil {
+	if err := n.pushOffline(c, rest); err != nil {
 		return err
 	}
 	var errs []error
@@ -511,36 +511,45 @@ func (n *Node) fanoutLocal(c *wire.FanoutChunk, alive, rest []string) error {
 	return errors.Join(errs...)
 }
 
-// pushOffline writes the push jobs of a group message for members with no
-// live actor, in one durable batch, and hands them to the vendor actors.
-func (n *Node) pushOffline(m *wire.Message, users []string) error {
+// pushOffline writes the pushes of a group message for members with no live
+// actor as one outbox chunk, durably, with the mark that this node has done
+// its part of fan-out chunk c (so that a resumed fan-out skips it), and hands
+// them to the vendor actors.
+func (n *Node) pushOffline(c *wire.FanoutChunk, users []string) error {
+	m := c.Message
 	if m.PushConfig == nil || len(users) == 0 {
 		return nil
 	}
-	now := n.now()
 	st := n.o.Store
-	b := st.NewBatch()
-	var jobs []*wire.PushJob
+	if c.First != "" {
+		done, err := st.FanoutChunkMarked(m.App, c.Group, m.Seq, c.First)
+		if err != nil || done {
+			return err
+		}
+	}
+	now := n.now()
+	chunk := &wire.PushChunk{Message: pushFields(m), CreatedAtMs: now.UnixMilli()}
 	err := st.EachUserBindings(m.App, users, func(u string, bs []*wire.Binding) error {
 		if u == m.From {
 			return nil
 		}
 		for _, bd := range pushBindings(bs, false) {
-			j := n.newJob(m.App, u, bd, m, now)
-			b.PutPush(j)
-			jobs = append(jobs, j)
+			chunk.Targets = append(chunk.Targets, bindingTarget(u, bd))
 		}
 		return nil
 	})
-	if err != nil {
+	if err != nil || len(chunk.Targets) == 0 {
 		return err
 	}
-	if len(jobs) == 0 {
-		return nil
+	chunk.Id = st.NewPushID()
+	b := st.NewBatch()
+	b.PutPushChunk(chunk)
+	if c.First != "" {
+		b.MarkFanoutChunk(m.App, c.Group, m.Seq, c.First, now.UnixMilli())
 	}
 	if err := st.Commit(b, true); err != nil {
 		return err
 	}
-	n.dispatchPushes(jobs, now)
+	n.dispatchJobs(n.chunkJobs(chunk), now)
 	return nil
 }

@@ -65,7 +65,8 @@ func (u *userActor) pushJobs(m *wire.Message, now time.Time, b *storage.Batch, c
 	}
 	var jobs []*wire.PushJob
 	for _, bd := range pushBindings(u.sortedBindings(), call && m.PushConfig.Voip != nil) {
-		j := u.n.newJob(u.app, u.user, bd, m, now)
+		j := u.n.newJob(u.app, bindingTarget(u.user, bd), m, now)
+		j.Id = u.n.o.Store.NewPushID()
 		if s := u.sessions[bd.DeviceId]; s != nil && s.foreground {
 			j.Conditional = true
 			j.NotBeforeMs = now.Add(u.n.o.AckTimeout).UnixMilli()
@@ -97,31 +98,6 @@ func pushBindings(bs []*wire.Binding, voip bool) []*wire.Binding {
 		}
 	}
 	return out
-}
-
-// newJob builds the outbox job that pushes m to one binding.
-func (n *Node) newJob(app, user string, bd *wire.Binding, m *wire.Message, now time.Time) *wire.PushJob {
-	j := &wire.PushJob{
-		Id: n.o.Store.NewPushID(), App: app, User: user, PushId: bd.PushId, DeviceId: bd.DeviceId,
-		Provider: bd.Provider, Token: bd.Token, BundleId: bd.BundleId, ApnsEnv: bd.ApnsEnv, PushType: bd.PushType,
-		Stream: m.Stream, Seq: m.Seq, MessageId: m.MessageId, From: m.From, PushConfig: m.PushConfig,
-		Priority: m.Priority, CreatedAtMs: now.UnixMilli(), ExpiresAtMs: pushExpiry(m, now, n.o.PushTTL),
-		CollapseId: m.MessageId,
-	}
-	if m.CallId != "" {
-		j.Data = map[string]string{"call_id": m.CallId, "event": m.Event}
-	}
-	return j
-}
-
-// pushExpiry is when a message's pushes stop being worth sending: a fixed time
-// after the message, the same for all of its pushes so that they can share a
-// vendor request.
-func pushExpiry(m *wire.Message, now time.Time, ttl time.Duration) int64 {
-	if m.TimestampMs > 0 {
-		return m.TimestampMs + ttl.Milliseconds()
-	}
-	return now.Add(ttl).UnixMilli()
 }
 
 func (u *userActor) onCommitted(ctx actor.Context, c *committed) {

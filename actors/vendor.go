@@ -67,9 +67,9 @@ type vendorActor struct {
 	// verdict again is not sent, so a busy binding (or a large group fan-out)
 	// does not wake its user actor for every delivered push.
 	reported  map[string]push.Verdict
-	pending   map[string]*call           // batch key → call still collecting
-	held      map[string][]*wire.PushJob // class → pushes waiting for the next day
-	heldUntil map[string]time.Time       // class → when its pushes may go again
+	pending   map[string]*call     // batch key → call still collecting
+	held      map[string][]job     // class → pushes waiting for the next day
+	heldUntil map[string]time.Time // class → when its pushes may go again
 	self      *actor.PID
 	ctx       context.Context
 	cancel    context.CancelFunc
@@ -79,6 +79,9 @@ type vendorActor struct {
 	// marker message behind the queued mailbox showed no gain and widened
 	// the window in which a crash re-sends a push already answered.)
 	writes *storage.Batch
+	// release are the chunks of pushes answered while handling the
+	// message, released after writes (see releaseChunks).
+	release []*chunkRef
 	// lastConfig and its encoding speed up batch keys (see batchKey).
 	lastConfig      *wire.PushConfig
 	lastConfigBytes []byte
@@ -89,7 +92,7 @@ type call struct {
 	key       string
 	class     string
 	note      *push.Notification // the payload; tokens are filled in when sent
-	jobs      []*wire.PushJob
+	jobs      []job
 	refreshed bool
 }
 
@@ -97,8 +100,8 @@ type call struct {
 type sendDone struct {
 	c       *call
 	res     push.Result
-	sent    []*wire.PushJob
-	skipped map[*wire.PushJob]string
+	sent    []job
+	skipped []job
 }
 
 type flushBatch struct{ key string }
@@ -108,11 +111,11 @@ type resumeClass struct{ class string }
 
 // pushBatch hands a vendor actor the jobs of one fan-out in one message, so
 // that its batch window cannot close between them.
-type pushBatch struct{ jobs []*wire.PushJob }
+type pushBatch struct{ jobs []job }
 
 func newVendor(n *Node, app *App, p push.Provider, s push.Sender) *vendorActor {
 	v := &vendorActor{n: n, app: app, provider: p, sender: s, maxBatch: 1,
-		pending: map[string]*call{}, held: map[string][]*wire.PushJob{}, heldUntil: map[string]time.Time{},
+		pending: map[string]*call{}, held: map[string][]job{}, heldUntil: map[string]time.Time{},
 		reported: map[string]push.Verdict{}}
 	if b, ok := s.(push.Batcher); ok && b.MaxBatch() > 1 {
 		v.maxBatch = b.MaxBatch()
@@ -142,7 +145,7 @@ func (v *vendorActor) Receive(ctx actor.Context) {
 		v.cancel()
 		v.wg.Wait()
 	case *wire.PushJob:
-		v.accept(m)
+		v.accept(job{PushJob: m})
 	case pushBatch:
 		for _, j := range m.jobs {
 			v.accept(j)
@@ -165,25 +168,25 @@ func (v *vendorActor) Receive(ctx actor.Context) {
 
 // accept places a job into a call: held if its class waits for the next day,
 // batched with others of the same payload, or sent on its own.
-func (v *vendorActor) accept(j *wire.PushJob) {
+func (v *vendorActor) accept(j job) {
 	var key string
 	if v.maxBatch > 1 {
 		// A batch collecting the same payload takes the job as it is: its
 		// notification and class are the batch's.
-		key = v.batchKey(j)
+		key = v.batchKey(j.PushJob)
 		if c := v.pending[key]; c != nil {
 			v.addToBatch(c, j)
 			return
 		}
 	}
-	note := notification(v.app, j)
+	note := notification(v.app, j.PushJob)
 	class := classOf(v.provider, note, v.app.Defaults[v.provider].ChannelID)
 	if until, ok := v.heldUntil[class]; ok && v.n.now().Before(until) {
-		v.hold(class, []*wire.PushJob{j}, "daily quota used up", until)
+		v.hold(class, []job{j}, "daily quota used up", until)
 		return
 	}
 	if v.maxBatch == 1 {
-		v.enqueue(&call{class: class, note: note, jobs: []*wire.PushJob{j}})
+		v.enqueue(&call{class: class, note: note, jobs: []job{j}})
 		return
 	}
 	c := &call{key: key, class: class, note: note}
@@ -194,7 +197,7 @@ func (v *vendorActor) accept(j *wire.PushJob) {
 }
 
 // addToBatch adds a job to a collecting batch and sends the batch when full.
-func (v *vendorActor) addToBatch(c *call, j *wire.PushJob) {
+func (v *vendorActor) addToBatch(c *call, j job) {
 	c.jobs = append(c.jobs, j)
 	if len(c.jobs) >= v.maxBatch {
 		delete(v.pending, c.key)
@@ -262,8 +265,8 @@ func (v *vendorActor) nextDay() time.Time {
 }
 
 // hold parks pushes of a class until the vendor's next day; they stay in the
-// outbox, so a restart holds them again.
-func (v *vendorActor) hold(class string, jobs []*wire.PushJob, why string, until time.Time) {
+// outbox (as jobs of their own), so a restart holds them again.
+func (v *vendorActor) hold(class string, jobs []job, why string, until time.Time) {
 	first := v.heldUntil[class].IsZero() || !v.n.now().Before(v.heldUntil[class])
 	if first {
 		v.heldUntil[class] = until
@@ -273,11 +276,14 @@ func (v *vendorActor) hold(class string, jobs []*wire.PushJob, why string, until
 		self, root := v.self, v.n.system.Root
 		v.n.after(until.Sub(v.n.now()), func() { root.Send(self, resumeClass{class}) })
 	}
+	for i := range jobs {
+		v.own(&jobs[i])
+	}
 	v.held[class] = append(v.held[class], jobs...)
 	v.n.o.Metrics.PushesHeld.WithLabelValues(v.app.ID, string(v.provider)).Add(float64(len(jobs)))
 	res := push.Result{Verdict: push.QuotaExhausted, Reason: why + "; held until " + until.Format(time.RFC3339)}
 	for _, j := range jobs {
-		v.report(j, res)
+		v.report(j.PushJob, res)
 	}
 }
 
@@ -328,11 +334,11 @@ func (v *vendorActor) call(c *call) {
 			return // stopping: the jobs stay in the outbox
 		}
 	}
-	done := &sendDone{c: c, skipped: map[*wire.PushJob]string{}}
+	done := &sendDone{c: c}
 	var tokens []string
 	for _, j := range c.jobs {
-		if why := v.stale(j); why != "" {
-			done.skipped[j] = why
+		if v.stale(j.PushJob) != "" {
+			done.skipped = append(done.skipped, j)
 			continue
 		}
 		done.sent = append(done.sent, j)
@@ -378,7 +384,7 @@ func (v *vendorActor) stale(j *wire.PushJob) string {
 }
 
 func (v *vendorActor) handle(d *sendDone) {
-	for j := range d.skipped {
+	for _, j := range d.skipped {
 		v.n.o.Metrics.PushesDeduped.Inc()
 		v.done(j)
 	}
@@ -398,11 +404,11 @@ func (v *vendorActor) handle(d *sendDone) {
 				continue
 			}
 			v.done(j)
-			v.report(j, res)
+			v.report(j.PushJob, res)
 		}
 	case push.TokenInvalid:
 		invalid := tokenSet(res.InvalidTokens)
-		var rest []*wire.PushJob
+		var rest []job
 		for _, j := range d.sent {
 			if len(d.sent) == 1 || len(invalid) == 0 || invalid[j.Token] {
 				v.tokenInvalid(j, res)
@@ -425,7 +431,7 @@ func (v *vendorActor) handle(d *sendDone) {
 		res.Reason = "auth failed after refresh: " + res.Reason
 		for _, j := range d.sent {
 			v.done(j)
-			v.report(j, res)
+			v.report(j.PushJob, res)
 		}
 	case push.QuotaExhausted:
 		v.hold(c.class, d.sent, "the vendor says the daily quota is used up ("+res.Reason+")", v.nextDay())
@@ -434,7 +440,7 @@ func (v *vendorActor) handle(d *sendDone) {
 	default: // BadRequest and anything unknown: record and drop
 		for _, j := range d.sent {
 			v.done(j)
-			v.report(j, res)
+			v.report(j.PushJob, res)
 		}
 	}
 }
@@ -468,10 +474,11 @@ func (v *vendorActor) retry(c *call, res push.Result) {
 		j.Attempts++
 		if j.ExpiresAtMs != 0 && now.Add(delay).UnixMilli() > j.ExpiresAtMs {
 			v.done(j)
-			v.report(j, push.Result{Verdict: "expired", Reason: "not delivered before expiry; last: " + res.Reason})
+			v.report(j.PushJob, push.Result{Verdict: "expired", Reason: "not delivered before expiry; last: " + res.Reason})
 			continue
 		}
-		v.report(j, res)
+		v.own(&j)
+		v.report(j.PushJob, res)
 		keep = append(keep, j)
 	}
 	if len(keep) == 0 {
@@ -485,14 +492,14 @@ func (v *vendorActor) retry(c *call, res push.Result) {
 
 // tokenInvalid drops the push and unbinds its token, unless the device
 // registered again after the push was made.
-func (v *vendorActor) tokenInvalid(j *wire.PushJob, res push.Result) {
+func (v *vendorActor) tokenInvalid(j job, res push.Result) {
 	v.done(j)
 	// Unbind before reporting: the user actor takes them in this order, so a
 	// binding that shows this verdict has survived the unbind (re-registered).
 	v.n.Tell(UserKey(j.App, j.User), &wire.UnbindRequest{
 		App: j.App, User: j.User, PushId: j.PushId, RegisteredBeforeMs: j.CreatedAtMs, Reason: "token_invalid",
 	})
-	v.report(j, res)
+	v.report(j.PushJob, res)
 }
 
 // batch is the write batch of the message being handled.
@@ -507,16 +514,36 @@ func (v *vendorActor) batch() *storage.Batch {
 // lost in a crash only means one more push with the same collapse id, a lost
 // verdict an older one shown.
 func (v *vendorActor) flushWrites() {
-	if v.writes == nil {
-		return
+	if v.writes != nil {
+		v.n.o.Store.CommitAsync(v.writes, false, nil)
+		v.writes = nil
 	}
-	v.n.o.Store.CommitAsync(v.writes, false, nil)
-	v.writes = nil
+	if len(v.release) > 0 {
+		v.n.releaseChunks(v.release)
+		clear(v.release)
+		v.release = v.release[:0]
+	}
 }
 
-// done removes the job from the outbox.
-func (v *vendorActor) done(j *wire.PushJob) {
-	v.batch().DeletePush(j.Id)
+// done removes the job from the outbox: its own record, or its share of its chunk.
+func (v *vendorActor) done(j job) {
+	if j.chunk == nil {
+		v.batch().DeletePush(j.Id)
+		return
+	}
+	v.release = append(v.release, j.chunk)
+}
+
+// own gives a job that must wait (a retry, a held push) an outbox record of
+// its own, so that its chunk can go when the chunk's other pushes are done.
+func (v *vendorActor) own(j *job) {
+	if j.chunk == nil {
+		return
+	}
+	j.Id = v.n.o.Store.NewPushID()
+	v.batch().PutPush(j.PushJob)
+	v.release = append(v.release, j.chunk)
+	j.chunk = nil
 }
 
 // maxReported bounds the memory of reported verdicts; past it, it starts over.
@@ -701,56 +728,4 @@ func applyProfile(n *push.Notification, p Profile) {
 		n.Classification = &c
 	}
 	n.Passthrough = n.Passthrough || p.Passthrough
-}
-
-// dispatchPush hands a job to its vendor actor, or drops it when the app has no
-// such provider configured.
-func (n *Node) dispatchPush(j *wire.PushJob, now time.Time) {
-	pid := n.vendor(j.App, providerOf(j))
-	if pid == nil {
-		n.log.Warn("push dropped: provider not configured", "app", j.App, "provider", j.Provider)
-		b := n.o.Store.NewBatch()
-		b.DeletePush(j.Id)
-		b.PutVerdict(j.App, j.User, j.PushId, &wire.VerdictRecord{Verdict: string(push.BadRequest),
-			Reason: "provider " + j.Provider + " is not configured for app " + j.App, AtMs: now.UnixMilli()})
-		n.o.Store.CommitAsync(b, false, nil)
-		return
-	}
-	n.system.Root.Send(pid, j)
-}
-
-// dispatchPushes hands jobs made together (one message's pushes) to their
-// vendor actors, each actor's share in one message: they reach it together
-// and batch, however long handing them over takes.
-func (n *Node) dispatchPushes(jobs []*wire.PushJob, now time.Time) {
-	byVendor := map[vendorKey][]*wire.PushJob{}
-	var order []vendorKey
-	for _, j := range jobs {
-		k := vendorKey{j.App, providerOf(j)}
-		if n.vendors[k] == nil {
-			n.dispatchPush(j, now) // dropped: the provider is not configured
-			continue
-		}
-		if byVendor[k] == nil {
-			order = append(order, k)
-		}
-		byVendor[k] = append(byVendor[k], j)
-	}
-	for _, k := range order {
-		n.system.Root.Send(n.vendors[k], pushBatch{byVendor[k]})
-	}
-}
-
-// recoverOutbox re-queues every push left in the outbox by the last run.
-func (n *Node) recoverOutbox() error {
-	now := n.now()
-	return n.o.Store.Pushes(func(j *wire.PushJob) bool {
-		n.o.Metrics.OutboxRecovered.Inc()
-		if wait := time.UnixMilli(j.NotBeforeMs).Sub(now); j.NotBeforeMs != 0 && wait > 0 {
-			n.after(wait, func() { n.dispatchPush(j, n.now()) })
-		} else {
-			n.dispatchPush(j, now)
-		}
-		return true
-	})
 }

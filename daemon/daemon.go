@@ -223,7 +223,7 @@ func (d *Daemon) sweepLoop() {
 		}
 		if res.Messages > 0 {
 			d.metrics.MessagesDropped.WithLabelValues("retention_age").Add(float64(res.Messages))
-			d.log.Info("retention sweep", "messages_dropped", res.Messages, "idempotency_dropped", res.Idempotency)
+			d.log.Info("retention sweep", "messages_dropped", res.Messages, "idempotency_dropped", res.Idempotency, "fanout_marks_dropped", res.FanoutMarks)
 		}
 	}
 }

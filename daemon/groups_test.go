@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -13,8 +14,11 @@ import (
 	"time"
 
 	"github.com/pushd-im/pushd/config"
+	"github.com/pushd-im/pushd/daemon"
 	"github.com/pushd-im/pushd/push"
+	"github.com/pushd-im/pushd/storage"
 	"github.com/pushd-im/pushd/transport/vendorsim"
+	"github.com/pushd-im/pushd/wire"
 )
 
 func TestGroupMembersAPI(t *testing.T) {
@@ -159,6 +163,87 @@ func TestGroupSendErrorsAndClientSend(t *testing.T) {
 		t.Errorf("group message = %v", m)
 	}
 	c.quiet("bob")
+}
+
+// TestGroupPushRetryOutlivesItsChunk: a node writes the pushes of a fan-out
+// chunk as one outbox record. A push the vendor asks to retry in an hour gets
+// a record of its own, and the shared one goes as soon as the others are
+// delivered; a restart in the wait re-sends only that push (a restart does
+// not keep the backoff), and nobody else is pushed again.
+func TestGroupPushRetryOutlivesItsChunk(t *testing.T) {
+	h := startDaemon(t)
+	var bs []binding
+	for _, u := range []string{"m1", "m2", "m3"} {
+		bs = append(bs, binding{u, "pixel", push.FCM, "fcm-" + u, nil})
+	}
+	h.bindAll(bs)
+	h.putGroup("club", []string{"boss", "m1", "m2", "m3"})
+	must(t, h.sim().SetFault(vendorsim.Fault{Provider: push.FCM, Token: "fcm-m2", Status: http.StatusServiceUnavailable, RetryAfter: time.Hour, Times: 1}))
+	h.sendGroup("boss", "club", "hello", pushCfg{"title": "boss", "content": "hello"})
+	for _, u := range []string{"m1", "m3"} {
+		if r := h.records(push.FCM, "fcm-"+u, 1)[0]; !r.Delivered("fcm-" + u) {
+			t.Errorf("%s: %d %s, want delivered", u, r.Status, r.Reason)
+		}
+	}
+	if r := h.records(push.FCM, "fcm-m2", 1)[0]; r.Status != http.StatusServiceUnavailable {
+		t.Fatalf("m2: %d %s, want the fault's 503", r.Status, r.Reason)
+	}
+	h.eventually("only m2's push left, in a record of its own", func() bool {
+		jobs, chunked, chunks := h.outbox()
+		return jobs == 1 && chunked == 0 && chunks == 0
+	})
+
+	h.restart()
+	if r := h.records(push.FCM, "fcm-m2", 1)[0]; !r.Delivered("fcm-m2") {
+		t.Errorf("m2 after the restart: %d %s, want delivered", r.Status, r.Reason)
+	}
+	h.eventually("outbox empty", func() bool { return h.outboxLen() == 0 })
+	for _, u := range []string{"m1", "m3"} {
+		if n := h.countRecords(push.FCM, "fcm-"+u); n != 0 {
+			t.Errorf("%s pushed %d more times after the restart, want 0", u, n)
+		}
+	}
+}
+
+// TestGroupFanoutResumeSkipsWrittenChunks: when a fan-out record outlives the
+// chunks it describes (a crash between a chunk's pushes being written and the
+// record moving past it), the resumed fan-out finds each node's mark for the
+// chunk and does not push its members a second time.
+func TestGroupFanoutResumeSkipsWrittenChunks(t *testing.T) {
+	h := startDaemon(t)
+	var bs []binding
+	for _, u := range []string{"m1", "m2"} {
+		bs = append(bs, binding{u, "pixel", push.FCM, "fcm-" + u, nil})
+	}
+	h.bindAll(bs)
+	h.putGroup("club", []string{"boss", "m1", "m2"})
+	h.sendGroup("boss", "club", "hello", pushCfg{"title": "boss", "content": "hello"})
+	h.records(push.FCM, "fcm-m1", 1)
+	h.records(push.FCM, "fcm-m2", 1)
+	h.fanoutDone()
+	app := daemon.DemoAppID
+	h.stop()
+
+	// Put the fan-out of message 1 back, as if the crash came before its end.
+	st, err := storage.Open(filepath.Join(h.cfg.DataDir, "store"), storage.Options{})
+	must(t, err)
+	b := st.NewBatch()
+	b.PutFanout(&wire.Fanout{App: app, Group: "club", Seq: 1})
+	must(t, st.Commit(b, true))
+	must(t, st.Close())
+
+	h.start()
+	h.fanoutDone()
+	h.eventually("the fan-out record gone", func() bool {
+		n := 0
+		must(t, h.d.Store().Fanouts(func(*wire.Fanout) bool { n++; return true }))
+		return n == 0
+	})
+	for _, u := range []string{"m1", "m2"} {
+		if n := h.countRecords(push.FCM, "fcm-"+u); n != 0 {
+			t.Errorf("%s pushed %d more times by the resumed fan-out, want 0", u, n)
+		}
+	}
 }
 
 // fanoutWait bounds the waits of the 2,000-member test (a loaded 2-core machine under -race).

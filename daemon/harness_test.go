@@ -279,13 +279,22 @@ func (h *harness) countRecords(p push.Provider, token string) int {
 	return n
 }
 
-// outboxLen counts the pushes still pending in the outbox.
+// outboxLen counts the pushes still pending in the outbox: jobs and the
+// pushes of fan-out chunks.
 func (h *harness) outboxLen() int {
-	n := 0
-	if err := h.d.Store().Pushes(func(*wire.PushJob) bool { n++; return true }); err != nil {
+	jobs, chunked, _ := h.outbox()
+	return jobs + chunked
+}
+
+// outbox counts the outbox's jobs, the pushes of its fan-out chunks and the chunks.
+func (h *harness) outbox() (jobs, chunked, chunks int) {
+	if err := h.d.Store().Pushes(func(*wire.PushJob) bool { jobs++; return true }); err != nil {
 		h.t.Fatal(err)
 	}
-	return n
+	if err := h.d.Store().PushChunks(func(c *wire.PushChunk) bool { chunked += len(c.Targets); chunks++; return true }); err != nil {
+		h.t.Fatal(err)
+	}
+	return jobs, chunked, chunks
 }
 
 // eventually waits for cond, polling; it never asserts a timing.

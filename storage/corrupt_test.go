@@ -76,6 +76,9 @@ func TestCorruptValues(t *testing.T) {
 		{"pushes", outboxKey(3), garbage, func(s *Store) error {
 			return s.Pushes(func(*wire.PushJob) bool { return true })
 		}},
+		{"push chunks", chunkKey(3), garbage, func(s *Store) error {
+			return s.PushChunks(func(*wire.PushChunk) bool { return true })
+		}},
 		{"user groups", userGroupKey("app", "bob", "g1"), []byte{0x80}, func(s *Store) error {
 			_, err := s.UserGroups("app", "bob")
 			return err

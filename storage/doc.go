@@ -20,11 +20,14 @@
 //	g/<app>/<group>/m/<user>              (empty): a member
 //	g/<app>/<group>/s/<seq:be64>          wire.Message: the group stream, stored once for all members
 //	g/<app>/<group>/i/<from>/<client_msg_id>  idempotency of group sends, as for users
+//	g/<app>/<group>/d/<seq:be64><first>   uvarint created_ms: this node wrote its pushes of the
+//	                                      fan-out chunk of message seq that starts at member first
 //	f/<app>/<group>/<seq:be64>            wire.Fanout: a group message's fan-out in progress
 //	c/<app>/<call_id>                     wire.CallRecord
 //	p/<push_id>                           "<app>/<user>": who holds a binding (push ids are
 //	                                      derived from app, provider and token, so this is the token index too)
 //	o/<id:be64>                           wire.PushJob: the push outbox of this node
+//	k/<id:be64>                           wire.PushChunk: outbox pushes of a fan-out chunk, in one record
 //	q/<app>/<provider>/<day>              uvarint: pushes counted against the daily quota that vendor day
 //
 // # Writes

@@ -42,6 +42,18 @@ func outboxKey(id uint64) []byte {
 	return binary.BigEndian.AppendUint64([]byte(outboxPrefix), id)
 }
 
+const chunkPrefix = "k/"
+
+func chunkKey(id uint64) []byte {
+	return binary.BigEndian.AppendUint64([]byte(chunkPrefix), id)
+}
+
+// fanoutMarkKey marks that this node wrote the pushes of one chunk of a group
+// message's fan-out: the chunk is named by the message's seq and its first member.
+func fanoutMarkKey(app, group string, seq uint64, first string) []byte {
+	return append(binary.BigEndian.AppendUint64(append(groupPrefix(app, group), "d/"...), seq), first...)
+}
+
 // prefixEnd is the first key after every key that starts with p.
 func prefixEnd(p []byte) []byte {
 	end := append([]byte(nil), p...)

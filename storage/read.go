@@ -279,6 +279,19 @@ func (s *Store) Pushes(fn func(*wire.PushJob) bool) error {
 	return scanProto(s, p, prefixEnd(p), func(_ []byte, j *wire.PushJob) bool { return fn(j) })
 }
 
+// PushChunks calls fn for every fan-out chunk in the outbox, oldest first,
+// until fn returns false.
+func (s *Store) PushChunks(fn func(*wire.PushChunk) bool) error {
+	p := []byte(chunkPrefix)
+	return scanProto(s, p, prefixEnd(p), func(_ []byte, c *wire.PushChunk) bool { return fn(c) })
+}
+
+// FanoutChunkMarked reports whether MarkFanoutChunk recorded that chunk.
+func (s *Store) FanoutChunkMarked(app, group string, seq uint64, first string) (bool, error) {
+	_, ok, err := s.get(fanoutMarkKey(app, group, seq, first))
+	return ok, err
+}
+
 // Push returns one outbox job.
 func (s *Store) Push(id uint64) (*wire.PushJob, bool, error) {
 	k := outboxKey(id)

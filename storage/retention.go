@@ -14,6 +14,7 @@ import (
 type SweepResult struct {
 	Messages     int // stream messages older than the retention (users' and groups')
 	Idempotency  int // idempotency records older than the window
+	FanoutMarks  int // fan-out chunk marks as old as the messages removed
 	ScannedUsers int // users and groups looked at
 }
 
@@ -89,15 +90,26 @@ func (s *Store) sweepPrefix(lower []byte, messagesBeforeMs, idempotencyBeforeMs 
 				ok = it.Next()
 			}
 			continue
-		case 'i':
+		case 'i', 'd':
+			// An idempotency record, or a group's fan-out chunk mark
+			// (kept as long as the messages of its time), each starting
+			// with its uvarint creation time.
 			v, err := it.ValueAndErr()
 			if err != nil {
 				return err
 			}
+			before := idempotencyBeforeMs
+			if kind == 'd' {
+				before = messagesBeforeMs
+			}
 			created, n := binary.Uvarint(v)
-			if n > 0 && int64(created) < idempotencyBeforeMs {
+			if n > 0 && int64(created) < before {
 				_ = b.b.Delete(k, nil)
-				res.Idempotency++
+				if kind == 'i' {
+					res.Idempotency++
+				} else {
+					res.FanoutMarks++
+				}
 			}
 		}
 		ok = it.Next()

@@ -109,10 +109,15 @@ func Open(dir string, o Options) (*Store, error) {
 		stop:  make(chan struct{}),
 		done:  make(chan struct{}),
 	}
-	last, err := s.edgeSeq([]byte(outboxPrefix), true)
-	if err != nil {
-		db.Close()
-		return nil, err
+	// Jobs and chunks share the id space: an id is never reused by either.
+	var last uint64
+	for _, p := range []string{outboxPrefix, chunkPrefix} {
+		l, err := s.edgeSeq([]byte(p), true)
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		last = max(last, l)
 	}
 	s.nextPush.Store(last)
 	go s.commitLoop()
@@ -336,6 +341,23 @@ func (b *Batch) PutPush(j *wire.PushJob) { b.setProto(outboxKey(j.Id), j) }
 // compact. Deleting a job twice (ack and answer racing) is harmless: the
 // second finds no Set.
 func (b *Batch) DeletePush(id uint64) { _ = b.b.SingleDelete(outboxKey(id), nil) }
+
+// PutPushChunk writes the pushes of one fan-out chunk into the outbox as one
+// record (its id from NewPushID).
+func (b *Batch) PutPushChunk(c *wire.PushChunk) { b.setProto(chunkKey(c.Id), c) }
+
+// DeletePushChunk removes a chunk whose pushes are all answered (or written
+// as jobs of their own). A chunk is written once, as a job is, so it is a
+// SingleDelete too.
+func (b *Batch) DeletePushChunk(id uint64) { _ = b.b.SingleDelete(chunkKey(id), nil) }
+
+// MarkFanoutChunk records, in the batch that writes a fan-out chunk's pushes,
+// that this node has done its part of the chunk of group message seq that
+// starts at member first. Sweep removes the mark with the messages of its
+// time (atMs).
+func (b *Batch) MarkFanoutChunk(app, group string, seq uint64, first string, atMs int64) {
+	_ = b.b.Set(fanoutMarkKey(app, group, seq, first), binary.AppendUvarint(nil, uint64(atMs)), nil)
+}
 
 type pebbleLogger struct{ l *slog.Logger }
 

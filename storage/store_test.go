@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/pushd-im/pushd/wire"
 )
@@ -324,6 +325,53 @@ func TestNewPushIDAfterReopen(t *testing.T) {
 			t.Errorf("NewPushID after reopen = %d, want > %d (the largest id stored, or the previous one handed out)", id, last)
 		}
 		last = id
+	}
+}
+
+// TestPushChunks: a chunk survives a reopen whole, jobs and chunks share one
+// id space (a chunk's id is never handed out again, nor a job's), a deleted
+// chunk is gone, and a fan-out chunk's mark is found by its name only.
+func TestPushChunks(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	targets := []*wire.PushTarget{{User: "bob", PushId: "p1", Provider: "xiaomi", Token: "t1"}, {User: "carol", PushId: "p2", Provider: "apns", Token: "t2"}}
+	chunk := &wire.PushChunk{Id: 0x2fff_2f00, Message: &wire.Message{App: "app", MessageId: "m1", Seq: 4, PushConfig: &wire.PushConfig{Title: "hi"}},
+		Targets: targets, CreatedAtMs: 123}
+	write(t, s, func(b *Batch) {
+		b.PutPush(&wire.PushJob{Id: 5})
+		b.PutPushChunk(chunk)
+		b.PutPushChunk(&wire.PushChunk{Id: 9})
+		b.MarkFanoutChunk("app", "g1", 4, "bob", 123)
+	})
+	write(t, s, func(b *Batch) { b.DeletePushChunk(9) })
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openStore(t, dir)
+	var got []*wire.PushChunk
+	if err := s.PushChunks(func(c *wire.PushChunk) bool { got = append(got, c); return true }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || !proto.Equal(got[0], chunk) {
+		t.Errorf("PushChunks after reopen = %v, want only %v", got, chunk)
+	}
+	if id := s.NewPushID(); id <= chunk.Id {
+		t.Errorf("NewPushID = %d, want > %d (the chunk's id)", id, chunk.Id)
+	}
+	for _, c := range []struct {
+		seq   uint64
+		first string
+		want  bool
+	}{{4, "bob", true}, {4, "bo", false}, {5, "bob", false}, {4, "bobby", false}} {
+		if ok, err := s.FanoutChunkMarked("app", "g1", c.seq, c.first); ok != c.want || err != nil {
+			t.Errorf("FanoutChunkMarked(g1, %d, %s) = %v, %v; want %v", c.seq, c.first, ok, err, c.want)
+		}
+	}
+	if ok, _ := s.FanoutChunkMarked("app", "g2", 4, "bob"); ok {
+		t.Error("a mark of group g1 answers for g2")
 	}
 }
 

@@ -82,6 +82,9 @@ type Client struct {
 
 	mu     sync.Mutex
 	tokens oauth2.TokenSource
+	// cached is the last token tokens gave; while it is valid, a send takes
+	// it without a goroutine to bound a fetch by ctx.
+	cached *oauth2.Token
 }
 
 // New checks o, reporting every problem at once, and returns a Client. It does
@@ -232,8 +235,11 @@ func (c *Client) Send(ctx context.Context, n *push.Notification) push.Result {
 // within Options.Timeout and leaves its token in the cache.
 func (c *Client) accessToken(ctx context.Context) (string, error) {
 	c.mu.Lock()
-	tokens := c.tokens
+	tokens, cached := c.tokens, c.cached
 	c.mu.Unlock()
+	if cached.Valid() {
+		return cached.AccessToken, nil
+	}
 
 	type fetched struct {
 		tok *oauth2.Token
@@ -252,6 +258,11 @@ func (c *Client) accessToken(ctx context.Context) (string, error) {
 		if f.tok.AccessToken == "" {
 			return "", errors.New("the token endpoint answered without an access_token")
 		}
+		c.mu.Lock()
+		if c.tokens == tokens { // not refreshed meanwhile
+			c.cached = f.tok
+		}
+		c.mu.Unlock()
 		return f.tok.AccessToken, nil
 	case <-ctx.Done():
 		return "", ctx.Err()
@@ -292,7 +303,7 @@ func (c *Client) Refresh() {
 		return
 	}
 	c.mu.Lock()
-	c.tokens = tokens
+	c.tokens, c.cached = tokens, nil
 	c.mu.Unlock()
 }
 

@@ -1,0 +1,176 @@
+package actors
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/pushd-im/pushd/push"
+	"github.com/pushd-im/pushd/storage"
+	"github.com/pushd-im/pushd/wire"
+)
+
+// job is a push on its way to a vendor. Its outbox record is its own (chunk
+// nil: the PushJob under its id) or a fan-out chunk's, shared with the
+// chunk's other pushes.
+type job struct {
+	*wire.PushJob
+	chunk *chunkRef
+}
+
+// chunkRef counts the pushes of an outbox chunk not yet answered for good
+// (or written as jobs of their own); the last one deletes the record.
+type chunkRef struct {
+	id   uint64
+	left atomic.Int64
+}
+
+// bindingTarget is the target of a push to binding bd of user.
+func bindingTarget(user string, bd *wire.Binding) *wire.PushTarget {
+	return &wire.PushTarget{User: user, PushId: bd.PushId, DeviceId: bd.DeviceId, Provider: bd.Provider,
+		Token: bd.Token, BundleId: bd.BundleId, ApnsEnv: bd.ApnsEnv, PushType: bd.PushType}
+}
+
+// newJob builds the job that pushes m to target t (without an outbox id),
+// made at now.
+func (n *Node) newJob(app string, t *wire.PushTarget, m *wire.Message, now time.Time) *wire.PushJob {
+	j := &wire.PushJob{
+		App: app, User: t.User, PushId: t.PushId, DeviceId: t.DeviceId,
+		Provider: t.Provider, Token: t.Token, BundleId: t.BundleId, ApnsEnv: t.ApnsEnv, PushType: t.PushType,
+		Stream: m.Stream, Seq: m.Seq, MessageId: m.MessageId, From: m.From, PushConfig: m.PushConfig,
+		Priority: m.Priority, CreatedAtMs: now.UnixMilli(), ExpiresAtMs: pushExpiry(m, now, n.o.PushTTL),
+		CollapseId: m.MessageId,
+	}
+	if m.CallId != "" {
+		j.Data = map[string]string{"call_id": m.CallId, "event": m.Event}
+	}
+	return j
+}
+
+// pushFields is the part of m that newJob reads: what a chunk keeps of its
+// message (not the body).
+func pushFields(m *wire.Message) *wire.Message {
+	return &wire.Message{App: m.App, Stream: m.Stream, Seq: m.Seq, MessageId: m.MessageId, From: m.From,
+		PushConfig: m.PushConfig, Priority: m.Priority, TimestampMs: m.TimestampMs, CallId: m.CallId, Event: m.Event}
+}
+
+// pushExpiry is when a message's pushes stop being worth sending: a fixed time
+// after the message, the same for all of its pushes so that they can share a
+// vendor request.
+func pushExpiry(m *wire.Message, now time.Time, ttl time.Duration) int64 {
+	if m.TimestampMs > 0 {
+		return m.TimestampMs + ttl.Milliseconds()
+	}
+	return now.Add(ttl).UnixMilli()
+}
+
+// chunkJobs are the pushes of an outbox chunk, sharing one chunkRef.
+func (n *Node) chunkJobs(c *wire.PushChunk) []job {
+	ref := &chunkRef{id: c.Id}
+	ref.left.Store(int64(len(c.Targets)))
+	made := time.UnixMilli(c.CreatedAtMs)
+	jobs := make([]job, len(c.Targets))
+	for i, t := range c.Targets {
+		jobs[i] = job{PushJob: n.newJob(c.Message.App, t, c.Message, made), chunk: ref}
+	}
+	return jobs
+}
+
+// releaseChunks counts one push of each ref as answered and deletes the
+// chunks with none left. Call it after the writes of those answers (a push
+// written as its own job) were handed to the store: batches commit in that
+// order, so no crash keeps the delete and loses the job.
+func (n *Node) releaseChunks(refs []*chunkRef) {
+	var b *storage.Batch
+	for _, r := range refs {
+		if r.left.Add(-1) != 0 {
+			continue
+		}
+		if b == nil {
+			b = n.o.Store.NewBatch()
+		}
+		b.DeletePushChunk(r.id)
+	}
+	if b != nil {
+		n.o.Store.CommitAsync(b, false, nil)
+	}
+}
+
+// dispatchPush hands a job to its vendor actor.
+func (n *Node) dispatchPush(j *wire.PushJob, now time.Time) {
+	n.dispatchJobs([]job{{PushJob: j}}, now)
+}
+
+// dispatchPushes hands jobs made together (one message's pushes) to their
+// vendor actors.
+func (n *Node) dispatchPushes(jobs []*wire.PushJob, now time.Time) {
+	if len(jobs) == 0 {
+		return
+	}
+	js := make([]job, len(jobs))
+	for i, j := range jobs {
+		js[i] = job{PushJob: j}
+	}
+	n.dispatchJobs(js, now)
+}
+
+// dispatchJobs hands jobs made together to their vendor actors, each actor's
+// share in one message: they reach it together and batch, however long
+// handing them over takes. A job for a provider the app does not have is
+// dropped with a bad_request verdict.
+func (n *Node) dispatchJobs(jobs []job, now time.Time) {
+	byVendor := map[vendorKey][]job{}
+	var order []vendorKey
+	var dropped []*chunkRef
+	var b *storage.Batch
+	for _, j := range jobs {
+		k := vendorKey{j.App, providerOf(j.PushJob)}
+		if n.vendors[k] == nil {
+			n.log.Warn("push dropped: provider not configured", "app", j.App, "provider", j.Provider)
+			if b == nil {
+				b = n.o.Store.NewBatch()
+			}
+			if j.chunk == nil {
+				b.DeletePush(j.Id)
+			} else {
+				dropped = append(dropped, j.chunk)
+			}
+			b.PutVerdict(j.App, j.User, j.PushId, &wire.VerdictRecord{Verdict: string(push.BadRequest),
+				Reason: "provider " + j.Provider + " is not configured for app " + j.App, AtMs: now.UnixMilli()})
+			continue
+		}
+		if byVendor[k] == nil {
+			order = append(order, k)
+		}
+		byVendor[k] = append(byVendor[k], j)
+	}
+	if b != nil {
+		n.o.Store.CommitAsync(b, false, nil)
+		n.releaseChunks(dropped)
+	}
+	for _, k := range order {
+		n.system.Root.Send(n.vendors[k], pushBatch{byVendor[k]})
+	}
+}
+
+// recoverOutbox re-queues every push left in the outbox by the last run: its
+// jobs (a conditional one when it is due) and its fan-out chunks.
+func (n *Node) recoverOutbox() error {
+	now := n.now()
+	err := n.o.Store.Pushes(func(j *wire.PushJob) bool {
+		n.o.Metrics.OutboxRecovered.Inc()
+		if wait := time.UnixMilli(j.NotBeforeMs).Sub(now); j.NotBeforeMs != 0 && wait > 0 {
+			n.after(wait, func() { n.dispatchPush(j, n.now()) })
+		} else {
+			n.dispatchPush(j, now)
+		}
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	return n.o.Store.PushChunks(func(c *wire.PushChunk) bool {
+		n.o.Metrics.OutboxRecovered.Add(float64(len(c.Targets)))
+		n.dispatchJobs(n.chunkJobs(c), now)
+		return true
+	})
+}
