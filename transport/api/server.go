@@ -123,7 +123,10 @@ func New(o Options) (*Server, error) {
 		// A long connection keeps its connection's read buffer for its whole
 		// life; 3 KiB (fasthttp's default is 4) bounds request headers at that
 		// and keeps an idle device small.
-		ReadBufferSize:                3 << 10,
+		ReadBufferSize: 3 << 10,
+		// Long connections close themselves (wsConn.finish): their
+		// handler returns as soon as they are upgraded.
+		KeepHijackedConns:             true,
 		ReadTimeout:                   30 * time.Second,
 		WriteTimeout:                  30 * time.Second,
 		IdleTimeout:                   2 * time.Minute,

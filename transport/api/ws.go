@@ -114,9 +114,9 @@ func (c *wsConn) writeLoop() {
 	}
 }
 
-// finish closes the connection; the reader then fails and ends the session.
-// A hijacked fasthttp connection is only really closed when its handler
-// returns, so the reader is woken by a read deadline in the past.
+// finish closes the connection; the reader then fails and ends the session
+// (woken by a read deadline in the past too, in case the close does not
+// reach a read in progress).
 func (c *wsConn) finish() {
 	c.mu.Lock()
 	c.closed, c.writing, c.queue = true, false, nil
@@ -139,26 +139,42 @@ func (s *Server) connect(ctx *fasthttp.RequestCtx, c *caller) *apiError {
 	if e := checkID("device_id", device, maxDeviceID); e != nil {
 		return e
 	}
-	err := s.upgrader.Upgrade(ctx, func(ws *websocket.Conn) { s.serveConn(ws, c, device) })
+	err := s.upgrader.Upgrade(ctx, func(ws *websocket.Conn) {
+		// The connection is served on a goroutine of its own, so that
+		// fasthttp's handler returns and frees the request context (about
+		// 4 KiB a device); KeepHijackedConns leaves the connection open.
+		conn := s.track(ws)
+		if conn == nil {
+			return
+		}
+		go s.serveConn(conn, c, device)
+	})
 	if err != nil {
 		s.log.Debug("websocket upgrade failed", "err", err)
 	}
 	return nil
 }
 
-// serveConn runs one long connection until the client goes away, falls silent
-// for the heartbeat timeout, or is kicked.
-func (s *Server) serveConn(ws *websocket.Conn, c *caller, device string) {
+// track registers a new long connection with the server (which closes it
+// and waits for it on Close), or closes it and returns nil when the server is
+// closing.
+func (s *Server) track(ws *websocket.Conn) *wsConn {
 	conn := newWSConn(ws)
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.closed {
-		s.mu.Unlock()
 		ws.Close()
-		return
+		return nil
 	}
 	s.conns[conn] = struct{}{}
 	s.wg.Add(1)
-	s.mu.Unlock()
+	return conn
+}
+
+// serveConn runs one tracked long connection until the client goes away,
+// falls silent for the heartbeat timeout, or is kicked.
+func (s *Server) serveConn(conn *wsConn, c *caller, device string) {
+	ws := conn.ws
 	defer func() {
 		s.mu.Lock()
 		delete(s.conns, conn)
