@@ -12,7 +12,8 @@ type Metrics struct {
 	PushRetries       *prometheus.CounterVec // by provider
 	PushesDeduped     prometheus.Counter     // jobs dropped because the device acked or the binding is gone
 	OutboxRecovered   prometheus.Counter
-	ActiveUsers       prometheus.Gauge
+	ActiveUsers       prometheus.Gauge     // user actors only
+	ActiveActors      *prometheus.GaugeVec // by kind: user, group, call
 	Sessions          prometheus.Gauge
 	IdempotentReplays prometheus.Counter
 	Unbound           *prometheus.CounterVec // by reason: token_invalid, moved, unregister, logout
@@ -34,6 +35,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		PushesDeduped:     prometheus.NewCounter(prometheus.CounterOpts{Name: "pushd_pushes_skipped_total", Help: "Pushes not sent because the device acked in time or its binding is gone."}),
 		OutboxRecovered:   prometheus.NewCounter(prometheus.CounterOpts{Name: "pushd_outbox_recovered_total", Help: "Pending pushes found in the outbox at start."}),
 		ActiveUsers:       prometheus.NewGauge(prometheus.GaugeOpts{Name: "pushd_active_users", Help: "User actors alive on this node."}),
+		ActiveActors:      prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "pushd_active_actors", Help: "User, group and call actors alive on this node, by kind."}, []string{"kind"}),
 		Sessions:          prometheus.NewGauge(prometheus.GaugeOpts{Name: "pushd_sessions", Help: "Long connections open on this node."}),
 		IdempotentReplays: prometheus.NewCounter(prometheus.CounterOpts{Name: "pushd_idempotent_replays_total", Help: "Sends answered from the idempotency index."}),
 		Unbound:           prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pushd_bindings_removed_total", Help: "Bindings removed, by reason."}, []string{"reason"}),
@@ -45,7 +47,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.MessagesAccepted, m.MessagesDropped, m.FramesDelivered, m.Pushes, m.PushRetries,
-			m.PushesDeduped, m.OutboxRecovered, m.ActiveUsers, m.Sessions, m.IdempotentReplays, m.Unbound,
+			m.PushesDeduped, m.OutboxRecovered, m.ActiveUsers, m.ActiveActors, m.Sessions, m.IdempotentReplays, m.Unbound,
 			m.QuotaExhausted, m.PushesHeld, m.FanoutPending, m.FanoutMembers, m.Calls)
 	}
 	return m

@@ -80,7 +80,7 @@ func (r *router) Receive(ctx actor.Context) {
 		delete(r.connected, key)
 		c := r.children[key]
 		delete(r.children, key)
-		r.n.o.Metrics.ActiveUsers.Dec()
+		r.countActor(key, -1)
 		if c != nil && len(c.held) > 0 {
 			for _, h := range c.held {
 				r.route(ctx, h.msg, h.sender)
@@ -104,6 +104,20 @@ func (r *router) producer(key string) actor.Producer {
 		return func() actor.Actor { return newCall(r.n, app, id) }
 	}
 	return nil
+}
+
+// countActor adds d to the gauges of the kind of actor key names.
+func (r *router) countActor(key string, d float64) {
+	kind, _, _, _ := splitKey(key)
+	name := "call"
+	switch kind {
+	case "u":
+		name = "user"
+		r.n.o.Metrics.ActiveUsers.Add(d)
+	case "g":
+		name = "group"
+	}
+	r.n.o.Metrics.ActiveActors.WithLabelValues(name).Add(d)
 }
 
 // connectedUser reports whether the user's actor has live connections (and so
@@ -134,7 +148,7 @@ func (r *router) route(ctx actor.Context, m any, sender *actor.PID) {
 		c = &child{pid: pid}
 		r.children[key] = c
 		r.byID[pid.Id] = key
-		r.n.o.Metrics.ActiveUsers.Inc()
+		r.countActor(key, 1)
 	}
 	if c.stopping {
 		c.held = append(c.held, heldMessage{m, sender})

@@ -221,6 +221,12 @@ func TestGroupFanoutResumeSkipsWrittenChunks(t *testing.T) {
 	h.records(push.FCM, "fcm-m1", 1)
 	h.records(push.FCM, "fcm-m2", 1)
 	h.fanoutDone()
+	// The group's actor is counted as a group, and not as a user.
+	users, _ := h.metric("pushd_active_users")
+	all, _ := h.metric("pushd_active_actors")
+	if v, _ := h.metricWith("pushd_active_actors", "kind", "group"); v != 1 || all != users+1 {
+		t.Errorf("pushd_active_actors: %v, of them groups %v; pushd_active_users %v; want the group and the users", all, v, users)
+	}
 	app := daemon.DemoAppID
 	h.stop()
 
