@@ -459,8 +459,13 @@ func (r *router) nodeWork(ctx actor.Context, key string, env any, sender *actor.
 	case *wire.FanoutChunk:
 		app := m.Message.App
 		var alive, rest []string
+		// Members' keys are built in one buffer: the map lookup with
+		// string(key) does not allocate, and most members are offline.
+		key := append(make([]byte, 0, 64), "u/"+app+"/"...)
+		prefix := len(key)
 		for _, u := range m.Users {
-			if r.connectedUser(UserKey(app, u)) {
+			key = append(key[:prefix], u...)
+			if len(r.connected) > 0 && r.connected[string(key)] && r.connectedUser(string(key)) {
 				alive = append(alive, u)
 			} else {
 				rest = append(rest, u)

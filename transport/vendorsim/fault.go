@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pushd-im/pushd/push"
@@ -146,6 +147,9 @@ type activeFault struct {
 type faultTable struct {
 	mu     sync.Mutex
 	faults []*activeFault
+	// some is len(faults) > 0, read without the lock: with no fault set (a
+	// load run), requests do not meet on the mutex.
+	some atomic.Bool
 	// taken, when set (by tests, through onTake), is called after every take that matched.
 	taken func()
 }
@@ -165,12 +169,14 @@ func (t *faultTable) set(f Fault) {
 		}
 	}
 	t.faults = append(t.faults, &activeFault{Fault: f, left: left})
+	t.some.Store(true)
 }
 
 func (t *faultTable) clear() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.faults = nil
+	t.some.Store(false)
 }
 
 // list returns the set faults with how many requests each still applies to (0: until cleared).
@@ -207,6 +213,9 @@ func (t *faultTable) onTake(f func()) {
 }
 
 func (t *faultTable) consume(p push.Provider, targets []string) ([]faultHit, func()) {
+	if !t.some.Load() {
+		return nil, nil
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var hits []faultHit
@@ -247,6 +256,7 @@ func (t *faultTable) remove(target *activeFault) {
 	for i, af := range t.faults {
 		if af == target {
 			t.faults = append(t.faults[:i], t.faults[i+1:]...)
+			t.some.Store(len(t.faults) > 0)
 			return
 		}
 	}
