@@ -20,6 +20,15 @@ func TestOfflinePushAPNsAndFCMFieldMapping(t *testing.T) {
 	apnsTok, fcmTok := apnsToken(1), "fcm-token-bob-1"
 	h.bind("bob", "iphone", push.APNs, apnsTok, map[string]any{"apns_env": "development"})
 	h.bind("bob", "pixel", push.FCM, fcmTok)
+	// Every field of a device is there before any push: null where it has no value.
+	for _, d := range h.devices("bob") {
+		env, hasEnv := d["apns_env"]
+		verdict, hasVerdict := d["last_verdict"]
+		wantEnv := map[string]any{"iphone": "development", "pixel": nil}[d["device_id"].(string)]
+		if !hasEnv || env != wantEnv || !hasVerdict || verdict != nil {
+			t.Errorf("device %v before a push: apns_env %v (present %v), last_verdict %v (present %v); want %v and null", d["device_id"], env, hasEnv, verdict, hasVerdict, wantEnv)
+		}
+	}
 
 	ans := h.send("alice", "bob", "hello bob", pushCfg{"title": "Alice", "content": "hello bob", "payload": `{"conv":"alice"}`, "badge_increment": 1},
 		map[string]any{"priority": 3})

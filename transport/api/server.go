@@ -415,17 +415,28 @@ func (s *Server) sendBatch(ctx *fasthttp.RequestCtx, c *caller) *apiError {
 	return nil
 }
 
+// deviceView is one device of GET /v1/users/{user_id}/devices. Every field
+// API.md lists is always there: apns_env is null for other providers, and
+// last_verdict null before the binding's first push.
 type deviceView struct {
-	PushID        string `json:"push_id"`
-	DeviceID      string `json:"device_id"`
-	Provider      string `json:"provider"`
-	APNsEnv       string `json:"apns_env,omitempty"`
-	PushType      string `json:"push_type"`
-	Locale        string `json:"locale,omitempty"`
-	RegisteredAt  int64  `json:"registered_at"`
-	LastVerdict   string `json:"last_verdict,omitempty"`
-	LastReason    string `json:"last_reason,omitempty"`
-	LastVerdictAt int64  `json:"last_verdict_at,omitempty"`
+	PushID        string  `json:"push_id"`
+	DeviceID      string  `json:"device_id"`
+	Provider      string  `json:"provider"`
+	APNsEnv       *string `json:"apns_env"`
+	PushType      string  `json:"push_type"`
+	Locale        string  `json:"locale,omitempty"`
+	RegisteredAt  int64   `json:"registered_at"`
+	LastVerdict   *string `json:"last_verdict"`
+	LastReason    string  `json:"last_reason,omitempty"`
+	LastVerdictAt int64   `json:"last_verdict_at,omitempty"`
+}
+
+// orNull is s, or nil (JSON null) when s is empty.
+func orNull(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 func (s *Server) devices(ctx *fasthttp.RequestCtx, c *caller) *apiError {
@@ -442,8 +453,8 @@ func (s *Server) devices(ctx *fasthttp.RequestCtx, c *caller) *apiError {
 	out := make([]deviceView, 0, len(bs))
 	for _, b := range bs {
 		out = append(out, deviceView{
-			PushID: b.PushId, DeviceID: b.DeviceId, Provider: b.Provider, APNsEnv: b.ApnsEnv, PushType: b.PushType,
-			Locale: b.Locale, RegisteredAt: b.RegisteredAtMs, LastVerdict: b.LastVerdict, LastReason: b.LastReason,
+			PushID: b.PushId, DeviceID: b.DeviceId, Provider: b.Provider, APNsEnv: orNull(b.ApnsEnv), PushType: b.PushType,
+			Locale: b.Locale, RegisteredAt: b.RegisteredAtMs, LastVerdict: orNull(b.LastVerdict), LastReason: b.LastReason,
 			LastVerdictAt: b.LastVerdictAtMs,
 		})
 	}
