@@ -1,7 +1,6 @@
 package config
 
 import (
-	"crypto/subtle"
 	"strings"
 	"time"
 
@@ -419,32 +418,4 @@ func (c *Config) App(id string) *App {
 		}
 	}
 	return nil
-}
-
-// AppByAPIKey returns the app that owns an API key, or nil. Keys are compared
-// in constant time, so the answer's timing does not leak how much of a key matched.
-func (c *Config) AppByAPIKey(key string) *App {
-	if key == "" {
-		return nil
-	}
-	var found *App
-	for i := range c.Apps {
-		for _, k := range c.Apps[i].APIKeys {
-			if subtle.ConstantTimeCompare([]byte(k), []byte(key)) == 1 && found == nil {
-				found = &c.Apps[i]
-			}
-		}
-	}
-	return found
-}
-
-// RateLimit returns the app's limit for a provider; the zero RateLimit (unlimited) when none is set.
-func (a *App) RateLimit(p push.Provider) RateLimit {
-	return a.RateLimits[string(p)]
-}
-
-// Resource returns the profile of resources_id id for provider p, and whether there is one.
-func (a *App) Resource(id string, p push.Provider) (Resource, bool) {
-	r, ok := a.Resources[id][string(p)]
-	return r, ok
 }

@@ -92,9 +92,7 @@ func TestEnsureDefaultsProviders(t *testing.T) {
 func TestLookups(t *testing.T) {
 	c := Default()
 	c.Apps = []App{
-		{ID: "a", APIKeys: []string{"key-a1", "key-a2"}, Providers: Providers{APNs: &APNs{}, Vivo: &Vivo{}},
-			RateLimits: map[string]RateLimit{"vivo": {QPS: 5}},
-			Resources:  map[string]map[string]Resource{"call": {"apns": {Sound: "ring.caf"}}}},
+		{ID: "a", APIKeys: []string{"key-a1", "key-a2"}, Providers: Providers{APNs: &APNs{}, Vivo: &Vivo{}}},
 		{ID: "b", APIKeys: []string{"key-b"}},
 	}
 	if got := c.App("b"); got == nil || got.ID != "b" {
@@ -103,27 +101,9 @@ func TestLookups(t *testing.T) {
 	if got := c.App("nope"); got != nil {
 		t.Errorf("App(nope) = %v, want nil", got)
 	}
-	for key, want := range map[string]string{"key-a1": "a", "key-a2": "a", "key-b": "b", "key-": "", "": "", "key-a": ""} {
-		got := c.AppByAPIKey(key)
-		if (want == "") != (got == nil) || (got != nil && got.ID != want) {
-			t.Errorf("AppByAPIKey(%q) = %v, want app %q", key, got, want)
-		}
-	}
 	a := c.App("a")
 	if got, want := a.Providers.Configured(), []push.Provider{push.APNs, push.Vivo}; !reflect.DeepEqual(got, want) {
 		t.Errorf("Configured() = %v, want %v", got, want)
-	}
-	if got := a.RateLimit(push.Vivo); got.QPS != 5 {
-		t.Errorf("RateLimit(vivo) = %+v", got)
-	}
-	if got := a.RateLimit(push.APNs); got != (RateLimit{}) {
-		t.Errorf("RateLimit(apns) = %+v, want unlimited", got)
-	}
-	if r, ok := a.Resource("call", push.APNs); !ok || r.Sound != "ring.caf" {
-		t.Errorf("Resource(call, apns) = %+v, %v", r, ok)
-	}
-	if _, ok := a.Resource("call", push.FCM); ok {
-		t.Error("Resource(call, fcm) found")
 	}
 }
 

@@ -473,9 +473,6 @@ apps:
 			t.Errorf("%s = %q, want %q", tc.key, tc.got, tc.want)
 		}
 	}
-	if c.AppByAPIKey("file-key-2222222222") == nil {
-		t.Error("a key from api_keys_file does not find its app")
-	}
 }
 
 func TestLoadSecretFileProblems(t *testing.T) {
