@@ -155,6 +155,11 @@ type deadlineTransport struct {
 }
 
 func (t deadlineTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if d, ok := req.Context().Deadline(); ok && time.Until(d) <= t.timeout {
+		// The caller's deadline comes first (a vendor actor bounds every
+		// call): no second timer and context a request.
+		return t.next.RoundTrip(req)
+	}
 	ctx, cancel := context.WithTimeout(req.Context(), t.timeout)
 	resp, err := t.next.RoundTrip(req.WithContext(ctx))
 	if err != nil {

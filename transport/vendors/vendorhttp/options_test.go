@@ -178,4 +178,15 @@ func TestClientTimeoutBoundsEachRequest(t *testing.T) {
 	if _, ok := c.Transport.(interface{ CloseIdleConnections() }); !ok {
 		t.Fatal("the transport hides CloseIdleConnections from http.Client")
 	}
+	// A caller's deadline later than the timeout does not lift the bound; an
+	// earlier one is kept (the transport then adds none of its own).
+	for _, d := range []time.Duration{time.Hour, 50 * time.Millisecond} {
+		ctx, cancel := context.WithTimeout(context.Background(), d)
+		req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/stall", nil)
+		_, err := c.Do(req)
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("stalled request with a %v deadline: %v, want a deadline error", d, err)
+		}
+	}
 }
