@@ -586,6 +586,57 @@ func TestVendorsLocalDailyQuotaHoldsUntilNextDay(t *testing.T) {
 	}
 }
 
+// TestVendorsQuotaHoldsGroupPushesAsTheirOwnJobs: a public group message to
+// four members with Xiaomi bindings, under a daily quota of 2. The fan-out's
+// pushes are one outbox chunk; two are sent and two are held, each written
+// as a job of its own, and the chunk goes. A restart holds the two again
+// (and sends nothing); the next vendor day sends them, one push per member in all.
+func TestVendorsQuotaHoldsGroupPushesAsTheirOwnJobs(t *testing.T) {
+	h := startVendorDaemon(t, func(a *config.App) {
+		vndPromo(a)
+		a.RateLimits = map[string]config.RateLimit{"xiaomi": {DailyQuota: 2}}
+	})
+	h.vndToNoon()
+	members := []string{"shop"}
+	var bs []binding
+	for _, u := range []string{"m1", "m2", "m3", "m4"} {
+		members = append(members, u)
+		bs = append(bs, binding{u, "phone", push.Xiaomi, vndTok(push.Xiaomi, u, "phone"), nil})
+	}
+	h.bindAll(bs)
+	h.putGroup("fans", members)
+	h.sendGroup("shop", "fans", "sale", pushCfg{"title": "Shop", "content": "sale", "resources_id": "promo"})
+	h.eventually("two pushes sent, two held as jobs of their own, no chunk left", func() bool {
+		jobs, chunked, chunks := h.outbox()
+		return jobs == 2 && chunked == 0 && chunks == 0 && h.vndMetric("pushd_pushes_held", "provider", "xiaomi") == 2
+	})
+	delivered := map[string]int{}
+	count := func() {
+		for _, r := range h.sim().Records(push.Xiaomi) {
+			for _, tok := range r.Tokens {
+				if r.Delivered(tok) {
+					delivered[tok]++
+				}
+			}
+		}
+	}
+	count()
+
+	h.vndRestart()
+	h.eventually("the two held again after the restart", func() bool { return h.vndMetric("pushd_pushes_held", "provider", "xiaomi") == 2 })
+	if n := len(h.sim().Records(push.Xiaomi)); n != 0 {
+		t.Errorf("%d Xiaomi requests after the restart, want none (the quota is used up)", n)
+	}
+	h.vndToNextVendorDay()
+	h.eventually("outbox empty", func() bool { return h.outboxLen() == 0 })
+	count()
+	for _, u := range []string{"m1", "m2", "m3", "m4"} {
+		if n := delivered[vndTok(push.Xiaomi, u, "phone")]; n != 1 {
+			t.Errorf("%s pushed %d times, want once", u, n)
+		}
+	}
+}
+
 // TestVendorsVendorDailyQuotaHoldsUntilNextDay has the simulated vendors
 // refuse public pushes past 2 a day. Xiaomi (200001), OPPO (33) and vivo
 // (10070) say "daily quota": the class is held without more requests until
