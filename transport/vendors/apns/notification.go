@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/sideshow/apns2"
 
@@ -142,11 +141,11 @@ func payload(n *push.Notification, voip bool) ([]byte, error) {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, k)
+		b = vendorhttp.AppendJSONString(b, k)
 		b = append(b, ':')
 		switch f := fixedKey(k); {
 		case f&set == 0:
-			b = appendJSONString(b, n.Data[k])
+			b = vendorhttp.AppendJSONString(b, n.Data[k])
 		case f == keyAPS && voip:
 			// A VoIP push wakes the app to report a call to CallKit; it carries
 			// data and no alert.
@@ -156,15 +155,15 @@ func payload(n *push.Notification, voip bool) ([]byte, error) {
 		case f == keyHandleType:
 			b = strconv.AppendInt(b, int64(n.VoIP.HandleType), 10)
 		case f == keyHandleValue:
-			b = appendJSONString(b, n.VoIP.HandleValue)
+			b = vendorhttp.AppendJSONString(b, n.VoIP.HandleValue)
 		case f == keyHasVideo:
 			b = strconv.AppendBool(b, n.VoIP.HasVideo)
 		case f == keyTitle:
-			b = appendJSONString(b, n.Title)
+			b = vendorhttp.AppendJSONString(b, n.Title)
 		case f == keyBody:
-			b = appendJSONString(b, n.Body)
+			b = vendorhttp.AppendJSONString(b, n.Body)
 		case f == keyPayload:
-			b = appendJSONString(b, n.Payload)
+			b = vendorhttp.AppendJSONString(b, n.Payload)
 		}
 	}
 	b = append(b, '}')
@@ -178,14 +177,14 @@ func appendAPS(b []byte, n *push.Notification) []byte {
 		b = append(b, `"alert":{`...)
 		if n.Body != "" {
 			b = append(b, `"body":`...)
-			b = appendJSONString(b, n.Body)
+			b = vendorhttp.AppendJSONString(b, n.Body)
 			if n.Title != "" {
 				b = append(b, ',')
 			}
 		}
 		if n.Title != "" {
 			b = append(b, `"title":`...)
-			b = appendJSONString(b, n.Title)
+			b = vendorhttp.AppendJSONString(b, n.Title)
 		}
 		b = append(b, "},"...)
 	}
@@ -196,7 +195,7 @@ func appendAPS(b []byte, n *push.Notification) []byte {
 	}
 	if n.Category != "" {
 		b = append(b, `"category":`...)
-		b = appendJSONString(b, n.Category)
+		b = vendorhttp.AppendJSONString(b, n.Category)
 		b = append(b, ',')
 	}
 	b = append(b, `"mutable-content":1,"sound":`...)
@@ -204,7 +203,7 @@ func appendAPS(b []byte, n *push.Notification) []byte {
 	if sound == "" {
 		sound = "default"
 	}
-	b = appendJSONString(b, sound)
+	b = vendorhttp.AppendJSONString(b, sound)
 	return append(b, '}')
 }
 
@@ -243,73 +242,6 @@ func fixedKey(k string) bodyKey {
 		return keyBody
 	}
 	return 0
-}
-
-// jsonSafe holds true for the ASCII bytes encoding/json writes as they are
-// with HTML escaping on: all but the controls, '"', '\\', '<', '>' and '&'.
-var jsonSafe = func() (t [utf8.RuneSelf]bool) {
-	for c := 0x20; c < utf8.RuneSelf; c++ {
-		t[c] = true
-	}
-	for _, c := range `"\<>&` {
-		t[c] = false
-	}
-	return t
-}()
-
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString appends s as a JSON string exactly as encoding/json's
-// default (HTML-escaping) encoder writes it: \b \f \n \r \t \" \\ as short
-// escapes, other controls and <, >, & as \u00XX, U+2028 and U+2029 as \u2028
-// and \u2029, and each byte of invalid UTF-8 as \ufffd.
-func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if c := s[i]; c < utf8.RuneSelf {
-			if jsonSafe[c] {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '\\', '"':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-		case r == '\u2028' || r == '\u2029':
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
-		default:
-			i += size
-			continue
-		}
-		i += size
-		start = i
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }
 
 // isUUID reports whether s has the 8-4-4-4-12 hex form that apns-id requires.

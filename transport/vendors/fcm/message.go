@@ -1,7 +1,6 @@
 package fcm
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -13,52 +12,6 @@ import (
 	"github.com/pushd-im/pushd/push"
 	"github.com/pushd-im/pushd/transport/vendors/vendorhttp"
 )
-
-// sendRequest is the body of messages:send. Empty fields are left out: FCM
-// rejects some empty objects, and absent is what "not set" means to it.
-type sendRequest struct {
-	Message message `json:"message"`
-}
-
-type message struct {
-	Token        string            `json:"token"`
-	Notification *notification     `json:"notification,omitempty"`
-	Data         map[string]string `json:"data,omitempty"`
-	Android      *androidConfig    `json:"android,omitempty"`
-	APNs         *apnsConfig       `json:"apns,omitempty"`
-}
-
-type notification struct {
-	Title string `json:"title,omitempty"`
-	Body  string `json:"body,omitempty"`
-}
-
-type androidConfig struct {
-	Priority     string               `json:"priority"`
-	TTL          string               `json:"ttl,omitempty"`
-	CollapseKey  string               `json:"collapse_key,omitempty"`
-	Notification *androidNotification `json:"notification,omitempty"`
-}
-
-type androidNotification struct {
-	ChannelID         string `json:"channel_id,omitempty"`
-	Sound             string `json:"sound,omitempty"`
-	NotificationCount int    `json:"notification_count,omitempty"`
-}
-
-type apnsConfig struct {
-	Headers map[string]string `json:"headers,omitempty"`
-	Payload *apnsPayload      `json:"payload,omitempty"`
-}
-
-type apnsPayload struct {
-	APS aps `json:"aps"`
-}
-
-type aps struct {
-	Badge int    `json:"badge,omitempty"`
-	Sound string `json:"sound,omitempty"`
-}
 
 // maxTTL is the longest android.ttl FCM keeps a message for: 4 weeks.
 const maxTTL = 28 * 24 * time.Hour
@@ -78,81 +31,178 @@ var (
 )
 
 // messageBody builds the messages:send JSON for n. now is the clock that turns
-// Expiration into android.ttl.
+// Expiration into android.ttl. Empty fields are left out: FCM rejects some
+// empty objects, and absent is what "not set" means to it.
+//
+// The body is appended rather than marshalled from structs and maps (a send's
+// largest cost outside HTTP/2), but it is byte for byte what json.Marshal
+// gives for the same message: fields in their fixed order, map keys sorted,
+// strings escaped as encoding/json escapes them. A fuzz target holds the two
+// to that.
 func messageBody(n *push.Notification, now time.Time) ([]byte, error) {
 	if n.Token == "" {
 		return nil, errors.New("MissingToken: the notification has no Token")
 	}
-	m := message{Token: n.Token}
+	var keysBuf [16]string
+	keys := keysBuf[:0]
+	size := 256 + len(n.Token) + len(n.Title) + len(n.Body) + len(n.Payload) + len(n.CollapseID) + len(n.ChannelID) + len(n.Sound)
+	for k, v := range n.Data {
+		if err := checkDataKey(k); err != nil {
+			return nil, err
+		}
+		if k != "payload" || n.Payload == "" {
+			keys = append(keys, k)
+			size += len(k) + len(v) + 6
+		}
+	}
+	if n.Payload != "" {
+		keys = append(keys, "payload")
+	}
+	slices.Sort(keys)
+
+	b := make([]byte, 0, size)
+	b = append(b, `{"message":{"token":`...)
+	b = vendorhttp.AppendJSONString(b, n.Token)
 	alert := n.Title != "" || n.Body != ""
 	if alert {
-		m.Notification = &notification{Title: n.Title, Body: n.Body}
-	}
-
-	if len(n.Data) > 0 || n.Payload != "" {
-		m.Data = make(map[string]string, len(n.Data)+1)
-		for k, v := range n.Data {
-			if err := checkDataKey(k); err != nil {
-				return nil, err
+		b = append(b, `,"notification":{`...)
+		if n.Title != "" {
+			b = append(b, `"title":`...)
+			b = vendorhttp.AppendJSONString(b, n.Title)
+			if n.Body != "" {
+				b = append(b, ',')
 			}
-			m.Data[k] = v
 		}
-		if n.Payload != "" {
-			m.Data["payload"] = n.Payload
+		if n.Body != "" {
+			b = append(b, `"body":`...)
+			b = vendorhttp.AppendJSONString(b, n.Body)
 		}
+		b = append(b, '}')
+	}
+	if len(keys) > 0 {
+		b = append(b, `,"data":{`...)
+		for i, k := range keys {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = vendorhttp.AppendJSONString(b, k)
+			b = append(b, ':')
+			if k == "payload" && n.Payload != "" {
+				b = vendorhttp.AppendJSONString(b, n.Payload)
+			} else {
+				b = vendorhttp.AppendJSONString(b, n.Data[k])
+			}
+		}
+		b = append(b, '}')
 	}
 
 	// High and medium (and unset) are HIGH: an IM message should wake the
 	// device; low is NORMAL, which Android may batch.
-	m.Android = &androidConfig{Priority: "HIGH", CollapseKey: n.CollapseID}
+	b = append(b, `,"android":{"priority":`...)
 	if n.Priority == push.PriorityLow {
-		m.Android.Priority = "NORMAL"
+		b = append(b, `"NORMAL"`...)
+	} else {
+		b = append(b, `"HIGH"`...)
 	}
 	if !n.Expiration.IsZero() {
-		m.Android.TTL = ttl(n.Expiration.Sub(now))
+		b = append(b, `,"ttl":`...)
+		b = vendorhttp.AppendJSONString(b, ttl(n.Expiration.Sub(now)))
+	}
+	if n.CollapseID != "" {
+		b = append(b, `,"collapse_key":`...)
+		b = vendorhttp.AppendJSONString(b, n.CollapseID)
 	}
 	// Android display settings only with a notification: on a data-only
 	// message they would turn it into a displayed one the app never handles.
 	if alert && (n.ChannelID != "" || n.Sound != "" || n.Badge > 0) {
-		m.Android.Notification = &androidNotification{ChannelID: n.ChannelID, Sound: n.Sound, NotificationCount: n.Badge}
+		b = append(b, `,"notification":{`...)
+		first := true
+		field := func(name string) {
+			if !first {
+				b = append(b, ',')
+			}
+			first = false
+			b = append(b, name...)
+		}
+		if n.ChannelID != "" {
+			field(`"channel_id":`)
+			b = vendorhttp.AppendJSONString(b, n.ChannelID)
+		}
+		if n.Sound != "" {
+			field(`"sound":`)
+			b = vendorhttp.AppendJSONString(b, n.Sound)
+		}
+		if n.Badge != 0 {
+			field(`"notification_count":`)
+			b = strconv.AppendInt(b, int64(n.Badge), 10)
+		}
+		b = append(b, '}')
 	}
-
-	m.APNs = apnsBlock(n, alert)
-	return json.Marshal(sendRequest{Message: m})
+	b = append(b, '}')
+	b = appendAPNs(b, n, alert)
+	return append(b, "}}"...), nil
 }
 
-// apnsBlock is the apns override for iOS devices reached through FCM, or nil
-// when it would be empty.
-func apnsBlock(n *push.Notification, alert bool) *apnsConfig {
-	h := map[string]string{}
+// appendAPNs appends the apns override for iOS devices reached through FCM
+// (its headers sorted by name), or nothing when it would be empty.
+func appendAPNs(b []byte, n *push.Notification, alert bool) []byte {
+	priority := ""
 	switch {
 	case n.Priority == push.PriorityLow:
-		h["apns-priority"] = "5"
+		priority = "5"
 	case alert:
 		// 10 only on an alert: Apple refuses 10 on a background (data-only) push.
-		h["apns-priority"] = "10"
+		priority = "10"
 	}
-	if n.CollapseID != "" {
-		h["apns-collapse-id"] = vendorhttp.CutBytes(n.CollapseID, maxAPNsCollapseID)
+	badge := max(n.Badge, 0)
+	sound := n.Sound
+	if alert && sound == "" {
+		sound = "default" // as the APNs client does: iOS alerts are silent without one
 	}
-	if !n.Expiration.IsZero() {
-		h["apns-expiration"] = strconv.FormatInt(max(n.Expiration.Unix(), 0), 10)
+	headers := priority != "" || n.CollapseID != "" || !n.Expiration.IsZero()
+	payload := badge != 0 || sound != ""
+	if !headers && !payload {
+		return b
 	}
-	a := aps{Badge: max(n.Badge, 0), Sound: n.Sound}
-	if alert && a.Sound == "" {
-		a.Sound = "default" // as the APNs client does: iOS alerts are silent without one
+	b = append(b, `,"apns":{`...)
+	if headers {
+		b = append(b, `"headers":{`...)
+		sep := ""
+		if n.CollapseID != "" {
+			b = append(b, `"apns-collapse-id":`...)
+			b = vendorhttp.AppendJSONString(b, vendorhttp.CutBytes(n.CollapseID, maxAPNsCollapseID))
+			sep = ","
+		}
+		if !n.Expiration.IsZero() {
+			b = append(b, sep+`"apns-expiration":"`...)
+			b = strconv.AppendInt(b, max(n.Expiration.Unix(), 0), 10)
+			b = append(b, '"')
+			sep = ","
+		}
+		if priority != "" {
+			b = append(b, sep+`"apns-priority":"`+priority+`"`...)
+		}
+		b = append(b, '}')
+		if payload {
+			b = append(b, ',')
+		}
 	}
-	cfg := &apnsConfig{}
-	if len(h) > 0 {
-		cfg.Headers = h
+	if payload {
+		b = append(b, `"payload":{"aps":{`...)
+		if badge != 0 {
+			b = append(b, `"badge":`...)
+			b = strconv.AppendInt(b, int64(badge), 10)
+			if sound != "" {
+				b = append(b, ',')
+			}
+		}
+		if sound != "" {
+			b = append(b, `"sound":`...)
+			b = vendorhttp.AppendJSONString(b, sound)
+		}
+		b = append(b, "}}"...)
 	}
-	if a != (aps{}) {
-		cfg.Payload = &apnsPayload{APS: a}
-	}
-	if cfg.Headers == nil && cfg.Payload == nil {
-		return nil
-	}
-	return cfg
+	return append(b, '}')
 }
 
 // ttl formats how long FCM should keep a message as a duration string in whole

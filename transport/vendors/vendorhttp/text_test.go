@@ -69,3 +69,29 @@ func TestJSONInt(t *testing.T) {
 		}
 	}
 }
+
+// checkJSONString compares AppendJSONString with json.Marshal of s.
+func checkJSONString(t *testing.T, s string) {
+	t.Helper()
+	want, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := AppendJSONString([]byte("x"), s); string(got) != "x"+string(want) {
+		t.Fatalf("AppendJSONString(%q) = %s, json.Marshal = %s", s, got[1:], want)
+	}
+}
+
+func TestAppendJSONString(t *testing.T) {
+	for _, s := range []string{"", "plain", `"quoted" \back\`, "\b\f\n\r\t\x00\x1f\x7f", "<a href='x'>&amp;</a>",
+		"\u2028\u2029", "é中🙂", "\xff", "a\xc3", "\xed\xa0\x80", "\ufffd"} {
+		checkJSONString(t, s)
+	}
+}
+
+func FuzzAppendJSONString(f *testing.F) {
+	for _, s := range []string{"", "<&>", "\u2028", "\xff\xfe", "\x00\"\\"} {
+		f.Add(s)
+	}
+	f.Fuzz(checkJSONString)
+}
