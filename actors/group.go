@@ -538,12 +538,10 @@ func (n *Node) pushOffline(c *wire.FanoutChunk, users []string) error {
 		if u == m.From {
 			return nil
 		}
-		for _, bd := range pushBindings(bs, false) {
-			chunk.Targets = append(chunk.Targets, bindingTarget(u, bd))
-		}
+		chunk.Bindings = append(chunk.Bindings, pushBindings(bs, false)...)
 		return nil
 	})
-	if err != nil || len(chunk.Targets) == 0 {
+	if err != nil || len(chunk.Bindings) == 0 {
 		return err
 	}
 	chunk.Id = st.NewPushID()

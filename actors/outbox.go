@@ -24,18 +24,12 @@ type chunkRef struct {
 	left atomic.Int64
 }
 
-// bindingTarget is the target of a push to binding bd of user.
-func bindingTarget(user string, bd *wire.Binding) *wire.PushTarget {
-	return &wire.PushTarget{User: user, PushId: bd.PushId, DeviceId: bd.DeviceId, Provider: bd.Provider,
-		Token: bd.Token, BundleId: bd.BundleId, ApnsEnv: bd.ApnsEnv, PushType: bd.PushType}
-}
-
-// newJob builds the job that pushes m to target t (without an outbox id),
-// made at now.
-func (n *Node) newJob(app string, t *wire.PushTarget, m *wire.Message, now time.Time) *wire.PushJob {
+// newJob builds the job that pushes m to binding bd of user (without an
+// outbox id), made at now.
+func (n *Node) newJob(app, user string, bd *wire.Binding, m *wire.Message, now time.Time) *wire.PushJob {
 	j := &wire.PushJob{
-		App: app, User: t.User, PushId: t.PushId, DeviceId: t.DeviceId,
-		Provider: t.Provider, Token: t.Token, BundleId: t.BundleId, ApnsEnv: t.ApnsEnv, PushType: t.PushType,
+		App: app, User: user, PushId: bd.PushId, DeviceId: bd.DeviceId,
+		Provider: bd.Provider, Token: bd.Token, BundleId: bd.BundleId, ApnsEnv: bd.ApnsEnv, PushType: bd.PushType,
 		Stream: m.Stream, Seq: m.Seq, MessageId: m.MessageId, From: m.From, PushConfig: m.PushConfig,
 		Priority: m.Priority, CreatedAtMs: now.UnixMilli(), ExpiresAtMs: pushExpiry(m, now, n.o.PushTTL),
 		CollapseId: m.MessageId,
@@ -66,11 +60,11 @@ func pushExpiry(m *wire.Message, now time.Time, ttl time.Duration) int64 {
 // chunkJobs are the pushes of an outbox chunk, sharing one chunkRef.
 func (n *Node) chunkJobs(c *wire.PushChunk) []job {
 	ref := &chunkRef{id: c.Id}
-	ref.left.Store(int64(len(c.Targets)))
+	ref.left.Store(int64(len(c.Bindings)))
 	made := time.UnixMilli(c.CreatedAtMs)
-	jobs := make([]job, len(c.Targets))
-	for i, t := range c.Targets {
-		jobs[i] = job{PushJob: n.newJob(c.Message.App, t, c.Message, made), chunk: ref}
+	jobs := make([]job, len(c.Bindings))
+	for i, bd := range c.Bindings {
+		jobs[i] = job{PushJob: n.newJob(c.Message.App, bd.User, bd, c.Message, made), chunk: ref}
 	}
 	return jobs
 }
@@ -169,7 +163,7 @@ func (n *Node) recoverOutbox() error {
 		return err
 	}
 	return n.o.Store.PushChunks(func(c *wire.PushChunk) bool {
-		n.o.Metrics.OutboxRecovered.Add(float64(len(c.Targets)))
+		n.o.Metrics.OutboxRecovered.Add(float64(len(c.Bindings)))
 		n.dispatchJobs(n.chunkJobs(c), now)
 		return true
 	})

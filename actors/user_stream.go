@@ -65,7 +65,7 @@ func (u *userActor) pushJobs(m *wire.Message, now time.Time, b *storage.Batch, c
 	}
 	var jobs []*wire.PushJob
 	for _, bd := range pushBindings(u.sortedBindings(), call && m.PushConfig.Voip != nil) {
-		j := u.n.newJob(u.app, bindingTarget(u.user, bd), m, now)
+		j := u.n.newJob(u.app, u.user, bd, m, now)
 		j.Id = u.n.o.Store.NewPushID()
 		if s := u.sessions[bd.DeviceId]; s != nil && s.foreground {
 			j.Conditional = true

@@ -291,7 +291,7 @@ func (h *harness) outbox() (jobs, chunked, chunks int) {
 	if err := h.d.Store().Pushes(func(*wire.PushJob) bool { jobs++; return true }); err != nil {
 		h.t.Fatal(err)
 	}
-	if err := h.d.Store().PushChunks(func(c *wire.PushChunk) bool { chunked += len(c.Targets); chunks++; return true }); err != nil {
+	if err := h.d.Store().PushChunks(func(c *wire.PushChunk) bool { chunked += len(c.Bindings); chunks++; return true }); err != nil {
 		h.t.Fatal(err)
 	}
 	return jobs, chunked, chunks

@@ -337,9 +337,9 @@ func TestPushChunks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	targets := []*wire.PushTarget{{User: "bob", PushId: "p1", Provider: "xiaomi", Token: "t1"}, {User: "carol", PushId: "p2", Provider: "apns", Token: "t2"}}
+	bindings := []*wire.Binding{{App: "app", User: "bob", PushId: "p1", Provider: "xiaomi", Token: "t1"}, {App: "app", User: "carol", PushId: "p2", Provider: "apns", Token: "t2"}}
 	chunk := &wire.PushChunk{Id: 0x2fff_2f00, Message: &wire.Message{App: "app", MessageId: "m1", Seq: 4, PushConfig: &wire.PushConfig{Title: "hi"}},
-		Targets: targets, CreatedAtMs: 123}
+		Bindings: bindings, CreatedAtMs: 123}
 	write(t, s, func(b *Batch) {
 		b.PutPush(&wire.PushJob{Id: 5})
 		b.PutPushChunk(chunk)

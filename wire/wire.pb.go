@@ -832,14 +832,15 @@ func (x *PushJob) GetData() map[string]string {
 
 // PushChunk is one outbox record for the pushes a node makes for one chunk of
 // a group message's fan-out: what they share once (the message's push
-// fields, without its body, and when the pushes were made) and one target per
-// push. It is removed when every one of its pushes is answered for good; a
-// push that must wait (retry, quota) is written as a PushJob of its own first.
+// fields, without its body, and when the pushes were made) and the binding
+// each push goes to. It is removed when every one of its pushes is answered
+// for good; a push that must wait (retry, quota) is written as a PushJob of
+// its own first.
 type PushChunk struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
 	Message       *Message               `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
-	Targets       []*PushTarget          `protobuf:"bytes,3,rep,name=targets,proto3" json:"targets,omitempty"`
+	Bindings      []*Binding             `protobuf:"bytes,3,rep,name=bindings,proto3" json:"bindings,omitempty"`
 	CreatedAtMs   int64                  `protobuf:"varint,4,opt,name=created_at_ms,json=createdAtMs,proto3" json:"created_at_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -889,9 +890,9 @@ func (x *PushChunk) GetMessage() *Message {
 	return nil
 }
 
-func (x *PushChunk) GetTargets() []*PushTarget {
+func (x *PushChunk) GetBindings() []*Binding {
 	if x != nil {
-		return x.Targets
+		return x.Bindings
 	}
 	return nil
 }
@@ -901,107 +902,6 @@ func (x *PushChunk) GetCreatedAtMs() int64 {
 		return x.CreatedAtMs
 	}
 	return 0
-}
-
-// PushTarget is one push of a PushChunk: the binding it goes to.
-type PushTarget struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	User          string                 `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
-	PushId        string                 `protobuf:"bytes,2,opt,name=push_id,json=pushId,proto3" json:"push_id,omitempty"`
-	DeviceId      string                 `protobuf:"bytes,3,opt,name=device_id,json=deviceId,proto3" json:"device_id,omitempty"`
-	Provider      string                 `protobuf:"bytes,4,opt,name=provider,proto3" json:"provider,omitempty"`
-	Token         string                 `protobuf:"bytes,5,opt,name=token,proto3" json:"token,omitempty"`
-	BundleId      string                 `protobuf:"bytes,6,opt,name=bundle_id,json=bundleId,proto3" json:"bundle_id,omitempty"`
-	ApnsEnv       string                 `protobuf:"bytes,7,opt,name=apns_env,json=apnsEnv,proto3" json:"apns_env,omitempty"`
-	PushType      string                 `protobuf:"bytes,8,opt,name=push_type,json=pushType,proto3" json:"push_type,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *PushTarget) Reset() {
-	*x = PushTarget{}
-	mi := &file_wire_proto_msgTypes[8]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *PushTarget) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*PushTarget) ProtoMessage() {}
-
-func (x *PushTarget) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[8]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use PushTarget.ProtoReflect.Descriptor instead.
-func (*PushTarget) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{8}
-}
-
-func (x *PushTarget) GetUser() string {
-	if x != nil {
-		return x.User
-	}
-	return ""
-}
-
-func (x *PushTarget) GetPushId() string {
-	if x != nil {
-		return x.PushId
-	}
-	return ""
-}
-
-func (x *PushTarget) GetDeviceId() string {
-	if x != nil {
-		return x.DeviceId
-	}
-	return ""
-}
-
-func (x *PushTarget) GetProvider() string {
-	if x != nil {
-		return x.Provider
-	}
-	return ""
-}
-
-func (x *PushTarget) GetToken() string {
-	if x != nil {
-		return x.Token
-	}
-	return ""
-}
-
-func (x *PushTarget) GetBundleId() string {
-	if x != nil {
-		return x.BundleId
-	}
-	return ""
-}
-
-func (x *PushTarget) GetApnsEnv() string {
-	if x != nil {
-		return x.ApnsEnv
-	}
-	return ""
-}
-
-func (x *PushTarget) GetPushType() string {
-	if x != nil {
-		return x.PushType
-	}
-	return ""
 }
 
 // IdempotencyRecord is the first answer to a client_msg_id.
@@ -1016,7 +916,7 @@ type IdempotencyRecord struct {
 
 func (x *IdempotencyRecord) Reset() {
 	*x = IdempotencyRecord{}
-	mi := &file_wire_proto_msgTypes[9]
+	mi := &file_wire_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1028,7 +928,7 @@ func (x *IdempotencyRecord) String() string {
 func (*IdempotencyRecord) ProtoMessage() {}
 
 func (x *IdempotencyRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[9]
+	mi := &file_wire_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1041,7 +941,7 @@ func (x *IdempotencyRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IdempotencyRecord.ProtoReflect.Descriptor instead.
 func (*IdempotencyRecord) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{9}
+	return file_wire_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *IdempotencyRecord) GetMessageId() string {
@@ -1074,7 +974,7 @@ type SendRequest struct {
 
 func (x *SendRequest) Reset() {
 	*x = SendRequest{}
-	mi := &file_wire_proto_msgTypes[10]
+	mi := &file_wire_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1086,7 +986,7 @@ func (x *SendRequest) String() string {
 func (*SendRequest) ProtoMessage() {}
 
 func (x *SendRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[10]
+	mi := &file_wire_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1099,7 +999,7 @@ func (x *SendRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendRequest.ProtoReflect.Descriptor instead.
 func (*SendRequest) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{10}
+	return file_wire_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *SendRequest) GetMessage() *Message {
@@ -1121,7 +1021,7 @@ type SendReply struct {
 
 func (x *SendReply) Reset() {
 	*x = SendReply{}
-	mi := &file_wire_proto_msgTypes[11]
+	mi := &file_wire_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1133,7 +1033,7 @@ func (x *SendReply) String() string {
 func (*SendReply) ProtoMessage() {}
 
 func (x *SendReply) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[11]
+	mi := &file_wire_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1146,7 +1046,7 @@ func (x *SendReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendReply.ProtoReflect.Descriptor instead.
 func (*SendReply) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{11}
+	return file_wire_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *SendReply) GetMessageId() string {
@@ -1186,7 +1086,7 @@ type BindRequest struct {
 
 func (x *BindRequest) Reset() {
 	*x = BindRequest{}
-	mi := &file_wire_proto_msgTypes[12]
+	mi := &file_wire_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1198,7 +1098,7 @@ func (x *BindRequest) String() string {
 func (*BindRequest) ProtoMessage() {}
 
 func (x *BindRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[12]
+	mi := &file_wire_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1211,7 +1111,7 @@ func (x *BindRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BindRequest.ProtoReflect.Descriptor instead.
 func (*BindRequest) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{12}
+	return file_wire_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *BindRequest) GetBinding() *Binding {
@@ -1234,7 +1134,7 @@ type BindReply struct {
 
 func (x *BindReply) Reset() {
 	*x = BindReply{}
-	mi := &file_wire_proto_msgTypes[13]
+	mi := &file_wire_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1246,7 +1146,7 @@ func (x *BindReply) String() string {
 func (*BindReply) ProtoMessage() {}
 
 func (x *BindReply) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[13]
+	mi := &file_wire_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1259,7 +1159,7 @@ func (x *BindReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BindReply.ProtoReflect.Descriptor instead.
 func (*BindReply) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{13}
+	return file_wire_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *BindReply) GetPushId() string {
@@ -1300,7 +1200,7 @@ type UnbindRequest struct {
 
 func (x *UnbindRequest) Reset() {
 	*x = UnbindRequest{}
-	mi := &file_wire_proto_msgTypes[14]
+	mi := &file_wire_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1312,7 +1212,7 @@ func (x *UnbindRequest) String() string {
 func (*UnbindRequest) ProtoMessage() {}
 
 func (x *UnbindRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[14]
+	mi := &file_wire_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1325,7 +1225,7 @@ func (x *UnbindRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnbindRequest.ProtoReflect.Descriptor instead.
 func (*UnbindRequest) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{14}
+	return file_wire_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *UnbindRequest) GetApp() string {
@@ -1381,7 +1281,7 @@ type LogoutRequest struct {
 
 func (x *LogoutRequest) Reset() {
 	*x = LogoutRequest{}
-	mi := &file_wire_proto_msgTypes[15]
+	mi := &file_wire_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1393,7 +1293,7 @@ func (x *LogoutRequest) String() string {
 func (*LogoutRequest) ProtoMessage() {}
 
 func (x *LogoutRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[15]
+	mi := &file_wire_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1406,7 +1306,7 @@ func (x *LogoutRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogoutRequest.ProtoReflect.Descriptor instead.
 func (*LogoutRequest) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{15}
+	return file_wire_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *LogoutRequest) GetApp() string {
@@ -1446,7 +1346,7 @@ type ConnectRequest struct {
 
 func (x *ConnectRequest) Reset() {
 	*x = ConnectRequest{}
-	mi := &file_wire_proto_msgTypes[16]
+	mi := &file_wire_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1458,7 +1358,7 @@ func (x *ConnectRequest) String() string {
 func (*ConnectRequest) ProtoMessage() {}
 
 func (x *ConnectRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[16]
+	mi := &file_wire_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1471,7 +1371,7 @@ func (x *ConnectRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectRequest.ProtoReflect.Descriptor instead.
 func (*ConnectRequest) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{16}
+	return file_wire_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ConnectRequest) GetApp() string {
@@ -1535,7 +1435,7 @@ type DisconnectRequest struct {
 
 func (x *DisconnectRequest) Reset() {
 	*x = DisconnectRequest{}
-	mi := &file_wire_proto_msgTypes[17]
+	mi := &file_wire_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1547,7 +1447,7 @@ func (x *DisconnectRequest) String() string {
 func (*DisconnectRequest) ProtoMessage() {}
 
 func (x *DisconnectRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[17]
+	mi := &file_wire_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1560,7 +1460,7 @@ func (x *DisconnectRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DisconnectRequest.ProtoReflect.Descriptor instead.
 func (*DisconnectRequest) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{17}
+	return file_wire_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *DisconnectRequest) GetApp() string {
@@ -1605,7 +1505,7 @@ type AckRequest struct {
 
 func (x *AckRequest) Reset() {
 	*x = AckRequest{}
-	mi := &file_wire_proto_msgTypes[18]
+	mi := &file_wire_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1617,7 +1517,7 @@ func (x *AckRequest) String() string {
 func (*AckRequest) ProtoMessage() {}
 
 func (x *AckRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[18]
+	mi := &file_wire_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1630,7 +1530,7 @@ func (x *AckRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AckRequest.ProtoReflect.Descriptor instead.
 func (*AckRequest) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{18}
+	return file_wire_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *AckRequest) GetApp() string {
@@ -1688,7 +1588,7 @@ type StateRequest struct {
 
 func (x *StateRequest) Reset() {
 	*x = StateRequest{}
-	mi := &file_wire_proto_msgTypes[19]
+	mi := &file_wire_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1700,7 +1600,7 @@ func (x *StateRequest) String() string {
 func (*StateRequest) ProtoMessage() {}
 
 func (x *StateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[19]
+	mi := &file_wire_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1713,7 +1613,7 @@ func (x *StateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StateRequest.ProtoReflect.Descriptor instead.
 func (*StateRequest) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{19}
+	return file_wire_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *StateRequest) GetApp() string {
@@ -1761,7 +1661,7 @@ type DevicesRequest struct {
 
 func (x *DevicesRequest) Reset() {
 	*x = DevicesRequest{}
-	mi := &file_wire_proto_msgTypes[20]
+	mi := &file_wire_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1773,7 +1673,7 @@ func (x *DevicesRequest) String() string {
 func (*DevicesRequest) ProtoMessage() {}
 
 func (x *DevicesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[20]
+	mi := &file_wire_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1786,7 +1686,7 @@ func (x *DevicesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DevicesRequest.ProtoReflect.Descriptor instead.
 func (*DevicesRequest) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{20}
+	return file_wire_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *DevicesRequest) GetApp() string {
@@ -1813,7 +1713,7 @@ type DevicesReply struct {
 
 func (x *DevicesReply) Reset() {
 	*x = DevicesReply{}
-	mi := &file_wire_proto_msgTypes[21]
+	mi := &file_wire_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1825,7 +1725,7 @@ func (x *DevicesReply) String() string {
 func (*DevicesReply) ProtoMessage() {}
 
 func (x *DevicesReply) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[21]
+	mi := &file_wire_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1838,7 +1738,7 @@ func (x *DevicesReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DevicesReply.ProtoReflect.Descriptor instead.
 func (*DevicesReply) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{21}
+	return file_wire_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *DevicesReply) GetBindings() []*Binding {
@@ -1868,7 +1768,7 @@ type VerdictRecord struct {
 
 func (x *VerdictRecord) Reset() {
 	*x = VerdictRecord{}
-	mi := &file_wire_proto_msgTypes[22]
+	mi := &file_wire_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1880,7 +1780,7 @@ func (x *VerdictRecord) String() string {
 func (*VerdictRecord) ProtoMessage() {}
 
 func (x *VerdictRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[22]
+	mi := &file_wire_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1893,7 +1793,7 @@ func (x *VerdictRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerdictRecord.ProtoReflect.Descriptor instead.
 func (*VerdictRecord) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{22}
+	return file_wire_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *VerdictRecord) GetVerdict() string {
@@ -1927,7 +1827,7 @@ type Reply struct {
 
 func (x *Reply) Reset() {
 	*x = Reply{}
-	mi := &file_wire_proto_msgTypes[23]
+	mi := &file_wire_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1939,7 +1839,7 @@ func (x *Reply) String() string {
 func (*Reply) ProtoMessage() {}
 
 func (x *Reply) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[23]
+	mi := &file_wire_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1952,7 +1852,7 @@ func (x *Reply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reply.ProtoReflect.Descriptor instead.
 func (*Reply) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{23}
+	return file_wire_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Reply) GetError() *Error {
@@ -1973,7 +1873,7 @@ type NotOwner struct {
 
 func (x *NotOwner) Reset() {
 	*x = NotOwner{}
-	mi := &file_wire_proto_msgTypes[24]
+	mi := &file_wire_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1985,7 +1885,7 @@ func (x *NotOwner) String() string {
 func (*NotOwner) ProtoMessage() {}
 
 func (x *NotOwner) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[24]
+	mi := &file_wire_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1998,7 +1898,7 @@ func (x *NotOwner) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NotOwner.ProtoReflect.Descriptor instead.
 func (*NotOwner) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{24}
+	return file_wire_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *NotOwner) GetKey() string {
@@ -2025,7 +1925,7 @@ type Deliver struct {
 
 func (x *Deliver) Reset() {
 	*x = Deliver{}
-	mi := &file_wire_proto_msgTypes[25]
+	mi := &file_wire_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2037,7 +1937,7 @@ func (x *Deliver) String() string {
 func (*Deliver) ProtoMessage() {}
 
 func (x *Deliver) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[25]
+	mi := &file_wire_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2050,7 +1950,7 @@ func (x *Deliver) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Deliver.ProtoReflect.Descriptor instead.
 func (*Deliver) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{25}
+	return file_wire_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Deliver) GetFrames() [][]byte {
@@ -2071,7 +1971,7 @@ type Kick struct {
 
 func (x *Kick) Reset() {
 	*x = Kick{}
-	mi := &file_wire_proto_msgTypes[26]
+	mi := &file_wire_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2083,7 +1983,7 @@ func (x *Kick) String() string {
 func (*Kick) ProtoMessage() {}
 
 func (x *Kick) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[26]
+	mi := &file_wire_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2096,7 +1996,7 @@ func (x *Kick) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Kick.ProtoReflect.Descriptor instead.
 func (*Kick) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{26}
+	return file_wire_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Kick) GetReason() string {
@@ -2126,7 +2026,7 @@ type GroupRecord struct {
 
 func (x *GroupRecord) Reset() {
 	*x = GroupRecord{}
-	mi := &file_wire_proto_msgTypes[27]
+	mi := &file_wire_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2138,7 +2038,7 @@ func (x *GroupRecord) String() string {
 func (*GroupRecord) ProtoMessage() {}
 
 func (x *GroupRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[27]
+	mi := &file_wire_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2151,7 +2051,7 @@ func (x *GroupRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupRecord.ProtoReflect.Descriptor instead.
 func (*GroupRecord) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{27}
+	return file_wire_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *GroupRecord) GetApp() string {
@@ -2195,7 +2095,7 @@ type GroupSetRequest struct {
 
 func (x *GroupSetRequest) Reset() {
 	*x = GroupSetRequest{}
-	mi := &file_wire_proto_msgTypes[28]
+	mi := &file_wire_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2207,7 +2107,7 @@ func (x *GroupSetRequest) String() string {
 func (*GroupSetRequest) ProtoMessage() {}
 
 func (x *GroupSetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[28]
+	mi := &file_wire_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2220,7 +2120,7 @@ func (x *GroupSetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupSetRequest.ProtoReflect.Descriptor instead.
 func (*GroupSetRequest) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{28}
+	return file_wire_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *GroupSetRequest) GetApp() string {
@@ -2261,7 +2161,7 @@ type GroupSetReply struct {
 
 func (x *GroupSetReply) Reset() {
 	*x = GroupSetReply{}
-	mi := &file_wire_proto_msgTypes[29]
+	mi := &file_wire_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2273,7 +2173,7 @@ func (x *GroupSetReply) String() string {
 func (*GroupSetReply) ProtoMessage() {}
 
 func (x *GroupSetReply) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[29]
+	mi := &file_wire_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2286,7 +2186,7 @@ func (x *GroupSetReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupSetReply.ProtoReflect.Descriptor instead.
 func (*GroupSetReply) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{29}
+	return file_wire_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *GroupSetReply) GetMembers() uint64 {
@@ -2313,7 +2213,7 @@ type GroupGetRequest struct {
 
 func (x *GroupGetRequest) Reset() {
 	*x = GroupGetRequest{}
-	mi := &file_wire_proto_msgTypes[30]
+	mi := &file_wire_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2325,7 +2225,7 @@ func (x *GroupGetRequest) String() string {
 func (*GroupGetRequest) ProtoMessage() {}
 
 func (x *GroupGetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[30]
+	mi := &file_wire_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2338,7 +2238,7 @@ func (x *GroupGetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupGetRequest.ProtoReflect.Descriptor instead.
 func (*GroupGetRequest) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{30}
+	return file_wire_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *GroupGetRequest) GetApp() string {
@@ -2366,7 +2266,7 @@ type GroupGetReply struct {
 
 func (x *GroupGetReply) Reset() {
 	*x = GroupGetReply{}
-	mi := &file_wire_proto_msgTypes[31]
+	mi := &file_wire_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2378,7 +2278,7 @@ func (x *GroupGetReply) String() string {
 func (*GroupGetReply) ProtoMessage() {}
 
 func (x *GroupGetReply) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[31]
+	mi := &file_wire_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2391,7 +2291,7 @@ func (x *GroupGetReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupGetReply.ProtoReflect.Descriptor instead.
 func (*GroupGetReply) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{31}
+	return file_wire_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *GroupGetReply) GetMembers() []string {
@@ -2429,7 +2329,7 @@ type GroupReadRequest struct {
 
 func (x *GroupReadRequest) Reset() {
 	*x = GroupReadRequest{}
-	mi := &file_wire_proto_msgTypes[32]
+	mi := &file_wire_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2441,7 +2341,7 @@ func (x *GroupReadRequest) String() string {
 func (*GroupReadRequest) ProtoMessage() {}
 
 func (x *GroupReadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[32]
+	mi := &file_wire_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2454,7 +2354,7 @@ func (x *GroupReadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupReadRequest.ProtoReflect.Descriptor instead.
 func (*GroupReadRequest) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{32}
+	return file_wire_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *GroupReadRequest) GetApp() string {
@@ -2503,7 +2403,7 @@ type GroupReadReply struct {
 
 func (x *GroupReadReply) Reset() {
 	*x = GroupReadReply{}
-	mi := &file_wire_proto_msgTypes[33]
+	mi := &file_wire_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2515,7 +2415,7 @@ func (x *GroupReadReply) String() string {
 func (*GroupReadReply) ProtoMessage() {}
 
 func (x *GroupReadReply) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[33]
+	mi := &file_wire_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2528,7 +2428,7 @@ func (x *GroupReadReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupReadReply.ProtoReflect.Descriptor instead.
 func (*GroupReadReply) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{33}
+	return file_wire_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *GroupReadReply) GetMessages() []*Message {
@@ -2567,7 +2467,7 @@ type Fanout struct {
 
 func (x *Fanout) Reset() {
 	*x = Fanout{}
-	mi := &file_wire_proto_msgTypes[34]
+	mi := &file_wire_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2579,7 +2479,7 @@ func (x *Fanout) String() string {
 func (*Fanout) ProtoMessage() {}
 
 func (x *Fanout) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[34]
+	mi := &file_wire_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2592,7 +2492,7 @@ func (x *Fanout) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Fanout.ProtoReflect.Descriptor instead.
 func (*Fanout) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{34}
+	return file_wire_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *Fanout) GetApp() string {
@@ -2639,7 +2539,7 @@ type FanoutChunk struct {
 
 func (x *FanoutChunk) Reset() {
 	*x = FanoutChunk{}
-	mi := &file_wire_proto_msgTypes[35]
+	mi := &file_wire_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2651,7 +2551,7 @@ func (x *FanoutChunk) String() string {
 func (*FanoutChunk) ProtoMessage() {}
 
 func (x *FanoutChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[35]
+	mi := &file_wire_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2664,7 +2564,7 @@ func (x *FanoutChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FanoutChunk.ProtoReflect.Descriptor instead.
 func (*FanoutChunk) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{35}
+	return file_wire_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *FanoutChunk) GetMessage() *Message {
@@ -2706,7 +2606,7 @@ type GroupDeliver struct {
 
 func (x *GroupDeliver) Reset() {
 	*x = GroupDeliver{}
-	mi := &file_wire_proto_msgTypes[36]
+	mi := &file_wire_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2718,7 +2618,7 @@ func (x *GroupDeliver) String() string {
 func (*GroupDeliver) ProtoMessage() {}
 
 func (x *GroupDeliver) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[36]
+	mi := &file_wire_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2731,7 +2631,7 @@ func (x *GroupDeliver) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupDeliver.ProtoReflect.Descriptor instead.
 func (*GroupDeliver) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{36}
+	return file_wire_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *GroupDeliver) GetMessage() *Message {
@@ -2763,7 +2663,7 @@ type Membership struct {
 
 func (x *Membership) Reset() {
 	*x = Membership{}
-	mi := &file_wire_proto_msgTypes[37]
+	mi := &file_wire_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2775,7 +2675,7 @@ func (x *Membership) String() string {
 func (*Membership) ProtoMessage() {}
 
 func (x *Membership) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[37]
+	mi := &file_wire_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2788,7 +2688,7 @@ func (x *Membership) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Membership.ProtoReflect.Descriptor instead.
 func (*Membership) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{37}
+	return file_wire_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *Membership) GetApp() string {
@@ -2837,7 +2737,7 @@ type CallInvitee struct {
 
 func (x *CallInvitee) Reset() {
 	*x = CallInvitee{}
-	mi := &file_wire_proto_msgTypes[38]
+	mi := &file_wire_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2849,7 +2749,7 @@ func (x *CallInvitee) String() string {
 func (*CallInvitee) ProtoMessage() {}
 
 func (x *CallInvitee) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[38]
+	mi := &file_wire_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2862,7 +2762,7 @@ func (x *CallInvitee) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallInvitee.ProtoReflect.Descriptor instead.
 func (*CallInvitee) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{38}
+	return file_wire_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *CallInvitee) GetUser() string {
@@ -2900,7 +2800,7 @@ type CallRecord struct {
 
 func (x *CallRecord) Reset() {
 	*x = CallRecord{}
-	mi := &file_wire_proto_msgTypes[39]
+	mi := &file_wire_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2912,7 +2812,7 @@ func (x *CallRecord) String() string {
 func (*CallRecord) ProtoMessage() {}
 
 func (x *CallRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[39]
+	mi := &file_wire_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2925,7 +2825,7 @@ func (x *CallRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallRecord.ProtoReflect.Descriptor instead.
 func (*CallRecord) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{39}
+	return file_wire_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *CallRecord) GetApp() string {
@@ -3024,7 +2924,7 @@ type CallRequest struct {
 
 func (x *CallRequest) Reset() {
 	*x = CallRequest{}
-	mi := &file_wire_proto_msgTypes[40]
+	mi := &file_wire_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3036,7 +2936,7 @@ func (x *CallRequest) String() string {
 func (*CallRequest) ProtoMessage() {}
 
 func (x *CallRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[40]
+	mi := &file_wire_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3049,7 +2949,7 @@ func (x *CallRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallRequest.ProtoReflect.Descriptor instead.
 func (*CallRequest) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{40}
+	return file_wire_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *CallRequest) GetApp() string {
@@ -3133,7 +3033,7 @@ type CallReply struct {
 
 func (x *CallReply) Reset() {
 	*x = CallReply{}
-	mi := &file_wire_proto_msgTypes[41]
+	mi := &file_wire_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3145,7 +3045,7 @@ func (x *CallReply) String() string {
 func (*CallReply) ProtoMessage() {}
 
 func (x *CallReply) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[41]
+	mi := &file_wire_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3158,7 +3058,7 @@ func (x *CallReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallReply.ProtoReflect.Descriptor instead.
 func (*CallReply) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{41}
+	return file_wire_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *CallReply) GetCallId() string {
@@ -3200,7 +3100,7 @@ type CallEvent struct {
 
 func (x *CallEvent) Reset() {
 	*x = CallEvent{}
-	mi := &file_wire_proto_msgTypes[42]
+	mi := &file_wire_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3212,7 +3112,7 @@ func (x *CallEvent) String() string {
 func (*CallEvent) ProtoMessage() {}
 
 func (x *CallEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[42]
+	mi := &file_wire_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3225,7 +3125,7 @@ func (x *CallEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallEvent.ProtoReflect.Descriptor instead.
 func (*CallEvent) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{42}
+	return file_wire_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *CallEvent) GetMessage() *Message {
@@ -3350,22 +3250,12 @@ const file_wire_proto_rawDesc = "" +
 	"\x04data\x18\x17 \x03(\v2\x1d.pushd.wire.PushJob.DataEntryR\x04data\x1a7\n" +
 	"\tDataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xa0\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x9f\x01\n" +
 	"\tPushChunk\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12-\n" +
-	"\amessage\x18\x02 \x01(\v2\x13.pushd.wire.MessageR\amessage\x120\n" +
-	"\atargets\x18\x03 \x03(\v2\x16.pushd.wire.PushTargetR\atargets\x12\"\n" +
-	"\rcreated_at_ms\x18\x04 \x01(\x03R\vcreatedAtMs\"\xdd\x01\n" +
-	"\n" +
-	"PushTarget\x12\x12\n" +
-	"\x04user\x18\x01 \x01(\tR\x04user\x12\x17\n" +
-	"\apush_id\x18\x02 \x01(\tR\x06pushId\x12\x1b\n" +
-	"\tdevice_id\x18\x03 \x01(\tR\bdeviceId\x12\x1a\n" +
-	"\bprovider\x18\x04 \x01(\tR\bprovider\x12\x14\n" +
-	"\x05token\x18\x05 \x01(\tR\x05token\x12\x1b\n" +
-	"\tbundle_id\x18\x06 \x01(\tR\bbundleId\x12\x19\n" +
-	"\bapns_env\x18\a \x01(\tR\aapnsEnv\x12\x1b\n" +
-	"\tpush_type\x18\b \x01(\tR\bpushType\"g\n" +
+	"\amessage\x18\x02 \x01(\v2\x13.pushd.wire.MessageR\amessage\x12/\n" +
+	"\bbindings\x18\x03 \x03(\v2\x13.pushd.wire.BindingR\bbindings\x12\"\n" +
+	"\rcreated_at_ms\x18\x04 \x01(\x03R\vcreatedAtMs\"g\n" +
 	"\x11IdempotencyRecord\x12\x1d\n" +
 	"\n" +
 	"message_id\x18\x01 \x01(\tR\tmessageId\x12\x10\n" +
@@ -3555,7 +3445,7 @@ func file_wire_proto_rawDescGZIP() []byte {
 	return file_wire_proto_rawDescData
 }
 
-var file_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
+var file_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
 var file_wire_proto_goTypes = []any{
 	(*Envelope)(nil),          // 0: pushd.wire.Envelope
 	(*Error)(nil),             // 1: pushd.wire.Error
@@ -3565,50 +3455,49 @@ var file_wire_proto_goTypes = []any{
 	(*Binding)(nil),           // 5: pushd.wire.Binding
 	(*PushJob)(nil),           // 6: pushd.wire.PushJob
 	(*PushChunk)(nil),         // 7: pushd.wire.PushChunk
-	(*PushTarget)(nil),        // 8: pushd.wire.PushTarget
-	(*IdempotencyRecord)(nil), // 9: pushd.wire.IdempotencyRecord
-	(*SendRequest)(nil),       // 10: pushd.wire.SendRequest
-	(*SendReply)(nil),         // 11: pushd.wire.SendReply
-	(*BindRequest)(nil),       // 12: pushd.wire.BindRequest
-	(*BindReply)(nil),         // 13: pushd.wire.BindReply
-	(*UnbindRequest)(nil),     // 14: pushd.wire.UnbindRequest
-	(*LogoutRequest)(nil),     // 15: pushd.wire.LogoutRequest
-	(*ConnectRequest)(nil),    // 16: pushd.wire.ConnectRequest
-	(*DisconnectRequest)(nil), // 17: pushd.wire.DisconnectRequest
-	(*AckRequest)(nil),        // 18: pushd.wire.AckRequest
-	(*StateRequest)(nil),      // 19: pushd.wire.StateRequest
-	(*DevicesRequest)(nil),    // 20: pushd.wire.DevicesRequest
-	(*DevicesReply)(nil),      // 21: pushd.wire.DevicesReply
-	(*VerdictRecord)(nil),     // 22: pushd.wire.VerdictRecord
-	(*Reply)(nil),             // 23: pushd.wire.Reply
-	(*NotOwner)(nil),          // 24: pushd.wire.NotOwner
-	(*Deliver)(nil),           // 25: pushd.wire.Deliver
-	(*Kick)(nil),              // 26: pushd.wire.Kick
-	(*GroupRecord)(nil),       // 27: pushd.wire.GroupRecord
-	(*GroupSetRequest)(nil),   // 28: pushd.wire.GroupSetRequest
-	(*GroupSetReply)(nil),     // 29: pushd.wire.GroupSetReply
-	(*GroupGetRequest)(nil),   // 30: pushd.wire.GroupGetRequest
-	(*GroupGetReply)(nil),     // 31: pushd.wire.GroupGetReply
-	(*GroupReadRequest)(nil),  // 32: pushd.wire.GroupReadRequest
-	(*GroupReadReply)(nil),    // 33: pushd.wire.GroupReadReply
-	(*Fanout)(nil),            // 34: pushd.wire.Fanout
-	(*FanoutChunk)(nil),       // 35: pushd.wire.FanoutChunk
-	(*GroupDeliver)(nil),      // 36: pushd.wire.GroupDeliver
-	(*Membership)(nil),        // 37: pushd.wire.Membership
-	(*CallInvitee)(nil),       // 38: pushd.wire.CallInvitee
-	(*CallRecord)(nil),        // 39: pushd.wire.CallRecord
-	(*CallRequest)(nil),       // 40: pushd.wire.CallRequest
-	(*CallReply)(nil),         // 41: pushd.wire.CallReply
-	(*CallEvent)(nil),         // 42: pushd.wire.CallEvent
-	nil,                       // 43: pushd.wire.PushJob.DataEntry
+	(*IdempotencyRecord)(nil), // 8: pushd.wire.IdempotencyRecord
+	(*SendRequest)(nil),       // 9: pushd.wire.SendRequest
+	(*SendReply)(nil),         // 10: pushd.wire.SendReply
+	(*BindRequest)(nil),       // 11: pushd.wire.BindRequest
+	(*BindReply)(nil),         // 12: pushd.wire.BindReply
+	(*UnbindRequest)(nil),     // 13: pushd.wire.UnbindRequest
+	(*LogoutRequest)(nil),     // 14: pushd.wire.LogoutRequest
+	(*ConnectRequest)(nil),    // 15: pushd.wire.ConnectRequest
+	(*DisconnectRequest)(nil), // 16: pushd.wire.DisconnectRequest
+	(*AckRequest)(nil),        // 17: pushd.wire.AckRequest
+	(*StateRequest)(nil),      // 18: pushd.wire.StateRequest
+	(*DevicesRequest)(nil),    // 19: pushd.wire.DevicesRequest
+	(*DevicesReply)(nil),      // 20: pushd.wire.DevicesReply
+	(*VerdictRecord)(nil),     // 21: pushd.wire.VerdictRecord
+	(*Reply)(nil),             // 22: pushd.wire.Reply
+	(*NotOwner)(nil),          // 23: pushd.wire.NotOwner
+	(*Deliver)(nil),           // 24: pushd.wire.Deliver
+	(*Kick)(nil),              // 25: pushd.wire.Kick
+	(*GroupRecord)(nil),       // 26: pushd.wire.GroupRecord
+	(*GroupSetRequest)(nil),   // 27: pushd.wire.GroupSetRequest
+	(*GroupSetReply)(nil),     // 28: pushd.wire.GroupSetReply
+	(*GroupGetRequest)(nil),   // 29: pushd.wire.GroupGetRequest
+	(*GroupGetReply)(nil),     // 30: pushd.wire.GroupGetReply
+	(*GroupReadRequest)(nil),  // 31: pushd.wire.GroupReadRequest
+	(*GroupReadReply)(nil),    // 32: pushd.wire.GroupReadReply
+	(*Fanout)(nil),            // 33: pushd.wire.Fanout
+	(*FanoutChunk)(nil),       // 34: pushd.wire.FanoutChunk
+	(*GroupDeliver)(nil),      // 35: pushd.wire.GroupDeliver
+	(*Membership)(nil),        // 36: pushd.wire.Membership
+	(*CallInvitee)(nil),       // 37: pushd.wire.CallInvitee
+	(*CallRecord)(nil),        // 38: pushd.wire.CallRecord
+	(*CallRequest)(nil),       // 39: pushd.wire.CallRequest
+	(*CallReply)(nil),         // 40: pushd.wire.CallReply
+	(*CallEvent)(nil),         // 41: pushd.wire.CallEvent
+	nil,                       // 42: pushd.wire.PushJob.DataEntry
 }
 var file_wire_proto_depIdxs = []int32{
 	2,  // 0: pushd.wire.PushConfig.voip:type_name -> pushd.wire.VoIP
 	3,  // 1: pushd.wire.Message.push_config:type_name -> pushd.wire.PushConfig
 	3,  // 2: pushd.wire.PushJob.push_config:type_name -> pushd.wire.PushConfig
-	43, // 3: pushd.wire.PushJob.data:type_name -> pushd.wire.PushJob.DataEntry
+	42, // 3: pushd.wire.PushJob.data:type_name -> pushd.wire.PushJob.DataEntry
 	4,  // 4: pushd.wire.PushChunk.message:type_name -> pushd.wire.Message
-	8,  // 5: pushd.wire.PushChunk.targets:type_name -> pushd.wire.PushTarget
+	5,  // 5: pushd.wire.PushChunk.bindings:type_name -> pushd.wire.Binding
 	4,  // 6: pushd.wire.SendRequest.message:type_name -> pushd.wire.Message
 	1,  // 7: pushd.wire.SendReply.error:type_name -> pushd.wire.Error
 	5,  // 8: pushd.wire.BindRequest.binding:type_name -> pushd.wire.Binding
@@ -3622,7 +3511,7 @@ var file_wire_proto_depIdxs = []int32{
 	1,  // 16: pushd.wire.GroupReadReply.error:type_name -> pushd.wire.Error
 	4,  // 17: pushd.wire.FanoutChunk.message:type_name -> pushd.wire.Message
 	4,  // 18: pushd.wire.GroupDeliver.message:type_name -> pushd.wire.Message
-	38, // 19: pushd.wire.CallRecord.invitees:type_name -> pushd.wire.CallInvitee
+	37, // 19: pushd.wire.CallRecord.invitees:type_name -> pushd.wire.CallInvitee
 	3,  // 20: pushd.wire.CallRecord.push_config:type_name -> pushd.wire.PushConfig
 	3,  // 21: pushd.wire.CallRequest.push_config:type_name -> pushd.wire.PushConfig
 	1,  // 22: pushd.wire.CallReply.error:type_name -> pushd.wire.Error
@@ -3645,7 +3534,7 @@ func file_wire_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_wire_proto_rawDesc), len(file_wire_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   44,
+			NumMessages:   43,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
