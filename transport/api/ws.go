@@ -114,14 +114,12 @@ func (c *wsConn) writeLoop() {
 	}
 }
 
-// finish closes the connection; the reader then fails and ends the session
-// (woken by a read deadline in the past too, in case the close does not
-// reach a read in progress).
+// finish closes the connection (the server keeps hijacked connections open
+// until then: KeepHijackedConns); the reader then fails and ends the session.
 func (c *wsConn) finish() {
 	c.mu.Lock()
 	c.closed, c.writing, c.queue = true, false, nil
 	c.mu.Unlock()
-	_ = c.ws.SetReadDeadline(time.Now())
 	c.ws.Close()
 	close(c.done)
 }
