@@ -205,6 +205,20 @@ func TestGroupPushRetryOutlivesItsChunk(t *testing.T) {
 	}
 }
 
+// TestActiveActorsByKind: a group's actor is counted in
+// pushd_active_actors{kind="group"}, and not in pushd_active_users.
+func TestActiveActorsByKind(t *testing.T) {
+	h := startDaemon(t)
+	h.putGroup("club", []string{"boss", "m1"})
+	h.sendGroup("boss", "club", "hello", nil)
+	h.fanoutDone()
+	users, _ := h.metric("pushd_active_users")
+	all, _ := h.metric("pushd_active_actors")
+	if v, _ := h.metricWith("pushd_active_actors", "kind", "group"); v != 1 || all != users+1 {
+		t.Errorf("pushd_active_actors: %v, of them groups %v; pushd_active_users %v; want the group and the users", all, v, users)
+	}
+}
+
 // TestGroupFanoutResumeSkipsWrittenChunks: when a fan-out record outlives the
 // chunks it describes (a crash between a chunk's pushes being written and the
 // record moving past it), the resumed fan-out finds each node's mark for the
@@ -221,12 +235,6 @@ func TestGroupFanoutResumeSkipsWrittenChunks(t *testing.T) {
 	h.records(push.FCM, "fcm-m1", 1)
 	h.records(push.FCM, "fcm-m2", 1)
 	h.fanoutDone()
-	// The group's actor is counted as a group, and not as a user.
-	users, _ := h.metric("pushd_active_users")
-	all, _ := h.metric("pushd_active_actors")
-	if v, _ := h.metricWith("pushd_active_actors", "kind", "group"); v != 1 || all != users+1 {
-		t.Errorf("pushd_active_actors: %v, of them groups %v; pushd_active_users %v; want the group and the users", all, v, users)
-	}
 	app := daemon.DemoAppID
 	h.stop()
 
