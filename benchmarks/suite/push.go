@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/sideshow/apns2"
@@ -38,13 +37,16 @@ const bareMinTime = time.Second
 //
 //   - APNs and FCM: one-to-one messages with a push_config to offline users
 //     (server sends in batches of 500, 4 callers); the clock runs from the
-//     first send to the last push the simulator records. The baseline is a
-//     bare apns2 client loop, and a plain net/http HTTP/2 client posting FCM
-//     v1 bodies with an OAuth token from the simulator's token endpoint, each
-//     64 goroutines over one connection.
+//     first send to the last push the simulator records; the bodies are built
+//     before it starts. The baseline is a bare apns2 client loop, and a plain
+//     net/http HTTP/2 client posting FCM v1 bodies with an OAuth token from
+//     the simulator's token endpoint, each 64 goroutines over one connection,
+//     replaying the very requests pushd made for the same users (recorded by
+//     the simulator before the rounds).
 //   - Xiaomi: group messages to members with Xiaomi bindings (pushd batches
 //     1,000 tokens a request); the baseline is the xiaomi client package
-//     sending the same tokens in batches of 1,000 directly (8 goroutines).
+//     sending the same tokens in batches of 1,000 directly (8 goroutines),
+//     with the same fields as pushd's requests.
 //     Both are counted in pushes (tokens) per second.
 //
 // The latency of a pushd push is from its send request to its record at the
@@ -57,6 +59,8 @@ func runPush(ctx context.Context, e *env) error {
 	e.note("APNs and FCM: %d pushes each, one-to-one messages to %d offline users (batches of 500, 4 callers); bare loops: %d goroutines, one HTTP/2 connection", perProvider, users, bareWorkers)
 	e.note("Xiaomi: %d group messages to a group of %d (%d members with Xiaomi bindings): %d pushes; bare loop: transport/vendors/xiaomi, batches of %d, 8 goroutines",
 		groupMessages, groupSize, groupSize-1, groupMessages*(groupSize-1), xiaomi.MaxBatch)
+	e.note("APNs and FCM bare loops replay the requests pushd made for the same users, recorded by the simulator before the rounds: same headers (collapse id, expiration, priority, push type) and bodies; the Xiaomi bare loop sends the same fields as pushd's group pushes")
+	e.note("pushd's send bodies are built before its clock starts and its answers are read after the last push, as the bare loops build their requests once")
 	e.note("each bare loop repeats its calls until it has run at least %v", bareMinTime)
 	e.note("each figure is measured in %d rounds of bare loop then pushd; the figures are the medians, the ratio the median of the rounds' ratios", rounds)
 	e.note("pushd figures run from the first send to the last push recorded by the simulator; pushd latency = send request → push recorded, under that load")
@@ -92,6 +96,11 @@ func runPush(ctx context.Context, e *env) error {
 	if err := putGroup(n, "xg", members); err != nil {
 		return err
 	}
+	e.step("record pushd's requests")
+	recorded, err := recordPushdRequests(ctx, e, n, map[push.Provider][]string{push.APNs: apnsUsers, push.FCM: fcmUsers})
+	if err != nil {
+		return err
+	}
 
 	figures := []struct {
 		label string
@@ -100,12 +109,12 @@ func runPush(ctx context.Context, e *env) error {
 		pushd func() (float64, []time.Duration, error)
 	}{
 		{"APNs", &Figure{Name: "APNs pushes, pushd → simulator", Unit: "push/s", Count: perProvider, BaselineName: "bare apns2 loop", Bar: ratioBar(0.8)},
-			func() (float64, []time.Duration, error) { return bareAPNs(ctx, sim, perProvider) },
+			func() (float64, []time.Duration, error) { return bareAPNs(ctx, sim, recorded[push.APNs], perProvider) },
 			func() (float64, []time.Duration, error) {
 				return pushdOneToOne(ctx, e, n, push.APNs, apnsUsers, perProvider)
 			}},
 		{"FCM", &Figure{Name: "FCM pushes, pushd → simulator", Unit: "push/s", Count: perProvider, BaselineName: "bare net/http HTTP/2 loop", Bar: ratioBar(0.8)},
-			func() (float64, []time.Duration, error) { return bareFCM(ctx, sim, perProvider) },
+			func() (float64, []time.Duration, error) { return bareFCM(ctx, sim, recorded[push.FCM], perProvider) },
 			func() (float64, []time.Duration, error) {
 				return pushdOneToOne(ctx, e, n, push.FCM, fcmUsers, perProvider)
 			}},
@@ -205,16 +214,12 @@ func pushMessageID(r *vendorsim.Record) string {
 // send to the last push, and each push's send → record latency.
 func pushdOneToOne(ctx context.Context, e *env, n *node, p push.Provider, users []string, count int) (float64, []time.Duration, error) {
 	sim := n.sim()
-	send := func(from, to int) ([]string, error) {
+	body := func(from, to int) []byte {
 		msgs := make([][]byte, 0, to-from)
 		for i := from; i < to; i++ {
 			msgs = append(msgs, messageJSON("sender", users[i%len(users)], "m"+strconv.Itoa(i), false, true))
 		}
-		b, err := n.must("POST", "/v1/messages/batch", "", batchJSON(msgs))
-		if err != nil {
-			return nil, err
-		}
-		return sendAnswers(b)
+		return batchJSON(msgs)
 	}
 	// Warm up: the vendor connection and its credential, and one message to
 	// every user, so that the measured window sees a running daemon (user
@@ -222,7 +227,7 @@ func pushdOneToOne(ctx context.Context, e *env, n *node, p push.Provider, users 
 	// start of 1,000 actors.
 	warm := min(len(users), count)
 	handled := n.pushesHandled()
-	if _, err := send(0, warm); err != nil {
+	if _, err := n.must("POST", "/v1/messages/batch", "", body(0, warm)); err != nil {
 		return 0, nil, err
 	}
 	if err := waitPushes(ctx, e, sim, warm, time.Minute, p); err != nil {
@@ -233,31 +238,41 @@ func pushdOneToOne(ctx context.Context, e *env, n *node, p push.Provider, users 
 	}
 	sim.Reset()
 
+	// The load is built before the clock starts and the answers are read
+	// after the last push, as the bare loops build their payload once: the
+	// window holds pushd's work and the HTTP calls, not the generator's JSON.
 	const per = 500
 	calls := (count + per - 1) / per
-	var mu sync.Mutex
-	sentAt := make(map[string]time.Time, count)
+	bodies := make([][]byte, calls)
+	for c := range bodies {
+		bodies[c] = body(c*per, min((c+1)*per, count))
+	}
+	answers, sentAt := make([][]byte, calls), make([]time.Time, calls)
 	stop := e.profile(string(p))
 	defer stop()
 	start := time.Now()
 	err := parallel(ctx, calls, 4, func(c int) error {
-		t := time.Now()
-		ids, err := send(c*per, min((c+1)*per, count))
-		if err != nil {
-			return err
-		}
-		mu.Lock()
-		for _, id := range ids {
-			sentAt[id] = t
-		}
-		mu.Unlock()
-		return nil
+		sentAt[c] = time.Now()
+		var err error
+		answers[c], err = n.must("POST", "/v1/messages/batch", "", bodies[c])
+		return err
 	}, nil)
 	if err != nil {
 		return 0, nil, err
 	}
 	if err := waitPushes(ctx, e, sim, count, 5*time.Minute, p); err != nil {
 		return 0, nil, err
+	}
+	stop()
+	sent := make(map[string]time.Time, count)
+	for c, b := range answers {
+		ids, err := sendAnswers(b)
+		if err != nil {
+			return 0, nil, err
+		}
+		for _, id := range ids {
+			sent[id] = sentAt[c]
+		}
 	}
 	var lat []time.Duration
 	last := start
@@ -268,7 +283,7 @@ func pushdOneToOne(ctx context.Context, e *env, n *node, p push.Provider, users 
 		if r.At.After(last) {
 			last = r.At
 		}
-		if t, ok := sentAt[pushMessageID(&r)]; ok {
+		if t, ok := sent[pushMessageID(&r)]; ok {
 			lat = append(lat, r.At.Sub(t))
 		}
 	}
@@ -338,10 +353,82 @@ func pushdXiaomi(ctx context.Context, e *env, n *node, messages, members int) (f
 	return float64(total) / last.Sub(start).Seconds(), lat, nil
 }
 
+// recordPushdRequests sends one message with a push_config to every user of
+// users (offline, one binding each) and returns, per provider, the requests
+// pushd made for them as the simulator recorded them (headers and body). The
+// bare loops replay exactly these, so that a ratio compares pushd with a
+// client sending the same pushes, not lighter ones: pushd's pushes carry the
+// collapse id, expiry and the message's custom data, which the vendor (here
+// the simulator) has to read as well.
+func recordPushdRequests(ctx context.Context, e *env, n *node, users map[push.Provider][]string) (map[push.Provider][]vendorsim.Record, error) {
+	sim := n.sim()
+	handled := n.pushesHandled()
+	var msgs [][]byte
+	var ps []push.Provider
+	for p, us := range users {
+		ps = append(ps, p)
+		for i, u := range us {
+			msgs = append(msgs, messageJSON("sender", u, "r"+strconv.Itoa(i), false, true))
+		}
+	}
+	const per = 500
+	for i := 0; i < len(msgs); i += per {
+		b, err := n.must("POST", "/v1/messages/batch", "", batchJSON(msgs[i:min(i+per, len(msgs))]))
+		if err != nil {
+			return nil, err
+		}
+		if _, err := sendAnswers(b); err != nil {
+			return nil, err
+		}
+	}
+	if err := waitPushes(ctx, e, sim, len(msgs), time.Minute, ps...); err != nil {
+		return nil, err
+	}
+	if err := n.waitPushesHandled(ctx, handled+len(msgs)); err != nil {
+		return nil, err
+	}
+	out := map[push.Provider][]vendorsim.Record{}
+	for _, p := range ps {
+		for _, r := range sim.Records(p) {
+			if r.Delivered("") {
+				out[p] = append(out[p], r)
+			}
+		}
+		if len(out[p]) != len(users[p]) {
+			return nil, fmt.Errorf("%d %s pushes recorded for %d users", len(out[p]), p, len(users[p]))
+		}
+	}
+	sim.Reset()
+	return out, nil
+}
+
+// apnsNotification is the apns2 notification that makes the same request as
+// the recorded one r: token, headers and payload.
+func apnsNotification(r vendorsim.Record) (*apns2.Notification, error) {
+	h := r.Headers
+	nt := &apns2.Notification{DeviceToken: r.Token, Topic: h["apns-topic"], Payload: r.Body, ApnsID: h["apns-id"],
+		CollapseID: h["apns-collapse-id"], PushType: apns2.EPushType(h["apns-push-type"])}
+	if v := h["apns-priority"]; v != "" {
+		p, err := strconv.Atoi(v)
+		if err != nil {
+			return nil, fmt.Errorf("recorded apns-priority %q: %w", v, err)
+		}
+		nt.Priority = p
+	}
+	if v := h["apns-expiration"]; v != "" {
+		sec, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("recorded apns-expiration %q: %w", v, err)
+		}
+		nt.Expiration = time.Unix(sec, 0)
+	}
+	return nt, nil
+}
+
 // bareAPNs sends count pushes with a plain apns2 client (configured like a
-// provider's own sender: token auth, HTTP/2 to the simulator) and returns
-// pushes/s and each request's latency.
-func bareAPNs(ctx context.Context, sim *vendorsim.Sim, count int) (float64, []time.Duration, error) {
+// default one, pointed at the simulator), replaying the recorded requests
+// (see recordPushdRequests) round-robin.
+func bareAPNs(ctx context.Context, sim *vendorsim.Sim, recorded []vendorsim.Record, count int) (float64, []time.Duration, error) {
 	creds := sim.Credentials()
 	key, err := token.AuthKeyFromBytes(creds.APNs.KeyPEM)
 	if err != nil {
@@ -354,10 +441,14 @@ func bareAPNs(ctx context.Context, sim *vendorsim.Sim, count int) (float64, []ti
 	c := apns2.NewTokenClient(&token.Token{AuthKey: key, KeyID: creds.APNs.KeyID, TeamID: creds.APNs.TeamID})
 	c.Host = sim.Endpoint(push.APNs)
 	c.HTTPClient.Transport = &http2.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
-	payload := []byte(`{"aps":{"alert":{"title":"bench","body":"new message"},"sound":"default"},"message_id":"bare"}`)
+	notes := make([]*apns2.Notification, len(recorded))
+	for i, r := range recorded {
+		if notes[i], err = apnsNotification(r); err != nil {
+			return 0, nil, err
+		}
+	}
 	one := func(i int) error {
-		res, err := c.PushWithContext(ctx, &apns2.Notification{DeviceToken: providerToken(push.APNs, i%1000), Topic: creds.APNs.BundleID,
-			Payload: payload, Priority: apns2.PriorityHigh, PushType: apns2.PushTypeAlert})
+		res, err := c.PushWithContext(ctx, notes[i%len(notes)])
 		if err != nil {
 			return err
 		}
@@ -400,8 +491,9 @@ func bareLoop(ctx context.Context, sim *vendorsim.Sim, count, workers int, one f
 
 // bareFCM sends count FCM v1 messages with a plain HTTP/2 client and an OAuth
 // access token from the simulator's token endpoint (the service-account JWT
-// grant, as golang.org/x/oauth2/google makes it).
-func bareFCM(ctx context.Context, sim *vendorsim.Sim, count int) (float64, []time.Duration, error) {
+// grant, as golang.org/x/oauth2/google makes it), replaying the recorded
+// request bodies (see recordPushdRequests) round-robin.
+func bareFCM(ctx context.Context, sim *vendorsim.Sim, recorded []vendorsim.Record, count int) (float64, []time.Duration, error) {
 	creds := sim.Credentials()
 	pool, err := creds.CAPool()
 	if err != nil {
@@ -419,14 +511,13 @@ func bareFCM(ctx context.Context, sim *vendorsim.Sim, count int) (float64, []tim
 	}
 	sendURL := sim.Endpoint(push.FCM) + "/v1/projects/" + url.PathEscape(creds.FCM.ProjectID) + "/messages:send"
 	one := func(i int) error {
-		body := fmt.Appendf(nil, `{"message":{"token":%q,"notification":{"title":"bench","body":"new message"},"android":{"priority":"HIGH"},"data":{"message_id":"bare%d"}}}`,
-			providerToken(push.FCM, i%1000), i)
-		req, err := http.NewRequestWithContext(ctx, "POST", sendURL, bytes.NewReader(body))
+		r := &recorded[i%len(recorded)]
+		req, err := http.NewRequestWithContext(ctx, "POST", sendURL, bytes.NewReader(r.Body))
 		if err != nil {
 			return err
 		}
 		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
-		req.Header.Set("Content-Type", "application/json; charset=UTF-8")
+		req.Header.Set("Content-Type", r.Headers["content-type"])
 		resp, err := hc.Do(req)
 		if err != nil {
 			return err
@@ -442,8 +533,9 @@ func bareFCM(ctx context.Context, sim *vendorsim.Sim, count int) (float64, []tim
 }
 
 // bareXiaomi sends every token messages times with the xiaomi client, 1,000
-// tokens a request, 8 requests at once; it returns tokens/s and each
-// request's latency.
+// tokens a request, 8 requests at once, with the fields pushd sends for a
+// group message (custom data, collapse id, expiry); it returns tokens/s and
+// each request's latency.
 func bareXiaomi(ctx context.Context, n *node, tokens []string, messages int) (float64, []time.Duration, error) {
 	sim := n.sim()
 	creds := sim.Credentials()
@@ -457,9 +549,11 @@ func bareXiaomi(ctx context.Context, n *node, tokens []string, messages int) (fl
 	parts := (len(tokens) + xiaomi.MaxBatch - 1) / xiaomi.MaxBatch
 	one := func(i int) error {
 		k := i % parts
-		res := c.Send(ctx, &push.Notification{ID: "bare" + strconv.Itoa(i), App: "demo", Provider: push.Xiaomi,
+		id := "bare" + strconv.Itoa(i/parts)
+		res := c.Send(ctx, &push.Notification{ID: id, CollapseID: id, App: "demo", Provider: push.Xiaomi,
 			Tokens: tokens[k*xiaomi.MaxBatch : min((k+1)*xiaomi.MaxBatch, len(tokens))], Title: "bench", Body: "new message",
-			Priority: push.PriorityHigh, Data: map[string]string{"message_id": "bare" + strconv.Itoa(i/parts)}})
+			Priority: push.PriorityHigh, Expiration: time.Now().Add(24 * time.Hour),
+			Data: map[string]string{"message_id": id, "sender": "xboss", "seq": strconv.Itoa(i / parts), "stream": "group:xg"}})
 		if res.Verdict != push.Delivered {
 			return fmt.Errorf("verdict %s %d %s", res.Verdict, res.Status, res.Reason)
 		}

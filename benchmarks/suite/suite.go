@@ -27,6 +27,7 @@ import (
 	"runtime/pprof"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -299,8 +300,8 @@ func (e *env) add(f *Figure) *Figure {
 func (e *env) step(label string) { e.p.step(e.res.Name + ": " + label) }
 
 // profile starts a CPU profile of one measured window when Options.ProfileDir
-// is set; the returned func stops it. A profile that cannot start is noted,
-// not fatal.
+// is set; the returned func stops it (the first call does). A profile that
+// cannot start is noted, not fatal.
 func (e *env) profile(window string) (stop func()) {
 	if e.o.ProfileDir == "" {
 		return func() {}
@@ -316,9 +317,12 @@ func (e *env) profile(window string) (stop func()) {
 		e.note("profile %s: %v", path, err)
 		return func() {}
 	}
+	var once sync.Once
 	return func() {
-		pprof.StopCPUProfile()
-		f.Close()
+		once.Do(func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		})
 	}
 }
 
