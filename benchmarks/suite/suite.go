@@ -137,7 +137,7 @@ type Round struct {
 }
 
 // rounds is how many paired rounds a ratio figure is measured in.
-const rounds = 3
+const rounds = 5
 
 // addRounds sets the figure's Rounds, Value and Baseline from paired
 // measurements (values[i] with baselines[i]).
