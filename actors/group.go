@@ -250,6 +250,9 @@ func (g *groupActor) send(ctx actor.Context, sender *actor.PID, m *wire.Message)
 
 func (g *groupActor) onCommitted(ctx actor.Context, c *sendCommit) {
 	g.commits--
+	if c.err == nil {
+		g.n.o.Metrics.MessagesAccepted.WithLabelValues("group").Inc() // before the answer, as for users
+	}
 	c.answer(&g.dedupe, func(to *actor.PID, r *wire.SendReply) { g.reply(ctx, to, r) })
 	m := c.msg
 	if c.err != nil {
@@ -257,7 +260,6 @@ func (g *groupActor) onCommitted(ctx actor.Context, c *sendCommit) {
 		ctx.Send(ctx.Parent(), &passivate{key: g.key, pid: ctx.Self()})
 		return
 	}
-	g.n.o.Metrics.MessagesAccepted.WithLabelValues("group").Inc()
 	if c.dropped > 0 {
 		g.n.o.Metrics.MessagesDropped.WithLabelValues("retention_count").Add(float64(c.dropped))
 	}

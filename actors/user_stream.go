@@ -102,18 +102,20 @@ func pushBindings(bs []*wire.Binding, voip bool) []*wire.Binding {
 
 func (u *userActor) onCommitted(ctx actor.Context, c *committed) {
 	u.commits--
-	c.answer(&u.dedupe, func(to *actor.PID, r *wire.SendReply) { u.respond(ctx, to, r) })
 	m := c.msg
+	if c.err == nil && c.stored {
+		// Counted before the answer: a sender that has its answer sees it in
+		// /metrics.
+		u.committed = m.Seq
+		u.n.o.Metrics.MessagesAccepted.WithLabelValues(messageKind(m)).Inc()
+	}
+	c.answer(&u.dedupe, func(to *actor.PID, r *wire.SendReply) { u.respond(ctx, to, r) })
 	if c.err != nil {
 		// Later seqs may have been assigned on top of the failed one: start
 		// over from what is on disk.
 		u.failed = c.err
 		ctx.Send(ctx.Parent(), &passivate{key: u.key, pid: ctx.Self()})
 		return
-	}
-	if c.stored {
-		u.committed = m.Seq
-		u.n.o.Metrics.MessagesAccepted.WithLabelValues(messageKind(m)).Inc()
 	}
 	if c.dropped > 0 {
 		u.n.o.Metrics.MessagesDropped.WithLabelValues("retention_count").Add(float64(c.dropped))

@@ -272,6 +272,10 @@ func TestInvalidTokenUnbindsUnlessReRegistered(t *testing.T) {
 	must(t, h.sim().SetFault(vendorsim.Fault{Provider: push.FCM, Token: fcmDead, Status: 404, Reason: "UNREGISTERED"}))
 	// The ipad's push is answered 410 slowly; it registers again meanwhile.
 	must(t, h.sim().SetFault(vendorsim.Fault{Provider: push.APNs, Token: again, Status: 410, Latency: 700 * time.Millisecond, Times: 1}))
+	// A vendor's "invalid" unbinds only a binding registered before the push
+	// was made, on a ms clock: let the clock pass the registrations first.
+	bound := h.clock.Now().UnixMilli()
+	h.eventually("the clock moved past the registrations", func() bool { return h.clock.Now().UnixMilli() > bound })
 
 	h.send("alice", "bob", "hi", pushCfg{"title": "t", "content": "c"})
 	h.eventually("the ipad's push reached the vendor", func() bool { return len(h.sim().Records(push.APNs)) > 0 })
