@@ -125,7 +125,11 @@ func (n *Node) Call(ctx context.Context, r *wire.CallRequest) (*wire.CallReply, 
 }
 
 // Bind binds b's token to b.User and returns its push id. A token bound to
-// another user of the app before is taken from that user.
+// another user of the app before is taken from that user: once the binding
+// is stored, the push id's token actor (on whichever node owns it) records
+// the new holder and names the old one, whose binding is then dropped unless
+// it was made again since. When the claim cannot be made, the binding stands
+// and the error is returned: binding again (idempotent) completes it.
 func (n *Node) Bind(ctx context.Context, b *wire.Binding) (string, error) {
 	b.PushId = PushID(b.App, b.Provider, b.Token)
 	b.RegisteredAtMs = n.now().UnixMilli()
@@ -133,14 +137,16 @@ func (n *Node) Bind(ctx context.Context, b *wire.Binding) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if r.PreviousUser != "" {
-		err := n.requestReply(ctx, UserKey(b.App, r.PreviousUser), &wire.UnbindRequest{
-			App: b.App, User: r.PreviousUser, PushId: r.PushId, Moved: true, Reason: "moved",
+	prev, err := requestAs[*wire.PushIDOwner](ctx, n, TokenKey(b.App, r.PushId), &wire.PushIDClaim{App: b.App, PushId: r.PushId, User: b.User})
+	if err != nil {
+		return "", fmt.Errorf("claim push id %s for user %s: %w", r.PushId, b.User, err)
+	}
+	if prev.User != "" {
+		err := n.requestReply(ctx, UserKey(b.App, prev.User), &wire.UnbindRequest{
+			App: b.App, User: prev.User, PushId: r.PushId, Moved: true, Reason: "moved", RegisteredBeforeMs: b.RegisteredAtMs,
 		})
 		if re, ok := AsRequestError(err); err != nil && !(ok && re.Code == "not_found") {
-			// The new binding stands; the old one is dropped when its user actor
-			// next loads (the index no longer points at it).
-			n.log.Warn("bind: could not drop the token's previous binding", "app", b.App, "user", r.PreviousUser, "err", err)
+			return "", fmt.Errorf("drop push id %s from its previous user %s: %w", r.PushId, prev.User, err)
 		}
 	}
 	return r.PushId, nil
@@ -193,20 +199,27 @@ func requestAs[T proto.Message](ctx context.Context, n *Node, key string, m prot
 // app straight through its vendor client, bypassing the outbox, and returns the
 // exact exchange. It is the online debugging tool of POST /v1/push/test.
 func (n *Node) TestPush(ctx context.Context, app, pushID string, pc *wire.PushConfig, dryRun bool) (*wire.Binding, push.Result, error) {
-	st := n.o.Store
-	owner, user, ok, err := st.BindingOwner(pushID)
+	notFound := &RequestError{Code: "not_found", Message: fmt.Sprintf("push_id %s is not bound in app %s", pushID, app)}
+	owner, err := requestAs[*wire.PushIDOwner](ctx, n, TokenKey(app, pushID), &wire.PushIDLookup{App: app, PushId: pushID})
 	if err != nil {
 		return nil, push.Result{}, err
 	}
-	if !ok || owner != app {
-		return nil, push.Result{}, &RequestError{Code: "not_found", Message: fmt.Sprintf("push_id %s is not bound in app %s", pushID, app)}
+	if owner.User == "" {
+		return nil, push.Result{}, notFound
 	}
-	b, ok, err := st.Binding(app, user, pushID)
+	user := owner.User
+	bindings, err := n.Devices(ctx, app, user)
 	if err != nil {
 		return nil, push.Result{}, err
 	}
-	if !ok {
-		return nil, push.Result{}, &RequestError{Code: "not_found", Message: fmt.Sprintf("push_id %s is not bound in app %s", pushID, app)}
+	var b *wire.Binding
+	for _, bd := range bindings {
+		if bd.PushId == pushID {
+			b = bd
+		}
+	}
+	if b == nil {
+		return nil, push.Result{}, notFound
 	}
 	a := n.o.Apps[app]
 	var s push.Sender

@@ -36,6 +36,10 @@ func GroupKey(app, group string) string { return "g/" + app + "/" + group }
 // CallKey is the routing key of a call: "c/<app>/<call_id>".
 func CallKey(app, callID string) string { return "c/" + app + "/" + callID }
 
+// TokenKey is the routing key of a push id's token actor, which keeps the
+// push id index entry: "t/<app>/<push_id>".
+func TokenKey(app, pushID string) string { return "t/" + app + "/" + pushID }
+
 // nodeKeyPrefix addresses a node's router itself ("n/<node>"): work for the
 // users a node owns, not for one actor.
 const nodeKeyPrefix = "n/"

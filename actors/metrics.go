@@ -13,7 +13,7 @@ type Metrics struct {
 	PushesDeduped     prometheus.Counter     // jobs dropped because the device acked or the binding is gone
 	OutboxRecovered   prometheus.Counter
 	ActiveUsers       prometheus.Gauge     // user actors only
-	ActiveActors      *prometheus.GaugeVec // by kind: user, group, call
+	ActiveActors      *prometheus.GaugeVec // by kind: user, group, call, token
 	Sessions          prometheus.Gauge
 	IdempotentReplays prometheus.Counter
 	Unbound           *prometheus.CounterVec // by reason: token_invalid, moved, unregister, logout
@@ -35,7 +35,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		PushesDeduped:     prometheus.NewCounter(prometheus.CounterOpts{Name: "pushd_pushes_skipped_total", Help: "Pushes not sent because the device acked in time or its binding is gone."}),
 		OutboxRecovered:   prometheus.NewCounter(prometheus.CounterOpts{Name: "pushd_outbox_recovered_total", Help: "Pending pushes found in the outbox at start."}),
 		ActiveUsers:       prometheus.NewGauge(prometheus.GaugeOpts{Name: "pushd_active_users", Help: "User actors alive on this node."}),
-		ActiveActors:      prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "pushd_active_actors", Help: "User, group and call actors alive on this node, by kind."}, []string{"kind"}),
+		ActiveActors:      prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "pushd_active_actors", Help: "User, group, call and token actors alive on this node, by kind."}, []string{"kind"}),
 		Sessions:          prometheus.NewGauge(prometheus.GaugeOpts{Name: "pushd_sessions", Help: "Long connections open on this node."}),
 		IdempotentReplays: prometheus.NewCounter(prometheus.CounterOpts{Name: "pushd_idempotent_replays_total", Help: "Sends answered from the idempotency index."}),
 		Unbound:           prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pushd_bindings_removed_total", Help: "Bindings removed, by reason."}, []string{"reason"}),

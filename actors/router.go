@@ -102,6 +102,8 @@ func (r *router) producer(key string) actor.Producer {
 		return func() actor.Actor { return newGroup(r.n, app, id) }
 	case "c":
 		return func() actor.Actor { return newCall(r.n, app, id) }
+	case "t":
+		return func() actor.Actor { return newToken(r.n, app, id) }
 	}
 	return nil
 }
@@ -116,6 +118,8 @@ func (r *router) countActor(key string, d float64) {
 		r.n.o.Metrics.ActiveUsers.Add(d)
 	case "g":
 		name = "group"
+	case "t":
+		name = "token"
 	}
 	r.n.o.Metrics.ActiveActors.WithLabelValues(name).Add(d)
 }

@@ -199,16 +199,12 @@ func (u *userActor) bind(req *wire.BindRequest) *wire.BindReply {
 		return &wire.BindReply{Error: errReply("too_many_devices", "user %s already has %d devices bound; log one out first", u.user, maxDevices)}
 	}
 	st := u.n.o.Store
-	prevApp, prevUser, had, err := st.BindingOwner(nb.PushId)
-	if err != nil {
-		return &wire.BindReply{Error: errReply("storage_failed", "%v", err)}
-	}
 	b := st.NewBatch()
+	var replaced []string
 	for id, old := range u.bindings {
 		if id != nb.PushId && old.DeviceId == nb.DeviceId && old.Provider == nb.Provider && old.PushType == nb.PushType {
-			b.DeleteBinding(u.app, u.user, id, true)
-			u.n.unbinds.add(id, u.n.now())
-			delete(u.bindings, id)
+			b.DeleteBinding(u.app, u.user, id)
+			replaced = append(replaced, id)
 		}
 	}
 	nb.App, nb.User = u.app, u.user
@@ -217,12 +213,23 @@ func (u *userActor) bind(req *wire.BindRequest) *wire.BindReply {
 	if err := st.Commit(b, true); err != nil {
 		return &wire.BindReply{Error: errReply("storage_failed", "%v", err)}
 	}
-	u.bindings[nb.PushId] = nb
-	reply := &wire.BindReply{PushId: nb.PushId}
-	if had && prevApp == u.app && prevUser != u.user {
-		reply.PreviousUser = prevUser
+	for _, id := range replaced {
+		u.dropped(id, true)
 	}
-	return reply
+	u.bindings[nb.PushId] = nb
+	return &wire.BindReply{PushId: nb.PushId}
+}
+
+// dropped forgets a binding whose removal is committed: the vendor actors'
+// log of unbinds learns it, and with release its token actor forgets that
+// this user holds the push id (not when the token moved to another user,
+// whose claim the index now names).
+func (u *userActor) dropped(pushID string, release bool) {
+	u.n.unbinds.add(pushID, u.n.now())
+	delete(u.bindings, pushID)
+	if release {
+		u.n.Tell(TokenKey(u.app, pushID), &wire.PushIDRelease{App: u.app, PushId: pushID, User: u.user})
+	}
 }
 
 func (u *userActor) unbind(m *wire.UnbindRequest) *wire.Reply {
@@ -233,24 +240,12 @@ func (u *userActor) unbind(m *wire.UnbindRequest) *wire.Reply {
 	if m.RegisteredBeforeMs != 0 && bd.RegisteredAtMs >= m.RegisteredBeforeMs {
 		return &wire.Reply{} // registered again after the push: keep it
 	}
-	dropIndex := true
-	if m.Moved {
-		app, user, ok, err := u.n.o.Store.BindingOwner(m.PushId)
-		if err != nil {
-			return &wire.Reply{Error: errReply("storage_failed", "%v", err)}
-		}
-		if ok && app == u.app && user == u.user {
-			return &wire.Reply{} // the index says it is still ours
-		}
-		dropIndex = false
-	}
 	b := u.n.o.Store.NewBatch()
-	b.DeleteBinding(u.app, u.user, m.PushId, dropIndex)
-	u.n.unbinds.add(m.PushId, u.n.now())
+	b.DeleteBinding(u.app, u.user, m.PushId)
 	if err := u.n.o.Store.Commit(b, true); err != nil {
 		return &wire.Reply{Error: errReply("storage_failed", "%v", err)}
 	}
-	delete(u.bindings, m.PushId)
+	u.dropped(m.PushId, !m.Moved)
 	reason := m.Reason
 	if reason == "" {
 		reason = "unregister"
@@ -267,8 +262,7 @@ func (u *userActor) logout(ctx actor.Context, m *wire.LogoutRequest) *wire.Reply
 	var removed []string
 	for id, bd := range u.bindings {
 		if bd.DeviceId == m.DeviceId {
-			b.DeleteBinding(u.app, u.user, id, true)
-			u.n.unbinds.add(id, u.n.now())
+			b.DeleteBinding(u.app, u.user, id)
 			removed = append(removed, id)
 		}
 	}
@@ -281,7 +275,7 @@ func (u *userActor) logout(ctx actor.Context, m *wire.LogoutRequest) *wire.Reply
 		}
 	}
 	for _, id := range removed {
-		delete(u.bindings, id)
+		u.dropped(id, true)
 		u.n.o.Metrics.Unbound.WithLabelValues("logout").Inc()
 	}
 	delete(u.pending, m.DeviceId)

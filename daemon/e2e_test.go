@@ -212,7 +212,7 @@ func TestBackgroundDeviceGetsFrameAndPush(t *testing.T) {
 func TestLogoutAndUnregisterStopPushes(t *testing.T) {
 	h := startDaemon(t)
 	loggedOut, unregistered, control := apnsToken(5), apnsToken(6), "fcm-control"
-	h.bind("bob", "old-phone", push.APNs, loggedOut)
+	outID := h.bind("bob", "old-phone", push.APNs, loggedOut)
 	id := h.bind("bob", "ipad", push.APNs, unregistered)
 	h.bind("bob", "pixel", push.FCM, control)
 
@@ -237,6 +237,17 @@ func TestLogoutAndUnregisterStopPushes(t *testing.T) {
 	if len(devs) != 1 || devs[0]["device_id"] != "pixel" {
 		t.Fatalf("devices after logout and unregister = %v", devs)
 	}
+	// Their token actors forgot bob: the push id index keeps no entry for a
+	// token nobody holds, and a push test finds nothing to push.
+	for _, pid := range []string{outID, id} {
+		h.eventually("index entry of "+pid+" released", func() bool {
+			_, _, ok, err := h.d.Store().PushOwner(pid)
+			return err == nil && !ok
+		})
+		if st, out := h.call("POST", "/v1/push/test", "key", map[string]any{"push_id": pid, "dry_run": true}); st != http.StatusNotFound {
+			t.Fatalf("push test of a dropped binding: %d %v, want 404", st, out)
+		}
+	}
 }
 
 func TestTokenMovesToAnotherUser(t *testing.T) {
@@ -259,6 +270,17 @@ func TestTokenMovesToAnotherUser(t *testing.T) {
 	h.eventually("outbox empty", func() bool { return h.outboxLen() == 0 })
 	if n := h.countRecords(push.APNs, tok); n != 1 || dig(jsonBody(t, r[0]), "aps", "alert", "body") != "bob" {
 		t.Fatalf("pushes to the moved token: %d, first %s", n, r[0].Body)
+	}
+	// And back: alice holds it again, bob not, and the index names alice.
+	h.bind("alice", "shared-phone", push.APNs, tok)
+	if devs := h.devices("bob"); len(devs) != 0 {
+		t.Fatalf("bob still holds the token that moved back: %v", devs)
+	}
+	if devs := h.devices("alice"); len(devs) != 1 || devs[0]["push_id"] != id1 {
+		t.Fatalf("alice's devices after the move back: %v", devs)
+	}
+	if app, user, ok, err := h.d.Store().PushOwner(id1); err != nil || !ok || app != daemon.DemoAppID || user != "alice" {
+		t.Fatalf("push id index after the move back: %q %q %v %v; want alice", app, user, ok, err)
 	}
 }
 

@@ -28,7 +28,7 @@ func TestCorruptValues(t *testing.T) {
 			return err
 		}},
 		{"push index without a '/'", pushIndexKey("p1"), []byte("appbob"), func(s *Store) error {
-			_, _, _, err := s.BindingOwner("p1")
+			_, _, _, err := s.PushOwner("p1")
 			return err
 		}},
 		{"message", messageKey("app", "bob", "inbox", 1), garbage, func(s *Store) error {

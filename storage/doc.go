@@ -25,7 +25,8 @@
 //	f/<app>/<group>/<seq:be64>            wire.Fanout: a group message's fan-out in progress
 //	c/<app>/<call_id>                     wire.CallRecord
 //	p/<push_id>                           "<app>/<user>": who holds a binding (push ids are
-//	                                      derived from app, provider and token, so this is the token index too)
+//	                                      derived from app, provider and token, so this is the token index too);
+//	                                      kept on the node that owns the push id's token actor t/<app>/<push_id>
 //	o/<id:be64>                           wire.PushJob: the push outbox of this node
 //	k/<id:be64>                           wire.PushChunk: outbox pushes of a fan-out chunk, in one record
 //	q/<app>/<provider>/<day>              uvarint: pushes counted against the daily quota that vendor day

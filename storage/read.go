@@ -137,8 +137,10 @@ func (s *Store) EachUserBindings(app string, users []string, fn func(user string
 	return nil
 }
 
-// BindingOwner says which app and user hold the push id, if any.
-func (s *Store) BindingOwner(pushID string) (app, user string, ok bool, err error) {
+// PushOwner says which app and user the push id index names as the holder
+// of the push id, if any. The entry is on the node of the push id's token
+// actor, which alone writes it.
+func (s *Store) PushOwner(pushID string) (app, user string, ok bool, err error) {
 	v, ok, err := s.get(pushIndexKey(pushID))
 	if err != nil || !ok {
 		return "", "", false, err

@@ -35,29 +35,38 @@ func TestBindings(t *testing.T) {
 	if none, err := s.UserBindings("app", "alice"); err != nil || len(none) != 0 {
 		t.Errorf("UserBindings(alice) = %v, %v; want none", none, err)
 	}
-	if app, user, ok, err := s.BindingOwner("p2"); err != nil || !ok || app != "app" || user != "bob" {
-		t.Errorf("BindingOwner(p2) = %q, %q, %v, %v", app, user, ok, err)
+	// PutBinding leaves the push id index alone: the token actor writes it.
+	if _, _, ok, err := s.PushOwner("p2"); ok || err != nil {
+		t.Errorf("PushOwner(p2) after PutBinding = %v, %v; want no entry", ok, err)
 	}
-	if _, _, ok, err := s.BindingOwner("nope"); ok || err != nil {
-		t.Errorf("BindingOwner(nope) = %v, %v; want not found", ok, err)
+	write(t, s, func(b *Batch) { b.PutPushOwner("p2", "app", "bob") })
+	if app, user, ok, err := s.PushOwner("p2"); err != nil || !ok || app != "app" || user != "bob" {
+		t.Errorf("PushOwner(p2) = %q, %q, %v, %v", app, user, ok, err)
+	}
+	if _, _, ok, err := s.PushOwner("nope"); ok || err != nil {
+		t.Errorf("PushOwner(nope) = %v, %v; want not found", ok, err)
 	}
 
-	// The token moves to alice: bob's binding goes, the index must stay (alice's).
+	// The token moves to alice: bob's binding goes, the index names alice.
 	write(t, s, func(b *Batch) {
 		b.PutBinding(&wire.Binding{App: "app", User: "alice", PushId: "p1", Token: "t1"})
-		b.DeleteBinding("app", "bob", "p1", false)
+		b.DeleteBinding("app", "bob", "p1")
+		b.PutPushOwner("p1", "app", "alice")
 	})
 	if _, ok, _ := s.Binding("app", "bob", "p1"); ok {
 		t.Error("bob's binding p1 survived DeleteBinding")
 	}
-	if app, user, ok, err := s.BindingOwner("p1"); err != nil || !ok || app != "app" || user != "alice" {
-		t.Errorf("BindingOwner(p1) after the move = %q, %q, %v, %v; want alice", app, user, ok, err)
+	if app, user, ok, err := s.PushOwner("p1"); err != nil || !ok || app != "app" || user != "alice" {
+		t.Errorf("PushOwner(p1) after the move = %q, %q, %v, %v; want alice", app, user, ok, err)
 	}
 
-	// Unbinding for good drops the index too.
-	write(t, s, func(b *Batch) { b.DeleteBinding("app", "bob", "p2", true) })
-	if _, _, ok, err := s.BindingOwner("p2"); ok || err != nil {
-		t.Errorf("BindingOwner(p2) after DeleteBinding(dropIndex) = %v, %v; want gone", ok, err)
+	// Unbinding for good: the binding and, by its own call, the index entry.
+	write(t, s, func(b *Batch) {
+		b.DeleteBinding("app", "bob", "p2")
+		b.DeletePushOwner("p2")
+	})
+	if _, _, ok, err := s.PushOwner("p2"); ok || err != nil {
+		t.Errorf("PushOwner(p2) after DeletePushOwner = %v, %v; want gone", ok, err)
 	}
 	if all, err := s.UserBindings("app", "bob"); err != nil || len(all) != 0 {
 		t.Errorf("UserBindings(bob) at the end = %v, %v; want none", all, err)

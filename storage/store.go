@@ -269,21 +269,26 @@ func mustMarshal(buf []byte, m proto.Message) []byte {
 	return v
 }
 
-// PutBinding stores a binding and points its push id at its user.
+// PutBinding stores a binding. The push id index is not touched: it lives
+// on the node of the push id's token actor (PutPushOwner).
 func (b *Batch) PutBinding(bd *wire.Binding) {
 	b.setProto(bindingKey(bd.App, bd.User, bd.PushId), bd)
-	_ = b.b.Set(pushIndexKey(bd.PushId), []byte(bd.App+"/"+bd.User), nil)
 }
 
-// DeleteBinding removes the user's binding and its last verdict; with
-// dropIndex it removes the push id index too (leave it when the token has
-// moved to another user).
-func (b *Batch) DeleteBinding(app, user, pushID string, dropIndex bool) {
+// DeleteBinding removes the user's binding and its last verdict.
+func (b *Batch) DeleteBinding(app, user, pushID string) {
 	_ = b.b.Delete(bindingKey(app, user, pushID), nil)
 	_ = b.b.Delete(verdictKey(app, user, pushID), nil)
-	if dropIndex {
-		_ = b.b.Delete(pushIndexKey(pushID), nil)
-	}
+}
+
+// PutPushOwner points the push id index at the app's user.
+func (b *Batch) PutPushOwner(pushID, app, user string) {
+	_ = b.b.Set(pushIndexKey(pushID), []byte(app+"/"+user), nil)
+}
+
+// DeletePushOwner drops the push id's index entry.
+func (b *Batch) DeletePushOwner(pushID string) {
+	_ = b.b.Delete(pushIndexKey(pushID), nil)
 }
 
 // PutVerdict records a binding's last vendor verdict.

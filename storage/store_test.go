@@ -140,7 +140,7 @@ func TestCommitAsyncLaterDeleteWins(t *testing.T) {
 	b1 := s.NewBatch()
 	b1.PutBinding(bd)
 	b2 := s.NewBatch()
-	b2.DeleteBinding("app", "u", "p1", true)
+	b2.DeleteBinding("app", "u", "p1")
 	s.CommitAsync(b1, false, func(error) { wg.Done() })
 	s.CommitAsync(b2, false, func(error) { wg.Done() })
 	within(t, 10*time.Second, "two CommitAsync", wg.Wait)

@@ -1122,12 +1122,9 @@ func (x *BindRequest) GetBinding() *Binding {
 }
 
 type BindReply struct {
-	state  protoimpl.MessageState `protogen:"open.v1"`
-	PushId string                 `protobuf:"bytes,1,opt,name=push_id,json=pushId,proto3" json:"push_id,omitempty"`
-	// previous_user is set when the token was bound to another user of the app
-	// before; that user's binding must be dropped.
-	PreviousUser  string `protobuf:"bytes,2,opt,name=previous_user,json=previousUser,proto3" json:"previous_user,omitempty"`
-	Error         *Error `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PushId        string                 `protobuf:"bytes,1,opt,name=push_id,json=pushId,proto3" json:"push_id,omitempty"`
+	Error         *Error                 `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1169,13 +1166,6 @@ func (x *BindReply) GetPushId() string {
 	return ""
 }
 
-func (x *BindReply) GetPreviousUser() string {
-	if x != nil {
-		return x.PreviousUser
-	}
-	return ""
-}
-
 func (x *BindReply) GetError() *Error {
 	if x != nil {
 		return x.Error
@@ -1191,7 +1181,9 @@ type UnbindRequest struct {
 	// registered_before_ms, when non-zero, unbinds only a binding registered
 	// before it (a token a vendor called invalid after a re-registration is kept).
 	RegisteredBeforeMs int64 `protobuf:"varint,4,opt,name=registered_before_ms,json=registeredBeforeMs,proto3" json:"registered_before_ms,omitempty"`
-	// moved: the token now belongs to another user; drop it only if the index agrees.
+	// moved: the token now belongs to another user, whose claim took the
+	// index (with registered_before_ms the claim's time, so that a binding made
+	// again since is kept); the index is not released.
 	Moved         bool   `protobuf:"varint,5,opt,name=moved,proto3" json:"moved,omitempty"`
 	Reason        string `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -1862,6 +1854,239 @@ func (x *Reply) GetError() *Error {
 	return nil
 }
 
+// PushIDClaim makes user the holder of a push id in the index the push id's
+// token actor (t/<app>/<push_id>) keeps on its node; it is sent after the
+// user's binding is stored. The answer (PushIDOwner) names the user of the
+// app that held it before, if another, whose binding must then be dropped.
+type PushIDClaim struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	App           string                 `protobuf:"bytes,1,opt,name=app,proto3" json:"app,omitempty"`
+	PushId        string                 `protobuf:"bytes,2,opt,name=push_id,json=pushId,proto3" json:"push_id,omitempty"`
+	User          string                 `protobuf:"bytes,3,opt,name=user,proto3" json:"user,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PushIDClaim) Reset() {
+	*x = PushIDClaim{}
+	mi := &file_wire_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PushIDClaim) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PushIDClaim) ProtoMessage() {}
+
+func (x *PushIDClaim) ProtoReflect() protoreflect.Message {
+	mi := &file_wire_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PushIDClaim.ProtoReflect.Descriptor instead.
+func (*PushIDClaim) Descriptor() ([]byte, []int) {
+	return file_wire_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *PushIDClaim) GetApp() string {
+	if x != nil {
+		return x.App
+	}
+	return ""
+}
+
+func (x *PushIDClaim) GetPushId() string {
+	if x != nil {
+		return x.PushId
+	}
+	return ""
+}
+
+func (x *PushIDClaim) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+// PushIDRelease drops the index entry of a push id if it still names user:
+// the user's binding is gone.
+type PushIDRelease struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	App           string                 `protobuf:"bytes,1,opt,name=app,proto3" json:"app,omitempty"`
+	PushId        string                 `protobuf:"bytes,2,opt,name=push_id,json=pushId,proto3" json:"push_id,omitempty"`
+	User          string                 `protobuf:"bytes,3,opt,name=user,proto3" json:"user,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PushIDRelease) Reset() {
+	*x = PushIDRelease{}
+	mi := &file_wire_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PushIDRelease) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PushIDRelease) ProtoMessage() {}
+
+func (x *PushIDRelease) ProtoReflect() protoreflect.Message {
+	mi := &file_wire_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PushIDRelease.ProtoReflect.Descriptor instead.
+func (*PushIDRelease) Descriptor() ([]byte, []int) {
+	return file_wire_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *PushIDRelease) GetApp() string {
+	if x != nil {
+		return x.App
+	}
+	return ""
+}
+
+func (x *PushIDRelease) GetPushId() string {
+	if x != nil {
+		return x.PushId
+	}
+	return ""
+}
+
+func (x *PushIDRelease) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+// PushIDLookup asks a token actor which user of the app holds the push id.
+type PushIDLookup struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	App           string                 `protobuf:"bytes,1,opt,name=app,proto3" json:"app,omitempty"`
+	PushId        string                 `protobuf:"bytes,2,opt,name=push_id,json=pushId,proto3" json:"push_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PushIDLookup) Reset() {
+	*x = PushIDLookup{}
+	mi := &file_wire_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PushIDLookup) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PushIDLookup) ProtoMessage() {}
+
+func (x *PushIDLookup) ProtoReflect() protoreflect.Message {
+	mi := &file_wire_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PushIDLookup.ProtoReflect.Descriptor instead.
+func (*PushIDLookup) Descriptor() ([]byte, []int) {
+	return file_wire_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *PushIDLookup) GetApp() string {
+	if x != nil {
+		return x.App
+	}
+	return ""
+}
+
+func (x *PushIDLookup) GetPushId() string {
+	if x != nil {
+		return x.PushId
+	}
+	return ""
+}
+
+// PushIDOwner answers PushIDClaim (the previous holder, "" when none or the
+// same user) and PushIDLookup (the holder, "" when none).
+type PushIDOwner struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	User          string                 `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	Error         *Error                 `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PushIDOwner) Reset() {
+	*x = PushIDOwner{}
+	mi := &file_wire_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PushIDOwner) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PushIDOwner) ProtoMessage() {}
+
+func (x *PushIDOwner) ProtoReflect() protoreflect.Message {
+	mi := &file_wire_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PushIDOwner.ProtoReflect.Descriptor instead.
+func (*PushIDOwner) Descriptor() ([]byte, []int) {
+	return file_wire_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *PushIDOwner) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+func (x *PushIDOwner) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
 // NotOwner answers a request that reached a node which does not own its key.
 type NotOwner struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1873,7 +2098,7 @@ type NotOwner struct {
 
 func (x *NotOwner) Reset() {
 	*x = NotOwner{}
-	mi := &file_wire_proto_msgTypes[23]
+	mi := &file_wire_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1885,7 +2110,7 @@ func (x *NotOwner) String() string {
 func (*NotOwner) ProtoMessage() {}
 
 func (x *NotOwner) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[23]
+	mi := &file_wire_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1898,7 +2123,7 @@ func (x *NotOwner) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NotOwner.ProtoReflect.Descriptor instead.
 func (*NotOwner) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{23}
+	return file_wire_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *NotOwner) GetKey() string {
@@ -1925,7 +2150,7 @@ type Deliver struct {
 
 func (x *Deliver) Reset() {
 	*x = Deliver{}
-	mi := &file_wire_proto_msgTypes[24]
+	mi := &file_wire_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1937,7 +2162,7 @@ func (x *Deliver) String() string {
 func (*Deliver) ProtoMessage() {}
 
 func (x *Deliver) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[24]
+	mi := &file_wire_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1950,7 +2175,7 @@ func (x *Deliver) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Deliver.ProtoReflect.Descriptor instead.
 func (*Deliver) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{24}
+	return file_wire_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Deliver) GetFrames() [][]byte {
@@ -1971,7 +2196,7 @@ type Kick struct {
 
 func (x *Kick) Reset() {
 	*x = Kick{}
-	mi := &file_wire_proto_msgTypes[25]
+	mi := &file_wire_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1983,7 +2208,7 @@ func (x *Kick) String() string {
 func (*Kick) ProtoMessage() {}
 
 func (x *Kick) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[25]
+	mi := &file_wire_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1996,7 +2221,7 @@ func (x *Kick) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Kick.ProtoReflect.Descriptor instead.
 func (*Kick) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{25}
+	return file_wire_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *Kick) GetReason() string {
@@ -2026,7 +2251,7 @@ type GroupRecord struct {
 
 func (x *GroupRecord) Reset() {
 	*x = GroupRecord{}
-	mi := &file_wire_proto_msgTypes[26]
+	mi := &file_wire_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2038,7 +2263,7 @@ func (x *GroupRecord) String() string {
 func (*GroupRecord) ProtoMessage() {}
 
 func (x *GroupRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[26]
+	mi := &file_wire_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2051,7 +2276,7 @@ func (x *GroupRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupRecord.ProtoReflect.Descriptor instead.
 func (*GroupRecord) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{26}
+	return file_wire_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *GroupRecord) GetApp() string {
@@ -2095,7 +2320,7 @@ type GroupSetRequest struct {
 
 func (x *GroupSetRequest) Reset() {
 	*x = GroupSetRequest{}
-	mi := &file_wire_proto_msgTypes[27]
+	mi := &file_wire_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2107,7 +2332,7 @@ func (x *GroupSetRequest) String() string {
 func (*GroupSetRequest) ProtoMessage() {}
 
 func (x *GroupSetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[27]
+	mi := &file_wire_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2120,7 +2345,7 @@ func (x *GroupSetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupSetRequest.ProtoReflect.Descriptor instead.
 func (*GroupSetRequest) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{27}
+	return file_wire_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *GroupSetRequest) GetApp() string {
@@ -2161,7 +2386,7 @@ type GroupSetReply struct {
 
 func (x *GroupSetReply) Reset() {
 	*x = GroupSetReply{}
-	mi := &file_wire_proto_msgTypes[28]
+	mi := &file_wire_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2173,7 +2398,7 @@ func (x *GroupSetReply) String() string {
 func (*GroupSetReply) ProtoMessage() {}
 
 func (x *GroupSetReply) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[28]
+	mi := &file_wire_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2186,7 +2411,7 @@ func (x *GroupSetReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupSetReply.ProtoReflect.Descriptor instead.
 func (*GroupSetReply) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{28}
+	return file_wire_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *GroupSetReply) GetMembers() uint64 {
@@ -2213,7 +2438,7 @@ type GroupGetRequest struct {
 
 func (x *GroupGetRequest) Reset() {
 	*x = GroupGetRequest{}
-	mi := &file_wire_proto_msgTypes[29]
+	mi := &file_wire_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2225,7 +2450,7 @@ func (x *GroupGetRequest) String() string {
 func (*GroupGetRequest) ProtoMessage() {}
 
 func (x *GroupGetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[29]
+	mi := &file_wire_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2238,7 +2463,7 @@ func (x *GroupGetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupGetRequest.ProtoReflect.Descriptor instead.
 func (*GroupGetRequest) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{29}
+	return file_wire_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *GroupGetRequest) GetApp() string {
@@ -2266,7 +2491,7 @@ type GroupGetReply struct {
 
 func (x *GroupGetReply) Reset() {
 	*x = GroupGetReply{}
-	mi := &file_wire_proto_msgTypes[30]
+	mi := &file_wire_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2278,7 +2503,7 @@ func (x *GroupGetReply) String() string {
 func (*GroupGetReply) ProtoMessage() {}
 
 func (x *GroupGetReply) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[30]
+	mi := &file_wire_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2291,7 +2516,7 @@ func (x *GroupGetReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupGetReply.ProtoReflect.Descriptor instead.
 func (*GroupGetReply) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{30}
+	return file_wire_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *GroupGetReply) GetMembers() []string {
@@ -2329,7 +2554,7 @@ type GroupReadRequest struct {
 
 func (x *GroupReadRequest) Reset() {
 	*x = GroupReadRequest{}
-	mi := &file_wire_proto_msgTypes[31]
+	mi := &file_wire_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2341,7 +2566,7 @@ func (x *GroupReadRequest) String() string {
 func (*GroupReadRequest) ProtoMessage() {}
 
 func (x *GroupReadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[31]
+	mi := &file_wire_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2354,7 +2579,7 @@ func (x *GroupReadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupReadRequest.ProtoReflect.Descriptor instead.
 func (*GroupReadRequest) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{31}
+	return file_wire_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *GroupReadRequest) GetApp() string {
@@ -2403,7 +2628,7 @@ type GroupReadReply struct {
 
 func (x *GroupReadReply) Reset() {
 	*x = GroupReadReply{}
-	mi := &file_wire_proto_msgTypes[32]
+	mi := &file_wire_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2415,7 +2640,7 @@ func (x *GroupReadReply) String() string {
 func (*GroupReadReply) ProtoMessage() {}
 
 func (x *GroupReadReply) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[32]
+	mi := &file_wire_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2428,7 +2653,7 @@ func (x *GroupReadReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupReadReply.ProtoReflect.Descriptor instead.
 func (*GroupReadReply) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{32}
+	return file_wire_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *GroupReadReply) GetMessages() []*Message {
@@ -2467,7 +2692,7 @@ type Fanout struct {
 
 func (x *Fanout) Reset() {
 	*x = Fanout{}
-	mi := &file_wire_proto_msgTypes[33]
+	mi := &file_wire_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2479,7 +2704,7 @@ func (x *Fanout) String() string {
 func (*Fanout) ProtoMessage() {}
 
 func (x *Fanout) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[33]
+	mi := &file_wire_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2492,7 +2717,7 @@ func (x *Fanout) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Fanout.ProtoReflect.Descriptor instead.
 func (*Fanout) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{33}
+	return file_wire_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *Fanout) GetApp() string {
@@ -2539,7 +2764,7 @@ type FanoutChunk struct {
 
 func (x *FanoutChunk) Reset() {
 	*x = FanoutChunk{}
-	mi := &file_wire_proto_msgTypes[34]
+	mi := &file_wire_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2551,7 +2776,7 @@ func (x *FanoutChunk) String() string {
 func (*FanoutChunk) ProtoMessage() {}
 
 func (x *FanoutChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[34]
+	mi := &file_wire_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2564,7 +2789,7 @@ func (x *FanoutChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FanoutChunk.ProtoReflect.Descriptor instead.
 func (*FanoutChunk) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{34}
+	return file_wire_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *FanoutChunk) GetMessage() *Message {
@@ -2606,7 +2831,7 @@ type GroupDeliver struct {
 
 func (x *GroupDeliver) Reset() {
 	*x = GroupDeliver{}
-	mi := &file_wire_proto_msgTypes[35]
+	mi := &file_wire_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2618,7 +2843,7 @@ func (x *GroupDeliver) String() string {
 func (*GroupDeliver) ProtoMessage() {}
 
 func (x *GroupDeliver) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[35]
+	mi := &file_wire_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2631,7 +2856,7 @@ func (x *GroupDeliver) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupDeliver.ProtoReflect.Descriptor instead.
 func (*GroupDeliver) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{35}
+	return file_wire_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *GroupDeliver) GetMessage() *Message {
@@ -2663,7 +2888,7 @@ type Membership struct {
 
 func (x *Membership) Reset() {
 	*x = Membership{}
-	mi := &file_wire_proto_msgTypes[36]
+	mi := &file_wire_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2675,7 +2900,7 @@ func (x *Membership) String() string {
 func (*Membership) ProtoMessage() {}
 
 func (x *Membership) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[36]
+	mi := &file_wire_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2688,7 +2913,7 @@ func (x *Membership) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Membership.ProtoReflect.Descriptor instead.
 func (*Membership) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{36}
+	return file_wire_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *Membership) GetApp() string {
@@ -2737,7 +2962,7 @@ type CallInvitee struct {
 
 func (x *CallInvitee) Reset() {
 	*x = CallInvitee{}
-	mi := &file_wire_proto_msgTypes[37]
+	mi := &file_wire_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2749,7 +2974,7 @@ func (x *CallInvitee) String() string {
 func (*CallInvitee) ProtoMessage() {}
 
 func (x *CallInvitee) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[37]
+	mi := &file_wire_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2762,7 +2987,7 @@ func (x *CallInvitee) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallInvitee.ProtoReflect.Descriptor instead.
 func (*CallInvitee) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{37}
+	return file_wire_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *CallInvitee) GetUser() string {
@@ -2800,7 +3025,7 @@ type CallRecord struct {
 
 func (x *CallRecord) Reset() {
 	*x = CallRecord{}
-	mi := &file_wire_proto_msgTypes[38]
+	mi := &file_wire_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2812,7 +3037,7 @@ func (x *CallRecord) String() string {
 func (*CallRecord) ProtoMessage() {}
 
 func (x *CallRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[38]
+	mi := &file_wire_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2825,7 +3050,7 @@ func (x *CallRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallRecord.ProtoReflect.Descriptor instead.
 func (*CallRecord) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{38}
+	return file_wire_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *CallRecord) GetApp() string {
@@ -2924,7 +3149,7 @@ type CallRequest struct {
 
 func (x *CallRequest) Reset() {
 	*x = CallRequest{}
-	mi := &file_wire_proto_msgTypes[39]
+	mi := &file_wire_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2936,7 +3161,7 @@ func (x *CallRequest) String() string {
 func (*CallRequest) ProtoMessage() {}
 
 func (x *CallRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[39]
+	mi := &file_wire_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2949,7 +3174,7 @@ func (x *CallRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallRequest.ProtoReflect.Descriptor instead.
 func (*CallRequest) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{39}
+	return file_wire_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *CallRequest) GetApp() string {
@@ -3033,7 +3258,7 @@ type CallReply struct {
 
 func (x *CallReply) Reset() {
 	*x = CallReply{}
-	mi := &file_wire_proto_msgTypes[40]
+	mi := &file_wire_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3045,7 +3270,7 @@ func (x *CallReply) String() string {
 func (*CallReply) ProtoMessage() {}
 
 func (x *CallReply) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[40]
+	mi := &file_wire_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3058,7 +3283,7 @@ func (x *CallReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallReply.ProtoReflect.Descriptor instead.
 func (*CallReply) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{40}
+	return file_wire_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *CallReply) GetCallId() string {
@@ -3100,7 +3325,7 @@ type CallEvent struct {
 
 func (x *CallEvent) Reset() {
 	*x = CallEvent{}
-	mi := &file_wire_proto_msgTypes[41]
+	mi := &file_wire_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3112,7 +3337,7 @@ func (x *CallEvent) String() string {
 func (*CallEvent) ProtoMessage() {}
 
 func (x *CallEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[41]
+	mi := &file_wire_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3125,7 +3350,7 @@ func (x *CallEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallEvent.ProtoReflect.Descriptor instead.
 func (*CallEvent) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{41}
+	return file_wire_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *CallEvent) GetMessage() *Message {
@@ -3270,11 +3495,10 @@ const file_wire_proto_rawDesc = "" +
 	"\ftimestamp_ms\x18\x03 \x01(\x03R\vtimestampMs\x12'\n" +
 	"\x05error\x18\x04 \x01(\v2\x11.pushd.wire.ErrorR\x05error\"<\n" +
 	"\vBindRequest\x12-\n" +
-	"\abinding\x18\x01 \x01(\v2\x13.pushd.wire.BindingR\abinding\"r\n" +
+	"\abinding\x18\x01 \x01(\v2\x13.pushd.wire.BindingR\abinding\"S\n" +
 	"\tBindReply\x12\x17\n" +
-	"\apush_id\x18\x01 \x01(\tR\x06pushId\x12#\n" +
-	"\rprevious_user\x18\x02 \x01(\tR\fpreviousUser\x12'\n" +
-	"\x05error\x18\x03 \x01(\v2\x11.pushd.wire.ErrorR\x05error\"\xae\x01\n" +
+	"\apush_id\x18\x01 \x01(\tR\x06pushId\x12'\n" +
+	"\x05error\x18\x03 \x01(\v2\x11.pushd.wire.ErrorR\x05errorJ\x04\b\x02\x10\x03\"\xae\x01\n" +
 	"\rUnbindRequest\x12\x10\n" +
 	"\x03app\x18\x01 \x01(\tR\x03app\x12\x12\n" +
 	"\x04user\x18\x02 \x01(\tR\x04user\x12\x17\n" +
@@ -3332,7 +3556,21 @@ const file_wire_proto_rawDesc = "" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x13\n" +
 	"\x05at_ms\x18\x03 \x01(\x03R\x04atMs\"0\n" +
 	"\x05Reply\x12'\n" +
-	"\x05error\x18\x01 \x01(\v2\x11.pushd.wire.ErrorR\x05error\"2\n" +
+	"\x05error\x18\x01 \x01(\v2\x11.pushd.wire.ErrorR\x05error\"L\n" +
+	"\vPushIDClaim\x12\x10\n" +
+	"\x03app\x18\x01 \x01(\tR\x03app\x12\x17\n" +
+	"\apush_id\x18\x02 \x01(\tR\x06pushId\x12\x12\n" +
+	"\x04user\x18\x03 \x01(\tR\x04user\"N\n" +
+	"\rPushIDRelease\x12\x10\n" +
+	"\x03app\x18\x01 \x01(\tR\x03app\x12\x17\n" +
+	"\apush_id\x18\x02 \x01(\tR\x06pushId\x12\x12\n" +
+	"\x04user\x18\x03 \x01(\tR\x04user\"9\n" +
+	"\fPushIDLookup\x12\x10\n" +
+	"\x03app\x18\x01 \x01(\tR\x03app\x12\x17\n" +
+	"\apush_id\x18\x02 \x01(\tR\x06pushId\"J\n" +
+	"\vPushIDOwner\x12\x12\n" +
+	"\x04user\x18\x01 \x01(\tR\x04user\x12'\n" +
+	"\x05error\x18\x02 \x01(\v2\x11.pushd.wire.ErrorR\x05error\"2\n" +
 	"\bNotOwner\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05owner\x18\x02 \x01(\tR\x05owner\"!\n" +
@@ -3445,7 +3683,7 @@ func file_wire_proto_rawDescGZIP() []byte {
 	return file_wire_proto_rawDescData
 }
 
-var file_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
+var file_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 47)
 var file_wire_proto_goTypes = []any{
 	(*Envelope)(nil),          // 0: pushd.wire.Envelope
 	(*Error)(nil),             // 1: pushd.wire.Error
@@ -3470,32 +3708,36 @@ var file_wire_proto_goTypes = []any{
 	(*DevicesReply)(nil),      // 20: pushd.wire.DevicesReply
 	(*VerdictRecord)(nil),     // 21: pushd.wire.VerdictRecord
 	(*Reply)(nil),             // 22: pushd.wire.Reply
-	(*NotOwner)(nil),          // 23: pushd.wire.NotOwner
-	(*Deliver)(nil),           // 24: pushd.wire.Deliver
-	(*Kick)(nil),              // 25: pushd.wire.Kick
-	(*GroupRecord)(nil),       // 26: pushd.wire.GroupRecord
-	(*GroupSetRequest)(nil),   // 27: pushd.wire.GroupSetRequest
-	(*GroupSetReply)(nil),     // 28: pushd.wire.GroupSetReply
-	(*GroupGetRequest)(nil),   // 29: pushd.wire.GroupGetRequest
-	(*GroupGetReply)(nil),     // 30: pushd.wire.GroupGetReply
-	(*GroupReadRequest)(nil),  // 31: pushd.wire.GroupReadRequest
-	(*GroupReadReply)(nil),    // 32: pushd.wire.GroupReadReply
-	(*Fanout)(nil),            // 33: pushd.wire.Fanout
-	(*FanoutChunk)(nil),       // 34: pushd.wire.FanoutChunk
-	(*GroupDeliver)(nil),      // 35: pushd.wire.GroupDeliver
-	(*Membership)(nil),        // 36: pushd.wire.Membership
-	(*CallInvitee)(nil),       // 37: pushd.wire.CallInvitee
-	(*CallRecord)(nil),        // 38: pushd.wire.CallRecord
-	(*CallRequest)(nil),       // 39: pushd.wire.CallRequest
-	(*CallReply)(nil),         // 40: pushd.wire.CallReply
-	(*CallEvent)(nil),         // 41: pushd.wire.CallEvent
-	nil,                       // 42: pushd.wire.PushJob.DataEntry
+	(*PushIDClaim)(nil),       // 23: pushd.wire.PushIDClaim
+	(*PushIDRelease)(nil),     // 24: pushd.wire.PushIDRelease
+	(*PushIDLookup)(nil),      // 25: pushd.wire.PushIDLookup
+	(*PushIDOwner)(nil),       // 26: pushd.wire.PushIDOwner
+	(*NotOwner)(nil),          // 27: pushd.wire.NotOwner
+	(*Deliver)(nil),           // 28: pushd.wire.Deliver
+	(*Kick)(nil),              // 29: pushd.wire.Kick
+	(*GroupRecord)(nil),       // 30: pushd.wire.GroupRecord
+	(*GroupSetRequest)(nil),   // 31: pushd.wire.GroupSetRequest
+	(*GroupSetReply)(nil),     // 32: pushd.wire.GroupSetReply
+	(*GroupGetRequest)(nil),   // 33: pushd.wire.GroupGetRequest
+	(*GroupGetReply)(nil),     // 34: pushd.wire.GroupGetReply
+	(*GroupReadRequest)(nil),  // 35: pushd.wire.GroupReadRequest
+	(*GroupReadReply)(nil),    // 36: pushd.wire.GroupReadReply
+	(*Fanout)(nil),            // 37: pushd.wire.Fanout
+	(*FanoutChunk)(nil),       // 38: pushd.wire.FanoutChunk
+	(*GroupDeliver)(nil),      // 39: pushd.wire.GroupDeliver
+	(*Membership)(nil),        // 40: pushd.wire.Membership
+	(*CallInvitee)(nil),       // 41: pushd.wire.CallInvitee
+	(*CallRecord)(nil),        // 42: pushd.wire.CallRecord
+	(*CallRequest)(nil),       // 43: pushd.wire.CallRequest
+	(*CallReply)(nil),         // 44: pushd.wire.CallReply
+	(*CallEvent)(nil),         // 45: pushd.wire.CallEvent
+	nil,                       // 46: pushd.wire.PushJob.DataEntry
 }
 var file_wire_proto_depIdxs = []int32{
 	2,  // 0: pushd.wire.PushConfig.voip:type_name -> pushd.wire.VoIP
 	3,  // 1: pushd.wire.Message.push_config:type_name -> pushd.wire.PushConfig
 	3,  // 2: pushd.wire.PushJob.push_config:type_name -> pushd.wire.PushConfig
-	42, // 3: pushd.wire.PushJob.data:type_name -> pushd.wire.PushJob.DataEntry
+	46, // 3: pushd.wire.PushJob.data:type_name -> pushd.wire.PushJob.DataEntry
 	4,  // 4: pushd.wire.PushChunk.message:type_name -> pushd.wire.Message
 	5,  // 5: pushd.wire.PushChunk.bindings:type_name -> pushd.wire.Binding
 	4,  // 6: pushd.wire.SendRequest.message:type_name -> pushd.wire.Message
@@ -3505,22 +3747,23 @@ var file_wire_proto_depIdxs = []int32{
 	5,  // 10: pushd.wire.DevicesReply.bindings:type_name -> pushd.wire.Binding
 	1,  // 11: pushd.wire.DevicesReply.error:type_name -> pushd.wire.Error
 	1,  // 12: pushd.wire.Reply.error:type_name -> pushd.wire.Error
-	1,  // 13: pushd.wire.GroupSetReply.error:type_name -> pushd.wire.Error
-	1,  // 14: pushd.wire.GroupGetReply.error:type_name -> pushd.wire.Error
-	4,  // 15: pushd.wire.GroupReadReply.messages:type_name -> pushd.wire.Message
-	1,  // 16: pushd.wire.GroupReadReply.error:type_name -> pushd.wire.Error
-	4,  // 17: pushd.wire.FanoutChunk.message:type_name -> pushd.wire.Message
-	4,  // 18: pushd.wire.GroupDeliver.message:type_name -> pushd.wire.Message
-	37, // 19: pushd.wire.CallRecord.invitees:type_name -> pushd.wire.CallInvitee
-	3,  // 20: pushd.wire.CallRecord.push_config:type_name -> pushd.wire.PushConfig
-	3,  // 21: pushd.wire.CallRequest.push_config:type_name -> pushd.wire.PushConfig
-	1,  // 22: pushd.wire.CallReply.error:type_name -> pushd.wire.Error
-	4,  // 23: pushd.wire.CallEvent.message:type_name -> pushd.wire.Message
-	24, // [24:24] is the sub-list for method output_type
-	24, // [24:24] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	1,  // 13: pushd.wire.PushIDOwner.error:type_name -> pushd.wire.Error
+	1,  // 14: pushd.wire.GroupSetReply.error:type_name -> pushd.wire.Error
+	1,  // 15: pushd.wire.GroupGetReply.error:type_name -> pushd.wire.Error
+	4,  // 16: pushd.wire.GroupReadReply.messages:type_name -> pushd.wire.Message
+	1,  // 17: pushd.wire.GroupReadReply.error:type_name -> pushd.wire.Error
+	4,  // 18: pushd.wire.FanoutChunk.message:type_name -> pushd.wire.Message
+	4,  // 19: pushd.wire.GroupDeliver.message:type_name -> pushd.wire.Message
+	41, // 20: pushd.wire.CallRecord.invitees:type_name -> pushd.wire.CallInvitee
+	3,  // 21: pushd.wire.CallRecord.push_config:type_name -> pushd.wire.PushConfig
+	3,  // 22: pushd.wire.CallRequest.push_config:type_name -> pushd.wire.PushConfig
+	1,  // 23: pushd.wire.CallReply.error:type_name -> pushd.wire.Error
+	4,  // 24: pushd.wire.CallEvent.message:type_name -> pushd.wire.Message
+	25, // [25:25] is the sub-list for method output_type
+	25, // [25:25] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_wire_proto_init() }
@@ -3534,7 +3777,7 @@ func file_wire_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_wire_proto_rawDesc), len(file_wire_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   43,
+			NumMessages:   47,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

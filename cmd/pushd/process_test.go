@@ -494,6 +494,74 @@ func TestMultiNodeDeliveryAndPush(t *testing.T) {
 	}
 }
 
+// A token bound to a user through one node and then to another user through
+// another node leaves the first user, wherever the two users are placed: the
+// push id index lives with the push id's token actor, not with the node that
+// happened to store the binding. Six tokens move, each between users bound
+// through different nodes, so that the pairs' owners are spread over the
+// three nodes; a binding left with the old user would push its messages to
+// the device now logged in as someone else.
+func TestMultiNodeTokenMovesBetweenUsers(t *testing.T) {
+	s, simDir := startSim(t)
+	n1 := startProc(t, nodeConfig(t, s, simDir, "node-1", t.TempDir(), nil))
+	n2 := startProc(t, nodeConfig(t, s, simDir, "node-2", t.TempDir(), []string{n1.gossip}))
+	n3 := startProc(t, nodeConfig(t, s, simDir, "node-3", t.TempDir(), []string{n1.gossip}))
+	nodes := []*proc{n1, n2, n3}
+	for _, n := range nodes {
+		waitMembers(t, n.api, 3)
+	}
+	const moves = 6
+	for k := 0; k < moves; k++ {
+		dev := map[string]any{"device_id": "phone", "provider": "apns", "token": apnsTok(200 + k)}
+		first := mustPost(t, nodes[k%3].api, "/v1/devices", fmt.Sprintf("old%d", k), dev)
+		second := mustPost(t, nodes[(k+1)%3].api, "/v1/devices", fmt.Sprintf("new%d", k), dev)
+		if first["push_id"] != second["push_id"] {
+			t.Fatalf("token %d: push ids %v then %v; the same token must keep its push id", k, first["push_id"], second["push_id"])
+		}
+	}
+	// The old users hold nothing, as seen through any node.
+	for k := 0; k < moves; k++ {
+		for _, via := range nodes {
+			st, out, err := request(via.api, "GET", fmt.Sprintf("/v1/users/old%d/devices", k), "", nil)
+			if err != nil || st != http.StatusOK {
+				t.Fatalf("devices of old%d: %d %v %v", k, st, out, err)
+			}
+			if devs, _ := out["devices"].([]any); len(devs) != 0 {
+				t.Fatalf("old%d still holds %v after its token moved to new%d", k, devs, k)
+			}
+		}
+	}
+	// A message to an old user pushes nothing; one to the new user pushes the token.
+	want := map[string]string{}
+	for k := 0; k < moves; k++ {
+		send := func(to string) string {
+			out := mustPost(t, nodes[(k+2)%3].api, "/v1/messages", "", map[string]any{"from": "alice", "to": to, "conversation_type": 0, "type": 1,
+				"body": "hi " + to, "push_config": map[string]any{"title": "t", "content": to}})
+			return out["message_id"].(string)
+		}
+		send(fmt.Sprintf("old%d", k))
+		want[apnsTok(200+k)] = send(fmt.Sprintf("new%d", k))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	err := s.Wait(ctx, func([]vendorsim.Record) bool {
+		for tok := range want {
+			if len(s.Delivered(push.APNs, tok)) == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	if err != nil {
+		t.Fatalf("the new users' messages were not pushed: %v", err)
+	}
+	for tok, id := range want {
+		if got := pushedMessageIDs(s, tok); len(got) != 1 || got[id] != 1 {
+			t.Fatalf("pushes to %s: %v; want only the new user's message %s once", tok, got, id)
+		}
+	}
+}
+
 // waitMembers waits until the node's /metrics shows n cluster members.
 func waitMembers(t *testing.T, addr string, n int) {
 	t.Helper()
