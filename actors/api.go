@@ -124,12 +124,17 @@ func (n *Node) Call(ctx context.Context, r *wire.CallRequest) (*wire.CallReply, 
 	return requestAs[*wire.CallReply](ctx, n, CallKey(r.App, r.CallId), r)
 }
 
+// claimRounds bounds how often a bind drops a holder and claims again before
+// giving up (each round, another bind of the same token got in between).
+const claimRounds = 4
+
 // Bind binds b's token to b.User and returns its push id. A token bound to
 // another user of the app before is taken from that user: once the binding
-// is stored, the push id's token actor (on whichever node owns it) records
-// the new holder and names the old one, whose binding is then dropped unless
-// it was made again since. When the claim cannot be made, the binding stands
-// and the error is returned: binding again (idempotent) completes it.
+// is stored, the push id's token actor (on whichever node owns it) names
+// the holder, whose binding is dropped (unless it was made again since)
+// before the index is moved. When that cannot be done, the new binding
+// stands, the index still names the old holder and the error is returned:
+// binding again (idempotent) finishes the move.
 func (n *Node) Bind(ctx context.Context, b *wire.Binding) (string, error) {
 	b.PushId = PushID(b.App, b.Provider, b.Token)
 	b.RegisteredAtMs = n.now().UnixMilli()
@@ -137,19 +142,24 @@ func (n *Node) Bind(ctx context.Context, b *wire.Binding) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	prev, err := requestAs[*wire.PushIDOwner](ctx, n, TokenKey(b.App, r.PushId), &wire.PushIDClaim{App: b.App, PushId: r.PushId, User: b.User})
-	if err != nil {
-		return "", fmt.Errorf("claim push id %s for user %s: %w", r.PushId, b.User, err)
-	}
-	if prev.User != "" {
-		err := n.requestReply(ctx, UserKey(b.App, prev.User), &wire.UnbindRequest{
-			App: b.App, User: prev.User, PushId: r.PushId, Moved: true, Reason: "moved", RegisteredBeforeMs: b.RegisteredAtMs,
+	dropped := ""
+	for range claimRounds {
+		holder, err := requestAs[*wire.PushIDOwner](ctx, n, TokenKey(b.App, r.PushId), &wire.PushIDClaim{App: b.App, PushId: r.PushId, User: b.User, Dropped: dropped})
+		if err != nil {
+			return "", fmt.Errorf("claim push id %s for user %s: %w", r.PushId, b.User, err)
+		}
+		if holder.User == "" {
+			return r.PushId, nil
+		}
+		err = n.requestReply(ctx, UserKey(b.App, holder.User), &wire.UnbindRequest{
+			App: b.App, User: holder.User, PushId: r.PushId, Moved: true, Reason: "moved", RegisteredBeforeMs: b.RegisteredAtMs,
 		})
 		if re, ok := AsRequestError(err); err != nil && !(ok && re.Code == "not_found") {
-			return "", fmt.Errorf("drop push id %s from its previous user %s: %w", r.PushId, prev.User, err)
+			return "", fmt.Errorf("drop push id %s from its holder %s: %w", r.PushId, holder.User, err)
 		}
+		dropped = holder.User
 	}
-	return r.PushId, nil
+	return "", &RequestError{Code: "unavailable", Message: fmt.Sprintf("push id %s changed holders %d times during this bind; bind again", r.PushId, claimRounds)}
 }
 
 // Unbind removes the user's binding (unregister push).

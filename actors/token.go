@@ -58,15 +58,15 @@ func (t *tokenActor) handle(msg proto.Message) proto.Message {
 		if held && user == m.User {
 			return &wire.PushIDOwner{}
 		}
+		if held && user != m.Dropped {
+			return &wire.PushIDOwner{User: user} // its binding goes first
+		}
 		b := st.NewBatch()
 		b.PutPushOwner(t.pushID, t.app, m.User)
 		if err := st.Commit(b, true); err != nil {
 			return &wire.PushIDOwner{Error: errReply("storage_failed", "%v", err)}
 		}
-		if !held {
-			user = ""
-		}
-		return &wire.PushIDOwner{User: user}
+		return &wire.PushIDOwner{}
 	case *wire.PushIDRelease:
 		if !held || user != m.User {
 			return &wire.Reply{} // taken by another user since, or gone already

@@ -3,6 +3,7 @@ package daemon_test
 import (
 	"io"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/pushd-im/pushd/config"
 	"github.com/pushd-im/pushd/daemon"
 	"github.com/pushd-im/pushd/push"
+	"github.com/pushd-im/pushd/storage"
 	"github.com/pushd-im/pushd/transport/vendorsim"
 	"github.com/pushd-im/pushd/wire"
 )
@@ -281,6 +283,36 @@ func TestTokenMovesToAnotherUser(t *testing.T) {
 	}
 	if app, user, ok, err := h.d.Store().PushOwner(id1); err != nil || !ok || app != daemon.DemoAppID || user != "alice" {
 		t.Fatalf("push id index after the move back: %q %q %v %v; want alice", app, user, ok, err)
+	}
+}
+
+// TestTokenMoveFinishesOnBindingAgain: a move that stopped half-way (the new
+// user's binding stored, the old holder's not dropped, so the index still
+// names the old holder) is finished by binding again, as the failed bind's
+// error tells the client to.
+func TestTokenMoveFinishesOnBindingAgain(t *testing.T) {
+	h := startDaemon(t)
+	tok := apnsToken(12)
+	id := h.bind("alice", "shared-phone", push.APNs, tok)
+	h.stop()
+	st, err := storage.Open(filepath.Join(h.cfg.DataDir, "store"), storage.Options{})
+	must(t, err)
+	b := st.NewBatch()
+	b.PutBinding(&wire.Binding{App: daemon.DemoAppID, User: "bob", PushId: id, DeviceId: "shared-phone", Provider: string(push.APNs),
+		Token: tok, ApnsEnv: "production", PushType: "alert", RegisteredAtMs: time.Now().UnixMilli()})
+	must(t, st.Commit(b, true))
+	must(t, st.Close())
+	h.start()
+	if a, b := h.devices("alice"), h.devices("bob"); len(a) != 1 || len(b) != 1 {
+		t.Fatalf("half-way state: alice %v, bob %v; want the token with both", a, b)
+	}
+
+	h.bind("bob", "shared-phone", push.APNs, tok)
+	if devs := h.devices("alice"); len(devs) != 0 {
+		t.Fatalf("alice still holds the token after bob bound it again: %v", devs)
+	}
+	if _, user, ok, err := h.d.Store().PushOwner(id); err != nil || !ok || user != "bob" {
+		t.Fatalf("push id index after binding again: %q %v %v; want bob", user, ok, err)
 	}
 }
 

@@ -1856,13 +1856,18 @@ func (x *Reply) GetError() *Error {
 
 // PushIDClaim makes user the holder of a push id in the index the push id's
 // token actor (t/<app>/<push_id>) keeps on its node; it is sent after the
-// user's binding is stored. The answer (PushIDOwner) names the user of the
-// app that held it before, if another, whose binding must then be dropped.
+// user's binding is stored. While another user of the app holds it, the
+// index is left alone and the answer (PushIDOwner) names that user, whose
+// binding the claimer drops before claiming again with dropped set to it;
+// so a claim that fails half-way leaves the index naming a user that still
+// holds the binding, and claiming again finishes the move.
 type PushIDClaim struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	App           string                 `protobuf:"bytes,1,opt,name=app,proto3" json:"app,omitempty"`
-	PushId        string                 `protobuf:"bytes,2,opt,name=push_id,json=pushId,proto3" json:"push_id,omitempty"`
-	User          string                 `protobuf:"bytes,3,opt,name=user,proto3" json:"user,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	App    string                 `protobuf:"bytes,1,opt,name=app,proto3" json:"app,omitempty"`
+	PushId string                 `protobuf:"bytes,2,opt,name=push_id,json=pushId,proto3" json:"push_id,omitempty"`
+	User   string                 `protobuf:"bytes,3,opt,name=user,proto3" json:"user,omitempty"`
+	// dropped is the holder the claimer has dropped the binding of.
+	Dropped       string `protobuf:"bytes,4,opt,name=dropped,proto3" json:"dropped,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1914,6 +1919,13 @@ func (x *PushIDClaim) GetPushId() string {
 func (x *PushIDClaim) GetUser() string {
 	if x != nil {
 		return x.User
+	}
+	return ""
+}
+
+func (x *PushIDClaim) GetDropped() string {
+	if x != nil {
+		return x.Dropped
 	}
 	return ""
 }
@@ -2033,8 +2045,8 @@ func (x *PushIDLookup) GetPushId() string {
 	return ""
 }
 
-// PushIDOwner answers PushIDClaim (the previous holder, "" when none or the
-// same user) and PushIDLookup (the holder, "" when none).
+// PushIDOwner answers PushIDClaim (the holder to drop first, "" when the
+// claim is made) and PushIDLookup (the holder, "" when none).
 type PushIDOwner struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	User          string                 `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
@@ -3556,11 +3568,12 @@ const file_wire_proto_rawDesc = "" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x13\n" +
 	"\x05at_ms\x18\x03 \x01(\x03R\x04atMs\"0\n" +
 	"\x05Reply\x12'\n" +
-	"\x05error\x18\x01 \x01(\v2\x11.pushd.wire.ErrorR\x05error\"L\n" +
+	"\x05error\x18\x01 \x01(\v2\x11.pushd.wire.ErrorR\x05error\"f\n" +
 	"\vPushIDClaim\x12\x10\n" +
 	"\x03app\x18\x01 \x01(\tR\x03app\x12\x17\n" +
 	"\apush_id\x18\x02 \x01(\tR\x06pushId\x12\x12\n" +
-	"\x04user\x18\x03 \x01(\tR\x04user\"N\n" +
+	"\x04user\x18\x03 \x01(\tR\x04user\x12\x18\n" +
+	"\adropped\x18\x04 \x01(\tR\adropped\"N\n" +
 	"\rPushIDRelease\x12\x10\n" +
 	"\x03app\x18\x01 \x01(\tR\x03app\x12\x17\n" +
 	"\apush_id\x18\x02 \x01(\tR\x06pushId\x12\x12\n" +

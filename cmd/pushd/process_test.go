@@ -400,18 +400,25 @@ func TestKill9MidTrafficLosesNothing(t *testing.T) {
 	t.Logf("%d messages accepted before kill -9; all stored and pushed after restart", total)
 }
 
-func TestMultiNodeDeliveryAndPush(t *testing.T) {
+// startCluster starts the simulator and three daemon processes that join the
+// first, and waits until every node sees all three: a send through any node
+// then reaches the same owner.
+func startCluster(t *testing.T) (*vendorsim.Sim, []*proc) {
+	t.Helper()
 	s, simDir := startSim(t)
 	n1 := startProc(t, nodeConfig(t, s, simDir, "node-1", t.TempDir(), nil))
 	n2 := startProc(t, nodeConfig(t, s, simDir, "node-2", t.TempDir(), []string{n1.gossip}))
 	n3 := startProc(t, nodeConfig(t, s, simDir, "node-3", t.TempDir(), []string{n1.gossip}))
 	nodes := []*proc{n1, n2, n3}
-
-	// Wait until every node sees three members: a send through any node then
-	// reaches the same owner.
 	for _, n := range nodes {
 		waitMembers(t, n.api, 3)
 	}
+	return s, nodes
+}
+
+func TestMultiNodeDeliveryAndPush(t *testing.T) {
+	s, nodes := startCluster(t)
+	n1, n3 := nodes[0], nodes[2]
 	// Online delivery: each user connects to one node and is sent to through
 	// every other node; many users, so owners are spread over all three nodes.
 	conns := map[string]*websocket.Conn{}
@@ -502,14 +509,7 @@ func TestMultiNodeDeliveryAndPush(t *testing.T) {
 // three nodes; a binding left with the old user would push its messages to
 // the device now logged in as someone else.
 func TestMultiNodeTokenMovesBetweenUsers(t *testing.T) {
-	s, simDir := startSim(t)
-	n1 := startProc(t, nodeConfig(t, s, simDir, "node-1", t.TempDir(), nil))
-	n2 := startProc(t, nodeConfig(t, s, simDir, "node-2", t.TempDir(), []string{n1.gossip}))
-	n3 := startProc(t, nodeConfig(t, s, simDir, "node-3", t.TempDir(), []string{n1.gossip}))
-	nodes := []*proc{n1, n2, n3}
-	for _, n := range nodes {
-		waitMembers(t, n.api, 3)
-	}
+	s, nodes := startCluster(t)
 	const moves = 6
 	for k := 0; k < moves; k++ {
 		dev := map[string]any{"device_id": "phone", "provider": "apns", "token": apnsTok(200 + k)}
