@@ -219,6 +219,35 @@ func TestActiveActorsByKind(t *testing.T) {
 	}
 }
 
+// TestGroupPushesFollowBindingChanges: the bindings a fan-out read are kept
+// for the next message (the store's binding cache); a member's new token, an
+// unregistered device and a token moved to a non-member are all seen by the
+// next message of the group.
+func TestGroupPushesFollowBindingChanges(t *testing.T) {
+	h := startDaemon(t)
+	h.bindAll([]binding{{"m1", "pixel", push.FCM, "fcm-m1-old", nil}, {"m2", "pixel", push.FCM, "fcm-m2", nil},
+		{"m3", "pixel", push.FCM, "fcm-m3", nil}})
+	h.putGroup("club", []string{"boss", "m1", "m2", "m3"})
+	h.sendGroup("boss", "club", "one", pushCfg{"title": "boss", "content": "one"})
+	for _, tok := range []string{"fcm-m1-old", "fcm-m2", "fcm-m3"} {
+		h.records(push.FCM, tok, 1)
+	}
+	h.fanoutDone()
+
+	h.bind("m1", "pixel", push.FCM, "fcm-m1-new") // replaces the device's old token
+	id2 := h.devices("m2")[0]["push_id"].(string)
+	h.mustCall("DELETE", "/v1/devices/"+id2, "m2", nil)
+	h.bind("outsider", "pixel", push.FCM, "fcm-m3") // m3's token moves out of the group
+	h.sendGroup("boss", "club", "two", pushCfg{"title": "boss", "content": "two"})
+	h.records(push.FCM, "fcm-m1-new", 1)
+	h.fanoutDone()
+	for tok, want := range map[string]int{"fcm-m1-old": 1, "fcm-m1-new": 1, "fcm-m2": 1, "fcm-m3": 1} {
+		if n := h.countRecords(push.FCM, tok); n != want {
+			t.Errorf("pushes to %s: %d, want %d", tok, n, want)
+		}
+	}
+}
+
 // TestGroupFanoutResumeSkipsWrittenChunks: when a fan-out record outlives the
 // chunks it describes (a crash between a chunk's pushes being written and the
 // record moving past it), the resumed fan-out finds each node's mark for the

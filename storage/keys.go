@@ -11,7 +11,12 @@ func userPrefix(app, user string) []byte {
 }
 
 func bindingKey(app, user, pushID string) []byte {
-	return append(userPrefix(app, user), "b/"+pushID...)
+	return append(bindingsPrefix(app, user), pushID...)
+}
+
+// bindingsPrefix is the prefix of every binding key of the user.
+func bindingsPrefix(app, user string) []byte {
+	return append(userPrefix(app, user), 'b', '/')
 }
 
 func streamPrefix(app, user, stream string) []byte {

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/cockroachdb/pebble/v2"
 	"google.golang.org/protobuf/proto"
@@ -69,7 +70,7 @@ func scanProto[M any, P interface {
 
 // UserBindings returns every binding of the user.
 func (s *Store) UserBindings(app, user string) ([]*wire.Binding, error) {
-	p := append(userPrefix(app, user), 'b', '/')
+	p := bindingsPrefix(app, user)
 	var out []*wire.Binding
 	err := scanProto(s, p, prefixEnd(p), func(_ []byte, b *wire.Binding) bool {
 		out = append(out, b)
@@ -82,20 +83,51 @@ func (s *Store) UserBindings(app, user string) ([]*wire.Binding, error) {
 const maxSteps = 8
 
 // EachUserBindings calls fn with the bindings of each of users (in the order
-// given; sorted users read fastest), with one iterator for all of them: a
-// group fan-out reads thousands of members' bindings at once.
+// given; sorted users read fastest), from the binding cache where it has them
+// and with one iterator for the rest: a group fan-out reads thousands of
+// members' bindings at once. fn must not modify the bindings or keep the
+// slices: they are shared with the cache.
 func (s *Store) EachUserBindings(app string, users []string, fn func(user string, bs []*wire.Binding) error) error {
+	prefixes := make([][]byte, len(users))
+	for i, u := range users {
+		prefixes[i] = bindingsPrefix(app, u)
+	}
+	all := make([][]*wire.Binding, len(users))
+	cached := make([]bool, len(users))
+	var gen uint64
+	if s.bindings != nil {
+		gen = s.bindings.lookup(prefixes, all, cached)
+	}
+	if slices.Contains(cached, false) {
+		if err := s.readBindings(app, prefixes, all, cached); err != nil {
+			return err
+		}
+		if s.bindings != nil {
+			s.bindings.fill(gen, prefixes, all, cached)
+		}
+	}
+	for i, u := range users {
+		if err := fn(u, all[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readBindings reads into all[i] the bindings under prefixes[i] for every i
+// not cached, with one iterator.
+func (s *Store) readBindings(app string, prefixes [][]byte, all [][]*wire.Binding, cached []bool) error {
 	lower := []byte("u/" + app + "/")
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: prefixEnd(lower)})
 	if err != nil {
 		return fmt.Errorf("storage: iter: %w", err)
 	}
 	defer it.Close()
-	var bs []*wire.Binding
 	var last []byte // the previous user's binding prefix
-	for _, u := range users {
-		p := append(userPrefix(app, u), 'b', '/')
-		bs = bs[:0]
+	for i, p := range prefixes {
+		if cached[i] {
+			continue
+		}
 		ok := false
 		if last == nil || bytes.Compare(p, last) <= 0 {
 			ok = it.SeekGE(p)
@@ -116,6 +148,7 @@ func (s *Store) EachUserBindings(app string, users []string, fn func(user string
 			}
 		}
 		last = p
+		var bs []*wire.Binding
 		for ; ok && bytes.HasPrefix(it.Key(), p); ok = it.Next() {
 			v, err := it.ValueAndErr()
 			if err != nil {
@@ -130,9 +163,7 @@ func (s *Store) EachUserBindings(app string, users []string, fn func(user string
 		if err := it.Error(); err != nil {
 			return fmt.Errorf("storage: iter: %w", err)
 		}
-		if err := fn(u, bs); err != nil {
-			return err
-		}
+		all[i] = bs
 	}
 	return nil
 }
