@@ -82,9 +82,12 @@ type vendorActor struct {
 	// release are the chunks of pushes answered while handling the
 	// message, released after writes (see releaseChunks).
 	release []*chunkRef
-	// lastConfig and its encoding speed up batch keys (see batchKey).
+	// lastConfig and its encoding, and the last key with the fields it was
+	// built from, speed up batch keys (see batchKey).
 	lastConfig      *wire.PushConfig
 	lastConfigBytes []byte
+	lastFields      batchFields
+	lastKey         string
 }
 
 // call is one vendor request: one push, or a batch with the same payload.
@@ -628,11 +631,37 @@ func classOf(p push.Provider, n *push.Notification, privateChannel string) strin
 // The push_config's encoding is kept for the last config seen: the jobs of one
 // fan-out share it.
 func (v *vendorActor) batchKey(j *wire.PushJob) string {
+	// A fan-out hands over its pushes of one message one after the other:
+	// the key of the last one serves while its fields stay the same (the
+	// strings are shared, so comparing them is cheap). Building it for
+	// every push was a tenth of a batched fan-out's CPU.
+	f := batchFieldsOf(j)
+	if len(j.Data) == 0 && v.lastKey != "" && f == v.lastFields {
+		return v.lastKey
+	}
 	if pc := j.GetPushConfig(); pc != v.lastConfig {
 		v.lastConfig = pc
 		v.lastConfigBytes, _ = proto.MarshalOptions{Deterministic: true}.Marshal(pc)
 	}
-	return batchKey(j, v.lastConfigBytes)
+	key := batchKey(j, v.lastConfigBytes)
+	if len(j.Data) == 0 {
+		v.lastFields, v.lastKey = f, key
+	}
+	return key
+}
+
+// batchFields are the fields of a job batchKey reads, but its data.
+type batchFields struct {
+	messageID, stream, from, pushType, bundleID, apnsEnv, collapseID string
+	seq                                                              uint64
+	expiresAtMs                                                      int64
+	priority                                                         int32
+	config                                                           *wire.PushConfig
+}
+
+func batchFieldsOf(j *wire.PushJob) batchFields {
+	return batchFields{j.MessageId, j.Stream, j.From, j.PushType, j.BundleId, j.ApnsEnv, j.CollapseId,
+		j.Seq, j.ExpiresAtMs, j.Priority, j.PushConfig}
 }
 
 func batchKey(j *wire.PushJob, config []byte) string {

@@ -102,6 +102,35 @@ func TestBatchKeyIgnoresTokenAndID(t *testing.T) {
 	if v.batchKey(job(1, "t1", "x")) == v.batchKey(other) {
 		t.Error("pushes at different stream positions batch")
 	}
+	// Jobs without data reuse the last key while their fields match; a change
+	// in any field makes a new one.
+	pc := &wire.PushConfig{Title: "x"}
+	plain := func(token string, f func(j *wire.PushJob)) *wire.PushJob {
+		j := job(5, token, "x")
+		j.Data, j.PushConfig = nil, pc
+		if f != nil {
+			f(j)
+		}
+		return j
+	}
+	first := v.batchKey(plain("t5", nil))
+	if v.batchKey(plain("t6", nil)) != first {
+		t.Error("a second push of the same message got another key")
+	}
+	for name, f := range map[string]func(j *wire.PushJob){
+		"message": func(j *wire.PushJob) { j.MessageId = "m2" }, "push type": func(j *wire.PushJob) { j.PushType = "voip" },
+		"bundle": func(j *wire.PushJob) { j.BundleId = "b2" }, "apns env": func(j *wire.PushJob) { j.ApnsEnv = "development" },
+		"expiry": func(j *wire.PushJob) { j.ExpiresAtMs = 9 }, "priority": func(j *wire.PushJob) { j.Priority = 1 },
+		"collapse id": func(j *wire.PushJob) { j.CollapseId = "c2" }, "sender": func(j *wire.PushJob) { j.From = "x" },
+		"config": func(j *wire.PushJob) { j.PushConfig = &wire.PushConfig{Title: "y"} },
+	} {
+		if v.batchKey(plain("t7", f)) == first {
+			t.Errorf("a push with another %s got the same key", name)
+		}
+		if v.batchKey(plain("t8", nil)) != first {
+			t.Errorf("after a push with another %s, the first message's key changed", name)
+		}
+	}
 }
 
 func TestNotificationAppliesProfileThenDefaults(t *testing.T) {

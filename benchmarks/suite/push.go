@@ -335,6 +335,7 @@ func pushdXiaomi(ctx context.Context, e *env, n *node, messages, members int) (f
 	if err := waitPushes(ctx, e, sim, total, 5*time.Minute, push.Xiaomi); err != nil {
 		return 0, nil, err
 	}
+	stop()
 	var lat []time.Duration
 	last := start
 	for _, r := range sim.Records(push.Xiaomi) {
