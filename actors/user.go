@@ -237,8 +237,18 @@ func (u *userActor) unbind(m *wire.UnbindRequest) *wire.Reply {
 	if bd == nil {
 		return &wire.Reply{Error: errReply("not_found", "push_id %s is not bound to user %s", m.PushId, u.user)}
 	}
-	if m.RegisteredBeforeMs != 0 && bd.RegisteredAtMs >= m.RegisteredBeforeMs {
-		return &wire.Reply{} // registered again after the push: keep it
+	if m.RegisteredBeforeMs != 0 {
+		// A vendor's "invalid" spares a binding registered in or after the
+		// push's millisecond. A move spares only one registered after the
+		// claimer's: in the same millisecond the claim came later (this
+		// binding's own claim had already made it the holder).
+		newer := bd.RegisteredAtMs >= m.RegisteredBeforeMs
+		if m.Moved {
+			newer = bd.RegisteredAtMs > m.RegisteredBeforeMs
+		}
+		if newer {
+			return &wire.Reply{} // registered again since: keep it
+		}
 	}
 	b := u.n.o.Store.NewBatch()
 	b.DeleteBinding(u.app, u.user, m.PushId)

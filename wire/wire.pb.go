@@ -1181,9 +1181,9 @@ type UnbindRequest struct {
 	// registered_before_ms, when non-zero, unbinds only a binding registered
 	// before it (a token a vendor called invalid after a re-registration is kept).
 	RegisteredBeforeMs int64 `protobuf:"varint,4,opt,name=registered_before_ms,json=registeredBeforeMs,proto3" json:"registered_before_ms,omitempty"`
-	// moved: the token now belongs to another user, whose claim took the
-	// index (with registered_before_ms the claim's time, so that a binding made
-	// again since is kept); the index is not released.
+	// moved: the token is being claimed by another user (registered_before_ms
+	// is the claimer's registration; a binding registered after it is kept,
+	// one in the same millisecond is not); the index is not released.
 	Moved         bool   `protobuf:"varint,5,opt,name=moved,proto3" json:"moved,omitempty"`
 	Reason        string `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
