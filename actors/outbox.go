@@ -1,6 +1,8 @@
 package actors
 
 import (
+	"errors"
+	"fmt"
 	"sync/atomic"
 	"time"
 
@@ -162,9 +164,50 @@ func (n *Node) recoverOutbox() error {
 	if err != nil {
 		return err
 	}
-	return n.o.Store.PushChunks(func(c *wire.PushChunk) bool {
+	var resolveErr error
+	err = n.o.Store.PushChunks(func(c *wire.PushChunk) bool {
 		n.o.Metrics.OutboxRecovered.Add(float64(len(c.Bindings)))
+		if resolveErr = n.resolveChunk(c); resolveErr != nil {
+			return false
+		}
+		if len(c.Bindings) == 0 {
+			b := n.o.Store.NewBatch()
+			b.DeletePushChunk(c.Id)
+			n.o.Store.CommitAsync(b, false, nil)
+			return true
+		}
 		n.dispatchJobs(n.chunkJobs(c), now)
 		return true
 	})
+	return errors.Join(err, resolveErr)
+}
+
+// resolveChunk replaces a recovered chunk's bindings, stored by their keys
+// only, with the bindings themselves; a binding gone since (unbound, logged
+// out, moved) is a push no longer to make, and leaves the chunk.
+func (n *Node) resolveChunk(c *wire.PushChunk) error {
+	var users []string
+	for _, bd := range c.Bindings {
+		if len(users) == 0 || users[len(users)-1] != bd.User {
+			users = append(users, bd.User)
+		}
+	}
+	byID := make(map[string]*wire.Binding, len(c.Bindings))
+	err := n.o.Store.EachUserBindings(c.Message.GetApp(), users, func(_ string, bs []*wire.Binding) error {
+		for _, bd := range bs {
+			byID[bd.User+"\x00"+bd.PushId] = bd
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("actors: recover outbox chunk %d: %w", c.Id, err)
+	}
+	kept := c.Bindings[:0]
+	for _, bd := range c.Bindings {
+		if full := byID[bd.User+"\x00"+bd.PushId]; full != nil {
+			kept = append(kept, full)
+		}
+	}
+	c.Bindings = kept
+	return nil
 }

@@ -205,6 +205,45 @@ func TestGroupPushRetryOutlivesItsChunk(t *testing.T) {
 	}
 }
 
+// TestRecoveredChunkReadsItsBindingsBack: a fan-out chunk is stored with each
+// binding by its key only; after a restart its pushes go to the bindings as
+// they are then, and not to one removed meanwhile.
+func TestRecoveredChunkReadsItsBindingsBack(t *testing.T) {
+	h := startDaemon(t)
+	h.bindAll([]binding{{"m1", "pixel", push.FCM, "fcm-m1", nil}, {"m2", "pixel", push.FCM, "fcm-m2", nil}})
+	app := daemon.DemoAppID
+	h.stop()
+
+	// A chunk left by a crash before its pushes were sent; m2's binding goes
+	// with it in the same write, as if unbound before the restart.
+	st, err := storage.Open(filepath.Join(h.cfg.DataDir, "store"), storage.Options{})
+	must(t, err)
+	var keys []*wire.Binding
+	must(t, st.EachUserBindings(app, []string{"m1", "m2"}, func(_ string, bs []*wire.Binding) error {
+		keys = append(keys, bs...)
+		return nil
+	}))
+	if len(keys) != 2 {
+		t.Fatalf("bindings before the restart: %v", keys)
+	}
+	b := st.NewBatch()
+	b.PutPushChunk(&wire.PushChunk{Id: st.NewPushID(), CreatedAtMs: time.Now().UnixMilli(), Bindings: keys,
+		Message: &wire.Message{App: app, Stream: "group:club", Seq: 1, MessageId: "m-recovered", From: "boss", TimestampMs: time.Now().UnixMilli(),
+			PushConfig: &wire.PushConfig{Title: "boss", Content: "recovered"}}})
+	b.DeleteBinding(app, "m2", keys[1].PushId)
+	must(t, st.Commit(b, true))
+	must(t, st.Close())
+
+	h.start()
+	if r := h.records(push.FCM, "fcm-m1", 1)[0]; !r.Delivered("fcm-m1") || dig(jsonBody(t, r), "message", "notification", "body") != "recovered" {
+		t.Errorf("m1 after the restart: %d %s %s, want the recovered push delivered", r.Status, r.Reason, r.Body)
+	}
+	h.eventually("outbox empty", func() bool { return h.outboxLen() == 0 })
+	if n := h.countRecords(push.FCM, "fcm-m2"); n != 0 {
+		t.Errorf("m2, unbound before the restart, pushed %d times", n)
+	}
+}
+
 // TestActiveActorsByKind: a group's actor is counted in
 // pushd_active_actors{kind="group"}, and not in pushd_active_users.
 func TestActiveActorsByKind(t *testing.T) {

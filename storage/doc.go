@@ -29,6 +29,7 @@
 //	                                      kept on the node that owns the push id's token actor t/<app>/<push_id>
 //	o/<id:be64>                           wire.PushJob: the push outbox of this node
 //	k/<id:be64>                           wire.PushChunk: outbox pushes of a fan-out chunk, in one record
+//	                                      (each binding by its key only: user and push id)
 //	q/<app>/<provider>/<day>              uvarint: pushes counted against the daily quota that vendor day
 //
 // # Writes
