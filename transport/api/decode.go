@@ -345,6 +345,9 @@ func (r *testPushRequest) validate() *apiError {
 	if r.PushID == "" || len(r.PushID) > maxPushID {
 		return badField("push_id", "is required (at most %d characters)", maxPushID)
 	}
+	if strings.Contains(r.PushID, "/") {
+		return badField("push_id", "is not a push id: push ids have no '/'")
+	}
 	pc := pushConfig{Title: r.Title, Content: r.Content, Payload: r.Payload}
 	return pc.validate("", nil)
 }

@@ -133,6 +133,7 @@ func TestTopLevelPushFieldsAreNamedPlainly(t *testing.T) {
 		"content: ": {PushID: "p1", Content: long},
 		"payload: ": {PushID: "p1", Payload: long},
 		"push_id: ": {Title: "t"},
+		"push_id: is not": {PushID: "p/1"},
 	}
 	for want, r := range cases {
 		if e := r.validate(); e == nil || !strings.HasPrefix(e.Message, want) {
