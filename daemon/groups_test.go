@@ -258,6 +258,21 @@ func TestActiveActorsByKind(t *testing.T) {
 	}
 }
 
+// TestTokenActorsDoNotLinger: a bind's token actor keeps nothing and stops
+// about a second after its last message, while the user's actor stays for
+// the user idle timeout.
+func TestTokenActorsDoNotLinger(t *testing.T) {
+	h := startDaemon(t)
+	h.bind("bob", "pixel", push.FCM, "fcm-linger")
+	h.eventually("the token actor stopped", func() bool {
+		v, ok := h.metricWith("pushd_active_actors", "kind", "token")
+		return ok && v == 0
+	})
+	if v, _ := h.metricWith("pushd_active_actors", "kind", "user"); v != 1 {
+		t.Errorf("user actors: %v, want bob's still alive", v)
+	}
+}
+
 // TestGroupPushesFollowBindingChanges: the bindings a fan-out read are kept
 // for the next message (the store's binding cache); a member's new token, an
 // unregistered device and a token moved to a non-member are all seen by the
