@@ -129,10 +129,10 @@ func FuzzClientFrame(f *testing.F) {
 func TestTopLevelPushFieldsAreNamedPlainly(t *testing.T) {
 	long := strings.Repeat("x", maxContent+1)
 	cases := map[string]testPushRequest{
-		"title: ":   {PushID: "p1", Title: strings.Repeat("x", maxTitle+1)},
-		"content: ": {PushID: "p1", Content: long},
-		"payload: ": {PushID: "p1", Payload: long},
-		"push_id: ": {Title: "t"},
+		"title: ":         {PushID: "p1", Title: strings.Repeat("x", maxTitle+1)},
+		"content: ":       {PushID: "p1", Content: long},
+		"payload: ":       {PushID: "p1", Payload: long},
+		"push_id: ":       {Title: "t"},
 		"push_id: is not": {PushID: "p/1"},
 	}
 	for want, r := range cases {
