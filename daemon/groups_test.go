@@ -259,8 +259,7 @@ func TestActiveActorsByKind(t *testing.T) {
 }
 
 // TestTokenActorsDoNotLinger: a bind's token actor keeps nothing and stops
-// about a second after its last message, while the user's actor stays for
-// the user idle timeout.
+// after its message, while the user's actor stays for the user idle timeout.
 func TestTokenActorsDoNotLinger(t *testing.T) {
 	h := startDaemon(t)
 	h.bind("bob", "pixel", push.FCM, "fcm-linger")
