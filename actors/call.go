@@ -31,6 +31,7 @@ type callActor struct {
 	self      *actor.PID
 	rec       *wire.CallRecord
 	stopTimer func() bool
+	idle      idleWatch
 	loadErr   error
 }
 
@@ -42,6 +43,9 @@ func newCall(n *Node, app, id string) *callActor {
 }
 
 func (c *callActor) Receive(ctx actor.Context) {
+	if _, ok := ctx.Message().(idleCheck); !ok {
+		c.idle.saw()
+	}
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		c.self = ctx.Self()
@@ -51,14 +55,17 @@ func (c *callActor) Receive(ctx actor.Context) {
 			c.rec = rec
 			c.arm()
 		}
-		ctx.SetReceiveTimeout(c.n.o.IdleTimeout)
+		c.idle.start(c.n, ctx.Self(), c.n.o.IdleTimeout)
 	case *actor.Stopping:
 		if c.stopTimer != nil {
 			c.stopTimer()
 		}
-	case *actor.ReceiveTimeout:
-		if c.rec == nil || c.rec.Ended {
+		c.idle.cancel()
+	case idleCheck:
+		if c.idle.idle() && (c.rec == nil || c.rec.Ended) {
 			ctx.Send(ctx.Parent(), &passivate{key: c.key, pid: ctx.Self()})
+		} else {
+			c.idle.arm(c.n, ctx.Self())
 		}
 	case callTimedOut:
 		c.timeout()

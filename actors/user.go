@@ -36,6 +36,7 @@ type userActor struct {
 	dedupe    sendDedupe
 	commits   int // async commits not yet answered
 	stopTimer func() bool
+	idle      idleWatch
 	timerAt   time.Time
 	self      *actor.PID
 	// failed is set when the state could not be loaded or a commit failed: the
@@ -78,18 +79,24 @@ func newUser(n *Node, app, user string) *userActor {
 }
 
 func (u *userActor) Receive(ctx actor.Context) {
+	if _, ok := ctx.Message().(idleCheck); !ok {
+		u.idle.saw()
+	}
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		u.self = ctx.Self()
 		u.load()
-		ctx.SetReceiveTimeout(u.n.o.IdleTimeout)
+		u.idle.start(u.n, ctx.Self(), u.n.o.IdleTimeout)
 	case *actor.Stopping:
 		if u.stopTimer != nil {
 			u.stopTimer()
 		}
-	case *actor.ReceiveTimeout:
-		if len(u.sessions) == 0 && len(u.pending) == 0 && u.commits == 0 {
+		u.idle.cancel()
+	case idleCheck:
+		if u.idle.idle() && len(u.sessions) == 0 && len(u.pending) == 0 && u.commits == 0 {
 			ctx.Send(ctx.Parent(), &passivate{key: u.key, pid: ctx.Self()})
+		} else {
+			u.idle.arm(u.n, ctx.Self())
 		}
 	case *wire.Envelope, *local:
 		u.envelope(ctx, m)
