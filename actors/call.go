@@ -43,8 +43,8 @@ func newCall(n *Node, app, id string) *callActor {
 }
 
 func (c *callActor) Receive(ctx actor.Context) {
-	if _, ok := ctx.Message().(idleCheck); !ok {
-		c.idle.saw()
+	if c.idle.receive(ctx, c.n, c.key, c.rec != nil && !c.rec.Ended) {
+		return
 	}
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
@@ -55,17 +55,9 @@ func (c *callActor) Receive(ctx actor.Context) {
 			c.rec = rec
 			c.arm()
 		}
-		c.idle.start(c.n, ctx.Self(), c.n.o.IdleTimeout)
 	case *actor.Stopping:
 		if c.stopTimer != nil {
 			c.stopTimer()
-		}
-		c.idle.cancel()
-	case idleCheck:
-		if c.idle.idle() && (c.rec == nil || c.rec.Ended) {
-			ctx.Send(ctx.Parent(), &passivate{key: c.key, pid: ctx.Self()})
-		} else {
-			c.idle.arm(c.n, ctx.Self())
 		}
 	case callTimedOut:
 		c.timeout()

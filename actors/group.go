@@ -50,22 +50,13 @@ func newGroup(n *Node, app, group string) *groupActor {
 }
 
 func (g *groupActor) Receive(ctx actor.Context) {
-	if _, ok := ctx.Message().(idleCheck); !ok {
-		g.idle.saw()
+	if g.idle.receive(ctx, g.n, g.key, g.fanouts > 0 || g.commits > 0) {
+		return
 	}
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		g.self = ctx.Self()
 		g.load()
-		g.idle.start(g.n, ctx.Self(), g.n.o.IdleTimeout)
-	case *actor.Stopping:
-		g.idle.cancel()
-	case idleCheck:
-		if g.idle.idle() && g.fanouts == 0 && g.commits == 0 {
-			ctx.Send(ctx.Parent(), &passivate{key: g.key, pid: ctx.Self()})
-		} else {
-			g.idle.arm(g.n, ctx.Self())
-		}
 	case *wire.Envelope, *local:
 		g.envelope(ctx, m)
 	case *sendCommit:

@@ -78,25 +78,23 @@ func newUser(n *Node, app, user string) *userActor {
 	return &userActor{n: n, app: app, user: user, key: UserKey(app, user)}
 }
 
+// busy says the actor must stay though idle: it has connections, pushes
+// waiting for an ack, or writes not yet committed.
+func (u *userActor) busy() bool {
+	return len(u.sessions) > 0 || len(u.pending) > 0 || u.commits > 0
+}
+
 func (u *userActor) Receive(ctx actor.Context) {
-	if _, ok := ctx.Message().(idleCheck); !ok {
-		u.idle.saw()
+	if u.idle.receive(ctx, u.n, u.key, u.busy()) {
+		return
 	}
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		u.self = ctx.Self()
 		u.load()
-		u.idle.start(u.n, ctx.Self(), u.n.o.IdleTimeout)
 	case *actor.Stopping:
 		if u.stopTimer != nil {
 			u.stopTimer()
-		}
-		u.idle.cancel()
-	case idleCheck:
-		if u.idle.idle() && len(u.sessions) == 0 && len(u.pending) == 0 && u.commits == 0 {
-			ctx.Send(ctx.Parent(), &passivate{key: u.key, pid: ctx.Self()})
-		} else {
-			u.idle.arm(u.n, ctx.Self())
 		}
 	case *wire.Envelope, *local:
 		u.envelope(ctx, m)

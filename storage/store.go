@@ -396,8 +396,7 @@ func appendPushChunk(buf []byte, c *wire.PushChunk) []byte {
 	}
 	if c.Message != nil {
 		buf = protowire.AppendTag(buf, chunkFieldMessage, protowire.BytesType)
-		buf = protowire.AppendVarint(buf, uint64(proto.Size(c.Message)))
-		buf = mustMarshal(buf, c.Message)
+		buf = protowire.AppendBytes(buf, mustMarshal(nil, c.Message))
 	}
 	for _, bd := range c.Bindings {
 		size := protowire.SizeTag(bindingFieldPushID) + protowire.SizeBytes(len(bd.PushId)) +
