@@ -128,13 +128,19 @@ func (n *Node) Call(ctx context.Context, r *wire.CallRequest) (*wire.CallReply, 
 // giving up (each round, another bind of the same token got in between).
 const claimRounds = 4
 
+// codeRegisteredAgain is a holder's answer to a move when it bound the token
+// again after the claimer did.
+const codeRegisteredAgain = "registered_again"
+
 // Bind binds b's token to b.User and returns its push id. A token bound to
 // another user of the app before is taken from that user: once the binding
 // is stored, the push id's token actor (on whichever node owns it) names
-// the holder, whose binding is dropped (unless it was made again since)
-// before the index is moved. When that cannot be done, the new binding
-// stands, the index still names the old holder and the error is returned:
-// binding again (idempotent) finishes the move.
+// the holder, whose binding is dropped before the index is moved. When that
+// cannot be done, the new binding stands, the index still names the old
+// holder and the error is returned: binding again (idempotent) finishes the
+// move. When the holder bound the token again after this bind was made, the
+// newer binding wins: this one is withdrawn and a "conflict" error says so
+// (before, both users kept the token and the index named this one).
 func (n *Node) Bind(ctx context.Context, b *wire.Binding) (string, error) {
 	b.PushId = PushID(b.App, b.Provider, b.Token)
 	b.RegisteredAtMs = n.now().UnixMilli()
@@ -154,12 +160,30 @@ func (n *Node) Bind(ctx context.Context, b *wire.Binding) (string, error) {
 		err = n.requestReply(ctx, UserKey(b.App, holder.User), &wire.UnbindRequest{
 			App: b.App, User: holder.User, PushId: r.PushId, Moved: true, Reason: "moved", RegisteredBeforeMs: b.RegisteredAtMs,
 		})
-		if re, ok := AsRequestError(err); err != nil && !(ok && re.Code == "not_found") {
+		re, ok := AsRequestError(err)
+		switch {
+		case err == nil, ok && re.Code == "not_found":
+		case ok && re.Code == codeRegisteredAgain:
+			return "", n.withdrawBind(ctx, b, r.PushId)
+		default:
 			return "", fmt.Errorf("drop push id %s from its holder %s: %w", r.PushId, holder.User, err)
 		}
 		dropped = holder.User
 	}
 	return "", &RequestError{Code: "unavailable", Message: fmt.Sprintf("push id %s changed holders %d times during this bind; bind again", r.PushId, claimRounds)}
+}
+
+// withdrawBind drops the binding b stored, unless b.User bound the token
+// again since, after its holder turned out to have bound it later than b
+// was made. The index never named b.User, so nothing is released.
+func (n *Node) withdrawBind(ctx context.Context, b *wire.Binding, pushID string) error {
+	err := n.requestReply(ctx, UserKey(b.App, b.User), &wire.UnbindRequest{
+		App: b.App, User: b.User, PushId: pushID, Moved: true, Reason: "moved", RegisteredBeforeMs: b.RegisteredAtMs,
+	})
+	if re, ok := AsRequestError(err); err != nil && !(ok && (re.Code == "not_found" || re.Code == codeRegisteredAgain)) {
+		return fmt.Errorf("withdraw push id %s from user %s, whose bind is older than its holder's: %w", pushID, b.User, err)
+	}
+	return &RequestError{Code: "conflict", Message: fmt.Sprintf("push_id %s was bound again by another user after this bind was made; the newer binding holds the token (bind again to take it)", pushID)}
 }
 
 // Unbind removes the user's binding (unregister push).

@@ -251,7 +251,12 @@ func (u *userActor) unbind(m *wire.UnbindRequest) *wire.Reply {
 		if m.Moved {
 			newer = bd.RegisteredAtMs > m.RegisteredBeforeMs
 		}
-		if newer {
+		switch {
+		case newer && m.Moved:
+			// This user bound the token again after the claimer did: the
+			// claimer's bind is the older one and must not take it.
+			return &wire.Reply{Error: errReply(codeRegisteredAgain, "push_id %s was bound again by its holder after this bind", m.PushId)}
+		case newer:
 			return &wire.Reply{} // registered again since: keep it
 		}
 	}

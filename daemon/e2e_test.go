@@ -316,6 +316,49 @@ func TestTokenMoveFinishesOnBindingAgain(t *testing.T) {
 	}
 }
 
+// TestOlderBindDoesNotTakeANewerBinding: while bob's bind was moving the
+// token from alice, alice bound it again. Her binding is the newer one, so
+// bob's bind must not take the token: it is withdrawn and answered 409, and
+// only alice holds the token. (Before, alice kept her binding, the index
+// moved to bob, and both users' messages were pushed to the one device.)
+// Alice's registration is written ahead of the clock, which is the state
+// that interleaving leaves: her binding made after bob's.
+func TestOlderBindDoesNotTakeANewerBinding(t *testing.T) {
+	h := startDaemon(t)
+	tok := apnsToken(13)
+	id := h.bind("alice", "shared-phone", push.APNs, tok)
+	h.stop()
+	st, err := storage.Open(filepath.Join(h.cfg.DataDir, "store"), storage.Options{})
+	must(t, err)
+	b := st.NewBatch()
+	b.PutBinding(&wire.Binding{App: daemon.DemoAppID, User: "alice", PushId: id, DeviceId: "shared-phone", Provider: string(push.APNs),
+		Token: tok, ApnsEnv: "production", PushType: "alert", RegisteredAtMs: time.Now().Add(time.Hour).UnixMilli()})
+	must(t, st.Commit(b, true))
+	must(t, st.Close())
+	h.start()
+
+	status, out := h.call("POST", "/v1/devices", "bob", map[string]any{"device_id": "shared-phone", "provider": string(push.APNs), "token": tok})
+	if code := dig(out, "error", "code"); status != http.StatusConflict || code != "conflict" {
+		t.Fatalf("older bind of a token bound again since: %d %v, want 409 conflict", status, out)
+	}
+	if msg, _ := dig(out, "error", "message").(string); !strings.Contains(msg, id) || strings.Contains(msg, "alice") {
+		t.Fatalf("conflict message %q: want the push id named and the other user not", msg)
+	}
+	if a, b := h.devices("alice"), h.devices("bob"); len(a) != 1 || len(b) != 0 {
+		t.Fatalf("after the older bind: alice %v, bob %v; want the token with alice alone", a, b)
+	}
+	if _, user, ok, err := h.d.Store().PushOwner(id); err != nil || !ok || user != "alice" {
+		t.Fatalf("push id index after the older bind: %q %v %v; want alice", user, ok, err)
+	}
+	h.send("carol", "bob", "to bob", pushCfg{"title": "t", "content": "bob"})
+	h.send("carol", "alice", "to alice", pushCfg{"title": "t", "content": "alice"})
+	r := h.records(push.APNs, tok, 1)
+	h.eventually("outbox empty", func() bool { return h.outboxLen() == 0 })
+	if n := h.countRecords(push.APNs, tok); n != 1 || dig(jsonBody(t, r[0]), "aps", "alert", "body") != "alice" {
+		t.Fatalf("pushes to the token: %d, first %s; want alice's only", n, r[0].Body)
+	}
+}
+
 func TestInvalidTokenUnbindsUnlessReRegistered(t *testing.T) {
 	h := startDaemon(t)
 	dead, fcmDead, again := apnsToken(8), "fcm-dead", apnsToken(9)
