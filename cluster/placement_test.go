@@ -126,6 +126,15 @@ func TestOwnerOfNoMembers(t *testing.T) {
 	}
 }
 
+func TestOwnerOfOneMember(t *testing.T) {
+	only := []Member{{ID: "node-1", RemoteAddr: "127.0.0.1:1"}}
+	for _, key := range []string{"", "user/1", "t/demo/p1"} {
+		if got := Owner(only, key); got != only[0] {
+			t.Errorf("Owner(one member, %q) = %v, want %v", key, got, only[0])
+		}
+	}
+}
+
 func TestPlacementSnapshotIsImmutable(t *testing.T) {
 	input := threeMembers()
 	slices.Reverse(input)
