@@ -118,6 +118,12 @@ type Notification struct {
 	Data map[string]string
 	// DryRun asks the client to build the request without sending it.
 	DryRun bool
+	// SkipExchange tells the client that nobody reads the Result's Exchange
+	// (the outbox's pushes), so it need not build one: the record copied the
+	// body and headers of every push, and for a batch a second, masked
+	// encoding of its whole form. POST /v1/push/test and dry runs leave it
+	// false.
+	SkipExchange bool
 }
 
 // Exchange is the vendor request as it was (or would be) sent, secrets masked,

@@ -180,38 +180,41 @@ func (c *Client) Send(ctx context.Context, n *push.Notification) push.Result {
 		return push.Result{Verdict: push.BadRequest, Reason: err.Error()}
 	}
 	body := note.Payload.([]byte)
-	ex := &push.Exchange{
-		Method: http.MethodPost,
-		URL:    api.Host + "/3/device/" + note.DeviceToken,
-		Body:   string(body),
+	exchange := func(headers map[string]string) *push.Exchange {
+		return &push.Exchange{Method: http.MethodPost, URL: api.Host + "/3/device/" + note.DeviceToken, Headers: headers, Body: string(body)}
 	}
 	if limit := payloadLimit(note); len(body) > limit {
-		ex.Headers = requestHeaders(note, c.bearer())
 		return push.Result{
 			Verdict:  push.BadRequest,
 			Reason:   apns2.ReasonPayloadTooLarge,
-			Exchange: ex,
+			Exchange: exchange(requestHeaders(note, c.bearer())),
 		}
 	}
 	if n.DryRun {
-		ex.Headers = requestHeaders(note, c.bearer())
-		return push.Result{Exchange: ex}
+		return push.Result{Exchange: exchange(requestHeaders(note, c.bearer()))}
 	}
 
+	// The capture is made for every push: apns2's Response lacks what the
+	// verdict needs (Retry-After, the raw body). The Exchange only when asked.
 	seen := &capture{}
 	_, err = api.PushWithContext(withCapture(ctx, seen), note)
-	if seen.request != nil {
-		ex.Headers = exchangeHeaders(seen.request)
-	} else {
-		ex.Headers = requestHeaders(note, c.bearer())
+	var ex *push.Exchange
+	switch {
+	case n.SkipExchange:
+	case seen.request != nil:
+		ex = exchange(exchangeHeaders(seen.request))
+	default:
+		ex = exchange(requestHeaders(note, c.bearer()))
 	}
 	if seen.status == 0 {
 		// No answer came back: the connection or the context failed. (A decode
 		// error with a status in hand is not this case: the status decides.)
 		return push.Result{Verdict: push.Retry, Reason: networkReason(err), Exchange: ex}
 	}
-	ex.Status = seen.status
-	ex.Answer = string(seen.body)
+	if ex != nil {
+		ex.Status = seen.status
+		ex.Answer = string(seen.body)
+	}
 	r := parseResponse(seen.status, seen.header, seen.body, time.Now())
 	r.Exchange = ex
 	return r

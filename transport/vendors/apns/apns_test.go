@@ -61,7 +61,7 @@ type fakeAPNs struct {
 	answer func(w http.ResponseWriter, r *http.Request)
 }
 
-func newFakeAPNs(t *testing.T, conf *tls.Config) *fakeAPNs {
+func newFakeAPNs(t testing.TB, conf *tls.Config) *fakeAPNs {
 	t.Helper()
 	f := &fakeAPNs{}
 	f.srv, f.caFile = vendortest.TLSServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -112,7 +112,7 @@ func (f *fakeAPNs) last(t *testing.T) seen {
 }
 
 // newKey makes a .p8-style signing key: EC P-256 in PKCS#8 PEM.
-func newKey(t *testing.T) (*ecdsa.PrivateKey, []byte) {
+func newKey(t testing.TB) (*ecdsa.PrivateKey, []byte) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -126,7 +126,7 @@ func newKey(t *testing.T) (*ecdsa.PrivateKey, []byte) {
 }
 
 // newTokenClient makes a token-auth Client whose both environments point at f.
-func newTokenClient(t *testing.T, f *fakeAPNs) (*Client, *ecdsa.PrivateKey) {
+func newTokenClient(t testing.TB, f *fakeAPNs) (*Client, *ecdsa.PrivateKey) {
 	t.Helper()
 	key, keyPEM := newKey(t)
 	c := vendortest.NewClient(t, New, Options{
@@ -392,6 +392,7 @@ func TestSendMapsAnswers(t *testing.T) {
 			if r.Exchange == nil || r.Exchange.Status != tc.status || r.Exchange.Answer != tc.body {
 				t.Errorf("exchange = %+v, want status %d and answer %q", r.Exchange, tc.status, tc.body)
 			}
+			vendortest.SameWithoutExchange(t, c.Send, push.Notification{Token: testToken, Body: "x"}, r)
 		})
 	}
 }

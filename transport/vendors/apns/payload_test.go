@@ -2,6 +2,7 @@ package apns
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -215,5 +216,28 @@ func BenchmarkPayload(b *testing.B) {
 		if _, err := payload(n, false); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkSend is one push to a fake APNs over HTTP/2, with the exchange
+// record the push test reads and without it, as the outbox's pushes go.
+func BenchmarkSend(b *testing.B) {
+	f := newFakeAPNs(b, nil)
+	c, _ := newTokenClient(b, f)
+	for _, skip := range []bool{false, true} {
+		name := "exchange"
+		if skip {
+			name = "skip-exchange"
+		}
+		b.Run(name, func(b *testing.B) {
+			n := &push.Notification{Token: testToken, Title: "Ada", Body: "Are we still on for tomorrow?", CollapseID: "m-1",
+				Data: map[string]string{"message_id": "m-1", "sender": "ada", "stream": "inbox", "seq": "7"}, SkipExchange: skip}
+			b.ReportAllocs()
+			for b.Loop() {
+				if r := c.Send(context.Background(), n); r.Verdict != push.Delivered {
+					b.Fatalf("send: %+v", r)
+				}
+			}
+		})
 	}
 }

@@ -223,7 +223,7 @@ func (c *Client) Send(ctx context.Context, n *push.Notification) push.Result {
 	if n.DryRun {
 		return push.Result{Exchange: req.Exchange()}
 	}
-
+	req.NoRecord = n.SkipExchange
 	return vendorhttp.Do(ctx, c.http, req, func(a vendorhttp.Answer) push.Result {
 		return parseResponse(a.Status, a.Header, a.Body, time.Now())
 	})

@@ -448,6 +448,7 @@ func TestSendMapsErrors(t *testing.T) {
 			if r.Exchange == nil || r.Exchange.Status != tc.status || r.Exchange.Answer != tc.body {
 				t.Errorf("exchange = %+v, want status and answer", r.Exchange)
 			}
+			vendortest.SameWithoutExchange(t, c.Send, push.Notification{Token: testToken, Body: "x"}, r)
 		})
 	}
 }

@@ -547,6 +547,7 @@ func TestSendMapsEveryCode(t *testing.T) {
 			if r.Exchange == nil || r.Exchange.Status != tc.status || r.Exchange.Answer != tc.body {
 				t.Errorf("exchange = %+v", r.Exchange)
 			}
+			vendortest.SameWithoutExchange(t, c.Send, push.Notification{Token: "t", Title: "a", Body: "b"}, r)
 		})
 	}
 }

@@ -35,7 +35,7 @@ func (c *Client) fetchToken(ctx context.Context) (vendorhttp.Credential, error) 
 	timestamp := strconv.FormatInt(c.now().UnixMilli(), 10)
 	signature := sign(c.appKey, timestamp, c.masterSecret)
 	form := url.Values{"app_key": {c.appKey}, "timestamp": {timestamp}, "sign": {signature}}
-	r, a := c.post(ctx, c.authURL, form, map[string]string{"sign": push.MaskSecret(signature)})
+	r, a := c.post(ctx, c.authURL, form, map[string]string{"sign": push.MaskSecret(signature)}, false)
 	if r.Verdict != push.Delivered {
 		if r.Verdict == push.AuthExpired || r.Verdict == push.TokenInvalid {
 			// Not meaningful for the auth call itself: a refusal to fix by hand.

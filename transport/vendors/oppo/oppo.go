@@ -188,7 +188,7 @@ func (c *Client) unicast(ctx context.Context, n *push.Notification, token string
 	if n.DryRun {
 		return push.Result{Exchange: formRequest(c.unicastURL, form, shown).Exchange()}
 	}
-	r, _ := c.post(ctx, c.unicastURL, form, shown)
+	r, _ := c.post(ctx, c.unicastURL, form, shown, n.SkipExchange)
 	if r.Verdict == push.TokenInvalid {
 		r.InvalidTokens = []string{token}
 	}
@@ -215,7 +215,7 @@ func (c *Client) broadcast(ctx context.Context, n *push.Notification) push.Resul
 		return push.Result{Exchange: formRequest(c.saveURL, save, shown).Exchange()}
 	}
 
-	r, a := c.post(ctx, c.saveURL, save, shown)
+	r, a := c.post(ctx, c.saveURL, save, shown, n.SkipExchange)
 	if r.Verdict == push.TokenInvalid {
 		r.Verdict = push.BadRequest // no regId is in a saved message: a code out of place
 	}
@@ -231,7 +231,7 @@ func (c *Client) broadcast(ctx context.Context, n *push.Notification) push.Resul
 
 	bc := broadcastForm(messageID, n.Tokens)
 	bc.Set("auth_token", tok)
-	r, a = c.post(ctx, c.broadcastURL, bc, shown)
+	r, a = c.post(ctx, c.broadcastURL, bc, shown, n.SkipExchange)
 	switch r.Verdict {
 	case push.Delivered, push.TokenInvalid:
 		// On success the data lists the dead regIds by code, and the rest were
@@ -274,16 +274,25 @@ func formRequest(u string, form url.Values, shown map[string]string) vendorhttp.
 	}
 	return vendorhttp.Request{
 		URL:     u,
-		Headers: []vendorhttp.Header{{Name: "Content-Type", Value: formContentType}},
+		Headers: []vendorhttp.Header{formHeader},
 		Body:    []byte(form.Encode()),
 		Shown:   []byte(masked.Encode()),
 	}
 }
 
+// formHeader is how every OPPO call is encoded.
+var formHeader = vendorhttp.Header{Name: "Content-Type", Value: formContentType}
+
 // post sends form to u and reduces OPPO's answer to a Result carrying the
-// exchange (shown masks secrets in it).
-func (c *Client) post(ctx context.Context, u string, form url.Values, shown map[string]string) (r push.Result, a answer) {
-	r = vendorhttp.Do(ctx, c.http, formRequest(u, form, shown), func(x vendorhttp.Answer) (res push.Result) {
+// exchange (shown masks secrets in it), or none with noRecord: then the
+// masked copy of the form, as long as the form for a broadcast to 1,000
+// tokens, is not encoded at all.
+func (c *Client) post(ctx context.Context, u string, form url.Values, shown map[string]string, noRecord bool) (r push.Result, a answer) {
+	req := vendorhttp.Request{URL: u, Headers: []vendorhttp.Header{formHeader}, Body: []byte(form.Encode()), NoRecord: true}
+	if !noRecord {
+		req = formRequest(u, form, shown)
+	}
+	r = vendorhttp.Do(ctx, c.http, req, func(x vendorhttp.Answer) (res push.Result) {
 		res, a = parseResponse(x.Status, x.Header, x.Body, c.now())
 		return res
 	})

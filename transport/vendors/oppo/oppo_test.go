@@ -551,6 +551,7 @@ func TestVerdictTable(t *testing.T) {
 			if r.Exchange == nil || r.Exchange.Status != tc.status || r.Exchange.Answer != tc.body {
 				t.Errorf("exchange = %+v", r.Exchange)
 			}
+			vendortest.SameWithoutExchange(t, c.Send, push.Notification{Token: testToken, Title: "a", Body: "b"}, r)
 		})
 	}
 }

@@ -36,6 +36,9 @@ type Request struct {
 	// Shown is the body as the exchange record shows it, its secrets masked;
 	// nil shows Body.
 	Shown []byte
+	// NoRecord leaves the Result's Exchange nil (push.Notification's
+	// SkipExchange).
+	NoRecord bool
 }
 
 func (r Request) method() string {
@@ -72,13 +75,16 @@ type Answer struct {
 }
 
 // Do sends r with client and has reduce turn the answer (the status, the
-// headers and at most MaxAnswer bytes of the body) into the Result. The
-// Result carries r's exchange record, secrets masked, with the status and
-// answer as far as they came. When no whole answer came, reduce is not
+// headers and at most MaxAnswer bytes of the body) into the Result. Unless
+// r.NoRecord, the Result carries r's exchange record, secrets masked, with the
+// status and answer as far as they came. When no whole answer came, reduce is not
 // called: the Result is BadRequest when the request cannot be made, and
 // Retry "NetworkError: …" when sending it or reading the answer failed.
 func Do(ctx context.Context, client *http.Client, r Request, reduce func(Answer) push.Result) push.Result {
-	ex := r.Exchange()
+	var ex *push.Exchange
+	if !r.NoRecord {
+		ex = r.Exchange()
+	}
 	req, err := http.NewRequestWithContext(ctx, r.method(), r.URL, bytes.NewReader(r.Body))
 	if err != nil {
 		return push.Result{Verdict: push.BadRequest, Reason: err.Error(), Exchange: ex}
@@ -91,7 +97,9 @@ func Do(ctx context.Context, client *http.Client, r Request, reduce func(Answer)
 		return push.Result{Verdict: push.Retry, Reason: "NetworkError: " + err.Error(), Exchange: ex}
 	}
 	body, err := ReadBody(resp)
-	ex.Status, ex.Answer = resp.StatusCode, string(body)
+	if ex != nil {
+		ex.Status, ex.Answer = resp.StatusCode, string(body)
+	}
 	if err != nil {
 		return push.Result{Verdict: push.Retry, Status: resp.StatusCode, Reason: "NetworkError: " + err.Error(), Exchange: ex}
 	}

@@ -110,6 +110,17 @@ func TestDoSendsSecretsAndRecordsTheAnswer(t *testing.T) {
 	if ex.Status != 429 || ex.Answer != `{"code":"slow down"}` || ex.Headers["authorization"] != "Bearer "+push.MaskSecret(testToken) {
 		t.Errorf("exchange = %+v", ex)
 	}
+
+	// Without a record the same request goes and the same answer decides.
+	req.NoRecord = true
+	var b Answer
+	unrecorded := Do(context.Background(), client, req, keep(&b))
+	if unrecorded.Exchange != nil || unrecorded.Verdict != r.Verdict {
+		t.Errorf("NoRecord: %+v, want no exchange and verdict %s", unrecorded, r.Verdict)
+	}
+	if gotBody != `{"m":1}` || got.Header.Get("Authorization") != "Bearer "+testToken || b.Status != 429 || string(b.Body) != string(a.Body) {
+		t.Errorf("NoRecord: server got %q %v, answer %d %s", gotBody, got.Header, b.Status, b.Body)
+	}
 }
 
 func TestDoBoundsTheAnswer(t *testing.T) {

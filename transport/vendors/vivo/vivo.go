@@ -216,7 +216,7 @@ func (c *Client) sendList(ctx context.Context, n *push.Notification, msg message
 	if err != nil {
 		return push.Result{Verdict: push.BadRequest, Reason: err.Error()}
 	}
-	r, a = c.post(ctx, c.pushURL, body, token, false)
+	r, a = c.post(ctx, c.pushURL, body, token, false, n.SkipExchange)
 	c.afterAnswer(token, a)
 	if r.Verdict == push.Delivered || r.Verdict == push.TokenInvalid {
 		r.InvalidTokens = a.invalid(regIDs, r.Verdict == push.TokenInvalid)
@@ -241,7 +241,7 @@ func (c *Client) postMessage(ctx context.Context, n *push.Notification, msg mess
 	if failure != nil {
 		return *failure, answer{}, "", true
 	}
-	r, a = c.post(ctx, u, body, token, n.DryRun)
+	r, a = c.post(ctx, u, body, token, n.DryRun, n.SkipExchange)
 	if n.DryRun {
 		return r, a, token, true
 	}
@@ -261,12 +261,14 @@ func (c *Client) afterAnswer(token string, a answer) {
 var jsonHeader = vendorhttp.Header{Name: "Content-Type", Value: "application/json; charset=utf-8"}
 
 // post sends body to u with the authToken header and reduces the answer. With
-// dryRun it only returns the Exchange it would have sent.
-func (c *Client) post(ctx context.Context, u string, body []byte, token string, dryRun bool) (push.Result, answer) {
+// dryRun it only returns the Exchange it would have sent; with noRecord the
+// Result has no Exchange.
+func (c *Client) post(ctx context.Context, u string, body []byte, token string, dryRun, noRecord bool) (push.Result, answer) {
 	req := vendorhttp.Request{
-		URL:     u,
-		Headers: []vendorhttp.Header{jsonHeader, {Name: "authToken", Secret: token}},
-		Body:    body,
+		URL:      u,
+		Headers:  []vendorhttp.Header{jsonHeader, {Name: "authToken", Secret: token}},
+		Body:     body,
+		NoRecord: noRecord && !dryRun,
 	}
 	if dryRun {
 		return push.Result{Exchange: req.Exchange()}, answer{}

@@ -678,6 +678,7 @@ func TestSendMapsCodes(t *testing.T) {
 			if r.Exchange == nil || r.Exchange.Status != tc.status || r.Exchange.Answer != tc.body {
 				t.Errorf("exchange = %+v, want status and answer", r.Exchange)
 			}
+			vendortest.SameWithoutExchange(t, c.Send, push.Notification{Token: testRegID, Title: "t", Body: "b"}, r)
 			// Whatever vivo answered, the client can send again (a 10000 dropped the token).
 			c.Refresh()
 		})

@@ -348,6 +348,7 @@ func TestSendMapsAnswers(t *testing.T) {
 			if r.Exchange == nil || r.Exchange.Status != tc.status || r.Exchange.Answer != tc.body {
 				t.Errorf("exchange = %+v, want status and answer", r.Exchange)
 			}
+			vendortest.SameWithoutExchange(t, c.Send, push.Notification{Token: testToken, Title: "t", Body: "b"}, r)
 		})
 	}
 }

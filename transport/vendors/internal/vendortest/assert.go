@@ -40,6 +40,20 @@ func SameRequest(t testing.TB, dry, real *push.Exchange) {
 	}
 }
 
+// SameWithoutExchange sends n again with SkipExchange, as the outbox's
+// pushes go, and checks that the answer decides the same Result, with no
+// Exchange. RetryAfter may differ by the second an HTTP date is read in.
+func SameWithoutExchange(t testing.TB, send func(context.Context, *push.Notification) push.Result, n push.Notification, recorded push.Result) {
+	t.Helper()
+	n.SkipExchange = true
+	r := send(context.Background(), &n)
+	wait := r.RetryAfter - recorded.RetryAfter
+	if r.Exchange != nil || r.Verdict != recorded.Verdict || r.Status != recorded.Status || r.Reason != recorded.Reason ||
+		!reflect.DeepEqual(r.InvalidTokens, recorded.InvalidTokens) || !r.InvalidSince.Equal(recorded.InvalidSince) || wait < -time.Second || wait > time.Second {
+		t.Errorf("with SkipExchange: %+v; recorded: %+v", r, recorded)
+	}
+}
+
 // Gate holds a fake vendor's requests until it is opened, and tells when the
 // first one arrived, so that a test waits on that rather than polling. A nil
 // Gate is open.
