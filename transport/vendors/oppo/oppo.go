@@ -288,8 +288,10 @@ var formHeader = vendorhttp.Header{Name: "Content-Type", Value: formContentType}
 // masked copy of the form, as long as the form for a broadcast to 1,000
 // tokens, is not encoded at all.
 func (c *Client) post(ctx context.Context, u string, form url.Values, shown map[string]string, noRecord bool) (r push.Result, a answer) {
-	req := vendorhttp.Request{URL: u, Headers: []vendorhttp.Header{formHeader}, Body: []byte(form.Encode()), NoRecord: true}
-	if !noRecord {
+	var req vendorhttp.Request
+	if noRecord {
+		req = vendorhttp.Request{URL: u, Headers: []vendorhttp.Header{formHeader}, Body: []byte(form.Encode()), NoRecord: true}
+	} else {
 		req = formRequest(u, form, shown)
 	}
 	r = vendorhttp.Do(ctx, c.http, req, func(x vendorhttp.Answer) (res push.Result) {
