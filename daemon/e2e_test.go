@@ -286,6 +286,23 @@ func TestTokenMovesToAnotherUser(t *testing.T) {
 	}
 }
 
+// storeBindingOffline writes user's APNs binding of tok (push id id, device
+// "shared-phone", registered at) straight into the store while the daemon is
+// stopped, then starts it again: the state a bind interrupted half-way, or
+// one that raced another, leaves behind.
+func (h *harness) storeBindingOffline(user, id, tok string, at time.Time) {
+	h.t.Helper()
+	h.stop()
+	st, err := storage.Open(filepath.Join(h.cfg.DataDir, "store"), storage.Options{})
+	must(h.t, err)
+	b := st.NewBatch()
+	b.PutBinding(&wire.Binding{App: daemon.DemoAppID, User: user, PushId: id, DeviceId: "shared-phone", Provider: string(push.APNs),
+		Token: tok, ApnsEnv: "production", PushType: "alert", RegisteredAtMs: at.UnixMilli()})
+	must(h.t, st.Commit(b, true))
+	must(h.t, st.Close())
+	h.start()
+}
+
 // TestTokenMoveFinishesOnBindingAgain: a move that stopped half-way (the new
 // user's binding stored, the old holder's not dropped, so the index still
 // names the old holder) is finished by binding again, as the failed bind's
@@ -294,15 +311,7 @@ func TestTokenMoveFinishesOnBindingAgain(t *testing.T) {
 	h := startDaemon(t)
 	tok := apnsToken(12)
 	id := h.bind("alice", "shared-phone", push.APNs, tok)
-	h.stop()
-	st, err := storage.Open(filepath.Join(h.cfg.DataDir, "store"), storage.Options{})
-	must(t, err)
-	b := st.NewBatch()
-	b.PutBinding(&wire.Binding{App: daemon.DemoAppID, User: "bob", PushId: id, DeviceId: "shared-phone", Provider: string(push.APNs),
-		Token: tok, ApnsEnv: "production", PushType: "alert", RegisteredAtMs: time.Now().UnixMilli()})
-	must(t, st.Commit(b, true))
-	must(t, st.Close())
-	h.start()
+	h.storeBindingOffline("bob", id, tok, time.Now())
 	if a, b := h.devices("alice"), h.devices("bob"); len(a) != 1 || len(b) != 1 {
 		t.Fatalf("half-way state: alice %v, bob %v; want the token with both", a, b)
 	}
@@ -327,15 +336,7 @@ func TestOlderBindDoesNotTakeANewerBinding(t *testing.T) {
 	h := startDaemon(t)
 	tok := apnsToken(13)
 	id := h.bind("alice", "shared-phone", push.APNs, tok)
-	h.stop()
-	st, err := storage.Open(filepath.Join(h.cfg.DataDir, "store"), storage.Options{})
-	must(t, err)
-	b := st.NewBatch()
-	b.PutBinding(&wire.Binding{App: daemon.DemoAppID, User: "alice", PushId: id, DeviceId: "shared-phone", Provider: string(push.APNs),
-		Token: tok, ApnsEnv: "production", PushType: "alert", RegisteredAtMs: time.Now().Add(time.Hour).UnixMilli()})
-	must(t, st.Commit(b, true))
-	must(t, st.Close())
-	h.start()
+	h.storeBindingOffline("alice", id, tok, time.Now().Add(time.Hour))
 
 	status, out := h.call("POST", "/v1/devices", "bob", map[string]any{"device_id": "shared-phone", "provider": string(push.APNs), "token": tok})
 	if code := dig(out, "error", "code"); status != http.StatusConflict || code != "conflict" {
