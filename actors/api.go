@@ -157,15 +157,10 @@ func (n *Node) Bind(ctx context.Context, b *wire.Binding) (string, error) {
 		if holder.User == "" {
 			return r.PushId, nil
 		}
-		err = n.requestReply(ctx, UserKey(b.App, holder.User), &wire.UnbindRequest{
-			App: b.App, User: holder.User, PushId: r.PushId, Moved: true, Reason: "moved", RegisteredBeforeMs: b.RegisteredAtMs,
-		})
-		re, ok := AsRequestError(err)
-		switch {
-		case err == nil, ok && re.Code == "not_found":
-		case ok && re.Code == codeRegisteredAgain:
+		switch err := n.unbindMoved(ctx, b, holder.User, r.PushId); {
+		case hasCode(err, codeRegisteredAgain):
 			return "", n.withdrawBind(ctx, b, r.PushId)
-		default:
+		case err != nil:
 			return "", fmt.Errorf("drop push id %s from its holder %s: %w", r.PushId, holder.User, err)
 		}
 		dropped = holder.User
@@ -177,13 +172,23 @@ func (n *Node) Bind(ctx context.Context, b *wire.Binding) (string, error) {
 // again since, after its holder turned out to have bound it later than b
 // was made. The index never named b.User, so nothing is released.
 func (n *Node) withdrawBind(ctx context.Context, b *wire.Binding, pushID string) error {
-	err := n.requestReply(ctx, UserKey(b.App, b.User), &wire.UnbindRequest{
-		App: b.App, User: b.User, PushId: pushID, Moved: true, Reason: "moved", RegisteredBeforeMs: b.RegisteredAtMs,
-	})
-	if re, ok := AsRequestError(err); err != nil && !(ok && (re.Code == "not_found" || re.Code == codeRegisteredAgain)) {
+	if err := n.unbindMoved(ctx, b, b.User, pushID); err != nil && !hasCode(err, codeRegisteredAgain) {
 		return fmt.Errorf("withdraw push id %s from user %s, whose bind is older than its holder's: %w", pushID, b.User, err)
 	}
 	return &RequestError{Code: "conflict", Message: fmt.Sprintf("push_id %s was bound again by another user after this bind was made; the newer binding holds the token (bind again to take it)", pushID)}
+}
+
+// unbindMoved asks user's actor to drop its binding of pushID, which the bind
+// b (registered at b.RegisteredAtMs) is taking; a binding registered after
+// that answers codeRegisteredAgain, and one already gone counts as dropped.
+func (n *Node) unbindMoved(ctx context.Context, b *wire.Binding, user, pushID string) error {
+	err := n.requestReply(ctx, UserKey(b.App, user), &wire.UnbindRequest{
+		App: b.App, User: user, PushId: pushID, Moved: true, Reason: "moved", RegisteredBeforeMs: b.RegisteredAtMs,
+	})
+	if hasCode(err, "not_found") {
+		return nil
+	}
+	return err
 }
 
 // Unbind removes the user's binding (unregister push).

@@ -124,3 +124,9 @@ func AsRequestError(err error) (*RequestError, bool) {
 	ok := errors.As(err, &re)
 	return re, ok
 }
+
+// hasCode says whether err is a RequestError with code.
+func hasCode(err error, code string) bool {
+	re, ok := AsRequestError(err)
+	return ok && re.Code == code
+}

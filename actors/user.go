@@ -242,23 +242,18 @@ func (u *userActor) unbind(m *wire.UnbindRequest) *wire.Reply {
 	if bd == nil {
 		return &wire.Reply{Error: errReply("not_found", "push_id %s is not bound to user %s", m.PushId, u.user)}
 	}
-	if m.RegisteredBeforeMs != 0 {
+	switch {
+	case m.RegisteredBeforeMs == 0:
+	case m.Moved && bd.RegisteredAtMs > m.RegisteredBeforeMs:
+		// This user bound the token again after the claimer did: the
+		// claimer's bind is the older one and must not take it. (In the
+		// same millisecond the claim came later: this binding's own claim
+		// had already made it the holder.)
+		return &wire.Reply{Error: errReply(codeRegisteredAgain, "push_id %s was bound again by its holder after this bind", m.PushId)}
+	case !m.Moved && bd.RegisteredAtMs >= m.RegisteredBeforeMs:
 		// A vendor's "invalid" spares a binding registered in or after the
-		// push's millisecond. A move spares only one registered after the
-		// claimer's: in the same millisecond the claim came later (this
-		// binding's own claim had already made it the holder).
-		newer := bd.RegisteredAtMs >= m.RegisteredBeforeMs
-		if m.Moved {
-			newer = bd.RegisteredAtMs > m.RegisteredBeforeMs
-		}
-		switch {
-		case newer && m.Moved:
-			// This user bound the token again after the claimer did: the
-			// claimer's bind is the older one and must not take it.
-			return &wire.Reply{Error: errReply(codeRegisteredAgain, "push_id %s was bound again by its holder after this bind", m.PushId)}
-		case newer:
-			return &wire.Reply{} // registered again since: keep it
-		}
+		// push's millisecond.
+		return &wire.Reply{}
 	}
 	b := u.n.o.Store.NewBatch()
 	b.DeleteBinding(u.app, u.user, m.PushId)
