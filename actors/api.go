@@ -138,12 +138,17 @@ const codeRegisteredAgain = "registered_again"
 // the holder, whose binding is dropped before the index is moved. When that
 // cannot be done, the new binding stands, the index still names the old
 // holder and the error is returned: binding again (idempotent) finishes the
-// move. When the holder bound the token again after this bind was made, the
-// newer binding wins: this one is withdrawn and a "conflict" error says so
+// move. Binds are stamped by the token actor's clock (stampBind). When the
+// holder bound the token again after this bind was made, the newer binding
+// wins: this one is withdrawn and a "conflict" error says so
 // (before, both users kept the token and the index named this one).
 func (n *Node) Bind(ctx context.Context, b *wire.Binding) (string, error) {
 	b.PushId = PushID(b.App, b.Provider, b.Token)
-	b.RegisteredAtMs = n.now().UnixMilli()
+	at, err := n.stampBind(ctx, b.App, b.PushId)
+	if err != nil {
+		return "", err
+	}
+	b.RegisteredAtMs = at
 	r, err := requestAs[*wire.BindReply](ctx, n, UserKey(b.App, b.User), &wire.BindRequest{Binding: b})
 	if err != nil {
 		return "", err
@@ -166,6 +171,23 @@ func (n *Node) Bind(ctx context.Context, b *wire.Binding) (string, error) {
 		dropped = holder.User
 	}
 	return "", &RequestError{Code: "unavailable", Message: fmt.Sprintf("push id %s changed holders %d times during this bind; bind again", r.PushId, claimRounds)}
+}
+
+// stampBind is the registration time of a bind of pushID: the clock of the
+// node that owns the push id's token actor, so that which of two binds came
+// later is decided by one clock, whichever nodes took them (a node whose
+// clock ran ahead would otherwise make its binds look newer than later ones
+// and refuse those with a conflict). A token actor from before the stamp
+// answers 0, and this node's clock stands in.
+func (n *Node) stampBind(ctx context.Context, app, pushID string) (int64, error) {
+	o, err := requestAs[*wire.PushIDOwner](ctx, n, TokenKey(app, pushID), &wire.PushIDLookup{App: app, PushId: pushID})
+	if err != nil {
+		return 0, fmt.Errorf("stamp the bind of push id %s: %w", pushID, err)
+	}
+	if o.NowMs == 0 {
+		return n.now().UnixMilli(), nil
+	}
+	return o.NowMs, nil
 }
 
 // withdrawBind drops the binding b stored, unless b.User bound the token

@@ -34,7 +34,11 @@ func (t *tokenActor) Receive(ctx actor.Context) {
 		if err != nil {
 			t.n.send(ctx, sender, t.key, &wire.Reply{Error: errReply("unknown_type", "%v", err)})
 		} else {
-			t.n.send(ctx, sender, t.key, t.handle(msg))
+			reply := t.handle(msg)
+			if o, ok := reply.(*wire.PushIDOwner); ok {
+				o.NowMs = t.n.now().UnixMilli()
+			}
+			t.n.send(ctx, sender, t.key, reply)
 		}
 		// Nothing to keep: stop now. A message that arrives meanwhile waits
 		// at the router for the next incarnation. (A receive timeout would

@@ -1,6 +1,7 @@
 package daemon_test
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"
@@ -357,6 +358,37 @@ func TestOlderBindDoesNotTakeANewerBinding(t *testing.T) {
 	h.eventually("outbox empty", func() bool { return h.outboxLen() == 0 })
 	if n := h.countRecords(push.APNs, tok); n != 1 || dig(jsonBody(t, r[0]), "aps", "alert", "body") != "alice" {
 		t.Fatalf("pushes to the token: %d, first %s; want alice's only", n, r[0].Body)
+	}
+}
+
+// TestBindsOfOneTokenOrderedByOneClock: two nodes whose clocks are an hour
+// apart. Alice binds a token through the node that runs ahead, then bob binds
+// the same token through the other node: the token moves to bob. Both binds
+// are stamped by the clock of the node that owns the token, not by the clocks
+// of the nodes that took them; before, alice's binding looked an hour newer,
+// and bob's bind was refused with a conflict until the clocks passed.
+func TestBindsOfOneTokenOrderedByOneClock(t *testing.T) {
+	ahead := startDaemon(t)
+	ahead.clock.Advance(time.Hour)
+	behind := startDaemon(t, func(c *config.Config) {
+		c.Cluster.Name = "node-2"
+		c.Cluster.Join = []string{ahead.d.GossipAddr()}
+	})
+	for _, h := range []*harness{ahead, behind} {
+		h.eventually("both nodes in the cluster", func() bool { return h.clusterMembers() == 2 })
+	}
+	for k := range 4 { // four tokens, so that both nodes own some of them
+		tok := apnsToken(700 + k)
+		alice, bob := fmt.Sprintf("alice%d", k), fmt.Sprintf("bob%d", k)
+		id := ahead.bind(alice, "phone", push.APNs, tok)
+		if got := behind.bind(bob, "phone", push.APNs, tok); got != id {
+			t.Fatalf("token %d: push id %s through one node, %s through the other", k, id, got)
+		}
+		for _, h := range []*harness{ahead, behind} {
+			if a, b := h.devices(alice), h.devices(bob); len(a) != 0 || len(b) != 1 {
+				t.Fatalf("token %d after the later bind: %s %v, %s %v; want the token with %s alone", k, alice, a, bob, b, bob)
+			}
+		}
 	}
 }
 

@@ -2050,9 +2050,14 @@ func (x *PushIDLookup) GetPushId() string {
 // PushIDOwner answers PushIDClaim (the holder to drop first, "" when the
 // claim is made) and PushIDLookup (the holder, "" when none).
 type PushIDOwner struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	User          string                 `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
-	Error         *Error                 `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	User  string                 `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	Error *Error                 `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	// now_ms is the token actor's clock when it answered. A bind registers at
+	// this time, so that every bind of one push id is stamped by the one node
+	// that owns it and their order does not depend on the clocks of the nodes
+	// that took the binds.
+	NowMs         int64 `protobuf:"varint,3,opt,name=now_ms,json=nowMs,proto3" json:"now_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2099,6 +2104,13 @@ func (x *PushIDOwner) GetError() *Error {
 		return x.Error
 	}
 	return nil
+}
+
+func (x *PushIDOwner) GetNowMs() int64 {
+	if x != nil {
+		return x.NowMs
+	}
+	return 0
 }
 
 // NotOwner answers a request that reached a node which does not own its key.
@@ -3582,10 +3594,11 @@ const file_wire_proto_rawDesc = "" +
 	"\x04user\x18\x03 \x01(\tR\x04user\"9\n" +
 	"\fPushIDLookup\x12\x10\n" +
 	"\x03app\x18\x01 \x01(\tR\x03app\x12\x17\n" +
-	"\apush_id\x18\x02 \x01(\tR\x06pushId\"J\n" +
+	"\apush_id\x18\x02 \x01(\tR\x06pushId\"a\n" +
 	"\vPushIDOwner\x12\x12\n" +
 	"\x04user\x18\x01 \x01(\tR\x04user\x12'\n" +
-	"\x05error\x18\x02 \x01(\v2\x11.pushd.wire.ErrorR\x05error\"2\n" +
+	"\x05error\x18\x02 \x01(\v2\x11.pushd.wire.ErrorR\x05error\x12\x15\n" +
+	"\x06now_ms\x18\x03 \x01(\x03R\x05nowMs\"2\n" +
 	"\bNotOwner\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05owner\x18\x02 \x01(\tR\x05owner\"!\n" +
