@@ -34,7 +34,7 @@ func (n *Node) newJob(app, user string, bd *wire.Binding, m *wire.Message, now t
 		Provider: bd.Provider, Token: bd.Token, BundleId: bd.BundleId, ApnsEnv: bd.ApnsEnv, PushType: bd.PushType,
 		Stream: m.Stream, Seq: m.Seq, MessageId: m.MessageId, From: m.From, PushConfig: m.PushConfig,
 		Priority: m.Priority, CreatedAtMs: now.UnixMilli(), ExpiresAtMs: pushExpiry(m, now, n.o.PushTTL),
-		CollapseId: m.MessageId,
+		CollapseId: m.MessageId, RegisteredAtMs: bd.RegisteredAtMs,
 	}
 	if m.CallId != "" {
 		j.Data = map[string]string{"call_id": m.CallId, "event": m.Event}

@@ -243,6 +243,12 @@ func (u *userActor) unbind(m *wire.UnbindRequest) *wire.Reply {
 		return &wire.Reply{Error: errReply("not_found", "push_id %s is not bound to user %s", m.PushId, u.user)}
 	}
 	switch {
+	case m.RegisteredAtMs != 0:
+		if bd.RegisteredAtMs != m.RegisteredAtMs {
+			// The device registered again since the push the vendor
+			// refused was made: the new registration stays.
+			return &wire.Reply{}
+		}
 	case m.RegisteredBeforeMs == 0:
 	case m.Moved && bd.RegisteredAtMs > m.RegisteredBeforeMs:
 		// This user bound the token again after the claimer did: the
@@ -251,8 +257,9 @@ func (u *userActor) unbind(m *wire.UnbindRequest) *wire.Reply {
 		// had already made it the holder.)
 		return &wire.Reply{Error: errReply(codeRegisteredAgain, "push_id %s was bound again by its holder after this bind", m.PushId)}
 	case !m.Moved && bd.RegisteredAtMs >= m.RegisteredBeforeMs:
-		// A vendor's "invalid" spares a binding registered in or after the
-		// push's millisecond.
+		// A vendor's "invalid" for a job from before registered_at_ms was
+		// kept spares a binding registered in or after the push's
+		// millisecond.
 		return &wire.Reply{}
 	}
 	b := u.n.o.Store.NewBatch()

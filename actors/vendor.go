@@ -499,13 +499,15 @@ func (v *vendorActor) retry(c *call, res push.Result) {
 }
 
 // tokenInvalid drops the push and unbinds its token, unless the device
-// registered again after the push was made.
+// registered again after the push was made: the binding must still be the
+// registration the push went to (a job from before that was kept falls back
+// to comparing the registration with the push's making, two nodes' clocks).
 func (v *vendorActor) tokenInvalid(j job, res push.Result) {
 	v.done(j)
 	// Unbind before reporting: the user actor takes them in this order, so a
 	// binding that shows this verdict has survived the unbind (re-registered).
 	v.n.Tell(UserKey(j.App, j.User), &wire.UnbindRequest{
-		App: j.App, User: j.User, PushId: j.PushId, RegisteredBeforeMs: j.CreatedAtMs, Reason: "token_invalid",
+		App: j.App, User: j.User, PushId: j.PushId, RegisteredAtMs: j.RegisteredAtMs, RegisteredBeforeMs: j.CreatedAtMs, Reason: "token_invalid",
 	})
 	v.report(j.PushJob, res)
 }

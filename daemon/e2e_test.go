@@ -435,6 +435,23 @@ func TestInvalidTokenUnbindsUnlessReRegistered(t *testing.T) {
 	}
 }
 
+// TestInvalidTokenUnbindsARegistrationStampedAhead: a vendor's "invalid"
+// unbinds the registration its push went to even when that registration was
+// stamped by a clock an hour ahead of the one that made the push (the token
+// actor's node ahead of the user's). Before, the push's making was compared
+// with the registration, and the dead token was spared as registered again
+// for as long as the clocks stayed apart, every push to it refused.
+func TestInvalidTokenUnbindsARegistrationStampedAhead(t *testing.T) {
+	h := startDaemon(t)
+	tok := apnsToken(14)
+	id := h.bind("bob", "shared-phone", push.APNs, tok)
+	h.storeBindingOffline("bob", id, tok, time.Now().Add(time.Hour))
+	must(t, h.sim().SetFault(vendorsim.Fault{Provider: push.APNs, Token: tok, Status: 410}))
+	h.send("alice", "bob", "hi", pushCfg{"title": "t", "content": "c"})
+	h.records(push.APNs, tok, 1)
+	h.eventually("the dead token unbound", func() bool { return len(h.devices("bob")) == 0 })
+}
+
 func TestRetryOn429And503UntilDelivered(t *testing.T) {
 	h := startDaemon(t)
 	a, f := apnsToken(10), "fcm-flaky"

@@ -631,12 +631,16 @@ type PushJob struct {
 	// not_before_ms: the push waits for an ack until then (ack or push).
 	NotBeforeMs int64 `protobuf:"varint,19,opt,name=not_before_ms,json=notBeforeMs,proto3" json:"not_before_ms,omitempty"`
 	// conditional: send only if the device has not acked seq in stream by then.
-	Conditional   bool              `protobuf:"varint,20,opt,name=conditional,proto3" json:"conditional,omitempty"`
-	Attempts      int32             `protobuf:"varint,21,opt,name=attempts,proto3" json:"attempts,omitempty"`
-	CollapseId    string            `protobuf:"bytes,22,opt,name=collapse_id,json=collapseId,proto3" json:"collapse_id,omitempty"`
-	Data          map[string]string `protobuf:"bytes,23,rep,name=data,proto3" json:"data,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Conditional bool              `protobuf:"varint,20,opt,name=conditional,proto3" json:"conditional,omitempty"`
+	Attempts    int32             `protobuf:"varint,21,opt,name=attempts,proto3" json:"attempts,omitempty"`
+	CollapseId  string            `protobuf:"bytes,22,opt,name=collapse_id,json=collapseId,proto3" json:"collapse_id,omitempty"`
+	Data        map[string]string `protobuf:"bytes,23,rep,name=data,proto3" json:"data,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// registered_at_ms is the registration of the binding the push goes to: a
+	// vendor's "invalid" for it unbinds the binding only while it is still that
+	// registration (0 in jobs written before it was kept).
+	RegisteredAtMs int64 `protobuf:"varint,24,opt,name=registered_at_ms,json=registeredAtMs,proto3" json:"registered_at_ms,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *PushJob) Reset() {
@@ -828,6 +832,13 @@ func (x *PushJob) GetData() map[string]string {
 		return x.Data
 	}
 	return nil
+}
+
+func (x *PushJob) GetRegisteredAtMs() int64 {
+	if x != nil {
+		return x.RegisteredAtMs
+	}
+	return 0
 }
 
 // PushChunk is one outbox record for the pushes a node makes for one chunk of
@@ -1186,10 +1197,16 @@ type UnbindRequest struct {
 	// moved: the token is being claimed by another user (registered_before_ms
 	// is the claimer's registration; a binding registered after it is kept,
 	// one in the same millisecond is not); the index is not released.
-	Moved         bool   `protobuf:"varint,5,opt,name=moved,proto3" json:"moved,omitempty"`
-	Reason        string `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Moved  bool   `protobuf:"varint,5,opt,name=moved,proto3" json:"moved,omitempty"`
+	Reason string `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
+	// registered_at_ms, when non-zero, unbinds the binding only while it is
+	// still that registration: a vendor's "invalid" for a push made before the
+	// device registered again keeps the new registration. Both times come from
+	// the binding itself, so no two clocks are compared; it takes the place of
+	// registered_before_ms.
+	RegisteredAtMs int64 `protobuf:"varint,7,opt,name=registered_at_ms,json=registeredAtMs,proto3" json:"registered_at_ms,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *UnbindRequest) Reset() {
@@ -1262,6 +1279,13 @@ func (x *UnbindRequest) GetReason() string {
 		return x.Reason
 	}
 	return ""
+}
+
+func (x *UnbindRequest) GetRegisteredAtMs() int64 {
+	if x != nil {
+		return x.RegisteredAtMs
+	}
+	return 0
 }
 
 type LogoutRequest struct {
@@ -3470,7 +3494,7 @@ const file_wire_proto_rawDesc = "" +
 	"\flast_verdict\x18\f \x01(\tR\vlastVerdict\x12\x1f\n" +
 	"\vlast_reason\x18\r \x01(\tR\n" +
 	"lastReason\x12+\n" +
-	"\x12last_verdict_at_ms\x18\x0e \x01(\x03R\x0flastVerdictAtMs\"\xe5\x05\n" +
+	"\x12last_verdict_at_ms\x18\x0e \x01(\x03R\x0flastVerdictAtMs\"\x8f\x06\n" +
 	"\aPushJob\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x10\n" +
 	"\x03app\x18\x02 \x01(\tR\x03app\x12\x12\n" +
@@ -3498,7 +3522,8 @@ const file_wire_proto_rawDesc = "" +
 	"\battempts\x18\x15 \x01(\x05R\battempts\x12\x1f\n" +
 	"\vcollapse_id\x18\x16 \x01(\tR\n" +
 	"collapseId\x121\n" +
-	"\x04data\x18\x17 \x03(\v2\x1d.pushd.wire.PushJob.DataEntryR\x04data\x1a7\n" +
+	"\x04data\x18\x17 \x03(\v2\x1d.pushd.wire.PushJob.DataEntryR\x04data\x12(\n" +
+	"\x10registered_at_ms\x18\x18 \x01(\x03R\x0eregisteredAtMs\x1a7\n" +
 	"\tDataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x9f\x01\n" +
@@ -3524,14 +3549,15 @@ const file_wire_proto_rawDesc = "" +
 	"\abinding\x18\x01 \x01(\v2\x13.pushd.wire.BindingR\abinding\"S\n" +
 	"\tBindReply\x12\x17\n" +
 	"\apush_id\x18\x01 \x01(\tR\x06pushId\x12'\n" +
-	"\x05error\x18\x03 \x01(\v2\x11.pushd.wire.ErrorR\x05errorJ\x04\b\x02\x10\x03\"\xae\x01\n" +
+	"\x05error\x18\x03 \x01(\v2\x11.pushd.wire.ErrorR\x05errorJ\x04\b\x02\x10\x03\"\xd8\x01\n" +
 	"\rUnbindRequest\x12\x10\n" +
 	"\x03app\x18\x01 \x01(\tR\x03app\x12\x12\n" +
 	"\x04user\x18\x02 \x01(\tR\x04user\x12\x17\n" +
 	"\apush_id\x18\x03 \x01(\tR\x06pushId\x120\n" +
 	"\x14registered_before_ms\x18\x04 \x01(\x03R\x12registeredBeforeMs\x12\x14\n" +
 	"\x05moved\x18\x05 \x01(\bR\x05moved\x12\x16\n" +
-	"\x06reason\x18\x06 \x01(\tR\x06reason\"R\n" +
+	"\x06reason\x18\x06 \x01(\tR\x06reason\x12(\n" +
+	"\x10registered_at_ms\x18\a \x01(\x03R\x0eregisteredAtMs\"R\n" +
 	"\rLogoutRequest\x12\x10\n" +
 	"\x03app\x18\x01 \x01(\tR\x03app\x12\x12\n" +
 	"\x04user\x18\x02 \x01(\tR\x04user\x12\x1b\n" +
