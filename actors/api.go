@@ -177,10 +177,16 @@ func (n *Node) Bind(ctx context.Context, b *wire.Binding) (string, error) {
 // node that owns the push id's token actor, so that which of two binds came
 // later is decided by one clock, whichever nodes took them (a node whose
 // clock ran ahead would otherwise make its binds look newer than later ones
-// and refuse those with a conflict). A token actor from before the stamp
-// answers 0, and this node's clock stands in.
+// and refuse those with a conflict). When this node owns the push id, its
+// own clock is that clock and no request is made (a cluster of one never
+// makes one). A token actor from before the stamp answers 0, and this
+// node's clock stands in.
 func (n *Node) stampBind(ctx context.Context, app, pushID string) (int64, error) {
-	o, err := requestAs[*wire.PushIDOwner](ctx, n, TokenKey(app, pushID), &wire.PushIDLookup{App: app, PushId: pushID})
+	key := TokenKey(app, pushID)
+	if n.routerFor(key) == n.router {
+		return n.now().UnixMilli(), nil
+	}
+	o, err := requestAs[*wire.PushIDOwner](ctx, n, key, &wire.PushIDLookup{App: app, PushId: pushID})
 	if err != nil {
 		return 0, fmt.Errorf("stamp the bind of push id %s: %w", pushID, err)
 	}
