@@ -377,7 +377,8 @@ func TestBindsOfOneTokenOrderedByOneClock(t *testing.T) {
 	for _, h := range []*harness{ahead, behind} {
 		h.eventually("both nodes in the cluster", func() bool { return h.clusterMembers() == 2 })
 	}
-	for k := range 4 { // four tokens, so that both nodes own some of them
+	owned := map[*harness]int{} // tokens whose index entry (and token actor) each node has
+	for k := range 4 {
 		tok := apnsToken(700 + k)
 		alice, bob := fmt.Sprintf("alice%d", k), fmt.Sprintf("bob%d", k)
 		id := ahead.bind(alice, "phone", push.APNs, tok)
@@ -388,7 +389,15 @@ func TestBindsOfOneTokenOrderedByOneClock(t *testing.T) {
 			if a, b := h.devices(alice), h.devices(bob); len(a) != 0 || len(b) != 1 {
 				t.Fatalf("token %d after the later bind: %s %v, %s %v; want the token with %s alone", k, alice, a, bob, b, bob)
 			}
+			if _, user, ok, err := h.d.Store().PushOwner(id); err == nil && ok && user == bob {
+				owned[h]++
+			}
 		}
+	}
+	// Both ways are taken: stamped on the node that took the bind, and asked
+	// of the other node.
+	if owned[ahead] == 0 || owned[behind] == 0 {
+		t.Fatalf("token index entries: %d on the node ahead, %d on the other; want both to own some", owned[ahead], owned[behind])
 	}
 }
 
