@@ -267,13 +267,7 @@ func TestTokenMovesToAnotherUser(t *testing.T) {
 	if devs := h.devices("alice"); len(devs) != 0 {
 		t.Fatalf("alice still holds the moved token: %v", devs)
 	}
-	h.send("carol", "alice", "to alice", pushCfg{"title": "t", "content": "alice"})
-	h.send("carol", "bob", "to bob", pushCfg{"title": "t", "content": "bob"})
-	r := h.records(push.APNs, tok, 1)
-	h.eventually("outbox empty", func() bool { return h.outboxLen() == 0 })
-	if n := h.countRecords(push.APNs, tok); n != 1 || dig(jsonBody(t, r[0]), "aps", "alert", "body") != "bob" {
-		t.Fatalf("pushes to the moved token: %d, first %s", n, r[0].Body)
-	}
+	h.onlyHolderPushed(tok, "bob", "alice")
 	// And back: alice holds it again, bob not, and the index names alice.
 	h.bind("alice", "shared-phone", push.APNs, tok)
 	if devs := h.devices("bob"); len(devs) != 0 {
@@ -284,6 +278,22 @@ func TestTokenMovesToAnotherUser(t *testing.T) {
 	}
 	if app, user, ok, err := h.d.Store().PushOwner(id1); err != nil || !ok || app != daemon.DemoAppID || user != "alice" {
 		t.Fatalf("push id index after the move back: %q %q %v %v; want alice", app, user, ok, err)
+	}
+}
+
+// onlyHolderPushed sends a message with a push to the holder of the APNs
+// token tok and to each of others, and checks that once the outbox is empty
+// the token got exactly one push, the holder's (its alert body names the
+// receiver): a binding left with another user would push theirs too.
+func (h *harness) onlyHolderPushed(tok, holder string, others ...string) {
+	h.t.Helper()
+	for _, u := range append(others, holder) {
+		h.send("carol", u, "to "+u, pushCfg{"title": "t", "content": u})
+	}
+	r := h.records(push.APNs, tok, 1)
+	h.eventually("outbox empty", func() bool { return h.outboxLen() == 0 })
+	if n := h.countRecords(push.APNs, tok); n != 1 || dig(jsonBody(h.t, r[0]), "aps", "alert", "body") != holder {
+		h.t.Fatalf("pushes to the token: %d, first %s; want %s's only", n, r[0].Body, holder)
 	}
 }
 
@@ -352,13 +362,7 @@ func TestOlderBindDoesNotTakeANewerBinding(t *testing.T) {
 	if _, user, ok, err := h.d.Store().PushOwner(id); err != nil || !ok || user != "alice" {
 		t.Fatalf("push id index after the older bind: %q %v %v; want alice", user, ok, err)
 	}
-	h.send("carol", "bob", "to bob", pushCfg{"title": "t", "content": "bob"})
-	h.send("carol", "alice", "to alice", pushCfg{"title": "t", "content": "alice"})
-	r := h.records(push.APNs, tok, 1)
-	h.eventually("outbox empty", func() bool { return h.outboxLen() == 0 })
-	if n := h.countRecords(push.APNs, tok); n != 1 || dig(jsonBody(t, r[0]), "aps", "alert", "body") != "alice" {
-		t.Fatalf("pushes to the token: %d, first %s; want alice's only", n, r[0].Body)
-	}
+	h.onlyHolderPushed(tok, "alice", "bob")
 }
 
 // TestBindsOfOneTokenOrderedByOneClock: two nodes whose clocks are an hour
