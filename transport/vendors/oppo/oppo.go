@@ -186,7 +186,7 @@ func (c *Client) unicast(ctx context.Context, n *push.Notification, token string
 	form.Set("auth_token", tok)
 	shown := map[string]string{"auth_token": push.MaskSecret(tok)}
 	if n.DryRun {
-		return push.Result{Exchange: formRequest(c.unicastURL, form, shown).Exchange()}
+		return push.Result{Exchange: formRequest(c.unicastURL, form, shown, false).Exchange()}
 	}
 	r, _ := c.post(ctx, c.unicastURL, form, shown, n.SkipExchange)
 	if r.Verdict == push.TokenInvalid {
@@ -212,7 +212,7 @@ func (c *Client) broadcast(ctx context.Context, n *push.Notification) push.Resul
 	save.Set("auth_token", tok)
 	shown := map[string]string{"auth_token": push.MaskSecret(tok)}
 	if n.DryRun {
-		return push.Result{Exchange: formRequest(c.saveURL, save, shown).Exchange()}
+		return push.Result{Exchange: formRequest(c.saveURL, save, shown, false).Exchange()}
 	}
 
 	r, a := c.post(ctx, c.saveURL, save, shown, n.SkipExchange)
@@ -263,37 +263,33 @@ func unique(tokens []string) []string {
 }
 
 // formRequest is a form POST to u; shown replaces the secret values of form
-// in the exchange record.
-func formRequest(u string, form url.Values, shown map[string]string) vendorhttp.Request {
-	masked := make(url.Values, len(form))
-	for k, v := range form {
-		masked[k] = v
+// in the exchange record. With noRecord there is no record, and the masked
+// copy of the form (as long as the form of a broadcast to 1,000 tokens) is
+// not encoded at all.
+func formRequest(u string, form url.Values, shown map[string]string, noRecord bool) vendorhttp.Request {
+	req := vendorhttp.Request{
+		URL:      u,
+		Headers:  []vendorhttp.Header{{Name: "Content-Type", Value: formContentType}},
+		Body:     []byte(form.Encode()),
+		NoRecord: noRecord,
 	}
-	for k, v := range shown {
-		masked.Set(k, v)
+	if !noRecord {
+		masked := make(url.Values, len(form))
+		for k, v := range form {
+			masked[k] = v
+		}
+		for k, v := range shown {
+			masked.Set(k, v)
+		}
+		req.Shown = []byte(masked.Encode())
 	}
-	return vendorhttp.Request{
-		URL:     u,
-		Headers: []vendorhttp.Header{formHeader},
-		Body:    []byte(form.Encode()),
-		Shown:   []byte(masked.Encode()),
-	}
+	return req
 }
 
-// formHeader is how every OPPO call is encoded.
-var formHeader = vendorhttp.Header{Name: "Content-Type", Value: formContentType}
-
 // post sends form to u and reduces OPPO's answer to a Result carrying the
-// exchange (shown masks secrets in it), or none with noRecord: then the
-// masked copy of the form, as long as the form for a broadcast to 1,000
-// tokens, is not encoded at all.
+// exchange (shown masks secrets in it), or none with noRecord.
 func (c *Client) post(ctx context.Context, u string, form url.Values, shown map[string]string, noRecord bool) (r push.Result, a answer) {
-	var req vendorhttp.Request
-	if noRecord {
-		req = vendorhttp.Request{URL: u, Headers: []vendorhttp.Header{formHeader}, Body: []byte(form.Encode()), NoRecord: true}
-	} else {
-		req = formRequest(u, form, shown)
-	}
+	req := formRequest(u, form, shown, noRecord)
 	r = vendorhttp.Do(ctx, c.http, req, func(x vendorhttp.Answer) (res push.Result) {
 		res, a = parseResponse(x.Status, x.Header, x.Body, c.now())
 		return res

@@ -268,7 +268,7 @@ func (c *Client) post(ctx context.Context, u string, body []byte, token string, 
 		URL:      u,
 		Headers:  []vendorhttp.Header{jsonHeader, {Name: "authToken", Secret: token}},
 		Body:     body,
-		NoRecord: noRecord && !dryRun,
+		NoRecord: noRecord,
 	}
 	if dryRun {
 		return push.Result{Exchange: req.Exchange()}, answer{}
