@@ -243,13 +243,12 @@ func (u *userActor) unbind(m *wire.UnbindRequest) *wire.Reply {
 		return &wire.Reply{Error: errReply("not_found", "push_id %s is not bound to user %s", m.PushId, u.user)}
 	}
 	switch {
-	case m.RegisteredAtMs != 0:
-		if bd.RegisteredAtMs != m.RegisteredAtMs {
-			// The device registered again since the push the vendor
-			// refused was made: the new registration stays.
-			return &wire.Reply{}
-		}
-	case m.RegisteredBeforeMs == 0:
+	case m.RegisteredAtMs != 0 && bd.RegisteredAtMs != m.RegisteredAtMs:
+		// The device registered again since the push the vendor refused
+		// was made: the new registration stays.
+		return &wire.Reply{}
+	case m.RegisteredAtMs != 0, m.RegisteredBeforeMs == 0:
+		// The registration the request names, or any: it goes.
 	case m.Moved && bd.RegisteredAtMs > m.RegisteredBeforeMs:
 		// This user bound the token again after the claimer did: the
 		// claimer's bind is the older one and must not take it. (In the
