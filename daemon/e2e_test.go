@@ -1,7 +1,6 @@
 package daemon_test
 
 import (
-	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"
@@ -363,46 +362,6 @@ func TestOlderBindDoesNotTakeANewerBinding(t *testing.T) {
 		t.Fatalf("push id index after the older bind: %q %v %v; want alice", user, ok, err)
 	}
 	h.onlyHolderPushed(tok, "alice", "bob")
-}
-
-// TestBindsOfOneTokenOrderedByOneClock: two nodes whose clocks are an hour
-// apart. Alice binds a token through the node that runs ahead, then bob binds
-// the same token through the other node: the token moves to bob. Both binds
-// are stamped by the clock of the node that owns the token, not by the clocks
-// of the nodes that took them; before, alice's binding looked an hour newer,
-// and bob's bind was refused with a conflict until the clocks passed.
-func TestBindsOfOneTokenOrderedByOneClock(t *testing.T) {
-	ahead := startDaemon(t)
-	ahead.clock.Advance(time.Hour)
-	behind := startDaemon(t, func(c *config.Config) {
-		c.Cluster.Name = "node-2"
-		c.Cluster.Join = []string{ahead.d.GossipAddr()}
-	})
-	for _, h := range []*harness{ahead, behind} {
-		h.eventually("both nodes in the cluster", func() bool { return h.clusterMembers() == 2 })
-	}
-	owned := map[*harness]int{} // tokens whose index entry (and token actor) each node has
-	for k := range 4 {
-		tok := apnsToken(700 + k)
-		alice, bob := fmt.Sprintf("alice%d", k), fmt.Sprintf("bob%d", k)
-		id := ahead.bind(alice, "phone", push.APNs, tok)
-		if got := behind.bind(bob, "phone", push.APNs, tok); got != id {
-			t.Fatalf("token %d: push id %s through one node, %s through the other", k, id, got)
-		}
-		for _, h := range []*harness{ahead, behind} {
-			if a, b := h.devices(alice), h.devices(bob); len(a) != 0 || len(b) != 1 {
-				t.Fatalf("token %d after the later bind: %s %v, %s %v; want the token with %s alone", k, alice, a, bob, b, bob)
-			}
-			if _, user, ok, err := h.d.Store().PushOwner(id); err == nil && ok && user == bob {
-				owned[h]++
-			}
-		}
-	}
-	// Both ways are taken: stamped on the node that took the bind, and asked
-	// of the other node.
-	if owned[ahead] == 0 || owned[behind] == 0 {
-		t.Fatalf("token index entries: %d on the node ahead, %d on the other; want both to own some", owned[ahead], owned[behind])
-	}
 }
 
 func TestInvalidTokenUnbindsUnlessReRegistered(t *testing.T) {

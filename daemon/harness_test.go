@@ -93,27 +93,6 @@ func (h *harness) restart() {
 
 func (h *harness) sim() *vendorsim.Sim { return h.d.Simulator() }
 
-// clusterMembers is the member count the node's /metrics shows (0 when it
-// cannot be read).
-func (h *harness) clusterMembers() int {
-	resp, err := http.Get(h.base + "/metrics")
-	if err != nil {
-		return 0
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "pushd_cluster_members "); ok {
-			n, _ := strconv.Atoi(strings.TrimSpace(v))
-			return n
-		}
-	}
-	return 0
-}
-
 type testWriter struct{ t *testing.T }
 
 func (w testWriter) Write(p []byte) (int, error) {

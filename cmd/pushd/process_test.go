@@ -21,6 +21,8 @@ import (
 
 	"github.com/fasthttp/websocket"
 
+	"github.com/pushd-im/pushd/config"
+	"github.com/pushd-im/pushd/daemon"
 	"github.com/pushd-im/pushd/push"
 	"github.com/pushd-im/pushd/transport/api"
 	"github.com/pushd-im/pushd/transport/vendorsim"
@@ -559,6 +561,71 @@ func TestMultiNodeTokenMovesBetweenUsers(t *testing.T) {
 		if got := pushedMessageIDs(s, tok); len(got) != 1 || got[id] != 1 {
 			t.Fatalf("pushes to %s: %v; want only the new user's message %s once", tok, got, id)
 		}
+	}
+}
+
+// aheadClock is the wall clock an hour ahead: a node whose clock is wrong.
+type aheadClock struct{}
+
+func (aheadClock) Now() time.Time { return time.Now().Add(time.Hour) }
+func (aheadClock) AfterFunc(d time.Duration, f func()) func() bool {
+	return time.AfterFunc(d, f).Stop
+}
+
+// Binds of one token through two nodes whose clocks are an hour apart are
+// ordered by the clock of the node that owns the token, not by the clocks of
+// the nodes that took them: alice binds through the node that runs ahead,
+// then bob binds the same token through the other, and the token moves to
+// bob. (Before, alice's binding looked an hour newer and bob's bind was
+// refused with a conflict until the clocks passed.) The node ahead runs in
+// this test process, with its clock an hour ahead; the other is a process of
+// its own, so that only one protoactor remote lives in each process.
+func TestMultiNodeBindsOrderedByTheTokenNodesClock(t *testing.T) {
+	s, simDir := startSim(t)
+	behind := startProc(t, nodeConfig(t, s, simDir, "node-1", t.TempDir(), nil))
+	cfg, err := config.Load(nodeConfig(t, s, simDir, "node-2", t.TempDir(), []string{behind.gossip}), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ahead := daemon.New(cfg, daemon.Options{Clock: aheadClock{}})
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	if err := ahead.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+		defer cancel()
+		_ = ahead.Shutdown(ctx)
+	})
+	waitMembers(t, behind.api, 2)
+	waitMembers(t, ahead.APIAddr(), 2)
+
+	const tokens = 6
+	ownedAhead := 0 // tokens whose index entry (and token actor) is on the node ahead
+	for k := 0; k < tokens; k++ {
+		dev := map[string]any{"device_id": "phone", "provider": "apns", "token": apnsTok(300 + k)}
+		alice, bob := fmt.Sprintf("alice%d", k), fmt.Sprintf("bob%d", k)
+		id := mustPost(t, ahead.APIAddr(), "/v1/devices", alice, dev)["push_id"].(string)
+		if got := mustPost(t, behind.api, "/v1/devices", bob, dev)["push_id"]; got != id {
+			t.Fatalf("token %d: push id %s through one node, %v through the other", k, id, got)
+		}
+		for _, via := range []string{ahead.APIAddr(), behind.api} {
+			for user, want := range map[string]int{alice: 0, bob: 1} {
+				st, out, err := request(via, "GET", "/v1/users/"+user+"/devices", "", nil)
+				if devs, _ := out["devices"].([]any); err != nil || st != http.StatusOK || len(devs) != want {
+					t.Fatalf("token %d: %s holds %v through %s (%d %v); want %d devices", k, user, out, via, st, err, want)
+				}
+			}
+		}
+		if _, user, ok, err := ahead.Store().PushOwner(id); err == nil && ok && user == bob {
+			ownedAhead++
+		}
+	}
+	// Both ways are taken: stamped by the node that took the bind, and asked
+	// of the other node.
+	if ownedAhead == 0 || ownedAhead == tokens {
+		t.Fatalf("the node ahead owns %d of %d tokens; want both nodes to own some", ownedAhead, tokens)
 	}
 }
 
