@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,6 +14,10 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/remote"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/pushd-im/pushd/push"
@@ -72,15 +77,19 @@ type Options struct {
 	// RemoteListen is the protoactor remote's host:port ("" = this process only).
 	RemoteListen    string
 	RemoteAdvertise string
-	AckTimeout      time.Duration // default 5s
-	IdleTimeout     time.Duration // default 2m: an idle user actor is passivated
-	IdempotencyWin  time.Duration // default 24h
-	Retention       time.Duration // default 168h
-	MaxPerStream    int           // default 1000
-	PushTTL         time.Duration // default 24h: a push not delivered by then is dropped
-	RequestTimeout  time.Duration // default 5s, when the caller's context has no deadline
-	Apps            map[string]*App
-	Clock           Clock // default SystemClock
+	// RemoteServerTLS and RemoteClientTLS secure the remote: peers must present a
+	// client certificate the server config accepts, and this node dials them with
+	// the client config. Both nil: plain gRPC (tests of one process only).
+	RemoteServerTLS, RemoteClientTLS *tls.Config
+	AckTimeout                       time.Duration // default 5s
+	IdleTimeout                      time.Duration // default 2m: an idle user actor is passivated
+	IdempotencyWin                   time.Duration // default 24h
+	Retention                        time.Duration // default 168h
+	MaxPerStream                     int           // default 1000
+	PushTTL                          time.Duration // default 24h: a push not delivered by then is dropped
+	RequestTimeout                   time.Duration // default 5s, when the caller's context has no deadline
+	Apps                             map[string]*App
+	Clock                            Clock // default SystemClock
 }
 
 func (o *Options) ensureDefaults() {
@@ -178,6 +187,15 @@ func (n *Node) StartRemote() (addr string, err error) {
 	if n.o.RemoteAdvertise != "" {
 		opts = append(opts, remote.WithAdvertisedHost(n.o.RemoteAdvertise))
 	}
+	// Nodes use only the Receive stream; protoactor's unary methods panic
+	// ("implement me") and would take the process down.
+	server := []grpc.ServerOption{grpc.UnaryInterceptor(refuseUnary)}
+	if n.o.RemoteServerTLS != nil && n.o.RemoteClientTLS != nil {
+		server = append(server, grpc.Creds(credentials.NewTLS(n.o.RemoteServerTLS)))
+		// This replaces protoactor's default dial option, grpc.WithInsecure.
+		opts = append(opts, remote.WithDialOptions(grpc.WithTransportCredentials(credentials.NewTLS(n.o.RemoteClientTLS))))
+	}
+	opts = append(opts, remote.WithServerOptions(server...))
 	n.remote = remote.NewRemote(n.system, remote.Configure(host, port, opts...))
 	defer func() {
 		// remote.Start panics when it cannot listen.
@@ -188,6 +206,11 @@ func (n *Node) StartRemote() (addr string, err error) {
 	}()
 	n.remote.Start()
 	return n.system.ProcessRegistry.Address, nil
+}
+
+// refuseUnary answers every unary call on the remote's gRPC server.
+func refuseUnary(_ context.Context, _ any, info *grpc.UnaryServerInfo, _ grpc.UnaryHandler) (any, error) {
+	return nil, status.Errorf(codes.Unimplemented, "pushd nodes serve only the Receive stream, not %s", info.FullMethod)
 }
 
 // Start spawns the router and the vendor actors and re-queues the outbox.

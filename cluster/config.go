@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -50,6 +51,22 @@ type Config struct {
 	SuspicionMult int
 	// Logger receives the node's logs, memberlist's own at debug level. Default: discard.
 	Logger *slog.Logger
+
+	// Lone makes a one-node cluster that opens no port: no memberlist runs and the placement is
+	// this node alone. It excludes Join and BootstrapExpect > 1; Bind and RemoteAddr are unused.
+	Lone bool
+	// GossipKey, when set, encrypts and authenticates all gossip (AES-GCM with a 16, 24 or 32 byte
+	// key): a node without the same key can neither join nor be heard.
+	GossipKey []byte
+	// ClusterID travels in every node's meta. A node whose meta carries another id is refused at
+	// join and left out of placement, so two clusters on one network never merge.
+	ClusterID string
+	// BootstrapExpect: Start waits until this many members (this node included) are placed.
+	// Default 1. A node with Join waits for at least one peer besides.
+	BootstrapExpect int
+	// VerifyPeer, when set, must succeed for another member before it is placed; pushd checks the
+	// peer's mutual TLS with it. Start fails when every peer it has seen keeps failing it.
+	VerifyPeer func(ctx context.Context, m Member) error
 }
 
 // settings is a validated Config with defaults applied and addresses split.
@@ -75,6 +92,9 @@ func (cfg Config) validate() (settings, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.BootstrapExpect == 0 {
+		cfg.BootstrapExpect = 1
 	}
 	cfg.Join = append([]string(nil), cfg.Join...)
 	s := settings{Config: cfg}
@@ -117,8 +137,24 @@ func (cfg Config) validate() (settings, error) {
 			problem(fmt.Sprintf("Join[%d]", i), "%v", err)
 		}
 	}
+	if cfg.Lone && len(cfg.Join) > 0 {
+		problem("Join", "a lone node joins no one")
+	}
+	if cfg.Lone && cfg.BootstrapExpect > 1 {
+		problem("BootstrapExpect", "a lone node expects no peers, got %d", cfg.BootstrapExpect)
+	}
+	if cfg.BootstrapExpect < 1 {
+		problem("BootstrapExpect", "%d must be at least 1", cfg.BootstrapExpect)
+	}
+	switch len(cfg.GossipKey) {
+	case 0, 16, 24, 32:
+	default:
+		problem("GossipKey", "%d bytes, want 16, 24 or 32", len(cfg.GossipKey))
+	}
 	if cfg.RemoteAddr == "" {
-		problem("RemoteAddr", "required")
+		if !cfg.Lone {
+			problem("RemoteAddr", "required")
+		}
 	} else if err := checkHostPort(cfg.RemoteAddr); err != nil {
 		problem("RemoteAddr", "%v", err)
 	}
@@ -134,7 +170,7 @@ func (cfg Config) validate() (settings, error) {
 		problem("SuspicionMult", "%d must not be negative", cfg.SuspicionMult)
 	}
 
-	meta, err := encodeMeta(Member{ID: cfg.Name, RemoteAddr: cfg.RemoteAddr, APIAddr: cfg.APIAddr})
+	meta, err := encodeMeta(Member{ID: cfg.Name, RemoteAddr: cfg.RemoteAddr, APIAddr: cfg.APIAddr}, cfg.ClusterID)
 	switch {
 	case err != nil:
 		problem("Name", "node meta: %v", err)

@@ -96,7 +96,7 @@ func TestNewRejectsOversizedMeta(t *testing.T) {
 
 func TestMetaRoundTrip(t *testing.T) {
 	m := Member{ID: "node-1", RemoteAddr: "10.0.0.1:8091", APIAddr: "[::1]:8081"}
-	b, err := encodeMeta(m)
+	b, err := encodeMeta(m, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +128,7 @@ func FuzzDecodeMeta(f *testing.F) {
 		if m.ID != name {
 			t.Fatalf("decoded id %q for node %q", m.ID, name)
 		}
-		again, err := encodeMeta(m)
+		again, err := encodeMeta(m, "")
 		if err != nil {
 			t.Fatal(err)
 		}

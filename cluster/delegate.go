@@ -2,10 +2,12 @@ package cluster
 
 import (
 	"bytes"
+	"fmt"
 	"maps"
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hashicorp/memberlist"
 )
@@ -97,4 +99,34 @@ func (v *memberView) addr(name string) (string, bool) {
 	defer v.mu.Unlock()
 	n, ok := v.nodes[name]
 	return n.addr, ok
+}
+
+// clusterGate refuses nodes of another cluster: memberlist asks it before it takes a node in
+// (NotifyAlive) and before it merges a peer's member list at join (NotifyMerge).
+type clusterGate struct {
+	id string
+	// refused keeps the last refusal of a merge, for Start to report instead of retrying.
+	refused atomic.Pointer[string]
+}
+
+func (g *clusterGate) check(n *memberlist.Node) error {
+	if got := metaClusterID(n.Meta); got != g.id {
+		return fmt.Errorf("node %s carries cluster id %q, this node's is %q", n.Name, got, g.id)
+	}
+	return nil
+}
+
+// NotifyAlive refuses a node of another cluster.
+func (g *clusterGate) NotifyAlive(n *memberlist.Node) error { return g.check(n) }
+
+// NotifyMerge refuses a merge with any node of another cluster.
+func (g *clusterGate) NotifyMerge(peers []*memberlist.Node) error {
+	for _, p := range peers {
+		if err := g.check(p); err != nil {
+			msg := err.Error()
+			g.refused.Store(&msg)
+			return err
+		}
+	}
+	return nil
 }

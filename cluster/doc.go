@@ -8,6 +8,13 @@
 // wins (about 1/n of them); removing one moves only the keys it owned. Every node computes the same
 // owner for the same member set, whatever order it learnt the members in.
 //
+// # Security
+//
+// A node meant to have peers gossips encrypted and authenticated (Config.GossipKey), carries the
+// cluster id in its meta and refuses nodes with another (Config.ClusterID), and places a peer only
+// after Config.VerifyPeer passed for it: pushd checks the peer's mutual TLS there (TLS, LoadTLS).
+// A lone node (Config.Lone) runs no memberlist and opens no port.
+//
 // The package imports neither protoactor nor any other pushd package; the actors layer consumes it
 // through a small interface of its own.
 //

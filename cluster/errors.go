@@ -12,6 +12,9 @@ var (
 	// ErrJoin is returned by Start when ctx ended before any peer in Config.Join answered. The
 	// error also wraps ctx.Err() and the last join failure.
 	ErrJoin = errors.New("cluster: could not join the cluster")
+	// ErrClusterMismatch is returned by Start when the nodes it reached belong to a cluster with
+	// another id.
+	ErrClusterMismatch = errors.New("cluster: the nodes reached belong to another cluster")
 )
 
 // ConfigError is one problem with one Config field. New returns all problems at once, joined with

@@ -22,10 +22,19 @@ type memberMeta struct {
 	ID         string `json:"id"`
 	RemoteAddr string `json:"remote"`
 	APIAddr    string `json:"api"`
+	// Cluster is the cluster id (Config.ClusterID); nodes of another cluster are refused.
+	Cluster string `json:"cluster,omitempty"`
 }
 
-func encodeMeta(m Member) ([]byte, error) {
-	return json.Marshal(memberMeta{ID: m.ID, RemoteAddr: m.RemoteAddr, APIAddr: m.APIAddr})
+func encodeMeta(m Member, clusterID string) ([]byte, error) {
+	return json.Marshal(memberMeta{ID: m.ID, RemoteAddr: m.RemoteAddr, APIAddr: m.APIAddr, Cluster: clusterID})
+}
+
+// metaClusterID returns the cluster id in a node's meta ("" when it carries none or does not decode).
+func metaClusterID(b []byte) string {
+	var meta memberMeta
+	_ = json.Unmarshal(b, &meta)
+	return meta.Cluster
 }
 
 // decodeMeta decodes the meta gossiped by the memberlist node called name. The id inside the meta

@@ -55,6 +55,14 @@ type Node struct {
 	ml         *memberlist.Memberlist
 	gossipAddr string
 
+	gate *clusterGate
+
+	checksMu sync.Mutex
+	checks   map[string]*peerCheck // by member id: VerifyPeer's results and the checks running
+	checkWG  sync.WaitGroup        // the peer checks' goroutines
+	checkCtx context.Context       // ends at Shutdown: stops the peer checks
+	cancel   context.CancelFunc
+
 	stop     chan struct{} // closed by Shutdown: ends the placement loop and Start's join retries
 	loopDone chan struct{} // closed when the placement loop has returned
 	down     chan struct{} // closed when Shutdown has finished
@@ -68,7 +76,12 @@ func New(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	checkCtx, cancel := context.WithCancel(context.Background())
 	n := &Node{
+		gate:     &clusterGate{id: s.ClusterID},
+		checks:   make(map[string]*peerCheck),
+		checkCtx: checkCtx,
+		cancel:   cancel,
 		cfg:      s,
 		self:     Member{ID: s.Name, RemoteAddr: s.RemoteAddr, APIAddr: s.APIAddr},
 		log:      s.Logger,
@@ -84,12 +97,16 @@ func New(cfg Config) (*Node, error) {
 }
 
 // Start binds memberlist, starts the placement loop and joins the cluster through Config.Join,
-// retrying with backoff until a peer answers or ctx is done. A node without Join is a one-node
-// cluster and returns at once. Start does not interrupt a join attempt in flight, so it may return
-// up to memberlist's TCP timeout (10s) per unreachable Join address after ctx is done.
+// retrying with backoff until a peer answers or ctx is done, then waits until BootstrapExpect
+// members (and, with Join, a peer) are placed. A lone node binds nothing and returns at once, as
+// does a node without Join that expects no peers. Start does not interrupt a join attempt in
+// flight, so it may return up to memberlist's TCP timeout (10s) per unreachable Join address
+// after ctx is done.
 //
 // When ctx ends first, Start shuts the node down and returns an error wrapping ErrJoin and
-// ctx.Err(). It returns ErrStarted when called twice and ErrShutdown once Shutdown has begun.
+// ctx.Err(); it fails at once with ErrClusterMismatch when the nodes reached gossip another
+// cluster id, and with ErrPeerRefused when every peer seen keeps failing VerifyPeer. It returns
+// ErrStarted when called twice and ErrShutdown once Shutdown has begun.
 func (n *Node) Start(ctx context.Context) error {
 	n.mu.Lock()
 	switch n.state {
@@ -99,6 +116,14 @@ func (n *Node) Start(ctx context.Context) error {
 	case stateShutdown:
 		n.mu.Unlock()
 		return ErrShutdown
+	}
+	if n.cfg.Lone {
+		n.state = stateStarted
+		close(n.loopDone)
+		n.ready.Store(true)
+		n.mu.Unlock()
+		n.log.Info("cluster: lone node, no gossip", "name", n.self.ID)
+		return nil
 	}
 	ml, err := memberlist.Create(n.memberlistConfig())
 	if err != nil {
@@ -112,7 +137,11 @@ func (n *Node) Start(ctx context.Context) error {
 	n.mu.Unlock()
 	n.log.Info("cluster: memberlist started", "name", n.self.ID, "gossip", n.gossipAddr)
 
-	if err := n.join(ctx, ml); err != nil {
+	err = n.join(ctx, ml)
+	if err == nil {
+		err = n.awaitPeers(ctx)
+	}
+	if err != nil {
 		if !errors.Is(err, ErrShutdown) {
 			cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), failedStartTimeout)
 			defer cancel()
@@ -143,6 +172,11 @@ func (n *Node) memberlistConfig() *memberlist.Config {
 	mc.ProbeInterval = n.cfg.ProbeInterval
 	mc.SuspicionMult = n.cfg.SuspicionMult
 	mc.Delegate = metaDelegate{meta: n.cfg.meta}
+	mc.Alive = n.gate
+	mc.Merge = n.gate
+	if len(n.cfg.GossipKey) > 0 {
+		mc.SecretKey = n.cfg.GossipKey // memberlist then encrypts and verifies every message, UDP and TCP
+	}
 	mc.Events = n.view
 	mc.LogOutput = nil
 	mc.Logger = slog.NewLogLogger(n.log.Handler(), slog.LevelDebug)
@@ -163,6 +197,9 @@ func (n *Node) join(ctx context.Context, ml *memberlist.Memberlist) error {
 			return nil
 		}
 		contacted, err := ml.Join(n.cfg.Join)
+		if refused := n.gate.refused.Load(); refused != nil {
+			return fmt.Errorf("%w via %v: %s", ErrClusterMismatch, n.cfg.Join, *refused)
+		}
 		if err == nil && ml.NumMembers() > 1 {
 			n.log.Info("cluster: joined", "contacted", contacted, "members", ml.NumMembers(), "attempts", attempt)
 			return nil
@@ -220,8 +257,12 @@ func (n *Node) refresh() {
 			n.log.Warn("cluster: leaving node out of placement", "node", name, "gossip", node.addr, "err", err)
 			continue
 		}
+		if m.ID != n.self.ID && !n.peerVerified(m) {
+			continue
+		}
 		members = append(members, m)
 	}
+	n.forgetChecks(nodes)
 	slices.SortFunc(members, compareMembers)
 	current := n.placement.Load()
 	if current.sameMembers(members) {
@@ -276,12 +317,16 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	n.state = stateShutdown
 	n.ready.Store(false)
 	close(n.stop)
+	n.cancel()
 	ml := n.ml
 	n.mu.Unlock()
 
 	var err error
 	if prev == stateStarted {
-		<-n.loopDone // the loop is at most in one short refresh
+		<-n.loopDone // the loop is at most in one short refresh, and starts no check after it
+	}
+	n.checkWG.Wait()
+	if prev == stateStarted && ml != nil {
 		timeout := defaultLeaveTimeout
 		if deadline, ok := ctx.Deadline(); ok {
 			timeout = max(time.Until(deadline), time.Millisecond)

@@ -26,6 +26,7 @@ const (
 	defaultClusterName   = "node-1"
 	defaultClusterBind   = "127.0.0.1:7946"
 	defaultClusterRemote = "127.0.0.1:8090"
+	defaultJoinTimeout   = time.Minute
 	defaultSimulatorAddr = "127.0.0.1:0"
 
 	defaultAPNsEndpointProduction  = "https://api.push.apple.com"
@@ -100,6 +101,42 @@ type Cluster struct {
 	// AdvertiseRemote is the remote address other nodes use to reach this one,
 	// host:port. Default "" (use Remote).
 	AdvertiseRemote string `yaml:"advertise_remote,omitempty"`
+	// BootstrapExpect: a new cluster forms once this many nodes have met; start
+	// waits for them. Default 1.
+	BootstrapExpect int `yaml:"bootstrap_expect"`
+	// GossipKeyFile holds the gossip key as base64 text (16, 24 or 32 bytes;
+	// surrounding whitespace ignored): gossip is encrypted and authenticated with
+	// it. Required when the node has peers. Default "".
+	GossipKeyFile string `yaml:"gossip_key_file,omitempty"`
+	// TLS is the mutual TLS of the traffic between nodes. Required when the
+	// node has peers.
+	TLS ClusterTLS `yaml:"tls"`
+	// ClusterID travels in every node's gossip meta; a node with another id is
+	// refused, so two clusters on one network never merge. Default "": the
+	// SHA-256 fingerprint of tls.ca_file's certificate.
+	ClusterID string `yaml:"cluster_id,omitempty"`
+	// JoinTimeout is how long start may take to join its peers (and to meet
+	// bootstrap_expect nodes) before it fails. Default 1m.
+	JoinTimeout Duration `yaml:"join_timeout"`
+}
+
+// ClusterTLS names the PEM files of a node's mutual TLS: its certificate and
+// key, and the cluster CA that signed every node's certificate.
+type ClusterTLS struct {
+	// CertFile is this node's certificate, good for server and client
+	// authentication, naming the node's addresses (IP or DNS). Default "".
+	CertFile string `yaml:"cert_file"`
+	// KeyFile is the certificate's private key. Default "".
+	KeyFile string `yaml:"key_file"`
+	// CAFile is the cluster CA's certificate. Default "".
+	CAFile string `yaml:"ca_file"`
+}
+
+// Peered reports whether the node is meant to have peers: it joins some,
+// expects some, or has the TLS to talk to them. A node that is not opens no
+// port for other nodes.
+func (c Cluster) Peered() bool {
+	return len(c.Join) > 0 || c.BootstrapExpect > 1 || c.TLS != (ClusterTLS{}) || c.GossipKeyFile != ""
 }
 
 // Simulator is the in-process vendor simulator that answers like the six vendors.
@@ -321,6 +358,10 @@ func (c *Config) EnsureDefaults() {
 	setString(&c.Cluster.Name, defaultClusterName)
 	setString(&c.Cluster.Bind, defaultClusterBind)
 	setString(&c.Cluster.Remote, defaultClusterRemote)
+	if c.Cluster.BootstrapExpect == 0 {
+		c.Cluster.BootstrapExpect = 1
+	}
+	setDuration(&c.Cluster.JoinTimeout, defaultJoinTimeout)
 	setString(&c.Simulator.Addr, defaultSimulatorAddr)
 	for i := range c.Apps {
 		c.Apps[i].Providers.ensureDefaults()

@@ -51,6 +51,13 @@ func envVars() []envVar {
 		}},
 		{"PUSHD_CLUSTER_REMOTE", "cluster.remote", setStr(func(c *Config) *string { return &c.Cluster.Remote })},
 		{"PUSHD_CLUSTER_ADVERTISE_REMOTE", "cluster.advertise_remote", setStr(func(c *Config) *string { return &c.Cluster.AdvertiseRemote })},
+		{"PUSHD_CLUSTER_BOOTSTRAP_EXPECT", "cluster.bootstrap_expect", setInt(func(c *Config) *int { return &c.Cluster.BootstrapExpect })},
+		{"PUSHD_CLUSTER_GOSSIP_KEY_FILE", "cluster.gossip_key_file", setStr(func(c *Config) *string { return &c.Cluster.GossipKeyFile })},
+		{"PUSHD_CLUSTER_TLS_CERT_FILE", "cluster.tls.cert_file", setStr(func(c *Config) *string { return &c.Cluster.TLS.CertFile })},
+		{"PUSHD_CLUSTER_TLS_KEY_FILE", "cluster.tls.key_file", setStr(func(c *Config) *string { return &c.Cluster.TLS.KeyFile })},
+		{"PUSHD_CLUSTER_TLS_CA_FILE", "cluster.tls.ca_file", setStr(func(c *Config) *string { return &c.Cluster.TLS.CAFile })},
+		{"PUSHD_CLUSTER_CLUSTER_ID", "cluster.cluster_id", setStr(func(c *Config) *string { return &c.Cluster.ClusterID })},
+		{"PUSHD_CLUSTER_JOIN_TIMEOUT", "cluster.join_timeout", setDur(func(c *Config) *Duration { return &c.Cluster.JoinTimeout })},
 		{"PUSHD_SIMULATOR_ENABLED", "simulator.enabled", func(c *Config, v string) error {
 			b, err := strconv.ParseBool(v)
 			if err != nil {

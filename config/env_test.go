@@ -30,6 +30,13 @@ func TestEnvOverrides(t *testing.T) {
 		"PUSHD_CLUSTER_JOIN= 10.0.0.1:7946 ,,10.0.0.2:7946",
 		"PUSHD_CLUSTER_REMOTE=0.0.0.0:18090",
 		"PUSHD_CLUSTER_ADVERTISE_REMOTE=203.0.113.9:18090",
+		"PUSHD_CLUSTER_BOOTSTRAP_EXPECT=3",
+		"PUSHD_CLUSTER_GOSSIP_KEY_FILE=/k/gossip.key",
+		"PUSHD_CLUSTER_TLS_CERT_FILE=/k/node.pem",
+		"PUSHD_CLUSTER_TLS_KEY_FILE=/k/node-key.pem",
+		"PUSHD_CLUSTER_TLS_CA_FILE=/k/ca.pem",
+		"PUSHD_CLUSTER_CLUSTER_ID=prod",
+		"PUSHD_CLUSTER_JOIN_TIMEOUT=30s",
 		"PUSHD_SIMULATOR_ENABLED=true",
 		"PUSHD_SIMULATOR_ADDR=127.0.0.1:19000",
 		"PUSHD_LOG_LEVEL=error", // given twice: the last one wins
@@ -55,6 +62,9 @@ func TestEnvOverrides(t *testing.T) {
 		Name: "node-9", Bind: "0.0.0.0:17946", Advertise: "203.0.113.9:17946",
 		Join:   []string{"10.0.0.1:7946", "10.0.0.2:7946"},
 		Remote: "0.0.0.0:18090", AdvertiseRemote: "203.0.113.9:18090",
+		BootstrapExpect: 3, GossipKeyFile: "/k/gossip.key",
+		TLS:       ClusterTLS{CertFile: "/k/node.pem", KeyFile: "/k/node-key.pem", CAFile: "/k/ca.pem"},
+		ClusterID: "prod", JoinTimeout: Duration(30 * time.Second),
 	}
 	want.Simulator = Simulator{Enabled: true, Addr: "127.0.0.1:19000"}
 	want.Apps = c.Apps
@@ -112,7 +122,10 @@ func TestEnvTableCoversEveryVariable(t *testing.T) {
 		"PUSHD_OFFLINE_RETENTION", "PUSHD_OFFLINE_MAX_PER_STREAM", "PUSHD_IDEMPOTENCY_WINDOW",
 		"PUSHD_USER_IDLE_TIMEOUT", "PUSHD_MAX_BODY_BYTES", "PUSHD_GC_PERCENT", "PUSHD_LOG_LEVEL", "PUSHD_LOG_FORMAT",
 		"PUSHD_CLUSTER_NAME", "PUSHD_CLUSTER_BIND", "PUSHD_CLUSTER_ADVERTISE", "PUSHD_CLUSTER_JOIN",
-		"PUSHD_CLUSTER_REMOTE", "PUSHD_CLUSTER_ADVERTISE_REMOTE", "PUSHD_SIMULATOR_ENABLED", "PUSHD_SIMULATOR_ADDR"}
+		"PUSHD_CLUSTER_REMOTE", "PUSHD_CLUSTER_ADVERTISE_REMOTE", "PUSHD_CLUSTER_BOOTSTRAP_EXPECT",
+		"PUSHD_CLUSTER_GOSSIP_KEY_FILE", "PUSHD_CLUSTER_TLS_CERT_FILE", "PUSHD_CLUSTER_TLS_KEY_FILE",
+		"PUSHD_CLUSTER_TLS_CA_FILE", "PUSHD_CLUSTER_CLUSTER_ID", "PUSHD_CLUSTER_JOIN_TIMEOUT",
+		"PUSHD_SIMULATOR_ENABLED", "PUSHD_SIMULATOR_ADDR"}
 	var got []string
 	for _, ev := range envVars() {
 		got = append(got, ev.name)

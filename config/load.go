@@ -410,7 +410,7 @@ func describeType(t string) string {
 // yamlKeysOf lists the YAML keys of one of this package's struct types, named as reflect names it.
 func yamlKeysOf(typeName string) []string {
 	for _, t := range []reflect.Type{
-		reflect.TypeFor[Config](), reflect.TypeFor[Cluster](), reflect.TypeFor[Simulator](),
+		reflect.TypeFor[Config](), reflect.TypeFor[Cluster](), reflect.TypeFor[ClusterTLS](), reflect.TypeFor[Simulator](),
 		reflect.TypeFor[App](), reflect.TypeFor[Providers](), reflect.TypeFor[APNs](),
 		reflect.TypeFor[FCM](), reflect.TypeFor[HMS](), reflect.TypeFor[Xiaomi](),
 		reflect.TypeFor[OPPO](), reflect.TypeFor[Vivo](), reflect.TypeFor[RateLimit](),
@@ -437,6 +437,10 @@ func resolvePaths(c *Config, dir string) {
 			*p = filepath.Join(dir, *p)
 		}
 	}
+	abs(&c.Cluster.GossipKeyFile)
+	abs(&c.Cluster.TLS.CertFile)
+	abs(&c.Cluster.TLS.KeyFile)
+	abs(&c.Cluster.TLS.CAFile)
 	for i := range c.Apps {
 		a := &c.Apps[i]
 		abs(&a.APIKeysFile)

@@ -88,6 +88,11 @@ cluster:
   join: [10.0.0.1:7946, 10.0.0.2:7946]
   remote: 10.0.0.7:8090
   advertise_remote: 203.0.113.7:8090
+  bootstrap_expect: 3
+  gossip_key_file: /keys/gossip.key
+  tls: {cert_file: /keys/node-7.pem, key_file: /keys/node-7-key.pem, ca_file: /keys/cluster-ca.pem}
+  cluster_id: prod-eu
+  join_timeout: 2m
 simulator:
   enabled: true
   addr: 127.0.0.1:9999
@@ -166,6 +171,9 @@ func fullConfig() *Config {
 			Name: "node-7", Bind: "10.0.0.7:7946", Advertise: "203.0.113.7:7946",
 			Join:   []string{"10.0.0.1:7946", "10.0.0.2:7946"},
 			Remote: "10.0.0.7:8090", AdvertiseRemote: "203.0.113.7:8090",
+			BootstrapExpect: 3, GossipKeyFile: "/keys/gossip.key",
+			TLS:       ClusterTLS{CertFile: "/keys/node-7.pem", KeyFile: "/keys/node-7-key.pem", CAFile: "/keys/cluster-ca.pem"},
+			ClusterID: "prod-eu", JoinTimeout: Duration(2 * time.Minute),
 		},
 		Simulator: Simulator{Enabled: true, Addr: "127.0.0.1:9999"},
 		Apps: []App{{

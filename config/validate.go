@@ -153,6 +153,22 @@ func (c *Config) validate() problems {
 	if cl.AdvertiseRemote != "" {
 		checkHostPort(&ps, "cluster.advertise_remote", cl.AdvertiseRemote, true)
 	}
+	if cl.BootstrapExpect < 1 {
+		ps.add("cluster.bootstrap_expect", "must be at least 1, got %d", cl.BootstrapExpect)
+	}
+	if cl.JoinTimeout <= 0 {
+		ps.add("cluster.join_timeout", "must be more than 0, got %v", cl.JoinTimeout)
+	}
+	if cl.Peered() {
+		for _, f := range []struct{ key, v string }{
+			{"cluster.gossip_key_file", cl.GossipKeyFile}, {"cluster.tls.cert_file", cl.TLS.CertFile},
+			{"cluster.tls.key_file", cl.TLS.KeyFile}, {"cluster.tls.ca_file", cl.TLS.CAFile},
+		} {
+			if f.v == "" {
+				ps.add(f.key, "required when the node has peers (join, bootstrap_expect > 1, cluster.tls or a gossip key): traffic between nodes is encrypted and authenticated")
+			}
+		}
+	}
 	checkHostPort(&ps, "simulator.addr", c.Simulator.Addr, false)
 	checkDistinct(&ps, []string{"listen", "cluster.bind", "cluster.remote"}, []string{c.Listen, cl.Bind, cl.Remote})
 

@@ -42,6 +42,8 @@ func TestValidConfig(t *testing.T) {
 	c.Apps[0].Providers.ensureDefaults()
 	c.Listen, c.Cluster.Bind, c.Cluster.Remote = ":0", ":0", ":0" // port 0 three times is fine
 	c.Cluster.Join = []string{"[::1]:7946", "node-2.example:7946"}
+	c.Cluster.GossipKeyFile = "/gossip.key"
+	c.Cluster.TLS = ClusterTLS{CertFile: "/node.pem", KeyFile: "/node-key.pem", CAFile: "/ca.pem"}
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +75,14 @@ func TestValidateProblems(t *testing.T) {
 		{"cluster name", func(c *Config) { c.Cluster.Name = "" }, "cluster.name", "required"},
 		{"bind", func(c *Config) { c.Cluster.Bind = "x" }, "cluster.bind", "want host:port"},
 		{"advertise without host", func(c *Config) { c.Cluster.Advertise = ":7946" }, "cluster.advertise", "want a reachable host:port"},
-		{"join port 0", func(c *Config) { c.Cluster.Join = []string{"a:1", "b:0"} }, "cluster.join[1]", "want a reachable host:port"},
+		{"join port 0", func(c *Config) { peered(c); c.Cluster.Join = []string{"a:1", "b:0"} }, "cluster.join[1]", "want a reachable host:port"},
+		{"bootstrap_expect 0", func(c *Config) { c.Cluster.BootstrapExpect = 0 }, "cluster.bootstrap_expect", "at least 1"},
+		{"join_timeout 0", func(c *Config) { c.Cluster.JoinTimeout = 0 }, "cluster.join_timeout", "more than 0"},
+		{"join without gossip key", func(c *Config) { peered(c); c.Cluster.GossipKeyFile = ""; c.Cluster.Join = []string{"a:1"} },
+			"cluster.gossip_key_file", "required when the node has peers"},
+		{"bootstrap_expect without ca", func(c *Config) { peered(c); c.Cluster.TLS.CAFile = ""; c.Cluster.BootstrapExpect = 3 },
+			"cluster.tls.ca_file", "required when the node has peers"},
+		{"tls without key file", func(c *Config) { peered(c); c.Cluster.TLS.KeyFile = "" }, "cluster.tls.key_file", "required when the node has peers"},
 		{"remote", func(c *Config) { c.Cluster.Remote = "" }, "cluster.remote", "want host:port"},
 		{"advertise_remote", func(c *Config) { c.Cluster.AdvertiseRemote = "host" }, "cluster.advertise_remote", "want host:port"},
 		{"remote same as listen", func(c *Config) { c.Cluster.Remote = c.Listen }, "cluster.remote", "same address as listen"},
@@ -183,4 +192,10 @@ func TestProblemString(t *testing.T) {
 	if got, want := e.Error(), "config: invalid configuration (1 problem):\n  a: b"; got != want {
 		t.Errorf("Error() = %q, want %q", got, want)
 	}
+}
+
+// peered gives c the gossip key and TLS files a node with peers needs.
+func peered(c *Config) {
+	c.Cluster.GossipKeyFile = "/gossip.key"
+	c.Cluster.TLS = ClusterTLS{CertFile: "/node.pem", KeyFile: "/node-key.pem", CAFile: "/ca.pem"}
 }

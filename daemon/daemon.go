@@ -97,9 +97,18 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	sec, err := loadClusterSecurity(cfg.Cluster)
+	if err != nil {
+		return err
+	}
+	remoteListen := ""
+	if sec != nil {
+		remoteListen = cfg.Cluster.Remote
+	}
 	d.node, err = actors.New(actors.Options{
 		Store: d.store, Logger: d.log.With("component", "actors"), Metrics: d.metrics,
-		RemoteListen: cfg.Cluster.Remote, RemoteAdvertise: cfg.Cluster.AdvertiseRemote,
+		RemoteListen: remoteListen, RemoteAdvertise: cfg.Cluster.AdvertiseRemote,
+		RemoteServerTLS: sec.serverTLS(), RemoteClientTLS: sec.clientTLS(),
 		AckTimeout: cfg.AckTimeout.Std(), IdleTimeout: cfg.UserIdleTimeout.Std(),
 		IdempotencyWin: cfg.IdempotencyWindow.Std(), Retention: cfg.OfflineRetention.Std(),
 		MaxPerStream: cfg.OfflineMaxPerStream, Apps: apps, Clock: d.clock,
@@ -107,9 +116,11 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	remoteAddr, err := d.node.StartRemote()
-	if err != nil {
-		return err
+	remoteAddr := ""
+	if sec != nil {
+		if remoteAddr, err = d.node.StartRemote(); err != nil {
+			return err
+		}
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -120,15 +131,23 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 			ln.Close()
 		}
 	}()
-	d.members, err = cluster.New(cluster.Config{
+	ccfg := cluster.Config{
 		Name: cfg.Cluster.Name, Bind: cfg.Cluster.Bind, Advertise: cfg.Cluster.Advertise, Join: cfg.Cluster.Join,
 		RemoteAddr: remoteAddr, APIAddr: ln.Addr().String(), Logger: d.log.With("component", "cluster"),
-	})
-	if err != nil {
+		Lone: sec == nil, BootstrapExpect: cfg.Cluster.BootstrapExpect,
+	}
+	if sec != nil {
+		ccfg.GossipKey, ccfg.ClusterID = sec.gossipKey, sec.clusterID
+		ccfg.VerifyPeer = func(ctx context.Context, m cluster.Member) error { return sec.tls.VerifyPeer(ctx, m.RemoteAddr) }
+	}
+	if d.members, err = cluster.New(ccfg); err != nil {
 		return err
 	}
-	if err := d.members.Start(ctx); err != nil {
-		return err
+	jctx, cancel := context.WithTimeout(ctx, cfg.Cluster.JoinTimeout.Std())
+	err = d.members.Start(jctx)
+	cancel()
+	if err != nil {
+		return startError(err)
 	}
 	members := d.members
 	d.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pushd_cluster_members", Help: "Live members this node places actors over."},
@@ -182,11 +201,17 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 // APIAddr is where the HTTP API listens.
 func (d *Daemon) APIAddr() string { return d.api.Addr() }
 
-// GossipAddr is where cluster membership listens (peers join it).
+// GossipAddr is where cluster membership listens (peers join it); "" on a lone node.
 func (d *Daemon) GossipAddr() string { return d.members.GossipAddr() }
 
-// RemoteAddr is where the node's actors are reached by other nodes.
-func (d *Daemon) RemoteAddr() string { return d.node.Address() }
+// RemoteAddr is where the node's actors are reached by other nodes; "" on a
+// lone node, which opens no port for them.
+func (d *Daemon) RemoteAddr() string {
+	if d.members.Self().RemoteAddr == "" {
+		return ""
+	}
+	return d.node.Address()
+}
 
 // Simulator is the in-process vendor simulator, or nil.
 func (d *Daemon) Simulator() *vendorsim.Sim { return d.sim }

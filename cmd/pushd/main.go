@@ -4,6 +4,7 @@
 //	pushd token --app APP --user USER      print a client token for a user (development)
 //	pushd sim [--dir DIR] [--addr ADDR]    run the vendor simulator alone
 //	pushd check-config --config FILE       load a config and list every problem in it
+//	pushd cluster-certs --dir D --nodes N  make a cluster CA, node certificates and the gossip key
 //	pushd connect --user U --device D      a device's long connection: print frames, ack messages
 //	pushd bench [--quick] [--only LIST]    run the benchmark suite (benchmarks/README.md)
 package main
@@ -41,6 +42,11 @@ Usage:
       config that points pushd at it to DIR/pushd-providers.yaml.
   pushd check-config --config FILE
       Load the config and list every problem in it.
+  pushd cluster-certs [--dir ./pushd-cluster] [--nodes node-1,node-2,node-3]
+                      [--hosts 127.0.0.1,localhost] [--valid-for 8760h]
+      Make what the nodes of a cluster need to trust each other: a CA (reused
+      when --dir has one), a certificate and key per node naming --hosts, and
+      the gossip key; print each node's cluster config keys.
   pushd connect --user USER --device DEVICE [--addr 127.0.0.1:8080] [--no-ack] [--background]
       Open a device's long connection, print every frame, and ack each message
       (a WebSocket client for trying pushd out).
@@ -72,6 +78,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = checkConfig(args[1:], stdout)
 	case "connect":
 		err = connect(args[1:], stdout)
+	case "cluster-certs":
+		err = clusterCerts(args[1:], stdout)
 	case "bench":
 		err = bench(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
@@ -132,7 +140,11 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	if err := d.Start(ctx); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "pushd node %s: api http://%s gossip %s remote %s\n", cfg.Cluster.Name, d.APIAddr(), d.GossipAddr(), d.RemoteAddr())
+	gossip, remote := d.GossipAddr(), d.RemoteAddr()
+	if gossip == "" {
+		gossip, remote = "off", "off" // a lone node opens no port for peers
+	}
+	fmt.Fprintf(stdout, "pushd node %s: api http://%s gossip %s remote %s\n", cfg.Cluster.Name, d.APIAddr(), gossip, remote)
 	if key, _ := d.DemoSecrets(); key != "" {
 		fmt.Fprintf(stdout, "pushd is serving http://%s (app %q", d.APIAddr(), daemon.DemoAppID)
 		if builtin {

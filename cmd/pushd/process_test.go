@@ -85,6 +85,11 @@ func startSim(t *testing.T) (*vendorsim.Sim, string) {
 
 // nodeConfig is a pushd config for one node of the test cluster.
 func nodeConfig(t *testing.T, s *vendorsim.Sim, simDir, name, dataDir string, join []string) string {
+	return nodeConfigWith(t, s, simDir, name, dataDir, join, clusterSecurityYAML(t, simDir, name))
+}
+
+// nodeConfigWith is nodeConfig with the given cluster keys for its security (gossip key, TLS).
+func nodeConfigWith(t *testing.T, s *vendorsim.Sim, simDir, name, dataDir string, join []string, security string) string {
 	c := s.Credentials()
 	joinYAML := "[]"
 	if len(join) > 0 {
@@ -94,7 +99,7 @@ func nodeConfig(t *testing.T, s *vendorsim.Sim, simDir, name, dataDir string, jo
 data_dir: %s
 ack_timeout: 1s
 log_level: warn
-cluster: {name: %s, bind: "127.0.0.1:0", remote: "127.0.0.1:0", join: %s}
+cluster: {name: %s, bind: "127.0.0.1:0", remote: "127.0.0.1:0", join: %s, %s}
 apps:
   - id: demo
     api_keys: [%s]
@@ -112,7 +117,7 @@ apps:
         service_account_file: %s
         endpoint: %s
         ca_file: %s
-`, dataDir, name, joinYAML, testAPIKey, testSecret,
+`, dataDir, name, joinYAML, security, testAPIKey, testSecret,
 		c.APNs.TeamID, c.APNs.KeyID, filepath.Join(simDir, vendorsim.FileAPNsKey), c.APNs.BundleID,
 		s.Endpoint(push.APNs), s.Endpoint(push.APNs), filepath.Join(simDir, vendorsim.FileCACert),
 		filepath.Join(simDir, vendorsim.FileFCMServiceAccount), s.Endpoint(push.FCM), filepath.Join(simDir, vendorsim.FileCACert))
@@ -129,6 +134,7 @@ type proc struct {
 	cmd    *exec.Cmd
 	api    string // host:port
 	gossip string
+	remote string
 	exited chan struct{}
 }
 
@@ -171,7 +177,7 @@ func startProc(t *testing.T, cfgPath string) *proc {
 				t.Fatalf("pushd exited before serving:\n%s", stderr.String())
 			}
 			if m := nodeLine.FindStringSubmatch(l); m != nil {
-				p.api, p.gossip = m[1], m[2]
+				p.api, p.gossip, p.remote = m[1], m[2], m[3]
 				go func() {
 					for range lines {
 					}
