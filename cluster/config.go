@@ -44,6 +44,9 @@ type Config struct {
 	RemoteAddr string
 	// APIAddr is the host:port of this node's HTTP API. Required.
 	APIAddr string
+	// RaftAddr is the host:port of this node's Raft transport, gossiped so that peers' Raft hosts
+	// find it (Node.ResolveRaft). Default "": the node runs no Raft.
+	RaftAddr string
 	// ProbeInterval is memberlist's failure-probe interval. Default 500ms, minimum 10ms.
 	ProbeInterval time.Duration
 	// SuspicionMult is memberlist's suspicion multiplier: a suspected node is declared dead after
@@ -170,7 +173,7 @@ func (cfg Config) validate() (settings, error) {
 		problem("SuspicionMult", "%d must not be negative", cfg.SuspicionMult)
 	}
 
-	meta, err := encodeMeta(Member{ID: cfg.Name, RemoteAddr: cfg.RemoteAddr, APIAddr: cfg.APIAddr}, cfg.ClusterID)
+	meta, err := encodeMeta(Member{ID: cfg.Name, RemoteAddr: cfg.RemoteAddr, APIAddr: cfg.APIAddr, RaftAddr: cfg.RaftAddr}, cfg.ClusterID)
 	switch {
 	case err != nil:
 		problem("Name", "node meta: %v", err)

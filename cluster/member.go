@@ -13,6 +13,8 @@ type Member struct {
 	RemoteAddr string
 	// APIAddr is the host:port of the node's HTTP API.
 	APIAddr string
+	// RaftAddr is the host:port of the node's Raft transport ("" when it runs none).
+	RaftAddr string
 }
 
 // memberMeta is the JSON a node gossips as its memberlist meta. It is the wire form of Member, kept
@@ -22,12 +24,13 @@ type memberMeta struct {
 	ID         string `json:"id"`
 	RemoteAddr string `json:"remote"`
 	APIAddr    string `json:"api"`
+	RaftAddr   string `json:"raft,omitempty"`
 	// Cluster is the cluster id (Config.ClusterID); nodes of another cluster are refused.
 	Cluster string `json:"cluster,omitempty"`
 }
 
 func encodeMeta(m Member, clusterID string) ([]byte, error) {
-	return json.Marshal(memberMeta{ID: m.ID, RemoteAddr: m.RemoteAddr, APIAddr: m.APIAddr, Cluster: clusterID})
+	return json.Marshal(memberMeta{ID: m.ID, RemoteAddr: m.RemoteAddr, APIAddr: m.APIAddr, RaftAddr: m.RaftAddr, Cluster: clusterID})
 }
 
 // metaClusterID returns the cluster id in a node's meta ("" when it carries none or does not decode).
@@ -47,5 +50,5 @@ func decodeMeta(name string, b []byte) (Member, error) {
 	if meta.ID != name {
 		return Member{}, fmt.Errorf("cluster: meta of node %q carries id %q", name, meta.ID)
 	}
-	return Member{ID: meta.ID, RemoteAddr: meta.RemoteAddr, APIAddr: meta.APIAddr}, nil
+	return Member{ID: meta.ID, RemoteAddr: meta.RemoteAddr, APIAddr: meta.APIAddr, RaftAddr: meta.RaftAddr}, nil
 }

@@ -83,7 +83,7 @@ func New(cfg Config) (*Node, error) {
 		checkCtx: checkCtx,
 		cancel:   cancel,
 		cfg:      s,
-		self:     Member{ID: s.Name, RemoteAddr: s.RemoteAddr, APIAddr: s.APIAddr},
+		self:     Member{ID: s.Name, RemoteAddr: s.RemoteAddr, APIAddr: s.APIAddr, RaftAddr: s.RaftAddr},
 		log:      s.Logger,
 		view:     newMemberView(),
 		subs:     make(map[*subscription]struct{}),
@@ -278,6 +278,17 @@ func (n *Node) Placement() Placement { return *n.placement.Load() }
 
 // Owner returns the member that owns key in the current placement.
 func (n *Node) Owner(key string) Member { return n.placement.Load().Owner(key) }
+
+// ResolveRaft returns the Raft address of the placed member whose NodeHostID is nodeHostID: the
+// Raft host's RaftConfig.Resolve. A member not placed (not verified, or gone) is not resolved.
+func (n *Node) ResolveRaft(nodeHostID string) (string, bool) {
+	for _, m := range n.placement.Load().members {
+		if m.RaftAddr != "" && NodeHostID(m.ID) == nodeHostID {
+			return m.RaftAddr, true
+		}
+	}
+	return "", false
+}
 
 // Self returns this node as a Member; its ID is Config.Name.
 func (n *Node) Self() Member { return n.self }

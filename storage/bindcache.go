@@ -105,3 +105,13 @@ func (c *bindingCache) forget(prefixes []string) {
 		delete(c.users, p)
 	}
 }
+
+// clear drops every entry, and keeps readers that started before from filling what they read:
+// the store's bindings changed under a path that does not name its users (a shard's new writer,
+// a snapshot).
+func (c *bindingCache) clear() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	clear(c.users)
+	c.gen += touchLog + 1
+}

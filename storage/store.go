@@ -52,6 +52,8 @@ type Stats struct {
 	Commits       uint64 // Pebble commits made by the committer
 	Batches       uint64 // batches handed in (Commit + CommitAsync)
 	SyncedCommits uint64 // commits that fsynced
+	// ShardSnapshotsRecovered counts the shard snapshots this store took in from a Raft peer.
+	ShardSnapshotsRecovered uint64
 }
 
 // Store is pushd's Pebble database.
@@ -74,6 +76,7 @@ type Store struct {
 	bindings *bindingCache
 
 	commits, batches, synced atomic.Uint64
+	snapshotsRecovered       atomic.Uint64
 }
 
 type commitReq struct {
@@ -150,7 +153,8 @@ func (s *Store) Close() error {
 
 // Stats reports the committer's counters.
 func (s *Store) Stats() Stats {
-	return Stats{Commits: s.commits.Load(), Batches: s.batches.Load(), SyncedCommits: s.synced.Load()}
+	return Stats{Commits: s.commits.Load(), Batches: s.batches.Load(), SyncedCommits: s.synced.Load(),
+		ShardSnapshotsRecovered: s.snapshotsRecovered.Load()}
 }
 
 // NewPushID returns a fresh outbox id, larger than any in the store.

@@ -1,0 +1,317 @@
+package cluster
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/lni/dragonboat/v4"
+	dbconfig "github.com/lni/dragonboat/v4/config"
+	dblogger "github.com/lni/dragonboat/v4/logger"
+	"github.com/lni/dragonboat/v4/raftio"
+	"github.com/lni/dragonboat/v4/statemachine"
+)
+
+// Raft is this node's host of shard replicas: one dragonboat NodeHost, whose Raft groups (one
+// per shard) replicate pushd's state. Raft traffic goes over mutual TLS with the cluster CA, and
+// the Raft address of each node comes from membership (Member.RaftAddr), not from a registry of
+// dragonboat's own: a node is addressed by its NodeHostID, derived from its name.
+type Raft struct {
+	nh  *dragonboat.NodeHost
+	reg *raftRegistry
+	log *slog.Logger
+
+	snapshotEntries uint64
+
+	mu       sync.Mutex
+	onLeader func(shard, leader, term uint64)
+}
+
+// RaftConfig configures a Raft host. Zero fields take the defaults stated on them.
+type RaftConfig struct {
+	// Node is this pushd node's name; its NodeHostID is NodeHostID(Node). Required.
+	Node string
+	// Dir keeps the Raft log and snapshots. Required.
+	Dir string
+	// Addr is the host:port Raft listens on and peers reach it at. Required.
+	Addr string
+	// CAFile, CertFile and KeyFile are the mutual TLS of Raft traffic (the files of cluster.tls).
+	// All empty: plain TCP, for tests of one process only.
+	CAFile, CertFile, KeyFile string
+	// ClusterID becomes dragonboat's deployment id: hosts of another cluster drop our messages.
+	ClusterID string
+	// RTT is the Raft tick. Default 10ms.
+	RTT time.Duration
+	// SnapshotEntries is how many entries a replica applies between snapshots. Default 20,000.
+	SnapshotEntries uint64
+	// Resolve returns the Raft address of the node with the given NodeHostID, from membership.
+	// Required.
+	Resolve func(nodeHostID string) (addr string, ok bool)
+	// OnLeader, when set, is called (on dragonboat's goroutine; it must not block) each time a
+	// shard replica on this host learns of a new leader (0: none known).
+	OnLeader func(shard, leader, term uint64)
+	// Logger receives the host's own logs. Default: discard.
+	Logger *slog.Logger
+}
+
+// Shard election and heartbeat, in ticks of RaftConfig.RTT: a leader that stops is replaced in
+// about ElectionRTT ticks (half a second at the default tick).
+const (
+	raftElectionRTT  = 50
+	raftHeartbeatRTT = 5
+	// raftSnapshotEntries is how many entries a replica applies between snapshots by default; the
+	// log is compacted to a quarter of that behind the snapshot.
+	raftSnapshotEntries = 20000
+)
+
+// ErrRaftConfig wraps a missing RaftConfig field.
+var ErrRaftConfig = errors.New("cluster: invalid raft config")
+
+// NewRaft starts a Raft host. Its shards start with StartShard.
+func NewRaft(cfg RaftConfig) (*Raft, error) {
+	if cfg.Node == "" || cfg.Dir == "" || cfg.Addr == "" || cfg.Resolve == nil {
+		return nil, fmt.Errorf("%w: Node, Dir, Addr and Resolve are required", ErrRaftConfig)
+	}
+	if cfg.RTT <= 0 {
+		cfg.RTT = 10 * time.Millisecond
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.SnapshotEntries == 0 {
+		cfg.SnapshotEntries = raftSnapshotEntries
+	}
+	quietDragonboat()
+	r := &Raft{log: cfg.Logger, onLeader: cfg.OnLeader, snapshotEntries: cfg.SnapshotEntries}
+	r.reg = &raftRegistry{resolve: cfg.Resolve, targets: map[raftio.NodeInfo]string{}}
+	engine := dbconfig.GetDefaultEngineConfig()
+	// Fewer workers than dragonboat's 16 of each: on a small machine the default spread proposals
+	// over idle goroutines and lowered throughput.
+	engine.ExecShards, engine.CommitShards, engine.ApplyShards, engine.SnapshotShards, engine.CloseShards = 4, 4, 4, 4, 4
+	logdb := dbconfig.GetSmallMemLogDBConfig()
+	logdb.Shards = 4
+	nhc := dbconfig.NodeHostConfig{
+		NodeHostID:        NodeHostID(cfg.Node),
+		DeploymentID:      deploymentID(cfg.ClusterID),
+		NodeHostDir:       filepath.Join(cfg.Dir, "host"),
+		WALDir:            filepath.Join(cfg.Dir, "wal"),
+		RTTMillisecond:    uint64(max(cfg.RTT/time.Millisecond, 1)),
+		RaftAddress:       cfg.Addr,
+		MutualTLS:         cfg.CAFile != "",
+		CAFile:            cfg.CAFile,
+		CertFile:          cfg.CertFile,
+		KeyFile:           cfg.KeyFile,
+		RaftEventListener: r,
+		Expert: dbconfig.ExpertConfig{
+			NodeRegistryFactory: r.reg,
+			Engine:              engine,
+			LogDB:               logdb,
+		},
+	}
+	nh, err := dragonboat.NewNodeHost(nhc)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: start raft on %s: %w", cfg.Addr, err)
+	}
+	r.nh = nh
+	return r, nil
+}
+
+// quietDragonboat keeps dragonboat's own loggers (package-level in dragonboat) to errors: they log
+// every election and snapshot at info.
+func quietDragonboat() {
+	for _, name := range []string{"dragonboat", "raft", "rsm", "transport", "logdb", "raftpb", "registry",
+		"config", "settings", "server", "tan", "pebblekv", "LogDB", "raft-mt", "tools", "gossip"} {
+		dblogger.GetLogger(name).SetLevel(dblogger.ERROR)
+	}
+}
+
+// NodeHostID is the dragonboat NodeHostID of the node called name: a UUID made from a hash of the
+// name, so that it is stable across restarts and known to every node.
+func NodeHostID(name string) string {
+	h := sha256.Sum256([]byte("pushd node " + name))
+	h[6] = h[6]&0x0f | 0x50 // version 5 (name-based)
+	h[8] = h[8]&0x3f | 0x80 // RFC 4122 variant
+	return fmt.Sprintf("%x-%x-%x-%x-%x", h[0:4], h[4:6], h[6:8], h[8:10], h[10:16])
+}
+
+// ReplicaID is the replica id of the node called name in every shard it holds.
+func ReplicaID(name string) uint64 {
+	h := sha256.Sum256([]byte("pushd replica " + name))
+	return binary.BigEndian.Uint64(h[:8])>>1 | 1 // non-zero, and positive as a signed number
+}
+
+func deploymentID(clusterID string) uint64 {
+	if clusterID == "" {
+		return 0
+	}
+	h := sha256.Sum256([]byte("pushd cluster " + clusterID))
+	return binary.BigEndian.Uint64(h[:8]) | 1
+}
+
+// StartShard starts this host's replica of shard with the state machines of create. members maps
+// each initial replica id to its node's name. A replica that restarts passes the same members (or
+// none: its log has them).
+func (r *Raft) StartShard(shard, replica uint64, members map[uint64]string, create statemachine.CreateOnDiskStateMachineFunc) error {
+	initial := make(map[uint64]dragonboat.Target, len(members))
+	for id, node := range members {
+		initial[id] = NodeHostID(node)
+	}
+	return r.start(shard, replica, initial, false, create)
+}
+
+// JoinShard starts this host's replica of an existing shard, as the non-voting replica that a
+// member of the shard added with AddNonVoting: it catches up, by snapshot when the shard's log
+// was compacted, and votes once AddVoting promotes it.
+func (r *Raft) JoinShard(shard, replica uint64, create statemachine.CreateOnDiskStateMachineFunc) error {
+	return r.start(shard, replica, nil, true, create)
+}
+
+func (r *Raft) start(shard, replica uint64, initial map[uint64]dragonboat.Target, join bool, create statemachine.CreateOnDiskStateMachineFunc) error {
+	cfg := dbconfig.Config{
+		IsNonVoting:        join,
+		ShardID:            shard,
+		ReplicaID:          replica,
+		ElectionRTT:        raftElectionRTT,
+		HeartbeatRTT:       raftHeartbeatRTT,
+		CheckQuorum:        true,
+		PreVote:            true,
+		SnapshotEntries:    r.snapshotEntries,
+		CompactionOverhead: r.snapshotEntries / 4,
+	}
+	if err := r.nh.StartOnDiskReplica(initial, join, create, cfg); err != nil {
+		return fmt.Errorf("cluster: start shard %d replica %d: %w", shard, replica, err)
+	}
+	return nil
+}
+
+// Propose replicates cmd through shard's Raft group and returns its result once this host has
+// applied it. ctx must carry a deadline.
+func (r *Raft) Propose(ctx context.Context, shard uint64, cmd []byte) (statemachine.Result, error) {
+	return r.nh.SyncPropose(ctx, r.nh.GetNoOPSession(shard), cmd)
+}
+
+// Leader returns the shard's leader replica as this host knows it.
+func (r *Raft) Leader(shard uint64) (leader, term uint64, ok bool) {
+	leader, term, ok, err := r.nh.GetLeaderID(shard)
+	return leader, term, ok && err == nil
+}
+
+// Read returns the state machine's answer to q once this host's replica has applied everything
+// committed before the call (a linearizable read). ctx must carry a deadline.
+func (r *Raft) Read(ctx context.Context, shard uint64, q any) (any, error) {
+	return r.nh.SyncRead(ctx, shard, q)
+}
+
+// Members returns the shard's voting and non-voting replicas (replica id → NodeHostID).
+func (r *Raft) Members(ctx context.Context, shard uint64) (voting, nonVoting map[uint64]string, err error) {
+	m, err := r.nh.SyncGetShardMembership(ctx, shard)
+	if err != nil {
+		return nil, nil, err
+	}
+	return m.Nodes, m.NonVotings, nil
+}
+
+// AddNonVoting adds the node called node as a non-voting replica of shard: it catches up (by
+// snapshot when it is far behind) without counting towards the quorum.
+func (r *Raft) AddNonVoting(ctx context.Context, shard, replica uint64, node string) error {
+	return r.nh.SyncRequestAddNonVoting(ctx, shard, replica, NodeHostID(node), 0)
+}
+
+// AddVoting makes replica (already a non-voting replica on node) a voting one.
+func (r *Raft) AddVoting(ctx context.Context, shard, replica uint64, node string) error {
+	return r.nh.SyncRequestAddReplica(ctx, shard, replica, NodeHostID(node), 0)
+}
+
+// Remove removes replica from shard.
+func (r *Raft) Remove(ctx context.Context, shard, replica uint64) error {
+	return r.nh.SyncRequestDeleteReplica(ctx, shard, replica, 0)
+}
+
+// TransferLeader asks shard's leader to hand leadership to replica.
+func (r *Raft) TransferLeader(shard, replica uint64) error {
+	return r.nh.RequestLeaderTransfer(shard, replica)
+}
+
+// LeaderUpdated is dragonboat's leader event; it passes it on to RaftConfig.OnLeader.
+func (r *Raft) LeaderUpdated(info raftio.LeaderInfo) {
+	r.mu.Lock()
+	f := r.onLeader
+	r.mu.Unlock()
+	if f != nil {
+		f(info.ShardID, info.LeaderID, info.Term)
+	}
+}
+
+// Close stops every replica on this host and its Raft transport. The data stays for a restart.
+func (r *Raft) Close() {
+	r.mu.Lock()
+	r.onLeader = nil
+	r.mu.Unlock()
+	r.nh.Close()
+}
+
+// raftRegistry is dragonboat's node registry (its NodeRegistryFactory too): it keeps which
+// NodeHostID each replica is on, as dragonboat tells it, and resolves a NodeHostID to a Raft
+// address through membership.
+type raftRegistry struct {
+	resolve func(string) (string, bool)
+
+	mu      sync.Mutex
+	targets map[raftio.NodeInfo]string // replica → NodeHostID
+}
+
+var _ dbconfig.NodeRegistryFactory = (*raftRegistry)(nil)
+
+// Create returns the registry itself: one per host.
+func (g *raftRegistry) Create(string, uint64, dbconfig.TargetValidator) (raftio.INodeRegistry, error) {
+	return g, nil
+}
+
+func (g *raftRegistry) Close() error { return nil }
+
+func (g *raftRegistry) Add(shard, replica uint64, target string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.targets[raftio.GetNodeInfo(shard, replica)] = target
+}
+
+func (g *raftRegistry) Remove(shard, replica uint64) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	delete(g.targets, raftio.GetNodeInfo(shard, replica))
+}
+
+func (g *raftRegistry) RemoveShard(shard uint64) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for k := range g.targets {
+		if k.ShardID == shard {
+			delete(g.targets, k)
+		}
+	}
+}
+
+// errUnknownReplica is returned by Resolve for a replica, or a node, not known (yet).
+var errUnknownReplica = errors.New("cluster: raft replica not known")
+
+// Resolve returns the replica's Raft address and the key its connection is shared under (one
+// connection per address).
+func (g *raftRegistry) Resolve(shard, replica uint64) (string, string, error) {
+	g.mu.Lock()
+	target, ok := g.targets[raftio.GetNodeInfo(shard, replica)]
+	g.mu.Unlock()
+	if !ok {
+		return "", "", errUnknownReplica
+	}
+	addr, ok := g.resolve(target)
+	if !ok {
+		return "", "", errUnknownReplica
+	}
+	return addr, addr, nil
+}
