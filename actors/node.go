@@ -446,11 +446,6 @@ func (n *Node) vendor(app string, p push.Provider) *actor.PID {
 	return n.vendors[vendorKey{app, p}]
 }
 
-// errReply builds a wire.Error.
-func errReply(code, format string, args ...any) *wire.Error {
-	return &wire.Error{Code: code, Message: fmt.Sprintf(format, args...)}
-}
-
 // warnOnly passes on warnings and errors only: protoactor logs every start and
 // stop of its internals at info.
 type warnOnly struct{ slog.Handler }
