@@ -128,10 +128,6 @@ func (n *Node) Call(ctx context.Context, r *wire.CallRequest) (*wire.CallReply, 
 // giving up (each round, another bind of the same token got in between).
 const claimRounds = 4
 
-// codeRegisteredAgain is a holder's answer to a move when it bound the token
-// again after the claimer did.
-const codeRegisteredAgain = "registered_again"
-
 // Bind binds b's token to b.User and returns its push id. A token bound to
 // another user of the app before is taken from that user: once the binding
 // is stored, the push id's token actor (on whichever node owns it) names
@@ -163,14 +159,14 @@ func (n *Node) Bind(ctx context.Context, b *wire.Binding) (string, error) {
 			return r.PushId, nil
 		}
 		switch err := n.unbindMoved(ctx, b, holder.User, r.PushId); {
-		case hasCode(err, codeRegisteredAgain):
+		case hasCode(err, wire.CodeRegisteredAgain):
 			return "", n.withdrawBind(ctx, b, r.PushId)
 		case err != nil:
 			return "", fmt.Errorf("drop push id %s from its holder %s: %w", r.PushId, holder.User, err)
 		}
 		dropped = holder.User
 	}
-	return "", &RequestError{Code: "unavailable", Message: fmt.Sprintf("push id %s changed holders %d times during this bind; bind again", r.PushId, claimRounds)}
+	return "", &RequestError{Code: wire.CodeUnavailable, Message: fmt.Sprintf("push id %s changed holders %d times during this bind; bind again", r.PushId, claimRounds)}
 }
 
 // stampBind is the registration time of a bind of pushID: the clock of the
@@ -200,20 +196,20 @@ func (n *Node) stampBind(ctx context.Context, app, pushID string) (int64, error)
 // again since, after its holder turned out to have bound it later than b
 // was made. The index never named b.User, so nothing is released.
 func (n *Node) withdrawBind(ctx context.Context, b *wire.Binding, pushID string) error {
-	if err := n.unbindMoved(ctx, b, b.User, pushID); err != nil && !hasCode(err, codeRegisteredAgain) {
+	if err := n.unbindMoved(ctx, b, b.User, pushID); err != nil && !hasCode(err, wire.CodeRegisteredAgain) {
 		return fmt.Errorf("withdraw push id %s from user %s, whose bind is older than its holder's: %w", pushID, b.User, err)
 	}
-	return &RequestError{Code: "conflict", Message: fmt.Sprintf("push_id %s was bound again by another user after this bind was made; the newer binding holds the token (bind again to take it)", pushID)}
+	return &RequestError{Code: wire.CodeConflict, Message: fmt.Sprintf("push_id %s was bound again by another user after this bind was made; the newer binding holds the token (bind again to take it)", pushID)}
 }
 
 // unbindMoved asks user's actor to drop its binding of pushID, which the bind
 // b (registered at b.RegisteredAtMs) is taking; a binding registered after
-// that answers codeRegisteredAgain, and one already gone counts as dropped.
+// that answers wire.CodeRegisteredAgain, and one already gone counts as dropped.
 func (n *Node) unbindMoved(ctx context.Context, b *wire.Binding, user, pushID string) error {
 	err := n.requestReply(ctx, UserKey(b.App, user), &wire.UnbindRequest{
 		App: b.App, User: user, PushId: pushID, Moved: true, Reason: "moved", RegisteredBeforeMs: b.RegisteredAtMs,
 	})
-	if hasCode(err, "not_found") {
+	if hasCode(err, wire.CodeNotFound) {
 		return nil
 	}
 	return err
@@ -266,7 +262,7 @@ func requestAs[T proto.Message](ctx context.Context, n *Node, key string, m prot
 // app straight through its vendor client, bypassing the outbox, and returns the
 // exact exchange. It is the online debugging tool of POST /v1/push/test.
 func (n *Node) TestPush(ctx context.Context, app, pushID string, pc *wire.PushConfig, dryRun bool) (*wire.Binding, push.Result, error) {
-	notFound := &RequestError{Code: "not_found", Message: fmt.Sprintf("push_id %s is not bound in app %s", pushID, app)}
+	notFound := &RequestError{Code: wire.CodeNotFound, Message: fmt.Sprintf("push_id %s is not bound in app %s", pushID, app)}
 	owner, err := requestAs[*wire.PushIDOwner](ctx, n, TokenKey(app, pushID), &wire.PushIDLookup{App: app, PushId: pushID})
 	if err != nil {
 		return nil, push.Result{}, err
@@ -294,7 +290,7 @@ func (n *Node) TestPush(ctx context.Context, app, pushID string, pc *wire.PushCo
 		s = a.Senders[push.Provider(b.Provider)]
 	}
 	if s == nil {
-		return b, push.Result{}, &RequestError{Code: "provider_not_configured", Message: fmt.Sprintf("provider %s is not configured for app %s", b.Provider, app)}
+		return b, push.Result{}, &RequestError{Code: wire.CodeProviderNotConfigured, Message: fmt.Sprintf("provider %s is not configured for app %s", b.Provider, app)}
 	}
 	now := n.now()
 	j := &wire.PushJob{

@@ -65,16 +65,16 @@ func (c *callActor) Receive(ctx actor.Context) {
 		sender := ctx.Sender()
 		msg, err := unpack(m)
 		if err != nil {
-			c.reply(ctx, sender, &wire.CallReply{Error: errReply("unknown_type", "%v", err)})
+			c.reply(ctx, sender, &wire.CallReply{Error: errReply(wire.CodeUnknownType, "%v", err)})
 			return
 		}
 		req, ok := msg.(*wire.CallRequest)
 		if !ok {
-			c.reply(ctx, sender, &wire.CallReply{Error: errReply("unknown_type", "call actor does not handle %T", msg)})
+			c.reply(ctx, sender, &wire.CallReply{Error: errReply(wire.CodeUnknownType, "call actor does not handle %T", msg)})
 			return
 		}
 		if c.loadErr != nil {
-			c.reply(ctx, sender, &wire.CallReply{Error: errReply("storage_failed", "call state unavailable")})
+			c.reply(ctx, sender, &wire.CallReply{Error: errReply(wire.CodeStorageFailed, "call state unavailable")})
 			return
 		}
 		c.reply(ctx, sender, c.handle(req))
@@ -93,7 +93,7 @@ func (c *callActor) handle(r *wire.CallRequest) *wire.CallReply {
 		return c.invite(r)
 	}
 	if c.rec == nil {
-		return &wire.CallReply{Error: errReply("not_found", "call %s does not exist", c.id)}
+		return &wire.CallReply{Error: errReply(wire.CodeNotFound, "call %s does not exist", c.id)}
 	}
 	switch r.Action {
 	case "cancel":
@@ -101,12 +101,12 @@ func (c *callActor) handle(r *wire.CallRequest) *wire.CallReply {
 	case "accept", "reject":
 		return c.answer(r)
 	}
-	return &wire.CallReply{Error: errReply("bad_request", "unknown call action %q", r.Action)}
+	return &wire.CallReply{Error: errReply(wire.CodeBadRequest, "unknown call action %q", r.Action)}
 }
 
 func (c *callActor) invite(r *wire.CallRequest) *wire.CallReply {
 	if c.rec != nil {
-		return &wire.CallReply{Error: errReply("conflict", "call %s exists", c.id)}
+		return &wire.CallReply{Error: errReply(wire.CodeConflict, "call %s exists", c.id)}
 	}
 	now := c.n.now()
 	rec := &wire.CallRecord{
@@ -120,7 +120,7 @@ func (c *callActor) invite(r *wire.CallRequest) *wire.CallReply {
 		names = append(names, u)
 	}
 	if err := c.store(rec); err != nil {
-		return &wire.CallReply{Error: errReply("storage_failed", "%v", err)}
+		return &wire.CallReply{Error: errReply(wire.CodeStorageFailed, "%v", err)}
 	}
 	c.rec = rec
 	c.arm()
@@ -136,10 +136,10 @@ func (c *callActor) invite(r *wire.CallRequest) *wire.CallReply {
 func (c *callActor) cancel(r *wire.CallRequest) *wire.CallReply {
 	rec := c.rec
 	if r.User != rec.Inviter {
-		return &wire.CallReply{Error: errReply("forbidden", "only the inviter %s may cancel call %s", rec.Inviter, c.id)}
+		return &wire.CallReply{Error: errReply(wire.CodeForbidden, "only the inviter %s may cancel call %s", rec.Inviter, c.id)}
 	}
 	if rec.Ended {
-		return &wire.CallReply{Error: errReply("call_ended", "call %s has ended", c.id)}
+		return &wire.CallReply{Error: errReply(wire.CodeCallEnded, "call %s has ended", c.id)}
 	}
 	var events []eventFor
 	fields := map[string]any{"inviter": rec.Inviter, "extended_data": r.ExtendedData}
@@ -151,7 +151,7 @@ func (c *callActor) cancel(r *wire.CallRequest) *wire.CallReply {
 	}
 	rec.Ended = true
 	if err := c.store(rec); err != nil {
-		return &wire.CallReply{Error: errReply("storage_failed", "%v", err)}
+		return &wire.CallReply{Error: errReply(wire.CodeStorageFailed, "%v", err)}
 	}
 	c.emit(events)
 	return &wire.CallReply{CallId: c.id}
@@ -166,10 +166,10 @@ func (c *callActor) answer(r *wire.CallRequest) *wire.CallReply {
 		}
 	}
 	if iv == nil {
-		return &wire.CallReply{Error: errReply("forbidden", "%s is not invited to call %s", r.User, c.id)}
+		return &wire.CallReply{Error: errReply(wire.CodeForbidden, "%s is not invited to call %s", r.User, c.id)}
 	}
 	if iv.State != stateRinging {
-		return &wire.CallReply{Error: errReply("call_ended", "call %s is no longer ringing for %s (%s)", c.id, r.User, iv.State)}
+		return &wire.CallReply{Error: errReply(wire.CodeCallEnded, "call %s is no longer ringing for %s (%s)", c.id, r.User, iv.State)}
 	}
 	event := eventAccepted
 	iv.State = stateAccepted
@@ -178,7 +178,7 @@ func (c *callActor) answer(r *wire.CallRequest) *wire.CallReply {
 	}
 	rec.Ended = ringing(rec) == 0
 	if err := c.store(rec); err != nil {
-		return &wire.CallReply{Error: errReply("storage_failed", "%v", err)}
+		return &wire.CallReply{Error: errReply(wire.CodeStorageFailed, "%v", err)}
 	}
 	fields := map[string]any{"invitee": r.User, "extended_data": r.ExtendedData}
 	c.emit([]eventFor{

@@ -7,13 +7,14 @@ import (
 	"github.com/pushd-im/pushd/wire"
 )
 
-// RequestError is a reply's wire.Error as a Go error; its Code is stable.
+// RequestError is a reply's wire.Error as a Go error; its Code is stable. A
+// peer of another version may answer a code this binary has no constant for.
 type RequestError struct {
-	Code    string
+	Code    wire.ErrorCode
 	Message string
 }
 
-func (e *RequestError) Error() string { return e.Code + ": " + e.Message }
+func (e *RequestError) Error() string { return string(e.Code) + ": " + e.Message }
 
 // ReplyError extracts the wire.Error of any reply (nil when it succeeded).
 func ReplyError(reply any) error {
@@ -23,7 +24,7 @@ func ReplyError(reply any) error {
 		return fmt.Errorf("actors: unexpected reply %T", reply)
 	}
 	if e := r.GetError(); e != nil {
-		return &RequestError{Code: e.Code, Message: e.Message}
+		return &RequestError{Code: wire.ErrorCode(e.Code), Message: e.Message}
 	}
 	return nil
 }
@@ -36,12 +37,13 @@ func AsRequestError(err error) (*RequestError, bool) {
 }
 
 // hasCode says whether err is a RequestError with code.
-func hasCode(err error, code string) bool {
+func hasCode(err error, code wire.ErrorCode) bool {
 	re, ok := AsRequestError(err)
 	return ok && re.Code == code
 }
 
-// errReply builds a wire.Error.
-func errReply(code, format string, args ...any) *wire.Error {
-	return &wire.Error{Code: code, Message: fmt.Sprintf(format, args...)}
+// errReply builds a wire.Error; the code is typed so that only a constant of
+// package wire (or a deliberate conversion) goes on the wire.
+func errReply(code wire.ErrorCode, format string, args ...any) *wire.Error {
+	return &wire.Error{Code: string(code), Message: fmt.Sprintf(format, args...)}
 }

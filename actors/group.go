@@ -98,11 +98,11 @@ func (g *groupActor) envelope(ctx actor.Context, env any) {
 	sender := ctx.Sender()
 	msg, err := unpack(env)
 	if err != nil {
-		g.reply(ctx, sender, &wire.Reply{Error: errReply("unknown_type", "%v", err)})
+		g.reply(ctx, sender, &wire.Reply{Error: errReply(wire.CodeUnknownType, "%v", err)})
 		return
 	}
 	if g.loadErr != nil {
-		g.reply(ctx, sender, &wire.Reply{Error: errReply("storage_failed", "group state unavailable")})
+		g.reply(ctx, sender, &wire.Reply{Error: errReply(wire.CodeStorageFailed, "group state unavailable")})
 		ctx.Send(ctx.Parent(), &passivate{key: g.key, pid: ctx.Self()})
 		return
 	}
@@ -111,7 +111,7 @@ func (g *groupActor) envelope(ctx actor.Context, env any) {
 		g.reply(ctx, sender, g.set(m))
 	case *wire.GroupGetRequest:
 		if !g.exists {
-			g.reply(ctx, sender, &wire.GroupGetReply{Error: errReply("not_found", "group %s does not exist", g.group)})
+			g.reply(ctx, sender, &wire.GroupGetReply{Error: errReply(wire.CodeNotFound, "group %s does not exist", g.group)})
 			return
 		}
 		g.reply(ctx, sender, &wire.GroupGetReply{Members: slices.Clone(g.members), LastSeq: g.stream.last})
@@ -123,7 +123,7 @@ func (g *groupActor) envelope(ctx actor.Context, env any) {
 			return len(r.Messages) < limit
 		})
 		if err != nil {
-			r.Error = errReply("storage_failed", "%v", err)
+			r.Error = errReply(wire.CodeStorageFailed, "%v", err)
 		}
 		g.reply(ctx, sender, r)
 	case *wire.SendRequest:
@@ -131,7 +131,7 @@ func (g *groupActor) envelope(ctx actor.Context, env any) {
 	case *wire.Fanout:
 		g.resume(m)
 	default:
-		g.reply(ctx, sender, &wire.Reply{Error: errReply("unknown_type", "group actor does not handle %T", msg)})
+		g.reply(ctx, sender, &wire.Reply{Error: errReply(wire.CodeUnknownType, "group actor does not handle %T", msg)})
 	}
 }
 
@@ -171,7 +171,7 @@ func (g *groupActor) set(m *wire.GroupSetRequest) *wire.GroupSetReply {
 		sort.Strings(next)
 	case "remove":
 		if !g.exists {
-			return &wire.GroupSetReply{Error: errReply("not_found", "group %s does not exist", g.group)}
+			return &wire.GroupSetReply{Error: errReply(wire.CodeNotFound, "group %s does not exist", g.group)}
 		}
 		for _, u := range g.members {
 			if _, ok := slices.BinarySearch(req, u); ok {
@@ -181,10 +181,10 @@ func (g *groupActor) set(m *wire.GroupSetRequest) *wire.GroupSetReply {
 			}
 		}
 	default:
-		return &wire.GroupSetReply{Error: errReply("bad_request", "unknown group op %q", m.Op)}
+		return &wire.GroupSetReply{Error: errReply(wire.CodeBadRequest, "unknown group op %q", m.Op)}
 	}
 	if len(next) > MaxGroupMembers {
-		return &wire.GroupSetReply{Error: errReply("too_many_members", "group %s would have %d members; the limit is %d", g.group, len(next), MaxGroupMembers)}
+		return &wire.GroupSetReply{Error: errReply(wire.CodeTooManyMembers, "group %s would have %d members; the limit is %d", g.group, len(next), MaxGroupMembers)}
 	}
 	st := g.n.o.Store
 	b := st.NewBatch()
@@ -196,16 +196,16 @@ func (g *groupActor) set(m *wire.GroupSetRequest) *wire.GroupSetReply {
 	}
 	b.PutGroup(&wire.GroupRecord{App: g.app, Group: g.group, Members: uint64(len(next)), CreatedAtMs: g.n.now().UnixMilli()})
 	if err := st.Commit(b, true); err != nil {
-		return &wire.GroupSetReply{Error: errReply("storage_failed", "%v", err)}
+		return &wire.GroupSetReply{Error: errReply(wire.CodeStorageFailed, "%v", err)}
 	}
 	g.exists, g.members = true, next
 	ctx, cancel := context.WithTimeout(context.Background(), 4*g.n.o.RequestTimeout)
 	defer cancel()
 	if err := g.n.tellMembership(ctx, g.app, g.group, added, true, g.stream.last); err != nil {
-		return &wire.GroupSetReply{Error: errReply("unavailable", "members stored, but not every member's node was told: %v", err)}
+		return &wire.GroupSetReply{Error: errReply(wire.CodeUnavailable, "members stored, but not every member's node was told: %v", err)}
 	}
 	if err := g.n.tellMembership(ctx, g.app, g.group, removed, false, 0); err != nil {
-		return &wire.GroupSetReply{Error: errReply("unavailable", "members stored, but not every member's node was told: %v", err)}
+		return &wire.GroupSetReply{Error: errReply(wire.CodeUnavailable, "members stored, but not every member's node was told: %v", err)}
 	}
 	return &wire.GroupSetReply{Members: uint64(len(next))}
 }
@@ -214,11 +214,11 @@ func (g *groupActor) set(m *wire.GroupSetRequest) *wire.GroupSetReply {
 // soon as both are durable; the fan-out runs in the background.
 func (g *groupActor) send(ctx actor.Context, sender *actor.PID, m *wire.Message) {
 	if !g.exists {
-		g.reply(ctx, sender, &wire.SendReply{Error: errReply("not_found", "group %s does not exist", g.group)})
+		g.reply(ctx, sender, &wire.SendReply{Error: errReply(wire.CodeNotFound, "group %s does not exist", g.group)})
 		return
 	}
 	if !g.isMember(m.From) {
-		g.reply(ctx, sender, &wire.SendReply{Error: errReply("not_member", "%s is not a member of group %s", m.From, g.group)})
+		g.reply(ctx, sender, &wire.SendReply{Error: errReply(wire.CodeNotMember, "%s is not a member of group %s", m.From, g.group)})
 		return
 	}
 	now := g.n.now()
@@ -446,13 +446,13 @@ func (r *router) nodeWork(ctx actor.Context, key string, env any, sender *actor.
 	n := r.n
 	msg, err := unpack(env)
 	if err != nil {
-		n.send(ctx, sender, key, &wire.Reply{Error: errReply("unknown_type", "%v", err)})
+		n.send(ctx, sender, key, &wire.Reply{Error: errReply(wire.CodeUnknownType, "%v", err)})
 		return
 	}
 	answer := func(err error) {
 		rep := &wire.Reply{}
 		if err != nil {
-			rep.Error = errReply("node_work_failed", "%v", err)
+			rep.Error = errReply(wire.CodeNodeWorkFailed, "%v", err)
 		}
 		n.send(n.system.Root, sender, key, rep)
 	}

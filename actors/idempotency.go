@@ -33,7 +33,7 @@ func (d *sendDedupe) begin(n *Node, m *wire.Message, sender *actor.PID, now time
 	}
 	rec, created, ok, err := lookup(m.From, m.ClientMsgId)
 	if err != nil {
-		reply(sender, &wire.SendReply{Error: errReply("storage_failed", "idempotency lookup: %v", err)})
+		reply(sender, &wire.SendReply{Error: errReply(wire.CodeStorageFailed, "idempotency lookup: %v", err)})
 		return key, true
 	}
 	if ok && now.UnixMilli()-created < n.o.IdempotencyWin.Milliseconds() {

@@ -145,7 +145,7 @@ func (r *router) route(ctx actor.Context, m any, sender *actor.PID) {
 	if c == nil {
 		producer := r.producer(key)
 		if producer == nil {
-			r.n.send(ctx, sender, key, &wire.Reply{Error: errReply("bad_key", "no actor kind for key %q", key)})
+			r.n.send(ctx, sender, key, &wire.Reply{Error: errReply(wire.CodeBadKey, "no actor kind for key %q", key)})
 			return
 		}
 		pid := ctx.Spawn(r.n.props(producer))

@@ -32,7 +32,7 @@ func (t *tokenActor) Receive(ctx actor.Context) {
 		sender := ctx.Sender()
 		msg, err := unpack(m)
 		if err != nil {
-			t.n.send(ctx, sender, t.key, &wire.Reply{Error: errReply("unknown_type", "%v", err)})
+			t.n.send(ctx, sender, t.key, &wire.Reply{Error: errReply(wire.CodeUnknownType, "%v", err)})
 		} else {
 			reply := t.handle(msg)
 			if o, ok := reply.(*wire.PushIDOwner); ok {
@@ -52,7 +52,7 @@ func (t *tokenActor) handle(msg proto.Message) proto.Message {
 	st := t.n.o.Store
 	app, user, held, err := st.PushOwner(t.pushID)
 	if err != nil {
-		return &wire.PushIDOwner{Error: errReply("storage_failed", "%v", err)}
+		return &wire.PushIDOwner{Error: errReply(wire.CodeStorageFailed, "%v", err)}
 	}
 	held = held && app == t.app
 	switch m := msg.(type) {
@@ -71,7 +71,7 @@ func (t *tokenActor) handle(msg proto.Message) proto.Message {
 		b := st.NewBatch()
 		b.PutPushOwner(t.pushID, t.app, m.User)
 		if err := st.Commit(b, true); err != nil {
-			return &wire.PushIDOwner{Error: errReply("storage_failed", "%v", err)}
+			return &wire.PushIDOwner{Error: errReply(wire.CodeStorageFailed, "%v", err)}
 		}
 		return &wire.PushIDOwner{}
 	case *wire.PushIDRelease:
@@ -81,9 +81,9 @@ func (t *tokenActor) handle(msg proto.Message) proto.Message {
 		b := st.NewBatch()
 		b.DeletePushOwner(t.pushID)
 		if err := st.Commit(b, true); err != nil {
-			return &wire.Reply{Error: errReply("storage_failed", "%v", err)}
+			return &wire.Reply{Error: errReply(wire.CodeStorageFailed, "%v", err)}
 		}
 		return &wire.Reply{}
 	}
-	return &wire.Reply{Error: errReply("unknown_type", "token actor does not handle %T", msg)}
+	return &wire.Reply{Error: errReply(wire.CodeUnknownType, "token actor does not handle %T", msg)}
 }

@@ -139,11 +139,11 @@ func (u *userActor) envelope(ctx actor.Context, env any) {
 	sender := ctx.Sender()
 	msg, err := unpack(env)
 	if err != nil {
-		u.respond(ctx, sender, &wire.Reply{Error: errReply("unknown_type", "%v", err)})
+		u.respond(ctx, sender, &wire.Reply{Error: errReply(wire.CodeUnknownType, "%v", err)})
 		return
 	}
 	if u.failed != nil {
-		u.respond(ctx, sender, &wire.Reply{Error: errReply("storage_failed", "user state unavailable")})
+		u.respond(ctx, sender, &wire.Reply{Error: errReply(wire.CodeStorageFailed, "user state unavailable")})
 		ctx.Send(ctx.Parent(), &passivate{key: u.key, pid: ctx.Self()})
 		return
 	}
@@ -179,7 +179,7 @@ func (u *userActor) envelope(ctx actor.Context, env any) {
 	case *wire.CallEvent:
 		u.callEvent(ctx, sender, m)
 	default:
-		u.respond(ctx, sender, &wire.Reply{Error: errReply("unknown_type", "user actor does not handle %T", msg)})
+		u.respond(ctx, sender, &wire.Reply{Error: errReply(wire.CodeUnknownType, "user actor does not handle %T", msg)})
 	}
 }
 
@@ -201,7 +201,7 @@ func (u *userActor) bind(req *wire.BindRequest) *wire.BindReply {
 		devices[b.DeviceId] = true
 	}
 	if !devices[nb.DeviceId] && len(devices) >= maxDevices {
-		return &wire.BindReply{Error: errReply("too_many_devices", "user %s already has %d devices bound; log one out first", u.user, maxDevices)}
+		return &wire.BindReply{Error: errReply(wire.CodeTooManyDevices, "user %s already has %d devices bound; log one out first", u.user, maxDevices)}
 	}
 	st := u.n.o.Store
 	b := st.NewBatch()
@@ -216,7 +216,7 @@ func (u *userActor) bind(req *wire.BindRequest) *wire.BindReply {
 	b.PutBinding(nb)
 	b.DeleteVerdict(u.app, u.user, nb.PushId) // a new registration starts without a verdict
 	if err := st.Commit(b, true); err != nil {
-		return &wire.BindReply{Error: errReply("storage_failed", "%v", err)}
+		return &wire.BindReply{Error: errReply(wire.CodeStorageFailed, "%v", err)}
 	}
 	for _, id := range replaced {
 		u.dropped(id, true)
@@ -240,7 +240,7 @@ func (u *userActor) dropped(pushID string, release bool) {
 func (u *userActor) unbind(m *wire.UnbindRequest) *wire.Reply {
 	bd := u.bindings[m.PushId]
 	if bd == nil {
-		return &wire.Reply{Error: errReply("not_found", "push_id %s is not bound to user %s", m.PushId, u.user)}
+		return &wire.Reply{Error: errReply(wire.CodeNotFound, "push_id %s is not bound to user %s", m.PushId, u.user)}
 	}
 	switch {
 	case m.RegisteredAtMs != 0 && bd.RegisteredAtMs != m.RegisteredAtMs:
@@ -254,7 +254,7 @@ func (u *userActor) unbind(m *wire.UnbindRequest) *wire.Reply {
 		// claimer's bind is the older one and must not take it. (In the
 		// same millisecond the claim came later: this binding's own claim
 		// had already made it the holder.)
-		return &wire.Reply{Error: errReply(codeRegisteredAgain, "push_id %s was bound again by its holder after this bind", m.PushId)}
+		return &wire.Reply{Error: errReply(wire.CodeRegisteredAgain, "push_id %s was bound again by its holder after this bind", m.PushId)}
 	case !m.Moved && bd.RegisteredAtMs >= m.RegisteredBeforeMs:
 		// A vendor's "invalid" for a job from before registered_at_ms was
 		// kept spares a binding registered in or after the push's
@@ -264,7 +264,7 @@ func (u *userActor) unbind(m *wire.UnbindRequest) *wire.Reply {
 	b := u.n.o.Store.NewBatch()
 	b.DeleteBinding(u.app, u.user, m.PushId)
 	if err := u.n.o.Store.Commit(b, true); err != nil {
-		return &wire.Reply{Error: errReply("storage_failed", "%v", err)}
+		return &wire.Reply{Error: errReply(wire.CodeStorageFailed, "%v", err)}
 	}
 	u.dropped(m.PushId, !m.Moved)
 	reason := m.Reason
@@ -292,7 +292,7 @@ func (u *userActor) logout(ctx actor.Context, m *wire.LogoutRequest) *wire.Reply
 	}
 	if !b.Empty() {
 		if err := u.n.o.Store.Commit(b, true); err != nil {
-			return &wire.Reply{Error: errReply("storage_failed", "%v", err)}
+			return &wire.Reply{Error: errReply(wire.CodeStorageFailed, "%v", err)}
 		}
 	}
 	for _, id := range removed {
@@ -313,7 +313,7 @@ func (u *userActor) devices() *wire.DevicesReply {
 	out := &wire.DevicesReply{}
 	verdicts, err := u.n.o.Store.Verdicts(u.app, u.user)
 	if err != nil {
-		return &wire.DevicesReply{Error: errReply("storage_failed", "%v", err)}
+		return &wire.DevicesReply{Error: errReply(wire.CodeStorageFailed, "%v", err)}
 	}
 	for _, b := range u.sortedBindings() {
 		c := proto.Clone(b).(*wire.Binding)

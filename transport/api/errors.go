@@ -9,6 +9,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/pushd-im/pushd/actors"
+	"github.com/pushd-im/pushd/wire"
 )
 
 // apiError is an error that crosses the HTTP API: a stable code, a message
@@ -63,34 +64,46 @@ func writeError(ctx *fasthttp.RequestCtx, e *apiError) {
 	}{e.object()})
 }
 
-// fromActorError maps an actors error to the API.
-func fromActorError(err error) *apiError {
+// fromActorError maps an actors error to the API. A code this binary has no
+// constant for (a peer of a newer version answered it) is passed on with a 500
+// and logged, so that the skew shows.
+func (s *Server) fromActorError(err error) *apiError {
 	var ae *apiError
 	if errors.As(err, &ae) {
 		return ae
 	}
 	if re, ok := actors.AsRequestError(err); ok {
-		status := http.StatusInternalServerError
-		switch re.Code {
-		case "not_found":
-			status = http.StatusNotFound
-		case "too_many_devices":
-			status = http.StatusConflict
-		case "provider_not_configured", "bad_request":
-			status = http.StatusBadRequest
-		case "storage_failed", "unavailable", "node_work_failed":
-			status = http.StatusServiceUnavailable
-		case "not_member", "forbidden":
-			status = http.StatusForbidden
-		case "call_ended", "conflict":
-			status = http.StatusConflict
-		case "too_many_members":
-			status = http.StatusBadRequest
+		status, known := actorStatus(re.Code)
+		if !known {
+			s.log.Error("api: a node answered an error code this version does not know", "code", string(re.Code), "message", re.Message)
 		}
-		return &apiError{Status: status, Code: re.Code, Message: re.Message}
+		return &apiError{Status: status, Code: string(re.Code), Message: re.Message}
 	}
 	if errors.Is(err, actors.ErrUnavailable) || errors.Is(err, actors.ErrStopped) {
 		return &apiError{Status: http.StatusServiceUnavailable, Code: codeUnavailable, Message: err.Error()}
 	}
 	return &apiError{Status: http.StatusInternalServerError, Code: codeInternal, Message: err.Error()}
+}
+
+// actorStatus is the HTTP status of an error code the actors answer with; it
+// names every wire.ErrorCode (a test holds it to that), and known is false
+// only for a code from outside that list.
+func actorStatus(c wire.ErrorCode) (status int, known bool) {
+	switch c {
+	case wire.CodeBadRequest, wire.CodeProviderNotConfigured, wire.CodeTooManyMembers:
+		return http.StatusBadRequest, true
+	case wire.CodeForbidden, wire.CodeNotMember:
+		return http.StatusForbidden, true
+	case wire.CodeNotFound:
+		return http.StatusNotFound, true
+	case wire.CodeConflict, wire.CodeCallEnded, wire.CodeTooManyDevices:
+		return http.StatusConflict, true
+	case wire.CodeStorageFailed, wire.CodeUnavailable, wire.CodeNodeWorkFailed:
+		return http.StatusServiceUnavailable, true
+	case wire.CodeUnknownType, wire.CodeBadKey, wire.CodeRegisteredAgain:
+		// Internal to the nodes: a client sees one only through a bug or a
+		// version skew between nodes.
+		return http.StatusInternalServerError, true
+	}
+	return http.StatusInternalServerError, false
 }

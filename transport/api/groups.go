@@ -55,7 +55,7 @@ func (s *Server) groups(ctx *fasthttp.RequestCtx, c *caller) *apiError {
 		defer cancel()
 		members, err := s.o.Node.GroupMembers(rctx, c.app.ID, group)
 		if err != nil {
-			return fromActorError(err)
+			return s.fromActorError(err)
 		}
 		writeJSON(ctx, http.StatusOK, map[string]any{"group_id": group, "members": members, "count": len(members)})
 		return nil
@@ -78,7 +78,7 @@ func (s *Server) groups(ctx *fasthttp.RequestCtx, c *caller) *apiError {
 	defer cancel()
 	n, err := s.o.Node.GroupSet(rctx, c.app.ID, group, op, r.Members)
 	if err != nil {
-		return fromActorError(err)
+		return s.fromActorError(err)
 	}
 	writeJSON(ctx, http.StatusOK, map[string]any{"group_id": group, "members": n})
 	return nil
@@ -166,7 +166,7 @@ func (s *Server) invite(ctx *fasthttp.RequestCtx, c *caller) *apiError {
 		Mode: fmt.Sprint(mode), ExtendedData: r.ExtendedData, PushConfig: r.PushConfig.wire(),
 	})
 	if err != nil {
-		return fromActorError(err)
+		return s.fromActorError(err)
 	}
 	writeJSON(ctx, http.StatusOK, map[string]any{"call_id": reply.CallId, "timeout": reply.TimeoutS})
 	return nil
@@ -213,7 +213,7 @@ func (s *Server) callAction(ctx *fasthttp.RequestCtx, c *caller) *apiError {
 		ExtendedData: r.ExtendedData, PushConfig: r.PushConfig.wire(),
 	})
 	if err != nil {
-		return fromActorError(err)
+		return s.fromActorError(err)
 	}
 	writeJSON(ctx, http.StatusOK, map[string]any{"call_id": id, "action": action})
 	return nil

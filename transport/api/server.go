@@ -297,7 +297,7 @@ func (s *Server) bind(ctx *fasthttp.RequestCtx, c *caller) *apiError {
 		BundleId: r.BundleID, ApnsEnv: r.APNsEnv, PushType: r.PushType, Locale: r.Locale,
 	})
 	if err != nil {
-		return fromActorError(err)
+		return s.fromActorError(err)
 	}
 	writeJSON(ctx, http.StatusOK, map[string]string{"push_id": id})
 	return nil
@@ -311,7 +311,7 @@ func (s *Server) unbind(ctx *fasthttp.RequestCtx, c *caller) *apiError {
 	rctx, cancel := s.reqContext()
 	defer cancel()
 	if err := s.o.Node.Unbind(rctx, c.app.ID, c.user, id); err != nil {
-		return fromActorError(err)
+		return s.fromActorError(err)
 	}
 	writeJSON(ctx, http.StatusOK, map[string]bool{"removed": true})
 	return nil
@@ -325,7 +325,7 @@ func (s *Server) logout(ctx *fasthttp.RequestCtx, c *caller) *apiError {
 	rctx, cancel := s.reqContext()
 	defer cancel()
 	if err := s.o.Node.Logout(rctx, c.app.ID, c.user, r.DeviceID); err != nil {
-		return fromActorError(err)
+		return s.fromActorError(err)
 	}
 	writeJSON(ctx, http.StatusOK, map[string]bool{"logged_out": true})
 	return nil
@@ -366,7 +366,7 @@ func (s *Server) send(ctx *fasthttp.RequestCtx, c *caller) *apiError {
 	defer cancel()
 	reply, err := s.o.Node.Send(rctx, m)
 	if err != nil {
-		return fromActorError(err)
+		return s.fromActorError(err)
 	}
 	writeJSON(ctx, http.StatusOK, answerOf(reply))
 	return nil
@@ -406,7 +406,7 @@ func (s *Server) sendBatch(ctx *fasthttp.RequestCtx, c *caller) *apiError {
 	replies, errs := s.o.Node.SendMany(rctx, msgs)
 	for j, i := range index {
 		if errs[j] != nil {
-			results[i] = batchItem{Error: fromActorError(errs[j]).object()}
+			results[i] = batchItem{Error: s.fromActorError(errs[j]).object()}
 			continue
 		}
 		results[i] = batchItem{sendAnswer: answerOf(replies[j])}
@@ -448,7 +448,7 @@ func (s *Server) devices(ctx *fasthttp.RequestCtx, c *caller) *apiError {
 	defer cancel()
 	bs, err := s.o.Node.Devices(rctx, c.app.ID, user)
 	if err != nil {
-		return fromActorError(err)
+		return s.fromActorError(err)
 	}
 	out := make([]deviceView, 0, len(bs))
 	for _, b := range bs {
@@ -471,7 +471,7 @@ func (s *Server) testPush(ctx *fasthttp.RequestCtx, c *caller) *apiError {
 	defer cancel()
 	b, res, err := s.o.Node.TestPush(rctx, c.app.ID, r.PushID, &wire.PushConfig{Title: r.Title, Content: r.Content, Payload: r.Payload}, r.DryRun)
 	if err != nil {
-		return fromActorError(err)
+		return s.fromActorError(err)
 	}
 	writeJSON(ctx, http.StatusOK, map[string]any{
 		"push_id": b.PushId, "provider": b.Provider, "dry_run": r.DryRun,

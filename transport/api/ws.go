@@ -215,7 +215,7 @@ func (s *Server) serveConn(conn *wsConn, c *caller, device string) {
 		case "state":
 			sctx, cancel := context.WithTimeout(context.Background(), s.o.RequestTimeout)
 			if err := sess.SetForeground(sctx, *f.Foreground); err != nil {
-				conn.Write([][]byte{frameError(fromActorError(err))})
+				conn.Write([][]byte{frameError(s.fromActorError(err))})
 			}
 			cancel()
 		}
