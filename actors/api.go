@@ -118,7 +118,7 @@ func (n *Node) GroupMembers(ctx context.Context, app, group string) ([]string, e
 // Call acts on a call invitation: "invite" (a new call id is made), "cancel",
 // "accept" or "reject".
 func (n *Node) Call(ctx context.Context, r *wire.CallRequest) (*wire.CallReply, error) {
-	if r.Action == "invite" {
+	if wire.CallAction(r.Action) == wire.CallInvite {
 		r.CallId = NewMessageID(n.now())
 	}
 	return requestAs[*wire.CallReply](ctx, n, CallKey(r.App, r.CallId), r)

@@ -86,19 +86,20 @@ func (c *callActor) reply(ctx actor.Context, to *actor.PID, m *wire.CallReply) {
 }
 
 func (c *callActor) handle(r *wire.CallRequest) *wire.CallReply {
-	if r.Action == "resume" {
+	action := wire.CallAction(r.Action)
+	if action == wire.CallResume {
 		return &wire.CallReply{CallId: c.id}
 	}
-	if r.Action == "invite" {
+	if action == wire.CallInvite {
 		return c.invite(r)
 	}
 	if c.rec == nil {
 		return &wire.CallReply{Error: errReply(wire.CodeNotFound, "call %s does not exist", c.id)}
 	}
-	switch r.Action {
-	case "cancel":
+	switch action {
+	case wire.CallCancel:
 		return c.cancel(r)
-	case "accept", "reject":
+	case wire.CallAccept, wire.CallReject:
 		return c.answer(r)
 	}
 	return &wire.CallReply{Error: errReply(wire.CodeBadRequest, "unknown call action %q", r.Action)}
@@ -173,7 +174,7 @@ func (c *callActor) answer(r *wire.CallRequest) *wire.CallReply {
 	}
 	event := eventAccepted
 	iv.State = stateAccepted
-	if r.Action == "reject" {
+	if wire.CallAction(r.Action) == wire.CallReject {
 		event, iv.State = eventRejected, stateRejected
 	}
 	rec.Ended = ringing(rec) == 0

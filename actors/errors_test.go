@@ -9,11 +9,12 @@ import (
 	"testing"
 )
 
-// TestErrorCodesAreConstants: wire.ErrorCode is a string type, so Go would
-// also take a bare literal where one is expected; a literal is a code no
-// table of the HTTP API knows. This finds literals where the package puts
-// its codes (errReply, hasCode, RequestError.Code).
-func TestErrorCodesAreConstants(t *testing.T) {
+// TestCodesAndActionsAreConstants: wire.ErrorCode and wire.CallAction are string
+// types, so Go would also take a bare literal where one is expected; a
+// literal code is one no table of the HTTP API knows. This finds literals
+// where the package puts codes (errReply, hasCode, RequestError.Code) and
+// call actions (CallRequest.Action).
+func TestCodesAndActionsAreConstants(t *testing.T) {
 	names, err := filepath.Glob("*.go")
 	if err != nil {
 		t.Fatal(err)
@@ -29,7 +30,7 @@ func TestErrorCodesAreConstants(t *testing.T) {
 		}
 		literal := func(e ast.Expr, where string) {
 			if _, ok := e.(*ast.BasicLit); ok {
-				t.Errorf("%s: %s takes a string literal; use a wire.ErrorCode constant", fset.Position(e.Pos()), where)
+				t.Errorf("%s: %s takes a string literal; use a constant of package wire", fset.Position(e.Pos()), where)
 			}
 		}
 		ast.Inspect(f, func(n ast.Node) bool {
@@ -44,12 +45,21 @@ func TestErrorCodesAreConstants(t *testing.T) {
 					}
 				}
 			case *ast.CompositeLit:
-				if id, ok := n.Type.(*ast.Ident); ok && id.Name == "RequestError" {
-					for _, el := range n.Elts {
-						if kv, ok := el.(*ast.KeyValueExpr); ok {
-							if k, ok := kv.Key.(*ast.Ident); ok && k.Name == "Code" {
-								literal(kv.Value, "RequestError.Code")
-							}
+				var field string
+				switch typ := n.Type.(type) {
+				case *ast.Ident:
+					if typ.Name == "RequestError" {
+						field = "Code"
+					}
+				case *ast.SelectorExpr:
+					if typ.Sel.Name == "CallRequest" {
+						field = "Action"
+					}
+				}
+				for _, el := range n.Elts {
+					if kv, ok := el.(*ast.KeyValueExpr); ok && field != "" {
+						if k, ok := kv.Key.(*ast.Ident); ok && k.Name == field {
+							literal(kv.Value, field)
 						}
 					}
 				}

@@ -249,7 +249,7 @@ func (n *Node) resumeWork() error {
 	}
 	return n.o.Store.Calls(func(c *wire.CallRecord) bool {
 		if !c.Ended {
-			n.Tell(CallKey(c.App, c.CallId), &wire.CallRequest{App: c.App, CallId: c.CallId, Action: "resume"})
+			n.Tell(CallKey(c.App, c.CallId), &wire.CallRequest{App: c.App, CallId: c.CallId, Action: string(wire.CallResume)})
 		}
 		return true
 	})

@@ -29,3 +29,16 @@ const (
 	CodeBadKey                ErrorCode = "bad_key"                 // a routing key names no kind of actor
 	CodeRegisteredAgain       ErrorCode = "registered_again"        // a token's holder bound it again after the claimer's bind
 )
+
+// CallAction is CallRequest.Action: what to do to a call.
+type CallAction string
+
+// Every CallAction. Cancel, accept and reject are also the last segment of
+// their HTTP routes.
+const (
+	CallInvite CallAction = "invite" // a new call; the node makes its id
+	CallCancel CallAction = "cancel" // the inviter ends the call
+	CallAccept CallAction = "accept"
+	CallReject CallAction = "reject"
+	CallResume CallAction = "resume" // a node restarts an unended call's actor to re-arm its timeout
+)

@@ -162,7 +162,7 @@ func (s *Server) invite(ctx *fasthttp.RequestCtx, c *caller) *apiError {
 	rctx, cancel := s.reqContext()
 	defer cancel()
 	reply, err := s.o.Node.Call(rctx, &wire.CallRequest{
-		App: c.app.ID, Action: "invite", User: r.From, Invitees: r.Invitees, TimeoutS: int32(*r.Timeout),
+		App: c.app.ID, Action: string(wire.CallInvite), User: r.From, Invitees: r.Invitees, TimeoutS: int32(*r.Timeout),
 		Mode: fmt.Sprint(mode), ExtendedData: r.ExtendedData, PushConfig: r.PushConfig.wire(),
 	})
 	if err != nil {
@@ -175,14 +175,15 @@ func (s *Server) invite(ctx *fasthttp.RequestCtx, c *caller) *apiError {
 // callAction serves /v1/calls/{call_id}/cancel|accept|reject.
 func (s *Server) callAction(ctx *fasthttp.RequestCtx, c *caller) *apiError {
 	rest := strings.TrimPrefix(string(ctx.Path()), "/v1/calls/")
-	id, action, _ := strings.Cut(rest, "/")
+	id, segment, _ := strings.Cut(rest, "/")
 	if id == "" || len(id) > maxCallID {
 		return badField("call_id", "the path must be /v1/calls/<call_id>/<action>")
 	}
+	action := wire.CallAction(segment)
 	switch action {
-	case "cancel", "accept", "reject":
+	case wire.CallCancel, wire.CallAccept, wire.CallReject:
 	default:
-		return &apiError{Status: http.StatusNotFound, Code: codeNotFound, Message: "no call action " + action + " (cancel, accept, reject)"}
+		return &apiError{Status: http.StatusNotFound, Code: codeNotFound, Message: "no call action " + segment + " (cancel, accept, reject)"}
 	}
 	var r callActionRequest
 	if body := ctx.PostBody(); len(bytes.TrimSpace(body)) > 0 {
@@ -199,7 +200,7 @@ func (s *Server) callAction(ctx *fasthttp.RequestCtx, c *caller) *apiError {
 		return badField("extended_data", "must be at most %d bytes", maxExtendedData)
 	}
 	if r.PushConfig != nil {
-		if action != "cancel" {
+		if action != wire.CallCancel {
 			return badField("push_config", "only a cancel carries a push_config")
 		}
 		if e := r.PushConfig.validate("push_config", c.app.Resources); e != nil {
@@ -209,7 +210,7 @@ func (s *Server) callAction(ctx *fasthttp.RequestCtx, c *caller) *apiError {
 	rctx, cancel := s.reqContext()
 	defer cancel()
 	_, err := s.o.Node.Call(rctx, &wire.CallRequest{
-		App: c.app.ID, CallId: id, Action: action, User: c.user, DeviceId: r.DeviceID,
+		App: c.app.ID, CallId: id, Action: string(action), User: c.user, DeviceId: r.DeviceID,
 		ExtendedData: r.ExtendedData, PushConfig: r.PushConfig.wire(),
 	})
 	if err != nil {
