@@ -1,0 +1,285 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/pushd-im/pushd/wire"
+)
+
+// Fan-out shape: members are handed to their owner nodes in chunks, a few
+// chunks at a time; a crash repeats at most the chunks in flight.
+const (
+	fanoutChunk    = 1000
+	fanoutParallel = 4
+	membershipPart = 5000
+)
+
+// runFanout hands the message to every member's owner node, a few chunks at
+// a time, recording after each finished chunk where a restart resumes.
+func (n *Node) runFanout(ctx context.Context, f *wire.Fanout, m *wire.Message, members []string) {
+	n.o.Metrics.FanoutPending.Inc()
+	defer n.o.Metrics.FanoutPending.Dec()
+	chunks := (len(members) + fanoutChunk - 1) / fanoutChunk
+	done := make([]bool, chunks)
+	next := 0 // chunks below it are all done
+	var mu sync.Mutex
+	sem := make(chan struct{}, fanoutParallel)
+	var wg sync.WaitGroup
+	for c := 0; c < chunks; c++ {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			wg.Wait()
+			return // stopping: the fan-out record stays for the next start
+		}
+		users := members[c*fanoutChunk : min((c+1)*fanoutChunk, len(members))]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := n.deliverChunk(ctx, m, users); err != nil {
+				return
+			}
+			n.o.Metrics.FanoutMembers.Add(float64(len(users)))
+			mu.Lock()
+			defer mu.Unlock()
+			done[c] = true
+			moved := false
+			for next < chunks && done[next] {
+				next++
+				moved = true
+			}
+			if moved && next < chunks {
+				b := n.o.Store.NewBatch()
+				b.PutFanout(&wire.Fanout{App: f.App, Group: f.Group, Seq: f.Seq, NextUser: members[next*fanoutChunk]})
+				n.o.Store.CommitAsync(b, false, nil)
+			}
+		}()
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		return
+	}
+	for _, d := range done {
+		if !d {
+			return // a chunk failed for good: the record stays for the next start
+		}
+	}
+	b := n.o.Store.NewBatch()
+	b.DeleteFanout(f.App, f.Group, f.Seq)
+	n.o.Store.CommitAsync(b, false, nil)
+}
+
+// deliverChunk hands a group message to the owner nodes of users, retrying
+// while a node does not answer, until ctx ends.
+func (n *Node) deliverChunk(ctx context.Context, m *wire.Message, users []string) error {
+	byNode := n.byOwner(m.App, users)
+	var wg sync.WaitGroup
+	errs := make(chan error, len(byNode))
+	for node, us := range byNode {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- n.requestNodeRetry(ctx, node, &wire.FanoutChunk{Message: m, Users: us.users, Group: m.To, First: users[0]}, us.addr)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type ownedUsers struct {
+	addr  string
+	users []string
+}
+
+// byOwner groups users by the node that owns them.
+func (n *Node) byOwner(app string, users []string) map[string]*ownedUsers {
+	out := map[string]*ownedUsers{}
+	for _, u := range users {
+		node, addr := n.place.Owner(UserKey(app, u))
+		o := out[node]
+		if o == nil {
+			o = &ownedUsers{addr: addr}
+			out[node] = o
+		}
+		o.users = append(o.users, u)
+	}
+	return out
+}
+
+// tellMembership records on each member's owner node that it joined (since
+// seq) or left the group.
+func (n *Node) tellMembership(ctx context.Context, app, group string, users []string, joined bool, since uint64) error {
+	for start := 0; start < len(users); start += membershipPart {
+		part := users[start:min(start+membershipPart, len(users))]
+		for node, us := range n.byOwner(app, part) {
+			m := &wire.Membership{App: app, Group: group, Users: us.users, Joined: joined, Since: since}
+			if err := n.requestNodeRetry(ctx, node, m, us.addr); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// requestNodeRetry sends node work to one node's router and waits for its
+// answer, retrying with backoff while the node does not answer.
+func (n *Node) requestNodeRetry(ctx context.Context, node string, msg wireMessage, addr string) error {
+	pid := n.router
+	if node != n.place.Self() {
+		pid = actor.NewPID(addr, "router")
+	}
+	env, err := n.pack(pid, nodeKeyPrefix+node, msg)
+	if err != nil {
+		return err
+	}
+	backoff := 20 * time.Millisecond
+	for {
+		res, err := n.system.Root.RequestFuture(pid, env, n.o.RequestTimeout).Result()
+		if err == nil {
+			reply, err := unpack(res)
+			if err != nil {
+				return err
+			}
+			return ReplyError(reply)
+		}
+		n.log.Warn("node work not answered; retrying", "node", node, "err", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 2*time.Second)
+	}
+}
+
+// nodeWork runs work for many users this node owns without blocking the
+// router: members with live connections get a group message through their
+// actor; the others are handled in bulk on the store.
+func (r *router) nodeWork(ctx actor.Context, key string, env any, sender *actor.PID) {
+	n := r.n
+	msg, err := unpack(env)
+	if err != nil {
+		n.send(ctx, sender, key, &wire.Reply{Error: errReply(wire.CodeUnknownType, "%v", err)})
+		return
+	}
+	answer := func(err error) {
+		rep := &wire.Reply{}
+		if err != nil {
+			rep.Error = errReply(wire.CodeNodeWorkFailed, "%v", err)
+		}
+		n.send(n.system.Root, sender, key, rep)
+	}
+	switch m := msg.(type) {
+	case *wire.FanoutChunk:
+		app := m.Message.App
+		var alive, rest []string
+		// Members' keys are built in one buffer: the map lookup with
+		// string(key) does not allocate, and most members are offline.
+		key := append(make([]byte, 0, 64), "u/"+app+"/"...)
+		prefix := len(key)
+		for _, u := range m.Users {
+			key = append(key[:prefix], u...)
+			if len(r.connected) > 0 && r.connected[string(key)] && r.connectedUser(string(key)) {
+				alive = append(alive, u)
+			} else {
+				rest = append(rest, u)
+			}
+		}
+		n.goWork(func(context.Context) { answer(n.fanoutLocal(m, alive, rest)) })
+	case *wire.Membership:
+		n.goWork(func(context.Context) {
+			b := n.o.Store.NewBatch()
+			for _, u := range m.Users {
+				if m.Joined {
+					b.SetUserGroup(m.App, u, m.Group, m.Since)
+				} else {
+					b.DeleteUserGroup(m.App, u, m.Group)
+				}
+			}
+			answer(n.o.Store.Commit(b, true))
+		})
+	default:
+		answer(fmt.Errorf("node work does not handle %T", msg))
+	}
+}
+
+// fanoutLocal delivers a group message to users this node owns: through the
+// actors of those connected, in bulk for the others (no connection, so only
+// pushes), durably before it returns.
+func (n *Node) fanoutLocal(c *wire.FanoutChunk, alive, rest []string) error {
+	m := c.Message
+	futures := make([]*actor.Future, 0, len(alive))
+	for _, u := range alive {
+		key := UserKey(m.App, u)
+		futures = append(futures, n.system.Root.RequestFuture(n.router, &local{key: key, msg: &wire.GroupDeliver{Message: m, Group: c.Group}}, n.o.RequestTimeout))
+	}
+	if err := n.pushOffline(c, rest); err != nil {
+		return err
+	}
+	var errs []error
+	for _, f := range futures {
+		res, err := f.Result()
+		if err == nil {
+			var reply wireMessage
+			if reply, err = unpack(res); err == nil {
+				err = ReplyError(reply)
+			}
+		}
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// pushOffline writes the pushes of a group message for members with no live
+// actor as one outbox chunk, durably, with the mark that this node has done
+// its part of fan-out chunk c (so that a resumed fan-out skips it), and hands
+// them to the vendor actors.
+func (n *Node) pushOffline(c *wire.FanoutChunk, users []string) error {
+	m := c.Message
+	if m.PushConfig == nil || len(users) == 0 {
+		return nil
+	}
+	st := n.o.Store
+	if c.First != "" {
+		done, err := st.FanoutChunkMarked(m.App, c.Group, m.Seq, c.First)
+		if err != nil || done {
+			return err
+		}
+	}
+	now := n.now()
+	chunk := &wire.PushChunk{Message: pushFields(m), CreatedAtMs: now.UnixMilli()}
+	err := st.EachUserBindings(m.App, users, func(u string, bs []*wire.Binding) error {
+		if u == m.From {
+			return nil
+		}
+		chunk.Bindings = append(chunk.Bindings, pushBindings(bs, false)...)
+		return nil
+	})
+	if err != nil || len(chunk.Bindings) == 0 {
+		return err
+	}
+	chunk.Id = st.NewPushID()
+	b := st.NewBatch()
+	b.PutPushChunk(chunk)
+	if c.First != "" {
+		b.MarkFanoutChunk(m.App, c.Group, m.Seq, c.First, now.UnixMilli())
+	}
+	if err := st.Commit(b, true); err != nil {
+		return err
+	}
+	n.dispatchJobs(n.chunkJobs(chunk), now)
+	return nil
+}
