@@ -2,16 +2,11 @@ package actors
 
 import (
 	"context"
-	"math/rand/v2"
-	"sort"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"golang.org/x/time/rate"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/pushd-im/pushd/push"
 	"github.com/pushd-im/pushd/storage"
@@ -25,28 +20,15 @@ const maxInflight = 128
 // sendTimeout bounds one vendor call.
 const sendTimeout = 30 * time.Second
 
-// batchWindow is how long a push waits for others with the same payload before
-// its request goes out (batching vendors only).
-const batchWindow = 2 * time.Millisecond
-
-// retryBase and retryCap shape the exponential backoff after a retry verdict.
-const (
-	retryBase = 500 * time.Millisecond
-	retryCap  = 5 * time.Minute
-)
-
-// Message classes for the vendors' daily quotas: IM pushes go through the
-// vendors' unlimited IM/private channels; public ones count against the quota.
-const (
-	classIM     = "im"
-	classPublic = "public"
-)
-
 // vendorActor owns one (app, provider) connection. It batches pushes with the
 // same payload (for vendors that take many tokens a request), keeps to the QPS
 // limit and the daily quota, calls the vendor client concurrently, and acts on
 // each verdict: delete the outbox job, retry with backoff, unbind a dead token,
 // refresh auth once, or hold a class of pushes until the vendor's next day.
+//
+// This file has its life, its messages and the send path; batching, quota,
+// retry, outbox bookkeeping and the push's notification each have a
+// vendor_*.go of their own.
 type vendorActor struct {
 	// handledAt is when the message being handled was taken (see at).
 	handledAt time.Time
@@ -203,15 +185,6 @@ func (v *vendorActor) accept(j job) {
 	v.addToBatch(c, j)
 }
 
-// addToBatch adds a job to a collecting batch and sends the batch when full.
-func (v *vendorActor) addToBatch(c *call, j job) {
-	c.jobs = append(c.jobs, j)
-	if len(c.jobs) >= v.maxBatch {
-		delete(v.pending, c.key)
-		v.enqueue(c)
-	}
-}
-
 func (v *vendorActor) enqueue(c *call) {
 	v.queue = append(v.queue, c)
 	v.pump()
@@ -227,86 +200,6 @@ func (v *vendorActor) pump() {
 		}
 		v.inflight++
 		v.work <- c // never blocks: at most maxCalls are in flight
-	}
-}
-
-// takeQuota counts the call's public pushes against the daily quota; what does
-// not fit is held until the vendor's next day. It reports whether anything is left to send.
-func (v *vendorActor) takeQuota(c *call) bool {
-	if v.quota <= 0 || c.class != classPublic {
-		return true
-	}
-	v.rollDay()
-	room := v.quota - v.used
-	if room <= 0 {
-		v.hold(c.class, c.jobs, "daily quota of "+strconv.FormatInt(v.quota, 10)+" used up", v.nextDay())
-		return false
-	}
-	if int64(len(c.jobs)) > room {
-		v.hold(c.class, c.jobs[room:], "daily quota of "+strconv.FormatInt(v.quota, 10)+" used up", v.nextDay())
-		c.jobs = c.jobs[:room]
-	}
-	v.used += int64(len(c.jobs))
-	b := v.n.o.Store.NewBatch()
-	b.SetQuotaUsed(v.app.ID, string(v.provider), v.day, v.used)
-	v.n.o.Store.CommitAsync(b, false, nil)
-	return true
-}
-
-// rollDay starts a new quota count when the vendor's day has changed.
-func (v *vendorActor) rollDay() {
-	day := vendorDay(v.provider, v.n.now())
-	if day == v.day {
-		return
-	}
-	v.day = day
-	used, err := v.n.o.Store.QuotaUsed(v.app.ID, string(v.provider), day)
-	if err != nil {
-		v.n.log.Error("vendor: read quota count", "app", v.app.ID, "provider", v.provider, "err", err)
-	}
-	v.used = used
-}
-
-func (v *vendorActor) nextDay() time.Time {
-	return v.n.now().Add(untilNextVendorDay(v.provider, v.n.now()))
-}
-
-// hold parks pushes of a class until the vendor's next day; they stay in the
-// outbox (as jobs of their own), so a restart holds them again.
-func (v *vendorActor) hold(class string, jobs []job, why string, until time.Time) {
-	first := v.heldUntil[class].IsZero() || !v.n.now().Before(v.heldUntil[class])
-	if first {
-		v.heldUntil[class] = until
-		v.n.o.Metrics.QuotaExhausted.WithLabelValues(v.app.ID, string(v.provider), class).Inc()
-		v.n.log.Warn("vendor daily quota exhausted: holding pushes until the next vendor day",
-			"app", v.app.ID, "provider", v.provider, "class", class, "until", until.Format(time.RFC3339), "why", why)
-		self, root := v.self, v.n.system.Root
-		v.n.after(until.Sub(v.n.now()), func() { root.Send(self, resumeClass{class}) })
-	}
-	for i := range jobs {
-		v.own(&jobs[i])
-	}
-	v.held[class] = append(v.held[class], jobs...)
-	v.n.o.Metrics.PushesHeld.WithLabelValues(v.app.ID, string(v.provider)).Add(float64(len(jobs)))
-	res := push.Result{Verdict: push.QuotaExhausted, Reason: why + "; held until " + until.Format(time.RFC3339)}
-	for _, j := range jobs {
-		v.report(j.PushJob, res)
-	}
-}
-
-func (v *vendorActor) resume(class string) {
-	if until := v.heldUntil[class]; v.n.now().Before(until) {
-		self, root := v.self, v.n.system.Root
-		v.n.after(until.Sub(v.n.now()), func() { root.Send(self, resumeClass{class}) })
-		return
-	}
-	jobs := v.held[class]
-	delete(v.held, class)
-	delete(v.heldUntil, class)
-	v.n.o.Metrics.PushesHeld.WithLabelValues(v.app.ID, string(v.provider)).Sub(float64(len(jobs)))
-	v.n.log.Info("vendor day turned: sending held pushes", "app", v.app.ID, "provider", v.provider, "class", class, "pushes", len(jobs))
-	for _, j := range jobs {
-		v.accept(j)
 	}
 }
 
@@ -465,39 +358,6 @@ func tokenSet(tokens []string) map[string]bool {
 	return set
 }
 
-// retry sends the call again after backoff (or the vendor's Retry-After);
-// pushes that would be late for their expiry are dropped.
-func (v *vendorActor) retry(c *call, res push.Result) {
-	now := v.n.now()
-	attempts := int32(0)
-	for _, j := range c.jobs {
-		attempts = max(attempts, j.Attempts)
-	}
-	delay := res.RetryAfter
-	if delay <= 0 {
-		delay = backoff(attempts)
-	}
-	keep := c.jobs[:0]
-	for _, j := range c.jobs {
-		j.Attempts++
-		if j.ExpiresAtMs != 0 && now.Add(delay).UnixMilli() > j.ExpiresAtMs {
-			v.done(j)
-			v.report(j.PushJob, push.Result{Verdict: "expired", Reason: "not delivered before expiry; last: " + res.Reason})
-			continue
-		}
-		v.own(&j)
-		v.report(j.PushJob, res)
-		keep = append(keep, j)
-	}
-	if len(keep) == 0 {
-		return
-	}
-	c.jobs = keep
-	v.n.o.Metrics.PushRetries.WithLabelValues(string(v.provider)).Add(float64(len(keep)))
-	self, root := v.self, v.n.system.Root
-	v.n.after(delay, func() { root.Send(self, resend{c}) })
-}
-
 // tokenInvalid drops the push and unbinds its token, unless the device
 // registered again after the push was made: the binding must still be the
 // registration the push went to (a job from before that was kept falls back
@@ -510,268 +370,4 @@ func (v *vendorActor) tokenInvalid(j job, res push.Result) {
 		App: j.App, User: j.User, PushId: j.PushId, RegisteredAtMs: j.RegisteredAtMs, RegisteredBeforeMs: j.CreatedAtMs, Reason: "token_invalid",
 	})
 	v.report(j.PushJob, res)
-}
-
-// batch is the write batch of the message being handled.
-func (v *vendorActor) batch() *storage.Batch {
-	if v.writes == nil {
-		v.writes = v.n.o.Store.NewBatch()
-	}
-	return v.writes
-}
-
-// flushWrites commits what handling one message wrote. Without fsync: a delete
-// lost in a crash only means one more push with the same collapse id, a lost
-// verdict an older one shown.
-func (v *vendorActor) flushWrites() {
-	if v.writes != nil {
-		v.n.o.Store.CommitAsync(v.writes, false, nil)
-		v.writes = nil
-	}
-	if len(v.release) > 0 {
-		v.n.releaseChunks(v.release)
-		clear(v.release)
-		v.release = v.release[:0]
-	}
-}
-
-// done removes the job from the outbox: its own record, or its share of its chunk.
-func (v *vendorActor) done(j job) {
-	if j.chunk == nil {
-		v.batch().DeletePush(j.Id)
-		return
-	}
-	v.release = append(v.release, j.chunk)
-}
-
-// own gives a job that must wait (a retry, a held push) an outbox record of
-// its own, so that its chunk can go when the chunk's other pushes are done.
-func (v *vendorActor) own(j *job) {
-	if j.chunk == nil {
-		return
-	}
-	j.Id = v.n.o.Store.NewPushID()
-	v.batch().PutPush(j.PushJob)
-	v.release = append(v.release, j.chunk)
-	j.chunk = nil
-}
-
-// maxReported bounds the memory of reported verdicts; past it, it starts over.
-const maxReported = 200_000
-
-// report records the binding's verdict when it changed: the same verdict
-// again (every delivered push of a busy binding) writes nothing.
-func (v *vendorActor) report(j *wire.PushJob, res push.Result) {
-	if res.Verdict != push.Delivered && res.Verdict != push.QuotaExhausted {
-		v.n.log.Info("push verdict", "app", j.App, "provider", j.Provider, "push_id", j.PushId,
-			"verdict", res.Verdict, "status", res.Status, "reason", res.Reason, "attempt", j.Attempts)
-	}
-	if res.Verdict == push.Delivered && v.reported[j.PushId] == push.Delivered {
-		return
-	}
-	if len(v.reported) >= maxReported {
-		clear(v.reported)
-	}
-	v.reported[j.PushId] = res.Verdict
-	v.batch().PutVerdict(j.App, j.User, j.PushId, &wire.VerdictRecord{Verdict: string(res.Verdict), Reason: res.Reason, AtMs: v.at().UnixMilli()})
-}
-
-// at is the time of the message being handled, read once for all of its
-// pushes: a batch answer reports up to 1,000, and reading the clock for
-// each was 8% of a batched fan-out's CPU on this machine.
-func (v *vendorActor) at() time.Time {
-	if v.handledAt.IsZero() {
-		v.handledAt = v.n.now()
-	}
-	return v.handledAt
-}
-
-// backoff is exponential with ±20 % jitter.
-func backoff(attempts int32) time.Duration {
-	d := retryBase << min(attempts, 20)
-	d = min(d, retryCap)
-	return d - d/5 + time.Duration(rand.Int64N(int64(d/5)*2+1))
-}
-
-// vendorLocation is where the vendor's quota day starts: China time for the
-// Chinese vendors, UTC otherwise.
-func vendorLocation(p push.Provider) *time.Location {
-	switch p {
-	case push.HMS, push.Xiaomi, push.OPPO, push.Vivo:
-		return time.FixedZone("CST", 8*3600)
-	}
-	return time.UTC
-}
-
-// vendorDay is the vendor's calendar day at t.
-func vendorDay(p push.Provider, t time.Time) string {
-	return t.In(vendorLocation(p)).Format(time.DateOnly)
-}
-
-// untilNextVendorDay is how long until the vendor's quota day starts again.
-func untilNextVendorDay(p push.Provider, now time.Time) time.Duration {
-	t := now.In(vendorLocation(p))
-	next := time.Date(t.Year(), t.Month(), t.Day()+1, 0, 0, 0, 0, t.Location())
-	return next.Sub(now)
-}
-
-// classOf is the quota class of a push: IM when it goes through the vendor's
-// IM or private channel, public otherwise. privateChannel is the channel the
-// app configured for the provider: for Xiaomi the approved private channel,
-// the only one MiPush does not count (any other channel_id is public).
-func classOf(p push.Provider, n *push.Notification, privateChannel string) string {
-	switch n.Category {
-	case "IM", "VOIP":
-		return classIM
-	}
-	switch p {
-	case push.Vivo:
-		if n.Classification != nil && *n.Classification == 1 {
-			return classIM
-		}
-	case push.Xiaomi:
-		if n.ChannelID != "" && n.ChannelID == privateChannel {
-			return classIM
-		}
-	case push.OPPO:
-		if n.ChannelID != "" {
-			return classIM
-		}
-	}
-	return classPublic
-}
-
-// batchKey identifies pushes that may share one vendor request: pushes of the
-// same message (same stream position, config and expiry) to bindings of the
-// same kind. Everything notification() reads from a job but its token is here.
-//
-// The push_config's encoding is kept for the last config seen: the jobs of one
-// fan-out share it.
-func (v *vendorActor) batchKey(j *wire.PushJob) string {
-	// A fan-out hands over its pushes of one message one after the other:
-	// the key of the last one serves while its fields stay the same (the
-	// strings are shared, so comparing them is cheap). Building it for
-	// every push was a tenth of a batched fan-out's CPU.
-	f := batchFieldsOf(j)
-	if len(j.Data) == 0 && v.lastKey != "" && f == v.lastFields {
-		return v.lastKey
-	}
-	if pc := j.GetPushConfig(); pc != v.lastConfig {
-		v.lastConfig = pc
-		v.lastConfigBytes, _ = proto.MarshalOptions{Deterministic: true}.Marshal(pc)
-	}
-	key := batchKey(j, v.lastConfigBytes)
-	if len(j.Data) == 0 {
-		v.lastFields, v.lastKey = f, key
-	}
-	return key
-}
-
-// batchFields are the fields of a job batchKey reads, but its data.
-type batchFields struct {
-	messageID, stream, from, pushType, bundleID, apnsEnv, collapseID string
-	seq                                                              uint64
-	expiresAtMs                                                      int64
-	priority                                                         int32
-	config                                                           *wire.PushConfig
-}
-
-func batchFieldsOf(j *wire.PushJob) batchFields {
-	return batchFields{j.MessageId, j.Stream, j.From, j.PushType, j.BundleId, j.ApnsEnv, j.CollapseId,
-		j.Seq, j.ExpiresAtMs, j.Priority, j.PushConfig}
-}
-
-func batchKey(j *wire.PushJob, config []byte) string {
-	var b strings.Builder
-	for _, s := range []string{j.MessageId, j.Stream, strconv.FormatUint(j.Seq, 10), j.From, j.PushType, j.BundleId, j.ApnsEnv,
-		strconv.FormatInt(j.ExpiresAtMs, 10), strconv.Itoa(int(j.Priority)), j.CollapseId} {
-		b.WriteString(s)
-		b.WriteByte(0)
-	}
-	keys := make([]string, 0, len(j.Data))
-	for k := range j.Data {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		b.WriteString(k + "=" + j.Data[k])
-		b.WriteByte(0)
-	}
-	b.Write(config)
-	return b.String()
-}
-
-// notification turns an outbox job into the vendor-neutral push, with the
-// provider's defaults and the push's resources profile applied.
-func notification(app *App, j *wire.PushJob) *push.Notification {
-	pc := j.GetPushConfig()
-	p := push.Provider(j.Provider)
-	n := &push.Notification{
-		ID: strconv.FormatUint(j.Id, 10), App: j.App, Provider: p, Token: j.Token,
-		BundleID: j.BundleId, APNsEnv: j.ApnsEnv, PushType: j.PushType,
-		Title: pc.GetTitle(), Body: pc.GetContent(), Payload: pc.GetPayload(), Badge: int(pc.GetBadgeIncrement()),
-		Priority: push.Priority(j.Priority), CollapseID: j.CollapseId,
-		Data: map[string]string{},
-	}
-	// Only what the push has: a test push (POST /v1/push/test) has no message.
-	setData(n.Data, "message_id", j.MessageId)
-	setData(n.Data, "sender", j.From)
-	setData(n.Data, "stream", j.Stream)
-	if j.Seq > 0 {
-		n.Data["seq"] = strconv.FormatUint(j.Seq, 10)
-	}
-	if n.BundleID == "" {
-		n.BundleID = app.BundleID
-	}
-	if j.ExpiresAtMs != 0 {
-		n.Expiration = time.UnixMilli(j.ExpiresAtMs)
-	}
-	for k, val := range j.Data {
-		n.Data[k] = val
-	}
-	if vo := pc.GetVoip(); vo != nil && j.PushType == "voip" {
-		n.VoIP = &push.VoIP{HandleType: int(vo.HandleType), HandleValue: vo.HandleValue, HasVideo: vo.HasVideo}
-	}
-	if prof, ok := app.Resources[pc.GetResourcesId()][p]; ok {
-		applyProfile(n, prof)
-	}
-	applyProfile(n, app.Defaults[p])
-	switch p {
-	case push.HMS, push.Xiaomi, push.OPPO, push.Vivo:
-		// These vendors refuse a notification without both a title and a
-		// body: a push_config that gives one shows it in both places.
-		if !n.Passthrough && n.Title == "" {
-			n.Title = n.Body
-		} else if !n.Passthrough && n.Body == "" {
-			n.Body = n.Title
-		}
-	}
-	return n
-}
-
-func setData(d map[string]string, k, v string) {
-	if v != "" {
-		d[k] = v
-	}
-}
-
-// applyProfile fills what the notification leaves empty from the profile.
-func applyProfile(n *push.Notification, p Profile) {
-	if n.Sound == "" {
-		n.Sound = p.Sound
-	}
-	if n.ChannelID == "" {
-		n.ChannelID = p.ChannelID
-	}
-	if n.Category == "" {
-		n.Category = p.Category
-	}
-	if n.Importance == "" {
-		n.Importance = p.Importance
-	}
-	if n.Classification == nil && p.Classification != nil {
-		c := *p.Classification
-		n.Classification = &c
-	}
-	n.Passthrough = n.Passthrough || p.Passthrough
 }

@@ -1,0 +1,143 @@
+package actors
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/pushd-im/pushd/push"
+)
+
+// Message classes for the vendors' daily quotas: IM pushes go through the
+// vendors' unlimited IM/private channels; public ones count against the quota.
+const (
+	classIM     = "im"
+	classPublic = "public"
+)
+
+// takeQuota counts the call's public pushes against the daily quota; what does
+// not fit is held until the vendor's next day. It reports whether anything is left to send.
+func (v *vendorActor) takeQuota(c *call) bool {
+	if v.quota <= 0 || c.class != classPublic {
+		return true
+	}
+	v.rollDay()
+	room := v.quota - v.used
+	if room <= 0 {
+		v.hold(c.class, c.jobs, "daily quota of "+strconv.FormatInt(v.quota, 10)+" used up", v.nextDay())
+		return false
+	}
+	if int64(len(c.jobs)) > room {
+		v.hold(c.class, c.jobs[room:], "daily quota of "+strconv.FormatInt(v.quota, 10)+" used up", v.nextDay())
+		c.jobs = c.jobs[:room]
+	}
+	v.used += int64(len(c.jobs))
+	b := v.n.o.Store.NewBatch()
+	b.SetQuotaUsed(v.app.ID, string(v.provider), v.day, v.used)
+	v.n.o.Store.CommitAsync(b, false, nil)
+	return true
+}
+
+// rollDay starts a new quota count when the vendor's day has changed.
+func (v *vendorActor) rollDay() {
+	day := vendorDay(v.provider, v.n.now())
+	if day == v.day {
+		return
+	}
+	v.day = day
+	used, err := v.n.o.Store.QuotaUsed(v.app.ID, string(v.provider), day)
+	if err != nil {
+		v.n.log.Error("vendor: read quota count", "app", v.app.ID, "provider", v.provider, "err", err)
+	}
+	v.used = used
+}
+
+func (v *vendorActor) nextDay() time.Time {
+	return v.n.now().Add(untilNextVendorDay(v.provider, v.n.now()))
+}
+
+// hold parks pushes of a class until the vendor's next day; they stay in the
+// outbox (as jobs of their own), so a restart holds them again.
+func (v *vendorActor) hold(class string, jobs []job, why string, until time.Time) {
+	first := v.heldUntil[class].IsZero() || !v.n.now().Before(v.heldUntil[class])
+	if first {
+		v.heldUntil[class] = until
+		v.n.o.Metrics.QuotaExhausted.WithLabelValues(v.app.ID, string(v.provider), class).Inc()
+		v.n.log.Warn("vendor daily quota exhausted: holding pushes until the next vendor day",
+			"app", v.app.ID, "provider", v.provider, "class", class, "until", until.Format(time.RFC3339), "why", why)
+		self, root := v.self, v.n.system.Root
+		v.n.after(until.Sub(v.n.now()), func() { root.Send(self, resumeClass{class}) })
+	}
+	for i := range jobs {
+		v.own(&jobs[i])
+	}
+	v.held[class] = append(v.held[class], jobs...)
+	v.n.o.Metrics.PushesHeld.WithLabelValues(v.app.ID, string(v.provider)).Add(float64(len(jobs)))
+	res := push.Result{Verdict: push.QuotaExhausted, Reason: why + "; held until " + until.Format(time.RFC3339)}
+	for _, j := range jobs {
+		v.report(j.PushJob, res)
+	}
+}
+
+func (v *vendorActor) resume(class string) {
+	if until := v.heldUntil[class]; v.n.now().Before(until) {
+		self, root := v.self, v.n.system.Root
+		v.n.after(until.Sub(v.n.now()), func() { root.Send(self, resumeClass{class}) })
+		return
+	}
+	jobs := v.held[class]
+	delete(v.held, class)
+	delete(v.heldUntil, class)
+	v.n.o.Metrics.PushesHeld.WithLabelValues(v.app.ID, string(v.provider)).Sub(float64(len(jobs)))
+	v.n.log.Info("vendor day turned: sending held pushes", "app", v.app.ID, "provider", v.provider, "class", class, "pushes", len(jobs))
+	for _, j := range jobs {
+		v.accept(j)
+	}
+}
+
+// vendorLocation is where the vendor's quota day starts: China time for the
+// Chinese vendors, UTC otherwise.
+func vendorLocation(p push.Provider) *time.Location {
+	switch p {
+	case push.HMS, push.Xiaomi, push.OPPO, push.Vivo:
+		return time.FixedZone("CST", 8*3600)
+	}
+	return time.UTC
+}
+
+// vendorDay is the vendor's calendar day at t.
+func vendorDay(p push.Provider, t time.Time) string {
+	return t.In(vendorLocation(p)).Format(time.DateOnly)
+}
+
+// untilNextVendorDay is how long until the vendor's quota day starts again.
+func untilNextVendorDay(p push.Provider, now time.Time) time.Duration {
+	t := now.In(vendorLocation(p))
+	next := time.Date(t.Year(), t.Month(), t.Day()+1, 0, 0, 0, 0, t.Location())
+	return next.Sub(now)
+}
+
+// classOf is the quota class of a push: IM when it goes through the vendor's
+// IM or private channel, public otherwise. privateChannel is the channel the
+// app configured for the provider: for Xiaomi the approved private channel,
+// the only one MiPush does not count (any other channel_id is public).
+func classOf(p push.Provider, n *push.Notification, privateChannel string) string {
+	switch n.Category {
+	case "IM", "VOIP":
+		return classIM
+	}
+	switch p {
+	case push.Vivo:
+		if n.Classification != nil && *n.Classification == 1 {
+			return classIM
+		}
+	case push.Xiaomi:
+		if n.ChannelID != "" && n.ChannelID == privateChannel {
+			return classIM
+		}
+	case push.OPPO:
+		if n.ChannelID != "" {
+			return classIM
+		}
+	}
+	return classPublic
+}
