@@ -22,8 +22,9 @@ func (d Duration) String() string { return time.Duration(d).String() }
 func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
 
 // UnmarshalYAML accepts a YAML string that time.ParseDuration understands.
-// Anything else is a *yaml.TypeError, so that the decoder reports it with the
-// other type errors of the file instead of stopping at it.
+// Anything else is a *yaml.TypeError, so that a decoder reports it with the
+// other type errors of the file instead of stopping at it. (Load finds the
+// key and line of a bad value from the node tree, not from this text.)
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!str" {
 		v, err := time.ParseDuration(n.Value)
@@ -35,9 +36,9 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	return &yaml.TypeError{Errors: []string{typeErrorText(n, "config.Duration")}}
 }
 
-// typeErrorText words a type error the way yaml.v3 does ("line 3: cannot
-// unmarshal !!int `5` into config.Duration"), so that one rewriter turns every
-// type error into a Problem naming its key.
+// typeErrorText words a type error the way yaml.v3 words its own ("line 3:
+// cannot unmarshal !!int `5` into config.Duration"), for code that decodes a
+// Config with yaml.v3 directly.
 func typeErrorText(n *yaml.Node, into string) string {
 	value := ""
 	switch n.Kind {

@@ -65,7 +65,7 @@ func TestExampleListsEveryKey(t *testing.T) {
 			return
 		}
 		seen[typ] = true
-		for _, key := range yamlKeysOf(typ.String()) {
+		for _, key := range yamlKeys(typ) {
 			if !regexp.MustCompile(`(?m)(^|[\s{,])` + regexp.QuoteMeta(key) + `:`).MatchString(example) {
 				t.Errorf("example.yaml does not show %s.%s", typ.Name(), key)
 			}

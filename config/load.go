@@ -127,10 +127,11 @@ func lineOf(key string, lines map[string]int) int {
 	return 0
 }
 
-// parse decodes data, one YAML document, strictly into a Config without
-// defaults. Unknown keys, duplicate keys and wrong types are problems naming
-// their key; the Config holds everything else. ok is false when the YAML does
-// not parse at all. lines maps each key path in the file to its line.
+// parse decodes data, one YAML document, into a Config without defaults.
+// Unknown keys, duplicate keys and wrong types are problems naming their key
+// path and line, found by walking the document's node tree against the Config
+// type (see checker); the Config holds everything else. ok is false when the
+// YAML does not parse at all. lines maps each key path in the file to its line.
 func parse(data []byte) (c *Config, ps problems, lines map[string]int, ok bool) {
 	c = &Config{}
 	var root yaml.Node
@@ -145,23 +146,28 @@ func parse(data []byte) (c *Config, ps problems, lines map[string]int, ok bool) 
 		}
 		return c, problems{p}, nil, false
 	}
-	idx := newNodeIndex(&root)
+	if root.Kind != yaml.DocumentNode || len(root.Content) != 1 {
+		return c, nil, map[string]int{}, true // an empty file
+	}
+	ck := newChecker()
+	ck.value("", root.Content[0], reflect.TypeFor[Config]())
 
-	dec = yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	err := safeDecode(dec, c)
+	// The checker has found what is wrong; decoding fills in the rest (yaml.v3
+	// leaves out a value of the wrong type and ignores unknown keys).
+	err := decodeNode(&root, c)
 	var te *yaml.TypeError
 	switch {
-	case err == nil, errors.Is(err, io.EOF):
+	case err == nil:
 	case errors.As(err, &te):
-		for _, msg := range te.Errors {
-			ps = append(ps, idx.problem(msg))
+		if len(ck.ps) == 0 {
+			// The checker missed what yaml.v3 refused: better its words
+			// without a key than a config with a value silently left out.
+			ck.ps = append(ck.ps, Problem{Message: "cannot decode the file: " + strings.Join(te.Errors, "; ")})
 		}
 	default:
-		ps = append(ps, syntaxProblem(err))
-		return c, ps, nil, false
+		return c, problems{syntaxProblem(err)}, nil, false
 	}
-	return c, ps, idx.lines, true
+	return c, ck.ps, ck.lines, true
 }
 
 // safeDecode is dec.Decode, with a panic inside the YAML library turned into an
@@ -175,8 +181,9 @@ func safeDecode(dec *yaml.Decoder, v any) (err error) {
 	return dec.Decode(v)
 }
 
-// syntaxProblem turns a yaml.v3 error ("yaml: line 3: mapping values are not
-// allowed in this context") into a Problem with its line.
+// syntaxProblem turns a yaml.v3 syntax error ("yaml: line 3: mapping values
+// are not allowed in this context") into a Problem with its line. yaml.v3 gives
+// a syntax error's position only in its text, so this one message is parsed.
 func syntaxProblem(err error) Problem {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	line, rest := cutLine(msg)
@@ -195,238 +202,6 @@ func cutLine(msg string) (int, string) {
 		return 0, msg
 	}
 	return n, rest
-}
-
-// nodeRef is one key (or list item) of the file with its path.
-type nodeRef struct {
-	path  string
-	key   *yaml.Node // nil for list items and the document root
-	value *yaml.Node
-}
-
-// nodeIndex finds the key a yaml.v3 error message is about from its line.
-type nodeIndex struct {
-	refs    []nodeRef
-	byKey   map[int][]int // key line → refs
-	byValue map[int][]int // value line → refs
-	used    map[int]bool  // refs an earlier type error was matched to
-	lines   map[string]int
-}
-
-func newNodeIndex(root *yaml.Node) *nodeIndex {
-	x := &nodeIndex{
-		byKey:   map[int][]int{},
-		byValue: map[int][]int{},
-		used:    map[int]bool{},
-		lines:   map[string]int{},
-	}
-	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
-		x.walk("", nil, root.Content[0])
-	}
-	return x
-}
-
-func (x *nodeIndex) walk(path string, key, value *yaml.Node) {
-	i := len(x.refs)
-	x.refs = append(x.refs, nodeRef{path: path, key: key, value: value})
-	if key != nil {
-		x.byKey[key.Line] = append(x.byKey[key.Line], i)
-		if _, seen := x.lines[path]; !seen {
-			x.lines[path] = key.Line
-		}
-	} else if path != "" {
-		if _, seen := x.lines[path]; !seen {
-			x.lines[path] = value.Line
-		}
-	}
-	x.byValue[value.Line] = append(x.byValue[value.Line], i)
-	switch value.Kind {
-	case yaml.MappingNode:
-		for j := 0; j+1 < len(value.Content); j += 2 {
-			k := value.Content[j]
-			p := k.Value
-			if path != "" {
-				p = path + "." + k.Value
-			}
-			x.walk(p, k, value.Content[j+1])
-		}
-	case yaml.SequenceNode:
-		for j, item := range value.Content {
-			x.walk(fmt.Sprintf("%s[%d]", path, j), nil, item)
-		}
-	}
-}
-
-// problem turns one yaml.v3 type error into a Problem naming its key.
-func (x *nodeIndex) problem(msg string) Problem {
-	line, rest := cutLine(msg)
-	p := Problem{Line: line, Message: rest}
-	if name, typ, ok := parseNotFound(rest); ok {
-		if r := x.keyAt(line, name); r != nil {
-			p.Key = r.path
-			p.Message = "unknown key"
-			if s := closest(name, yamlKeysOf(typ)); s != "" {
-				p.Message += "; did you mean " + s + "?"
-			}
-		}
-		return p
-	}
-	if name, first, ok := parseDuplicate(rest); ok {
-		if r := x.keyAt(line, name); r != nil {
-			p.Key = r.path
-			p.Message = fmt.Sprintf("duplicate key (first at line %d)", first)
-		}
-		return p
-	}
-	if tag, value, into, ok := parseCannotUnmarshal(rest); ok {
-		got := value
-		switch tag {
-		case "!!seq":
-			got = "a list"
-		case "!!map":
-			got = "a mapping"
-		case "!!null":
-			got = "nothing"
-		}
-		p.Message = fmt.Sprintf("want %s, got %s", describeType(into), got)
-		if r := x.valueAt(line, tag, value); r != nil {
-			p.Key = r.path
-		}
-	}
-	return p
-}
-
-// keyAt is the key named name on line.
-func (x *nodeIndex) keyAt(line int, name string) *nodeRef {
-	for _, i := range x.byKey[line] {
-		if x.refs[i].key.Value == name && !x.used[i] {
-			x.used[i] = true
-			return &x.refs[i]
-		}
-	}
-	return nil
-}
-
-// valueAt is the first value on line, not yet matched to an error, that an
-// error message's tag and (possibly shortened) value describe.
-func (x *nodeIndex) valueAt(line int, tag, value string) *nodeRef {
-	for _, i := range x.byValue[line] {
-		n := x.refs[i].value
-		var match bool
-		switch tag {
-		case "!!seq":
-			match = n.Kind == yaml.SequenceNode
-		case "!!map":
-			match = n.Kind == yaml.MappingNode
-		default:
-			match = n.Kind == yaml.ScalarNode || n.Kind == yaml.AliasNode
-			if short, ok := strings.CutSuffix(value, "..."); ok && len(value) == 10 {
-				match = match && strings.HasPrefix(n.Value, short)
-			} else {
-				match = match && n.Value == value
-			}
-		}
-		if match && !x.used[i] {
-			x.used[i] = true
-			return &x.refs[i]
-		}
-	}
-	return nil
-}
-
-// parseNotFound parses "field NAME not found in type config.T".
-func parseNotFound(msg string) (name, typ string, ok bool) {
-	rest, ok := strings.CutPrefix(msg, "field ")
-	if !ok {
-		return "", "", false
-	}
-	i := strings.LastIndex(rest, " not found in type ")
-	if i < 0 {
-		return "", "", false
-	}
-	return rest[:i], rest[i+len(" not found in type "):], true
-}
-
-// parseDuplicate parses `mapping key "NAME" already defined at line N`.
-func parseDuplicate(msg string) (name string, first int, ok bool) {
-	rest, ok := strings.CutPrefix(msg, "mapping key ")
-	if !ok {
-		return "", 0, false
-	}
-	i := strings.LastIndex(rest, " already defined at line ")
-	if i < 0 {
-		return "", 0, false
-	}
-	name, err := strconv.Unquote(rest[:i])
-	if err != nil {
-		return "", 0, false
-	}
-	first, err = strconv.Atoi(rest[i+len(" already defined at line "):])
-	return name, first, err == nil
-}
-
-// parseCannotUnmarshal parses "cannot unmarshal !!TAG `VALUE` into TYPE" (the
-// value is absent for lists and mappings).
-func parseCannotUnmarshal(msg string) (tag, value, into string, ok bool) {
-	rest, ok := strings.CutPrefix(msg, "cannot unmarshal ")
-	if !ok {
-		return "", "", "", false
-	}
-	i := strings.LastIndex(rest, " into ")
-	if i < 0 {
-		return "", "", "", false
-	}
-	rest, into = rest[:i], rest[i+len(" into "):]
-	tag, value, _ = strings.Cut(rest, " ")
-	value = strings.TrimSuffix(strings.TrimPrefix(value, "`"), "`")
-	return tag, value, into, true
-}
-
-// describeType words a Go type of this package for a user.
-func describeType(t string) string {
-	switch t {
-	case "string":
-		return "a string"
-	case "int", "int64", "int32", "uint", "uint64":
-		return "an integer"
-	case "float64", "float32":
-		return "a number"
-	case "bool":
-		return "true or false"
-	case "config.Duration":
-		return `a duration such as "5s", "2m" or "168h"`
-	case "[]string":
-		return "a list of strings"
-	}
-	switch {
-	case strings.HasPrefix(t, "[]"):
-		return "a list"
-	case strings.HasPrefix(t, "map["), strings.HasPrefix(t, "config."), strings.HasPrefix(t, "*config."):
-		return "a mapping"
-	}
-	return t
-}
-
-// yamlKeysOf lists the YAML keys of one of this package's struct types, named as reflect names it.
-func yamlKeysOf(typeName string) []string {
-	for _, t := range []reflect.Type{
-		reflect.TypeFor[Config](), reflect.TypeFor[Cluster](), reflect.TypeFor[ClusterTLS](), reflect.TypeFor[Simulator](),
-		reflect.TypeFor[App](), reflect.TypeFor[Providers](), reflect.TypeFor[APNs](),
-		reflect.TypeFor[FCM](), reflect.TypeFor[HMS](), reflect.TypeFor[Xiaomi](),
-		reflect.TypeFor[OPPO](), reflect.TypeFor[Vivo](), reflect.TypeFor[RateLimit](),
-		reflect.TypeFor[Resource](),
-	} {
-		if t.String() != typeName {
-			continue
-		}
-		var keys []string
-		for i := 0; i < t.NumField(); i++ {
-			name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
-			keys = append(keys, name)
-		}
-		return keys
-	}
-	return nil
 }
 
 // resolvePaths makes every relative file path of the apps relative to dir, the

@@ -332,6 +332,69 @@ func TestLoadDecodeProblems(t *testing.T) {
 	}
 }
 
+// TestLoadProblemsInsideValues checks that problems inside lists, maps,
+// aliases and merged mappings name the key path where the value is used.
+func TestLoadProblemsInsideValues(t *testing.T) {
+	for _, tc := range []struct {
+		name, file string
+		key        string
+		line       int
+		message    string
+	}{
+		{"list item of the wrong type", minimalApp + "  - id: b\n    api_keys: [k1, [k2]]\n",
+			"apps[1].api_keys[1]", 7, "want a string, got a list"},
+		{"wrong type in a map value", minimalApp + "    rate_limits:\n      vivo: {qps: fast}\n",
+			"apps[0].rate_limits.vivo.qps", 7, "want a number, got fast"},
+		{"map value not a mapping", minimalApp + "    rate_limits:\n      vivo: 5\n",
+			"apps[0].rate_limits.vivo", 7, "want a mapping, got 5"},
+		{"nested map value", minimalApp + "    resources:\n      call: {apns: {sound: [a]}}\n",
+			"apps[0].resources.call.apns.sound", 7, "want a string, got a list"},
+		{"alias of the wrong type", "x: &x [a]\nlisten: *x\n", "listen", 2, "want a string, got a list"},
+		{"unknown key in a merged mapping", "cluster:\n  <<: {biind: 127.0.0.1:1}\n  name: n1\n",
+			"cluster.biind", 2, "did you mean bind?"},
+		{"a key twice more", "listen: a\nlisten: b\nlisten: c\n", "listen", 3, "duplicate key (first at line 1)"},
+		{"a list as a key", "? [a]\n: 1\n", "", 1, "want a string, got a list"},
+		{"long value cut", "max_body_bytes: 12345678901234567890x\n", "max_body_bytes", 1, "got 1234567..."},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := loadString(t, tc.file)
+			for _, p := range problemsOf(t, err) {
+				if p.Key == tc.key && p.Line == tc.line && strings.Contains(p.Message, tc.message) {
+					return
+				}
+			}
+			t.Fatalf("no problem about %q at line %d saying %q in:\n%v", tc.key, tc.line, tc.message, err)
+		})
+	}
+}
+
+// TestLoadMergeAndAlias checks that merge keys and aliases load as yaml.v3
+// decodes them: a key written in place wins over a merged one.
+func TestLoadMergeAndAlias(t *testing.T) {
+	c, err := loadString(t, `
+cluster:
+  <<: [{name: merged, bind: 127.0.0.1:17946}, {name: second, remote: 127.0.0.1:18090}]
+  name: node-9
+apps:
+  - &app
+    id: one
+    api_keys: [key-one-0123456789]
+    client_token_secret: 0123456789abcdef0123
+  - <<: *app
+    id: two
+    api_keys: [key-two-0123456789]
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Cluster; got.Name != "node-9" || got.Bind != "127.0.0.1:17946" || got.Remote != "127.0.0.1:18090" {
+		t.Errorf("cluster = %+v, want name node-9 (in place), bind from the first merge, remote from the second", got)
+	}
+	if len(c.Apps) != 2 || c.Apps[1].ID != "two" || c.Apps[1].ClientTokenSecret != c.Apps[0].ClientTokenSecret {
+		t.Errorf("apps = %+v, want the second app to take the first one's secret", c.Apps)
+	}
+}
+
 func TestLoadSyntaxErrors(t *testing.T) {
 	for name, content := range map[string]string{
 		"bad indentation": "listen: a\n  data_dir: b\n",
