@@ -28,7 +28,7 @@ func apnsSpec() vendorSpec {
 	}
 }
 
-// APNs limits and rules (docs/vendors.md §1). UNCONFIRMED facts are marked.
+// APNs limits and rules (docs/vendors.md, APNs). UNCONFIRMED facts are marked.
 const (
 	apnsDevicePath = "/3/device/"
 	// apnsMaxPayload is the payload limit; apnsMaxPayloadVoIP is UNCONFIRMED.

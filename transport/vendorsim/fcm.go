@@ -28,7 +28,7 @@ func fcmSpec() vendorSpec {
 	}
 }
 
-// FCM HTTP v1 and Google OAuth facts (docs/vendors.md §2). UNCONFIRMED ones are marked.
+// FCM HTTP v1 and Google OAuth facts (docs/vendors.md, FCM). UNCONFIRMED ones are marked.
 const (
 	fcmTokenPath    = "/token"
 	fcmProjectsPath = "/v1/projects/"

@@ -24,7 +24,7 @@ func hmsSpec() vendorSpec {
 	}
 }
 
-// Huawei Push Kit facts (docs/vendors.md §3). UNCONFIRMED ones are marked.
+// Huawei Push Kit facts (docs/vendors.md, Huawei). UNCONFIRMED ones are marked.
 const (
 	hmsTokenPath  = "/oauth2/v3/token"
 	hmsSendPrefix = "/v1/"
@@ -85,7 +85,7 @@ var hmsDailyQuota = struct {
 	msg    string
 }{http.StatusServiceUnavailable, "Flow control: the app's daily push quota is used up."}
 
-// hmsCategories are the android.category values (vendors.md §3).
+// hmsCategories are the android.category values (docs/vendors.md, Huawei).
 // hmsUncappedCategories are the service and communication ones, which the
 // daily quota does not count.
 var (
@@ -96,8 +96,8 @@ var (
 	hmsUncappedCategories = slices.DeleteFunc(slices.Clone(hmsCategories), func(c string) bool { return c == "MARKETING" })
 )
 
-// hmsImportances are android.notification.importance's values (vendors.md
-// §3; Huawei's older Go demo also takes HIGH, which the Sim refuses).
+// hmsImportances are android.notification.importance's values (docs/vendors.md,
+// Huawei; Huawei's older Go demo also takes HIGH, which the Sim refuses).
 var hmsImportances = []string{"LOW", "NORMAL"}
 
 // hmsTTLRE is android.ttl's form: seconds, optionally with decimals, and an "s".

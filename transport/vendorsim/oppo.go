@@ -25,7 +25,7 @@ func oppoSpec() vendorSpec {
 	}
 }
 
-// OPPO Push (OPUSH) server API v1 facts (docs/vendors.md §5). UNCONFIRMED ones are marked.
+// OPPO Push (OPUSH) server API v1 facts (docs/vendors.md, OPPO). UNCONFIRMED ones are marked.
 const (
 	oppoAuthPath      = "/server/v1/auth"
 	oppoUnicastPath   = "/server/v1/message/notification/unicast"

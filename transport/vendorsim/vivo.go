@@ -25,7 +25,7 @@ func vivoSpec() vendorSpec {
 	}
 }
 
-// vivo Push facts (docs/vendors.md §6). UNCONFIRMED ones are marked.
+// vivo Push facts (docs/vendors.md, vivo). UNCONFIRMED ones are marked.
 const (
 	vivoAuthPath            = "/message/auth"
 	vivoSendPath            = "/message/send"
@@ -60,7 +60,7 @@ const (
 	vivoInvalidStatus = 1
 )
 
-// The vivo result codes the simulator answers with. vendors.md documents 0,
+// The vivo result codes the simulator answers with. docs/vendors.md documents 0,
 // 10000 (UNCONFIRMED against the official table), 10070, 10072 (UNCONFIRMED),
 // 10094, 10200, 10201, 10252 and 10302. Every other number below is the
 // simulator's own choice for a check the docs describe without naming its code:

@@ -26,10 +26,10 @@ func xiaomiSpec() vendorSpec {
 // XiaomiPrivateChannelID is the extra.channel_id the simulated MiPush app has
 // had approved as its private (IM) channel. Messages on it are not counted
 // against the daily quota; messages without it (or on another channel) are
-// public and counted (vendors.md §4). Real channel ids are assigned by Xiaomi.
+// public and counted (docs/vendors.md, Xiaomi). Real channel ids are assigned by Xiaomi.
 const XiaomiPrivateChannelID = "pushd-im"
 
-// MiPush facts (docs/vendors.md §4). UNCONFIRMED ones are marked.
+// MiPush facts (docs/vendors.md, Xiaomi). UNCONFIRMED ones are marked.
 const (
 	xiaomiSendPath   = "/v3/message/regid"
 	xiaomiSendPathV2 = "/v2/message/regid"
@@ -46,7 +46,7 @@ const (
 )
 
 // The MiPush codes the Sim answers. Only 0, 20301, 21305 and 200001 have a
-// source (vendors.md §4); the rest are UNCONFIRMED and kept here so that each is
+// source (docs/vendors.md, Xiaomi); the rest are UNCONFIRMED and kept here so that each is
 // a one-line fix.
 const (
 	xiaomiCodeOK = 0

@@ -44,7 +44,7 @@ const (
 // minJWTAge is the youngest a provider JWT may be when Refresh replaces it.
 // Apple allows a new token at most once per 20 minutes and answers faster
 // regeneration with 429 TooManyProviderTokenUpdates, which leaves the connection
-// unusable for a while (vendors.md §1). Refresh is called after every AuthExpired
+// unusable for a while (docs/vendors.md, APNs). Refresh is called after every AuthExpired
 // verdict, so without this floor a wrong key would make each push mint a JWT.
 const minJWTAge = 20 * time.Minute
 

@@ -14,7 +14,7 @@ import (
 )
 
 // Payload limits. 4096 bytes is Apple's documented limit; 5120 bytes for VoIP
-// pushes is UNCONFIRMED (vendors.md §1) and kept here to be corrected in one place.
+// pushes is UNCONFIRMED (docs/vendors.md, APNs) and kept here to be corrected in one place.
 const (
 	maxPayload     = 4096
 	maxVoIPPayload = 5120

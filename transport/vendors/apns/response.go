@@ -19,7 +19,7 @@ type answer struct {
 }
 
 // verdicts is the one table from an APNs answer to a push.Verdict, after
-// vendors.md §1. Answers not in it fall back to their status class in verdictFor:
+// docs/vendors.md, APNs. Answers not in it fall back to their status class in verdictFor:
 // 5xx is Retry, anything else BadRequest.
 var verdicts = map[answer]push.Verdict{
 	{200, ""}: push.Delivered,

@@ -18,7 +18,7 @@ type rule struct {
 }
 
 // verdicts is the one table from an FCM error code to a push.Verdict, after
-// vendors.md §2. The code is the FcmError detail's errorCode, or error.status
+// docs/vendors.md, FCM. The code is the FcmError detail's errorCode, or error.status
 // when the answer has no FcmError detail. Codes not in it fall back to the HTTP
 // status in verdictFor: 401 AuthExpired, 408/429/5xx Retry, anything else BadRequest.
 var verdicts = map[string]rule{

@@ -16,7 +16,7 @@ import (
 )
 
 // defaultTokenLife is the access-token lifetime assumed when the token endpoint
-// gives no expires_in; Huawei's is fixed at 3600 s (vendors.md §3).
+// gives no expires_in; Huawei's is fixed at 3600 s (docs/vendors.md, Huawei).
 const defaultTokenLife = time.Hour
 
 // refreshEarly is how long before its expiry a cached token is replaced, so a

@@ -35,7 +35,7 @@ const (
 )
 
 // MaxTokens is the most device tokens one messages:send request may carry
-// (vendors.md §3; more is answered with 80300010).
+// (docs/vendors.md, Huawei; more is answered with 80300010).
 const MaxTokens = 1000
 
 // Options configures a Client.

@@ -15,7 +15,7 @@ import (
 	"github.com/pushd-im/pushd/push"
 )
 
-// sendRequest is the body of messages:send (vendors.md §3).
+// sendRequest is the body of messages:send (docs/vendors.md, Huawei).
 type sendRequest struct {
 	ValidateOnly bool    `json:"validate_only"`
 	Message      message `json:"message"`
@@ -62,7 +62,7 @@ type clickAction struct {
 	Type int `json:"type"`
 }
 
-// Huawei's message limits (vendors.md §3).
+// Huawei's message limits (docs/vendors.md, Huawei).
 const (
 	// maxBody is the most bytes a request body may have, its token array not
 	// counted (80300008). What exactly Huawei leaves out when it measures is
@@ -89,14 +89,14 @@ const (
 const BadgeClassKey = "badge_class"
 
 // categories are the android.category values Huawei takes for
-// self-classified messages (vendors.md §3): all but MARKETING are service and
+// self-classified messages (docs/vendors.md, Huawei): all but MARKETING are service and
 // communication messages, which ring and are not capped.
 var categories = []string{
 	"IM", "VOIP", "SUBSCRIPTION", "TRAVEL", "HEALTH", "WORK", "ACCOUNT", "EXPRESS",
 	"FINANCE", "DEVICE_REMINDER", "MAIL", "PLAY_VOICE", "MARKETING",
 }
 
-// importances are the android.notification.importance values (vendors.md §3):
+// importances are the android.notification.importance values (docs/vendors.md, Huawei):
 // NORMAL for service and communication messages, LOW for marketing ones.
 var importances = []string{"LOW", "NORMAL"}
 

@@ -21,7 +21,7 @@ const (
 )
 
 // verdicts is the one table from a Huawei answer code (a string) to a
-// push.Verdict, after vendors.md §3 and §9. Codes not in it fall back to the
+// push.Verdict, after docs/vendors.md, Huawei. Codes not in it fall back to the
 // HTTP status in verdictFor: 401 AuthExpired, 408/429/5xx Retry (503 is
 // Huawei's flow control), anything else BadRequest.
 //

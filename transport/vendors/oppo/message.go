@@ -16,7 +16,7 @@ import (
 	"github.com/pushd-im/pushd/transport/vendors/vendorhttp"
 )
 
-// Notification limits and fixed values (vendors.md §5).
+// Notification limits and fixed values (docs/vendors.md, OPPO).
 const (
 	// maxTitle and maxContent are in characters, as OPPO counts them (a Chinese
 	// character or an emoji is one). Older docs give 32 for the title.
@@ -43,7 +43,7 @@ const (
 )
 
 // The notify_level values OPPO's new classification takes with a category
-// (vendors.md §5: the value list is UNCONFIRMED).
+// (docs/vendors.md, OPPO: the value list is UNCONFIRMED).
 const (
 	// NotifyLevelBar shows the notification in the notification bar only.
 	NotifyLevelBar = 1

@@ -13,7 +13,7 @@ import (
 	"github.com/pushd-im/pushd/transport/vendors/vendorhttp"
 )
 
-// The OPPO return codes the client acts on (vendors.md §5, the doc mirror's
+// The OPPO return codes the client acts on (docs/vendors.md, OPPO, the doc mirror's
 // "调用地址，公共参数和返回码" table).
 const (
 	codeSuccess          = 0
@@ -24,7 +24,7 @@ const (
 )
 
 // Invalid registration id codes. OPPO documents its per-API business codes
-// (10000–20000) only on each API's page; vendors.md marks the one for a dead
+// (10000–20000) only on each API's page; docs/vendors.md marks the one for a dead
 // regId UNCONFIRMED. 10000 (invalid regId) and 10001 (unsubscribed regId) are
 // the keys a production client reads from a broadcast answer's data, beside
 // 10004 (a target repeated in the request, which is not a dead token); the same
@@ -40,7 +40,7 @@ const (
 var invalidRegIDCodes = []int{codeInvalidRegID, codeUnsubscribedRegID}
 
 // verdicts is the one table from an OPPO return code to a push.Verdict, after
-// vendors.md §5. Codes not in it fall back in verdictFor: a business code
+// docs/vendors.md, OPPO. Codes not in it fall back in verdictFor: a business code
 // (10000–20000) or any other code is BadRequest.
 var verdicts = map[int]push.Verdict{
 	codeSuccess: push.Delivered,
@@ -153,7 +153,7 @@ func parseResponse(status int, header http.Header, body []byte, now time.Time) (
 
 // deadRegIDs returns the targets a broadcast answer's data lists under an
 // invalid-regId code, in the order of targets. The data holds message_id and
-// task_id beside one key per failure code, each listing regIds (vendors.md §5:
+// task_id beside one key per failure code, each listing regIds (docs/vendors.md, OPPO:
 // the shape is UNCONFIRMED; a list is read as a JSON array of strings, or a
 // string of ';' or ',' separated ids).
 func deadRegIDs(data json.RawMessage, targets []string) []string {

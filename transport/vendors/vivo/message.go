@@ -31,7 +31,7 @@ import (
 //
 // vivo's API has no field for Badge, Sound (a notification plays the system
 // sound that notifyType allows), ChannelID, Importance or CollapseID (the
-// notifyId some newer docs mention is not in vendors.md: UNCONFIRMED, not sent),
+// notifyId some newer docs mention is not in docs/vendors.md: UNCONFIRMED, not sent),
 // so those are not sent. skipType is 1 (open the app), networkType -1 (any),
 // pushMode 0 (production).
 type message struct {
@@ -58,7 +58,7 @@ type listRequest struct {
 	RequestID string   `json:"requestId"`
 }
 
-// vivo's limits on the message fields (docs/vendors.md §6).
+// vivo's limits on the message fields (docs/vendors.md, vivo).
 const (
 	// maxTitle and maxContent are widths: a CJK character counts 2, anything
 	// else (an emoji too) 1.

@@ -12,7 +12,7 @@ import (
 )
 
 // verdicts is the one table from a vivo result code to a push.Verdict, after
-// vendors.md §6. vivo answers its business results with HTTP 200 and the code
+// docs/vendors.md, vivo. vivo answers its business results with HTTP 200 and the code
 // in "result"; codes not in the table (10200, 10201 and the other parameter
 // errors) are BadRequest.
 var verdicts = map[int]push.Verdict{

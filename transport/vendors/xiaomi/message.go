@@ -17,7 +17,7 @@ import (
 	"github.com/pushd-im/pushd/transport/vendors/vendorhttp"
 )
 
-// The MiPush limits checked or applied before sending (vendors.md §4).
+// The MiPush limits checked or applied before sending (docs/vendors.md, Xiaomi).
 const (
 	// maxTitle and maxDescription are the longest title (< 50) and description
 	// (< 128) MiPush takes, in characters. Longer ones are cut, ending in "…":
@@ -36,7 +36,7 @@ const (
 	defaultSound = "default"
 )
 
-// reservedExtras are extra.* keys MiPush interprets itself (vendors.md §4). A
+// reservedExtras are extra.* keys MiPush interprets itself (docs/vendors.md, Xiaomi). A
 // Data key with one of these names would silently change the notification
 // (its channel, its sound, what a tap opens), so it is refused. Keys starting
 // with "callback." are refused as well.

@@ -11,7 +11,7 @@ import (
 	"github.com/pushd-im/pushd/transport/vendors/vendorhttp"
 )
 
-// The MiPush codes the client names (vendors.md §4).
+// The MiPush codes the client names (docs/vendors.md, Xiaomi).
 const (
 	codeOK = 0
 	// codeInvalidRegIDs: every registration id of the request is illegal or invalid.
@@ -25,7 +25,7 @@ const (
 )
 
 // verdicts is the one table from a MiPush code to a push.Verdict, after
-// vendors.md §4. Its semantics come from a production client, not from
+// docs/vendors.md, Xiaomi. Its semantics come from a production client, not from
 // Xiaomi's own table, so they are partially UNCONFIRMED. Codes not in it are
 // BadRequest (see verdictFor).
 var verdicts = map[int]push.Verdict{

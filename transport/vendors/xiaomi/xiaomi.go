@@ -37,7 +37,7 @@ const (
 const SendPath = "/v3/message/regid"
 
 // MaxBatch is the most registration ids one request carries. Widely quoted,
-// but UNCONFIRMED by Xiaomi's own documentation (vendors.md §4).
+// but UNCONFIRMED by Xiaomi's own documentation (docs/vendors.md, Xiaomi).
 const MaxBatch = 1000
 
 // contentType is what MiPush takes: a form, not JSON.
