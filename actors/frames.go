@@ -6,7 +6,7 @@ import (
 	"github.com/pushd-im/pushd/wire"
 )
 
-// messageFrame is the long connection's "message" frame (API.md).
+// messageFrame is the long connection's "message" frame (README, "The long connection").
 type messageFrame struct {
 	Type    string       `json:"type"`
 	Stream  string       `json:"stream"`

@@ -10,7 +10,7 @@ import (
 	"github.com/pushd-im/pushd/wire"
 )
 
-// MaxGroupMembers is the largest group (API.md).
+// MaxGroupMembers is the largest group (README, "HTTP API", PUT /v1/groups).
 const MaxGroupMembers = 100_000
 
 // groupActor owns one group: its members, its stream (each message stored once

@@ -14,7 +14,7 @@ import (
 // inbox is the user's one-to-one stream.
 const inbox = "inbox"
 
-// maxDevices is how many devices one user may bind (API.md).
+// maxDevices is how many devices one user may bind (README, "HTTP API", POST /v1/devices).
 const maxDevices = 10
 
 // drainChunk is how many frames one Deliver carries when a device catches up.

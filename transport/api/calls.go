@@ -11,7 +11,7 @@ import (
 	"github.com/pushd-im/pushd/wire"
 )
 
-// Call limits (API.md).
+// Call limits (README, "Calls"; openapi.json gives each).
 const (
 	maxInvitees     = 9
 	maxCallTimeout  = 3600

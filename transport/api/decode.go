@@ -13,7 +13,8 @@ import (
 	"github.com/pushd-im/pushd/wire"
 )
 
-// Limits of the API (API.md "Words").
+// Limits of the API: the README ("HTTP API") states the ids' and the body's,
+// openapi.json every field's.
 const (
 	maxUserID      = 64
 	maxDeviceID    = 128

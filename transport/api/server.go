@@ -1,5 +1,5 @@
 // Package api serves pushd's HTTP API and the WebSocket long connection with
-// fasthttp, as API.md describes them. It authenticates every request, decodes
+// fasthttp, as the README describes them. It authenticates every request, decodes
 // and checks every body strictly (errors name the field), and hands the work
 // to the actors.
 //
@@ -416,7 +416,7 @@ func (s *Server) sendBatch(ctx *fasthttp.RequestCtx, c *caller) *apiError {
 }
 
 // deviceView is one device of GET /v1/users/{user_id}/devices. Every field
-// API.md lists is always there: apns_env is null for other providers, and
+// the README lists for the route is always there: apns_env is null for other providers, and
 // last_verdict null before the binding's first push.
 type deviceView struct {
 	PushID        string  `json:"push_id"`
