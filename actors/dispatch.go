@@ -13,13 +13,11 @@ import (
 // of long-lived goroutines that run mailbox bursts from one FIFO queue.
 //
 // protoactor's default starts a goroutine per mailbox burst. Under load that
-// meant hundreds of runnable goroutines (one per busy user actor), each
-// growing a fresh stack (runtime.newstack was 7% of ingest CPU), and the
-// goroutines everything waits on (the storage committer coming back from its
-// fsync, the HTTP handlers) queued behind all of them in Go's run queues. A
-// run-queue depth of ~200 made a batch of 100 sends take 15 ms while the CPU
-// was a third idle. The pool keeps at most limit workers running actors, so
-// those goroutines find a free P at once.
+// means hundreds of runnable goroutines (one per busy user actor), each
+// growing a fresh stack, and the goroutines everything waits on (the storage
+// committer coming back from its fsync, the HTTP handlers) queue behind all
+// of them in Go's run queues while the CPU idles. The pool keeps at most
+// limit workers running actors, so those goroutines find a free P at once.
 //
 // Actors may block (a synchronous commit, a call actor waiting for user
 // actors), so a bounded pool could starve or deadlock: a watchdog adds a

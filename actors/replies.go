@@ -8,7 +8,7 @@ import (
 
 // replySink collects the replies to many requests with one registered
 // process, where protoactor's futures take one each: a process id, a timer
-// and a mailbox per request were a tenth of batched ingest's CPU. Request i
+// and a mailbox per request weigh on batched ingest. Request i
 // carries the sink's pid with RequestId i as its sender; the actor answers
 // that pid as it would a future's, and the sink files the answer under i.
 // It is for senders in this process only: the request id does not survive

@@ -12,8 +12,8 @@ import (
 
 // trimRun is how many messages past offline_max_per_stream a full inbox (or
 // group stream) gathers before they are deleted in one range. Deleting one
-// per append laid a range tombstone per message, and fragmenting them took
-// 6% of batched ingest's CPU at every memtable flush. Reads start at the
+// per append lays a range tombstone per message, which every memtable flush
+// must fragment. Reads start at the
 // newest offline_max_per_stream, so the extra messages are never delivered.
 const trimRun = 64
 

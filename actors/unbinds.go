@@ -12,8 +12,8 @@ const unbindMemory = 2 * time.Minute
 // unbindMemory. A push job is made from its user's bindings; before sending
 // it, a vendor actor must know that the binding has not gone since (logout,
 // unregister, an invalid token, the token moving to another user). Reading
-// the binding back from Pebble for every push was 6% of a 100,000-member
-// fan-out's CPU; the log answers "nothing happened to this push id since the
+// the binding back from Pebble for every push is costly in a large fan-out;
+// the log answers "nothing happened to this push id since the
 // job was made" from memory, and leaves Pebble to the jobs it cannot vouch
 // for: jobs older than unbindMemory or made before the node started (retries
 // and recovered jobs), and push ids unbound after the job was made.

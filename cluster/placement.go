@@ -10,8 +10,7 @@ import (
 // Owner returns the member of members that owns key: the one with the highest rendezvous score
 // mix64(xxhash64(ID + "\x00" + key)). The result does not depend on the order of members. Owner
 // returns the zero Member when members is empty. A lone member owns every key without a hash: a
-// single node routed each message and each fan-out member through one (5% of a batched group
-// push's CPU).
+// single node would otherwise hash each routed message and each fan-out member.
 func Owner(members []Member, key string) Member {
 	if len(members) == 1 {
 		return members[0]

@@ -67,9 +67,9 @@ type Config struct {
 	// GCPercent is the Go garbage collector's target (GOGC) that pushd serve
 	// sets, 25 to 10000; the GOGC environment variable, when set, wins.
 	// Default 400: pushd's live heap is small (messages live in Pebble,
-	// off the Go heap), and at Go's 100 a 100,000-member fan-out spent a
-	// fifth of its CPU collecting. The heap may grow to about 5× the live
-	// heap between collections; GOMEMLIMIT caps it.
+	// off the Go heap), and at Go's 100 a large fan-out spends much of its
+	// CPU collecting. The heap may grow to about 5× the live heap between
+	// collections; GOMEMLIMIT caps it.
 	GCPercent int `yaml:"gc_percent"`
 	// LogLevel is debug, info, warn or error. Default "info".
 	LogLevel string `yaml:"log_level"`

@@ -8,7 +8,8 @@ import (
 
 // defaultBindingCacheUsers is how many users' bindings the store keeps
 // decoded when Options.BindingCacheUsers is 0: about 45 MiB at one binding a
-// user (360 B, measured), enough for the members of a few large groups.
+// user (benchmarks/README.md, Design figures), enough for the members of a
+// few large groups.
 const defaultBindingCacheUsers = 128 << 10
 
 // touchLog is how many binding writes the cache remembers by user, so that a
@@ -17,7 +18,7 @@ const touchLog = 4096
 
 // bindingCache keeps the bindings EachUserBindings read, decoded, by user:
 // a group's fan-outs read the same members' bindings message after message,
-// and reading and decoding them from Pebble was a third of a fan-out's CPU.
+// and reading and decoding them from Pebble would dominate a fan-out's CPU.
 //
 // It stays right because every binding write goes through a Batch, and the
 // committer, once a batch that wrote bindings is committed (or failed), bumps

@@ -136,8 +136,7 @@ func (s *Store) readBindings(app string, prefixes [][]byte, all [][]*wire.Bindin
 			// on the first key past the previous user's bindings, at or before
 			// this user's, usually a few keys away. Stepping there is much
 			// cheaper than a seek, which searches every level (the memtable's
-			// skiplist from the top) and was 14% of a 100,000-member
-			// fan-out's CPU.
+			// skiplist from the top).
 			ok = it.Valid()
 			for steps := 0; ok && bytes.Compare(it.Key(), p) < 0; steps++ {
 				if steps == maxSteps {

@@ -34,9 +34,8 @@ type Options struct {
 	// CockroachDB uses; Pebble's own default is 4 MiB). Outbox jobs live
 	// from their message to their vendor's answer, usually well under a
 	// memtable's life, and a job written and single-deleted in the same
-	// memtable never reaches an sstable: with 4 MiB, a 100,000-member
-	// fan-out spilled its 30 MB of jobs into compactions that took 15% of
-	// its CPU.
+	// memtable never reaches an sstable; a small memtable spills a large
+	// fan-out's jobs into compactions.
 	MemTableBytes uint64
 	// BindingCacheUsers is how many users' bindings EachUserBindings keeps
 	// decoded in memory for the next group fan-out (default 131,072, about
@@ -378,8 +377,8 @@ func (b *Batch) DeletePush(id uint64) { _ = b.b.SingleDelete(outboxKey(id), nil)
 // record (its id from NewPushID). Each push's binding is stored by its key
 // only, user and push id: the binding's own record has the rest, and
 // recovery reads it back (a binding gone by then is a push not to make).
-// Whole bindings made the chunk most of a fan-out's write volume, and
-// encoding them a tenth of a batched fan-out's CPU. Read back, the chunk's
+// Whole bindings would make the chunk most of a fan-out's write volume and
+// their encoding a large share of its CPU. Read back, the chunk's
 // bindings have only User and PushId.
 func (b *Batch) PutPushChunk(c *wire.PushChunk) {
 	_ = b.b.Set(chunkKey(c.Id), appendPushChunk(nil, c), nil)
