@@ -12,23 +12,32 @@ import (
 	"github.com/hashicorp/memberlist"
 )
 
-// metaDelegate hands memberlist this node's meta. pushd gossips nothing else.
+// metaDelegate hands memberlist this node's meta (which SetShardState may replace) and passes
+// the messages peers send with Node.Send to the handler set with Node.OnMessage.
 type metaDelegate struct {
-	meta []byte
+	meta    atomic.Pointer[[]byte]
+	handler atomic.Pointer[func([]byte)]
 }
 
 // NodeMeta returns the JSON of this node's Member; Config validation keeps it within limit.
-func (d metaDelegate) NodeMeta(limit int) []byte {
-	if len(d.meta) > limit {
+func (d *metaDelegate) NodeMeta(limit int) []byte {
+	meta := *d.meta.Load()
+	if len(meta) > limit {
 		return nil // unreachable after validation; peers then skip this node instead of panicking
 	}
-	return d.meta
+	return meta
 }
 
-func (metaDelegate) NotifyMsg([]byte)                           {}
-func (metaDelegate) GetBroadcasts(overhead, limit int) [][]byte { return nil }
-func (metaDelegate) LocalState(join bool) []byte                { return nil }
-func (metaDelegate) MergeRemoteState(buf []byte, join bool)     {}
+// NotifyMsg passes a copy of a peer's message to the handler; memberlist reuses msg's memory.
+func (d *metaDelegate) NotifyMsg(msg []byte) {
+	if f := d.handler.Load(); f != nil {
+		(*f)(bytes.Clone(msg))
+	}
+}
+
+func (*metaDelegate) GetBroadcasts(overhead, limit int) [][]byte { return nil }
+func (*metaDelegate) LocalState(join bool) []byte                { return nil }
+func (*metaDelegate) MergeRemoteState(buf []byte, join bool)     {}
 
 // liveNode is what the view keeps of a memberlist node: copies, never memberlist's own memory.
 type liveNode struct {

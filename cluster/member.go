@@ -15,6 +15,14 @@ type Member struct {
 	APIAddr string
 	// RaftAddr is the host:port of the node's Raft transport ("" when it runs none).
 	RaftAddr string
+	// Formed, when set, says the node belongs to a cluster whose shards exist (it bootstrapped
+	// them, holds a replica, or joined a formed member), and is that cluster's bootstrap id: a node
+	// without data that sees a formed member joins the cluster instead of bootstrapping shards of
+	// its own (see Shards). Set with Node.SetShardState.
+	Formed string
+	// Draining says the node is moving its shard replicas away before it leaves: no new replica
+	// is placed on it. Set with Node.SetShardState.
+	Draining bool
 }
 
 // memberMeta is the JSON a node gossips as its memberlist meta. It is the wire form of Member, kept
@@ -25,12 +33,15 @@ type memberMeta struct {
 	RemoteAddr string `json:"remote"`
 	APIAddr    string `json:"api"`
 	RaftAddr   string `json:"raft,omitempty"`
+	Formed     string `json:"formed,omitempty"`
+	Draining   bool   `json:"draining,omitempty"`
 	// Cluster is the cluster id (Config.ClusterID); nodes of another cluster are refused.
 	Cluster string `json:"cluster,omitempty"`
 }
 
 func encodeMeta(m Member, clusterID string) ([]byte, error) {
-	return json.Marshal(memberMeta{ID: m.ID, RemoteAddr: m.RemoteAddr, APIAddr: m.APIAddr, RaftAddr: m.RaftAddr, Cluster: clusterID})
+	return json.Marshal(memberMeta{ID: m.ID, RemoteAddr: m.RemoteAddr, APIAddr: m.APIAddr, RaftAddr: m.RaftAddr,
+		Formed: m.Formed, Draining: m.Draining, Cluster: clusterID})
 }
 
 // metaClusterID returns the cluster id in a node's meta ("" when it carries none or does not decode).
@@ -50,5 +61,6 @@ func decodeMeta(name string, b []byte) (Member, error) {
 	if meta.ID != name {
 		return Member{}, fmt.Errorf("cluster: meta of node %q carries id %q", name, meta.ID)
 	}
-	return Member{ID: meta.ID, RemoteAddr: meta.RemoteAddr, APIAddr: meta.APIAddr, RaftAddr: meta.RaftAddr}, nil
+	return Member{ID: meta.ID, RemoteAddr: meta.RemoteAddr, APIAddr: meta.APIAddr, RaftAddr: meta.RaftAddr,
+		Formed: meta.Formed, Draining: meta.Draining}, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -55,7 +56,9 @@ type Node struct {
 	ml         *memberlist.Memberlist
 	gossipAddr string
 
-	gate *clusterGate
+	gate     *clusterGate
+	delegate *metaDelegate
+	metaMu   sync.Mutex // serialises SetShardState
 
 	checksMu sync.Mutex
 	checks   map[string]*peerCheck // by member id: VerifyPeer's results and the checks running
@@ -91,6 +94,8 @@ func New(cfg Config) (*Node, error) {
 		loopDone: make(chan struct{}),
 		down:     make(chan struct{}),
 	}
+	n.delegate = &metaDelegate{}
+	n.delegate.meta.Store(&s.meta)
 	initial := NewPlacement(1, []Member{n.self})
 	n.placement.Store(&initial)
 	return n, nil
@@ -171,7 +176,7 @@ func (n *Node) memberlistConfig() *memberlist.Config {
 	mc.AdvertisePort = n.cfg.advertise
 	mc.ProbeInterval = n.cfg.ProbeInterval
 	mc.SuspicionMult = n.cfg.SuspicionMult
-	mc.Delegate = metaDelegate{meta: n.cfg.meta}
+	mc.Delegate = n.delegate
 	mc.Alive = n.gate
 	mc.Merge = n.gate
 	if len(n.cfg.GossipKey) > 0 {
@@ -288,6 +293,68 @@ func (n *Node) ResolveRaft(nodeHostID string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// SetShardState gossips this node's shard state: Member.Formed and Member.Draining as peers (and
+// this node's own placement) see them. It waits up to 5s for the update's broadcast; an error
+// says it was not confirmed, and gossip will still carry it.
+func (n *Node) SetShardState(formed string, draining bool) error {
+	n.metaMu.Lock()
+	defer n.metaMu.Unlock()
+	m := n.self
+	m.Formed, m.Draining = formed, draining
+	meta, err := encodeMeta(m, n.cfg.ClusterID)
+	if err != nil {
+		return err
+	}
+	n.delegate.meta.Store(&meta)
+	n.mu.Lock()
+	ml, state := n.ml, n.state
+	n.mu.Unlock()
+	switch {
+	case state == stateShutdown:
+		return ErrShutdown
+	case n.cfg.Lone:
+		n.publish(&Placement{version: n.placement.Load().version + 1, members: []Member{m}})
+		return nil
+	case ml == nil:
+		return nil // Start gossips the new meta
+	}
+	return ml.UpdateNode(defaultLeaveTimeout)
+}
+
+// Send sends msg to the placed member called to, reliably (over memberlist's TCP, encrypted with
+// Config.GossipKey), to the handler it set with OnMessage.
+func (n *Node) Send(to string, msg []byte) error {
+	n.mu.Lock()
+	ml, state := n.ml, n.state
+	n.mu.Unlock()
+	if state != stateStarted || ml == nil {
+		return ErrShutdown
+	}
+	addr, ok := n.view.addr(to)
+	if !ok {
+		return fmt.Errorf("cluster: send to %s: not a live member", to)
+	}
+	host, port, err := splitIPPort(addr)
+	if err != nil {
+		return fmt.Errorf("cluster: send to %s: %w", to, err)
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return fmt.Errorf("cluster: send to %s: %w", to, err)
+	}
+	return ml.SendReliable(&memberlist.Node{Name: to, Addr: ip.AsSlice(), Port: uint16(port)}, msg)
+}
+
+// OnMessage sets the function that receives the messages peers Send to this node (nil: drop
+// them). It runs on memberlist's goroutine: it must not block.
+func (n *Node) OnMessage(f func(msg []byte)) {
+	if f == nil {
+		n.delegate.handler.Store(nil)
+		return
+	}
+	n.delegate.handler.Store(&f)
 }
 
 // Self returns this node as a Member; its ID is Config.Name.
