@@ -217,6 +217,63 @@ func (r *Raft) Members(ctx context.Context, shard uint64) (voting, nonVoting map
 	return m.Nodes, m.NonVotings, nil
 }
 
+// Membership is a shard's replica set as a committed membership change left it.
+type Membership struct {
+	Voting, NonVoting map[uint64]string   // replica id → NodeHostID
+	Removed           map[uint64]struct{} // replica ids that can never be used again
+	ConfigChangeID    uint64              // the index of the last membership change
+}
+
+// Membership returns the shard's membership, read linearizably through its leader. ctx must carry
+// a deadline.
+func (r *Raft) Membership(ctx context.Context, shard uint64) (Membership, error) {
+	m, err := r.nh.SyncGetShardMembership(ctx, shard)
+	if err != nil {
+		return Membership{}, err
+	}
+	return Membership{Voting: m.Nodes, NonVoting: m.NonVotings, Removed: m.Removed, ConfigChangeID: m.ConfigChangeID}, nil
+}
+
+// LocalReplica is a replica running on this host as it knows itself, without asking the leader.
+type LocalReplica struct {
+	Shard, Replica uint64
+	NonVoting      bool
+	Leader, Term   uint64            // the leader it knows (0: none)
+	Replicas       map[uint64]string // the members it has applied (voting and non-voting)
+}
+
+// LocalReplicas returns the replicas running on this host.
+func (r *Raft) LocalReplicas() []LocalReplica {
+	info := r.nh.GetNodeHostInfo(dragonboat.NodeHostInfoOption{SkipLogInfo: true})
+	if info == nil {
+		return nil
+	}
+	out := make([]LocalReplica, 0, len(info.ShardInfoList))
+	for _, si := range info.ShardInfoList {
+		out = append(out, LocalReplica{Shard: si.ShardID, Replica: si.ReplicaID, NonVoting: si.IsNonVoting,
+			Leader: si.LeaderID, Term: si.Term, Replicas: si.Replicas})
+	}
+	return out
+}
+
+// RestartShard restarts a replica this host ran before, from its log: joined says whether it was
+// started with JoinShard (it then restarts as a non-voting replica, and turns voting again when
+// its log replays the promotion) rather than StartShard.
+func (r *Raft) RestartShard(shard, replica uint64, joined bool, create statemachine.CreateOnDiskStateMachineFunc) error {
+	return r.start(shard, replica, nil, joined, create)
+}
+
+// StopReplica stops this host's replica of shard; its data stays.
+func (r *Raft) StopReplica(shard, replica uint64) error {
+	return r.nh.StopReplica(shard, replica)
+}
+
+// RemoveData deletes the data of a stopped replica. Only for a replica removed from its shard:
+// the id can never run on this host again. ctx must carry a deadline.
+func (r *Raft) RemoveData(ctx context.Context, shard, replica uint64) error {
+	return r.nh.SyncRemoveData(ctx, shard, replica)
+}
+
 // AddNonVoting adds the node called node as a non-voting replica of shard: it catches up (by
 // snapshot when it is far behind) without counting towards the quorum.
 func (r *Raft) AddNonVoting(ctx context.Context, shard, replica uint64, node string) error {
