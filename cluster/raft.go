@@ -123,8 +123,13 @@ func NewRaft(cfg RaftConfig) (*Raft, error) {
 }
 
 // quietDragonboat keeps dragonboat's own loggers (package-level in dragonboat) to errors: they log
-// every election and snapshot at info.
-func quietDragonboat() {
+// every election and snapshot at info. Once per process: setting a level races with a host that
+// is already logging (tests run several hosts in one process).
+func quietDragonboat() { quietOnce.Do(setDragonboatLevels) }
+
+var quietOnce sync.Once
+
+func setDragonboatLevels() {
 	for _, name := range []string{"dragonboat", "raft", "rsm", "transport", "logdb", "raftpb", "registry",
 		"config", "settings", "server", "tan", "pebblekv", "LogDB", "raft-mt", "tools", "gossip"} {
 		dblogger.GetLogger(name).SetLevel(dblogger.ERROR)
