@@ -426,7 +426,6 @@ func TestShardsDeadNodeThenDrain(t *testing.T) {
 	}
 }
 
-
 // testLogger logs the manager's warnings and errors to stderr, under the node's name.
 func testLogger(name string) *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})).With("node", name)
