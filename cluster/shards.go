@@ -119,6 +119,11 @@ type ShardsConfig struct {
 	Raft   *Raft
 	Create statemachine.CreateOnDiskStateMachineFunc
 	Dir    string
+	// Drop deletes this node's state-machine data of a shard (what Create's machines keep outside
+	// the Raft log), durably. It runs once the node's replica of the shard was removed and before
+	// the node joins a shard afresh: a new replica must start from an empty state machine.
+	// Required.
+	Drop func(shard uint64) error
 	// NumShards is the number of shards, ids 1..NumShards. Default 64. It must never change in
 	// a cluster.
 	NumShards uint64
@@ -150,8 +155,12 @@ const (
 	DefaultShardInterval   = time.Second
 )
 
-// shardOpTimeout bounds one Raft call of the manager.
-const shardOpTimeout = 5 * time.Second
+// shardOpTimeout bounds one Raft call of the manager; statusReadTimeout one membership read of
+// Status.
+const (
+	shardOpTimeout    = 5 * time.Second
+	statusReadTimeout = time.Second
+)
 
 // shardsFileName is the file in ShardsConfig.Dir that records this node's replicas.
 const shardsFileName = "shards.json"
@@ -236,8 +245,8 @@ func bootID(names []string) string {
 // NewShards starts the manager: it restarts the replicas this node ran before and then keeps
 // every shard's replicas where they belong, until Close.
 func NewShards(cfg ShardsConfig) (*Shards, error) {
-	if cfg.Node == nil || cfg.Raft == nil || cfg.Create == nil || cfg.Dir == "" {
-		return nil, errors.New("cluster: shards: Node, Raft, Create and Dir are required")
+	if cfg.Node == nil || cfg.Raft == nil || cfg.Create == nil || cfg.Drop == nil || cfg.Dir == "" {
+		return nil, errors.New("cluster: shards: Node, Raft, Create, Drop and Dir are required")
 	}
 	if cfg.NumShards == 0 {
 		cfg.NumShards = DefaultNumShards
@@ -280,7 +289,16 @@ func NewShards(cfg ShardsConfig) (*Shards, error) {
 		return nil, err
 	}
 	for shard, l := range s.state.Replicas {
-		if err := s.raft.RestartShard(shard, l.Replica, l.Joined, cfg.Create); err != nil {
+		err := s.raft.RestartShard(shard, l.Replica, l.Joined, cfg.Create)
+		if errors.Is(err, dragonboat.ErrReplicaRemoved) || errors.Is(err, dragonboat.ErrShardNotBootstrapped) {
+			// Its Raft data was deleted (the node stopped while discarding it): finish the job.
+			s.log.Warn("cluster: shards: replica's raft data is gone; dropping it", "shard", shard, "replica", l.Replica)
+			if err = cfg.Drop(shard); err == nil {
+				delete(s.state.Replicas, shard)
+				err = s.save()
+			}
+		}
+		if err != nil {
 			cancel()
 			return nil, fmt.Errorf("cluster: shards: restart shard %d: %w", shard, err)
 		}
@@ -580,13 +598,26 @@ func (s *Shards) handleJoins(p Placement) {
 		if ok && cur.Replica == j.replica {
 			continue
 		}
+		if ok && s.liveMember(shard, cur.Replica) {
+			// A join message delayed past a newer leader's decisions: the replica this node runs
+			// hears from a leader and counts itself a member, so it is the current one.
+			s.log.Warn("cluster: ignoring a join for a shard whose replica here is a live member", "shard", shard,
+				"replica", cur.Replica, "asked", j.replica, "from", j.from)
+			continue
+		}
 		if ok {
 			// The leader adds a replica for a node only when the node has none in the shard's
-			// (linearizably read) membership: this one was removed, or never added.
+			// (linearizably read) membership: this one was removed (a node that was away for
+			// longer than DeadNodeTimeout restarts such replicas, which no leader talks to), or
+			// never added.
 			s.log.Info("cluster: replacing a replica no longer in its shard", "shard", shard, "old", cur.Replica, "new", j.replica)
 			if !s.discard(shard, cur.Replica) {
 				continue
 			}
+		}
+		if err := s.cfg.Drop(shard); err != nil {
+			s.log.Error("cluster: shards: clear the shard before joining", "shard", shard, "err", err)
+			continue
 		}
 		s.mu.Lock()
 		s.state.Replicas[shard] = localShard{Replica: j.replica, Joined: true}
@@ -608,6 +639,19 @@ func (s *Shards) handleJoins(p Placement) {
 	}
 }
 
+// liveMember reports whether this node's replica of shard knows a leader and counts itself a
+// member.
+func (s *Shards) liveMember(shard, replica uint64) bool {
+	for _, lr := range s.raft.LocalReplicas() {
+		if lr.Shard == shard && lr.Replica == replica {
+			_, voting := lr.Replicas[replica]
+			return lr.Leader != 0 && lr.Leader != replica && (voting || lr.NonVoting) ||
+				lr.Leader == replica // it leads: certainly a member
+		}
+	}
+	return false
+}
+
 // discard stops a replica removed from its shard and deletes its data.
 func (s *Shards) discard(shard, replica uint64) bool {
 	if err := s.raft.StopReplica(shard, replica); err != nil && !errors.Is(err, dragonboat.ErrShardNotFound) {
@@ -616,8 +660,13 @@ func (s *Shards) discard(shard, replica uint64) bool {
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, shardOpTimeout)
 	defer cancel()
+	// The Raft data goes first: a restart that finds it gone drops the rest (see NewShards).
 	if err := s.raft.RemoveData(ctx, shard, replica); err != nil {
 		s.log.Warn("cluster: shards: delete removed replica", "shard", shard, "replica", replica, "err", err)
+		return false
+	}
+	if err := s.cfg.Drop(shard); err != nil {
+		s.log.Error("cluster: shards: drop removed replica's data", "shard", shard, "err", err)
 		return false
 	}
 	s.mu.Lock()
@@ -644,9 +693,10 @@ func (s *Shards) tend(lr LocalReplica, p Placement, now time.Time) {
 		delete(s.removed, lr.Shard)
 	}
 	s.mu.Unlock()
-	_, member := lr.Replicas[lr.Replica]
-	// A replica that applied its own removal is neither voting nor non-voting in its own view.
-	if (hinted && hint == lr.Replica) || (len(lr.Replicas) > 0 && !member && !lr.NonVoting) {
+	// A replica that applies its own removal is unloaded by dragonboat (step then discards it);
+	// the leader's message covers one that did not get that far. Its own view of the membership
+	// says nothing: a joining replica replaying the log has applied memberships without itself.
+	if hinted && hint == lr.Replica {
 		s.discard(lr.Shard, lr.Replica)
 		return
 	}
@@ -959,8 +1009,9 @@ type NodeShards struct {
 }
 
 // Status reads the membership of every shard this node holds (through each shard's leader) and
-// reports it, for GET /v1/cluster and metrics. A shard whose membership cannot be read in time
-// is reported from this node's local view, as moving.
+// reports it, for GET /v1/cluster and metrics. A shard whose membership cannot be read within a
+// second is reported from this node's local view, as moving. Shards this node holds no replica
+// of are not in it: a cluster-wide view merges the Status of every node.
 func (s *Shards) Status(ctx context.Context) ShardsStatus {
 	p := s.node.Placement()
 	now := time.Now()
@@ -969,10 +1020,26 @@ func (s *Shards) Status(ctx context.Context) ShardsStatus {
 	s.mu.Unlock()
 	locals := s.raft.LocalReplicas()
 	slices.SortFunc(locals, func(a, b LocalReplica) int { return cmp.Compare(a.Shard, b.Shard) })
-	for _, lr := range locals {
-		rctx, cancel := context.WithTimeout(ctx, shardOpTimeout)
-		m, err := s.raft.Membership(rctx, lr.Shard)
-		cancel()
+	// The reads run at once: a replica that hears from no leader (a removed one, or one cut
+	// off) costs statusReadTimeout, not that much per shard.
+	type read struct {
+		m   Membership
+		err error
+	}
+	reads := make([]read, len(locals))
+	var wg sync.WaitGroup
+	for i, lr := range locals {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rctx, cancel := context.WithTimeout(ctx, statusReadTimeout)
+			defer cancel()
+			reads[i].m, reads[i].err = s.raft.Membership(rctx, lr.Shard)
+		}()
+	}
+	wg.Wait()
+	for i, lr := range locals {
+		m, err := reads[i].m, reads[i].err
 		leaderID, _, _ := s.raft.Leader(lr.Shard)
 		s.mu.Lock()
 		ss := ShardStatus{Shard: lr.Shard}

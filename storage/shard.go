@@ -153,6 +153,23 @@ func (s *Store) ShardMeta(shard uint64) (ShardMeta, error) {
 	return decodeShardMeta(v)
 }
 
+// DropShard deletes every key of shard from this store, its bookkeeping too, durably: what a
+// node does once its replica of the shard was removed, so that a replica it runs later starts
+// from nothing (dragonboat refuses a new replica whose state machine has applied entries).
+func (s *Store) DropShard(shard uint64) error {
+	p := ShardPrefix(shard)
+	wb := s.db.NewBatch()
+	defer wb.Close()
+	_ = wb.DeleteRange(p, prefixEnd(p), nil)
+	if err := wb.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("storage: drop shard %d: %w", shard, err)
+	}
+	if s.bindings != nil {
+		s.bindings.clear()
+	}
+	return nil
+}
+
 // Update applies committed entries, all in one Pebble batch with the new bookkeeping.
 func (m *ShardMachine) Update(entries []statemachine.Entry) ([]statemachine.Entry, error) {
 	wb := m.s.db.NewBatch()

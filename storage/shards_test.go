@@ -91,7 +91,7 @@ func (e *elastic) start(name string) *elasticNode {
 		t.Fatal(err)
 	}
 	shards, err := cluster.NewShards(cluster.ShardsConfig{
-		Node: node, Raft: r, Create: store.ShardMachineFactory(), Dir: filepath.Join(n.dir, "shards"),
+		Node: node, Raft: r, Create: store.ShardMachineFactory(), Drop: store.DropShard, Dir: filepath.Join(n.dir, "shards"),
 		NumShards: elasticShards, BootstrapExpect: e.expect, DeadNodeTimeout: e.dead,
 		Interval: 100 * time.Millisecond, CatchUpTimeout: 20 * time.Second, Logger: testLogger(name),
 	})
@@ -142,6 +142,8 @@ func (e *elastic) live() []*elasticNode {
 // nodes running report it.
 func (e *elastic) settled(names []string, timeout time.Duration) map[uint64][]string {
 	e.t.Helper()
+	start := time.Now()
+	defer func() { e.t.Logf("settled over %v in %v", names, time.Since(start).Round(time.Millisecond)) }()
 	want := map[uint64][]string{}
 	for s := uint64(1); s <= elasticShards; s++ {
 		want[s] = cluster.ShardReplicaNodes(names, s, min(3, len(names)))
@@ -403,6 +405,15 @@ func TestShardsDeadNodeThenDrain(t *testing.T) {
 		e.holdsValue(three, s, "k", "v")
 	}
 
+	// node-4 comes back: its old replicas were removed (their ids are burnt), so the leaders
+	// give it new ones and it drops the old.
+	e.start("node-4")
+	four := []string{"node-1", "node-2", "node-3", "node-4"}
+	want := e.settled(four, 40*time.Second)
+	for s := uint64(1); s <= elasticShards; s++ {
+		e.holdsValue(want[s], s, "k", "v")
+	}
+
 	e.mu.Lock()
 	n3 := e.nodes["node-3"]
 	e.mu.Unlock()
@@ -415,14 +426,57 @@ func TestShardsDeadNodeThenDrain(t *testing.T) {
 		t.Fatalf("node-3 still runs %d replicas after Drain", len(got))
 	}
 	e.stop(n3)
-	two := []string{"node-1", "node-2"}
-	e.settled(two, 30*time.Second)
+	rest := []string{"node-1", "node-2", "node-4"}
+	e.settled(rest, 30*time.Second)
 	for s := uint64(1); s <= elasticShards; s++ {
 		if err := w.set(s, "after", "1"); err != nil {
 			t.Fatal(err)
 		}
-		e.holdsValue(two, s, "after", "1")
-		e.holdsValue(two, s, "k", "v")
+		e.holdsValue(rest, s, "after", "1")
+		e.holdsValue(rest, s, "k", "v")
+	}
+}
+
+// A node that restarts before DeadNodeTimeout keeps its replicas, with their ids, and catches
+// up from the log, also the replicas it joined (which restart as non-voting and replay their
+// promotion).
+func TestShardsRestartKeepsReplicas(t *testing.T) {
+	e := newElastic(t, 3, time.Hour)
+	e.start("node-1")
+	e.start("node-2")
+	e.start("node-3")
+	e.settled([]string{"node-1", "node-2", "node-3"}, 30*time.Second)
+	n4 := e.start("node-4")
+	four := []string{"node-1", "node-2", "node-3", "node-4"}
+	want := e.settled(four, 40*time.Second)
+	ids := map[uint64]uint64{}
+	for _, lr := range n4.raft.LocalReplicas() {
+		ids[lr.Shard] = lr.Replica
+	}
+	if len(ids) == 0 {
+		t.Fatal("node-4 holds no replica")
+	}
+	st := e.live()[0].shards.Status(context.Background())
+	for _, n := range four {
+		t.Logf("%s: %+v", n, st.Nodes[n])
+	}
+
+	e.stop(n4)
+	w := newWriter(t, e)
+	for s := uint64(1); s <= elasticShards; s++ {
+		if err := w.set(s, "while-away", "1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n4 = e.start("node-4")
+	e.settled(four, 40*time.Second)
+	for _, lr := range n4.raft.LocalReplicas() {
+		if ids[lr.Shard] != lr.Replica {
+			t.Fatalf("shard %d: node-4 came back with replica %d, had %d", lr.Shard, lr.Replica, ids[lr.Shard])
+		}
+	}
+	for s := uint64(1); s <= elasticShards; s++ {
+		e.holdsValue(want[s], s, "while-away", "1")
 	}
 }
 
