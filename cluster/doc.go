@@ -8,6 +8,14 @@
 // wins (about 1/n of them); removing one moves only the keys it owned. Every node computes the same
 // owner for the same member set, whatever order it learnt the members in.
 //
+// # Shards
+//
+// With Raft (Raft, one dragonboat host per node), the replicated state is split into a fixed
+// number of shards, each its own Raft group. Shards keeps each shard's replicas on the nodes that
+// placement ranks first for it, as nodes join, drain, die and come back: see Shards for the
+// rules, the replica ids and how nodes agree at bootstrap. Nodes tell each other their shard state
+// in their meta (Member.Formed, Member.Draining) and the few messages shard leaders send (Send).
+//
 // # Security
 //
 // A node meant to have peers gossips encrypted and authenticated (Config.GossipKey), carries the

@@ -296,7 +296,7 @@ func (n *Node) ResolveRaft(nodeHostID string) (string, bool) {
 }
 
 // SetShardState gossips this node's shard state: Member.Formed and Member.Draining as peers (and
-// this node's own placement) see them. It waits up to 5s for the update's broadcast; an error
+// this node's own placement) see them; Self keeps the Member of Config. It waits up to 5s for the update's broadcast; an error
 // says it was not confirmed, and gossip will still carry it.
 func (n *Node) SetShardState(formed string, draining bool) error {
 	n.metaMu.Lock()

@@ -416,3 +416,54 @@ func TestShutdownInterruptsJoin(t *testing.T) {
 		t.Fatal("Ready after Shutdown")
 	}
 }
+
+// The shard state a node gossips (SetShardState) reaches every placement, its own included, and
+// a message sent with Send reaches the peer's OnMessage handler.
+func TestShardStateAndMessages(t *testing.T) {
+	a := startNode(t, testConfig("node-1"))
+	b := startNode(t, testConfig("node-2", a.GossipAddr()))
+	nodes := []*Node{a, b}
+	waitMembers(t, nodes, "node-1", "node-2")
+
+	if err := a.SetShardState("boot-1", true); err != nil {
+		t.Fatal(err)
+	}
+	checkFor(t, waitTimeout, func() error {
+		for _, n := range nodes {
+			for _, m := range n.Placement().Members() {
+				if m.ID == "node-1" && (m.Formed != "boot-1" || !m.Draining) {
+					return fmt.Errorf("%s sees node-1 as %+v", n.Self().ID, m)
+				}
+			}
+		}
+		return nil
+	})
+
+	got := make(chan string, 1)
+	a.OnMessage(func(msg []byte) { got <- string(msg) })
+	if err := b.Send("node-1", []byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case msg := <-got:
+		if msg != "hello" {
+			t.Fatalf("received %q", msg)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatal("message not received")
+	}
+	if err := b.Send("node-9", []byte("x")); err == nil {
+		t.Fatal("Send to a node that is not a member succeeded")
+	}
+}
+
+// A lone node's shard state shows in its placement at once.
+func TestLoneShardState(t *testing.T) {
+	n := startNode(t, Config{Name: "solo", Lone: true, APIAddr: "127.0.0.1:1"})
+	if err := n.SetShardState("boot", false); err != nil {
+		t.Fatal(err)
+	}
+	if m := n.Placement().Members(); len(m) != 1 || m[0].Formed != "boot" {
+		t.Fatalf("placement %+v", m)
+	}
+}

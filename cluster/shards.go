@@ -496,6 +496,9 @@ func (s *Shards) formed(p Placement) bool {
 	var names []string
 	boots := map[string]bool{}
 	for _, m := range p.members {
+		if !s.runsRaft(m) {
+			continue
+		}
 		names = append(names, m.ID)
 		if m.Formed != "" && m.ID != s.self {
 			boots[m.Formed] = true
@@ -908,11 +911,15 @@ func (s *Shards) nameOf(nodeHostID string) string {
 	return nodeHostID
 }
 
+// runsRaft reports whether m can hold replicas: it gossips a Raft address (this node runs Raft
+// whatever its Config says: it has a Shards).
+func (s *Shards) runsRaft(m Member) bool { return m.RaftAddr != "" || m.ID == s.self }
+
 // desired returns the shard's desired nodes, preferred leader first. s.mu is held.
 func (s *Shards) desired(shard uint64, p Placement, held []holding, now time.Time) []string {
 	var candidates []string
 	for _, m := range p.members {
-		if !m.Draining && !(m.ID == s.self && s.draining) {
+		if s.runsRaft(m) && !m.Draining && !(m.ID == s.self && s.draining) {
 			candidates = append(candidates, m.ID)
 		}
 	}
