@@ -603,7 +603,7 @@ func (s *Shards) handleJoins(p Placement) {
 		}
 		if ok && s.liveMember(shard, cur.Replica) {
 			// A join message delayed past a newer leader's decisions: the replica this node runs
-			// hears from a leader and counts itself a member, so it is the current one.
+			// is still a member, so it is the current one.
 			s.log.Warn("cluster: ignoring a join for a shard whose replica here is a live member", "shard", shard,
 				"replica", cur.Replica, "asked", j.replica, "from", j.from)
 			continue
@@ -642,17 +642,21 @@ func (s *Shards) handleJoins(p Placement) {
 	}
 }
 
-// liveMember reports whether this node's replica of shard knows a leader and counts itself a
-// member.
+// liveMember reports whether this node's replica of shard is, by a linearizable read of the
+// shard's membership through it, still a member. A removed replica cannot complete the read (no
+// leader talks to it), so a message saying it was removed, or asking for another replica, is
+// acted on only when the read fails or leaves it out: a delayed message, or one forged by a
+// holder of the gossip key, cannot delete a replica that its shard still counts.
 func (s *Shards) liveMember(shard, replica uint64) bool {
-	for _, lr := range s.raft.LocalReplicas() {
-		if lr.Shard == shard && lr.Replica == replica {
-			_, voting := lr.Replicas[replica]
-			return lr.Leader != 0 && lr.Leader != replica && (voting || lr.NonVoting) ||
-				lr.Leader == replica // it leads: certainly a member
-		}
+	ctx, cancel := context.WithTimeout(s.ctx, statusReadTimeout)
+	defer cancel()
+	m, err := s.raft.Membership(ctx, shard)
+	if err != nil {
+		return false
 	}
-	return false
+	_, voting := m.Voting[replica]
+	_, nonVoting := m.NonVoting[replica]
+	return voting || nonVoting
 }
 
 // discard stops a replica removed from its shard and deletes its data.
@@ -699,7 +703,7 @@ func (s *Shards) tend(lr LocalReplica, p Placement, now time.Time) {
 	// A replica that applies its own removal is unloaded by dragonboat (step then discards it);
 	// the leader's message covers one that did not get that far. Its own view of the membership
 	// says nothing: a joining replica replaying the log has applied memberships without itself.
-	if hinted && hint == lr.Replica {
+	if hinted && hint == lr.Replica && !s.liveMember(lr.Shard, lr.Replica) {
 		s.discard(lr.Shard, lr.Replica)
 		return
 	}
