@@ -1,11 +1,11 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -40,10 +40,17 @@ type elastic struct {
 	mu      sync.Mutex
 	nodes   map[string]*elasticNode
 	running []*elasticNode
+	logs    lockedBuffer
 }
 
 func newElastic(t *testing.T, expect int, dead time.Duration) *elastic {
-	return &elastic{t: t, expect: expect, dead: dead, nodes: map[string]*elasticNode{}}
+	e := &elastic{t: t, expect: expect, dead: dead, nodes: map[string]*elasticNode{}}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the managers' logs:\n%s", e.logs.String())
+		}
+	})
+	return e
 }
 
 // start starts the node called name (again, with the same data, when it ran before), joining
@@ -93,7 +100,7 @@ func (e *elastic) start(name string) *elasticNode {
 	shards, err := cluster.NewShards(cluster.ShardsConfig{
 		Node: node, Raft: r, Create: store.ShardMachineFactory(), Drop: store.DropShard, Dir: filepath.Join(n.dir, "shards"),
 		NumShards: elasticShards, BootstrapExpect: e.expect, DeadNodeTimeout: e.dead,
-		Interval: 100 * time.Millisecond, CatchUpTimeout: 20 * time.Second, Logger: testLogger(name),
+		Interval: 100 * time.Millisecond, CatchUpTimeout: 20 * time.Second, Logger: e.testLogger(name),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -155,7 +162,13 @@ func (e *elastic) settled(names []string, timeout time.Duration) map[uint64][]st
 			st := n.shards.Status(ctx)
 			cancel()
 			if st.Moving {
-				return fmt.Errorf("%s: data still moving", n.name)
+				var moving []string
+				for _, ss := range st.Shards {
+					if ss.Moving {
+						moving = append(moving, fmt.Sprintf("%d: %+v leader %s desired %v", ss.Shard, ss.Replicas, ss.Leader, ss.Desired))
+					}
+				}
+				return fmt.Errorf("%s: data still moving: %v", n.name, moving)
 			}
 			for _, ss := range st.Shards {
 				if !slices.Contains(want[ss.Shard], n.name) {
@@ -480,7 +493,26 @@ func TestShardsRestartKeepsReplicas(t *testing.T) {
 	}
 }
 
-// testLogger logs the manager's warnings and errors to stderr, under the node's name.
-func testLogger(name string) *slog.Logger {
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})).With("node", name)
+// testLogger keeps the manager's logs (at info: each move) in the test's log buffer, printed
+// only when the test fails.
+func (e *elastic) testLogger(name string) *slog.Logger {
+	return slog.New(slog.NewTextHandler(&e.logs, &slog.HandlerOptions{Level: slog.LevelInfo})).With("node", name)
+}
+
+// lockedBuffer is a log sink shared by the nodes of a test.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
