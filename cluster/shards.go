@@ -396,13 +396,12 @@ func (s *Shards) receive(b []byte) {
 }
 
 func (s *Shards) send(to string, m shardMsg) {
+	m.From = s.self
+	b, _ := json.Marshal(m)
 	if to == s.self {
-		b, _ := json.Marshal(m)
 		s.receive(b)
 		return
 	}
-	m.From = s.self
-	b, _ := json.Marshal(m)
 	if err := s.node.Send(to, b); err != nil {
 		s.log.Debug("cluster: shard message not sent", "to", to, "kind", m.Kind, "shard", m.Shard, "err", err)
 	}
