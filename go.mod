@@ -91,3 +91,5 @@ require (
 	golang.org/x/text v0.43.0 // indirect
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20231002182017-d307bd883b97 // indirect
 )
+
+tool google.golang.org/protobuf/cmd/protoc-gen-go
