@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/pushd-im/pushd/internal/testwait"
 	"github.com/pushd-im/pushd/wire"
 )
 
@@ -224,7 +225,7 @@ func TestCloseConcurrentWithCommits(t *testing.T) {
 				}
 			}()
 		}
-		waitFor(t, 5*time.Second, func() error {
+		testwait.Until(t, 5*time.Second, func() error {
 			if n := answered.Load(); n < 100 {
 				return fmt.Errorf("only %d commits answered", n)
 			}
@@ -235,7 +236,7 @@ func TestCloseConcurrentWithCommits(t *testing.T) {
 		}
 		close(stop)
 		wg.Wait()
-		waitFor(t, time.Second, func() error {
+		testwait.Until(t, time.Second, func() error {
 			if a, s := answered.Load(), submitted.Load(); a != s {
 				return fmt.Errorf("round %d: %d batches handed over, %d answered", round, s, a)
 			}
