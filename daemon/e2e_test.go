@@ -537,14 +537,22 @@ func must(t *testing.T, err error) {
 }
 
 func TestIdleUserActorsPassivateAndComeBack(t *testing.T) {
-	h := startDaemon(t, func(c *configT) { c.UserIdleTimeout = durationT(200 * time.Millisecond) })
+	// The idle checks run on the test clock; the wall clock never reaches
+	// the idle timeout during the test, so a check runs when the test
+	// advances the clock and only then.
+	const idle = time.Minute
+	h := startDaemon(t, func(c *configT) { c.UserIdleTimeout = durationT(idle) })
 	tok := "fcm-idle"
 	h.bind("bob", "pixel", push.FCM, tok)
 	h.send("alice", "bob", "m1", nil)
 	h.send("alice", "bob", "m2", pushCfg{"title": "t", "content": "c"})
 	h.records(push.FCM, tok, 1)
-	// Every user actor stops once idle: only Pebble holds them.
-	h.eventually("user actors passivated", func() bool { return activeUsers(h) == 0 })
+	// Every user actor stops once idle: only Pebble holds them. An actor
+	// that was busy at one check goes at a later one.
+	h.eventually("user actors passivated", func() bool {
+		h.clock.Advance(idle)
+		return activeUsers(h) == 0
+	})
 	// ...and comes back with its state: bindings, seq, pushes.
 	if a := h.send("alice", "bob", "m3", pushCfg{"title": "t", "content": "c"}); a["seq"].(float64) != 3 {
 		t.Fatalf("seq after passivation = %v, want 3", a["seq"])
@@ -554,17 +562,20 @@ func TestIdleUserActorsPassivateAndComeBack(t *testing.T) {
 	for i := 1; i <= 3; i++ {
 		c.message("inbox", i)
 	}
-	// A connected user is not passivated however idle it is. The idle timeout
-	// is the actor system's receive timeout, on the wall clock (not the test
-	// clock): showing that nothing happens takes real time, three idle
-	// timeouts here, watched throughout.
+	// A connected user is not passivated however idle it is. Bob's is the
+	// only actor with an idle check now; a check that keeps the actor sets
+	// the next one, so each new check armed is one answered without a
+	// passivation. The first still sees the connection's messages; the next
+	// ones find bob idle but connected.
 	c.sync()
-	deadline := time.Now().Add(3 * 200 * time.Millisecond)
-	for time.Now().Before(deadline) {
+	for i := 1; i <= 3; i++ {
+		h.clock.Advance(idle)
+		h.eventually("bob's next idle check, or his passivation", func() bool {
+			return h.clock.Armed(idle) == 1 || activeUsers(h) == 0
+		})
 		if activeUsers(h) == 0 {
-			t.Fatal("a user with a live connection was passivated")
+			t.Fatalf("a user with a live connection was passivated at idle check %d", i)
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 
