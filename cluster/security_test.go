@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pushd-im/pushd/internal/testwait"
 )
 
 func TestLoneNodeOpensNoPort(t *testing.T) {
@@ -136,7 +138,7 @@ func TestBootstrapExpectWaitsForTheNodes(t *testing.T) {
 		started <- n1.Start(ctx)
 	}()
 	var addr string
-	checkFor(t, waitTimeout, func() error {
+	testwait.Until(t, waitTimeout, func() error {
 		if addr = n1.GossipAddr(); addr == "" {
 			return errors.New("node-1 not listening yet")
 		}

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pushd-im/pushd/internal/testwait"
+
 	"github.com/lni/dragonboat/v4/statemachine"
 
 	"github.com/pushd-im/pushd/cluster"
@@ -118,7 +120,7 @@ func startShard(t *testing.T, nodes []*raftNode) {
 func leader(t *testing.T, nodes []*raftNode) *raftNode {
 	t.Helper()
 	var found *raftNode
-	waitFor(t, 20*time.Second, func() error {
+	testwait.Until(t, 20*time.Second, func() error {
 		found = nil
 		for _, n := range nodes {
 			id, _, ok := n.raft.Leader(testShard)
@@ -175,7 +177,7 @@ func shardValue(s *Store, key string) (string, bool) {
 
 func waitValue(t *testing.T, nodes []*raftNode, key, want string) {
 	t.Helper()
-	waitFor(t, 20*time.Second, func() error {
+	testwait.Until(t, 20*time.Second, func() error {
 		for _, n := range nodes {
 			if got, ok := shardValue(n.store, key); !ok || got != want {
 				return fmt.Errorf("%s has %s=%q (%v), want %q", n.name, key, got, ok, want)
