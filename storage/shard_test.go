@@ -12,11 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pushd-im/pushd/internal/testwait"
-
 	"github.com/lni/dragonboat/v4/statemachine"
 
 	"github.com/pushd-im/pushd/cluster"
+	"github.com/pushd-im/pushd/internal/testwait"
 )
 
 // raftNode is one member of a test Raft cluster: a Store and a Raft host on loopback.
