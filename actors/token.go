@@ -50,7 +50,7 @@ func (t *tokenActor) Receive(ctx actor.Context) {
 
 func (t *tokenActor) handle(msg proto.Message) proto.Message {
 	st := t.n.o.Store
-	app, user, held, err := st.PushOwner(t.pushID)
+	app, user, held, err := st.PushOwner(t.app, t.pushID)
 	if err != nil {
 		return &wire.PushIDOwner{Error: errReply(wire.CodeStorageFailed, "%v", err)}
 	}
@@ -79,7 +79,7 @@ func (t *tokenActor) handle(msg proto.Message) proto.Message {
 			return &wire.Reply{} // taken by another user since, or gone already
 		}
 		b := st.NewBatch()
-		b.DeletePushOwner(t.pushID)
+		b.DeletePushOwner(t.app, t.pushID)
 		if err := st.Commit(b, true); err != nil {
 			return &wire.Reply{Error: errReply(wire.CodeStorageFailed, "%v", err)}
 		}

@@ -288,7 +288,7 @@ func (u *userActor) logout(ctx actor.Context, m *wire.LogoutRequest) *wire.Reply
 		}
 	}
 	for _, p := range u.pending[m.DeviceId] {
-		b.DeletePush(p.job.Id)
+		b.DeletePush(p.job)
 	}
 	if !b.Empty() {
 		if err := u.n.o.Store.Commit(b, true); err != nil {

@@ -235,7 +235,7 @@ func (u *userActor) ack(m *wire.AckRequest) {
 	keep := ps[:0]
 	for _, p := range ps {
 		if p.stream == m.Stream && p.seq <= seq {
-			b.DeletePush(p.job.Id)
+			b.DeletePush(p.job)
 			u.n.o.Metrics.PushesDeduped.Inc()
 			continue
 		}

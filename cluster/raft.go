@@ -233,6 +233,12 @@ func (r *Raft) Remove(ctx context.Context, shard, replica uint64) error {
 	return r.nh.SyncRequestDeleteReplica(ctx, shard, replica, 0)
 }
 
+// Snapshot makes this host's replica of shard take a snapshot now and compact its log up to it,
+// returning the snapshot's index. ctx must carry a deadline.
+func (r *Raft) Snapshot(ctx context.Context, shard uint64) (uint64, error) {
+	return r.nh.SyncRequestSnapshot(ctx, shard, dragonboat.SnapshotOption{OverrideCompactionOverhead: true})
+}
+
 // TransferLeader asks shard's leader to hand leadership to replica.
 func (r *Raft) TransferLeader(shard, replica uint64) error {
 	return r.nh.RequestLeaderTransfer(shard, replica)

@@ -243,7 +243,7 @@ func TestLogoutAndUnregisterStopPushes(t *testing.T) {
 	// token nobody holds, and a push test finds nothing to push.
 	for _, pid := range []string{outID, id} {
 		h.eventually("index entry of "+pid+" released", func() bool {
-			_, _, ok, err := h.d.Store().PushOwner(pid)
+			_, _, ok, err := h.d.Store().PushOwner(daemon.DemoAppID, pid)
 			return err == nil && !ok
 		})
 		if st, out := h.call("POST", "/v1/push/test", "key", map[string]any{"push_id": pid, "dry_run": true}); st != http.StatusNotFound {
@@ -275,7 +275,7 @@ func TestTokenMovesToAnotherUser(t *testing.T) {
 	if devs := h.devices("alice"); len(devs) != 1 || devs[0]["push_id"] != id1 {
 		t.Fatalf("alice's devices after the move back: %v", devs)
 	}
-	if app, user, ok, err := h.d.Store().PushOwner(id1); err != nil || !ok || app != daemon.DemoAppID || user != "alice" {
+	if app, user, ok, err := h.d.Store().PushOwner(daemon.DemoAppID, id1); err != nil || !ok || app != daemon.DemoAppID || user != "alice" {
 		t.Fatalf("push id index after the move back: %q %q %v %v; want alice", app, user, ok, err)
 	}
 }
@@ -330,7 +330,7 @@ func TestTokenMoveFinishesOnBindingAgain(t *testing.T) {
 	if devs := h.devices("alice"); len(devs) != 0 {
 		t.Fatalf("alice still holds the token after bob bound it again: %v", devs)
 	}
-	if _, user, ok, err := h.d.Store().PushOwner(id); err != nil || !ok || user != "bob" {
+	if _, user, ok, err := h.d.Store().PushOwner(daemon.DemoAppID, id); err != nil || !ok || user != "bob" {
 		t.Fatalf("push id index after binding again: %q %v %v; want bob", user, ok, err)
 	}
 }
@@ -358,7 +358,7 @@ func TestOlderBindDoesNotTakeANewerBinding(t *testing.T) {
 	if a, b := h.devices("alice"), h.devices("bob"); len(a) != 1 || len(b) != 0 {
 		t.Fatalf("after the older bind: alice %v, bob %v; want the token with alice alone", a, b)
 	}
-	if _, user, ok, err := h.d.Store().PushOwner(id); err != nil || !ok || user != "alice" {
+	if _, user, ok, err := h.d.Store().PushOwner(daemon.DemoAppID, id); err != nil || !ok || user != "alice" {
 		t.Fatalf("push id index after the older bind: %q %v %v; want alice", user, ok, err)
 	}
 	h.onlyHolderPushed(tok, "alice", "bob")

@@ -33,8 +33,7 @@ func (s *Store) Call(app, callID string) (*wire.CallRecord, bool, error) {
 
 // Calls calls fn for every stored call.
 func (s *Store) Calls(fn func(*wire.CallRecord) bool) error {
-	p := []byte("c/")
-	return scanProto(s, p, prefixEnd(p), func(_ []byte, r *wire.CallRecord) bool { return fn(r) })
+	return scanFamily(s, callFamily, fn)
 }
 
 // Ringing returns the calls ringing for the user, with when each stops.

@@ -107,6 +107,5 @@ func (s *Store) UserGroups(app, user string) (map[string]uint64, error) {
 
 // Fanouts calls fn for every fan-out in progress.
 func (s *Store) Fanouts(fn func(*wire.Fanout) bool) error {
-	p := []byte("f/")
-	return scanProto(s, p, prefixEnd(p), func(_ []byte, f *wire.Fanout) bool { return fn(f) })
+	return scanFamily(s, fanoutFamily, fn)
 }

@@ -276,9 +276,15 @@ func TestShardNewReplicaCatchesUpBySnapshot(t *testing.T) {
 		}
 	}
 
-	n4 := c.start("node-4")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
+	// Every replica compacts its log: whoever sends node-4 the shard must send a snapshot.
+	for _, n := range nodes {
+		if _, err := n.raft.Snapshot(ctx, testShard); err != nil {
+			t.Fatalf("snapshot on %s: %v", n.name, err)
+		}
+	}
+	n4 := c.start("node-4")
 	if err := lead.raft.AddNonVoting(ctx, testShard, cluster.ReplicaID("node-4"), "node-4"); err != nil {
 		t.Fatal(err)
 	}
@@ -290,9 +296,12 @@ func TestShardNewReplicaCatchesUpBySnapshot(t *testing.T) {
 	if meta, err := n4.store.ShardMeta(testShard); err != nil || meta.Epoch != epoch {
 		t.Fatalf("node-4 meta %+v (%v), want epoch %d from the snapshot", meta, err, epoch)
 	}
-	if got := n4.store.Stats().ShardSnapshotsRecovered; got == 0 {
-		t.Fatal("node-4 caught up without a snapshot: the log was not compacted")
-	}
+	testwait.Until(t, 20*time.Second, func() error {
+		if n4.store.Stats().ShardSnapshotsRecovered == 0 {
+			return errors.New("node-4 caught up without a snapshot: the log was not compacted")
+		}
+		return nil
+	})
 	if err := lead.raft.AddVoting(ctx, testShard, cluster.ReplicaID("node-4"), "node-4"); err != nil {
 		t.Fatal(err)
 	}

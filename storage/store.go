@@ -120,19 +120,43 @@ func Open(dir string, o Options) (*Store, error) {
 
 		bindings: newBindingCache(o.BindingCacheUsers),
 	}
+	if err := s.checkLayout(dir); err != nil {
+		db.Close()
+		return nil, err
+	}
 	// Jobs and chunks share the id space: an id is never reused by either.
 	var last uint64
-	for _, p := range []string{outboxPrefix, chunkPrefix} {
-		l, err := s.edgeSeq([]byte(p), true)
-		if err != nil {
-			db.Close()
-			return nil, err
+	for shard := uint64(1); shard <= NumShards; shard++ {
+		for _, f := range []string{outboxFamily, chunkFamily} {
+			l, err := s.edgeSeq(familyPrefix(shard, f), true)
+			if err != nil {
+				db.Close()
+				return nil, err
+			}
+			last = max(last, l)
 		}
-		last = max(last, l)
 	}
 	s.nextPush.Store(last)
 	go s.commitLoop()
 	return s, nil
+}
+
+// ErrLayout is returned by Open for a store written by a pushd whose keys were
+// not under shard prefixes.
+var ErrLayout = errors.New("storage: the store was written by an older pushd (keys not under shard prefixes)")
+
+// checkLayout refuses a store with keys outside the shard prefixes: an older
+// pushd's, whose data this version would neither see nor replicate.
+func (s *Store) checkLayout(dir string) error {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{shardPrefixByte + 1}})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	if it.First() {
+		return fmt.Errorf("%w: %s; start with an empty data_dir (move this one away)", ErrLayout, dir)
+	}
+	return it.Error()
 }
 
 // Close stops the committer after it has committed what was handed to it, then
@@ -309,12 +333,12 @@ func (b *Batch) touchBindings(app, user string) {
 
 // PutPushOwner points the push id index at the app's user.
 func (b *Batch) PutPushOwner(pushID, app, user string) {
-	_ = b.b.Set(pushIndexKey(pushID), []byte(app+"/"+user), nil)
+	_ = b.b.Set(pushIndexKey(app, pushID), []byte(app+"/"+user), nil)
 }
 
 // DeletePushOwner drops the push id's index entry.
-func (b *Batch) DeletePushOwner(pushID string) {
-	_ = b.b.Delete(pushIndexKey(pushID), nil)
+func (b *Batch) DeletePushOwner(app, pushID string) {
+	_ = b.b.Delete(pushIndexKey(app, pushID), nil)
 }
 
 // PutVerdict records a binding's last vendor verdict.
@@ -363,7 +387,7 @@ func (b *Batch) putIdempotency(key []byte, createdMs int64, r *wire.IdempotencyR
 }
 
 // PutPush writes a push job into the outbox.
-func (b *Batch) PutPush(j *wire.PushJob) { b.setProto(outboxKey(j.Id), j) }
+func (b *Batch) PutPush(j *wire.PushJob) { b.setProto(outboxKey(j.App, j.User, j.Id), j) }
 
 // DeletePush removes a push job from the outbox. Outbox ids are never
 // reused and a job is written once (a retry changes it only in memory), the
@@ -371,7 +395,9 @@ func (b *Batch) PutPush(j *wire.PushJob) { b.setProto(outboxKey(j.Id), j) }
 // two meet (in a memtable flush, usually) instead of leaving a tombstone to
 // compact. Deleting a job twice (ack and answer racing) is harmless: the
 // second finds no Set.
-func (b *Batch) DeletePush(id uint64) { _ = b.b.SingleDelete(outboxKey(id), nil) }
+func (b *Batch) DeletePush(j *wire.PushJob) {
+	_ = b.b.SingleDelete(outboxKey(j.App, j.User, j.Id), nil)
+}
 
 // PutPushChunk writes the pushes of one fan-out chunk into the outbox as one
 // record (its id from NewPushID). Each push's binding is stored by its key
@@ -381,7 +407,7 @@ func (b *Batch) DeletePush(id uint64) { _ = b.b.SingleDelete(outboxKey(id), nil)
 // their encoding a large share of its CPU. Read back, the chunk's
 // bindings have only User and PushId.
 func (b *Batch) PutPushChunk(c *wire.PushChunk) {
-	_ = b.b.Set(chunkKey(c.Id), appendPushChunk(nil, c), nil)
+	_ = b.b.Set(chunkKey(ChunkShard(c), c.Id), appendPushChunk(nil, c), nil)
 }
 
 // Field numbers of wire.PushChunk and wire.Binding that appendPushChunk
@@ -421,7 +447,8 @@ func appendPushChunk(buf []byte, c *wire.PushChunk) []byte {
 // DeletePushChunk removes a chunk whose pushes are all answered (or written
 // as jobs of their own). A chunk is written once, as a job is, so it is a
 // SingleDelete too.
-func (b *Batch) DeletePushChunk(id uint64) { _ = b.b.SingleDelete(chunkKey(id), nil) }
+// The chunk is named by its shard (ChunkShard) and id.
+func (b *Batch) DeletePushChunk(shard, id uint64) { _ = b.b.SingleDelete(chunkKey(shard, id), nil) }
 
 // MarkFanoutChunk records, in the batch that writes a fan-out chunk's pushes,
 // that this node has done its part of the chunk of group message seq that

@@ -624,7 +624,7 @@ func TestMultiNodeBindsOrderedByTheTokenNodesClock(t *testing.T) {
 				}
 			}
 		}
-		if _, user, ok, err := ahead.Store().PushOwner(id); err == nil && ok && user == bob {
+		if _, user, ok, err := ahead.Store().PushOwner("demo", id); err == nil && ok && user == bob {
 			ownedAhead++
 		}
 	}
