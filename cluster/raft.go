@@ -196,6 +196,32 @@ func (r *Raft) Propose(ctx context.Context, shard uint64, cmd []byte) (statemach
 	return r.nh.SyncPropose(ctx, r.nh.GetNoOPSession(shard), cmd)
 }
 
+// ProposeAsync starts replicating cmd through shard's Raft group and calls done once, from
+// another goroutine, with its result once this host has applied it (or with the error that
+// ended it: timeout, not the leader, shut down). Proposals started one after another on the
+// shard's leader are applied in that order.
+func (r *Raft) ProposeAsync(shard uint64, cmd []byte, timeout time.Duration, done func(statemachine.Result, error)) {
+	rs, err := r.nh.Propose(r.nh.GetNoOPSession(shard), cmd, timeout)
+	if err != nil {
+		go done(statemachine.Result{}, fmt.Errorf("cluster: propose to shard %d: %w", shard, err))
+		return
+	}
+	go func() {
+		res := <-rs.ResultC()
+		rs.Release()
+		switch {
+		case res.Completed():
+			done(res.GetResult(), nil)
+		case res.Timeout():
+			done(statemachine.Result{}, fmt.Errorf("cluster: shard %d: %w", shard, dragonboat.ErrTimeout))
+		case res.Dropped():
+			done(statemachine.Result{}, fmt.Errorf("cluster: shard %d: proposal dropped (no leader): %w", shard, dragonboat.ErrShardNotReady))
+		default:
+			done(statemachine.Result{}, fmt.Errorf("cluster: shard %d: proposal ended: %w", shard, dragonboat.ErrAborted))
+		}
+	}()
+}
+
 // Leader returns the shard's leader replica as this host knows it.
 func (r *Raft) Leader(shard uint64) (leader, term uint64, ok bool) {
 	leader, term, ok, err := r.nh.GetLeaderID(shard)

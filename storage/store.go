@@ -71,6 +71,8 @@ type Store struct {
 	handing sync.RWMutex
 
 	nextPush atomic.Uint64
+	// repl, once Replicate is called, sends commits through the shards' Raft groups.
+	repl atomic.Pointer[replication]
 	// bindings caches decoded bindings for fan-outs; nil when disabled.
 	bindings *bindingCache
 
@@ -204,6 +206,11 @@ func (s *Store) CommitAsync(b *Batch, durable bool, done func(error)) {
 		return
 	}
 	s.batches.Add(1)
+	if r := s.repl.Load(); r != nil {
+		s.handing.RUnlock()
+		s.commitReplicated(r, b, done)
+		return
+	}
 	s.queue <- &commitReq{batch: b, durable: durable, done: done}
 	s.handing.RUnlock()
 }
