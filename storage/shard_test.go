@@ -186,16 +186,22 @@ func waitValue(t *testing.T, nodes []*raftNode, key, want string) {
 	})
 }
 
+// acquiredShard starts the test shard on three nodes, waits for its leader and makes it the
+// shard's writer.
+func acquiredShard(t *testing.T, snapshotEntries uint64) (*raftCluster, []*raftNode, *raftNode, uint64) {
+	t.Helper()
+	c := newRaftCluster(t, snapshotEntries)
+	nodes := []*raftNode{c.start("node-1"), c.start("node-2"), c.start("node-3")}
+	startShard(t, nodes)
+	lead := leader(t, nodes)
+	return c, nodes, lead, propose(t, lead, EncodeAcquire(cluster.ReplicaID(lead.name)))
+}
+
 // A shard's writes reach every replica's Pebble; a batch computed under an old writer's epoch
 // is refused once another replica has acquired the shard, and so is one that writes outside the
 // shard; the data survives the leader's loss and a restart.
 func TestShardReplicatesWritesUnderEpochs(t *testing.T) {
-	c := newRaftCluster(t, 0)
-	nodes := []*raftNode{c.start("node-1"), c.start("node-2"), c.start("node-3")}
-	startShard(t, nodes)
-	first := leader(t, nodes)
-
-	epoch := propose(t, first, EncodeAcquire(cluster.ReplicaID(first.name)))
+	c, nodes, first, epoch := acquiredShard(t, 0)
 	if epoch == 0 {
 		t.Fatal("acquire returned epoch 0")
 	}
@@ -265,11 +271,7 @@ func TestShardReplicatesWritesUnderEpochs(t *testing.T) {
 // A replica added to a shard whose log was compacted catches up by snapshot as a non-voting
 // member, then votes.
 func TestShardNewReplicaCatchesUpBySnapshot(t *testing.T) {
-	c := newRaftCluster(t, 20)
-	nodes := []*raftNode{c.start("node-1"), c.start("node-2"), c.start("node-3")}
-	startShard(t, nodes)
-	lead := leader(t, nodes)
-	epoch := propose(t, lead, EncodeAcquire(cluster.ReplicaID(lead.name)))
+	c, nodes, lead, epoch := acquiredShard(t, 20)
 	for i := 0; i < 200; i++ {
 		if got := propose(t, lead, EncodeBatch(epoch, shardWrite(lead.store, fmt.Sprintf("k%03d", i), fmt.Sprint(i)))); got != ShardApplied {
 			t.Fatalf("write %d: result %d", i, got)
@@ -327,13 +329,10 @@ func TestShardRaftOverMutualTLS(t *testing.T) {
 		caFile := filepath.Join(dir, caName+".pem")
 		writeFile(t, caFile, ca.CertPEM())
 		return func(name string) (string, string, string) {
-			cert, key, err := ca.Issue(name, []string{"127.0.0.1"}, time.Hour)
+			certFile, keyFile, err := ca.WriteNode(dir, name, []string{"127.0.0.1"}, time.Hour)
 			if err != nil {
 				t.Fatal(err)
 			}
-			certFile, keyFile := filepath.Join(dir, name+".pem"), filepath.Join(dir, name+"-key.pem")
-			writeFile(t, certFile, cert)
-			writeFile(t, keyFile, key)
 			return caFile, certFile, keyFile
 		}
 	}
