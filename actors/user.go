@@ -216,7 +216,7 @@ func (u *userActor) bind(req *wire.BindRequest) *wire.BindReply {
 	b.PutBinding(nb)
 	b.DeleteVerdict(u.app, u.user, nb.PushId) // a new registration starts without a verdict
 	if err := st.Commit(b, true); err != nil {
-		return &wire.BindReply{Error: errReply(wire.CodeStorageFailed, "%v", err)}
+		return &wire.BindReply{Error: storageError(err, "%v", err)}
 	}
 	for _, id := range replaced {
 		u.dropped(id, true)
@@ -264,7 +264,7 @@ func (u *userActor) unbind(m *wire.UnbindRequest) *wire.Reply {
 	b := u.n.o.Store.NewBatch()
 	b.DeleteBinding(u.app, u.user, m.PushId)
 	if err := u.n.o.Store.Commit(b, true); err != nil {
-		return &wire.Reply{Error: errReply(wire.CodeStorageFailed, "%v", err)}
+		return &wire.Reply{Error: storageError(err, "%v", err)}
 	}
 	u.dropped(m.PushId, !m.Moved)
 	reason := m.Reason
@@ -292,7 +292,7 @@ func (u *userActor) logout(ctx actor.Context, m *wire.LogoutRequest) *wire.Reply
 	}
 	if !b.Empty() {
 		if err := u.n.o.Store.Commit(b, true); err != nil {
-			return &wire.Reply{Error: errReply(wire.CodeStorageFailed, "%v", err)}
+			return &wire.Reply{Error: storageError(err, "%v", err)}
 		}
 	}
 	for _, id := range removed {
@@ -313,7 +313,7 @@ func (u *userActor) devices() *wire.DevicesReply {
 	out := &wire.DevicesReply{}
 	verdicts, err := u.n.o.Store.Verdicts(u.app, u.user)
 	if err != nil {
-		return &wire.DevicesReply{Error: errReply(wire.CodeStorageFailed, "%v", err)}
+		return &wire.DevicesReply{Error: storageError(err, "%v", err)}
 	}
 	for _, b := range u.sortedBindings() {
 		c := proto.Clone(b).(*wire.Binding)

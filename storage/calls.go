@@ -8,7 +8,10 @@ import (
 )
 
 // PutCall stores a call invitation's state.
-func (b *Batch) PutCall(r *wire.CallRecord) { b.setProto(callKey(r.App, r.CallId), r) }
+func (b *Batch) PutCall(r *wire.CallRecord) {
+	b.grows = true
+	b.setProto(callKey(r.App, r.CallId), r)
+}
 
 // SetRinging marks the call ringing for the user until untilMs.
 func (b *Batch) SetRinging(app, user, callID string, untilMs int64) {

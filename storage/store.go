@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -41,9 +42,15 @@ type Options struct {
 	// decoded in memory for the next group fan-out (default 131,072, about
 	// 45 MiB; negative: none). See bindingCache.
 	BindingCacheUsers int
+	// MinFreeBytes is the disk space kept free: below it, commits that add data fail with
+	// ErrNoSpace (default 256 MiB; negative: no reserve).
+	MinFreeBytes int64
 
 	// fs replaces the disk in tests (an in-memory or fault-injecting vfs.FS).
 	fs vfs.FS
+	// freeBytes and spaceRecheck replace the free-space reading and its interval in tests.
+	freeBytes    func() (uint64, error)
+	spaceRecheck time.Duration
 }
 
 // Stats are counters of the store's work since Open.
@@ -53,6 +60,8 @@ type Stats struct {
 	SyncedCommits uint64 // commits that fsynced
 	// ShardSnapshotsRecovered counts the shard snapshots this store took in from a Raft peer.
 	ShardSnapshotsRecovered uint64
+	// RefusedNoSpace counts commits refused with ErrNoSpace.
+	RefusedNoSpace uint64
 }
 
 // Store is pushd's Pebble database.
@@ -73,6 +82,8 @@ type Store struct {
 	nextPush atomic.Uint64
 	// repl, once Replicate is called, sends commits through the shards' Raft groups.
 	repl atomic.Pointer[replication]
+	// space refuses batches that add data while the disk is short of space; nil: no reserve.
+	space *spaceGuard
 	// bindings caches decoded bindings for fan-outs; nil when disabled.
 	bindings *bindingCache
 
@@ -121,6 +132,7 @@ func Open(dir string, o Options) (*Store, error) {
 		done:  make(chan struct{}),
 
 		bindings: newBindingCache(o.BindingCacheUsers),
+		space:    newSpaceGuard(dir, o.MinFreeBytes, o.freeBytes, o.spaceRecheck),
 	}
 	if err := s.checkLayout(dir); err != nil {
 		db.Close()
@@ -178,8 +190,12 @@ func (s *Store) Close() error {
 
 // Stats reports the committer's counters.
 func (s *Store) Stats() Stats {
-	return Stats{Commits: s.commits.Load(), Batches: s.batches.Load(), SyncedCommits: s.synced.Load(),
+	st := Stats{Commits: s.commits.Load(), Batches: s.batches.Load(), SyncedCommits: s.synced.Load(),
 		ShardSnapshotsRecovered: s.snapshotsRecovered.Load()}
+	if s.space != nil {
+		st.RefusedNoSpace = s.space.refused.Load()
+	}
+	return st
 }
 
 // NewPushID returns a fresh outbox id, larger than any in the store.
@@ -198,6 +214,11 @@ func (s *Store) Commit(b *Batch, durable bool) error {
 func (s *Store) CommitAsync(b *Batch, durable bool, done func(error)) {
 	if done == nil {
 		done = func(error) {}
+	}
+	if b.grows && !s.space.allow() {
+		b.b.Close()
+		done(ErrNoSpace)
+		return
 	}
 	s.handing.RLock()
 	if s.closed.Load() {
@@ -299,6 +320,9 @@ type Batch struct {
 	// bindingUsers are the binding key prefixes of the users whose bindings
 	// the batch writes: the binding cache forgets them at commit.
 	bindingUsers []string
+	// grows: the batch adds data (a message, a binding, a member, a call), and
+	// is refused while the disk is short of space.
+	grows bool
 }
 
 // NewBatch starts a batch. Hand it to Commit or CommitAsync exactly once.
@@ -323,6 +347,7 @@ func mustMarshal(buf []byte, m proto.Message) []byte {
 // PutBinding stores a binding. The push id index is not touched: it lives
 // on the node of the push id's token actor (PutPushOwner).
 func (b *Batch) PutBinding(bd *wire.Binding) {
+	b.grows = true
 	b.setProto(bindingKey(bd.App, bd.User, bd.PushId), bd)
 	b.touchBindings(bd.App, bd.User)
 }
@@ -340,6 +365,7 @@ func (b *Batch) touchBindings(app, user string) {
 
 // PutPushOwner points the push id index at the app's user.
 func (b *Batch) PutPushOwner(pushID, app, user string) {
+	b.grows = true
 	_ = b.b.Set(pushIndexKey(app, pushID), []byte(app+"/"+user), nil)
 }
 
@@ -360,6 +386,7 @@ func (b *Batch) DeleteVerdict(app, user, pushID string) {
 
 // PutMessage appends m (with its Stream and Seq set) to the user's stream.
 func (b *Batch) PutMessage(app, user string, m *wire.Message) {
+	b.grows = true
 	b.setProto(messageKey(app, user, m.Stream, m.Seq), m)
 }
 

@@ -88,6 +88,7 @@ func TestActorStatusIsTheDocumentedOne(t *testing.T) {
 		"call_ended":              http.StatusConflict,
 		"too_many_devices":        http.StatusConflict,
 		"storage_failed":          http.StatusServiceUnavailable,
+		"storage_unavailable":     http.StatusServiceUnavailable,
 		"unavailable":             http.StatusServiceUnavailable,
 		"node_work_failed":        http.StatusServiceUnavailable,
 		"unknown_type":            http.StatusInternalServerError,
