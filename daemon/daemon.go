@@ -158,7 +158,7 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 	d.api, err = api.New(api.Options{
 		Listener: ln, Node: d.node, Apps: apiApps, MaxBodyBytes: cfg.MaxBodyBytes,
 		HeartbeatTimeout: cfg.HeartbeatTimeout.Std(), Logger: d.log.With("component", "api"),
-		Gatherer: d.registry, Ready: d.ready,
+		Gatherer: d.registry, Registerer: d.registry, Ready: d.ready,
 	})
 	if err != nil {
 		return err

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -45,6 +46,9 @@ type Options struct {
 	RequestTimeout   time.Duration // default 10s
 	Logger           *slog.Logger
 	Gatherer         prometheus.Gatherer // /metrics; nil serves none
+	// Registerer takes the server's own series
+	// (pushd_panics_recovered_total); nil registers none.
+	Registerer prometheus.Registerer
 	// Ready reports whether the node can serve (storage open, cluster joined).
 	Ready func() error
 	Now   func() time.Time
@@ -65,6 +69,17 @@ type Server struct {
 
 	// wsWriteBuffers lends write buffers to connections only while they write.
 	wsWriteBuffers sync.Pool
+
+	// panics counts the panics recovered, by where they happened: http
+	// (a request handler), ws_upgrade, ws_read, ws_write.
+	panics *prometheus.CounterVec
+	// hooks are for tests only: they let a test make the code panic where
+	// outside input is handled. nil in production.
+	hooks struct {
+		request func(*fasthttp.RequestCtx) // at the start of every request
+		frame   func([]byte)               // each client frame, before it is parsed
+		write   func([]byte)               // each frame, before it is written
+	}
 
 	mu     sync.Mutex
 	conns  map[*wsConn]struct{}
@@ -97,6 +112,18 @@ func New(o Options) (*Server, error) {
 		o.Ready = func() error { return nil }
 	}
 	s := &Server{o: o, log: o.Logger, apps: map[string]*App{}, byKey: map[string]*App{}, conns: map[*wsConn]struct{}{}}
+	s.panics = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "pushd_panics_recovered_total",
+		Help: "Panics recovered where outside input is handled, by where: http (a request handler), ws_upgrade, ws_read, ws_write (a long connection's goroutines).",
+	}, []string{"where"})
+	for _, w := range []string{whereHTTP, whereUpgrade, whereRead, whereWrite} {
+		s.panics.WithLabelValues(w) // every series shows from the start, at 0
+	}
+	if o.Registerer != nil {
+		if err := o.Registerer.Register(s.panics); err != nil {
+			return nil, fmt.Errorf("api: register metrics: %w", err)
+		}
+	}
 	for _, a := range o.Apps {
 		s.apps[a.ID] = a
 		for _, k := range a.APIKeys {
@@ -113,7 +140,7 @@ func New(o Options) (*Server, error) {
 		s.metrics = fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{}))
 	}
 	s.srv = &fasthttp.Server{
-		Handler: s.handle,
+		Handler: s.serveHTTP,
 		Name:    "pushd",
 		// fasthttp refuses a body over its limit by closing the connection
 		// with the body unread, which a client can see as a reset instead of
@@ -196,7 +223,30 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
+// serveHTTP is the server's handler: fasthttp does not recover a handler's
+// panic, which would end the process, so every request is handled under a
+// recover that answers 500 internal.
+func (s *Server) serveHTTP(ctx *fasthttp.RequestCtx) {
+	defer func() {
+		if v := recover(); v != nil {
+			s.recovered(whereHTTP, v, "method", string(ctx.Method()), "path", string(ctx.Path()))
+			ctx.Response.Reset()
+			writeError(ctx, &apiError{Status: http.StatusInternalServerError, Code: codeInternal, Message: "the server failed on this request (logged)"})
+		}
+	}()
+	s.handle(ctx)
+}
+
+// recovered counts and logs, with its stack, a panic recovered at where.
+func (s *Server) recovered(where string, v any, attrs ...any) {
+	s.panics.WithLabelValues(where).Inc()
+	s.log.Error("api: recovered a panic", append([]any{"where", where, "panic", fmt.Sprint(v), "stack", string(debug.Stack())}, attrs...)...)
+}
+
 func (s *Server) handle(ctx *fasthttp.RequestCtx) {
+	if h := s.hooks.request; h != nil {
+		h(ctx)
+	}
 	if n := len(ctx.Request.Body()); n > s.o.MaxBodyBytes {
 		writeError(ctx, &apiError{Status: http.StatusRequestEntityTooLarge, Code: codeTooLarge, Message: fmt.Sprintf("body: %d bytes, larger than %d", n, s.o.MaxBodyBytes)})
 		return
@@ -484,3 +534,11 @@ func (s *Server) testPush(ctx *fasthttp.RequestCtx, c *caller) *apiError {
 type fasthttpLogger struct{ l *slog.Logger }
 
 func (f fasthttpLogger) Printf(format string, args ...any) { f.l.Debug(fmt.Sprintf(format, args...)) }
+
+// Where a panic was recovered: the label of pushd_panics_recovered_total.
+const (
+	whereHTTP    = "http"
+	whereUpgrade = "ws_upgrade"
+	whereRead    = "ws_read"
+	whereWrite   = "ws_write"
+)

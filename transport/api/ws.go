@@ -29,6 +29,7 @@ var pongFrame = []byte(`{"type":"pong"}`)
 // there is something to write, and the queue grows only while frames wait, so
 // an idle connection holds neither a goroutine nor a buffer for writing.
 type wsConn struct {
+	s       *Server
 	ws      *websocket.Conn
 	mu      sync.Mutex
 	queue   [][]byte
@@ -36,10 +37,11 @@ type wsConn struct {
 	writing bool    // a writer goroutine is running
 	closed  bool    // the connection is closed for writing
 	done    chan struct{}
+	ended   sync.Once // finish runs once
 }
 
-func newWSConn(ws *websocket.Conn) *wsConn {
-	return &wsConn{ws: ws, done: make(chan struct{})}
+func newWSConn(s *Server, ws *websocket.Conn) *wsConn {
+	return &wsConn{s: s, ws: ws, done: make(chan struct{})}
 }
 
 // Write queues frames; a client too slow to drain wsQueue frames is dropped.
@@ -80,6 +82,12 @@ func (c *wsConn) startWriter() {
 // writeLoop writes what is queued, and stops when the queue is empty or the
 // connection closes.
 func (c *wsConn) writeLoop() {
+	defer func() {
+		if v := recover(); v != nil {
+			c.s.recovered(whereWrite, v)
+			c.finish()
+		}
+	}()
 	for {
 		c.mu.Lock()
 		batch := c.queue
@@ -120,11 +128,16 @@ func (c *wsConn) finish() {
 	c.mu.Lock()
 	c.closed, c.writing, c.queue = true, false, nil
 	c.mu.Unlock()
-	c.ws.Close()
-	close(c.done)
+	c.ended.Do(func() {
+		c.ws.Close()
+		close(c.done)
+	})
 }
 
 func (c *wsConn) writeFrame(f []byte) error {
+	if h := c.s.hooks.write; h != nil {
+		h(f)
+	}
 	_ = c.ws.SetWriteDeadline(time.Now().Add(wsWriteTimeout))
 	return c.ws.WriteMessage(websocket.TextMessage, f)
 }
@@ -138,6 +151,13 @@ func (s *Server) connect(ctx *fasthttp.RequestCtx, c *caller) *apiError {
 		return e
 	}
 	err := s.upgrader.Upgrade(ctx, func(ws *websocket.Conn) {
+		// fasthttp runs this on a goroutine of its own, which does not recover.
+		defer func() {
+			if v := recover(); v != nil {
+				s.recovered(whereUpgrade, v, "app", c.app.ID, "user", c.user, "device", device)
+				ws.Close()
+			}
+		}()
 		// The connection is served on a goroutine of its own, so that
 		// fasthttp's handler returns and frees the request context (about
 		// 4 KiB a device); KeepHijackedConns leaves the connection open.
@@ -157,7 +177,7 @@ func (s *Server) connect(ctx *fasthttp.RequestCtx, c *caller) *apiError {
 // and waits for it on Close), or closes it and returns nil when the server is
 // closing.
 func (s *Server) track(ws *websocket.Conn) *wsConn {
-	conn := newWSConn(ws)
+	conn := newWSConn(s, ws)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -179,6 +199,15 @@ func (s *Server) serveConn(conn *wsConn, c *caller, device string) {
 		s.mu.Unlock()
 		s.wg.Done()
 	}()
+	// A panic while handling the client's frames closes this connection
+	// only (the session is closed by its own defer first).
+	defer func() {
+		if v := recover(); v != nil {
+			s.recovered(whereRead, v, "app", c.app.ID, "user", c.user, "device", device)
+			conn.Kick("")
+			<-conn.done
+		}
+	}()
 
 	ctx, cancel := context.WithTimeout(context.Background(), s.o.RequestTimeout)
 	sess, err := s.o.Node.OpenSession(ctx, c.app.ID, c.user, device, conn, true)
@@ -197,6 +226,9 @@ func (s *Server) serveConn(conn *wsConn, c *caller, device string) {
 		if err != nil {
 			conn.Kick("")
 			break
+		}
+		if h := s.hooks.frame; h != nil {
+			h(data)
 		}
 		if kind != websocket.TextMessage {
 			conn.Write([][]byte{frameError(badField("frame", "must be a text frame holding one JSON object"))})
