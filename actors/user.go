@@ -316,7 +316,7 @@ func (u *userActor) devices() *wire.DevicesReply {
 		return &wire.DevicesReply{Error: storageError(err, "%v", err)}
 	}
 	for _, b := range u.sortedBindings() {
-		c := proto.Clone(b).(*wire.Binding)
+		c := proto.CloneOf(b)
 		if v := verdicts[c.PushId]; v != nil {
 			c.LastVerdict, c.LastReason, c.LastVerdictAtMs = v.Verdict, v.Reason, v.AtMs
 		}
