@@ -158,6 +158,8 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 	d.api, err = api.New(api.Options{
 		Listener: ln, Node: d.node, Apps: apiApps, MaxBodyBytes: cfg.MaxBodyBytes,
 		HeartbeatTimeout: cfg.HeartbeatTimeout.Std(), Logger: d.log.With("component", "api"),
+		ReadTimeout: cfg.Limits.ReadTimeout.Std(), WriteTimeout: cfg.Limits.WriteTimeout.Std(),
+		IdleTimeout: cfg.Limits.IdleTimeout.Std(), MaxHTTPConnections: cfg.Limits.MaxHTTPConnections,
 		Gatherer: d.registry, Registerer: d.registry, Ready: d.ready,
 	})
 	if err != nil {

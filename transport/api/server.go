@@ -44,8 +44,18 @@ type Options struct {
 	MaxBodyBytes     int           // default 1 MiB
 	HeartbeatTimeout time.Duration // default 30s
 	RequestTimeout   time.Duration // default 10s
-	Logger           *slog.Logger
-	Gatherer         prometheus.Gatherer // /metrics; nil serves none
+	// ReadTimeout bounds reading one whole request from the moment its
+	// connection opens (or its first byte, on a keep-alive connection);
+	// WriteTimeout bounds writing one answer; IdleTimeout closes a
+	// keep-alive connection with no request. Defaults 30s, 30s, 1m. A long
+	// connection is governed by HeartbeatTimeout once upgraded.
+	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+	// MaxHTTPConnections is how many connections are served at once (long
+	// connections, once upgraded, are not counted); past it a new one gets
+	// 503 and is closed. Default 32768.
+	MaxHTTPConnections int
+	Logger             *slog.Logger
+	Gatherer           prometheus.Gatherer // /metrics; nil serves none
 	// Registerer takes the server's own series
 	// (pushd_panics_recovered_total); nil registers none.
 	Registerer prometheus.Registerer
@@ -102,6 +112,18 @@ func New(o Options) (*Server, error) {
 	if o.RequestTimeout <= 0 {
 		o.RequestTimeout = 10 * time.Second
 	}
+	if o.ReadTimeout <= 0 {
+		o.ReadTimeout = 30 * time.Second
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = 30 * time.Second
+	}
+	if o.IdleTimeout <= 0 {
+		o.IdleTimeout = time.Minute
+	}
+	if o.MaxHTTPConnections <= 0 {
+		o.MaxHTTPConnections = 32768
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -153,10 +175,15 @@ func New(o Options) (*Server, error) {
 		ReadBufferSize: 3 << 10,
 		// Long connections close themselves (wsConn.finish): their
 		// handler returns as soon as they are upgraded.
-		KeepHijackedConns:             true,
-		ReadTimeout:                   30 * time.Second,
-		WriteTimeout:                  30 * time.Second,
-		IdleTimeout:                   2 * time.Minute,
+		KeepHijackedConns: true,
+		// Against slowloris: a connection that sends a request slower than
+		// ReadTimeout, or nothing for IdleTimeout, is closed, and at most
+		// Concurrency connections hold a worker (a hijacked long connection
+		// gives its worker back at the upgrade).
+		ReadTimeout:                   o.ReadTimeout,
+		WriteTimeout:                  o.WriteTimeout,
+		IdleTimeout:                   o.IdleTimeout,
+		Concurrency:                   o.MaxHTTPConnections,
 		NoDefaultServerHeader:         false,
 		DisableHeaderNamesNormalizing: false,
 		Logger:                        fasthttpLogger{o.Logger},
