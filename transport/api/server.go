@@ -211,7 +211,7 @@ func (s *Server) Start() error {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		if err := s.srv.Serve(ln); err != nil {
+		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, net.ErrClosed) {
 			s.log.Error("api: serve", "err", err)
 		}
 	}()
@@ -238,6 +238,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 		if s.ln != nil {
 			err = s.srv.ShutdownWithContext(ctx)
+			// fasthttp closes only a listener Serve has taken; a Shutdown
+			// that comes before Serve's goroutine runs would leave it to
+			// serve forever, and the wait below would never end.
+			_ = s.ln.Close()
 		}
 		done := make(chan struct{})
 		go func() { s.wg.Wait(); close(done) }()
