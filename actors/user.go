@@ -17,6 +17,12 @@ const inbox = "inbox"
 // maxDevices is how many devices one user may bind (README, "HTTP API", POST /v1/devices).
 const maxDevices = 10
 
+// maxConnections is how many long connections one user may have, one per
+// device, on all nodes together: as many as it may bind devices (README,
+// "Limits"). Without it each new device_id opened a session and replayed
+// the whole inbox.
+const maxConnections = maxDevices
+
 // drainChunk is how many frames one Deliver carries when a device catches up.
 const drainChunk = 256
 
@@ -158,6 +164,8 @@ func (u *userActor) envelope(ctx actor.Context, env any) {
 		u.respond(ctx, sender, u.logout(ctx, m))
 	case *wire.DevicesRequest:
 		u.respond(ctx, sender, u.devices())
+	case *wire.ConnectCheck:
+		u.respond(ctx, sender, u.connectCheck(m.DeviceId))
 	case *wire.ConnectRequest:
 		u.connect(ctx, sender, m)
 	case *wire.DisconnectRequest:

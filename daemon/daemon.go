@@ -160,6 +160,7 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 		HeartbeatTimeout: cfg.HeartbeatTimeout.Std(), Logger: d.log.With("component", "api"),
 		ReadTimeout: cfg.Limits.ReadTimeout.Std(), WriteTimeout: cfg.Limits.WriteTimeout.Std(),
 		IdleTimeout: cfg.Limits.IdleTimeout.Std(), MaxHTTPConnections: cfg.Limits.MaxHTTPConnections,
+		MaxConnections: cfg.Limits.MaxConnections, MaxConnectionsPerIP: cfg.Limits.MaxConnectionsPerIP,
 		Gatherer: d.registry, Registerer: d.registry, Ready: d.ready,
 	})
 	if err != nil {

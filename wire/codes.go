@@ -19,6 +19,7 @@ const (
 	CodeForbidden             ErrorCode = "forbidden"               // the caller may not act on this call
 	CodeCallEnded             ErrorCode = "call_ended"              // the call no longer rings for the caller
 	CodeTooManyDevices        ErrorCode = "too_many_devices"        // the user is at the device limit
+	CodeTooManyConnections    ErrorCode = "too_many_connections"    // the user is at its cap of long connections
 	CodeTooManyMembers        ErrorCode = "too_many_members"        // the group would pass the member limit
 	CodeNotMember             ErrorCode = "not_member"              // a sender outside the group
 	CodeProviderNotConfigured ErrorCode = "provider_not_configured" // the binding's vendor is not set up for the app

@@ -87,6 +87,7 @@ func TestActorStatusIsTheDocumentedOne(t *testing.T) {
 		"conflict":                http.StatusConflict,
 		"call_ended":              http.StatusConflict,
 		"too_many_devices":        http.StatusConflict,
+		"too_many_connections":    http.StatusTooManyRequests,
 		"storage_failed":          http.StatusServiceUnavailable,
 		"storage_unavailable":     http.StatusServiceUnavailable,
 		"unavailable":             http.StatusServiceUnavailable,

@@ -54,8 +54,13 @@ type Options struct {
 	// connections, once upgraded, are not counted); past it a new one gets
 	// 503 and is closed. Default 32768.
 	MaxHTTPConnections int
-	Logger             *slog.Logger
-	Gatherer           prometheus.Gatherer // /metrics; nil serves none
+	// MaxConnections and MaxConnectionsPerIP cap the long connections open
+	// on this node, in all and from one client address; past them an
+	// upgrade is refused with 429 too_many_connections. Defaults 100,000
+	// and 1,000.
+	MaxConnections, MaxConnectionsPerIP int
+	Logger                              *slog.Logger
+	Gatherer                            prometheus.Gatherer // /metrics; nil serves none
 	// Registerer takes the server's own series
 	// (pushd_panics_recovered_total); nil registers none.
 	Registerer prometheus.Registerer
@@ -93,6 +98,7 @@ type Server struct {
 
 	mu     sync.Mutex
 	conns  map[*wsConn]struct{}
+	byIP   map[string]int // long connections by client address
 	closed bool
 	wg     sync.WaitGroup
 	once   sync.Once
@@ -124,6 +130,12 @@ func New(o Options) (*Server, error) {
 	if o.MaxHTTPConnections <= 0 {
 		o.MaxHTTPConnections = 32768
 	}
+	if o.MaxConnections <= 0 {
+		o.MaxConnections = 100_000
+	}
+	if o.MaxConnectionsPerIP <= 0 {
+		o.MaxConnectionsPerIP = 1000
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -133,7 +145,7 @@ func New(o Options) (*Server, error) {
 	if o.Ready == nil {
 		o.Ready = func() error { return nil }
 	}
-	s := &Server{o: o, log: o.Logger, apps: map[string]*App{}, byKey: map[string]*App{}, conns: map[*wsConn]struct{}{}}
+	s := &Server{o: o, log: o.Logger, apps: map[string]*App{}, byKey: map[string]*App{}, conns: map[*wsConn]struct{}{}, byIP: map[string]int{}}
 	s.panics = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "pushd_panics_recovered_total",
 		Help: "Panics recovered where outside input is handled, by where: http (a request handler), ws_upgrade, ws_read, ws_write (a long connection's goroutines).",

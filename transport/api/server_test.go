@@ -25,6 +25,7 @@ func (oneNode) Self() string                           { return "n1" }
 type testAPI struct {
 	t      *testing.T
 	srv    *Server
+	node   *actors.Node
 	base   string
 	key    string
 	secret []byte
@@ -63,7 +64,7 @@ func startAPIWith(t *testing.T, mods []func(*Options), setup func(*Server)) *tes
 	if setup != nil {
 		setup(srv)
 	}
-	a.srv = srv
+	a.srv, a.node = srv, node
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,8 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"net/http"
 	"sync"
 	"time"
 
@@ -10,6 +12,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/pushd-im/pushd/actors"
+	"github.com/pushd-im/pushd/wire"
 )
 
 // Long-connection limits.
@@ -30,6 +33,7 @@ var pongFrame = []byte(`{"type":"pong"}`)
 // an idle connection holds neither a goroutine nor a buffer for writing.
 type wsConn struct {
 	s       *Server
+	ip      string // the client's address, for the per-IP cap
 	ws      *websocket.Conn
 	mu      sync.Mutex
 	queue   [][]byte
@@ -150,7 +154,20 @@ func (s *Server) connect(ctx *fasthttp.RequestCtx, c *caller) *apiError {
 	if e := checkID("device_id", device, maxDeviceID); e != nil {
 		return e
 	}
-	err := s.upgrader.Upgrade(ctx, func(ws *websocket.Conn) {
+	ip := ctx.RemoteIP().String()
+	if e := s.checkCaps(ip); e != nil {
+		return e
+	}
+	// The user's cap is its actor's, on whichever node owns it: asked
+	// before the upgrade, so that a refused device gets a 429 and no replay.
+	// Any other failure is left to OpenSession, which kicks "unavailable".
+	rctx, cancel := s.reqContext()
+	err := s.o.Node.CheckConnect(rctx, c.app.ID, c.user, device)
+	cancel()
+	if re, ok := actors.AsRequestError(err); ok && re.Code == wire.CodeTooManyConnections {
+		return s.fromActorError(err)
+	}
+	err = s.upgrader.Upgrade(ctx, func(ws *websocket.Conn) {
 		// fasthttp runs this on a goroutine of its own, which does not recover.
 		defer func() {
 			if v := recover(); v != nil {
@@ -161,7 +178,7 @@ func (s *Server) connect(ctx *fasthttp.RequestCtx, c *caller) *apiError {
 		// The connection is served on a goroutine of its own, so that
 		// fasthttp's handler returns and frees the request context (about
 		// 4 KiB a device); KeepHijackedConns leaves the connection open.
-		conn := s.track(ws)
+		conn := s.track(ws, ip)
 		if conn == nil {
 			return
 		}
@@ -173,32 +190,72 @@ func (s *Server) connect(ctx *fasthttp.RequestCtx, c *caller) *apiError {
 	return nil
 }
 
-// track registers a new long connection with the server (which closes it
-// and waits for it on Close), or closes it and returns nil when the server is
-// closing.
-func (s *Server) track(ws *websocket.Conn) *wsConn {
+// errTooManyConnections is the answer past a node's caps of long connections.
+func errTooManyConnections(format string, args ...any) *apiError {
+	return &apiError{Status: http.StatusTooManyRequests, Code: string(wire.CodeTooManyConnections), Message: fmt.Sprintf(format, args...)}
+}
+
+// checkCaps refuses a long connection from ip when the node has
+// MaxConnections, or ip has MaxConnectionsPerIP. Upgrades in flight are not
+// counted: track holds the caps exactly, after the upgrade.
+func (s *Server) checkCaps(ip string) *apiError {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.overCaps(ip)
+}
+
+// overCaps is checkCaps with s.mu held.
+func (s *Server) overCaps(ip string) *apiError {
+	if n := len(s.conns); n >= s.o.MaxConnections {
+		return errTooManyConnections("this node has %d long connections, its most (limits.max_connections); try again later or elsewhere", n)
+	}
+	if n := s.byIP[ip]; n >= s.o.MaxConnectionsPerIP {
+		return errTooManyConnections("%d long connections from %s already, the most one address may have (limits.max_connections_per_ip)", n, ip)
+	}
+	return nil
+}
+
+// track registers a new long connection from ip with the server (which
+// closes it and waits for it on Close), or closes it and returns nil when
+// the server is closing or the connection would pass a cap (upgrades that
+// raced past checkCaps: the client gets a "kicked" frame first).
+func (s *Server) track(ws *websocket.Conn, ip string) *wsConn {
 	conn := newWSConn(s, ws)
+	conn.ip = ip
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		ws.Close()
 		return nil
 	}
+	if s.overCaps(ip) != nil {
+		_ = ws.SetWriteDeadline(time.Now().Add(time.Second))
+		_ = ws.WriteMessage(websocket.TextMessage, actors.KickedFrame(string(wire.CodeTooManyConnections)))
+		ws.Close()
+		return nil
+	}
 	s.conns[conn] = struct{}{}
+	s.byIP[ip]++
 	s.wg.Add(1)
 	return conn
+}
+
+// untrack lets go of a long connection that ended.
+func (s *Server) untrack(conn *wsConn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.conns, conn)
+	if s.byIP[conn.ip]--; s.byIP[conn.ip] <= 0 {
+		delete(s.byIP, conn.ip)
+	}
+	s.wg.Done()
 }
 
 // serveConn runs one tracked long connection until the client goes away,
 // falls silent for the heartbeat timeout, or is kicked.
 func (s *Server) serveConn(conn *wsConn, c *caller, device string) {
 	ws := conn.ws
-	defer func() {
-		s.mu.Lock()
-		delete(s.conns, conn)
-		s.mu.Unlock()
-		s.wg.Done()
-	}()
+	defer s.untrack(conn)
 	// A panic while handling the client's frames closes this connection
 	// only (the session is closed by its own defer first).
 	defer func() {
@@ -213,8 +270,13 @@ func (s *Server) serveConn(conn *wsConn, c *caller, device string) {
 	sess, err := s.o.Node.OpenSession(ctx, c.app.ID, c.user, device, conn, true)
 	cancel()
 	if err != nil {
-		s.log.Warn("long connection refused", "app", c.app.ID, "user", c.user, "err", err)
-		conn.Kick("unavailable")
+		reason := "unavailable"
+		if re, ok := actors.AsRequestError(err); ok && re.Code == wire.CodeTooManyConnections {
+			reason = string(wire.CodeTooManyConnections) // a connect that raced past CheckConnect
+		} else {
+			s.log.Warn("long connection refused", "app", c.app.ID, "user", c.user, "err", err)
+		}
+		conn.Kick(reason)
 		<-conn.done
 		return
 	}
