@@ -161,7 +161,8 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 		ReadTimeout: cfg.Limits.ReadTimeout.Std(), WriteTimeout: cfg.Limits.WriteTimeout.Std(),
 		IdleTimeout: cfg.Limits.IdleTimeout.Std(), MaxHTTPConnections: cfg.Limits.MaxHTTPConnections,
 		MaxConnections: cfg.Limits.MaxConnections, MaxConnectionsPerIP: cfg.Limits.MaxConnectionsPerIP,
-		Gatherer: d.registry, Registerer: d.registry, Ready: d.ready,
+		SendQueueBytes: cfg.Limits.WSSendQueueBytes,
+		Gatherer:       d.registry, Registerer: d.registry, Ready: d.ready,
 	})
 	if err != nil {
 		return err

@@ -59,8 +59,13 @@ type Options struct {
 	// upgrade is refused with 429 too_many_connections. Defaults 100,000
 	// and 1,000.
 	MaxConnections, MaxConnectionsPerIP int
-	Logger                              *slog.Logger
-	Gatherer                            prometheus.Gatherer // /metrics; nil serves none
+	// SendQueueBytes bounds the frames a long connection holds for a client
+	// that reads slower than they come; past it the client is kicked
+	// (slow_consumer). A frame is always taken when nothing waits, whatever
+	// its size. Default 4 MiB.
+	SendQueueBytes int
+	Logger         *slog.Logger
+	Gatherer       prometheus.Gatherer // /metrics; nil serves none
 	// Registerer takes the server's own series
 	// (pushd_panics_recovered_total); nil registers none.
 	Registerer prometheus.Registerer
@@ -129,6 +134,9 @@ func New(o Options) (*Server, error) {
 	}
 	if o.MaxHTTPConnections <= 0 {
 		o.MaxHTTPConnections = 32768
+	}
+	if o.SendQueueBytes <= 0 {
+		o.SendQueueBytes = 4 << 20
 	}
 	if o.MaxConnections <= 0 {
 		o.MaxConnections = 100_000

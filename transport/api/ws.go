@@ -17,7 +17,6 @@ import (
 
 // Long-connection limits.
 const (
-	wsQueue        = 4096     // frames waiting for a slow client before it is dropped
 	wsMaxFrame     = 64 << 10 // largest client frame
 	wsWriteTimeout = 10 * time.Second
 	wsReadBuffer   = 512
@@ -32,11 +31,15 @@ var pongFrame = []byte(`{"type":"pong"}`)
 // there is something to write, and the queue grows only while frames wait, so
 // an idle connection holds neither a goroutine nor a buffer for writing.
 type wsConn struct {
-	s       *Server
-	ip      string // the client's address, for the per-IP cap
-	ws      *websocket.Conn
-	mu      sync.Mutex
-	queue   [][]byte
+	s     *Server
+	ip    string // the client's address, for the per-IP cap
+	ws    *websocket.Conn
+	mu    sync.Mutex
+	queue [][]byte
+	// queued is the bytes of the frames not written yet: those in queue and
+	// those the writer took and has not written. At most Options.SendQueueBytes
+	// (or one frame of any size, when nothing else waits).
+	queued  int
 	kick    *string // set once: the reason to send in "kicked" before closing
 	writing bool    // a writer goroutine is running
 	closed  bool    // the connection is closed for writing
@@ -48,20 +51,35 @@ func newWSConn(s *Server, ws *websocket.Conn) *wsConn {
 	return &wsConn{s: s, ws: ws, done: make(chan struct{})}
 }
 
-// Write queues frames; a client too slow to drain wsQueue frames is dropped.
+// Write queues frames. A frame that would make more than
+// Options.SendQueueBytes wait kicks the client (slow_consumer): the frames
+// already queued are written, then "kicked", and the rest are not kept; the
+// client catches up from its cursor when it connects again. (A replay is
+// not paced yet: one larger than the cap on a link slower than the disk
+// takes a reconnect per SendQueueBytes.)
 func (c *wsConn) Write(frames [][]byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.kick != nil || c.closed {
 		return
 	}
-	if len(c.queue)+len(frames) > wsQueue {
-		reason := "slow_consumer"
-		c.kick = &reason
-	} else {
-		c.queue = append(c.queue, frames...)
+	for _, f := range frames {
+		if c.queued > 0 && c.queued+len(f) > c.s.o.SendQueueBytes {
+			reason := "slow_consumer"
+			c.kick = &reason
+			break
+		}
+		c.queue = append(c.queue, f)
+		c.queued += len(f)
 	}
 	c.startWriter()
+}
+
+// wrote accounts for a frame of n bytes written.
+func (c *wsConn) wrote(n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.queued -= n
 }
 
 // Kick sends "kicked" after the frames already queued and closes the connection.
@@ -108,6 +126,7 @@ func (c *wsConn) writeLoop() {
 				c.finish()
 				return
 			}
+			c.wrote(len(f))
 		}
 		if kick != nil {
 			c.mu.Lock()
