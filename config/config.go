@@ -30,6 +30,7 @@ const (
 	defaultMaxConnections      = 100_000
 	defaultMaxConnectionsPerIP = 1000
 	defaultWSSendQueueBytes    = 4 << 20
+	defaultMinFreeDiskBytes    = 256 << 20
 
 	defaultClusterName   = "node-1"
 	defaultClusterBind   = "127.0.0.1:7946"
@@ -129,6 +130,12 @@ type Limits struct {
 	// is kicked (slow_consumer) and catches up from its cursor when it
 	// connects again. At least 65536. Default 4 MiB (4194304).
 	WSSendQueueBytes int `yaml:"ws_send_queue_bytes"`
+	// MinFreeDiskBytes is the free space kept on the data_dir's disk: below
+	// it, requests that add data (sends, binds, group and call changes) are
+	// refused with 503 storage_unavailable while reads, connections and
+	// pushes already accepted go on, until space returns. -1: no reserve.
+	// Default 268435456 (256 MiB).
+	MinFreeDiskBytes int `yaml:"min_free_disk_bytes"`
 }
 
 // Cluster is a node's cluster membership (memberlist) and actor remoting (protoactor) settings.
@@ -408,6 +415,7 @@ func (c *Config) EnsureDefaults() {
 	setIntDefault(&c.Limits.MaxConnections, defaultMaxConnections)
 	setIntDefault(&c.Limits.MaxConnectionsPerIP, defaultMaxConnectionsPerIP)
 	setIntDefault(&c.Limits.WSSendQueueBytes, defaultWSSendQueueBytes)
+	setIntDefault(&c.Limits.MinFreeDiskBytes, defaultMinFreeDiskBytes)
 	setString(&c.Cluster.Name, defaultClusterName)
 	setString(&c.Cluster.Bind, defaultClusterBind)
 	setString(&c.Cluster.Remote, defaultClusterRemote)

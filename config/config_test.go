@@ -36,6 +36,7 @@ func TestDefault(t *testing.T) {
 		{"limits.max_connections", c.Limits.MaxConnections, 100_000},
 		{"limits.max_connections_per_ip", c.Limits.MaxConnectionsPerIP, 1000},
 		{"limits.ws_send_queue_bytes", c.Limits.WSSendQueueBytes, 4 << 20},
+		{"limits.min_free_disk_bytes", c.Limits.MinFreeDiskBytes, 256 << 20},
 		{"cluster.name", c.Cluster.Name, "node-1"},
 		{"cluster.bind", c.Cluster.Bind, "127.0.0.1:7946"},
 		{"cluster.advertise", c.Cluster.Advertise, ""},

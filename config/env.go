@@ -44,6 +44,7 @@ func envVars() []envVar {
 		{"PUSHD_LIMITS_MAX_CONNECTIONS", "limits.max_connections", setInt(func(c *Config) *int { return &c.Limits.MaxConnections })},
 		{"PUSHD_LIMITS_MAX_CONNECTIONS_PER_IP", "limits.max_connections_per_ip", setInt(func(c *Config) *int { return &c.Limits.MaxConnectionsPerIP })},
 		{"PUSHD_LIMITS_WS_SEND_QUEUE_BYTES", "limits.ws_send_queue_bytes", setInt(func(c *Config) *int { return &c.Limits.WSSendQueueBytes })},
+		{"PUSHD_LIMITS_MIN_FREE_DISK_BYTES", "limits.min_free_disk_bytes", setInt(func(c *Config) *int { return &c.Limits.MinFreeDiskBytes })},
 		{"PUSHD_CLUSTER_NAME", "cluster.name", setStr(func(c *Config) *string { return &c.Cluster.Name })},
 		{"PUSHD_CLUSTER_BIND", "cluster.bind", setStr(func(c *Config) *string { return &c.Cluster.Bind })},
 		{"PUSHD_CLUSTER_ADVERTISE", "cluster.advertise", setStr(func(c *Config) *string { return &c.Cluster.Advertise })},

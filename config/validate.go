@@ -151,6 +151,9 @@ func (c *Config) validate() problems {
 			ps.add(n.key, "must be at least 1, got %d", n.v)
 		}
 	}
+	if c.Limits.MinFreeDiskBytes < -1 {
+		ps.add("limits.min_free_disk_bytes", "must be -1 (no reserve) or more, got %d", c.Limits.MinFreeDiskBytes)
+	}
 	if c.Limits.WSSendQueueBytes < minWSSendQueueBytes {
 		ps.add("limits.ws_send_queue_bytes", "must be at least %d (64 KiB, two of the largest frames), got %d", minWSSendQueueBytes, c.Limits.WSSendQueueBytes)
 	}

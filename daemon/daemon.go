@@ -84,10 +84,24 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("daemon: data dir: %w", err)
 	}
-	d.store, err = storage.Open(filepath.Join(cfg.DataDir, "store"), storage.Options{Logger: d.log.With("component", "storage")})
+	d.store, err = storage.Open(filepath.Join(cfg.DataDir, "store"), storage.Options{Logger: d.log.With("component", "storage"),
+		MinFreeBytes: int64(cfg.Limits.MinFreeDiskBytes)})
 	if err != nil {
 		return err
 	}
+	store := d.store
+	d.registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pushd_storage_low_space",
+			Help: "1 while the data_dir's disk has less free space than limits.min_free_disk_bytes and new data is refused."},
+			func() float64 {
+				if store.LowSpace() {
+					return 1
+				}
+				return 0
+			}),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "pushd_storage_refused_no_space_total",
+			Help: "Writes of new data refused because the disk was short of space."},
+			func() float64 { return float64(store.Stats().RefusedNoSpace) }))
 	if cfg.Simulator.Enabled {
 		if err := d.startSimulator(); err != nil {
 			return err
