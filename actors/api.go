@@ -79,10 +79,8 @@ func (n *Node) SendMany(ctx context.Context, msgs []*wire.Message) ([]*wire.Send
 		if err == nil {
 			var reply proto.Message
 			if reply, err = unpack(res); err == nil {
-				if _, moved := reply.(*wire.NotOwner); !moved {
-					if err = ReplyError(reply); err == nil {
-						replies[i] = reply.(*wire.SendReply)
-					}
+				var moved bool
+				if replies[i], moved, err = sendReplyOf(reply); !moved {
 					errs[i] = err
 					continue
 				}
@@ -303,4 +301,21 @@ func (n *Node) TestPush(ctx context.Context, app, pushID string, pc *wire.PushCo
 	nt.DryRun = dryRun
 	res := s.Send(ctx, nt)
 	return b, res, nil
+}
+
+// sendReplyOf reads a send's answer: the reply, whether the receiver's
+// owner moved (try again, routed), or the error it carries. A reply of any
+// other type (a peer of another version, or a bug) is an error.
+func sendReplyOf(reply proto.Message) (*wire.SendReply, bool, error) {
+	if _, moved := reply.(*wire.NotOwner); moved {
+		return nil, true, nil
+	}
+	if err := ReplyError(reply); err != nil {
+		return nil, false, err
+	}
+	r, ok := reply.(*wire.SendReply)
+	if !ok {
+		return nil, false, fmt.Errorf("actors: a send was answered with %T, not a SendReply", reply)
+	}
+	return r, false, nil
 }

@@ -121,7 +121,7 @@ func (c *callActor) invite(r *wire.CallRequest) *wire.CallReply {
 		names = append(names, u)
 	}
 	if err := c.store(rec); err != nil {
-		return &wire.CallReply{Error: errReply(wire.CodeStorageFailed, "%v", err)}
+		return &wire.CallReply{Error: storageError(err, "%v", err)}
 	}
 	c.rec = rec
 	c.arm()
@@ -152,7 +152,7 @@ func (c *callActor) cancel(r *wire.CallRequest) *wire.CallReply {
 	}
 	rec.Ended = true
 	if err := c.store(rec); err != nil {
-		return &wire.CallReply{Error: errReply(wire.CodeStorageFailed, "%v", err)}
+		return &wire.CallReply{Error: storageError(err, "%v", err)}
 	}
 	c.emit(events)
 	return &wire.CallReply{CallId: c.id}
@@ -179,7 +179,7 @@ func (c *callActor) answer(r *wire.CallRequest) *wire.CallReply {
 	}
 	rec.Ended = ringing(rec) == 0
 	if err := c.store(rec); err != nil {
-		return &wire.CallReply{Error: errReply(wire.CodeStorageFailed, "%v", err)}
+		return &wire.CallReply{Error: storageError(err, "%v", err)}
 	}
 	fields := map[string]any{"invitee": r.User, "extended_data": r.ExtendedData}
 	c.emit([]eventFor{

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/pushd-im/pushd/storage"
 	"github.com/pushd-im/pushd/wire"
 )
 
@@ -40,6 +41,17 @@ func AsRequestError(err error) (*RequestError, bool) {
 func hasCode(err error, code wire.ErrorCode) bool {
 	re, ok := AsRequestError(err)
 	return ok && re.Code == code
+}
+
+// storageError is the reply to a request whose store read or write failed:
+// storage_unavailable while the disk is short of space (the client may retry
+// later), storage_failed otherwise.
+func storageError(err error, format string, args ...any) *wire.Error {
+	code := wire.CodeStorageFailed
+	if errors.Is(err, storage.ErrNoSpace) {
+		code = wire.CodeStorageUnavailable
+	}
+	return errReply(code, format, args...)
 }
 
 // errReply builds a wire.Error; the code is typed so that only a constant of

@@ -111,7 +111,7 @@ func (g *groupActor) envelope(ctx actor.Context, env any) {
 			return len(r.Messages) < limit
 		})
 		if err != nil {
-			r.Error = errReply(wire.CodeStorageFailed, "%v", err)
+			r.Error = storageError(err, "%v", err)
 		}
 		g.reply(ctx, sender, r)
 	case *wire.SendRequest:
@@ -184,7 +184,7 @@ func (g *groupActor) set(m *wire.GroupSetRequest) *wire.GroupSetReply {
 	}
 	b.PutGroup(&wire.GroupRecord{App: g.app, Group: g.group, Members: uint64(len(next)), CreatedAtMs: g.n.now().UnixMilli()})
 	if err := st.Commit(b, true); err != nil {
-		return &wire.GroupSetReply{Error: errReply(wire.CodeStorageFailed, "%v", err)}
+		return &wire.GroupSetReply{Error: storageError(err, "%v", err)}
 	}
 	g.exists, g.members = true, next
 	ctx, cancel := context.WithTimeout(context.Background(), 4*g.n.o.RequestTimeout)

@@ -8,6 +8,8 @@ import (
 	"encoding/hex"
 	"strings"
 	"time"
+
+	"github.com/pushd-im/pushd/storage"
 )
 
 var idEncoding = base32.NewEncoding("0123456789abcdefghijklmnopqrstuv").WithPadding(base32.NoPadding)
@@ -27,18 +29,21 @@ func PushID(app, provider, token string) string {
 	return "p" + hex.EncodeToString(h[:15])
 }
 
+// The routing keys of the actors are the owner keys of their data in storage,
+// so that storage.ShardOf places both alike.
+
 // UserKey is the routing key of a user: "u/<app>/<user>".
-func UserKey(app, user string) string { return "u/" + app + "/" + user }
+func UserKey(app, user string) string { return storage.UserKey(app, user) }
 
 // GroupKey is the routing key of a group: "g/<app>/<group>".
-func GroupKey(app, group string) string { return "g/" + app + "/" + group }
+func GroupKey(app, group string) string { return storage.GroupKey(app, group) }
 
 // CallKey is the routing key of a call: "c/<app>/<call_id>".
-func CallKey(app, callID string) string { return "c/" + app + "/" + callID }
+func CallKey(app, callID string) string { return storage.CallKey(app, callID) }
 
 // TokenKey is the routing key of a push id's token actor, which keeps the
 // push id index entry: "t/<app>/<push_id>".
-func TokenKey(app, pushID string) string { return "t/" + app + "/" + pushID }
+func TokenKey(app, pushID string) string { return storage.TokenKey(app, pushID) }
 
 // nodeKeyPrefix addresses a node's router itself ("n/<node>"): work for the
 // users a node owns, not for one actor.

@@ -22,8 +22,8 @@ type job struct {
 // chunkRef counts the pushes of an outbox chunk not yet answered for good
 // (or written as jobs of their own); the last one deletes the record.
 type chunkRef struct {
-	id   uint64
-	left atomic.Int64
+	shard, id uint64
+	left      atomic.Int64
 }
 
 // newJob builds the job that pushes m to binding bd of user (without an
@@ -61,7 +61,7 @@ func pushExpiry(m *wire.Message, now time.Time, ttl time.Duration) int64 {
 
 // chunkJobs are the pushes of an outbox chunk, sharing one chunkRef.
 func (n *Node) chunkJobs(c *wire.PushChunk) []job {
-	ref := &chunkRef{id: c.Id}
+	ref := &chunkRef{shard: storage.ChunkShard(c), id: c.Id}
 	ref.left.Store(int64(len(c.Bindings)))
 	made := time.UnixMilli(c.CreatedAtMs)
 	jobs := make([]job, len(c.Bindings))
@@ -84,7 +84,7 @@ func (n *Node) releaseChunks(refs []*chunkRef) {
 		if b == nil {
 			b = n.o.Store.NewBatch()
 		}
-		b.DeletePushChunk(r.id)
+		b.DeletePushChunk(r.shard, r.id)
 	}
 	if b != nil {
 		n.o.Store.CommitAsync(b, false, nil)
@@ -126,7 +126,7 @@ func (n *Node) dispatchJobs(jobs []job, now time.Time) {
 				b = n.o.Store.NewBatch()
 			}
 			if j.chunk == nil {
-				b.DeletePush(j.Id)
+				b.DeletePush(j.PushJob)
 			} else {
 				dropped = append(dropped, j.chunk)
 			}
@@ -172,7 +172,7 @@ func (n *Node) recoverOutbox() error {
 		}
 		if len(c.Bindings) == 0 {
 			b := n.o.Store.NewBatch()
-			b.DeletePushChunk(c.Id)
+			b.DeletePushChunk(storage.ChunkShard(c), c.Id)
 			n.o.Store.CommitAsync(b, false, nil)
 			return true
 		}

@@ -76,6 +76,13 @@ func (n *Node) OpenSession(ctx context.Context, app, user, device string, conn C
 	return s, nil
 }
 
+// CheckConnect says whether the user's device may open a long connection
+// now: an error with code wire.CodeTooManyConnections when the user has its
+// most already. It changes nothing; OpenSession holds the same cap.
+func (n *Node) CheckConnect(ctx context.Context, app, user, device string) error {
+	return n.requestReply(ctx, UserKey(app, user), &wire.ConnectCheck{App: app, User: user, DeviceId: device})
+}
+
 // Ack tells the user actor that the device has everything up to seq in stream.
 func (s *Session) Ack(stream string, seq uint64) {
 	s.n.Tell(s.key, &wire.AckRequest{App: s.app, User: s.user, DeviceId: s.device, SessionId: s.id, Stream: stream, Seq: seq})

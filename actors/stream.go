@@ -88,7 +88,7 @@ func (c *sendCommit) answer(d *sendDedupe, reply func(*actor.PID, *wire.SendRepl
 	m := c.msg
 	for _, s := range senders {
 		if c.err != nil {
-			reply(s, &wire.SendReply{Error: errReply(wire.CodeStorageFailed, "message not stored: %v", c.err)})
+			reply(s, &wire.SendReply{Error: storageError(c.err, "message not stored: %v", c.err)})
 		} else {
 			reply(s, &wire.SendReply{MessageId: m.MessageId, Seq: m.Seq, TimestampMs: m.TimestampMs})
 		}

@@ -50,9 +50,9 @@ func (t *tokenActor) Receive(ctx actor.Context) {
 
 func (t *tokenActor) handle(msg proto.Message) proto.Message {
 	st := t.n.o.Store
-	app, user, held, err := st.PushOwner(t.pushID)
+	app, user, held, err := st.PushOwner(t.app, t.pushID)
 	if err != nil {
-		return &wire.PushIDOwner{Error: errReply(wire.CodeStorageFailed, "%v", err)}
+		return &wire.PushIDOwner{Error: storageError(err, "%v", err)}
 	}
 	held = held && app == t.app
 	switch m := msg.(type) {
@@ -71,7 +71,7 @@ func (t *tokenActor) handle(msg proto.Message) proto.Message {
 		b := st.NewBatch()
 		b.PutPushOwner(t.pushID, t.app, m.User)
 		if err := st.Commit(b, true); err != nil {
-			return &wire.PushIDOwner{Error: errReply(wire.CodeStorageFailed, "%v", err)}
+			return &wire.PushIDOwner{Error: storageError(err, "%v", err)}
 		}
 		return &wire.PushIDOwner{}
 	case *wire.PushIDRelease:
@@ -79,9 +79,9 @@ func (t *tokenActor) handle(msg proto.Message) proto.Message {
 			return &wire.Reply{} // taken by another user since, or gone already
 		}
 		b := st.NewBatch()
-		b.DeletePushOwner(t.pushID)
+		b.DeletePushOwner(t.app, t.pushID)
 		if err := st.Commit(b, true); err != nil {
-			return &wire.Reply{Error: errReply(wire.CodeStorageFailed, "%v", err)}
+			return &wire.Reply{Error: storageError(err, "%v", err)}
 		}
 		return &wire.Reply{}
 	}

@@ -17,6 +17,12 @@ const inbox = "inbox"
 // maxDevices is how many devices one user may bind (README, "HTTP API", POST /v1/devices).
 const maxDevices = 10
 
+// maxConnections is how many long connections one user may have, one per
+// device, on all nodes together: as many as it may bind devices (README,
+// "Limits"). Without it each new device_id opened a session and replayed
+// the whole inbox.
+const maxConnections = maxDevices
+
 // drainChunk is how many frames one Deliver carries when a device catches up.
 const drainChunk = 256
 
@@ -158,6 +164,8 @@ func (u *userActor) envelope(ctx actor.Context, env any) {
 		u.respond(ctx, sender, u.logout(ctx, m))
 	case *wire.DevicesRequest:
 		u.respond(ctx, sender, u.devices())
+	case *wire.ConnectCheck:
+		u.respond(ctx, sender, u.connectCheck(m.DeviceId))
 	case *wire.ConnectRequest:
 		u.connect(ctx, sender, m)
 	case *wire.DisconnectRequest:
@@ -216,7 +224,7 @@ func (u *userActor) bind(req *wire.BindRequest) *wire.BindReply {
 	b.PutBinding(nb)
 	b.DeleteVerdict(u.app, u.user, nb.PushId) // a new registration starts without a verdict
 	if err := st.Commit(b, true); err != nil {
-		return &wire.BindReply{Error: errReply(wire.CodeStorageFailed, "%v", err)}
+		return &wire.BindReply{Error: storageError(err, "%v", err)}
 	}
 	for _, id := range replaced {
 		u.dropped(id, true)
@@ -264,7 +272,7 @@ func (u *userActor) unbind(m *wire.UnbindRequest) *wire.Reply {
 	b := u.n.o.Store.NewBatch()
 	b.DeleteBinding(u.app, u.user, m.PushId)
 	if err := u.n.o.Store.Commit(b, true); err != nil {
-		return &wire.Reply{Error: errReply(wire.CodeStorageFailed, "%v", err)}
+		return &wire.Reply{Error: storageError(err, "%v", err)}
 	}
 	u.dropped(m.PushId, !m.Moved)
 	reason := m.Reason
@@ -288,11 +296,11 @@ func (u *userActor) logout(ctx actor.Context, m *wire.LogoutRequest) *wire.Reply
 		}
 	}
 	for _, p := range u.pending[m.DeviceId] {
-		b.DeletePush(p.job.Id)
+		b.DeletePush(p.job)
 	}
 	if !b.Empty() {
 		if err := u.n.o.Store.Commit(b, true); err != nil {
-			return &wire.Reply{Error: errReply(wire.CodeStorageFailed, "%v", err)}
+			return &wire.Reply{Error: storageError(err, "%v", err)}
 		}
 	}
 	for _, id := range removed {
@@ -313,10 +321,10 @@ func (u *userActor) devices() *wire.DevicesReply {
 	out := &wire.DevicesReply{}
 	verdicts, err := u.n.o.Store.Verdicts(u.app, u.user)
 	if err != nil {
-		return &wire.DevicesReply{Error: errReply(wire.CodeStorageFailed, "%v", err)}
+		return &wire.DevicesReply{Error: storageError(err, "%v", err)}
 	}
 	for _, b := range u.sortedBindings() {
-		c := proto.Clone(b).(*wire.Binding)
+		c := proto.CloneOf(b)
 		if v := verdicts[c.PushId]; v != nil {
 			c.LastVerdict, c.LastReason, c.LastVerdictAtMs = v.Verdict, v.Reason, v.AtMs
 		}

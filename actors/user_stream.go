@@ -235,7 +235,7 @@ func (u *userActor) ack(m *wire.AckRequest) {
 	keep := ps[:0]
 	for _, p := range ps {
 		if p.stream == m.Stream && p.seq <= seq {
-			b.DeletePush(p.job.Id)
+			b.DeletePush(p.job)
 			u.n.o.Metrics.PushesDeduped.Inc()
 			continue
 		}
@@ -253,6 +253,10 @@ func (u *userActor) ack(m *wire.AckRequest) {
 // connect registers a session for the device (kicking an older one) and sends
 // it everything after its cursors, each stream in order, before any live message.
 func (u *userActor) connect(ctx actor.Context, sender *actor.PID, m *wire.ConnectRequest) {
+	if r := u.connectCheck(m.DeviceId); r.Error != nil {
+		u.respond(ctx, sender, r)
+		return
+	}
 	if old := u.sessions[m.DeviceId]; old != nil && old.id != m.SessionId {
 		u.n.send(ctx, old.pid, "", &wire.Kick{Reason: "connected_elsewhere", SessionId: old.id})
 	}
@@ -276,6 +280,16 @@ func (u *userActor) connect(ctx actor.Context, sender *actor.PID, m *wire.Connec
 		stream := "group:" + g
 		u.drainStream(ctx, m.DeviceId, s, stream, max(u.cursor(m.DeviceId, stream), groups[g]), ^uint64(0))
 	}
+}
+
+// connectCheck refuses a new device's connection when the user has
+// maxConnections already; a device that is connected may connect again (the
+// new connection replaces its old one).
+func (u *userActor) connectCheck(device string) *wire.Reply {
+	if _, ok := u.sessions[device]; !ok && len(u.sessions) >= maxConnections {
+		return &wire.Reply{Error: errReply(wire.CodeTooManyConnections, "user %s already has %d long connections (one per device); close one first", u.user, len(u.sessions))}
+	}
+	return &wire.Reply{}
 }
 
 // drainStream sends the session the stream's messages with after < seq <= upto.

@@ -34,7 +34,7 @@ func (v *vendorActor) flushWrites() {
 // done removes the job from the outbox: its own record, or its share of its chunk.
 func (v *vendorActor) done(j job) {
 	if j.chunk == nil {
-		v.batch().DeletePush(j.Id)
+		v.batch().DeletePush(j.PushJob)
 		return
 	}
 	v.release = append(v.release, j.chunk)

@@ -1,10 +1,16 @@
 package actors
 
 import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/pushd-im/pushd/internal/testwait"
 	"github.com/pushd-im/pushd/push"
+	"github.com/pushd-im/pushd/storage"
 	"github.com/pushd-im/pushd/wire"
 )
 
@@ -170,5 +176,316 @@ func TestAndroidPushWithOnlyContentGetsATitle(t *testing.T) {
 	n := notification(app, &wire.PushJob{App: "demo", Provider: "apns", PushConfig: &wire.PushConfig{Content: "hello"}})
 	if n.Title != "" {
 		t.Errorf("apns got a title %q", n.Title)
+	}
+}
+
+// scriptedSender is a fake vendor client: each Send gets the next of its
+// answers (the last one again once they run out); it counts Sends and Refreshes.
+type scriptedSender struct {
+	mu        sync.Mutex
+	answers   []push.Result
+	sends     int
+	refreshes int
+}
+
+func (s *scriptedSender) Send(ctx context.Context, n *push.Notification) push.Result {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	res := s.answers[min(s.sends, len(s.answers)-1)]
+	s.sends++
+	return res
+}
+
+func (s *scriptedSender) Refresh() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refreshes++
+}
+
+func (s *scriptedSender) counts() (sends, refreshes int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sends, s.refreshes
+}
+
+// manualClock is a Clock that moves only when the test advances it, so that
+// a Retry-After or the vendor's next day comes when the test says and the
+// timers the vendor actor sets can be read.
+type manualClock struct {
+	mu     sync.Mutex
+	now    time.Time
+	next   int
+	timers map[int]*manualTimer
+}
+
+type manualTimer struct {
+	d   time.Duration // as set, for armed
+	due time.Time
+	f   func()
+}
+
+func newManualClock(now time.Time) *manualClock {
+	return &manualClock{now: now, timers: map[int]*manualTimer{}}
+}
+
+func (c *manualClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *manualClock) AfterFunc(d time.Duration, f func()) func() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.next++
+	id := c.next
+	c.timers[id] = &manualTimer{d: d, due: c.now.Add(d), f: f}
+	return func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		_, ok := c.timers[id]
+		delete(c.timers, id)
+		return ok
+	}
+}
+
+// Advance moves the clock by d and runs the timers due by then before it
+// returns, so that what they send is queued before the test goes on.
+func (c *manualClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	var due []*manualTimer
+	for id, t := range c.timers {
+		if !t.due.After(c.now) {
+			due = append(due, t)
+			delete(c.timers, id)
+		}
+	}
+	c.mu.Unlock()
+	for _, t := range due {
+		t.f()
+	}
+}
+
+// armed returns the durations of the timers set and not yet fired for which
+// keep is true.
+func (c *manualClock) armed(keep func(time.Duration) bool) []time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var ds []time.Duration
+	for _, t := range c.timers {
+		if keep(t.d) {
+			ds = append(ds, t.d)
+		}
+	}
+	return ds
+}
+
+// onlyNode owns every key: a cluster of one.
+type onlyNode struct{}
+
+func (onlyNode) Owner(string) (string, string) { return "n1", "" }
+func (onlyNode) Self() string                  { return "n1" }
+
+// verdictRig is one node with an FCM binding for bob whose vendor client is a
+// scriptedSender; alice's message to offline bob makes one push.
+type verdictRig struct {
+	t      *testing.T
+	n      *Node
+	store  *storage.Store
+	clock  *manualClock
+	sender *scriptedSender
+	pushID string
+}
+
+const verdictWait = 10 * time.Second
+
+func startVerdictRig(t *testing.T, answers ...push.Result) *verdictRig {
+	t.Helper()
+	st, err := storage.Open(t.TempDir(), storage.Options{CacheBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &verdictRig{t: t, store: st, sender: &scriptedSender{answers: answers},
+		// 15:30 UTC: FCM's quota day turns at UTC midnight, 8h30 later.
+		clock: newManualClock(time.Date(2026, 11, 26, 15, 30, 0, 0, time.UTC))}
+	app := &App{ID: "demo", Senders: map[push.Provider]push.Sender{push.FCM: r.sender}}
+	r.n, err = New(Options{Store: st, Apps: map[string]*App{"demo": app}, Clock: r.clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.n.Start(onlyNode{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), verdictWait)
+		defer cancel()
+		_ = r.n.Shutdown(ctx)
+		_ = st.Close()
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), verdictWait)
+	defer cancel()
+	r.pushID, err = r.n.Bind(ctx, &wire.Binding{App: "demo", User: "bob", DeviceId: "pixel", Provider: string(push.FCM), Token: "tok-bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.n.Send(ctx, &wire.Message{MessageId: NewMessageID(r.clock.Now()), App: "demo", From: "alice", To: "bob", Type: 1, Body: "hi",
+		PushConfig: &wire.PushConfig{Title: "alice", Content: "hi"}}); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// waitVerdict waits until bob's binding shows verdict v and returns its record.
+func (r *verdictRig) waitVerdict(v push.Verdict) *wire.VerdictRecord {
+	r.t.Helper()
+	var rec *wire.VerdictRecord
+	testwait.Until(r.t, verdictWait, func() error {
+		vs, err := r.store.Verdicts("demo", "bob")
+		if err != nil {
+			return err
+		}
+		if rec = vs[r.pushID]; rec.GetVerdict() != string(v) {
+			return fmt.Errorf("verdict %q, want %q", rec.GetVerdict(), v)
+		}
+		return nil
+	})
+	return rec
+}
+
+// waitSends waits until the vendor was called n times.
+func (r *verdictRig) waitSends(n int) {
+	r.t.Helper()
+	testwait.Until(r.t, verdictWait, func() error {
+		if got, _ := r.sender.counts(); got != n {
+			return fmt.Errorf("%d sends, want %d", got, n)
+		}
+		return nil
+	})
+}
+
+// waitOutbox waits until the outbox holds n pushes.
+func (r *verdictRig) waitOutbox(n int) {
+	r.t.Helper()
+	testwait.Until(r.t, verdictWait, func() error {
+		got := 0
+		if err := r.store.Pushes(func(*wire.PushJob) bool { got++; return true }); err != nil {
+			return err
+		}
+		if got != n {
+			return fmt.Errorf("%d pushes in the outbox, want %d", got, n)
+		}
+		return nil
+	})
+}
+
+// expectCounts checks the vendor calls and credential refreshes so far.
+func (r *verdictRig) expectCounts(sends, refreshes int) {
+	r.t.Helper()
+	if s, f := r.sender.counts(); s != sends || f != refreshes {
+		r.t.Fatalf("%d sends and %d refreshes, want %d and %d", s, f, sends, refreshes)
+	}
+}
+
+// retryTimers are the durations of the pending timers that can be a retry's:
+// the user actor's idle check (Options.IdleTimeout, 2 minutes) is not one.
+func (r *verdictRig) retryTimers() []time.Duration {
+	return r.clock.armed(func(d time.Duration) bool { return d != 2*time.Minute })
+}
+
+// TestVendorVerdicts: each answer of a vendor to one push, and what the
+// vendor actor does about it.
+func TestVendorVerdicts(t *testing.T) {
+	delivered := push.Result{Verdict: push.Delivered, Status: 200}
+	cases := []struct {
+		name    string
+		answers []push.Result
+		check   func(t *testing.T, r *verdictRig)
+	}{
+		{"delivered: done", []push.Result{delivered}, func(t *testing.T, r *verdictRig) {
+			r.waitVerdict(push.Delivered)
+			r.waitOutbox(0)
+			r.expectCounts(1, 0)
+		}},
+		{"retry: again after the vendor's Retry-After", []push.Result{
+			{Verdict: push.Retry, Status: 503, Reason: "Unavailable", RetryAfter: 7 * time.Second}, delivered,
+		}, func(t *testing.T, r *verdictRig) {
+			// The verdict is written with the retry's timer set.
+			r.waitVerdict(push.Retry)
+			if ds := r.retryTimers(); len(ds) != 1 || ds[0] != 7*time.Second {
+				t.Fatalf("timers %v after a Retry-After of 7s, want one of 7s", ds)
+			}
+			r.waitOutbox(1)
+			r.clock.Advance(7*time.Second - time.Millisecond)
+			if ds := r.retryTimers(); len(ds) != 1 {
+				t.Fatalf("the retry fired before its Retry-After: timers %v", ds)
+			}
+			r.expectCounts(1, 0)
+			r.clock.Advance(time.Millisecond)
+			r.waitSends(2)
+			r.waitVerdict(push.Delivered)
+			r.waitOutbox(0)
+		}},
+		{"retry: backoff without a Retry-After", []push.Result{{Verdict: push.Retry, Status: 500}, delivered}, func(t *testing.T, r *verdictRig) {
+			r.waitVerdict(push.Retry)
+			if ds := r.retryTimers(); len(ds) != 1 || ds[0] < retryBase-retryBase/5 || ds[0] > retryBase+retryBase/5 {
+				t.Fatalf("timers %v after a first retry, want one of %v ± 20%%", ds, retryBase)
+			}
+			r.clock.Advance(retryBase + retryBase/5)
+			r.waitSends(2)
+			r.waitVerdict(push.Delivered)
+			r.waitOutbox(0)
+		}},
+		{"token invalid: dropped and the binding unbound", []push.Result{{Verdict: push.TokenInvalid, Status: 404, Reason: "UNREGISTERED"}}, func(t *testing.T, r *verdictRig) {
+			testwait.Until(t, verdictWait, func() error {
+				if _, ok, err := r.store.Binding("demo", "bob", r.pushID); err != nil || ok {
+					return fmt.Errorf("binding still there (err %v)", err)
+				}
+				return nil
+			})
+			r.waitOutbox(0)
+			r.expectCounts(1, 0)
+		}},
+		{"auth expired: refreshed once, then sent again", []push.Result{{Verdict: push.AuthExpired, Status: 401}, delivered}, func(t *testing.T, r *verdictRig) {
+			r.waitVerdict(push.Delivered)
+			r.waitOutbox(0)
+			r.expectCounts(2, 1)
+		}},
+		{"auth expired after the refresh: dropped as a bad request", []push.Result{{Verdict: push.AuthExpired, Status: 401, Reason: "THIRD_PARTY_AUTH_ERROR"}}, func(t *testing.T, r *verdictRig) {
+			rec := r.waitVerdict(push.BadRequest)
+			if !strings.HasPrefix(rec.Reason, "auth failed after refresh") {
+				t.Errorf("reason %q", rec.Reason)
+			}
+			r.waitOutbox(0)
+			r.expectCounts(2, 1)
+		}},
+		{"quota exhausted: held until the vendor's next day", []push.Result{{Verdict: push.QuotaExhausted, Status: 429, Reason: "QUOTA_EXCEEDED"}, delivered}, func(t *testing.T, r *verdictRig) {
+			r.waitVerdict(push.QuotaExhausted)
+			nextDay := untilNextVendorDay(push.FCM, r.clock.Now())
+			if ds := r.retryTimers(); len(ds) != 1 || ds[0] != nextDay {
+				t.Fatalf("timers %v, want one until FCM's next day in %v", ds, nextDay)
+			}
+			r.waitOutbox(1) // held in the outbox, so a restart holds it again
+			r.expectCounts(1, 0)
+			r.clock.Advance(nextDay)
+			r.waitSends(2)
+			r.waitVerdict(push.Delivered)
+			r.waitOutbox(0)
+		}},
+		{"bad request: dropped and recorded", []push.Result{{Verdict: push.BadRequest, Status: 400, Reason: "INVALID_ARGUMENT"}}, func(t *testing.T, r *verdictRig) {
+			if rec := r.waitVerdict(push.BadRequest); rec.Reason != "INVALID_ARGUMENT" {
+				t.Errorf("reason %q, want the vendor's", rec.Reason)
+			}
+			r.waitOutbox(0)
+			r.expectCounts(1, 0)
+			if _, ok, err := r.store.Binding("demo", "bob", r.pushID); err != nil || !ok {
+				t.Errorf("a bad request unbound the token (err %v)", err)
+			}
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			c.check(t, startVerdictRig(t, c.answers...))
+		})
 	}
 }

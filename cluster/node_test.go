@@ -12,28 +12,13 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pushd-im/pushd/internal/testwait"
 )
 
 // waitTimeout bounds every wait on gossip; on loopback a join or graceful leave is seen in tens of
 // milliseconds, the rest is headroom for -race on a loaded machine.
 const waitTimeout = 10 * time.Second
-
-// checkFor polls cond every few milliseconds until it returns nil, failing the test with cond's
-// last error after timeout.
-func checkFor(t *testing.T, timeout time.Duration, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("still failing after %v: %v", timeout, err)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
 
 // logRecorder is a slog.Handler that keeps every record, to wait on what a node logged.
 type logRecorder struct {
@@ -71,7 +56,7 @@ func (r *logRecorder) find(parts ...string) (string, bool) {
 
 func (r *logRecorder) waitFor(t *testing.T, parts ...string) {
 	t.Helper()
-	checkFor(t, waitTimeout, func() error {
+	testwait.Until(t, waitTimeout, func() error {
 		if _, ok := r.find(parts...); !ok {
 			return fmt.Errorf("no log record containing %q", parts)
 		}
@@ -129,7 +114,7 @@ func memberIDs(p Placement) []string {
 func waitMembers(t *testing.T, nodes []*Node, ids ...string) {
 	t.Helper()
 	slices.Sort(ids)
-	checkFor(t, waitTimeout, func() error {
+	testwait.Until(t, waitTimeout, func() error {
 		for _, n := range nodes {
 			if got := memberIDs(n.Placement()); !slices.Equal(got, ids) {
 				return fmt.Errorf("%s sees %v, want %v", n.Self().ID, got, ids)

@@ -201,6 +201,32 @@ func (r *Raft) Propose(ctx context.Context, shard uint64, cmd []byte) (statemach
 	return r.nh.SyncPropose(ctx, r.nh.GetNoOPSession(shard), cmd)
 }
 
+// ProposeAsync starts replicating cmd through shard's Raft group and calls done once, from
+// another goroutine, with its result once this host has applied it (or with the error that
+// ended it: timeout, not the leader, shut down). Proposals started one after another on the
+// shard's leader are applied in that order.
+func (r *Raft) ProposeAsync(shard uint64, cmd []byte, timeout time.Duration, done func(statemachine.Result, error)) {
+	rs, err := r.nh.Propose(r.nh.GetNoOPSession(shard), cmd, timeout)
+	if err != nil {
+		go done(statemachine.Result{}, fmt.Errorf("cluster: propose to shard %d: %w", shard, err))
+		return
+	}
+	go func() {
+		res := <-rs.ResultC()
+		rs.Release()
+		switch {
+		case res.Completed():
+			done(res.GetResult(), nil)
+		case res.Timeout():
+			done(statemachine.Result{}, fmt.Errorf("cluster: shard %d: %w", shard, dragonboat.ErrTimeout))
+		case res.Dropped():
+			done(statemachine.Result{}, fmt.Errorf("cluster: shard %d: proposal dropped (no leader): %w", shard, dragonboat.ErrShardNotReady))
+		default:
+			done(statemachine.Result{}, fmt.Errorf("cluster: shard %d: proposal ended: %w", shard, dragonboat.ErrAborted))
+		}
+	}()
+}
+
 // Leader returns the shard's leader replica as this host knows it.
 func (r *Raft) Leader(shard uint64) (leader, term uint64, ok bool) {
 	leader, term, ok, err := r.nh.GetLeaderID(shard)
@@ -293,6 +319,12 @@ func (r *Raft) AddVoting(ctx context.Context, shard, replica uint64, node string
 // Remove removes replica from shard.
 func (r *Raft) Remove(ctx context.Context, shard, replica uint64) error {
 	return r.nh.SyncRequestDeleteReplica(ctx, shard, replica, 0)
+}
+
+// Snapshot makes this host's replica of shard take a snapshot now and compact its log up to it,
+// returning the snapshot's index. ctx must carry a deadline.
+func (r *Raft) Snapshot(ctx context.Context, shard uint64) (uint64, error) {
+	return r.nh.SyncRequestSnapshot(ctx, shard, dragonboat.SnapshotOption{OverrideCompactionOverhead: true})
 }
 
 // TransferLeader asks shard's leader to hand leadership to replica.

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pushd-im/pushd/internal/testwait"
 )
 
 func TestLoneNodeOpensNoPort(t *testing.T) {
@@ -136,7 +138,7 @@ func TestBootstrapExpectWaitsForTheNodes(t *testing.T) {
 		started <- n1.Start(ctx)
 	}()
 	var addr string
-	checkFor(t, waitTimeout, func() error {
+	testwait.Until(t, waitTimeout, func() error {
 		if addr = n1.GossipAddr(); addr == "" {
 			return errors.New("node-1 not listening yet")
 		}
@@ -229,15 +231,8 @@ func writeCA(t *testing.T, dir, name string) *CA {
 
 func loadNode(t *testing.T, dir string, ca *CA, name, caName string) *TLS {
 	t.Helper()
-	cert, key, err := ca.Issue(name, []string{"127.0.0.1"}, time.Hour)
+	certFile, keyFile, err := ca.WriteNode(dir, name, []string{"127.0.0.1"}, time.Hour)
 	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile := filepath.Join(dir, name+".pem"), filepath.Join(dir, name+"-key.pem")
-	if err := os.WriteFile(certFile, cert, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, key, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	tl, err := LoadTLS(certFile, keyFile, filepath.Join(dir, caName+".pem"))

@@ -23,6 +23,15 @@ const (
 	defaultLogLevel            = "info"
 	defaultLogFormat           = "text"
 
+	defaultReadTimeout         = 30 * time.Second
+	defaultWriteTimeout        = 30 * time.Second
+	defaultIdleTimeout         = time.Minute
+	defaultMaxHTTPConnections  = 32768
+	defaultMaxConnections      = 100_000
+	defaultMaxConnectionsPerIP = 1000
+	defaultWSSendQueueBytes    = 4 << 20
+	defaultMinFreeDiskBytes    = 256 << 20
+
 	defaultClusterName   = "node-1"
 	defaultClusterBind   = "127.0.0.1:7946"
 	defaultClusterRemote = "127.0.0.1:8090"
@@ -75,6 +84,8 @@ type Config struct {
 	LogLevel string `yaml:"log_level"`
 	// LogFormat is text or json. Default "text".
 	LogFormat string `yaml:"log_format"`
+	// Limits bound what clients may hold of a node; see Limits for each default.
+	Limits Limits `yaml:"limits"`
 	// Cluster is this node's membership and actor-remoting settings; see Cluster for each default.
 	Cluster Cluster `yaml:"cluster"`
 	// Simulator is the in-process vendor simulator. It is off by default; Load
@@ -83,6 +94,48 @@ type Config struct {
 	// Apps are the tenants this pushd serves. Default none (with no config file
 	// the daemon adds its demo app).
 	Apps []App `yaml:"apps,omitempty"`
+}
+
+// Limits bound what clients may hold of one node: slow or idle HTTP
+// connections, long connections, and the frames waiting for a slow reader
+// (README, "Limits").
+type Limits struct {
+	// ReadTimeout is how long a client may take to send a whole HTTP request,
+	// headers and body, from the moment its connection opens (or, on a
+	// keep-alive connection, from its first byte); a slower one is closed.
+	// A long connection is governed by heartbeat_timeout once upgraded.
+	// Default 30s.
+	ReadTimeout Duration `yaml:"read_timeout"`
+	// WriteTimeout is how long writing one HTTP answer may take. Default 30s.
+	WriteTimeout Duration `yaml:"write_timeout"`
+	// IdleTimeout: a keep-alive HTTP connection that sends no new request for
+	// this long is closed. Default 1m.
+	IdleTimeout Duration `yaml:"idle_timeout"`
+	// MaxHTTPConnections is how many HTTP connections the node serves at
+	// once, idle keep-alive ones included and long connections (after their
+	// upgrade) not; past it a new connection is answered 503 and closed.
+	// Default 32768.
+	MaxHTTPConnections int `yaml:"max_http_connections"`
+	// MaxConnections is how many long connections (GET /v1/connect) the node
+	// keeps open; past it an upgrade is refused with 429
+	// too_many_connections. Default 100000.
+	MaxConnections int `yaml:"max_connections"`
+	// MaxConnectionsPerIP is how many long connections one client IP (the
+	// TCP peer's address) may keep open on the node; past it an upgrade is
+	// refused with 429 too_many_connections. Behind a proxy every client has
+	// the proxy's address: raise it to max_connections there. Default 1000.
+	MaxConnectionsPerIP int `yaml:"max_connections_per_ip"`
+	// WSSendQueueBytes bounds the frames a long connection holds for a
+	// client that reads slower than they come, in bytes; past it the client
+	// is kicked (slow_consumer) and catches up from its cursor when it
+	// connects again. At least 65536. Default 4 MiB (4194304).
+	WSSendQueueBytes int `yaml:"ws_send_queue_bytes"`
+	// MinFreeDiskBytes is the free space kept on the data_dir's disk: below
+	// it, requests that add data (sends, binds, group and call changes) are
+	// refused with 503 storage_unavailable while reads, connections and
+	// pushes already accepted go on, until space returns. -1: no reserve.
+	// Default 268435456 (256 MiB).
+	MinFreeDiskBytes int `yaml:"min_free_disk_bytes"`
 }
 
 // Cluster is a node's cluster membership (memberlist) and actor remoting (protoactor) settings.
@@ -355,6 +408,14 @@ func (c *Config) EnsureDefaults() {
 	}
 	setString(&c.LogLevel, defaultLogLevel)
 	setString(&c.LogFormat, defaultLogFormat)
+	setDuration(&c.Limits.ReadTimeout, defaultReadTimeout)
+	setDuration(&c.Limits.WriteTimeout, defaultWriteTimeout)
+	setDuration(&c.Limits.IdleTimeout, defaultIdleTimeout)
+	setIntDefault(&c.Limits.MaxHTTPConnections, defaultMaxHTTPConnections)
+	setIntDefault(&c.Limits.MaxConnections, defaultMaxConnections)
+	setIntDefault(&c.Limits.MaxConnectionsPerIP, defaultMaxConnectionsPerIP)
+	setIntDefault(&c.Limits.WSSendQueueBytes, defaultWSSendQueueBytes)
+	setIntDefault(&c.Limits.MinFreeDiskBytes, defaultMinFreeDiskBytes)
 	setString(&c.Cluster.Name, defaultClusterName)
 	setString(&c.Cluster.Bind, defaultClusterBind)
 	setString(&c.Cluster.Remote, defaultClusterRemote)
@@ -398,6 +459,12 @@ func (p *Providers) ensureDefaults() {
 func setString(s *string, def string) {
 	if *s == "" {
 		*s = def
+	}
+}
+
+func setIntDefault(n *int, def int) {
+	if *n == 0 {
+		*n = def
 	}
 }
 

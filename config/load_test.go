@@ -81,6 +81,15 @@ max_body_bytes: 2097152
 gc_percent: 200
 log_level: debug
 log_format: json
+limits:
+  read_timeout: 10s
+  write_timeout: 15s
+  idle_timeout: 5m
+  max_http_connections: 5000
+  max_connections: 20000
+  max_connections_per_ip: 50
+  ws_send_queue_bytes: 1048576
+  min_free_disk_bytes: 1073741824
 cluster:
   name: node-7
   bind: 10.0.0.7:7946
@@ -167,6 +176,9 @@ func fullConfig() *Config {
 		GCPercent:           200,
 		LogLevel:            "debug",
 		LogFormat:           "json",
+		Limits: Limits{ReadTimeout: Duration(10 * time.Second), WriteTimeout: Duration(15 * time.Second),
+			IdleTimeout: Duration(5 * time.Minute), MaxHTTPConnections: 5000, MaxConnections: 20000,
+			MaxConnectionsPerIP: 50, WSSendQueueBytes: 1 << 20, MinFreeDiskBytes: 1 << 30},
 		Cluster: Cluster{
 			Name: "node-7", Bind: "10.0.0.7:7946", Advertise: "203.0.113.7:7946",
 			Join:   []string{"10.0.0.1:7946", "10.0.0.2:7946"},

@@ -89,6 +89,7 @@ func (ps *problems) add(key, format string, args ...any) {
 const (
 	maxOfflinePerStream = 1_000_000
 	minMaxBodyBytes     = 64 << 10
+	minWSSendQueueBytes = 64 << 10
 	minTokenSecretLen   = 16
 	maxAppIDLen         = 64
 )
@@ -121,6 +122,9 @@ func (c *Config) validate() problems {
 		{"offline_retention", c.OfflineRetention},
 		{"idempotency_window", c.IdempotencyWindow},
 		{"user_idle_timeout", c.UserIdleTimeout},
+		{"limits.read_timeout", c.Limits.ReadTimeout},
+		{"limits.write_timeout", c.Limits.WriteTimeout},
+		{"limits.idle_timeout", c.Limits.IdleTimeout},
 	} {
 		if d.v <= 0 {
 			ps.add(d.key, "must be more than 0, got %v", d.v)
@@ -134,6 +138,24 @@ func (c *Config) validate() problems {
 	}
 	if c.GCPercent < 25 || c.GCPercent > 10000 {
 		ps.add("gc_percent", "must be 25 to 10000, got %d", c.GCPercent)
+	}
+	for _, n := range []struct {
+		key string
+		v   int
+	}{
+		{"limits.max_http_connections", c.Limits.MaxHTTPConnections},
+		{"limits.max_connections", c.Limits.MaxConnections},
+		{"limits.max_connections_per_ip", c.Limits.MaxConnectionsPerIP},
+	} {
+		if n.v < 1 {
+			ps.add(n.key, "must be at least 1, got %d", n.v)
+		}
+	}
+	if c.Limits.MinFreeDiskBytes < -1 {
+		ps.add("limits.min_free_disk_bytes", "must be -1 (no reserve) or more, got %d", c.Limits.MinFreeDiskBytes)
+	}
+	if c.Limits.WSSendQueueBytes < minWSSendQueueBytes {
+		ps.add("limits.ws_send_queue_bytes", "must be at least %d (64 KiB, two of the largest frames), got %d", minWSSendQueueBytes, c.Limits.WSSendQueueBytes)
 	}
 	checkEnum(&ps, "log_level", c.LogLevel, "debug", "info", "warn", "error")
 	checkEnum(&ps, "log_format", c.LogFormat, "text", "json")

@@ -16,6 +16,7 @@ type testClock struct {
 }
 
 type clockTimer struct {
+	d    time.Duration // as set, for Armed
 	due  time.Time
 	f    func()
 	real *time.Timer
@@ -35,7 +36,7 @@ func (c *testClock) AfterFunc(d time.Duration, f func()) func() bool {
 	defer c.mu.Unlock()
 	c.next++
 	id := c.next
-	t := &clockTimer{due: time.Now().Add(c.offset + d), f: f}
+	t := &clockTimer{d: d, due: time.Now().Add(c.offset + d), f: f}
 	c.timers[id] = t
 	t.real = time.AfterFunc(d, func() { c.fire(id) })
 	return func() bool {
@@ -79,4 +80,18 @@ func (c *testClock) Advance(d time.Duration) {
 	for _, id := range due {
 		c.fire(id)
 	}
+}
+
+// Armed is how many timers set for d have neither fired nor been stopped: a
+// test learns from it that an actor has set its next timer.
+func (c *testClock) Armed(d time.Duration) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, t := range c.timers {
+		if t.d == d {
+			n++
+		}
+	}
+	return n
 }

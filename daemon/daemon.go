@@ -84,10 +84,24 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("daemon: data dir: %w", err)
 	}
-	d.store, err = storage.Open(filepath.Join(cfg.DataDir, "store"), storage.Options{Logger: d.log.With("component", "storage")})
+	d.store, err = storage.Open(filepath.Join(cfg.DataDir, "store"), storage.Options{Logger: d.log.With("component", "storage"),
+		MinFreeBytes: int64(cfg.Limits.MinFreeDiskBytes)})
 	if err != nil {
 		return err
 	}
+	store := d.store
+	d.registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pushd_storage_low_space",
+			Help: "1 while the data_dir's disk has less free space than limits.min_free_disk_bytes and new data is refused."},
+			func() float64 {
+				if store.LowSpace() {
+					return 1
+				}
+				return 0
+			}),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "pushd_storage_refused_no_space_total",
+			Help: "Writes of new data refused because the disk was short of space."},
+			func() float64 { return float64(store.Stats().RefusedNoSpace) }))
 	if cfg.Simulator.Enabled {
 		if err := d.startSimulator(); err != nil {
 			return err
@@ -158,7 +172,11 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 	d.api, err = api.New(api.Options{
 		Listener: ln, Node: d.node, Apps: apiApps, MaxBodyBytes: cfg.MaxBodyBytes,
 		HeartbeatTimeout: cfg.HeartbeatTimeout.Std(), Logger: d.log.With("component", "api"),
-		Gatherer: d.registry, Ready: d.ready,
+		ReadTimeout: cfg.Limits.ReadTimeout.Std(), WriteTimeout: cfg.Limits.WriteTimeout.Std(),
+		IdleTimeout: cfg.Limits.IdleTimeout.Std(), MaxHTTPConnections: cfg.Limits.MaxHTTPConnections,
+		MaxConnections: cfg.Limits.MaxConnections, MaxConnectionsPerIP: cfg.Limits.MaxConnectionsPerIP,
+		SendQueueBytes: cfg.Limits.WSSendQueueBytes,
+		Gatherer:       d.registry, Registerer: d.registry, Ready: d.ready,
 	})
 	if err != nil {
 		return err

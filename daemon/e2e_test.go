@@ -243,7 +243,7 @@ func TestLogoutAndUnregisterStopPushes(t *testing.T) {
 	// token nobody holds, and a push test finds nothing to push.
 	for _, pid := range []string{outID, id} {
 		h.eventually("index entry of "+pid+" released", func() bool {
-			_, _, ok, err := h.d.Store().PushOwner(pid)
+			_, _, ok, err := h.d.Store().PushOwner(daemon.DemoAppID, pid)
 			return err == nil && !ok
 		})
 		if st, out := h.call("POST", "/v1/push/test", "key", map[string]any{"push_id": pid, "dry_run": true}); st != http.StatusNotFound {
@@ -275,7 +275,7 @@ func TestTokenMovesToAnotherUser(t *testing.T) {
 	if devs := h.devices("alice"); len(devs) != 1 || devs[0]["push_id"] != id1 {
 		t.Fatalf("alice's devices after the move back: %v", devs)
 	}
-	if app, user, ok, err := h.d.Store().PushOwner(id1); err != nil || !ok || app != daemon.DemoAppID || user != "alice" {
+	if app, user, ok, err := h.d.Store().PushOwner(daemon.DemoAppID, id1); err != nil || !ok || app != daemon.DemoAppID || user != "alice" {
 		t.Fatalf("push id index after the move back: %q %q %v %v; want alice", app, user, ok, err)
 	}
 }
@@ -330,7 +330,7 @@ func TestTokenMoveFinishesOnBindingAgain(t *testing.T) {
 	if devs := h.devices("alice"); len(devs) != 0 {
 		t.Fatalf("alice still holds the token after bob bound it again: %v", devs)
 	}
-	if _, user, ok, err := h.d.Store().PushOwner(id); err != nil || !ok || user != "bob" {
+	if _, user, ok, err := h.d.Store().PushOwner(daemon.DemoAppID, id); err != nil || !ok || user != "bob" {
 		t.Fatalf("push id index after binding again: %q %v %v; want bob", user, ok, err)
 	}
 }
@@ -358,7 +358,7 @@ func TestOlderBindDoesNotTakeANewerBinding(t *testing.T) {
 	if a, b := h.devices("alice"), h.devices("bob"); len(a) != 1 || len(b) != 0 {
 		t.Fatalf("after the older bind: alice %v, bob %v; want the token with alice alone", a, b)
 	}
-	if _, user, ok, err := h.d.Store().PushOwner(id); err != nil || !ok || user != "alice" {
+	if _, user, ok, err := h.d.Store().PushOwner(daemon.DemoAppID, id); err != nil || !ok || user != "alice" {
 		t.Fatalf("push id index after the older bind: %q %v %v; want alice", user, ok, err)
 	}
 	h.onlyHolderPushed(tok, "alice", "bob")
@@ -537,14 +537,22 @@ func must(t *testing.T, err error) {
 }
 
 func TestIdleUserActorsPassivateAndComeBack(t *testing.T) {
-	h := startDaemon(t, func(c *configT) { c.UserIdleTimeout = durationT(200 * time.Millisecond) })
+	// The idle checks run on the test clock; the wall clock never reaches
+	// the idle timeout during the test, so a check runs when the test
+	// advances the clock and only then.
+	const idle = time.Minute
+	h := startDaemon(t, func(c *configT) { c.UserIdleTimeout = durationT(idle) })
 	tok := "fcm-idle"
 	h.bind("bob", "pixel", push.FCM, tok)
 	h.send("alice", "bob", "m1", nil)
 	h.send("alice", "bob", "m2", pushCfg{"title": "t", "content": "c"})
 	h.records(push.FCM, tok, 1)
-	// Every user actor stops once idle: only Pebble holds them.
-	h.eventually("user actors passivated", func() bool { return activeUsers(h) == 0 })
+	// Every user actor stops once idle: only Pebble holds them. An actor
+	// that was busy at one check goes at a later one.
+	h.eventually("user actors passivated", func() bool {
+		h.clock.Advance(idle)
+		return activeUsers(h) == 0
+	})
 	// ...and comes back with its state: bindings, seq, pushes.
 	if a := h.send("alice", "bob", "m3", pushCfg{"title": "t", "content": "c"}); a["seq"].(float64) != 3 {
 		t.Fatalf("seq after passivation = %v, want 3", a["seq"])
@@ -554,17 +562,20 @@ func TestIdleUserActorsPassivateAndComeBack(t *testing.T) {
 	for i := 1; i <= 3; i++ {
 		c.message("inbox", i)
 	}
-	// A connected user is not passivated however idle it is. The idle timeout
-	// is the actor system's receive timeout, on the wall clock (not the test
-	// clock): showing that nothing happens takes real time, three idle
-	// timeouts here, watched throughout.
+	// A connected user is not passivated however idle it is. Bob's is the
+	// only actor with an idle check now; a check that keeps the actor sets
+	// the next one, so each new check armed is one answered without a
+	// passivation. The first still sees the connection's messages; the next
+	// ones find bob idle but connected.
 	c.sync()
-	deadline := time.Now().Add(3 * 200 * time.Millisecond)
-	for time.Now().Before(deadline) {
+	for i := 1; i <= 3; i++ {
+		h.clock.Advance(idle)
+		h.eventually("bob's next idle check, or his passivation", func() bool {
+			return h.clock.Armed(idle) == 1 || activeUsers(h) == 0
+		})
 		if activeUsers(h) == 0 {
-			t.Fatal("a user with a live connection was passivated")
+			t.Fatalf("a user with a live connection was passivated at idle check %d", i)
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 

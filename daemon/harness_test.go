@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/pushd-im/pushd/config"
 	"github.com/pushd-im/pushd/daemon"
+	"github.com/pushd-im/pushd/internal/testwait"
 	"github.com/pushd-im/pushd/push"
 	"github.com/pushd-im/pushd/transport/api"
 	"github.com/pushd-im/pushd/transport/vendorsim"
@@ -304,15 +306,15 @@ func (h *harness) eventually(what string, cond func() bool) {
 }
 
 // eventuallyWithin is eventually with another bound, for the large fan-outs.
+// The daemon's conditions are yes-or-no; what names the wait in a failure.
 func (h *harness) eventuallyWithin(d time.Duration, what string, cond func() bool) {
 	h.t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			h.t.Fatalf("timed out after %v waiting for %s", d, what)
+	testwait.Until(h.t, d, func() error {
+		if !cond() {
+			return errors.New(what)
 		}
-		time.Sleep(5 * time.Millisecond) // the poll interval, not a wait for an event
-	}
+		return nil
+	})
 }
 
 // wsClient is a device's long connection.

@@ -8,7 +8,10 @@ import (
 )
 
 // PutCall stores a call invitation's state.
-func (b *Batch) PutCall(r *wire.CallRecord) { b.setProto(callKey(r.App, r.CallId), r) }
+func (b *Batch) PutCall(r *wire.CallRecord) {
+	b.grows = true
+	b.setProto(callKey(r.App, r.CallId), r)
+}
 
 // SetRinging marks the call ringing for the user until untilMs.
 func (b *Batch) SetRinging(app, user, callID string, untilMs int64) {
@@ -33,8 +36,7 @@ func (s *Store) Call(app, callID string) (*wire.CallRecord, bool, error) {
 
 // Calls calls fn for every stored call.
 func (s *Store) Calls(fn func(*wire.CallRecord) bool) error {
-	p := []byte("c/")
-	return scanProto(s, p, prefixEnd(p), func(_ []byte, r *wire.CallRecord) bool { return fn(r) })
+	return scanFamily(s, callFamily, fn)
 }
 
 // Ringing returns the calls ringing for the user, with when each stops.

@@ -27,8 +27,8 @@ func TestCorruptValues(t *testing.T) {
 			_, err := s.UserBindings("app", "bob")
 			return err
 		}},
-		{"push index without a '/'", pushIndexKey("p1"), []byte("appbob"), func(s *Store) error {
-			_, _, _, err := s.PushOwner("p1")
+		{"push index without a '/'", pushIndexKey("app", "p1"), []byte("appbob"), func(s *Store) error {
+			_, _, _, err := s.PushOwner("app", "p1")
 			return err
 		}},
 		{"message", messageKey("app", "bob", "inbox", 1), garbage, func(s *Store) error {
@@ -69,14 +69,14 @@ func TestCorruptValues(t *testing.T) {
 			_, _, _, err := s.GroupIdempotency("app", "g1", "alice", "cm")
 			return err
 		}},
-		{"push job", outboxKey(3), garbage, func(s *Store) error {
-			_, _, err := s.Push(3)
+		{"push job", outboxKey("app", "bob", 3), garbage, func(s *Store) error {
+			_, _, err := s.Push("app", "bob", 3)
 			return err
 		}},
-		{"pushes", outboxKey(3), garbage, func(s *Store) error {
+		{"pushes", outboxKey("app", "bob", 3), garbage, func(s *Store) error {
 			return s.Pushes(func(*wire.PushJob) bool { return true })
 		}},
-		{"push chunks", chunkKey(3), garbage, func(s *Store) error {
+		{"push chunks", chunkKey(5, 3), garbage, func(s *Store) error {
 			return s.PushChunks(func(*wire.PushChunk) bool { return true })
 		}},
 		{"user groups", userGroupKey("app", "bob", "g1"), []byte{0x80}, func(s *Store) error {

@@ -8,10 +8,14 @@ import (
 )
 
 // PutGroup stores a group's record.
-func (b *Batch) PutGroup(r *wire.GroupRecord) { b.setProto(groupRecordKey(r.App, r.Group), r) }
+func (b *Batch) PutGroup(r *wire.GroupRecord) {
+	b.grows = true
+	b.setProto(groupRecordKey(r.App, r.Group), r)
+}
 
 // AddMember makes user a member of the group.
 func (b *Batch) AddMember(app, group, user string) {
+	b.grows = true
 	_ = b.b.Set(memberKey(app, group, user), nil, nil)
 }
 
@@ -22,6 +26,7 @@ func (b *Batch) RemoveMember(app, group, user string) {
 
 // PutGroupMessage appends m (Seq set) to the group's stream, stored once for all members.
 func (b *Batch) PutGroupMessage(app, group string, m *wire.Message) {
+	b.grows = true
 	b.setProto(groupMessageKey(app, group, m.Seq), m)
 }
 
@@ -107,6 +112,5 @@ func (s *Store) UserGroups(app, user string) (map[string]uint64, error) {
 
 // Fanouts calls fn for every fan-out in progress.
 func (s *Store) Fanouts(fn func(*wire.Fanout) bool) error {
-	p := []byte("f/")
-	return scanProto(s, p, prefixEnd(p), func(_ []byte, f *wire.Fanout) bool { return fn(f) })
+	return scanFamily(s, fanoutFamily, fn)
 }

@@ -54,22 +54,6 @@ func allKeys(t testing.TB, s *Store) []string {
 	return keys
 }
 
-// waitFor polls cond until it returns nil or the timeout passes.
-func waitFor(t testing.TB, timeout time.Duration, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met after %v: %v", timeout, err)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // within fails the test when fn has not returned after timeout: a hang
 // becomes a failure with a name instead of the whole binary's timeout.
 func within(t testing.TB, timeout time.Duration, what string, fn func()) {

@@ -3,11 +3,45 @@ package storage
 import (
 	"encoding/binary"
 	"strings"
+
+	"github.com/cespare/xxhash/v2"
+
+	"github.com/pushd-im/pushd/wire"
 )
 
-// userPrefix is "u/<app>/<user>/": the prefix of every key the user owns.
+// NumShards is how many shards the stored state is split into. A key's shard is part of the key,
+// so the number is fixed: changing it would mean moving every key.
+const NumShards = 64
+
+// ShardOf is the shard, 1 to NumShards, of everything an owner keeps. An owner is named by its
+// actor's routing key (UserKey, GroupKey, CallKey, TokenKey), so that a shard's data and the
+// actors that write it can be placed together.
+func ShardOf(owner string) uint64 { return 1 + xxhash.Sum64String(owner)%NumShards }
+
+// UserKey is the owner key (and the actor's routing key) of a user: "u/<app>/<user>".
+func UserKey(app, user string) string { return "u/" + app + "/" + user }
+
+// GroupKey is the owner key of a group: "g/<app>/<group>".
+func GroupKey(app, group string) string { return "g/" + app + "/" + group }
+
+// CallKey is the owner key of a call: "c/<app>/<call_id>".
+func CallKey(app, callID string) string { return "c/" + app + "/" + callID }
+
+// TokenKey is the owner key of a push id's token actor, which keeps the push id index entry:
+// "t/<app>/<push_id>".
+func TokenKey(app, pushID string) string { return "t/" + app + "/" + pushID }
+
+// quotaOwner is the owner key of an (app, provider)'s quota counters.
+func quotaOwner(app, provider string) string { return "q/" + app + "/" + provider }
+
+// ownerKey is the owner's key under its shard: ShardPrefix(ShardOf(owner)) + owner.
+func ownerKey(owner string) []byte {
+	return append(ShardPrefix(ShardOf(owner)), owner...)
+}
+
+// userPrefix is "<shard>u/<app>/<user>/": the prefix of every key the user owns.
 func userPrefix(app, user string) []byte {
-	return []byte("u/" + app + "/" + user + "/")
+	return append(ownerKey(UserKey(app, user)), '/')
 }
 
 func bindingKey(app, user, pushID string) []byte {
@@ -39,18 +73,34 @@ func idempotencyKey(app, user, from, clientMsgID string) []byte {
 	return append(userPrefix(app, user), "i/"+from+"/"+clientMsgID...)
 }
 
-func pushIndexKey(pushID string) []byte { return []byte("p/" + pushID) }
-
-const outboxPrefix = "o/"
-
-func outboxKey(id uint64) []byte {
-	return binary.BigEndian.AppendUint64([]byte(outboxPrefix), id)
+// pushIndexKey is "<token shard>p/<push_id>".
+func pushIndexKey(app, pushID string) []byte {
+	return append(ShardPrefix(ShardOf(TokenKey(app, pushID))), "p/"+pushID...)
 }
 
-const chunkPrefix = "k/"
+// Families of keys that are not under an owner's prefix but under their shard's: scans of
+// them go shard by shard.
+const (
+	outboxFamily = "o/"
+	chunkFamily  = "k/"
+	fanoutFamily = "f/"
+	callFamily   = "c/"
+)
 
-func chunkKey(id uint64) []byte {
-	return binary.BigEndian.AppendUint64([]byte(chunkPrefix), id)
+// outboxKey is "<user's shard>o/<id:be64>": a job sits in the shard of the user it pushes to.
+func outboxKey(app, user string, id uint64) []byte {
+	p := append(ShardPrefix(ShardOf(UserKey(app, user))), outboxFamily...)
+	return binary.BigEndian.AppendUint64(p, id)
+}
+
+// ChunkShard is the shard of a fan-out chunk's outbox record: its group's.
+func ChunkShard(c *wire.PushChunk) uint64 {
+	return ShardOf(GroupKey(c.GetMessage().GetApp(), c.GetMessage().GetTo()))
+}
+
+// chunkKey is "<group's shard>k/<id:be64>".
+func chunkKey(shard, id uint64) []byte {
+	return binary.BigEndian.AppendUint64(append(ShardPrefix(shard), chunkFamily...), id)
 }
 
 // fanoutMarkKey marks that this node wrote the pushes of one chunk of a group
@@ -71,6 +121,11 @@ func prefixEnd(p []byte) []byte {
 	return nil
 }
 
+// familyPrefix is the prefix of one key family in one shard.
+func familyPrefix(shard uint64, family string) []byte {
+	return append(ShardPrefix(shard), family...)
+}
+
 // splitOwner parses the "<app>/<user>" value of a push index key.
 func splitOwner(v []byte) (app, user string, ok bool) { return cutSlash(string(v)) }
 
@@ -82,11 +137,11 @@ func cutSlash(s string) (before, after string, ok bool) {
 
 // quotaKey counts the pushes an (app, provider) made on one vendor day.
 func quotaKey(app, provider, day string) []byte {
-	return []byte("q/" + app + "/" + provider + "/" + day)
+	return append(ownerKey(quotaOwner(app, provider)), "/"+day...)
 }
 
-// groupPrefix is "g/<app>/<group>/": every key of a group.
-func groupPrefix(app, group string) []byte { return []byte("g/" + app + "/" + group + "/") }
+// groupPrefix is "<shard>g/<app>/<group>/": every key of a group.
+func groupPrefix(app, group string) []byte { return append(ownerKey(GroupKey(app, group)), '/') }
 
 func groupRecordKey(app, group string) []byte { return append(groupPrefix(app, group), 'r') }
 
@@ -108,11 +163,14 @@ func ringingKey(app, user, callID string) []byte {
 	return append(userPrefix(app, user), "r/"+callID...)
 }
 
+// fanoutKey is "<group's shard>f/<app>/<group>/<seq:be64>".
 func fanoutKey(app, group string, seq uint64) []byte {
-	return binary.BigEndian.AppendUint64([]byte("f/"+app+"/"+group+"/"), seq)
+	p := append(ShardPrefix(ShardOf(GroupKey(app, group))), fanoutFamily+app+"/"+group+"/"...)
+	return binary.BigEndian.AppendUint64(p, seq)
 }
 
-func callKey(app, callID string) []byte { return []byte("c/" + app + "/" + callID) }
+// callKey is "<call's shard>c/<app>/<call_id>".
+func callKey(app, callID string) []byte { return ownerKey(CallKey(app, callID)) }
 
 func groupIdempotencyKey(app, group, from, clientMsgID string) []byte {
 	return append(groupPrefix(app, group), "i/"+from+"/"+clientMsgID...)

@@ -316,7 +316,7 @@ func TestSplitUserKey(t *testing.T) {
 		userGroupKey("app", "bob", "g1"),
 		ringingKey("app", "bob", "call1"),
 	} {
-		p, _, _, ok := splitUserKey(k)
+		p, _, _, ok := splitUserKey(k[shardPrefixLen:])
 		if !ok || string(p) != "u/app/bob/" {
 			t.Errorf("splitUserKey(%q) = %q, %v; want bob's prefix", k, p, ok)
 		}
@@ -439,5 +439,47 @@ func TestSeqsWithSlashBytes(t *testing.T) {
 	}
 	if first, err := s.GroupFirstSeq("app", "g1"); first != 0x2fff || err != nil {
 		t.Errorf("after Sweep: GroupFirstSeq = %x, %v", first, err)
+	}
+}
+
+// Every key sits in the shard of its owner, named by the owner's actor routing key, so that a
+// shard's snapshot carries everything its owners keep.
+func TestKeysSitInTheirOwnersShard(t *testing.T) {
+	user, group, call, token := UserKey("app", "bob"), GroupKey("app", "g1"), CallKey("app", "c1"), TokenKey("app", "p1")
+	for _, c := range []struct {
+		owner string
+		key   []byte
+	}{
+		{user, bindingKey("app", "bob", "p1")},
+		{user, verdictKey("app", "bob", "p1")},
+		{user, messageKey("app", "bob", "inbox", 3)},
+		{user, cursorKey("app", "bob", "d", "inbox")},
+		{user, idempotencyKey("app", "bob", "alice", "cm")},
+		{user, userGroupKey("app", "bob", "g1")},
+		{user, ringingKey("app", "bob", "c1")},
+		{user, outboxKey("app", "bob", 9)},
+		{group, groupRecordKey("app", "g1")},
+		{group, memberKey("app", "g1", "bob")},
+		{group, groupMessageKey("app", "g1", 3)},
+		{group, groupIdempotencyKey("app", "g1", "alice", "cm")},
+		{group, fanoutMarkKey("app", "g1", 3, "bob")},
+		{group, fanoutKey("app", "g1", 3)},
+		{group, chunkKey(ChunkShard(&wire.PushChunk{Message: &wire.Message{App: "app", To: "g1"}}), 9)},
+		{call, callKey("app", "c1")},
+		{token, pushIndexKey("app", "p1")},
+		{quotaOwner("app", "vivo"), quotaKey("app", "vivo", "2026-12-07")},
+	} {
+		shard := ShardOf(c.owner)
+		if shard < 1 || shard > NumShards || !bytes.HasPrefix(c.key, ShardPrefix(shard)) {
+			t.Errorf("key %q of %s is not in its shard %d", c.key, c.owner, shard)
+		}
+	}
+	// Owners spread over the shards.
+	seen := map[uint64]bool{}
+	for i := 0; i < 2000; i++ {
+		seen[ShardOf(UserKey("app", fmt.Sprint("user", i)))] = true
+	}
+	if len(seen) != NumShards {
+		t.Errorf("2000 users fill %d of %d shards", len(seen), NumShards)
 	}
 }

@@ -99,7 +99,7 @@ func (s *Store) EachUserBindings(app string, users []string, fn func(user string
 		gen = s.bindings.lookup(prefixes, all, cached)
 	}
 	if slices.Contains(cached, false) {
-		if err := s.readBindings(app, prefixes, all, cached); err != nil {
+		if err := s.readBindings(prefixes, all, cached); err != nil {
 			return err
 		}
 		if s.bindings != nil {
@@ -115,26 +115,31 @@ func (s *Store) EachUserBindings(app string, users []string, fn func(user string
 }
 
 // readBindings reads into all[i] the bindings under prefixes[i] for every i
-// not cached, with one iterator.
-func (s *Store) readBindings(app string, prefixes [][]byte, all [][]*wire.Binding, cached []bool) error {
-	lower := []byte("u/" + app + "/")
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: prefixEnd(lower)})
+// not cached, with one iterator, in key order: users spread over the shards, and
+// a group's members, sorted by name, are sorted again by shard.
+func (s *Store) readBindings(prefixes [][]byte, all [][]*wire.Binding, cached []bool) error {
+	order := make([]int, 0, len(prefixes))
+	for i := range prefixes {
+		if !cached[i] {
+			order = append(order, i)
+		}
+	}
+	slices.SortFunc(order, func(a, b int) int { return bytes.Compare(prefixes[a], prefixes[b]) })
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{shardPrefixByte}, UpperBound: []byte{shardPrefixByte + 1}})
 	if err != nil {
 		return fmt.Errorf("storage: iter: %w", err)
 	}
 	defer it.Close()
 	var last []byte // the previous user's binding prefix
-	for i, p := range prefixes {
-		if cached[i] {
-			continue
-		}
+	for _, i := range order {
+		p := prefixes[i]
 		ok := false
 		if last == nil || bytes.Compare(p, last) <= 0 {
 			ok = it.SeekGE(p)
 		} else {
-			// Users in key order (a group's members are): the iterator stands
-			// on the first key past the previous user's bindings, at or before
-			// this user's, usually a few keys away. Stepping there is much
+			// Users in key order: the iterator stands on the first key past the
+			// previous user's bindings, at or before this user's, usually a few
+			// keys away within its shard. Stepping there is much
 			// cheaper than a seek, which searches every level (the memtable's
 			// skiplist from the top).
 			ok = it.Valid()
@@ -170,8 +175,8 @@ func (s *Store) readBindings(app string, prefixes [][]byte, all [][]*wire.Bindin
 // PushOwner says which app and user the push id index names as the holder
 // of the push id, if any. The entry is on the node of the push id's token
 // actor, which alone writes it.
-func (s *Store) PushOwner(pushID string) (app, user string, ok bool, err error) {
-	v, ok, err := s.get(pushIndexKey(pushID))
+func (s *Store) PushOwner(app, pushID string) (owner, user string, ok bool, err error) {
+	v, ok, err := s.get(pushIndexKey(app, pushID))
 	if err != nil || !ok {
 		return "", "", false, err
 	}
@@ -305,17 +310,36 @@ func (s *Store) idempotency(k []byte) (*wire.IdempotencyRecord, int64, bool, err
 	return r, int64(created), true, decode(k, v[n:], r)
 }
 
-// Pushes calls fn for every job in the outbox, oldest first, until fn returns false.
+// Pushes calls fn for every job in the outbox, shard by shard and oldest first
+// in each (so a user's jobs come oldest first), until fn returns false.
 func (s *Store) Pushes(fn func(*wire.PushJob) bool) error {
-	p := []byte(outboxPrefix)
-	return scanProto(s, p, prefixEnd(p), func(_ []byte, j *wire.PushJob) bool { return fn(j) })
+	return scanFamily(s, outboxFamily, fn)
 }
 
-// PushChunks calls fn for every fan-out chunk in the outbox, oldest first,
-// until fn returns false.
+// PushChunks calls fn for every fan-out chunk in the outbox, shard by shard and
+// oldest first in each, until fn returns false.
 func (s *Store) PushChunks(fn func(*wire.PushChunk) bool) error {
-	p := []byte(chunkPrefix)
-	return scanProto(s, p, prefixEnd(p), func(_ []byte, c *wire.PushChunk) bool { return fn(c) })
+	return scanFamily(s, chunkFamily, fn)
+}
+
+// scanFamily decodes every record of one key family, shard by shard, until fn
+// returns false.
+func scanFamily[T any, P interface {
+	*T
+	proto.Message
+}](s *Store, family string, fn func(P) bool) error {
+	more := true
+	for shard := uint64(1); shard <= NumShards && more; shard++ {
+		p := familyPrefix(shard, family)
+		err := scanProto(s, p, prefixEnd(p), func(_ []byte, m P) bool {
+			more = fn(m)
+			return more
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // FanoutChunkMarked reports whether MarkFanoutChunk recorded that chunk.
@@ -324,9 +348,9 @@ func (s *Store) FanoutChunkMarked(app, group string, seq uint64, first string) (
 	return ok, err
 }
 
-// Push returns one outbox job.
-func (s *Store) Push(id uint64) (*wire.PushJob, bool, error) {
-	k := outboxKey(id)
+// Push returns one outbox job of the user's.
+func (s *Store) Push(app, user string, id uint64) (*wire.PushJob, bool, error) {
+	k := outboxKey(app, user, id)
 	v, ok, err := s.get(k)
 	if err != nil || !ok {
 		return nil, false, err

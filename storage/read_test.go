@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -36,14 +37,14 @@ func TestBindings(t *testing.T) {
 		t.Errorf("UserBindings(alice) = %v, %v; want none", none, err)
 	}
 	// PutBinding leaves the push id index alone: the token actor writes it.
-	if _, _, ok, err := s.PushOwner("p2"); ok || err != nil {
+	if _, _, ok, err := s.PushOwner("app", "p2"); ok || err != nil {
 		t.Errorf("PushOwner(p2) after PutBinding = %v, %v; want no entry", ok, err)
 	}
 	write(t, s, func(b *Batch) { b.PutPushOwner("p2", "app", "bob") })
-	if app, user, ok, err := s.PushOwner("p2"); err != nil || !ok || app != "app" || user != "bob" {
+	if app, user, ok, err := s.PushOwner("app", "p2"); err != nil || !ok || app != "app" || user != "bob" {
 		t.Errorf("PushOwner(p2) = %q, %q, %v, %v", app, user, ok, err)
 	}
-	if _, _, ok, err := s.PushOwner("nope"); ok || err != nil {
+	if _, _, ok, err := s.PushOwner("app", "nope"); ok || err != nil {
 		t.Errorf("PushOwner(nope) = %v, %v; want not found", ok, err)
 	}
 
@@ -56,16 +57,16 @@ func TestBindings(t *testing.T) {
 	if _, ok, _ := s.Binding("app", "bob", "p1"); ok {
 		t.Error("bob's binding p1 survived DeleteBinding")
 	}
-	if app, user, ok, err := s.PushOwner("p1"); err != nil || !ok || app != "app" || user != "alice" {
+	if app, user, ok, err := s.PushOwner("app", "p1"); err != nil || !ok || app != "app" || user != "alice" {
 		t.Errorf("PushOwner(p1) after the move = %q, %q, %v, %v; want alice", app, user, ok, err)
 	}
 
 	// Unbinding for good: the binding and, by its own call, the index entry.
 	write(t, s, func(b *Batch) {
 		b.DeleteBinding("app", "bob", "p2")
-		b.DeletePushOwner("p2")
+		b.DeletePushOwner("app", "p2")
 	})
-	if _, _, ok, err := s.PushOwner("p2"); ok || err != nil {
+	if _, _, ok, err := s.PushOwner("app", "p2"); ok || err != nil {
 		t.Errorf("PushOwner(p2) after DeletePushOwner = %v, %v; want gone", ok, err)
 	}
 	if all, err := s.UserBindings("app", "bob"); err != nil || len(all) != 0 {
@@ -316,14 +317,28 @@ func TestFanouts(t *testing.T) {
 		}
 		return fmt.Sprint(got)
 	}
-	if got, want := list(100), "[app/g0/9 app/g1/2 app/g1/47 app/g1/256m zzz/a/1]"; got != want {
-		t.Errorf("Fanouts = %s, want %s (by app, group, then numeric seq)", got, want)
+	// Shard by shard, then by app, group and numeric seq: a group's fan-outs
+	// come in seq order.
+	want := func(fs []*wire.Fanout, n int) string {
+		fs = slices.Clone(fs)
+		slices.SortFunc(fs, func(a, b *wire.Fanout) int {
+			return cmp.Or(cmp.Compare(ShardOf(GroupKey(a.App, a.Group)), ShardOf(GroupKey(b.App, b.Group))),
+				cmp.Compare(a.App, b.App), cmp.Compare(a.Group, b.Group), cmp.Compare(a.Seq, b.Seq))
+		})
+		var out []string
+		for _, f := range fs[:min(n, len(fs))] {
+			out = append(out, fmt.Sprintf("%s/%s/%d%s", f.App, f.Group, f.Seq, f.NextUser))
+		}
+		return fmt.Sprint(out)
 	}
-	if got := list(2); got != "[app/g0/9 app/g1/2]" {
-		t.Errorf("Fanouts stopping after two = %s", got)
+	if got, want := list(100), want(fs, 100); got != want {
+		t.Errorf("Fanouts = %s, want %s (by shard, app, group, then numeric seq)", got, want)
+	}
+	if got, want := list(2), want(fs, 2); got != want {
+		t.Errorf("Fanouts stopping after two = %s, want %s", got, want)
 	}
 	write(t, s, func(b *Batch) { b.DeleteFanout("app", "g1", 0x2f) })
-	if got, want := list(100), "[app/g0/9 app/g1/2 app/g1/256m zzz/a/1]"; got != want {
+	if got, want := list(100), want(slices.Delete(slices.Clone(fs), 2, 3), 100); got != want {
 		t.Errorf("after DeleteFanout: %s, want %s", got, want)
 	}
 }
@@ -459,7 +474,8 @@ func TestOutbox(t *testing.T) {
 	ids := []uint64{256, 3, 0x2f, 1, 0xff, 0x2f2f}
 	write(t, s, func(b *Batch) {
 		for _, id := range ids {
-			b.PutPush(&wire.PushJob{Id: id, User: fmt.Sprint("u", id), Data: map[string]string{"k": "v"}})
+			// One user's jobs share a shard, where they come in id order.
+			b.PutPush(&wire.PushJob{Id: id, App: "app", User: "bob", PushId: fmt.Sprint("p", id), Data: map[string]string{"k": "v"}})
 		}
 	})
 	list := func(max int) string {
@@ -479,12 +495,12 @@ func TestOutbox(t *testing.T) {
 	if got := list(2); got != "[1 3]" {
 		t.Errorf("Pushes stopping after two = %s", got)
 	}
-	j, ok, err := s.Push(0x2f)
-	if err != nil || !ok || j.User != "u47" || j.Data["k"] != "v" {
+	j, ok, err := s.Push("app", "bob", 0x2f)
+	if err != nil || !ok || j.PushId != "p47" || j.Data["k"] != "v" {
 		t.Errorf("Push(0x2f) = %v, %v, %v", j, ok, err)
 	}
-	write(t, s, func(b *Batch) { b.DeletePush(0x2f) })
-	if _, ok, err := s.Push(0x2f); ok || err != nil {
+	write(t, s, func(b *Batch) { b.DeletePush(j) })
+	if _, ok, err := s.Push("app", "bob", 0x2f); ok || err != nil {
 		t.Errorf("Push(0x2f) after DeletePush = %v, %v; want gone", ok, err)
 	}
 	if got := list(100); got != "[1 3 255 256 12079]" {

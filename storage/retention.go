@@ -26,10 +26,13 @@ type SweepResult struct {
 // that no actor will write again.
 func (s *Store) Sweep(messagesBeforeMs, idempotencyBeforeMs int64) (SweepResult, error) {
 	var res SweepResult
-	// Users' streams and idempotency records, then groups' (same shape under g/).
-	for _, p := range []string{"u/", "g/"} {
-		if err := s.sweepPrefix([]byte(p), messagesBeforeMs, idempotencyBeforeMs, &res); err != nil {
-			return res, err
+	// Shard by shard: users' streams and idempotency records, then groups'
+	// (same shape under g/).
+	for shard := uint64(1); shard <= NumShards; shard++ {
+		for _, f := range []string{"u/", "g/"} {
+			if err := s.sweepPrefix(familyPrefix(shard, f), messagesBeforeMs, idempotencyBeforeMs, &res); err != nil {
+				return res, err
+			}
 		}
 	}
 	return res, nil
@@ -51,7 +54,7 @@ func (s *Store) sweepPrefix(lower []byte, messagesBeforeMs, idempotencyBeforeMs 
 	var lastUser []byte
 	for ok := it.First(); ok; {
 		k := it.Key()
-		up, kind, _, good := splitUserKey(k)
+		up, kind, _, good := splitUserKey(k[shardPrefixLen:])
 		if !good {
 			ok = it.Next()
 			continue
@@ -84,7 +87,7 @@ func (s *Store) sweepPrefix(lower []byte, messagesBeforeMs, idempotencyBeforeMs 
 			// corrupt one) is only stepped over: a prefix cut from it could
 			// reach into the owner's (skipping later owners' keys) or be
 			// empty (seeking back to the start).
-			if n := len(k) - 8; n >= len(up)+2 && k[n-1] == '/' {
+			if n := len(k) - 8; n >= shardPrefixLen+len(up)+2 && k[n-1] == '/' {
 				ok = it.SeekGE(prefixEnd(k[:n]))
 			} else {
 				ok = it.Next()
@@ -140,8 +143,8 @@ func (s *Store) flushSweep(b *Batch) (*Batch, error) {
 	return s.NewBatch(), nil
 }
 
-// splitUserKey splits "u/<app>/<user>/<kind>/<rest>" (or a group's "g/…") into
-// the owner's prefix, the kind byte and rest.
+// splitUserKey splits "u/<app>/<user>/<kind>/<rest>" (or a group's "g/…"), a
+// key without its shard prefix, into the owner's prefix, the kind byte and rest.
 func splitUserKey(k []byte) (userPrefix []byte, kind byte, rest []byte, ok bool) {
 	n := 0
 	for i := 0; i < len(k); i++ {

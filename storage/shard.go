@@ -53,9 +53,12 @@ const (
 // shardPrefixByte starts every shard key; the rest of the tree's keys start with a letter.
 const shardPrefixByte = 0x01
 
-// ShardPrefix is the prefix of every key of shard.
+// shardPrefixLen is the length of every ShardPrefix.
+const shardPrefixLen = 3
+
+// ShardPrefix is the prefix of every key of shard (1 to 65535).
 func ShardPrefix(shard uint64) []byte {
-	return binary.BigEndian.AppendUint64([]byte{shardPrefixByte}, shard)
+	return append(make([]byte, 0, 64), shardPrefixByte, byte(shard>>8), byte(shard))
 }
 
 // shardMetaKey holds the shard's applied index, epoch and writer. '!' sorts before the letters

@@ -15,6 +15,7 @@ import (
 	"github.com/lni/dragonboat/v4/statemachine"
 
 	"github.com/pushd-im/pushd/cluster"
+	"github.com/pushd-im/pushd/internal/testwait"
 )
 
 // raftNode is one member of a test Raft cluster: a Store and a Raft host on loopback.
@@ -118,7 +119,7 @@ func startShard(t *testing.T, nodes []*raftNode) {
 func leader(t *testing.T, nodes []*raftNode) *raftNode {
 	t.Helper()
 	var found *raftNode
-	waitFor(t, 20*time.Second, func() error {
+	testwait.Until(t, 20*time.Second, func() error {
 		found = nil
 		for _, n := range nodes {
 			id, _, ok := n.raft.Leader(testShard)
@@ -175,7 +176,7 @@ func shardValue(s *Store, key string) (string, bool) {
 
 func waitValue(t *testing.T, nodes []*raftNode, key, want string) {
 	t.Helper()
-	waitFor(t, 20*time.Second, func() error {
+	testwait.Until(t, 20*time.Second, func() error {
 		for _, n := range nodes {
 			if got, ok := shardValue(n.store, key); !ok || got != want {
 				return fmt.Errorf("%s has %s=%q (%v), want %q", n.name, key, got, ok, want)
@@ -185,16 +186,22 @@ func waitValue(t *testing.T, nodes []*raftNode, key, want string) {
 	})
 }
 
+// acquiredShard starts the test shard on three nodes, waits for its leader and makes it the
+// shard's writer.
+func acquiredShard(t *testing.T, snapshotEntries uint64) (*raftCluster, []*raftNode, *raftNode, uint64) {
+	t.Helper()
+	c := newRaftCluster(t, snapshotEntries)
+	nodes := []*raftNode{c.start("node-1"), c.start("node-2"), c.start("node-3")}
+	startShard(t, nodes)
+	lead := leader(t, nodes)
+	return c, nodes, lead, propose(t, lead, EncodeAcquire(cluster.ReplicaID(lead.name)))
+}
+
 // A shard's writes reach every replica's Pebble; a batch computed under an old writer's epoch
 // is refused once another replica has acquired the shard, and so is one that writes outside the
 // shard; the data survives the leader's loss and a restart.
 func TestShardReplicatesWritesUnderEpochs(t *testing.T) {
-	c := newRaftCluster(t, 0)
-	nodes := []*raftNode{c.start("node-1"), c.start("node-2"), c.start("node-3")}
-	startShard(t, nodes)
-	first := leader(t, nodes)
-
-	epoch := propose(t, first, EncodeAcquire(cluster.ReplicaID(first.name)))
+	c, nodes, first, epoch := acquiredShard(t, 0)
 	if epoch == 0 {
 		t.Fatal("acquire returned epoch 0")
 	}
@@ -264,20 +271,22 @@ func TestShardReplicatesWritesUnderEpochs(t *testing.T) {
 // A replica added to a shard whose log was compacted catches up by snapshot as a non-voting
 // member, then votes.
 func TestShardNewReplicaCatchesUpBySnapshot(t *testing.T) {
-	c := newRaftCluster(t, 20)
-	nodes := []*raftNode{c.start("node-1"), c.start("node-2"), c.start("node-3")}
-	startShard(t, nodes)
-	lead := leader(t, nodes)
-	epoch := propose(t, lead, EncodeAcquire(cluster.ReplicaID(lead.name)))
+	c, nodes, lead, epoch := acquiredShard(t, 20)
 	for i := 0; i < 200; i++ {
 		if got := propose(t, lead, EncodeBatch(epoch, shardWrite(lead.store, fmt.Sprintf("k%03d", i), fmt.Sprint(i)))); got != ShardApplied {
 			t.Fatalf("write %d: result %d", i, got)
 		}
 	}
 
-	n4 := c.start("node-4")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
+	// Every replica compacts its log: whoever sends node-4 the shard must send a snapshot.
+	for _, n := range nodes {
+		if _, err := n.raft.Snapshot(ctx, testShard); err != nil {
+			t.Fatalf("snapshot on %s: %v", n.name, err)
+		}
+	}
+	n4 := c.start("node-4")
 	if err := lead.raft.AddNonVoting(ctx, testShard, cluster.ReplicaID("node-4"), "node-4"); err != nil {
 		t.Fatal(err)
 	}
@@ -289,9 +298,12 @@ func TestShardNewReplicaCatchesUpBySnapshot(t *testing.T) {
 	if meta, err := n4.store.ShardMeta(testShard); err != nil || meta.Epoch != epoch {
 		t.Fatalf("node-4 meta %+v (%v), want epoch %d from the snapshot", meta, err, epoch)
 	}
-	if got := n4.store.Stats().ShardSnapshotsRecovered; got == 0 {
-		t.Fatal("node-4 caught up without a snapshot: the log was not compacted")
-	}
+	testwait.Until(t, 20*time.Second, func() error {
+		if n4.store.Stats().ShardSnapshotsRecovered == 0 {
+			return errors.New("node-4 caught up without a snapshot: the log was not compacted")
+		}
+		return nil
+	})
 	if err := lead.raft.AddVoting(ctx, testShard, cluster.ReplicaID("node-4"), "node-4"); err != nil {
 		t.Fatal(err)
 	}
@@ -317,13 +329,10 @@ func TestShardRaftOverMutualTLS(t *testing.T) {
 		caFile := filepath.Join(dir, caName+".pem")
 		writeFile(t, caFile, ca.CertPEM())
 		return func(name string) (string, string, string) {
-			cert, key, err := ca.Issue(name, []string{"127.0.0.1"}, time.Hour)
+			certFile, keyFile, err := ca.WriteNode(dir, name, []string{"127.0.0.1"}, time.Hour)
 			if err != nil {
 				t.Fatal(err)
 			}
-			certFile, keyFile := filepath.Join(dir, name+".pem"), filepath.Join(dir, name+"-key.pem")
-			writeFile(t, certFile, cert)
-			writeFile(t, keyFile, key)
 			return caFile, certFile, keyFile
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -41,9 +42,15 @@ type Options struct {
 	// decoded in memory for the next group fan-out (default 131,072, about
 	// 45 MiB; negative: none). See bindingCache.
 	BindingCacheUsers int
+	// MinFreeBytes is the disk space kept free: below it, commits that add data fail with
+	// ErrNoSpace (default 256 MiB; negative: no reserve).
+	MinFreeBytes int64
 
 	// fs replaces the disk in tests (an in-memory or fault-injecting vfs.FS).
 	fs vfs.FS
+	// freeBytes and spaceRecheck replace the free-space reading and its interval in tests.
+	freeBytes    func() (uint64, error)
+	spaceRecheck time.Duration
 }
 
 // Stats are counters of the store's work since Open.
@@ -53,6 +60,8 @@ type Stats struct {
 	SyncedCommits uint64 // commits that fsynced
 	// ShardSnapshotsRecovered counts the shard snapshots this store took in from a Raft peer.
 	ShardSnapshotsRecovered uint64
+	// RefusedNoSpace counts commits refused with ErrNoSpace.
+	RefusedNoSpace uint64
 }
 
 // Store is pushd's Pebble database.
@@ -71,6 +80,10 @@ type Store struct {
 	handing sync.RWMutex
 
 	nextPush atomic.Uint64
+	// repl, once Replicate is called, sends commits through the shards' Raft groups.
+	repl atomic.Pointer[replication]
+	// space refuses batches that add data while the disk is short of space; nil: no reserve.
+	space *spaceGuard
 	// bindings caches decoded bindings for fan-outs; nil when disabled.
 	bindings *bindingCache
 
@@ -119,20 +132,45 @@ func Open(dir string, o Options) (*Store, error) {
 		done:  make(chan struct{}),
 
 		bindings: newBindingCache(o.BindingCacheUsers),
+		space:    newSpaceGuard(dir, o.MinFreeBytes, o.freeBytes, o.spaceRecheck),
+	}
+	if err := s.checkLayout(dir); err != nil {
+		db.Close()
+		return nil, err
 	}
 	// Jobs and chunks share the id space: an id is never reused by either.
 	var last uint64
-	for _, p := range []string{outboxPrefix, chunkPrefix} {
-		l, err := s.edgeSeq([]byte(p), true)
-		if err != nil {
-			db.Close()
-			return nil, err
+	for shard := uint64(1); shard <= NumShards; shard++ {
+		for _, f := range []string{outboxFamily, chunkFamily} {
+			l, err := s.edgeSeq(familyPrefix(shard, f), true)
+			if err != nil {
+				db.Close()
+				return nil, err
+			}
+			last = max(last, l)
 		}
-		last = max(last, l)
 	}
 	s.nextPush.Store(last)
 	go s.commitLoop()
 	return s, nil
+}
+
+// ErrLayout is returned by Open for a store written by a pushd whose keys were
+// not under shard prefixes.
+var ErrLayout = errors.New("storage: the store was written by an older pushd (keys not under shard prefixes)")
+
+// checkLayout refuses a store with keys outside the shard prefixes: an older
+// pushd's, whose data this version would neither see nor replicate.
+func (s *Store) checkLayout(dir string) error {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{shardPrefixByte + 1}})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	if it.First() {
+		return fmt.Errorf("%w: %s; start with an empty data_dir (move this one away)", ErrLayout, dir)
+	}
+	return it.Error()
 }
 
 // Close stops the committer after it has committed what was handed to it, then
@@ -152,8 +190,12 @@ func (s *Store) Close() error {
 
 // Stats reports the committer's counters.
 func (s *Store) Stats() Stats {
-	return Stats{Commits: s.commits.Load(), Batches: s.batches.Load(), SyncedCommits: s.synced.Load(),
+	st := Stats{Commits: s.commits.Load(), Batches: s.batches.Load(), SyncedCommits: s.synced.Load(),
 		ShardSnapshotsRecovered: s.snapshotsRecovered.Load()}
+	if s.space != nil {
+		st.RefusedNoSpace = s.space.refused.Load()
+	}
+	return st
 }
 
 // NewPushID returns a fresh outbox id, larger than any in the store.
@@ -173,6 +215,11 @@ func (s *Store) CommitAsync(b *Batch, durable bool, done func(error)) {
 	if done == nil {
 		done = func(error) {}
 	}
+	if b.grows && !s.space.allow() {
+		b.b.Close()
+		done(ErrNoSpace)
+		return
+	}
 	s.handing.RLock()
 	if s.closed.Load() {
 		s.handing.RUnlock()
@@ -180,6 +227,11 @@ func (s *Store) CommitAsync(b *Batch, durable bool, done func(error)) {
 		return
 	}
 	s.batches.Add(1)
+	if r := s.repl.Load(); r != nil {
+		s.handing.RUnlock()
+		s.commitReplicated(r, b, done)
+		return
+	}
 	s.queue <- &commitReq{batch: b, durable: durable, done: done}
 	s.handing.RUnlock()
 }
@@ -268,6 +320,9 @@ type Batch struct {
 	// bindingUsers are the binding key prefixes of the users whose bindings
 	// the batch writes: the binding cache forgets them at commit.
 	bindingUsers []string
+	// grows: the batch adds data (a message, a binding, a member, a call), and
+	// is refused while the disk is short of space.
+	grows bool
 }
 
 // NewBatch starts a batch. Hand it to Commit or CommitAsync exactly once.
@@ -292,6 +347,7 @@ func mustMarshal(buf []byte, m proto.Message) []byte {
 // PutBinding stores a binding. The push id index is not touched: it lives
 // on the node of the push id's token actor (PutPushOwner).
 func (b *Batch) PutBinding(bd *wire.Binding) {
+	b.grows = true
 	b.setProto(bindingKey(bd.App, bd.User, bd.PushId), bd)
 	b.touchBindings(bd.App, bd.User)
 }
@@ -309,12 +365,13 @@ func (b *Batch) touchBindings(app, user string) {
 
 // PutPushOwner points the push id index at the app's user.
 func (b *Batch) PutPushOwner(pushID, app, user string) {
-	_ = b.b.Set(pushIndexKey(pushID), []byte(app+"/"+user), nil)
+	b.grows = true
+	_ = b.b.Set(pushIndexKey(app, pushID), []byte(app+"/"+user), nil)
 }
 
 // DeletePushOwner drops the push id's index entry.
-func (b *Batch) DeletePushOwner(pushID string) {
-	_ = b.b.Delete(pushIndexKey(pushID), nil)
+func (b *Batch) DeletePushOwner(app, pushID string) {
+	_ = b.b.Delete(pushIndexKey(app, pushID), nil)
 }
 
 // PutVerdict records a binding's last vendor verdict.
@@ -329,6 +386,7 @@ func (b *Batch) DeleteVerdict(app, user, pushID string) {
 
 // PutMessage appends m (with its Stream and Seq set) to the user's stream.
 func (b *Batch) PutMessage(app, user string, m *wire.Message) {
+	b.grows = true
 	b.setProto(messageKey(app, user, m.Stream, m.Seq), m)
 }
 
@@ -363,7 +421,7 @@ func (b *Batch) putIdempotency(key []byte, createdMs int64, r *wire.IdempotencyR
 }
 
 // PutPush writes a push job into the outbox.
-func (b *Batch) PutPush(j *wire.PushJob) { b.setProto(outboxKey(j.Id), j) }
+func (b *Batch) PutPush(j *wire.PushJob) { b.setProto(outboxKey(j.App, j.User, j.Id), j) }
 
 // DeletePush removes a push job from the outbox. Outbox ids are never
 // reused and a job is written once (a retry changes it only in memory), the
@@ -371,7 +429,9 @@ func (b *Batch) PutPush(j *wire.PushJob) { b.setProto(outboxKey(j.Id), j) }
 // two meet (in a memtable flush, usually) instead of leaving a tombstone to
 // compact. Deleting a job twice (ack and answer racing) is harmless: the
 // second finds no Set.
-func (b *Batch) DeletePush(id uint64) { _ = b.b.SingleDelete(outboxKey(id), nil) }
+func (b *Batch) DeletePush(j *wire.PushJob) {
+	_ = b.b.SingleDelete(outboxKey(j.App, j.User, j.Id), nil)
+}
 
 // PutPushChunk writes the pushes of one fan-out chunk into the outbox as one
 // record (its id from NewPushID). Each push's binding is stored by its key
@@ -381,7 +441,7 @@ func (b *Batch) DeletePush(id uint64) { _ = b.b.SingleDelete(outboxKey(id), nil)
 // their encoding a large share of its CPU. Read back, the chunk's
 // bindings have only User and PushId.
 func (b *Batch) PutPushChunk(c *wire.PushChunk) {
-	_ = b.b.Set(chunkKey(c.Id), appendPushChunk(nil, c), nil)
+	_ = b.b.Set(chunkKey(ChunkShard(c), c.Id), appendPushChunk(nil, c), nil)
 }
 
 // Field numbers of wire.PushChunk and wire.Binding that appendPushChunk
@@ -421,7 +481,8 @@ func appendPushChunk(buf []byte, c *wire.PushChunk) []byte {
 // DeletePushChunk removes a chunk whose pushes are all answered (or written
 // as jobs of their own). A chunk is written once, as a job is, so it is a
 // SingleDelete too.
-func (b *Batch) DeletePushChunk(id uint64) { _ = b.b.SingleDelete(chunkKey(id), nil) }
+// The chunk is named by its shard (ChunkShard) and id.
+func (b *Batch) DeletePushChunk(shard, id uint64) { _ = b.b.SingleDelete(chunkKey(shard, id), nil) }
 
 // MarkFanoutChunk records, in the batch that writes a fan-out chunk's pushes,
 // that this node has done its part of the chunk of group message seq that

@@ -3,15 +3,18 @@ package storage
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/pushd-im/pushd/internal/testwait"
 	"github.com/pushd-im/pushd/wire"
 )
 
@@ -224,7 +227,7 @@ func TestCloseConcurrentWithCommits(t *testing.T) {
 				}
 			}()
 		}
-		waitFor(t, 5*time.Second, func() error {
+		testwait.Until(t, 5*time.Second, func() error {
 			if n := answered.Load(); n < 100 {
 				return fmt.Errorf("only %d commits answered", n)
 			}
@@ -235,7 +238,7 @@ func TestCloseConcurrentWithCommits(t *testing.T) {
 		}
 		close(stop)
 		wg.Wait()
-		waitFor(t, time.Second, func() error {
+		testwait.Until(t, time.Second, func() error {
 			if a, s := answered.Load(), submitted.Load(); a != s {
 				return fmt.Errorf("round %d: %d batches handed over, %d answered", round, s, a)
 			}
@@ -269,7 +272,7 @@ func TestDataSurvivesReopen(t *testing.T) {
 		b.PutBinding(&wire.Binding{App: "app", User: "u", PushId: "p1", Token: "tok"})
 		b.PutMessage("app", "u", &wire.Message{Stream: "inbox", Seq: 1, Body: "hi"})
 		b.SetCursor("app", "u", "d", "inbox", 1)
-		b.PutPush(&wire.PushJob{Id: 7, User: "u"})
+		b.PutPush(&wire.PushJob{Id: 7, App: "app", User: "u"})
 	})
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
@@ -289,7 +292,7 @@ func TestDataSurvivesReopen(t *testing.T) {
 	if c, err := s.Cursor("app", "u", "d", "inbox"); err != nil || c != 1 {
 		t.Errorf("Cursor after reopen = %d, %v", c, err)
 	}
-	if j, ok, err := s.Push(7); err != nil || !ok || j.User != "u" {
+	if j, ok, err := s.Push("app", "u", 7); err != nil || !ok || j.User != "u" {
 		t.Errorf("Push(7) after reopen = %v, %v, %v", j, ok, err)
 	}
 }
@@ -370,7 +373,7 @@ func TestPushChunks(t *testing.T) {
 		b.PutPushChunk(&wire.PushChunk{Id: 9})
 		b.MarkFanoutChunk("app", "g1", 4, "bob", 123)
 	})
-	write(t, s, func(b *Batch) { b.DeletePushChunk(9) })
+	write(t, s, func(b *Batch) { b.DeletePushChunk(ChunkShard(&wire.PushChunk{}), 9) })
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -409,5 +412,24 @@ func TestOpenLocksTheDirectory(t *testing.T) {
 	if s2, err := Open(dir, Options{}); err == nil {
 		s2.Close()
 		t.Fatal("second Open of a store in use succeeded")
+	}
+}
+
+// A store an older pushd wrote, with keys outside the shard prefixes, is refused with a clear
+// error rather than served as empty.
+func TestOpenRefusesAnOlderLayout(t *testing.T) {
+	dir := t.TempDir()
+	db, err := pebble.Open(dir, &pebble.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Set([]byte("u/app/bob/b/p1"), []byte{}, pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(dir, Options{}); !errors.Is(err, ErrLayout) || !strings.Contains(err.Error(), "empty data_dir") {
+		t.Fatalf("Open of an older store: %v, want ErrLayout", err)
 	}
 }

@@ -19,10 +19,12 @@ const (
 	CodeForbidden             ErrorCode = "forbidden"               // the caller may not act on this call
 	CodeCallEnded             ErrorCode = "call_ended"              // the call no longer rings for the caller
 	CodeTooManyDevices        ErrorCode = "too_many_devices"        // the user is at the device limit
+	CodeTooManyConnections    ErrorCode = "too_many_connections"    // the user is at its cap of long connections
 	CodeTooManyMembers        ErrorCode = "too_many_members"        // the group would pass the member limit
 	CodeNotMember             ErrorCode = "not_member"              // a sender outside the group
 	CodeProviderNotConfigured ErrorCode = "provider_not_configured" // the binding's vendor is not set up for the app
 	CodeStorageFailed         ErrorCode = "storage_failed"          // the store refused a read or write
+	CodeStorageUnavailable    ErrorCode = "storage_unavailable"     // the disk is short of space: new data is refused until it has room
 	CodeUnavailable           ErrorCode = "unavailable"             // the work was only partly done; try again
 	CodeNodeWorkFailed        ErrorCode = "node_work_failed"        // a node could not do its share of a fan-out
 	CodeUnknownType           ErrorCode = "unknown_type"            // an actor got a message it does not handle (a newer peer's)

@@ -54,6 +54,8 @@ func startNode(ctx context.Context, mods ...func(*config.Config)) (*node, error)
 	cfg.Simulator.Enabled = true
 	cfg.Simulator.Addr = "127.0.0.1:0"
 	cfg.LogLevel = "error"
+	// Every simulated device connects from loopback: one address.
+	cfg.Limits.MaxConnectionsPerIP = cfg.Limits.MaxConnections
 	for _, m := range mods {
 		m(cfg)
 	}

@@ -65,15 +65,8 @@ func clusterCerts(args []string, stdout io.Writer) error {
 		return err
 	}
 	for _, name := range names {
-		cert, key, err := ca.Issue(name, hostList, *validFor)
+		certFile, keyFile, err := ca.WriteNode(*dir, name, hostList, *validFor)
 		if err != nil {
-			return err
-		}
-		certFile, keyFile := filepath.Join(*dir, name+".pem"), filepath.Join(*dir, name+"-key.pem")
-		if err := os.WriteFile(certFile, cert, 0o600); err != nil {
-			return err
-		}
-		if err := os.WriteFile(keyFile, key, 0o600); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "%s:\n  cluster:\n    name: %s\n    gossip_key_file: %s\n    tls: {cert_file: %s, key_file: %s, ca_file: %s}\n",

@@ -50,15 +50,8 @@ func nodeCert(t *testing.T, dir, name string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cert, key, err := ca.Issue(name, []string{"127.0.0.1", "localhost"}, 24*time.Hour)
+	certFile, keyFile, err := ca.WriteNode(dir, name, []string{"127.0.0.1", "localhost"}, 24*time.Hour)
 	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile := filepath.Join(dir, name+".pem"), filepath.Join(dir, name+"-key.pem")
-	if err := os.WriteFile(certFile, cert, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, key, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return fmt.Sprintf("gossip_key_file: %q, tls: {cert_file: %q, key_file: %q, ca_file: %q}",

@@ -23,6 +23,7 @@ import (
 
 	"github.com/pushd-im/pushd/config"
 	"github.com/pushd-im/pushd/daemon"
+	"github.com/pushd-im/pushd/internal/testwait"
 	"github.com/pushd-im/pushd/push"
 	"github.com/pushd-im/pushd/transport/api"
 	"github.com/pushd-im/pushd/transport/vendorsim"
@@ -342,16 +343,15 @@ func TestKill9MidTrafficLosesNothing(t *testing.T) {
 			}
 		}()
 	}
-	deadline := time.Now().Add(waitFor)
-	for sent.Load() < 200 && time.Now().Before(deadline) {
-		time.Sleep(2 * time.Millisecond)
-	}
+	testwait.Until(t, waitFor, func() error {
+		if n := sent.Load(); n < 200 {
+			return fmt.Errorf("only %d sends answered", n)
+		}
+		return nil
+	})
 	p.kill() // SIGKILL mid-traffic
 	close(stop)
 	wg.Wait()
-	if sent.Load() < 200 {
-		t.Fatalf("only %d sends before the deadline", sent.Load())
-	}
 	s.ClearFaults()
 
 	p = startProc(t, cfg)
@@ -624,7 +624,7 @@ func TestMultiNodeBindsOrderedByTheTokenNodesClock(t *testing.T) {
 				}
 			}
 		}
-		if _, user, ok, err := ahead.Store().PushOwner(id); err == nil && ok && user == bob {
+		if _, user, ok, err := ahead.Store().PushOwner("demo", id); err == nil && ok && user == bob {
 			ownedAhead++
 		}
 	}
@@ -638,17 +638,16 @@ func TestMultiNodeBindsOrderedByTheTokenNodesClock(t *testing.T) {
 // waitMembers waits until the node's /metrics shows n cluster members.
 func waitMembers(t *testing.T, addr string, n int) {
 	t.Helper()
-	deadline := time.Now().Add(waitFor)
-	for time.Now().Before(deadline) {
+	testwait.Until(t, waitFor, func() error {
 		resp, err := http.Get("http://" + addr + "/metrics")
-		if err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if strings.Contains(string(b), fmt.Sprintf("pushd_cluster_members %d", n)) {
-				return
-			}
+		if err != nil {
+			return err
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("node %s never saw %d members", addr, n)
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(b), fmt.Sprintf("pushd_cluster_members %d", n)) {
+			return fmt.Errorf("node %s does not see %d members", addr, n)
+		}
+		return nil
+	})
 }

@@ -98,7 +98,9 @@ func actorStatus(c wire.ErrorCode) (status int, known bool) {
 		return http.StatusNotFound, true
 	case wire.CodeConflict, wire.CodeCallEnded, wire.CodeTooManyDevices:
 		return http.StatusConflict, true
-	case wire.CodeStorageFailed, wire.CodeUnavailable, wire.CodeNodeWorkFailed:
+	case wire.CodeTooManyConnections:
+		return http.StatusTooManyRequests, true
+	case wire.CodeStorageFailed, wire.CodeStorageUnavailable, wire.CodeUnavailable, wire.CodeNodeWorkFailed:
 		return http.StatusServiceUnavailable, true
 	case wire.CodeUnknownType, wire.CodeBadKey, wire.CodeRegisteredAgain:
 		// Internal to the nodes: a client sees one only through a bug or a

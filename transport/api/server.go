@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -43,8 +44,31 @@ type Options struct {
 	MaxBodyBytes     int           // default 1 MiB
 	HeartbeatTimeout time.Duration // default 30s
 	RequestTimeout   time.Duration // default 10s
-	Logger           *slog.Logger
-	Gatherer         prometheus.Gatherer // /metrics; nil serves none
+	// ReadTimeout bounds reading one whole request from the moment its
+	// connection opens (or its first byte, on a keep-alive connection);
+	// WriteTimeout bounds writing one answer; IdleTimeout closes a
+	// keep-alive connection with no request. Defaults 30s, 30s, 1m. A long
+	// connection is governed by HeartbeatTimeout once upgraded.
+	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+	// MaxHTTPConnections is how many connections are served at once (long
+	// connections, once upgraded, are not counted); past it a new one gets
+	// 503 and is closed. Default 32768.
+	MaxHTTPConnections int
+	// MaxConnections and MaxConnectionsPerIP cap the long connections open
+	// on this node, in all and from one client address; past them an
+	// upgrade is refused with 429 too_many_connections. Defaults 100,000
+	// and 1,000.
+	MaxConnections, MaxConnectionsPerIP int
+	// SendQueueBytes bounds the frames a long connection holds for a client
+	// that reads slower than they come; past it the client is kicked
+	// (slow_consumer). A frame is always taken when nothing waits, whatever
+	// its size. Default 4 MiB.
+	SendQueueBytes int
+	Logger         *slog.Logger
+	Gatherer       prometheus.Gatherer // /metrics; nil serves none
+	// Registerer takes the server's own series
+	// (pushd_panics_recovered_total); nil registers none.
+	Registerer prometheus.Registerer
 	// Ready reports whether the node can serve (storage open, cluster joined).
 	Ready func() error
 	Now   func() time.Time
@@ -66,8 +90,20 @@ type Server struct {
 	// wsWriteBuffers lends write buffers to connections only while they write.
 	wsWriteBuffers sync.Pool
 
+	// panics counts the panics recovered, by where they happened: http
+	// (a request handler), ws_upgrade, ws_read, ws_write.
+	panics *prometheus.CounterVec
+	// hooks are for tests only: they let a test make the code panic where
+	// outside input is handled. nil in production.
+	hooks struct {
+		request func(*fasthttp.RequestCtx) // at the start of every request
+		frame   func([]byte)               // each client frame, before it is parsed
+		write   func([]byte)               // each frame, before it is written
+	}
+
 	mu     sync.Mutex
 	conns  map[*wsConn]struct{}
+	byIP   map[string]int // long connections by client address
 	closed bool
 	wg     sync.WaitGroup
 	once   sync.Once
@@ -87,6 +123,27 @@ func New(o Options) (*Server, error) {
 	if o.RequestTimeout <= 0 {
 		o.RequestTimeout = 10 * time.Second
 	}
+	if o.ReadTimeout <= 0 {
+		o.ReadTimeout = 30 * time.Second
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = 30 * time.Second
+	}
+	if o.IdleTimeout <= 0 {
+		o.IdleTimeout = time.Minute
+	}
+	if o.MaxHTTPConnections <= 0 {
+		o.MaxHTTPConnections = 32768
+	}
+	if o.SendQueueBytes <= 0 {
+		o.SendQueueBytes = 4 << 20
+	}
+	if o.MaxConnections <= 0 {
+		o.MaxConnections = 100_000
+	}
+	if o.MaxConnectionsPerIP <= 0 {
+		o.MaxConnectionsPerIP = 1000
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -96,7 +153,19 @@ func New(o Options) (*Server, error) {
 	if o.Ready == nil {
 		o.Ready = func() error { return nil }
 	}
-	s := &Server{o: o, log: o.Logger, apps: map[string]*App{}, byKey: map[string]*App{}, conns: map[*wsConn]struct{}{}}
+	s := &Server{o: o, log: o.Logger, apps: map[string]*App{}, byKey: map[string]*App{}, conns: map[*wsConn]struct{}{}, byIP: map[string]int{}}
+	s.panics = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "pushd_panics_recovered_total",
+		Help: "Panics recovered where outside input is handled, by where: http (a request handler), ws_upgrade, ws_read, ws_write (a long connection's goroutines).",
+	}, []string{"where"})
+	for _, w := range []string{whereHTTP, whereUpgrade, whereRead, whereWrite} {
+		s.panics.WithLabelValues(w) // every series shows from the start, at 0
+	}
+	if o.Registerer != nil {
+		if err := o.Registerer.Register(s.panics); err != nil {
+			return nil, fmt.Errorf("api: register metrics: %w", err)
+		}
+	}
 	for _, a := range o.Apps {
 		s.apps[a.ID] = a
 		for _, k := range a.APIKeys {
@@ -113,7 +182,7 @@ func New(o Options) (*Server, error) {
 		s.metrics = fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{}))
 	}
 	s.srv = &fasthttp.Server{
-		Handler: s.handle,
+		Handler: s.serveHTTP,
 		Name:    "pushd",
 		// fasthttp refuses a body over its limit by closing the connection
 		// with the body unread, which a client can see as a reset instead of
@@ -126,10 +195,15 @@ func New(o Options) (*Server, error) {
 		ReadBufferSize: 3 << 10,
 		// Long connections close themselves (wsConn.finish): their
 		// handler returns as soon as they are upgraded.
-		KeepHijackedConns:             true,
-		ReadTimeout:                   30 * time.Second,
-		WriteTimeout:                  30 * time.Second,
-		IdleTimeout:                   2 * time.Minute,
+		KeepHijackedConns: true,
+		// Against slowloris: a connection that sends a request slower than
+		// ReadTimeout, or nothing for IdleTimeout, is closed, and at most
+		// Concurrency connections hold a worker (a hijacked long connection
+		// gives its worker back at the upgrade).
+		ReadTimeout:                   o.ReadTimeout,
+		WriteTimeout:                  o.WriteTimeout,
+		IdleTimeout:                   o.IdleTimeout,
+		Concurrency:                   o.MaxHTTPConnections,
 		NoDefaultServerHeader:         false,
 		DisableHeaderNamesNormalizing: false,
 		Logger:                        fasthttpLogger{o.Logger},
@@ -157,7 +231,7 @@ func (s *Server) Start() error {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		if err := s.srv.Serve(ln); err != nil {
+		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, net.ErrClosed) {
 			s.log.Error("api: serve", "err", err)
 		}
 	}()
@@ -184,6 +258,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 		if s.ln != nil {
 			err = s.srv.ShutdownWithContext(ctx)
+			// fasthttp closes only a listener Serve has taken; a Shutdown
+			// that comes before Serve's goroutine runs would leave it to
+			// serve forever, and the wait below would never end.
+			_ = s.ln.Close()
 		}
 		done := make(chan struct{})
 		go func() { s.wg.Wait(); close(done) }()
@@ -196,7 +274,30 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
+// serveHTTP is the server's handler: fasthttp does not recover a handler's
+// panic, which would end the process, so every request is handled under a
+// recover that answers 500 internal.
+func (s *Server) serveHTTP(ctx *fasthttp.RequestCtx) {
+	defer func() {
+		if v := recover(); v != nil {
+			s.recovered(whereHTTP, v, "method", string(ctx.Method()), "path", string(ctx.Path()))
+			ctx.Response.Reset()
+			writeError(ctx, &apiError{Status: http.StatusInternalServerError, Code: codeInternal, Message: "the server failed on this request (logged)"})
+		}
+	}()
+	s.handle(ctx)
+}
+
+// recovered counts and logs, with its stack, a panic recovered at where.
+func (s *Server) recovered(where string, v any, attrs ...any) {
+	s.panics.WithLabelValues(where).Inc()
+	s.log.Error("api: recovered a panic", append([]any{"where", where, "panic", fmt.Sprint(v), "stack", string(debug.Stack())}, attrs...)...)
+}
+
 func (s *Server) handle(ctx *fasthttp.RequestCtx) {
+	if h := s.hooks.request; h != nil {
+		h(ctx)
+	}
 	if n := len(ctx.Request.Body()); n > s.o.MaxBodyBytes {
 		writeError(ctx, &apiError{Status: http.StatusRequestEntityTooLarge, Code: codeTooLarge, Message: fmt.Sprintf("body: %d bytes, larger than %d", n, s.o.MaxBodyBytes)})
 		return
@@ -484,3 +585,11 @@ func (s *Server) testPush(ctx *fasthttp.RequestCtx, c *caller) *apiError {
 type fasthttpLogger struct{ l *slog.Logger }
 
 func (f fasthttpLogger) Printf(format string, args ...any) { f.l.Debug(fmt.Sprintf(format, args...)) }
+
+// Where a panic was recovered: the label of pushd_panics_recovered_total.
+const (
+	whereHTTP    = "http"
+	whereUpgrade = "ws_upgrade"
+	whereRead    = "ws_read"
+	whereWrite   = "ws_write"
+)

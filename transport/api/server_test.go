@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/pushd-im/pushd/actors"
 	"github.com/pushd-im/pushd/storage"
 )
@@ -22,12 +24,20 @@ func (oneNode) Self() string                           { return "n1" }
 // testAPI is a real Server on loopback over a real node and store.
 type testAPI struct {
 	t      *testing.T
+	srv    *Server
+	node   *actors.Node
 	base   string
 	key    string
 	secret []byte
 }
 
-func startAPI(t *testing.T) *testAPI {
+// startAPI starts the server; mods change its options before New, and
+// setup reaches the built server (its test hooks) before Start.
+func startAPI(t *testing.T, mods ...func(*Options)) *testAPI {
+	return startAPIWith(t, mods, nil)
+}
+
+func startAPIWith(t *testing.T, mods []func(*Options), setup func(*Server)) *testAPI {
 	t.Helper()
 	st, err := storage.Open(filepath.Join(t.TempDir(), "store"), storage.Options{})
 	if err != nil {
@@ -41,10 +51,20 @@ func startAPI(t *testing.T) *testAPI {
 		t.Fatal(err)
 	}
 	a := &testAPI{t: t, key: "test-key", secret: []byte("test-secret")}
-	srv, err := New(Options{Listen: "127.0.0.1:0", Node: node, Apps: []*App{{ID: "demo", APIKeys: []string{a.key}, ClientTokenSecret: a.secret}}})
+	reg := prometheus.NewRegistry()
+	o := Options{Listen: "127.0.0.1:0", Node: node, Apps: []*App{{ID: "demo", APIKeys: []string{a.key}, ClientTokenSecret: a.secret}},
+		Gatherer: reg, Registerer: reg}
+	for _, m := range mods {
+		m(&o)
+	}
+	srv, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if setup != nil {
+		setup(srv)
+	}
+	a.srv, a.node = srv, node
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,8 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"net/http"
 	"sync"
 	"time"
 
@@ -10,11 +12,11 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/pushd-im/pushd/actors"
+	"github.com/pushd-im/pushd/wire"
 )
 
 // Long-connection limits.
 const (
-	wsQueue        = 4096     // frames waiting for a slow client before it is dropped
 	wsMaxFrame     = 64 << 10 // largest client frame
 	wsWriteTimeout = 10 * time.Second
 	wsReadBuffer   = 512
@@ -29,33 +31,55 @@ var pongFrame = []byte(`{"type":"pong"}`)
 // there is something to write, and the queue grows only while frames wait, so
 // an idle connection holds neither a goroutine nor a buffer for writing.
 type wsConn struct {
-	ws      *websocket.Conn
-	mu      sync.Mutex
-	queue   [][]byte
+	s     *Server
+	ip    string // the client's address, for the per-IP cap
+	ws    *websocket.Conn
+	mu    sync.Mutex
+	queue [][]byte
+	// queued is the bytes of the frames not written yet: those in queue and
+	// those the writer took and has not written. At most Options.SendQueueBytes
+	// (or one frame of any size, when nothing else waits).
+	queued  int
 	kick    *string // set once: the reason to send in "kicked" before closing
 	writing bool    // a writer goroutine is running
 	closed  bool    // the connection is closed for writing
 	done    chan struct{}
+	ended   sync.Once // finish runs once
 }
 
-func newWSConn(ws *websocket.Conn) *wsConn {
-	return &wsConn{ws: ws, done: make(chan struct{})}
+func newWSConn(s *Server, ws *websocket.Conn) *wsConn {
+	return &wsConn{s: s, ws: ws, done: make(chan struct{})}
 }
 
-// Write queues frames; a client too slow to drain wsQueue frames is dropped.
+// Write queues frames. A frame that would make more than
+// Options.SendQueueBytes wait kicks the client (slow_consumer): the frames
+// already queued are written, then "kicked", and the rest are not kept; the
+// client catches up from its cursor when it connects again. (A replay is
+// not paced yet: one larger than the cap on a link slower than the disk
+// takes a reconnect per SendQueueBytes.)
 func (c *wsConn) Write(frames [][]byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.kick != nil || c.closed {
 		return
 	}
-	if len(c.queue)+len(frames) > wsQueue {
-		reason := "slow_consumer"
-		c.kick = &reason
-	} else {
-		c.queue = append(c.queue, frames...)
+	for _, f := range frames {
+		if c.queued > 0 && c.queued+len(f) > c.s.o.SendQueueBytes {
+			reason := "slow_consumer"
+			c.kick = &reason
+			break
+		}
+		c.queue = append(c.queue, f)
+		c.queued += len(f)
 	}
 	c.startWriter()
+}
+
+// wrote accounts for a frame of n bytes written.
+func (c *wsConn) wrote(n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.queued -= n
 }
 
 // Kick sends "kicked" after the frames already queued and closes the connection.
@@ -80,6 +104,12 @@ func (c *wsConn) startWriter() {
 // writeLoop writes what is queued, and stops when the queue is empty or the
 // connection closes.
 func (c *wsConn) writeLoop() {
+	defer func() {
+		if v := recover(); v != nil {
+			c.s.recovered(whereWrite, v)
+			c.finish()
+		}
+	}()
 	for {
 		c.mu.Lock()
 		batch := c.queue
@@ -96,6 +126,7 @@ func (c *wsConn) writeLoop() {
 				c.finish()
 				return
 			}
+			c.wrote(len(f))
 		}
 		if kick != nil {
 			c.mu.Lock()
@@ -120,11 +151,16 @@ func (c *wsConn) finish() {
 	c.mu.Lock()
 	c.closed, c.writing, c.queue = true, false, nil
 	c.mu.Unlock()
-	c.ws.Close()
-	close(c.done)
+	c.ended.Do(func() {
+		c.ws.Close()
+		close(c.done)
+	})
 }
 
 func (c *wsConn) writeFrame(f []byte) error {
+	if h := c.s.hooks.write; h != nil {
+		h(f)
+	}
 	_ = c.ws.SetWriteDeadline(time.Now().Add(wsWriteTimeout))
 	return c.ws.WriteMessage(websocket.TextMessage, f)
 }
@@ -137,11 +173,31 @@ func (s *Server) connect(ctx *fasthttp.RequestCtx, c *caller) *apiError {
 	if e := checkID("device_id", device, maxDeviceID); e != nil {
 		return e
 	}
-	err := s.upgrader.Upgrade(ctx, func(ws *websocket.Conn) {
+	ip := ctx.RemoteIP().String()
+	if e := s.checkCaps(ip); e != nil {
+		return e
+	}
+	// The user's cap is its actor's, on whichever node owns it: asked
+	// before the upgrade, so that a refused device gets a 429 and no replay.
+	// Any other failure is left to OpenSession, which kicks "unavailable".
+	rctx, cancel := s.reqContext()
+	err := s.o.Node.CheckConnect(rctx, c.app.ID, c.user, device)
+	cancel()
+	if re, ok := actors.AsRequestError(err); ok && re.Code == wire.CodeTooManyConnections {
+		return s.fromActorError(err)
+	}
+	err = s.upgrader.Upgrade(ctx, func(ws *websocket.Conn) {
+		// fasthttp runs this on a goroutine of its own, which does not recover.
+		defer func() {
+			if v := recover(); v != nil {
+				s.recovered(whereUpgrade, v, "app", c.app.ID, "user", c.user, "device", device)
+				ws.Close()
+			}
+		}()
 		// The connection is served on a goroutine of its own, so that
 		// fasthttp's handler returns and frees the request context (about
 		// 4 KiB a device); KeepHijackedConns leaves the connection open.
-		conn := s.track(ws)
+		conn := s.track(ws, ip)
 		if conn == nil {
 			return
 		}
@@ -153,39 +209,93 @@ func (s *Server) connect(ctx *fasthttp.RequestCtx, c *caller) *apiError {
 	return nil
 }
 
-// track registers a new long connection with the server (which closes it
-// and waits for it on Close), or closes it and returns nil when the server is
-// closing.
-func (s *Server) track(ws *websocket.Conn) *wsConn {
-	conn := newWSConn(ws)
+// errTooManyConnections is the answer past a node's caps of long connections.
+func errTooManyConnections(format string, args ...any) *apiError {
+	return &apiError{Status: http.StatusTooManyRequests, Code: string(wire.CodeTooManyConnections), Message: fmt.Sprintf(format, args...)}
+}
+
+// checkCaps refuses a long connection from ip when the node has
+// MaxConnections, or ip has MaxConnectionsPerIP. Upgrades in flight are not
+// counted: track holds the caps exactly, after the upgrade.
+func (s *Server) checkCaps(ip string) *apiError {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.overCaps(ip)
+}
+
+// overCaps is checkCaps with s.mu held.
+func (s *Server) overCaps(ip string) *apiError {
+	if n := len(s.conns); n >= s.o.MaxConnections {
+		return errTooManyConnections("this node has %d long connections, its most (limits.max_connections); try again later or elsewhere", n)
+	}
+	if n := s.byIP[ip]; n >= s.o.MaxConnectionsPerIP {
+		return errTooManyConnections("%d long connections from %s already, the most one address may have (limits.max_connections_per_ip)", n, ip)
+	}
+	return nil
+}
+
+// track registers a new long connection from ip with the server (which
+// closes it and waits for it on Close), or closes it and returns nil when
+// the server is closing or the connection would pass a cap (upgrades that
+// raced past checkCaps: the client gets a "kicked" frame first).
+func (s *Server) track(ws *websocket.Conn, ip string) *wsConn {
+	conn := newWSConn(s, ws)
+	conn.ip = ip
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		ws.Close()
 		return nil
 	}
+	if s.overCaps(ip) != nil {
+		_ = ws.SetWriteDeadline(time.Now().Add(time.Second))
+		_ = ws.WriteMessage(websocket.TextMessage, actors.KickedFrame(string(wire.CodeTooManyConnections)))
+		ws.Close()
+		return nil
+	}
 	s.conns[conn] = struct{}{}
+	s.byIP[ip]++
 	s.wg.Add(1)
 	return conn
+}
+
+// untrack lets go of a long connection that ended.
+func (s *Server) untrack(conn *wsConn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.conns, conn)
+	if s.byIP[conn.ip]--; s.byIP[conn.ip] <= 0 {
+		delete(s.byIP, conn.ip)
+	}
+	s.wg.Done()
 }
 
 // serveConn runs one tracked long connection until the client goes away,
 // falls silent for the heartbeat timeout, or is kicked.
 func (s *Server) serveConn(conn *wsConn, c *caller, device string) {
 	ws := conn.ws
+	defer s.untrack(conn)
+	// A panic while handling the client's frames closes this connection
+	// only (the session is closed by its own defer first).
 	defer func() {
-		s.mu.Lock()
-		delete(s.conns, conn)
-		s.mu.Unlock()
-		s.wg.Done()
+		if v := recover(); v != nil {
+			s.recovered(whereRead, v, "app", c.app.ID, "user", c.user, "device", device)
+			conn.Kick("")
+			<-conn.done
+		}
 	}()
 
 	ctx, cancel := context.WithTimeout(context.Background(), s.o.RequestTimeout)
 	sess, err := s.o.Node.OpenSession(ctx, c.app.ID, c.user, device, conn, true)
 	cancel()
 	if err != nil {
-		s.log.Warn("long connection refused", "app", c.app.ID, "user", c.user, "err", err)
-		conn.Kick("unavailable")
+		reason := "unavailable"
+		if re, ok := actors.AsRequestError(err); ok && re.Code == wire.CodeTooManyConnections {
+			reason = string(wire.CodeTooManyConnections) // a connect that raced past CheckConnect
+		} else {
+			s.log.Warn("long connection refused", "app", c.app.ID, "user", c.user, "err", err)
+		}
+		conn.Kick(reason)
 		<-conn.done
 		return
 	}
@@ -197,6 +307,9 @@ func (s *Server) serveConn(conn *wsConn, c *caller, device string) {
 		if err != nil {
 			conn.Kick("")
 			break
+		}
+		if h := s.hooks.frame; h != nil {
+			h(data)
 		}
 		if kind != websocket.TextMessage {
 			conn.Write([][]byte{frameError(badField("frame", "must be a text frame holding one JSON object"))})

@@ -1,0 +1,213 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/batchrepr"
+	"github.com/lni/dragonboat/v4/statemachine"
+)
+
+// Proposer replicates a shard's entries through its Raft group (cluster.Raft is one). Entries
+// proposed one after another on the same shard must be applied in that order.
+type Proposer interface {
+	ProposeAsync(shard uint64, cmd []byte, timeout time.Duration, done func(statemachine.Result, error))
+}
+
+// ErrNotWriter is returned by a replicated commit to a shard this store has not acquired, or
+// whose writer another replica has become since.
+var ErrNotWriter = errors.New("storage: this node is not the shard's writer")
+
+// replication is a Store's state in a cluster: the proposer and the epoch of each shard this
+// node writes.
+type replication struct {
+	p       Proposer
+	timeout time.Duration
+
+	mu     sync.Mutex
+	epochs map[uint64]uint64 // shard → epoch of this node's Acquire
+}
+
+// Replicate makes every later Commit and CommitAsync go through p: a batch is split by shard,
+// each part proposed to its shard's Raft group with the epoch this node acquired the shard under,
+// and applied by every replica's ShardMachine. timeout bounds each proposal. A lone node never
+// calls it and commits straight to Pebble.
+func (s *Store) Replicate(p Proposer, timeout time.Duration) {
+	s.repl.Store(&replication{p: p, timeout: timeout, epochs: map[uint64]uint64{}})
+}
+
+// Acquire makes this node (Raft replica) the writer of shard: it proposes the Acquire entry and
+// keeps the epoch it gets for the batches it proposes after. Call it when this node becomes the
+// shard's leader, before its actors read the shard: once it returns, the store has applied every
+// entry committed before it. It also moves the outbox id counter past the shard's ids, which
+// another writer may have handed out.
+func (s *Store) Acquire(shard, replica uint64) (uint64, error) {
+	r := s.repl.Load()
+	if r == nil {
+		return 0, errors.New("storage: Acquire on a store that does not replicate")
+	}
+	res, err := s.propose(r, shard, EncodeAcquire(replica))
+	if err != nil {
+		return 0, err
+	}
+	for _, f := range []string{outboxFamily, chunkFamily} {
+		last, err := s.edgeSeq(familyPrefix(shard, f), true)
+		if err != nil {
+			return 0, err
+		}
+		for cur := s.nextPush.Load(); cur < last && !s.nextPush.CompareAndSwap(cur, last); cur = s.nextPush.Load() {
+		}
+	}
+	r.mu.Lock()
+	r.epochs[shard] = res.Value
+	r.mu.Unlock()
+	return res.Value, nil
+}
+
+// Release forgets this node's epoch of shard: it is no longer the shard's leader, and commits to
+// the shard fail with ErrNotWriter.
+func (s *Store) Release(shard uint64) {
+	if r := s.repl.Load(); r != nil {
+		r.mu.Lock()
+		delete(r.epochs, shard)
+		r.mu.Unlock()
+	}
+}
+
+// Writes reports whether this node holds shard's epoch.
+func (s *Store) Writes(shard uint64) bool {
+	r := s.repl.Load()
+	if r == nil {
+		return true // a lone store writes every shard
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.epochs[shard] != 0
+}
+
+func (s *Store) propose(r *replication, shard uint64, cmd []byte) (statemachine.Result, error) {
+	ch := make(chan struct{})
+	var res statemachine.Result
+	var err error
+	r.p.ProposeAsync(shard, cmd, r.timeout, func(rs statemachine.Result, e error) {
+		res, err = rs, e
+		close(ch)
+	})
+	<-ch
+	return res, err
+}
+
+// commitReplicated proposes b's writes, shard by shard, and calls done when every part is
+// applied here (or one failed). Parts of different shards are not atomic together.
+func (s *Store) commitReplicated(r *replication, b *Batch, done func(error)) {
+	parts, err := s.splitByShard(b)
+	b.b.Close()
+	if err != nil {
+		done(err)
+		return
+	}
+	if len(parts) == 0 {
+		s.forgetBindings(b)
+		done(nil)
+		return
+	}
+	var (
+		left  atomic.Int32
+		mu    sync.Mutex
+		first error
+	)
+	left.Store(int32(len(parts)))
+	finish := func(err error) {
+		if err != nil {
+			mu.Lock()
+			if first == nil {
+				first = err
+			}
+			mu.Unlock()
+		}
+		if left.Add(-1) == 0 {
+			s.forgetBindings(b)
+			done(first)
+		}
+	}
+	for shard, part := range parts {
+		r.mu.Lock()
+		epoch := r.epochs[shard]
+		r.mu.Unlock()
+		if epoch == 0 {
+			part.Close()
+			finish(fmt.Errorf("%w: shard %d", ErrNotWriter, shard))
+			continue
+		}
+		cmd := encodePart(epoch, part)
+		r.p.ProposeAsync(shard, cmd, r.timeout, func(res statemachine.Result, err error) {
+			switch {
+			case err != nil:
+				finish(fmt.Errorf("storage: shard %d: %w", shard, err))
+			case res.Value != ShardApplied:
+				s.Release(shard) // another replica acquired the shard
+				finish(fmt.Errorf("%w: shard %d has another writer now", ErrNotWriter, shard))
+			default:
+				finish(nil)
+			}
+		})
+	}
+}
+
+func encodePart(epoch uint64, part *pebble.Batch) []byte {
+	b := &Batch{b: part}
+	return EncodeBatch(epoch, b)
+}
+
+// splitByShard returns b's writes as one Pebble batch per shard (b's own batch when it writes
+// one shard only, the common case).
+func (s *Store) splitByShard(b *Batch) (map[uint64]*pebble.Batch, error) {
+	repr := b.b.Repr()
+	r := batchrepr.Read(repr)
+	parts := map[uint64]*pebble.Batch{}
+	for {
+		kind, key, value, ok, err := r.Next()
+		if err != nil {
+			return nil, fmt.Errorf("storage: split batch: %w", err)
+		}
+		if !ok {
+			break
+		}
+		if len(key) < shardPrefixLen || key[0] != shardPrefixByte {
+			return nil, fmt.Errorf("storage: key %q is under no shard", key)
+		}
+		shard := uint64(key[1])<<8 | uint64(key[2])
+		p := parts[shard]
+		if p == nil {
+			p = s.db.NewBatch()
+			parts[shard] = p
+		}
+		switch kind {
+		case pebble.InternalKeyKindSet:
+			err = p.Set(key, value, nil)
+		case pebble.InternalKeyKindDelete:
+			err = p.Delete(key, nil)
+		case pebble.InternalKeyKindSingleDelete:
+			err = p.SingleDelete(key, nil)
+		case pebble.InternalKeyKindRangeDelete:
+			err = p.DeleteRange(key, value, nil)
+		default:
+			err = fmt.Errorf("storage: batch record of kind %v", kind)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return parts, nil
+}
+
+// forgetBindings drops from the binding cache the users whose bindings b wrote.
+func (s *Store) forgetBindings(b *Batch) {
+	if s.bindings != nil && len(b.bindingUsers) > 0 {
+		s.bindings.forget(b.bindingUsers)
+	}
+}

@@ -1,0 +1,128 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/pushd-im/pushd/cluster"
+	"github.com/pushd-im/pushd/internal/testwait"
+	"github.com/pushd-im/pushd/wire"
+)
+
+// usersInTwoShards returns two users of app "app" whose keys sit in different shards.
+func usersInTwoShards() (a, b string, sa, sb uint64) {
+	a, sa = "bob", ShardOf(UserKey("app", "bob"))
+	for i := 0; ; i++ {
+		b = fmt.Sprint("carol", i)
+		if sb = ShardOf(UserKey("app", b)); sb != sa {
+			return a, b, sa, sb
+		}
+	}
+}
+
+// A replicating store commits through the shards' Raft groups: a batch that writes two users'
+// keys is split by shard and applied on every replica; a store that has not acquired a shard, or
+// lost it to another replica, is refused with ErrNotWriter and writes nothing.
+func TestReplicatedCommitsGoThroughTheShards(t *testing.T) {
+	bob, carol, sb, sc := usersInTwoShards()
+	c := newRaftCluster(t, 0)
+	nodes := []*raftNode{c.start("node-1"), c.start("node-2"), c.start("node-3")}
+	members := map[uint64]string{}
+	for _, n := range nodes {
+		members[cluster.ReplicaID(n.name)] = n.name
+	}
+	for _, n := range nodes {
+		n.store.Replicate(n.raft, 10*time.Second)
+		for _, shard := range []uint64{sb, sc} {
+			if err := n.raft.StartShard(shard, cluster.ReplicaID(n.name), members, n.store.ShardMachineFactory()); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	leaderOf := func(shard uint64) *raftNode {
+		var found *raftNode
+		testwait.Until(t, 20*time.Second, func() error {
+			id, _, ok := nodes[0].raft.Leader(shard)
+			for _, n := range nodes {
+				if ok && cluster.ReplicaID(n.name) == id {
+					found = n
+					return nil
+				}
+			}
+			return fmt.Errorf("shard %d has no leader yet", shard)
+		})
+		return found
+	}
+	// One node writes both shards: the other is moved to it.
+	w := leaderOf(sb)
+	if l := leaderOf(sc); l != w {
+		if err := l.raft.TransferLeader(sc, cluster.ReplicaID(w.name)); err != nil {
+			t.Fatal(err)
+		}
+		testwait.Until(t, 20*time.Second, func() error {
+			if leaderOf(sc) != w {
+				return errors.New("leadership not moved yet")
+			}
+			return nil
+		})
+	}
+
+	batch := func(s *Store) *Batch {
+		b := s.NewBatch()
+		b.PutBinding(&wire.Binding{App: "app", User: bob, PushId: "p1", Token: "t1"})
+		b.PutBinding(&wire.Binding{App: "app", User: carol, PushId: "p2", Token: "t2"})
+		b.PutPush(&wire.PushJob{Id: w.store.NewPushID(), App: "app", User: carol, PushId: "p2"})
+		return b
+	}
+	if err := w.store.Commit(batch(w.store), true); !errors.Is(err, ErrNotWriter) {
+		t.Fatalf("commit before Acquire: %v, want ErrNotWriter", err)
+	}
+	for _, shard := range []uint64{sb, sc} {
+		if _, err := w.store.Acquire(shard, cluster.ReplicaID(w.name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.store.Commit(batch(w.store), true); err != nil {
+		t.Fatalf("commit of the writer: %v", err)
+	}
+	testwait.Until(t, 20*time.Second, func() error {
+		for _, n := range nodes {
+			for _, u := range []string{bob, carol} {
+				if bs, err := n.store.UserBindings("app", u); err != nil || len(bs) != 1 {
+					return fmt.Errorf("%s has %v (%v) for %s", n.name, bs, err, u)
+				}
+			}
+			var jobs int
+			if err := n.store.Pushes(func(*wire.PushJob) bool { jobs++; return true }); err != nil || jobs != 1 {
+				return fmt.Errorf("%s has %d jobs (%v)", n.name, jobs, err)
+			}
+		}
+		return nil
+	})
+
+	// Another node acquires bob's shard: the first writer's next commit there is refused, and it
+	// lets go of the shard.
+	var other *raftNode
+	for _, n := range nodes {
+		if n != w {
+			other = n
+			break
+		}
+	}
+	if _, err := other.store.Acquire(sb, cluster.ReplicaID(other.name)); err != nil {
+		t.Fatal(err)
+	}
+	b := w.store.NewBatch()
+	b.DeleteBinding("app", bob, "p1")
+	if err := w.store.Commit(b, true); !errors.Is(err, ErrNotWriter) {
+		t.Fatalf("commit of the old writer: %v, want ErrNotWriter", err)
+	}
+	if w.store.Writes(sb) || !w.store.Writes(sc) {
+		t.Fatalf("after the refusal the old writer writes shard %d: %v, shard %d: %v", sb, w.store.Writes(sb), sc, w.store.Writes(sc))
+	}
+	if bs, err := other.store.UserBindings("app", bob); err != nil || len(bs) != 1 {
+		t.Fatalf("bob's binding after the refused delete: %v, %v", bs, err)
+	}
+}
