@@ -413,7 +413,7 @@ func TestShardStateAndMessages(t *testing.T) {
 	if err := a.SetShardState("boot-1", true); err != nil {
 		t.Fatal(err)
 	}
-	checkFor(t, waitTimeout, func() error {
+	testwait.Until(t, waitTimeout, func() error {
 		for _, n := range nodes {
 			for _, m := range n.Placement().Members() {
 				if m.ID == "node-1" && (m.Formed != "boot-1" || !m.Draining) {

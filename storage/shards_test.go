@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/pushd-im/pushd/cluster"
+	"github.com/pushd-im/pushd/internal/testwait"
 )
 
 // The replica manager (cluster.Shards) over real nodes on loopback: memberlist membership, a
@@ -155,7 +156,7 @@ func (e *elastic) settled(names []string, timeout time.Duration) map[uint64][]st
 	for s := uint64(1); s <= elasticShards; s++ {
 		want[s] = cluster.ShardReplicaNodes(names, s, min(3, len(names)))
 	}
-	waitFor(e.t, timeout, func() error {
+	testwait.Until(e.t, timeout, func() error {
 		seen := map[uint64]cluster.ShardStatus{}
 		for _, n := range e.live() {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -271,7 +272,7 @@ func valueIn(s *Store, shard uint64, key string) (string, bool) {
 // holdsValue waits until every named node's store has key=value in shard.
 func (e *elastic) holdsValue(names []string, shard uint64, key, value string) {
 	e.t.Helper()
-	waitFor(e.t, 20*time.Second, func() error {
+	testwait.Until(e.t, 20*time.Second, func() error {
 		for _, name := range names {
 			e.mu.Lock()
 			n := e.nodes[name]
