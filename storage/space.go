@@ -29,8 +29,8 @@ type spaceGuard struct {
 	free  func() (uint64, error)
 	every time.Duration // how long a reading serves while there is enough space
 
-	mu        sync.Mutex
-	checkedAt time.Time
+	mu        sync.Mutex   // one reading at a time
+	checkedAt atomic.Int64 // unix nanoseconds of the last reading
 	low       atomic.Bool
 	refused   atomic.Uint64
 }
@@ -66,16 +66,20 @@ func (g *spaceGuard) allow() bool {
 	if g == nil {
 		return true
 	}
+	now := time.Now().UnixNano()
+	if !g.low.Load() && now-g.checkedAt.Load() < int64(g.every) {
+		return true // the common case: no lock, no reading
+	}
 	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.low.Load() || time.Since(g.checkedAt) >= g.every {
+	if g.low.Load() || now-g.checkedAt.Load() >= int64(g.every) {
 		free, err := g.free()
-		g.checkedAt = time.Now()
+		g.checkedAt.Store(time.Now().UnixNano())
 		// A failed reading leaves the last verdict: the disk is not known to be full.
 		if err == nil {
 			g.low.Store(free < g.min)
 		}
 	}
+	g.mu.Unlock()
 	if g.low.Load() {
 		g.refused.Add(1)
 		return false
