@@ -31,6 +31,8 @@ const (
 	defaultMaxConnectionsPerIP = 1000
 	defaultWSSendQueueBytes    = 4 << 20
 	defaultMinFreeDiskBytes    = 256 << 20
+	defaultClientSendsPerSec   = 20
+	defaultClientSendBurst     = 40
 
 	defaultClusterName   = "node-1"
 	defaultClusterBind   = "127.0.0.1:7946"
@@ -136,6 +138,20 @@ type Limits struct {
 	// pushes already accepted go on, until space returns. -1: no reserve.
 	// Default 268435456 (256 MiB).
 	MinFreeDiskBytes int `yaml:"min_free_disk_bytes"`
+	// ClientSendsPerSecond is how many sends (messages, each of a batch, and
+	// call invitations) one user's client tokens may make a second on a node;
+	// past it (and past ClientSendBurst at once) the answer is 429
+	// rate_limited with Retry-After. -1: no limit. Default 20.
+	ClientSendsPerSecond int `yaml:"client_sends_per_second"`
+	// ClientSendBurst is how many sends a user's client tokens may make at
+	// once. Default 40.
+	ClientSendBurst int `yaml:"client_send_burst"`
+	// ServerSendsPerSecond is the same for one API key; 0 (the default) is
+	// no limit.
+	ServerSendsPerSecond int `yaml:"server_sends_per_second"`
+	// ServerSendBurst is how many sends one API key may make at once (a
+	// batch counts each message). Default 0: the rate.
+	ServerSendBurst int `yaml:"server_send_burst"`
 }
 
 // Cluster is a node's cluster membership (memberlist) and actor remoting (protoactor) settings.
@@ -416,6 +432,8 @@ func (c *Config) EnsureDefaults() {
 	setIntDefault(&c.Limits.MaxConnectionsPerIP, defaultMaxConnectionsPerIP)
 	setIntDefault(&c.Limits.WSSendQueueBytes, defaultWSSendQueueBytes)
 	setIntDefault(&c.Limits.MinFreeDiskBytes, defaultMinFreeDiskBytes)
+	setIntDefault(&c.Limits.ClientSendsPerSecond, defaultClientSendsPerSec)
+	setIntDefault(&c.Limits.ClientSendBurst, defaultClientSendBurst)
 	setString(&c.Cluster.Name, defaultClusterName)
 	setString(&c.Cluster.Bind, defaultClusterBind)
 	setString(&c.Cluster.Remote, defaultClusterRemote)

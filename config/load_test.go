@@ -90,6 +90,10 @@ limits:
   max_connections_per_ip: 50
   ws_send_queue_bytes: 1048576
   min_free_disk_bytes: 1073741824
+  client_sends_per_second: 10
+  client_send_burst: 15
+  server_sends_per_second: 5000
+  server_send_burst: 10000
 cluster:
   name: node-7
   bind: 10.0.0.7:7946
@@ -178,7 +182,8 @@ func fullConfig() *Config {
 		LogFormat:           "json",
 		Limits: Limits{ReadTimeout: Duration(10 * time.Second), WriteTimeout: Duration(15 * time.Second),
 			IdleTimeout: Duration(5 * time.Minute), MaxHTTPConnections: 5000, MaxConnections: 20000,
-			MaxConnectionsPerIP: 50, WSSendQueueBytes: 1 << 20, MinFreeDiskBytes: 1 << 30},
+			MaxConnectionsPerIP: 50, WSSendQueueBytes: 1 << 20, MinFreeDiskBytes: 1 << 30,
+			ClientSendsPerSecond: 10, ClientSendBurst: 15, ServerSendsPerSecond: 5000, ServerSendBurst: 10000},
 		Cluster: Cluster{
 			Name: "node-7", Bind: "10.0.0.7:7946", Advertise: "203.0.113.7:7946",
 			Join:   []string{"10.0.0.1:7946", "10.0.0.2:7946"},

@@ -151,6 +151,17 @@ func (c *Config) validate() problems {
 			ps.add(n.key, "must be at least 1, got %d", n.v)
 		}
 	}
+	for _, f := range []struct {
+		key string
+		v   int
+	}{
+		{"limits.client_sends_per_second", c.Limits.ClientSendsPerSecond}, {"limits.client_send_burst", c.Limits.ClientSendBurst},
+		{"limits.server_sends_per_second", c.Limits.ServerSendsPerSecond}, {"limits.server_send_burst", c.Limits.ServerSendBurst},
+	} {
+		if f.v < -1 {
+			ps.add(f.key, "must be -1 (no limit) or more, got %d", f.v)
+		}
+	}
 	if c.Limits.MinFreeDiskBytes < -1 {
 		ps.add("limits.min_free_disk_bytes", "must be -1 (no reserve) or more, got %d", c.Limits.MinFreeDiskBytes)
 	}

@@ -75,6 +75,7 @@ func TestValidateProblems(t *testing.T) {
 		{"max http connections 0", func(c *Config) { c.Limits.MaxHTTPConnections = 0 }, "limits.max_http_connections", "at least 1, got 0"},
 		{"max connections negative", func(c *Config) { c.Limits.MaxConnections = -5 }, "limits.max_connections", "at least 1, got -5"},
 		{"max connections per ip 0", func(c *Config) { c.Limits.MaxConnectionsPerIP = 0 }, "limits.max_connections_per_ip", "at least 1"},
+		{"client rate below -1", func(c *Config) { c.Limits.ClientSendsPerSecond = -5 }, "limits.client_sends_per_second", "must be -1"},
 		{"disk reserve below -1", func(c *Config) { c.Limits.MinFreeDiskBytes = -2 }, "limits.min_free_disk_bytes", "must be -1"},
 		{"send queue too small", func(c *Config) { c.Limits.WSSendQueueBytes = 64<<10 - 1 }, "limits.ws_send_queue_bytes", "at least 65536"},
 		{"gc percent too small", func(c *Config) { c.GCPercent = 10 }, "gc_percent", "must be 25 to 10000, got 10"},

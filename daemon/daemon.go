@@ -176,7 +176,9 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 		IdleTimeout: cfg.Limits.IdleTimeout.Std(), MaxHTTPConnections: cfg.Limits.MaxHTTPConnections,
 		MaxConnections: cfg.Limits.MaxConnections, MaxConnectionsPerIP: cfg.Limits.MaxConnectionsPerIP,
 		SendQueueBytes: cfg.Limits.WSSendQueueBytes,
-		Gatherer:       d.registry, Registerer: d.registry, Ready: d.ready,
+		ClientSendRate: cfg.Limits.ClientSendsPerSecond, ClientSendBurst: cfg.Limits.ClientSendBurst,
+		ServerSendRate: cfg.Limits.ServerSendsPerSecond, ServerSendBurst: cfg.Limits.ServerSendBurst,
+		Gatherer: d.registry, Registerer: d.registry, Ready: d.ready,
 	})
 	if err != nil {
 		return err

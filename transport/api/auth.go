@@ -23,6 +23,7 @@ type App struct {
 type caller struct {
 	app    *App
 	server bool
+	key    string // the API key of a server call
 	user   string // the client token's sub
 }
 
@@ -56,7 +57,7 @@ func (s *Server) authenticate(ctx *fasthttp.RequestCtx, allowQueryToken bool) (*
 		if !ok {
 			return nil, unauthorized("X-API-Key is not a key of any app")
 		}
-		return &caller{app: app, server: true}, nil
+		return &caller{app: app, server: true, key: string(key)}, nil
 	}
 	var token string
 	if h := ctx.Request.Header.Peek("Authorization"); len(h) > 0 {

@@ -90,6 +90,9 @@ func (s *Server) invite(ctx *fasthttp.RequestCtx, c *caller) *apiError {
 	if e := r.validate(c); e != nil {
 		return e
 	}
+	if e := s.limit(ctx, c, 1); e != nil {
+		return e
+	}
 	mode := 0
 	if r.Mode != nil {
 		mode = *r.Mode

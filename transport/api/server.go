@@ -64,8 +64,14 @@ type Options struct {
 	// (slow_consumer). A frame is always taken when nothing waits, whatever
 	// its size. Default 4 MiB.
 	SendQueueBytes int
-	Logger         *slog.Logger
-	Gatherer       prometheus.Gatherer // /metrics; nil serves none
+	// ClientSendRate and ClientSendBurst bound the sends (messages, a batch's
+	// each, call invitations) of one user's client tokens on this node, a
+	// second and at once; ServerSendRate and ServerSendBurst those of one API
+	// key. A rate of 0 is no limit; a burst below the rate is the rate.
+	ClientSendRate, ClientSendBurst int
+	ServerSendRate, ServerSendBurst int
+	Logger                          *slog.Logger
+	Gatherer                        prometheus.Gatherer // /metrics; nil serves none
 	// Registerer takes the server's own series
 	// (pushd_panics_recovered_total); nil registers none.
 	Registerer prometheus.Registerer
@@ -86,6 +92,9 @@ type Server struct {
 	// tokens and upgrader are built once and shared by every request.
 	tokens   *jwt.Parser
 	upgrader *websocket.FastHTTPUpgrader
+
+	// clientRate and serverRate bound sends per user and per API key (nil: no limit).
+	clientRate, serverRate *rateLimiter
 
 	// wsWriteBuffers lends write buffers to connections only while they write.
 	wsWriteBuffers sync.Pool
@@ -153,7 +162,8 @@ func New(o Options) (*Server, error) {
 	if o.Ready == nil {
 		o.Ready = func() error { return nil }
 	}
-	s := &Server{o: o, log: o.Logger, apps: map[string]*App{}, byKey: map[string]*App{}, conns: map[*wsConn]struct{}{}, byIP: map[string]int{}}
+	s := &Server{o: o, log: o.Logger, apps: map[string]*App{}, byKey: map[string]*App{}, conns: map[*wsConn]struct{}{}, byIP: map[string]int{},
+		clientRate: newRateLimiter(o.ClientSendRate, o.ClientSendBurst), serverRate: newRateLimiter(o.ServerSendRate, o.ServerSendBurst)}
 	s.panics = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "pushd_panics_recovered_total",
 		Help: "Panics recovered where outside input is handled, by where: http (a request handler), ws_upgrade, ws_read, ws_write (a long connection's goroutines).",
@@ -463,6 +473,9 @@ func (s *Server) send(ctx *fasthttp.RequestCtx, c *caller) *apiError {
 	if e != nil {
 		return e
 	}
+	if e := s.limit(ctx, c, 1); e != nil {
+		return e
+	}
 	rctx, cancel := s.reqContext()
 	defer cancel()
 	reply, err := s.o.Node.Send(rctx, m)
@@ -488,6 +501,9 @@ func (s *Server) sendBatch(ctx *fasthttp.RequestCtx, c *caller) *apiError {
 	}
 	if len(r.Messages) == 0 || len(r.Messages) > maxBatch {
 		return badField("messages", "must hold 1 to %d messages; got %d", maxBatch, len(r.Messages))
+	}
+	if e := s.limit(ctx, c, len(r.Messages)); e != nil {
+		return e
 	}
 	rctx, cancel := s.reqContext()
 	defer cancel()
