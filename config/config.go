@@ -232,6 +232,15 @@ type App struct {
 	ClientTokenSecret string `yaml:"client_token_secret,omitempty"`
 	// ClientTokenSecretFile is a file holding ClientTokenSecret. Default "".
 	ClientTokenSecretFile string `yaml:"client_token_secret_file,omitempty"`
+	// ClientPushConfig lets devices (client tokens) give their messages a
+	// push_config: a push title and content of the sender's choosing. Off, a
+	// client's message with one is refused (403) and only the app's backend
+	// sets pushes. Default true.
+	ClientPushConfig *bool `yaml:"client_push_config,omitempty"`
+	// ClientCalls lets devices start calls (each rings up to 9 users with a
+	// VoIP push). Off, only the app's backend invites (403 for a client).
+	// Default true.
+	ClientCalls *bool `yaml:"client_calls,omitempty"`
 	// Providers holds the vendor credentials. Default: none configured.
 	Providers Providers `yaml:"providers"`
 	// RateLimits caps each provider's sends, keyed by provider name. Default none (unlimited).

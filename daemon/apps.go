@@ -105,7 +105,9 @@ func (d *Daemon) buildApps() (map[string]*actors.App, []*api.App, error) {
 			}
 		}
 		apps[ca.ID] = a
-		apiApps = append(apiApps, &api.App{ID: ca.ID, APIKeys: ca.APIKeys, ClientTokenSecret: []byte(ca.ClientTokenSecret), Resources: resources})
+		apiApps = append(apiApps, &api.App{ID: ca.ID, APIKeys: ca.APIKeys, ClientTokenSecret: []byte(ca.ClientTokenSecret), Resources: resources,
+			DenyClientPushConfig: ca.ClientPushConfig != nil && !*ca.ClientPushConfig,
+			DenyClientCalls:      ca.ClientCalls != nil && !*ca.ClientCalls})
 	}
 	return apps, apiApps, nil
 }

@@ -17,6 +17,9 @@ type App struct {
 	ClientTokenSecret []byte
 	// Resources names the app's resources_id profiles.
 	Resources map[string]bool
+	// DenyClientPushConfig and DenyClientCalls keep devices from setting a
+	// push_config and from inviting: only the app's backend may.
+	DenyClientPushConfig, DenyClientCalls bool
 }
 
 // caller is who made a request: the app's backend (server) or a user's device (client).

@@ -463,6 +463,9 @@ func decodeSend(body []byte, c *caller) (*wire.Message, *apiError) {
 		return nil, e
 	}
 	if !c.server {
+		if r.PushConfig != nil && c.app.DenyClientPushConfig {
+			return nil, forbidden("push_config: this app lets only its backend set pushes (apps[].client_push_config is off)")
+		}
 		r.From = c.user
 	}
 	return r.message(c.app.ID), nil
