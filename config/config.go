@@ -33,6 +33,7 @@ const (
 	defaultMinFreeDiskBytes    = 256 << 20
 	defaultClientSendsPerSec   = 20
 	defaultClientSendBurst     = 40
+	defaultMaxTokenTTL         = 30 * 24 * time.Hour
 
 	defaultClusterName   = "node-1"
 	defaultClusterBind   = "127.0.0.1:7946"
@@ -152,6 +153,10 @@ type Limits struct {
 	// ServerSendBurst is how many sends one API key may make at once (a
 	// batch counts each message). Default 0: the rate.
 	ServerSendBurst int `yaml:"server_send_burst"`
+	// MaxTokenTTL is the longest lifetime a client token may have (its exp
+	// after its iat, or after now without one); a longer one is refused, so a
+	// leaked token cannot serve for years. Default 720h (30 days).
+	MaxTokenTTL Duration `yaml:"max_token_ttl"`
 }
 
 // Cluster is a node's cluster membership (memberlist) and actor remoting (protoactor) settings.
@@ -443,6 +448,7 @@ func (c *Config) EnsureDefaults() {
 	setIntDefault(&c.Limits.MinFreeDiskBytes, defaultMinFreeDiskBytes)
 	setIntDefault(&c.Limits.ClientSendsPerSecond, defaultClientSendsPerSec)
 	setIntDefault(&c.Limits.ClientSendBurst, defaultClientSendBurst)
+	setDuration(&c.Limits.MaxTokenTTL, defaultMaxTokenTTL)
 	setString(&c.Cluster.Name, defaultClusterName)
 	setString(&c.Cluster.Bind, defaultClusterBind)
 	setString(&c.Cluster.Remote, defaultClusterRemote)

@@ -41,6 +41,7 @@ func TestDefault(t *testing.T) {
 		{"limits.client_send_burst", c.Limits.ClientSendBurst, 40},
 		{"limits.server_sends_per_second", c.Limits.ServerSendsPerSecond, 0},
 		{"limits.server_send_burst", c.Limits.ServerSendBurst, 0},
+		{"limits.max_token_ttl", c.Limits.MaxTokenTTL.Std(), 720 * time.Hour},
 		{"cluster.name", c.Cluster.Name, "node-1"},
 		{"cluster.bind", c.Cluster.Bind, "127.0.0.1:7946"},
 		{"cluster.advertise", c.Cluster.Advertise, ""},

@@ -36,6 +36,7 @@ func TestEnvOverrides(t *testing.T) {
 		"PUSHD_LIMITS_CLIENT_SEND_BURST=6",
 		"PUSHD_LIMITS_SERVER_SENDS_PER_SECOND=700",
 		"PUSHD_LIMITS_SERVER_SEND_BURST=800",
+		"PUSHD_LIMITS_MAX_TOKEN_TTL=48h",
 		"PUSHD_CLUSTER_NAME=node-9",
 		"PUSHD_CLUSTER_BIND=0.0.0.0:17946",
 		"PUSHD_CLUSTER_ADVERTISE=203.0.113.9:17946",
@@ -73,7 +74,8 @@ func TestEnvOverrides(t *testing.T) {
 	want.Limits = Limits{ReadTimeout: Duration(7 * time.Second), WriteTimeout: Duration(8 * time.Second),
 		IdleTimeout: Duration(9 * time.Second), MaxHTTPConnections: 1001, MaxConnections: 1002,
 		MaxConnectionsPerIP: 1003, WSSendQueueBytes: 1_000_000, MinFreeDiskBytes: -1,
-		ClientSendsPerSecond: 5, ClientSendBurst: 6, ServerSendsPerSecond: 700, ServerSendBurst: 800}
+		ClientSendsPerSecond: 5, ClientSendBurst: 6, ServerSendsPerSecond: 700, ServerSendBurst: 800,
+		MaxTokenTTL: Duration(48 * time.Hour)}
 	want.Cluster = Cluster{
 		Name: "node-9", Bind: "0.0.0.0:17946", Advertise: "203.0.113.9:17946",
 		Join:   []string{"10.0.0.1:7946", "10.0.0.2:7946"},
@@ -141,7 +143,7 @@ func TestEnvTableCoversEveryVariable(t *testing.T) {
 		"PUSHD_LIMITS_MAX_HTTP_CONNECTIONS", "PUSHD_LIMITS_MAX_CONNECTIONS", "PUSHD_LIMITS_MAX_CONNECTIONS_PER_IP",
 		"PUSHD_LIMITS_WS_SEND_QUEUE_BYTES", "PUSHD_LIMITS_MIN_FREE_DISK_BYTES",
 		"PUSHD_LIMITS_CLIENT_SENDS_PER_SECOND", "PUSHD_LIMITS_CLIENT_SEND_BURST",
-		"PUSHD_LIMITS_SERVER_SENDS_PER_SECOND", "PUSHD_LIMITS_SERVER_SEND_BURST",
+		"PUSHD_LIMITS_SERVER_SENDS_PER_SECOND", "PUSHD_LIMITS_SERVER_SEND_BURST", "PUSHD_LIMITS_MAX_TOKEN_TTL",
 		"PUSHD_CLUSTER_NAME", "PUSHD_CLUSTER_BIND", "PUSHD_CLUSTER_ADVERTISE", "PUSHD_CLUSTER_JOIN",
 		"PUSHD_CLUSTER_REMOTE", "PUSHD_CLUSTER_ADVERTISE_REMOTE", "PUSHD_CLUSTER_BOOTSTRAP_EXPECT",
 		"PUSHD_CLUSTER_GOSSIP_KEY_FILE", "PUSHD_CLUSTER_TLS_CERT_FILE", "PUSHD_CLUSTER_TLS_KEY_FILE",

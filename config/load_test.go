@@ -94,6 +94,7 @@ limits:
   client_send_burst: 15
   server_sends_per_second: 5000
   server_send_burst: 10000
+  max_token_ttl: 168h
 cluster:
   name: node-7
   bind: 10.0.0.7:7946
@@ -183,7 +184,8 @@ func fullConfig() *Config {
 		Limits: Limits{ReadTimeout: Duration(10 * time.Second), WriteTimeout: Duration(15 * time.Second),
 			IdleTimeout: Duration(5 * time.Minute), MaxHTTPConnections: 5000, MaxConnections: 20000,
 			MaxConnectionsPerIP: 50, WSSendQueueBytes: 1 << 20, MinFreeDiskBytes: 1 << 30,
-			ClientSendsPerSecond: 10, ClientSendBurst: 15, ServerSendsPerSecond: 5000, ServerSendBurst: 10000},
+			ClientSendsPerSecond: 10, ClientSendBurst: 15, ServerSendsPerSecond: 5000, ServerSendBurst: 10000,
+			MaxTokenTTL: Duration(168 * time.Hour)},
 		Cluster: Cluster{
 			Name: "node-7", Bind: "10.0.0.7:7946", Advertise: "203.0.113.7:7946",
 			Join:   []string{"10.0.0.1:7946", "10.0.0.2:7946"},
@@ -397,9 +399,11 @@ apps:
     id: one
     api_keys: [key-one-0123456789]
     client_token_secret: 0123456789abcdef0123
+    client_calls: false
   - <<: *app
     id: two
     api_keys: [key-two-0123456789]
+    client_token_secret: 0123456789abcdef0123-two
 `)
 	if err != nil {
 		t.Fatal(err)
@@ -407,8 +411,8 @@ apps:
 	if got := c.Cluster; got.Name != "node-9" || got.Bind != "127.0.0.1:17946" || got.Remote != "127.0.0.1:18090" {
 		t.Errorf("cluster = %+v, want name node-9 (in place), bind from the first merge, remote from the second", got)
 	}
-	if len(c.Apps) != 2 || c.Apps[1].ID != "two" || c.Apps[1].ClientTokenSecret != c.Apps[0].ClientTokenSecret {
-		t.Errorf("apps = %+v, want the second app to take the first one's secret", c.Apps)
+	if len(c.Apps) != 2 || c.Apps[1].ID != "two" || c.Apps[1].ClientCalls == nil || *c.Apps[1].ClientCalls {
+		t.Errorf("apps = %+v, want the second app to take the first one's client_calls", c.Apps)
 	}
 }
 

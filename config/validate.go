@@ -1,6 +1,8 @@
 package config
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
@@ -162,6 +164,9 @@ func (c *Config) validate() problems {
 			ps.add(f.key, "must be -1 (no limit) or more, got %d", f.v)
 		}
 	}
+	if c.Limits.MaxTokenTTL <= 0 {
+		ps.add("limits.max_token_ttl", "must be more than 0, got %v", c.Limits.MaxTokenTTL)
+	}
 	if c.Limits.MinFreeDiskBytes < -1 {
 		ps.add("limits.min_free_disk_bytes", "must be -1 (no reserve) or more, got %d", c.Limits.MinFreeDiskBytes)
 	}
@@ -206,7 +211,8 @@ func (c *Config) validate() problems {
 	checkDistinct(&ps, []string{"listen", "cluster.bind", "cluster.remote"}, []string{c.Listen, cl.Bind, cl.Remote})
 
 	ids := map[string]int{}
-	keys := map[string]string{} // API key → the key path that first had it
+	keys := map[string]string{}    // API key → the key path that first had it
+	secrets := map[string]string{} // client token secret → the key path that first had it
 	for i := range c.Apps {
 		a := &c.Apps[i]
 		p := fmt.Sprintf("apps[%d]", i)
@@ -218,8 +224,41 @@ func (c *Config) validate() problems {
 			ids[a.ID] = i
 		}
 		a.validate(&ps, p, keys)
+		// One app's client tokens must not pass as another's.
+		if a.ClientTokenSecret != "" {
+			if first, dup := secrets[a.ClientTokenSecret]; dup {
+				ps.add(p+".client_token_secret", "same secret as %s; every app needs its own", first)
+			} else {
+				secrets[a.ClientTokenSecret] = p + ".client_token_secret"
+			}
+		}
 	}
 	return ps
+}
+
+// minAPIKeyLen is the shortest API key accepted: a guessable key is no key.
+const minAPIKeyLen = 16
+
+// APIKeyDigestPrefix marks an API key configured by its SHA-256 instead of in the clear.
+const APIKeyDigestPrefix = "sha256:"
+
+// APIKeyDigest is the hex SHA-256 of an API key as configured: the digest itself for a
+// sha256:<hex> entry, the key's hash otherwise. Two entries with the same digest are one key.
+func APIKeyDigest(k string) string {
+	if strings.HasPrefix(k, APIKeyDigestPrefix) {
+		return strings.ToLower(k[len(APIKeyDigestPrefix):])
+	}
+	sum := sha256.Sum256([]byte(k))
+	return hex.EncodeToString(sum[:])
+}
+
+// noteKey records an API key's digest, or reports it as a second app's use of one key.
+func noteKey(ps *problems, keys map[string]string, digest, kp string) {
+	if first, dup := keys[digest]; dup {
+		ps.add(kp, "same key as %s; an API key names exactly one app", first)
+		return
+	}
+	keys[digest] = kp
 }
 
 func (a *App) validate(ps *problems, p string, keys map[string]string) {
@@ -233,12 +272,16 @@ func (a *App) validate(ps *problems, p string, keys map[string]string) {
 			ps.add(kp, "must not be empty")
 		case strings.IndexFunc(k, isSpaceOrControl) >= 0:
 			ps.add(kp, "must not contain spaces or control characters")
-		default:
-			if first, dup := keys[k]; dup {
-				ps.add(kp, "same key as %s; an API key names exactly one app", first)
-			} else {
-				keys[k] = kp
+		case strings.HasPrefix(k, APIKeyDigestPrefix):
+			if d, err := hex.DecodeString(k[len(APIKeyDigestPrefix):]); err != nil || len(d) != sha256.Size {
+				ps.add(kp, "a hashed key must be %s and the 64 hex digits of the key's SHA-256", APIKeyDigestPrefix)
+				break
 			}
+			noteKey(ps, keys, APIKeyDigest(k), kp)
+		case len(k) < minAPIKeyLen:
+			ps.add(kp, "must be at least %d characters (or %s<hex> of one), got %d", minAPIKeyLen, APIKeyDigestPrefix, len(k))
+		default:
+			noteKey(ps, keys, APIKeyDigest(k), kp)
 		}
 	}
 	switch n := len(a.ClientTokenSecret); {

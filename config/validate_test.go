@@ -27,7 +27,7 @@ func validConfig() *Config {
 	}, {
 		ID:                "app2",
 		APIKeys:           []string{"key-two-0123456789"},
-		ClientTokenSecret: "0123456789abcdef",
+		ClientTokenSecret: "0123456789abcdef-second-app",
 	}}
 	c.EnsureDefaults()
 	return c
@@ -101,11 +101,18 @@ func TestValidateProblems(t *testing.T) {
 		{"app id too long", func(c *Config) { c.Apps[1].ID = strings.Repeat("a", 65) }, "apps[1].id", "must be 1 to 64 bytes"},
 		{"app id duplicate", func(c *Config) { c.Apps[1].ID = c.Apps[0].ID }, "apps[1].id", "is already the id of apps[0]"},
 		{"no api key", func(c *Config) { c.Apps[1].APIKeys = nil }, "apps[1].api_keys", "at least one API key"},
-		{"empty api key", func(c *Config) { c.Apps[1].APIKeys = []string{"ok-key-0123456", ""} }, "apps[1].api_keys[1]", "must not be empty"},
+		{"empty api key", func(c *Config) { c.Apps[1].APIKeys = []string{"ok-key-0123456789", ""} }, "apps[1].api_keys[1]", "must not be empty"},
 		{"api key with space", func(c *Config) { c.Apps[1].APIKeys = []string{"my key"} }, "apps[1].api_keys[0]", "must not contain spaces"},
-		{"api key shared", func(c *Config) { c.Apps[1].APIKeys = []string{"x-key-000000", c.Apps[0].APIKeys[0]} },
+		{"api key shared", func(c *Config) { c.Apps[1].APIKeys = []string{"x-key-000000000000", c.Apps[0].APIKeys[0]} },
 			"apps[1].api_keys[1]", "same key as apps[0].api_keys[0]"},
-		{"api key twice in one app", func(c *Config) { c.Apps[1].APIKeys = []string{"dup-key-00000", "dup-key-00000"} },
+		{"client token secret shared", func(c *Config) { c.Apps[1].ClientTokenSecret = c.Apps[0].ClientTokenSecret },
+			"apps[1].client_token_secret", "same secret as apps[0].client_token_secret"},
+		{"api key too short", func(c *Config) { c.Apps[1].APIKeys = []string{"short-key"} }, "apps[1].api_keys[0]", "at least 16 characters"},
+		{"hashed api key not hex", func(c *Config) { c.Apps[1].APIKeys = []string{"sha256:zz"} }, "apps[1].api_keys[0]", "64 hex digits"},
+		{"hashed api key equals a clear one", func(c *Config) {
+			c.Apps[1].APIKeys = []string{APIKeyDigestPrefix + APIKeyDigest(c.Apps[0].APIKeys[0])}
+		}, "apps[1].api_keys[0]", "same key as apps[0].api_keys[0]"},
+		{"api key twice in one app", func(c *Config) { c.Apps[1].APIKeys = []string{"dup-key-0000000000", "dup-key-0000000000"} },
 			"apps[1].api_keys[1]", "same key as apps[1].api_keys[0]"},
 		{"no token secret", func(c *Config) { c.Apps[1].ClientTokenSecret = "" }, "apps[1].client_token_secret", "required (or client_token_secret_file)"},
 		{"short token secret", func(c *Config) { c.Apps[1].ClientTokenSecret = "0123456789abcde" }, "apps[1].client_token_secret", "at least 16 bytes, got 15"},

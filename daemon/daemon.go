@@ -178,7 +178,8 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 		SendQueueBytes: cfg.Limits.WSSendQueueBytes,
 		ClientSendRate: cfg.Limits.ClientSendsPerSecond, ClientSendBurst: cfg.Limits.ClientSendBurst,
 		ServerSendRate: cfg.Limits.ServerSendsPerSecond, ServerSendBurst: cfg.Limits.ServerSendBurst,
-		Gatherer: d.registry, Registerer: d.registry, Ready: d.ready,
+		MaxTokenTTL: cfg.Limits.MaxTokenTTL.Std(),
+		Gatherer:    d.registry, Registerer: d.registry, Ready: d.ready,
 	})
 	if err != nil {
 		return err

@@ -56,7 +56,7 @@ func TestMain(m *testing.M) {
 }
 
 const (
-	testAPIKey = "pk_test_process"
+	testAPIKey = "pk_test_process_key"
 	testSecret = "process-test-client-secret-0123456789"
 	waitFor    = 30 * time.Second
 )

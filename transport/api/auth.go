@@ -2,8 +2,11 @@ package api
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -13,7 +16,7 @@ import (
 // App is one tenant as the API sees it.
 type App struct {
 	ID                string
-	APIKeys           []string
+	APIKeys           []string // in the clear, or "sha256:<hex>" of the key
 	ClientTokenSecret []byte
 	// Resources names the app's resources_id profiles.
 	Resources map[string]bool
@@ -44,6 +47,21 @@ func MintClientToken(app, user string, secret []byte, ttl time.Duration, now tim
 	return jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(secret)
 }
 
+// apiKeyDigest is the SHA-256 of an App.APIKeys entry: "sha256:<64 hex digits>", or a key in
+// the clear.
+func apiKeyDigest(k string) ([sha256.Size]byte, error) {
+	var d [sha256.Size]byte
+	if h, ok := strings.CutPrefix(k, "sha256:"); ok {
+		b, err := hex.DecodeString(h)
+		if err != nil || len(b) != sha256.Size {
+			return d, fmt.Errorf("API key %q is not sha256: and 64 hex digits", k)
+		}
+		copy(d[:], b)
+		return d, nil
+	}
+	return sha256.Sum256([]byte(k)), nil
+}
+
 func unauthorized(format string, args ...any) *apiError {
 	return &apiError{Status: http.StatusUnauthorized, Code: codeUnauthorized, Message: fmt.Sprintf(format, args...)}
 }
@@ -56,7 +74,9 @@ func forbidden(format string, args ...any) *apiError {
 // ?token= on the WebSocket upgrade, where browsers cannot set headers).
 func (s *Server) authenticate(ctx *fasthttp.RequestCtx, allowQueryToken bool) (*caller, *apiError) {
 	if key := ctx.Request.Header.Peek("X-API-Key"); len(key) > 0 {
-		app, ok := s.byKey[string(key)]
+		// Keys are looked up by their hash: what the lookup's timing could tell is about the
+		// hash, not the key, and no key is kept in the clear.
+		app, ok := s.byKey[sha256.Sum256(key)]
 		if !ok {
 			return nil, unauthorized("X-API-Key is not a key of any app")
 		}
@@ -97,6 +117,13 @@ func (s *Server) verifyClientToken(token string) (*caller, *apiError) {
 	}
 	if !validID(claims.Subject, maxUserID) {
 		return nil, unauthorized("client token rejected: sub must be a user id")
+	}
+	from := s.o.Now()
+	if claims.IssuedAt != nil {
+		from = claims.IssuedAt.Time
+	}
+	if life := claims.ExpiresAt.Sub(from); life > s.o.MaxTokenTTL {
+		return nil, unauthorized("client token rejected: it lives %v, longer than the %v that limits.max_token_ttl allows", life.Round(time.Second), s.o.MaxTokenTTL)
 	}
 	return &caller{app: app, user: claims.Subject}, nil
 }

@@ -9,6 +9,7 @@ package api
 
 import (
 	"context"
+	"crypto/sha256"
 	_ "embed"
 	"errors"
 	"fmt"
@@ -70,8 +71,11 @@ type Options struct {
 	// key. A rate of 0 is no limit; a burst below the rate is the rate.
 	ClientSendRate, ClientSendBurst int
 	ServerSendRate, ServerSendBurst int
-	Logger                          *slog.Logger
-	Gatherer                        prometheus.Gatherer // /metrics; nil serves none
+	// MaxTokenTTL is the longest lifetime a client token may have (exp after
+	// iat, or after now without iat). Default 30 days.
+	MaxTokenTTL time.Duration
+	Logger      *slog.Logger
+	Gatherer    prometheus.Gatherer // /metrics; nil serves none
 	// Registerer takes the server's own series
 	// (pushd_panics_recovered_total); nil registers none.
 	Registerer prometheus.Registerer
@@ -85,7 +89,7 @@ type Server struct {
 	o       Options
 	log     *slog.Logger
 	apps    map[string]*App
-	byKey   map[string]*App
+	byKey   map[[sha256.Size]byte]*App // by the SHA-256 of each API key
 	srv     *fasthttp.Server
 	ln      net.Listener
 	metrics fasthttp.RequestHandler
@@ -159,10 +163,13 @@ func New(o Options) (*Server, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.MaxTokenTTL <= 0 {
+		o.MaxTokenTTL = 30 * 24 * time.Hour
+	}
 	if o.Ready == nil {
 		o.Ready = func() error { return nil }
 	}
-	s := &Server{o: o, log: o.Logger, apps: map[string]*App{}, byKey: map[string]*App{}, conns: map[*wsConn]struct{}{}, byIP: map[string]int{},
+	s := &Server{o: o, log: o.Logger, apps: map[string]*App{}, byKey: map[[sha256.Size]byte]*App{}, conns: map[*wsConn]struct{}{}, byIP: map[string]int{},
 		clientRate: newRateLimiter(o.ClientSendRate, o.ClientSendBurst), serverRate: newRateLimiter(o.ServerSendRate, o.ServerSendBurst)}
 	s.panics = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "pushd_panics_recovered_total",
@@ -179,7 +186,11 @@ func New(o Options) (*Server, error) {
 	for _, a := range o.Apps {
 		s.apps[a.ID] = a
 		for _, k := range a.APIKeys {
-			s.byKey[k] = a
+			d, err := apiKeyDigest(k)
+			if err != nil {
+				return nil, fmt.Errorf("api: app %s: %w", a.ID, err)
+			}
+			s.byKey[d] = a
 		}
 	}
 	s.tokens = jwt.NewParser(jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired(),
