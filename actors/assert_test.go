@@ -2,10 +2,6 @@ package actors
 
 import (
 	"go/ast"
-	"go/parser"
-	"go/token"
-	"path/filepath"
-	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -38,19 +34,8 @@ func TestSendReplyOfUnexpectedType(t *testing.T) {
 // package never asserts a type without checking it (x.(T) alone panics on
 // another type): every assertion is a type switch or takes ", ok".
 func TestTypeAssertionsAreChecked(t *testing.T) {
-	names, err := filepath.Glob("*.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fset := token.NewFileSet()
-	for _, name := range names {
-		if strings.HasSuffix(name, "_test.go") {
-			continue
-		}
-		f, err := parser.ParseFile(fset, name, nil, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
+	fset, files := packageSource(t)
+	for _, f := range files {
 		checked := map[*ast.TypeAssertExpr]bool{}
 		ast.Inspect(f, func(n ast.Node) bool {
 			switch n := n.(type) {

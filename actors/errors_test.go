@@ -2,10 +2,6 @@ package actors
 
 import (
 	"go/ast"
-	"go/parser"
-	"go/token"
-	"path/filepath"
-	"strings"
 	"testing"
 )
 
@@ -15,19 +11,8 @@ import (
 // where the package puts codes (errReply, hasCode, RequestError.Code) and
 // call actions (CallRequest.Action).
 func TestCodesAndActionsAreConstants(t *testing.T) {
-	names, err := filepath.Glob("*.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fset := token.NewFileSet()
-	for _, name := range names {
-		if strings.HasSuffix(name, "_test.go") {
-			continue
-		}
-		f, err := parser.ParseFile(fset, name, nil, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
+	fset, files := packageSource(t)
+	for _, f := range files {
 		literal := func(e ast.Expr, where string) {
 			if _, ok := e.(*ast.BasicLit); ok {
 				t.Errorf("%s: %s takes a string literal; use a constant of package wire", fset.Position(e.Pos()), where)
