@@ -237,6 +237,12 @@ type App struct {
 	ClientTokenSecret string `yaml:"client_token_secret,omitempty"`
 	// ClientTokenSecretFile is a file holding ClientTokenSecret. Default "".
 	ClientTokenSecretFile string `yaml:"client_token_secret_file,omitempty"`
+	// ClientTokenSecrets are more client-token secrets, each named by the kid
+	// that a token's header carries: a token with a kid is checked with that
+	// secret, one without with ClientTokenSecret. Rotating a secret is adding
+	// one here, minting new tokens with its kid, and later dropping the old
+	// one: nobody is logged out at once. Default none.
+	ClientTokenSecrets []TokenSecret `yaml:"client_token_secrets,omitempty"`
 	// ClientPushConfig lets devices (client tokens) give their messages a
 	// push_config: a push title and content of the sender's choosing. Off, a
 	// client's message with one is refused (403) and only the app's backend
@@ -253,6 +259,16 @@ type App struct {
 	// Resources are the push profiles a message picks with push_config.resources_id:
 	// resources_id → provider name → profile. Default none.
 	Resources map[string]map[string]Resource `yaml:"resources,omitempty"`
+}
+
+// TokenSecret is a client-token secret named by a kid.
+type TokenSecret struct {
+	// Kid is the key id in a token's header: 1 to 64 bytes of A-Z a-z 0-9 _ - . Required.
+	Kid string `yaml:"kid"`
+	// Secret is the HS256 key, at least 16 bytes (or SecretFile).
+	Secret string `yaml:"secret,omitempty"`
+	// SecretFile holds Secret instead (read and trimmed).
+	SecretFile string `yaml:"secret_file,omitempty"`
 }
 
 // Providers holds one app's vendor credentials. A nil field means the app does

@@ -181,3 +181,14 @@ func TestCloneIsDeep(t *testing.T) {
 		t.Fatal("clone shares memory with the original")
 	}
 }
+
+func TestRedactedHidesKidSecrets(t *testing.T) {
+	c := &Config{Apps: []App{{ID: "a", ClientTokenSecrets: []TokenSecret{{Kid: "k1", Secret: "kid-secret-0123456789"}}}}}
+	r := c.Redacted()
+	if r.Apps[0].ClientTokenSecrets[0].Secret != redactedSecret || r.Apps[0].ClientTokenSecrets[0].Kid != "k1" {
+		t.Fatalf("redacted kid secret: %+v", r.Apps[0].ClientTokenSecrets)
+	}
+	if c.Apps[0].ClientTokenSecrets[0].Secret != "kid-secret-0123456789" {
+		t.Fatal("Redacted changed the original config")
+	}
+}

@@ -75,8 +75,8 @@ func TestExampleListsEveryKey(t *testing.T) {
 		}
 	}
 	walk(reflect.TypeFor[Config]())
-	if len(seen) != 15 {
-		t.Errorf("walked %d struct types, want 15", len(seen))
+	if len(seen) != 16 {
+		t.Errorf("walked %d struct types, want 16", len(seen))
 	}
 	for _, ev := range envVars() {
 		if !regexp.MustCompile(`\b` + ev.name + `\b`).MatchString(example) {

@@ -220,6 +220,9 @@ func resolvePaths(c *Config, dir string) {
 		a := &c.Apps[i]
 		abs(&a.APIKeysFile)
 		abs(&a.ClientTokenSecretFile)
+		for j := range a.ClientTokenSecrets {
+			abs(&a.ClientTokenSecrets[j].SecretFile)
+		}
 		pr := &a.Providers
 		if p := pr.APNs; p != nil {
 			abs(&p.KeyFile)

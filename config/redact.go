@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"log/slog"
 	"maps"
 
@@ -45,6 +46,10 @@ type secretField struct {
 // one's *_file and Redacted hides each one, so a secret added here is both.
 func (a *App) secrets() []secretField {
 	out := []secretField{{"client_token_secret", &a.ClientTokenSecret, a.ClientTokenSecretFile}}
+	for i := range a.ClientTokenSecrets {
+		ts := &a.ClientTokenSecrets[i]
+		out = append(out, secretField{fmt.Sprintf("client_token_secrets[%d].secret", i), &ts.Secret, ts.SecretFile})
+	}
 	p := &a.Providers
 	if x := p.APNs; x != nil {
 		out = append(out, secretField{"providers.apns.cert_password", &x.CertPassword, x.CertPasswordFile})
@@ -97,6 +102,8 @@ func (c *Config) clone() *Config {
 func (a *App) clone() App {
 	r := *a
 	r.APIKeys = cloneSlice(a.APIKeys)
+	r.ClientTokenSecrets = cloneSlice(a.ClientTokenSecrets)
+	r.ClientPushConfig, r.ClientCalls = clonePtr(a.ClientPushConfig), clonePtr(a.ClientCalls)
 	r.Providers = Providers{
 		APNs:   clonePtr(a.Providers.APNs),
 		FCM:    clonePtr(a.Providers.FCM),
@@ -127,11 +134,11 @@ func (a *App) clone() App {
 	return r
 }
 
-func cloneSlice(s []string) []string {
+func cloneSlice[T any](s []T) []T {
 	if s == nil {
 		return nil
 	}
-	return append([]string{}, s...)
+	return append([]T{}, s...)
 }
 
 func clonePtr[T any](p *T) *T {

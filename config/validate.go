@@ -225,15 +225,35 @@ func (c *Config) validate() problems {
 		}
 		a.validate(&ps, p, keys)
 		// One app's client tokens must not pass as another's.
-		if a.ClientTokenSecret != "" {
-			if first, dup := secrets[a.ClientTokenSecret]; dup {
-				ps.add(p+".client_token_secret", "same secret as %s; every app needs its own", first)
+		own := []struct{ key, secret string }{{p + ".client_token_secret", a.ClientTokenSecret}}
+		for j, ts := range a.ClientTokenSecrets {
+			own = append(own, struct{ key, secret string }{fmt.Sprintf("%s.client_token_secrets[%d].secret", p, j), ts.Secret})
+		}
+		for _, o := range own {
+			if o.secret == "" {
+				continue
+			}
+			if first, dup := secrets[o.secret]; dup {
+				ps.add(o.key, "same secret as %s; every app (and kid) needs its own", first)
 			} else {
-				secrets[a.ClientTokenSecret] = p + ".client_token_secret"
+				secrets[o.secret] = o.key
 			}
 		}
 	}
 	return ps
+}
+
+// validKid reports whether k can name a client-token secret: 1 to 64 bytes of A-Z a-z 0-9 _ - .
+func validKid(k string) bool {
+	if len(k) == 0 || len(k) > 64 {
+		return false
+	}
+	for _, r := range k {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 // minAPIKeyLen is the shortest API key accepted: a guessable key is no key.
@@ -285,10 +305,24 @@ func (a *App) validate(ps *problems, p string, keys map[string]string) {
 		}
 	}
 	switch n := len(a.ClientTokenSecret); {
-	case n == 0:
-		ps.add(p+".client_token_secret", "required (or client_token_secret_file)")
-	case n < minTokenSecretLen:
+	case n == 0 && len(a.ClientTokenSecrets) == 0:
+		ps.add(p+".client_token_secret", "required (or client_token_secret_file, or client_token_secrets)")
+	case n > 0 && n < minTokenSecretLen:
 		ps.add(p+".client_token_secret", "must be at least %d bytes, got %d", minTokenSecretLen, n)
+	}
+	kids := map[string]int{}
+	for i, ts := range a.ClientTokenSecrets {
+		kp := fmt.Sprintf("%s.client_token_secrets[%d]", p, i)
+		if !validKid(ts.Kid) {
+			ps.add(kp+".kid", "must be 1 to 64 bytes of A-Z a-z 0-9 _ - ., got %q", ts.Kid)
+		} else if j, dup := kids[ts.Kid]; dup {
+			ps.add(kp+".kid", "%q is already the kid of client_token_secrets[%d]", ts.Kid, j)
+		} else {
+			kids[ts.Kid] = i
+		}
+		if n := len(ts.Secret); n < minTokenSecretLen {
+			ps.add(kp+".secret", "must be at least %d bytes (or secret_file), got %d", minTokenSecretLen, n)
+		}
 	}
 	a.Providers.validate(ps, p+".providers")
 

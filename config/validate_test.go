@@ -105,6 +105,18 @@ func TestValidateProblems(t *testing.T) {
 		{"api key with space", func(c *Config) { c.Apps[1].APIKeys = []string{"my key"} }, "apps[1].api_keys[0]", "must not contain spaces"},
 		{"api key shared", func(c *Config) { c.Apps[1].APIKeys = []string{"x-key-000000000000", c.Apps[0].APIKeys[0]} },
 			"apps[1].api_keys[1]", "same key as apps[0].api_keys[0]"},
+		{"kid secret without a plain one", func(c *Config) {
+			c.Apps[1].ClientTokenSecret = ""
+			c.Apps[1].ClientTokenSecrets = []TokenSecret{{Kid: "k 1", Secret: "kid-secret-0123456789"}}
+		}, "apps[1].client_token_secrets[0].kid", "must be 1 to 64 bytes"},
+		{"kid twice", func(c *Config) {
+			c.Apps[1].ClientTokenSecrets = []TokenSecret{{Kid: "k1", Secret: "kid-secret-0123456789"}, {Kid: "k1", Secret: "kid-secret-9876543210"}}
+		}, "apps[1].client_token_secrets[1].kid", `"k1" is already the kid of client_token_secrets[0]`},
+		{"kid secret too short", func(c *Config) { c.Apps[1].ClientTokenSecrets = []TokenSecret{{Kid: "k1", Secret: "short"}} },
+			"apps[1].client_token_secrets[0].secret", "at least 16 bytes"},
+		{"kid secret of another app", func(c *Config) {
+			c.Apps[1].ClientTokenSecrets = []TokenSecret{{Kid: "k1", Secret: c.Apps[0].ClientTokenSecret}}
+		}, "apps[1].client_token_secrets[0].secret", "same secret as apps[0].client_token_secret"},
 		{"client token secret shared", func(c *Config) { c.Apps[1].ClientTokenSecret = c.Apps[0].ClientTokenSecret },
 			"apps[1].client_token_secret", "same secret as apps[0].client_token_secret"},
 		{"api key too short", func(c *Config) { c.Apps[1].APIKeys = []string{"short-key"} }, "apps[1].api_keys[0]", "at least 16 characters"},
@@ -114,7 +126,7 @@ func TestValidateProblems(t *testing.T) {
 		}, "apps[1].api_keys[0]", "same key as apps[0].api_keys[0]"},
 		{"api key twice in one app", func(c *Config) { c.Apps[1].APIKeys = []string{"dup-key-0000000000", "dup-key-0000000000"} },
 			"apps[1].api_keys[1]", "same key as apps[1].api_keys[0]"},
-		{"no token secret", func(c *Config) { c.Apps[1].ClientTokenSecret = "" }, "apps[1].client_token_secret", "required (or client_token_secret_file)"},
+		{"no token secret", func(c *Config) { c.Apps[1].ClientTokenSecret = "" }, "apps[1].client_token_secret", "required (or client_token_secret_file, or client_token_secrets)"},
 		{"short token secret", func(c *Config) { c.Apps[1].ClientTokenSecret = "0123456789abcde" }, "apps[1].client_token_secret", "at least 16 bytes, got 15"},
 		{"apns no auth", func(c *Config) {
 			c.Apps[0].Providers.APNs.TeamID, c.Apps[0].Providers.APNs.KeyID, c.Apps[0].Providers.APNs.KeyFile = "", "", ""

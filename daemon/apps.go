@@ -105,7 +105,18 @@ func (d *Daemon) buildApps() (map[string]*actors.App, []*api.App, error) {
 			}
 		}
 		apps[ca.ID] = a
-		apiApps = append(apiApps, &api.App{ID: ca.ID, APIKeys: ca.APIKeys, ClientTokenSecret: []byte(ca.ClientTokenSecret), Resources: resources,
+		var byKid map[string][]byte
+		for _, ts := range ca.ClientTokenSecrets {
+			if byKid == nil {
+				byKid = map[string][]byte{}
+			}
+			byKid[ts.Kid] = []byte(ts.Secret)
+		}
+		var plain []byte
+		if ca.ClientTokenSecret != "" {
+			plain = []byte(ca.ClientTokenSecret)
+		}
+		apiApps = append(apiApps, &api.App{ID: ca.ID, APIKeys: ca.APIKeys, ClientTokenSecret: plain, ClientTokenSecrets: byKid, Resources: resources,
 			DenyClientPushConfig: ca.ClientPushConfig != nil && !*ca.ClientPushConfig,
 			DenyClientCalls:      ca.ClientCalls != nil && !*ca.ClientCalls})
 	}

@@ -41,3 +41,36 @@ func TestHashedAPIKeysAndTokenLifetimes(t *testing.T) {
 		}
 	}
 }
+
+// A client-token secret is rotated without logging anyone out: tokens without a kid keep
+// working with client_token_secret while new ones carry the kid of a client_token_secrets
+// entry; a token naming an unknown kid, or signed with another secret than its kid's, is 401.
+func TestClientTokenSecretRotation(t *testing.T) {
+	const oldSecret, newSecret = "rotate-old-secret-0123456789", "rotate-new-secret-0123456789"
+	h := startDaemon(t, func(c *config.Config) {
+		c.Apps = []config.App{{ID: "rot", APIKeys: []string{"rotate-api-key-0123456789"}, ClientTokenSecret: oldSecret,
+			ClientTokenSecrets: []config.TokenSecret{{Kid: "2026-12", Secret: newSecret}}}}
+	})
+	mint := func(kid, secret string) string {
+		tok, err := api.MintClientTokenWithKid("rot", "alice", kid, []byte(secret), time.Hour, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return "Bearer " + tok
+	}
+	msg := map[string]any{"to": "bob", "conversation_type": 0, "type": 1, "body": "x"}
+	for _, c := range []struct {
+		what, auth string
+		want       int
+	}{
+		{"an old token, no kid", mint("", oldSecret), http.StatusOK},
+		{"a new token with its kid", mint("2026-12", newSecret), http.StatusOK},
+		{"a kid signed with the old secret", mint("2026-12", oldSecret), http.StatusUnauthorized},
+		{"an unknown kid", mint("2025-01", newSecret), http.StatusUnauthorized},
+		{"no kid, signed with the new secret", mint("", newSecret), http.StatusUnauthorized},
+	} {
+		if st, out := h.call("POST", "/v1/messages", c.auth, msg); st != c.want {
+			t.Errorf("%s: %d %v, want %d", c.what, st, out, c.want)
+		}
+	}
+}

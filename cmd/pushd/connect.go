@@ -40,11 +40,11 @@ func connect(args []string, stdout io.Writer) error {
 		return errors.New("--user and --device are required")
 	}
 	if *tok == "" {
-		secret, err := clientSecret(*app, *cfgPath, *dataDir)
+		kid, secret, err := clientSecret(*app, *cfgPath, *dataDir, "")
 		if err != nil {
 			return err
 		}
-		if *tok, err = api.MintClientToken(*app, *user, []byte(secret), 24*time.Hour, time.Now()); err != nil {
+		if *tok, err = api.MintClientTokenWithKid(*app, *user, kid, []byte(secret), 24*time.Hour, time.Now()); err != nil {
 			return err
 		}
 	}
@@ -101,22 +101,39 @@ func connect(args []string, stdout io.Writer) error {
 	}
 }
 
-// clientSecret finds the app's client-token secret in the config, or the demo
-// app's in the data dir.
-func clientSecret(app, cfgPath, dataDir string) (string, error) {
+// clientSecret finds the secret to sign the app's client tokens with, and its
+// kid: the client_token_secrets entry named kid, or without a kid the app's
+// client_token_secret (the last of its client_token_secrets when it has none);
+// for the demo app of a daemon on the built-in default, its secret in the data dir.
+func clientSecret(app, cfgPath, dataDir, kid string) (string, string, error) {
 	cfg, _, err := loadConfig(cfgPath)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	if a := cfg.App(app); a != nil {
-		return a.ClientTokenSecret, nil
+		for _, ts := range a.ClientTokenSecrets {
+			if ts.Kid == kid {
+				return kid, ts.Secret, nil
+			}
+		}
+		switch {
+		case kid != "":
+			return "", "", fmt.Errorf("app %q has no client_token_secrets entry with kid %q", app, kid)
+		case a.ClientTokenSecret == "" && len(a.ClientTokenSecrets) > 0:
+			last := a.ClientTokenSecrets[len(a.ClientTokenSecrets)-1]
+			return last.Kid, last.Secret, nil
+		}
+		return "", a.ClientTokenSecret, nil
 	}
 	if app != daemon.DemoAppID {
-		return "", fmt.Errorf("app %q is not in the config", app)
+		return "", "", fmt.Errorf("app %q is not in the config", app)
+	}
+	if kid != "" {
+		return "", "", errors.New("--kid needs a config whose app lists client_token_secrets")
 	}
 	if dataDir == "" {
 		dataDir = cfg.DataDir
 	}
 	_, secret, err := daemon.LoadDemoSecrets(dataDir, false)
-	return secret, err
+	return "", secret, err
 }

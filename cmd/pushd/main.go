@@ -35,7 +35,7 @@ Usage:
       Run the daemon. Without --config (and without PUSHD_CONFIG) it serves the
       demo app on 127.0.0.1:8080 with every provider pointed at the built-in
       vendor simulator: no credentials needed.
-  pushd token --app APP --user USER [--ttl 24h] [--config FILE] [--data-dir DIR]
+  pushd token --app APP --user USER [--ttl 24h] [--config FILE] [--data-dir DIR] [--kid K]
       Print a client token (HS256 JWT) for a user, for development.
   pushd sim [--dir DIR] [--addr 127.0.0.1:8443]
       Run the vendor simulator alone (all six providers) and write the provider
@@ -171,6 +171,7 @@ func token(args []string, stdout io.Writer) error {
 	ttl := fs.Duration("ttl", 24*time.Hour, "lifetime")
 	cfgPath := fs.String("config", "", "config file that holds the app's client_token_secret")
 	dataDir := fs.String("data-dir", "", "data dir of a daemon running the built-in default (where the demo secrets are)")
+	kid := fs.String("kid", "", "sign with the app's client_token_secrets entry of this kid (default: client_token_secret, or the last entry)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -180,11 +181,11 @@ func token(args []string, stdout io.Writer) error {
 	if *ttl <= 0 {
 		return errors.New("--ttl must be positive")
 	}
-	secret, err := clientSecret(*app, *cfgPath, *dataDir)
+	k, secret, err := clientSecret(*app, *cfgPath, *dataDir, *kid)
 	if err != nil {
 		return err
 	}
-	tok, err := api.MintClientToken(*app, *user, []byte(secret), *ttl, time.Now())
+	tok, err := api.MintClientTokenWithKid(*app, *user, k, []byte(secret), *ttl, time.Now())
 	if err != nil {
 		return err
 	}

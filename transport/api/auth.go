@@ -15,9 +15,10 @@ import (
 
 // App is one tenant as the API sees it.
 type App struct {
-	ID                string
-	APIKeys           []string // in the clear, or "sha256:<hex>" of the key
-	ClientTokenSecret []byte
+	ID                 string
+	APIKeys            []string          // in the clear, or "sha256:<hex>" of the key
+	ClientTokenSecret  []byte            // for tokens without a kid; nil: they are refused
+	ClientTokenSecrets map[string][]byte // by kid, for tokens whose header names one
 	// Resources names the app's resources_id profiles.
 	Resources map[string]bool
 	// DenyClientPushConfig and DenyClientCalls keep devices from setting a
@@ -41,10 +42,19 @@ type ClientClaims struct {
 
 // MintClientToken signs a client token (HS256) for a user of the app.
 func MintClientToken(app, user string, secret []byte, ttl time.Duration, now time.Time) (string, error) {
+	return MintClientTokenWithKid(app, user, "", secret, ttl, now)
+}
+
+// MintClientTokenWithKid signs a client token whose header names the secret's kid ("": none).
+func MintClientTokenWithKid(app, user, kid string, secret []byte, ttl time.Duration, now time.Time) (string, error) {
 	claims := ClientClaims{App: app, RegisteredClaims: jwt.RegisteredClaims{
 		Subject: user, IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
 	}}
-	return jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(secret)
+	t := jwt.NewWithClaims(jwt.SigningMethodHS256, claims)
+	if kid != "" {
+		t.Header["kid"] = kid
+	}
+	return t.SignedString(secret)
 }
 
 // apiKeyDigest is the SHA-256 of an App.APIKeys entry: "sha256:<64 hex digits>", or a key in
@@ -109,6 +119,15 @@ func (s *Server) verifyClientToken(token string) (*caller, *apiError) {
 		app = s.apps[c.App]
 		if app == nil {
 			return nil, fmt.Errorf("app %q is unknown", c.App)
+		}
+		if kid, ok := t.Header["kid"].(string); ok {
+			if secret := app.ClientTokenSecrets[kid]; secret != nil {
+				return secret, nil
+			}
+			return nil, fmt.Errorf("kid %q is not a client token secret of app %q", kid, c.App)
+		}
+		if app.ClientTokenSecret == nil {
+			return nil, fmt.Errorf("app %q signs its tokens with a kid, and this one has none", c.App)
 		}
 		return app.ClientTokenSecret, nil
 	})
