@@ -11,6 +11,7 @@ type Metrics struct {
 	Pushes            *prometheus.CounterVec // by app, provider, verdict
 	PushRetries       *prometheus.CounterVec // by provider
 	PushesDeduped     prometheus.Counter     // jobs dropped because the device acked or the binding is gone
+	PushesExpired     prometheus.Counter     // jobs dropped because their expiry passed before they could be sent
 	OutboxRecovered   prometheus.Counter
 	ActiveUsers       prometheus.Gauge     // user actors only
 	ActiveActors      *prometheus.GaugeVec // by kind: user, group, call, token
@@ -33,6 +34,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Pushes:            prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pushd_pushes_total", Help: "Vendor answers to pushes, by verdict."}, []string{"app", "provider", "verdict"}),
 		PushRetries:       prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pushd_push_retries_total", Help: "Pushes scheduled again after a retry verdict."}, []string{"provider"}),
 		PushesDeduped:     prometheus.NewCounter(prometheus.CounterOpts{Name: "pushd_pushes_skipped_total", Help: "Pushes not sent because the device acked in time or its binding is gone."}),
+		PushesExpired:     prometheus.NewCounter(prometheus.CounterOpts{Name: "pushd_pushes_expired_total", Help: "Pushes dropped unsent because their expiry passed first (a long outage, a held quota, a restart)."}),
 		OutboxRecovered:   prometheus.NewCounter(prometheus.CounterOpts{Name: "pushd_outbox_recovered_total", Help: "Pending pushes found in the outbox at start."}),
 		ActiveUsers:       prometheus.NewGauge(prometheus.GaugeOpts{Name: "pushd_active_users", Help: "User actors alive on this node."}),
 		ActiveActors:      prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "pushd_active_actors", Help: "User, group, call and token actors alive on this node, by kind."}, []string{"kind"}),
@@ -47,7 +49,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.MessagesAccepted, m.MessagesDropped, m.FramesDelivered, m.Pushes, m.PushRetries,
-			m.PushesDeduped, m.OutboxRecovered, m.ActiveUsers, m.ActiveActors, m.Sessions, m.IdempotentReplays, m.Unbound,
+			m.PushesDeduped, m.PushesExpired, m.OutboxRecovered, m.ActiveUsers, m.ActiveActors, m.Sessions, m.IdempotentReplays, m.Unbound,
 			m.QuotaExhausted, m.PushesHeld, m.FanoutPending, m.FanoutMembers, m.Calls)
 	}
 	return m

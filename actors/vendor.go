@@ -89,6 +89,7 @@ type sendDone struct {
 	res     push.Result
 	sent    []job
 	skipped []job
+	expired []job // past their expiry: dropped, never sent late
 }
 
 type flushBatch struct{ key string }
@@ -238,6 +239,10 @@ func (v *vendorActor) call(c *call) {
 	var tokens []string
 	now := v.n.now()
 	for _, j := range c.jobs {
+		if j.ExpiresAtMs != 0 && now.UnixMilli() >= j.ExpiresAtMs {
+			done.expired = append(done.expired, j)
+			continue
+		}
 		if v.stale(j.PushJob, now) != "" {
 			done.skipped = append(done.skipped, j)
 			continue
@@ -288,6 +293,11 @@ func (v *vendorActor) handle(d *sendDone) {
 	for _, j := range d.skipped {
 		v.n.o.Metrics.PushesDeduped.Inc()
 		v.done(j)
+	}
+	for _, j := range d.expired {
+		v.n.o.Metrics.PushesExpired.Inc()
+		v.done(j)
+		v.report(j.PushJob, push.Result{Verdict: "expired", Reason: "its expiry passed before it could be sent"})
 	}
 	if len(d.sent) == 0 {
 		return

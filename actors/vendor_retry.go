@@ -29,6 +29,7 @@ func (v *vendorActor) retry(c *call, res push.Result) {
 	for _, j := range c.jobs {
 		j.Attempts++
 		if j.ExpiresAtMs != 0 && now.Add(delay).UnixMilli() > j.ExpiresAtMs {
+			v.n.o.Metrics.PushesExpired.Inc()
 			v.done(j)
 			v.report(j.PushJob, push.Result{Verdict: "expired", Reason: "not delivered before expiry; last: " + res.Reason})
 			continue

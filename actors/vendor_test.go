@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/pushd-im/pushd/internal/testwait"
 	"github.com/pushd-im/pushd/push"
 	"github.com/pushd-im/pushd/storage"
@@ -302,6 +305,13 @@ const verdictWait = 10 * time.Second
 
 func startVerdictRig(t *testing.T, answers ...push.Result) *verdictRig {
 	t.Helper()
+	return startVerdictRigTTL(t, 0, answers...)
+}
+
+// startVerdictRigTTL is startVerdictRig with pushes that expire ttl after they are made (0: the
+// default 24h).
+func startVerdictRigTTL(t *testing.T, ttl time.Duration, answers ...push.Result) *verdictRig {
+	t.Helper()
 	st, err := storage.Open(t.TempDir(), storage.Options{CacheBytes: 1 << 20})
 	if err != nil {
 		t.Fatal(err)
@@ -310,7 +320,7 @@ func startVerdictRig(t *testing.T, answers ...push.Result) *verdictRig {
 		// 15:30 UTC: FCM's quota day turns at UTC midnight, 8h30 later.
 		clock: newManualClock(time.Date(2026, 11, 26, 15, 30, 0, 0, time.UTC))}
 	app := &App{ID: "demo", Senders: map[push.Provider]push.Sender{push.FCM: r.sender}}
-	r.n, err = New(Options{Store: st, Apps: map[string]*App{"demo": app}, Clock: r.clock})
+	r.n, err = New(Options{Store: st, Apps: map[string]*App{"demo": app}, Clock: r.clock, PushTTL: ttl})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -488,4 +498,30 @@ func TestVendorVerdicts(t *testing.T) {
 			c.check(t, startVerdictRig(t, c.answers...))
 		})
 	}
+}
+
+// A push held past its expiry (here by a quota until the vendor's next day, 8h30 away, with
+// pushes that live an hour) is dropped and counted when it comes up, never sent late.
+func TestVendorDropsAPushPastItsExpiry(t *testing.T) {
+	r := startVerdictRigTTL(t, time.Hour, push.Result{Verdict: push.QuotaExhausted, Status: 429, Reason: "QUOTA_EXCEEDED"})
+	r.waitVerdict(push.QuotaExhausted)
+	r.waitOutbox(1)
+	before := counterValue(r.n.o.Metrics.PushesExpired)
+	r.clock.Advance(untilNextVendorDay(push.FCM, r.clock.Now()))
+	rec := r.waitVerdict("expired")
+	if !strings.Contains(rec.Reason, "expiry") {
+		t.Errorf("reason %q", rec.Reason)
+	}
+	r.waitOutbox(0)
+	r.expectCounts(1, 0)
+	if got := counterValue(r.n.o.Metrics.PushesExpired) - before; got != 1 {
+		t.Errorf("pushd_pushes_expired_total moved by %v, want 1", got)
+	}
+}
+
+// counterValue reads a counter's value.
+func counterValue(c prometheus.Counter) float64 {
+	var m dto.Metric
+	_ = c.Write(&m)
+	return m.GetCounter().GetValue()
 }
