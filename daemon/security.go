@@ -18,6 +18,14 @@ type clusterSecurity struct {
 	clusterID string
 }
 
+// CheckClusterFiles opens what a node with peers needs from the files its config names (the
+// gossip key, its certificate and key, the cluster CA) and checks that they belong together, as
+// a start would; nil for a lone node. pushd check-config calls it.
+func CheckClusterFiles(c config.Cluster) error {
+	_, err := loadClusterSecurity(c)
+	return err
+}
+
 // loadClusterSecurity reads the gossip key and TLS files of a node with peers, failing with the
 // config key at fault; it returns nil for a lone node.
 func loadClusterSecurity(c config.Cluster) (*clusterSecurity, error) {

@@ -1,0 +1,37 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// pushd check-config opens the cluster's key and certificate files as a start would: a node
+// certificate of another CA is reported with the key at fault, a matching set is ok.
+func TestCheckConfigOpensTheClusterFiles(t *testing.T) {
+	dir := t.TempDir()
+	writePKI(t, filepath.Join(dir, "a"), "cluster CA")
+	writePKI(t, filepath.Join(dir, "b"), "another CA")
+	own := nodeCert(t, filepath.Join(dir, "a"), "node-1")
+	foreign := nodeCert(t, filepath.Join(dir, "b"), "node-1")
+	// The foreign certificate with the cluster's CA.
+	foreign = strings.Replace(foreign, filepath.Join(dir, "b", "ca.pem"), filepath.Join(dir, "a", "ca.pem"), 1)
+	for _, c := range []struct {
+		security, want string
+		code           int
+	}{{own, "ok", 0}, {foreign, "cluster.tls", 1}} {
+		cfg := filepath.Join(t.TempDir(), "pushd.yaml")
+		body := "cluster: {name: node-1, bind: \"127.0.0.1:0\", remote: \"127.0.0.1:0\", " + c.security + "}\n" +
+			"apps: [{id: demo, api_keys: [check-config-key-0123456789], client_token_secret: check-config-secret-0123}]\n"
+		if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var out, errb bytes.Buffer
+		code := run([]string{"check-config", "--config", cfg}, &out, &errb)
+		if code != c.code || !strings.Contains(out.String()+errb.String(), c.want) {
+			t.Errorf("check-config: %d %q %q, want %d and %q", code, out.String(), errb.String(), c.code, c.want)
+		}
+	}
+}
