@@ -104,8 +104,10 @@ func (s *Store) propose(r *replication, shard uint64, cmd []byte) (statemachine.
 // commitReplicated proposes b's writes, shard by shard, and calls done when every part is
 // applied here (or one failed). Parts of different shards are not atomic together.
 func (s *Store) commitReplicated(r *replication, b *Batch, done func(error)) {
-	parts, err := s.splitByShard(b)
-	b.b.Close()
+	parts, own, err := s.splitByShard(b)
+	if !own {
+		b.b.Close() // its writes are in the parts (or nowhere)
+	}
 	if err != nil {
 		done(err)
 		return
@@ -163,24 +165,28 @@ func encodePart(epoch uint64, part *pebble.Batch) []byte {
 	return EncodeBatch(epoch, b)
 }
 
-// splitByShard returns b's writes as one Pebble batch per shard (b's own batch when it writes
-// one shard only, the common case).
-func (s *Store) splitByShard(b *Batch) (map[uint64]*pebble.Batch, error) {
-	repr := b.b.Repr()
-	r := batchrepr.Read(repr)
-	parts := map[uint64]*pebble.Batch{}
-	for {
-		kind, key, value, ok, err := r.Next()
-		if err != nil {
-			return nil, fmt.Errorf("storage: split batch: %w", err)
+// splitByShard returns b's writes as one Pebble batch per shard: b's own batch when it writes
+// one shard only (the common case), else copies, and b's is left to the caller.
+func (s *Store) splitByShard(b *Batch) (parts map[uint64]*pebble.Batch, own bool, err error) {
+	var first uint64
+	one := true
+	if err := eachRecord(b.b.Repr(), func(shard uint64, _ pebble.InternalKeyKind, _, _ []byte) error {
+		if first == 0 {
+			first = shard
 		}
-		if !ok {
-			break
-		}
-		if len(key) < shardPrefixLen || key[0] != shardPrefixByte {
-			return nil, fmt.Errorf("storage: key %q is under no shard", key)
-		}
-		shard := uint64(key[1])<<8 | uint64(key[2])
+		one = one && shard == first
+		return nil
+	}); err != nil {
+		return nil, false, err
+	}
+	switch {
+	case first == 0:
+		return nil, false, nil
+	case one:
+		return map[uint64]*pebble.Batch{first: b.b}, true, nil
+	}
+	parts = map[uint64]*pebble.Batch{}
+	err = eachRecord(b.b.Repr(), func(shard uint64, kind pebble.InternalKeyKind, key, value []byte) error {
 		p := parts[shard]
 		if p == nil {
 			p = s.db.NewBatch()
@@ -188,21 +194,43 @@ func (s *Store) splitByShard(b *Batch) (map[uint64]*pebble.Batch, error) {
 		}
 		switch kind {
 		case pebble.InternalKeyKindSet:
-			err = p.Set(key, value, nil)
+			return p.Set(key, value, nil)
 		case pebble.InternalKeyKindDelete:
-			err = p.Delete(key, nil)
+			return p.Delete(key, nil)
 		case pebble.InternalKeyKindSingleDelete:
-			err = p.SingleDelete(key, nil)
+			return p.SingleDelete(key, nil)
 		case pebble.InternalKeyKindRangeDelete:
-			err = p.DeleteRange(key, value, nil)
-		default:
-			err = fmt.Errorf("storage: batch record of kind %v", kind)
+			return p.DeleteRange(key, value, nil)
 		}
+		return fmt.Errorf("storage: batch record of kind %v", kind)
+	})
+	if err != nil {
+		for _, p := range parts {
+			p.Close()
+		}
+		return nil, false, err
+	}
+	return parts, false, nil
+}
+
+// eachRecord calls fn with every record of a batch's repr and the shard its key is under.
+func eachRecord(repr []byte, fn func(shard uint64, kind pebble.InternalKeyKind, key, value []byte) error) error {
+	r := batchrepr.Read(repr)
+	for {
+		kind, key, value, ok, err := r.Next()
 		if err != nil {
-			return nil, err
+			return fmt.Errorf("storage: split batch: %w", err)
+		}
+		if !ok {
+			return nil
+		}
+		if len(key) < shardPrefixLen || key[0] != shardPrefixByte {
+			return fmt.Errorf("storage: key %q is under no shard", key)
+		}
+		if err := fn(uint64(key[1])<<8|uint64(key[2]), kind, key, value); err != nil {
+			return err
 		}
 	}
-	return parts, nil
 }
 
 // forgetBindings drops from the binding cache the users whose bindings b wrote.

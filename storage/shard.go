@@ -203,8 +203,9 @@ func (m *ShardMachine) Update(entries []statemachine.Entry) ([]statemachine.Entr
 				m.s.log.Error("storage: shard entry writes outside its shard; refused", "shard", m.shard, "index", e.Index)
 				continue
 			}
+			// Apply copies the writes into wb, so b may borrow the entry's memory.
 			var b pebble.Batch
-			if err := b.SetRepr(bytes.Clone(repr)); err != nil {
+			if err := b.SetRepr(repr); err != nil {
 				continue
 			}
 			if err := wb.Apply(&b, nil); err != nil {

@@ -142,19 +142,17 @@ func leader(t *testing.T, nodes []*raftNode) *raftNode {
 
 func propose(t *testing.T, n *raftNode, cmd []byte) uint64 {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	// While the shard elects, a proposal fails at once: dragonboat has no wait of its own.
 	var res statemachine.Result
-	var err error
-	for {
-		if res, err = n.raft.Propose(ctx, testShard, cmd); err == nil || ctx.Err() != nil {
-			break
+	testwait.Until(t, 10*time.Second, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		var err error
+		if res, err = n.raft.Propose(ctx, testShard, cmd); err != nil {
+			return fmt.Errorf("propose on %s: %w", n.name, err)
 		}
-		time.Sleep(50 * time.Millisecond) // the shard is electing: dragonboat has no wait of its own
-	}
-	if err != nil {
-		t.Fatalf("propose on %s: %v", n.name, err)
-	}
+		return nil
+	})
 	return res.Value
 }
 

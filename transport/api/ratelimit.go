@@ -87,11 +87,18 @@ func (l *rateLimiter) sweep(now time.Time) {
 // limit takes n sends from the caller's budget: its user's for a client, its API key's for a
 // server. Over it, the answer is 429 rate_limited with Retry-After in whole seconds.
 func (s *Server) limit(ctx *fasthttp.RequestCtx, c *caller, n int) *apiError {
-	l, key := s.clientRate, "u/"+c.app.ID+"/"+c.user
+	l := s.clientRate
 	if c.server {
-		l, key = s.serverRate, "k/"+c.key
+		l = s.serverRate
 	}
-	if l != nil && float64(n) > l.burst {
+	if l == nil {
+		return nil // no limit: the common case for API keys
+	}
+	key := "u/" + c.app.ID + "/" + c.user
+	if c.server {
+		key = "k/" + c.key
+	}
+	if float64(n) > l.burst {
 		return &apiError{Status: http.StatusTooManyRequests, Code: codeRateLimited,
 			Message: fmt.Sprintf("%d sends at once are more than the burst of %d allowed; send fewer at a time", n, int(l.burst))}
 	}
