@@ -45,6 +45,7 @@ type Node struct {
 	view *memberView
 
 	placement atomic.Pointer[Placement]
+	raftIndex atomic.Pointer[raftIndex] // ResolveRaft's index of the current placement
 	ready     atomic.Bool
 
 	subsMu     sync.Mutex // serialises publishing with Subscribe and unsubscribing
@@ -286,13 +287,28 @@ func (n *Node) Owner(key string) Member { return n.placement.Load().Owner(key) }
 
 // ResolveRaft returns the Raft address of the placed member whose NodeHostID is nodeHostID: the
 // Raft host's RaftConfig.Resolve. A member not placed (not verified, or gone) is not resolved.
+// Dragonboat resolves for every message it sends, so the addresses are indexed once per
+// placement, not hashed per call.
 func (n *Node) ResolveRaft(nodeHostID string) (string, bool) {
-	for _, m := range n.placement.Load().members {
-		if m.RaftAddr != "" && NodeHostID(m.ID) == nodeHostID {
-			return m.RaftAddr, true
+	p := n.placement.Load()
+	idx := n.raftIndex.Load()
+	if idx == nil || idx.version != p.version {
+		idx = &raftIndex{version: p.version, addrs: map[string]string{}}
+		for _, m := range p.members {
+			if m.RaftAddr != "" {
+				idx.addrs[NodeHostID(m.ID)] = m.RaftAddr
+			}
 		}
+		n.raftIndex.Store(idx)
 	}
-	return "", false
+	addr, ok := idx.addrs[nodeHostID]
+	return addr, ok
+}
+
+// raftIndex maps the NodeHostIDs of one placement's members to their Raft addresses.
+type raftIndex struct {
+	version uint64
+	addrs   map[string]string
 }
 
 // SetShardState gossips this node's shard state: Member.Formed and Member.Draining as peers (and

@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"log/slog"
 	"path/filepath"
 	"sync"
 	"time"
@@ -25,7 +24,6 @@ import (
 type Raft struct {
 	nh  *dragonboat.NodeHost
 	reg *raftRegistry
-	log *slog.Logger
 
 	snapshotEntries uint64
 
@@ -56,8 +54,6 @@ type RaftConfig struct {
 	// OnLeader, when set, is called (on dragonboat's goroutine; it must not block) each time a
 	// shard replica on this host learns of a new leader (0: none known).
 	OnLeader func(shard, leader, term uint64)
-	// Logger receives the host's own logs. Default: discard.
-	Logger *slog.Logger
 }
 
 // Shard election and heartbeat, in ticks of RaftConfig.RTT: a leader that stops is replaced in
@@ -81,14 +77,11 @@ func NewRaft(cfg RaftConfig) (*Raft, error) {
 	if cfg.RTT <= 0 {
 		cfg.RTT = 10 * time.Millisecond
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
 	if cfg.SnapshotEntries == 0 {
 		cfg.SnapshotEntries = raftSnapshotEntries
 	}
 	quietDragonboat()
-	r := &Raft{log: cfg.Logger, onLeader: cfg.OnLeader, snapshotEntries: cfg.SnapshotEntries}
+	r := &Raft{onLeader: cfg.OnLeader, snapshotEntries: cfg.SnapshotEntries}
 	r.reg = &raftRegistry{resolve: cfg.Resolve, targets: map[raftio.NodeInfo]string{}}
 	engine := dbconfig.GetDefaultEngineConfig()
 	// Fewer workers than dragonboat's 16 of each: on a small machine the default spread proposals

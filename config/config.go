@@ -145,7 +145,7 @@ type Limits struct {
 	// rate_limited with Retry-After. -1: no limit. Default 20.
 	ClientSendsPerSecond int `yaml:"client_sends_per_second"`
 	// ClientSendBurst is how many sends a user's client tokens may make at
-	// once. Default 40.
+	// once; a burst below the rate is the rate. Default 40.
 	ClientSendBurst int `yaml:"client_send_burst"`
 	// ServerSendsPerSecond is the same for one API key; 0 (the default) is
 	// no limit.
@@ -232,8 +232,9 @@ type App struct {
 	// APIKeysFile is a file with more API keys, one per line (blank lines and
 	// lines starting with # are skipped). Load adds them to APIKeys. Default "".
 	APIKeysFile string `yaml:"api_keys_file,omitempty"`
-	// ClientTokenSecret is the HS256 key of client tokens, at least 16 bytes.
-	// Required (here or in ClientTokenSecretFile).
+	// ClientTokenSecret is the HS256 key of client tokens without a kid, at
+	// least 16 bytes. Required (here or in ClientTokenSecretFile) unless
+	// ClientTokenSecrets is set.
 	ClientTokenSecret string `yaml:"client_token_secret,omitempty"`
 	// ClientTokenSecretFile is a file holding ClientTokenSecret. Default "".
 	ClientTokenSecretFile string `yaml:"client_token_secret_file,omitempty"`
@@ -260,6 +261,12 @@ type App struct {
 	// resources_id → provider name → profile. Default none.
 	Resources map[string]map[string]Resource `yaml:"resources,omitempty"`
 }
+
+// ClientPushConfigAllowed is ClientPushConfig with its default (true) applied.
+func (a *App) ClientPushConfigAllowed() bool { return a.ClientPushConfig == nil || *a.ClientPushConfig }
+
+// ClientCallsAllowed is ClientCalls with its default (true) applied.
+func (a *App) ClientCallsAllowed() bool { return a.ClientCalls == nil || *a.ClientCalls }
 
 // TokenSecret is a client-token secret named by a kid.
 type TokenSecret struct {

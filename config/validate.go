@@ -156,12 +156,17 @@ func (c *Config) validate() problems {
 	for _, f := range []struct {
 		key string
 		v   int
-	}{
-		{"limits.client_sends_per_second", c.Limits.ClientSendsPerSecond}, {"limits.client_send_burst", c.Limits.ClientSendBurst},
-		{"limits.server_sends_per_second", c.Limits.ServerSendsPerSecond}, {"limits.server_send_burst", c.Limits.ServerSendBurst},
-	} {
+	}{{"limits.client_sends_per_second", c.Limits.ClientSendsPerSecond}, {"limits.server_sends_per_second", c.Limits.ServerSendsPerSecond}} {
 		if f.v < -1 {
 			ps.add(f.key, "must be -1 (no limit) or more, got %d", f.v)
+		}
+	}
+	for _, f := range []struct {
+		key string
+		v   int
+	}{{"limits.client_send_burst", c.Limits.ClientSendBurst}, {"limits.server_send_burst", c.Limits.ServerSendBurst}} {
+		if f.v < 0 {
+			ps.add(f.key, "must be 0 (the rate) or more, got %d", f.v)
 		}
 	}
 	if c.Limits.MaxTokenTTL <= 0 {
@@ -270,6 +275,14 @@ func APIKeyDigest(k string) string {
 	}
 	sum := sha256.Sum256([]byte(k))
 	return hex.EncodeToString(sum[:])
+}
+
+// APIKeySum is APIKeyDigest as bytes, for a key that validated (a malformed digest gives zeros,
+// which no key hashes to).
+func APIKeySum(k string) [sha256.Size]byte {
+	var sum [sha256.Size]byte
+	_, _ = hex.Decode(sum[:], []byte(APIKeyDigest(k)))
+	return sum
 }
 
 // noteKey records an API key's digest, or reports it as a second app's use of one key.

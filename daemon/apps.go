@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"path/filepath"
 	"time"
@@ -116,9 +117,8 @@ func (d *Daemon) buildApps() (map[string]*actors.App, []*api.App, error) {
 		if ca.ClientTokenSecret != "" {
 			plain = []byte(ca.ClientTokenSecret)
 		}
-		apiApps = append(apiApps, &api.App{ID: ca.ID, APIKeys: ca.APIKeys, ClientTokenSecret: plain, ClientTokenSecrets: byKid, Resources: resources,
-			DenyClientPushConfig: ca.ClientPushConfig != nil && !*ca.ClientPushConfig,
-			DenyClientCalls:      ca.ClientCalls != nil && !*ca.ClientCalls})
+		apiApps = append(apiApps, &api.App{ID: ca.ID, APIKeySums: apiKeySums(ca.APIKeys), ClientTokenSecret: plain, ClientTokenSecrets: byKid, Resources: resources,
+			DenyClientPushConfig: !ca.ClientPushConfigAllowed(), DenyClientCalls: !ca.ClientCallsAllowed()})
 	}
 	return apps, apiApps, nil
 }
@@ -185,4 +185,14 @@ func (d *Daemon) addSenders(a *actors.App, app string, p config.Providers) error
 		a.Defaults[push.Vivo] = actors.Profile{Classification: &cls, Category: c.Category}
 	}
 	return nil
+}
+
+// apiKeySums hashes an app's configured API keys (in the clear or sha256:<hex>) for the API
+// server, which keeps only the hashes.
+func apiKeySums(keys []string) [][sha256.Size]byte {
+	sums := make([][sha256.Size]byte, len(keys))
+	for i, k := range keys {
+		sums[i] = config.APIKeySum(k)
+	}
+	return sums
 }

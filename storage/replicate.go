@@ -233,6 +233,14 @@ func eachRecord(repr []byte, fn func(shard uint64, kind pebble.InternalKeyKind, 
 	}
 }
 
+// clearBindings empties the binding cache: the bindings changed under a path that does not name
+// its users (a shard's new writer, a snapshot).
+func (s *Store) clearBindings() {
+	if s.bindings != nil {
+		s.bindings.clear()
+	}
+}
+
 // forgetBindings drops from the binding cache the users whose bindings b wrote.
 func (s *Store) forgetBindings(b *Batch) {
 	if s.bindings != nil && len(b.bindingUsers) > 0 {

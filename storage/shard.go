@@ -167,9 +167,7 @@ func (s *Store) DropShard(shard uint64) error {
 	if err := wb.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("storage: drop shard %d: %w", shard, err)
 	}
-	if s.bindings != nil {
-		s.bindings.clear()
-	}
+	s.clearBindings()
 	return nil
 }
 
@@ -218,8 +216,8 @@ func (m *ShardMachine) Update(entries []statemachine.Entry) ([]statemachine.Entr
 	if err := wb.Commit(pebble.NoSync); err != nil {
 		return nil, fmt.Errorf("storage: shard %d: commit: %w", m.shard, err)
 	}
-	if meta.Epoch != m.meta.Epoch && m.s.bindings != nil {
-		m.s.bindings.clear() // a new writer reads what the old one wrote, not what was cached
+	if meta.Epoch != m.meta.Epoch {
+		m.s.clearBindings() // a new writer reads what the old one wrote, not what was cached
 	}
 	m.meta = meta
 	return entries, nil
@@ -349,9 +347,7 @@ func (m *ShardMachine) RecoverFromSnapshot(r io.Reader, stop <-chan struct{}) er
 	if err != nil {
 		return err
 	}
-	if m.s.bindings != nil {
-		m.s.bindings.clear()
-	}
+	m.s.clearBindings()
 	m.meta = meta
 	m.s.snapshotsRecovered.Add(1)
 	return nil

@@ -372,12 +372,8 @@ func TestShardsRebalanceToFourth(t *testing.T) {
 	if written.Load() <= before {
 		t.Fatal("no write was acknowledged while the shards moved")
 	}
-	moved := 0
-	for s := uint64(1); s <= elasticShards; s++ {
-		if slices.Contains(want[s], "node-4") {
-			moved++
-		}
-	}
+	// What node-4 holds now, not what placement wants: settled compared the two already.
+	moved := len(e.nodes["node-4"].raft.LocalReplicas())
 	t.Logf("node-4 holds %d of %d shards; %d writes, %d during the move", moved, elasticShards, written.Load(), written.Load()-before)
 	if moved == 0 || moved == elasticShards {
 		t.Fatalf("node-4 holds %d of %d shards", moved, elasticShards)
@@ -470,11 +466,6 @@ func TestShardsRestartKeepsReplicas(t *testing.T) {
 	if len(ids) == 0 {
 		t.Fatal("node-4 holds no replica")
 	}
-	st := e.live()[0].shards.Status(context.Background())
-	for _, n := range four {
-		t.Logf("%s: %+v", n, st.Nodes[n])
-	}
-
 	e.stop(n4)
 	w := newWriter(t, e)
 	for s := uint64(1); s <= elasticShards; s++ {

@@ -3,10 +3,8 @@ package api
 import (
 	"bytes"
 	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -16,9 +14,9 @@ import (
 // App is one tenant as the API sees it.
 type App struct {
 	ID                 string
-	APIKeys            []string          // in the clear, or "sha256:<hex>" of the key
-	ClientTokenSecret  []byte            // for tokens without a kid; nil: they are refused
-	ClientTokenSecrets map[string][]byte // by kid, for tokens whose header names one
+	APIKeySums         [][sha256.Size]byte // the SHA-256 of each API key (config.APIKeySum)
+	ClientTokenSecret  []byte              // for tokens without a kid; nil: they are refused
+	ClientTokenSecrets map[string][]byte   // by kid, for tokens whose header names one
 	// Resources names the app's resources_id profiles.
 	Resources map[string]bool
 	// DenyClientPushConfig and DenyClientCalls keep devices from setting a
@@ -30,8 +28,8 @@ type App struct {
 type caller struct {
 	app    *App
 	server bool
-	key    string // the API key of a server call
-	user   string // the client token's sub
+	keySum [sha256.Size]byte // the SHA-256 of a server call's API key
+	user   string            // the client token's sub
 }
 
 // ClientClaims are a client token's claims: the app and the user (sub).
@@ -57,19 +55,12 @@ func MintClientTokenWithKid(app, user, kid string, secret []byte, ttl time.Durat
 	return t.SignedString(secret)
 }
 
-// apiKeyDigest is the SHA-256 of an App.APIKeys entry: "sha256:<64 hex digits>", or a key in
-// the clear.
-func apiKeyDigest(k string) ([sha256.Size]byte, error) {
-	var d [sha256.Size]byte
-	if h, ok := strings.CutPrefix(k, "sha256:"); ok {
-		b, err := hex.DecodeString(h)
-		if err != nil || len(b) != sha256.Size {
-			return d, fmt.Errorf("API key %q is not sha256: and 64 hex digits", k)
-		}
-		copy(d[:], b)
-		return d, nil
+// checkPushConfig refuses a client's push_config when the app keeps pushes to its backend.
+func (c *caller) checkPushConfig(pc *pushConfig) *apiError {
+	if !c.server && pc != nil && c.app.DenyClientPushConfig {
+		return forbidden("push_config: this app lets only its backend set pushes (apps[].client_push_config is off)")
 	}
-	return sha256.Sum256([]byte(k)), nil
+	return nil
 }
 
 func unauthorized(format string, args ...any) *apiError {
@@ -85,12 +76,13 @@ func forbidden(format string, args ...any) *apiError {
 func (s *Server) authenticate(ctx *fasthttp.RequestCtx, allowQueryToken bool) (*caller, *apiError) {
 	if key := ctx.Request.Header.Peek("X-API-Key"); len(key) > 0 {
 		// Keys are looked up by their hash: what the lookup's timing could tell is about the
-		// hash, not the key, and no key is kept in the clear.
-		app, ok := s.byKey[sha256.Sum256(key)]
+		// hash, not the key, and the server holds no key in the clear.
+		sum := sha256.Sum256(key)
+		app, ok := s.byKey[sum]
 		if !ok {
 			return nil, unauthorized("X-API-Key is not a key of any app")
 		}
-		return &caller{app: app, server: true, key: string(key)}, nil
+		return &caller{app: app, server: true, keySum: sum}, nil
 	}
 	var token string
 	if h := ctx.Request.Header.Peek("Authorization"); len(h) > 0 {

@@ -93,8 +93,8 @@ func (s *Server) invite(ctx *fasthttp.RequestCtx, c *caller) *apiError {
 	if !c.server && c.app.DenyClientCalls {
 		return forbidden("this app lets only its backend start calls (apps[].client_calls is off)")
 	}
-	if !c.server && r.PushConfig != nil && c.app.DenyClientPushConfig {
-		return forbidden("push_config: this app lets only its backend set pushes (apps[].client_push_config is off)")
+	if e := c.checkPushConfig(r.PushConfig); e != nil {
+		return e
 	}
 	if e := s.limit(ctx, c, 1); e != nil {
 		return e
@@ -147,8 +147,8 @@ func (s *Server) callAction(ctx *fasthttp.RequestCtx, c *caller) *apiError {
 		if action != wire.CallCancel {
 			return badField("push_config", "only a cancel carries a push_config")
 		}
-		if !c.server && c.app.DenyClientPushConfig {
-			return forbidden("push_config: this app lets only its backend set pushes (apps[].client_push_config is off)")
+		if e := c.checkPushConfig(r.PushConfig); e != nil {
+			return e
 		}
 		if e := r.PushConfig.validate("push_config", c.app.Resources); e != nil {
 			return e

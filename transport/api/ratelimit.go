@@ -43,7 +43,7 @@ func newRateLimiter(rate, burst int) *rateLimiter {
 }
 
 // take spends n tokens of key's bucket at now. When there are too few it spends none and
-// returns how long until there are enough; n over the burst can never be taken.
+// returns how long until there are enough. n must not be over the burst (limit refuses that).
 func (l *rateLimiter) take(key string, n int, now time.Time) (ok bool, wait time.Duration) {
 	if l == nil {
 		return true, 0
@@ -62,9 +62,6 @@ func (l *rateLimiter) take(key string, n int, now time.Time) (ok bool, wait time
 	if elapsed := now.Sub(b.at).Seconds(); elapsed > 0 {
 		b.tokens = math.Min(l.burst, b.tokens+elapsed*l.rate)
 		b.at = now
-	}
-	if need > l.burst {
-		return false, time.Duration(math.Ceil(need/l.rate)) * time.Second
 	}
 	if b.tokens >= need {
 		b.tokens -= need
@@ -96,7 +93,7 @@ func (s *Server) limit(ctx *fasthttp.RequestCtx, c *caller, n int) *apiError {
 	}
 	key := "u/" + c.app.ID + "/" + c.user
 	if c.server {
-		key = "k/" + c.key
+		key = "k/" + string(c.keySum[:])
 	}
 	if float64(n) > l.burst {
 		return &apiError{Status: http.StatusTooManyRequests, Code: codeRateLimited,

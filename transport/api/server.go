@@ -185,12 +185,8 @@ func New(o Options) (*Server, error) {
 	}
 	for _, a := range o.Apps {
 		s.apps[a.ID] = a
-		for _, k := range a.APIKeys {
-			d, err := apiKeyDigest(k)
-			if err != nil {
-				return nil, fmt.Errorf("api: app %s: %w", a.ID, err)
-			}
-			s.byKey[d] = a
+		for _, sum := range a.APIKeySums {
+			s.byKey[sum] = a
 		}
 	}
 	s.tokens = jwt.NewParser(jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired(),
@@ -473,10 +469,10 @@ func decodeSend(body []byte, c *caller) (*wire.Message, *apiError) {
 	if e := r.validate(c.server, c.app.Resources); e != nil {
 		return nil, e
 	}
+	if e := c.checkPushConfig(r.PushConfig); e != nil {
+		return nil, e
+	}
 	if !c.server {
-		if r.PushConfig != nil && c.app.DenyClientPushConfig {
-			return nil, forbidden("push_config: this app lets only its backend set pushes (apps[].client_push_config is off)")
-		}
 		r.From = c.user
 	}
 	return r.message(c.app.ID), nil

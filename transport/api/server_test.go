@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"net/http"
 	"path/filepath"
@@ -52,7 +53,7 @@ func startAPIWith(t *testing.T, mods []func(*Options), setup func(*Server)) *tes
 	}
 	a := &testAPI{t: t, key: "test-key", secret: []byte("test-secret")}
 	reg := prometheus.NewRegistry()
-	o := Options{Listen: "127.0.0.1:0", Node: node, Apps: []*App{{ID: "demo", APIKeys: []string{a.key}, ClientTokenSecret: a.secret}},
+	o := Options{Listen: "127.0.0.1:0", Node: node, Apps: []*App{{ID: "demo", APIKeySums: [][sha256.Size]byte{sha256.Sum256([]byte(a.key))}, ClientTokenSecret: a.secret}},
 		Gatherer: reg, Registerer: reg}
 	for _, m := range mods {
 		m(&o)
