@@ -45,11 +45,15 @@ func hasCode(err error, code wire.ErrorCode) bool {
 
 // storageError is the reply to a request whose store read or write failed:
 // storage_unavailable while the disk is short of space (the client may retry
-// later), storage_failed otherwise.
+// later), unavailable while the shard moves between nodes or has no quorum
+// (retryable), storage_failed otherwise.
 func storageError(err error, format string, args ...any) *wire.Error {
 	code := wire.CodeStorageFailed
-	if errors.Is(err, storage.ErrNoSpace) {
+	switch {
+	case errors.Is(err, storage.ErrNoSpace):
 		code = wire.CodeStorageUnavailable
+	case errors.Is(err, storage.ErrNotWriter), errors.Is(err, storage.ErrNotCommitted):
+		code = wire.CodeUnavailable
 	}
 	return errReply(code, format, args...)
 }

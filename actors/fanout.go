@@ -9,6 +9,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/pushd-im/pushd/storage"
 	"github.com/pushd-im/pushd/wire"
 )
 
@@ -23,6 +24,8 @@ const (
 // runFanout hands the message to every member's owner node, a few chunks at
 // a time, recording after each finished chunk where a restart resumes.
 func (n *Node) runFanout(ctx context.Context, f *wire.Fanout, m *wire.Message, members []string) {
+	ctx, unregister := n.shardWork(ctx, storage.ShardOf(GroupKey(f.App, f.Group)))
+	defer unregister()
 	n.o.Metrics.FanoutPending.Inc()
 	defer n.o.Metrics.FanoutPending.Dec()
 	chunks := (len(members) + fanoutChunk - 1) / fanoutChunk
@@ -76,27 +79,12 @@ func (n *Node) runFanout(ctx context.Context, f *wire.Fanout, m *wire.Message, m
 	n.o.Store.CommitAsync(b, false, nil)
 }
 
-// deliverChunk hands a group message to the owner nodes of users, retrying
-// while a node does not answer, until ctx ends.
+// deliverChunk hands a group message to the owner nodes of users, until each
+// took its share or ctx ends.
 func (n *Node) deliverChunk(ctx context.Context, m *wire.Message, users []string) error {
-	byNode := n.byOwner(m.App, users)
-	var wg sync.WaitGroup
-	errs := make(chan error, len(byNode))
-	for node, us := range byNode {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs <- n.requestNodeRetry(ctx, node, &wire.FanoutChunk{Message: m, Users: us.users, Group: m.To, First: users[0]}, us.addr)
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	return n.toOwners(ctx, m.App, users, func(us []string) wireMessage {
+		return &wire.FanoutChunk{Message: m, Users: us, Group: m.To, First: users[0]}
+	})
 }
 
 type ownedUsers struct {
@@ -104,7 +92,8 @@ type ownedUsers struct {
 	users []string
 }
 
-// byOwner groups users by the node that owns them.
+// byOwner groups users by the node that owns them ("" for the users of
+// shards with no writer known).
 func (n *Node) byOwner(app string, users []string) map[string]*ownedUsers {
 	out := map[string]*ownedUsers{}
 	for _, u := range users {
@@ -124,19 +113,64 @@ func (n *Node) byOwner(app string, users []string) map[string]*ownedUsers {
 func (n *Node) tellMembership(ctx context.Context, app, group string, users []string, joined bool, since uint64) error {
 	for start := 0; start < len(users); start += membershipPart {
 		part := users[start:min(start+membershipPart, len(users))]
-		for node, us := range n.byOwner(app, part) {
-			m := &wire.Membership{App: app, Group: group, Users: us.users, Joined: joined, Since: since}
-			if err := n.requestNodeRetry(ctx, node, m, us.addr); err != nil {
-				return err
-			}
+		err := n.toOwners(ctx, app, part, func(us []string) wireMessage {
+			return &wire.Membership{App: app, Group: group, Users: us, Joined: joined, Since: since}
+		})
+		if err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-// requestNodeRetry sends node work to one node's router and waits for its
-// answer, retrying with backoff while the node does not answer.
-func (n *Node) requestNodeRetry(ctx context.Context, node string, msg wireMessage, addr string) error {
+// toOwners sends each owner node the work that build makes for its users, at
+// once, and waits for their answers. A share that is not taken (its node does
+// not answer, or no longer owns all of its users: a shard moved) is placed
+// again and sent again, with backoff, until every share is taken or ctx ends.
+// The work must be idempotent: a share may be done twice.
+func (n *Node) toOwners(ctx context.Context, app string, users []string, build func([]string) wireMessage) error {
+	backoff := ownerRetry
+	for {
+		var (
+			mu     sync.Mutex
+			failed []string
+			last   error
+			wg     sync.WaitGroup
+		)
+		for node, us := range n.byOwner(app, users) {
+			if node == "" {
+				mu.Lock()
+				failed, last = append(failed, us.users...), fmt.Errorf("%w: no writer known for some users' shards", ErrUnavailable)
+				mu.Unlock()
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := n.requestNode(node, build(us.users), us.addr); err != nil {
+					mu.Lock()
+					failed, last = append(failed, us.users...), err
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		if len(failed) == 0 {
+			return nil
+		}
+		n.log.Warn("node work not taken; placing it again", "users", len(failed), "err", last)
+		select {
+		case <-ctx.Done():
+			return errors.Join(ctx.Err(), last)
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 2*time.Second)
+		users = failed
+	}
+}
+
+// requestNode sends node work to one node's router and waits for its answer.
+func (n *Node) requestNode(node string, msg wireMessage, addr string) error {
 	pid := n.router
 	if node != n.place.Self() {
 		pid = actor.NewPID(addr, "router")
@@ -145,24 +179,28 @@ func (n *Node) requestNodeRetry(ctx context.Context, node string, msg wireMessag
 	if err != nil {
 		return err
 	}
-	backoff := 20 * time.Millisecond
-	for {
-		res, err := n.system.Root.RequestFuture(pid, env, n.o.RequestTimeout).Result()
-		if err == nil {
-			reply, err := unpack(res)
-			if err != nil {
-				return err
-			}
-			return ReplyError(reply)
-		}
-		n.log.Warn("node work not answered; retrying", "node", node, "err", err)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(backoff):
-		}
-		backoff = min(backoff*2, 2*time.Second)
+	res, err := n.system.Root.RequestFuture(pid, env, n.o.RequestTimeout).Result()
+	if err != nil {
+		return fmt.Errorf("%w: node %s: %v", ErrUnavailable, node, err)
 	}
+	reply, err := unpack(res)
+	if err != nil {
+		return err
+	}
+	return ReplyError(reply)
+}
+
+// unowned returns the first of users whose shard this node does not write.
+func (n *Node) unowned(app string, users []string) (string, bool) {
+	if n.shards.all {
+		return "", false
+	}
+	for _, u := range users {
+		if !n.ownsKey(UserKey(app, u)) {
+			return u, true
+		}
+	}
+	return "", false
 }
 
 // nodeWork runs work for many users this node owns without blocking the
@@ -185,6 +223,10 @@ func (r *router) nodeWork(ctx actor.Context, key string, env any, sender *actor.
 	switch m := msg.(type) {
 	case *wire.FanoutChunk:
 		app := m.Message.App
+		if u, ok := n.unowned(app, m.Users); ok {
+			answer(fmt.Errorf("%w: user %s is not on this node now", ErrNotOwner, u))
+			return
+		}
 		var alive, rest []string
 		// Members' keys are built in one buffer: the map lookup with
 		// string(key) does not allocate, and most members are offline.
@@ -200,6 +242,10 @@ func (r *router) nodeWork(ctx actor.Context, key string, env any, sender *actor.
 		}
 		n.goWork(func(context.Context) { answer(n.fanoutLocal(m, alive, rest)) })
 	case *wire.Membership:
+		if u, ok := n.unowned(m.App, m.Users); ok {
+			answer(fmt.Errorf("%w: user %s is not on this node now", ErrNotOwner, u))
+			return
+		}
 		n.goWork(func(context.Context) {
 			b := n.o.Store.NewBatch()
 			for _, u := range m.Users {
@@ -244,17 +290,38 @@ func (n *Node) fanoutLocal(c *wire.FanoutChunk, alive, rest []string) error {
 }
 
 // pushOffline writes the pushes of a group message for members with no live
-// actor as one outbox chunk, durably, with the mark that this node has done
-// its part of fan-out chunk c (so that a resumed fan-out skips it), and hands
-// them to the vendor actors.
+// actor, durably, and hands them to the vendor actors: one outbox chunk per
+// members' shard, each with the mark that the shard's part of fan-out chunk c
+// is done (so that a resumed fan-out skips it), in one batch, since a batch
+// that spans shards is not atomic in a cluster.
 func (n *Node) pushOffline(c *wire.FanoutChunk, users []string) error {
 	m := c.Message
 	if m.PushConfig == nil || len(users) == 0 {
 		return nil
 	}
+	if n.shards.all {
+		return n.pushOfflineShard(c, storage.ShardOf(UserKey(m.App, users[0])), users)
+	}
+	byShard := map[uint64][]string{}
+	for _, u := range users {
+		shard := storage.ShardOf(UserKey(m.App, u))
+		byShard[shard] = append(byShard[shard], u)
+	}
+	var errs []error
+	for shard, us := range byShard {
+		errs = append(errs, n.pushOfflineShard(c, shard, us))
+	}
+	return errors.Join(errs...)
+}
+
+// pushOfflineShard is pushOffline for users of one shard (on a lone node, of
+// any shard: it writes them all in one batch, as one chunk in the first
+// user's shard).
+func (n *Node) pushOfflineShard(c *wire.FanoutChunk, shard uint64, users []string) error {
+	m := c.Message
 	st := n.o.Store
 	if c.First != "" {
-		done, err := st.FanoutChunkMarked(m.App, c.Group, m.Seq, c.First)
+		done, err := st.FanoutChunkMarked(shard, m.App, c.Group, m.Seq, c.First)
 		if err != nil || done {
 			return err
 		}
@@ -273,13 +340,13 @@ func (n *Node) pushOffline(c *wire.FanoutChunk, users []string) error {
 	}
 	chunk.Id = st.NewPushID()
 	b := st.NewBatch()
-	b.PutPushChunk(chunk)
+	b.PutPushChunk(shard, chunk)
 	if c.First != "" {
-		b.MarkFanoutChunk(m.App, c.Group, m.Seq, c.First, now.UnixMilli())
+		b.MarkFanoutChunk(shard, m.App, c.Group, m.Seq, c.First, now.UnixMilli())
 	}
 	if err := st.Commit(b, true); err != nil {
 		return err
 	}
-	n.dispatchJobs(n.chunkJobs(chunk), now)
+	n.dispatchJobs(n.chunkJobs(shard, chunk), now)
 	return nil
 }

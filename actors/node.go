@@ -31,6 +31,9 @@ var (
 	ErrUnavailable = errors.New("actors: owner unavailable")
 	// ErrStopped: the node is shutting down.
 	ErrStopped = errors.New("actors: node stopped")
+	// ErrNotOwner: node work named users whose shards this node does not
+	// write (now); the sender places them again.
+	ErrNotOwner = errors.New("actors: not the owner")
 )
 
 // Placement names the owner node of a key. cluster.Node provides it.
@@ -90,6 +93,10 @@ type Options struct {
 	RequestTimeout                   time.Duration // default 5s, when the caller's context has no deadline
 	Apps                             map[string]*App
 	Clock                            Clock // default SystemClock
+	// Sharded: the node serves the shards given to it with TakeShard (a
+	// cluster node, on the shards it leads), none at first. Else it serves
+	// every shard from Start (a lone node).
+	Sharded bool
 }
 
 func (o *Options) ensureDefaults() {
@@ -131,6 +138,10 @@ type Node struct {
 	pool *workerPool
 	// unbinds spares vendor actors a binding read for young jobs.
 	unbinds *unbindLog
+	// shards are the shards this node serves; sessions the long connections
+	// it holds, with their users' owners.
+	shards   shardSet
+	sessions sessionOwners
 
 	mu      sync.Mutex
 	timers  map[uint64]func() bool // node timers not yet fired, by id
@@ -213,7 +224,9 @@ func refuseUnary(_ context.Context, _ any, info *grpc.UnaryServerInfo, _ grpc.Un
 	return nil, status.Errorf(codes.Unimplemented, "pushd nodes serve only the Receive stream, not %s", info.FullMethod)
 }
 
-// Start spawns the router and the vendor actors and re-queues the outbox.
+// Start spawns the router and the vendor actors. A lone node then serves
+// every shard and resumes their outbox, fan-outs and calls; a sharded one
+// waits for TakeShard.
 func (n *Node) Start(p Placement) error {
 	n.place = p
 	pid, err := n.system.Root.SpawnNamed(n.props(func() actor.Actor { return newRouter(n) }), "router")
@@ -231,28 +244,16 @@ func (n *Node) Start(p Placement) error {
 			n.vendors[vendorKey{app.ID, prov}] = vpid
 		}
 	}
-	if err := n.recoverOutbox(); err != nil {
-		return err
+	if n.o.Sharded {
+		return nil
 	}
-	return n.resumeWork()
-}
-
-// resumeWork restarts what a crash interrupted: group fan-outs, and the
-// timers of calls still ringing.
-func (n *Node) resumeWork() error {
-	err := n.o.Store.Fanouts(func(f *wire.Fanout) bool {
-		n.Tell(GroupKey(f.App, f.Group), f)
-		return true
-	})
-	if err != nil {
-		return err
-	}
-	return n.o.Store.Calls(func(c *wire.CallRecord) bool {
-		if !c.Ended {
-			n.Tell(CallKey(c.App, c.CallId), &wire.CallRequest{App: c.App, CallId: c.CallId, Action: string(wire.CallResume)})
+	n.shards.all = true
+	for shard := uint64(1); shard <= storage.NumShards; shard++ {
+		if err := n.resumeShard(shard); err != nil {
+			return err
 		}
-		return true
-	})
+	}
+	return nil
 }
 
 // Shutdown stops the actors: in-flight vendor calls end and their pushes stay in

@@ -59,9 +59,9 @@ func pushExpiry(m *wire.Message, now time.Time, ttl time.Duration) int64 {
 	return now.Add(ttl).UnixMilli()
 }
 
-// chunkJobs are the pushes of an outbox chunk, sharing one chunkRef.
-func (n *Node) chunkJobs(c *wire.PushChunk) []job {
-	ref := &chunkRef{shard: storage.ChunkShard(c), id: c.Id}
+// chunkJobs are the pushes of an outbox chunk of shard, sharing one chunkRef.
+func (n *Node) chunkJobs(shard uint64, c *wire.PushChunk) []job {
+	ref := &chunkRef{shard: shard, id: c.Id}
 	ref.left.Store(int64(len(c.Bindings)))
 	made := time.UnixMilli(c.CreatedAtMs)
 	jobs := make([]job, len(c.Bindings))
@@ -148,11 +148,11 @@ func (n *Node) dispatchJobs(jobs []job, now time.Time) {
 	}
 }
 
-// recoverOutbox re-queues every push left in the outbox by the last run: its
-// jobs (a conditional one when it is due) and its fan-out chunks.
-func (n *Node) recoverOutbox() error {
+// recoverOutbox re-queues every push of shard left in the outbox by its last
+// writer: its jobs (a conditional one when it is due) and its fan-out chunks.
+func (n *Node) recoverOutbox(shard uint64) error {
 	now := n.now()
-	err := n.o.Store.Pushes(func(j *wire.PushJob) bool {
+	err := n.o.Store.PushesIn(shard, func(j *wire.PushJob) bool {
 		n.o.Metrics.OutboxRecovered.Inc()
 		if wait := time.UnixMilli(j.NotBeforeMs).Sub(now); j.NotBeforeMs != 0 && wait > 0 {
 			n.after(wait, func() { n.dispatchPush(j, n.now()) })
@@ -165,18 +165,18 @@ func (n *Node) recoverOutbox() error {
 		return err
 	}
 	var resolveErr error
-	err = n.o.Store.PushChunks(func(c *wire.PushChunk) bool {
+	err = n.o.Store.PushChunksIn(shard, func(c *wire.PushChunk) bool {
 		n.o.Metrics.OutboxRecovered.Add(float64(len(c.Bindings)))
 		if resolveErr = n.resolveChunk(c); resolveErr != nil {
 			return false
 		}
 		if len(c.Bindings) == 0 {
 			b := n.o.Store.NewBatch()
-			b.DeletePushChunk(storage.ChunkShard(c), c.Id)
+			b.DeletePushChunk(shard, c.Id)
 			n.o.Store.CommitAsync(b, false, nil)
 			return true
 		}
-		n.dispatchJobs(n.chunkJobs(c), now)
+		n.dispatchJobs(n.chunkJobs(shard, c), now)
 		return true
 	})
 	return errors.Join(err, resolveErr)

@@ -57,6 +57,8 @@ func (r *router) Receive(ctx actor.Context) {
 		for _, it := range m.items {
 			r.route(ctx, it.msg, it.sender)
 		}
+	case *releaseShard:
+		r.release(ctx, m.shard)
 	case *passivate:
 		c := r.children[m.key]
 		if c != nil && !c.stopping && c.pid.Equal(m.pid) {
@@ -137,7 +139,8 @@ func (r *router) route(ctx actor.Context, m any, sender *actor.PID) {
 		r.nodeWork(ctx, key, m, sender)
 		return
 	}
-	if owner, _ := r.n.place.Owner(key); owner != r.n.place.Self() {
+	if !r.n.ownsKey(key) {
+		owner, _ := r.n.place.Owner(key)
 		r.n.send(ctx, sender, key, &wire.NotOwner{Key: key, Owner: owner})
 		return
 	}

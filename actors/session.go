@@ -64,11 +64,17 @@ func (n *Node) OpenSession(ctx context.Context, app, user, device string, conn C
 		return nil, fmt.Errorf("actors: spawn session: %w", err)
 	}
 	s := &Session{n: n, app: app, user: user, device: device, id: id, key: UserKey(app, user), pid: pid}
+	if !n.shards.all {
+		// Registered before the connect: a move while it runs kicks it too.
+		owner, _ := n.place.Owner(s.key)
+		n.sessions.add(s, owner)
+	}
 	err = n.requestReply(ctx, s.key, &wire.ConnectRequest{
 		App: app, User: user, DeviceId: device, SessionId: id,
 		SessionAddress: pid.Address, SessionActor: pid.Id, Foreground: foreground,
 	})
 	if err != nil {
+		n.sessions.remove(s)
 		n.system.Root.Stop(pid)
 		return nil, err
 	}
@@ -99,6 +105,7 @@ func (s *Session) SetForeground(ctx context.Context, fg bool) error {
 // timers fire.
 func (s *Session) Close() {
 	s.n.Tell(s.key, &wire.DisconnectRequest{App: s.app, User: s.user, DeviceId: s.device, SessionId: s.id})
+	s.n.sessions.remove(s)
 	s.n.system.Root.Stop(s.pid)
 	s.n.o.Metrics.Sessions.Dec()
 }

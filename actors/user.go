@@ -102,6 +102,11 @@ func (u *userActor) Receive(ctx actor.Context) {
 		if u.stopTimer != nil {
 			u.stopTimer()
 		}
+		// Only a released shard stops an actor with connections: they
+		// reconnect to the shard's new writer and drain from their cursors.
+		for _, s := range u.sessions {
+			u.n.send(ctx, s.pid, "", &wire.Kick{Reason: "moved", SessionId: s.id})
+		}
 	case *wire.Envelope, *local:
 		u.envelope(ctx, m)
 	case *committed:

@@ -23,6 +23,10 @@ type Member struct {
 	// Draining says the node is moving its shard replicas away before it leaves: no new replica
 	// is placed on it. Set with Node.SetShardState.
 	Draining bool
+	// Leads has bit s-1 set for each shard s this node writes as its Raft leader (shards 1..64).
+	// Nodes route a shard's requests to it; one with a replica of the shard asks Raft instead.
+	// Set with Node.SetLeads.
+	Leads uint64
 }
 
 // memberMeta is the JSON a node gossips as its memberlist meta. It is the wire form of Member, kept
@@ -35,13 +39,14 @@ type memberMeta struct {
 	RaftAddr   string `json:"raft,omitempty"`
 	Formed     string `json:"formed,omitempty"`
 	Draining   bool   `json:"draining,omitempty"`
+	Leads      uint64 `json:"leads,omitempty"`
 	// Cluster is the cluster id (Config.ClusterID); nodes of another cluster are refused.
 	Cluster string `json:"cluster,omitempty"`
 }
 
 func encodeMeta(m Member, clusterID string) ([]byte, error) {
 	return json.Marshal(memberMeta{ID: m.ID, RemoteAddr: m.RemoteAddr, APIAddr: m.APIAddr, RaftAddr: m.RaftAddr,
-		Formed: m.Formed, Draining: m.Draining, Cluster: clusterID})
+		Formed: m.Formed, Draining: m.Draining, Leads: m.Leads, Cluster: clusterID})
 }
 
 // metaClusterID returns the cluster id in a node's meta ("" when it carries none or does not decode).
@@ -62,5 +67,5 @@ func decodeMeta(name string, b []byte) (Member, error) {
 		return Member{}, fmt.Errorf("cluster: meta of node %q carries id %q", name, meta.ID)
 	}
 	return Member{ID: meta.ID, RemoteAddr: meta.RemoteAddr, APIAddr: meta.APIAddr, RaftAddr: meta.RaftAddr,
-		Formed: meta.Formed, Draining: meta.Draining}, nil
+		Formed: meta.Formed, Draining: meta.Draining, Leads: meta.Leads}, nil
 }

@@ -59,7 +59,8 @@ type Node struct {
 
 	gate     *clusterGate
 	delegate *metaDelegate
-	metaMu   sync.Mutex // serialises SetShardState
+	metaMu   sync.Mutex // serialises SetShardState and SetLeads
+	gossiped Member     // the shard state and leads last set; guarded by metaMu
 
 	checksMu sync.Mutex
 	checks   map[string]*peerCheck // by member id: VerifyPeer's results and the checks running
@@ -312,13 +313,25 @@ type raftIndex struct {
 }
 
 // SetShardState gossips this node's shard state: Member.Formed and Member.Draining as peers (and
-// this node's own placement) see them; Self keeps the Member of Config. It waits up to 5s for the update's broadcast; an error
-// says it was not confirmed, and gossip will still carry it.
+// this node's own placement) see them; Self keeps the Member of Config. It waits up to 5s for the
+// update's broadcast; an error says it was not confirmed, and gossip will still carry it.
 func (n *Node) SetShardState(formed string, draining bool) error {
+	return n.updateMeta(func(m *Member) { m.Formed, m.Draining = formed, draining })
+}
+
+// SetLeads gossips the shards this node writes as their leader (Member.Leads), as SetShardState
+// gossips its state.
+func (n *Node) SetLeads(leads uint64) error {
+	return n.updateMeta(func(m *Member) { m.Leads = leads })
+}
+
+func (n *Node) updateMeta(change func(*Member)) error {
 	n.metaMu.Lock()
 	defer n.metaMu.Unlock()
 	m := n.self
-	m.Formed, m.Draining = formed, draining
+	m.Formed, m.Draining, m.Leads = n.gossiped.Formed, n.gossiped.Draining, n.gossiped.Leads
+	change(&m)
+	n.gossiped = m
 	meta, err := encodeMeta(m, n.cfg.ClusterID)
 	if err != nil {
 		return err

@@ -37,8 +37,10 @@ type RaftConfig struct {
 	Node string
 	// Dir keeps the Raft log and snapshots. Required.
 	Dir string
-	// Addr is the host:port Raft listens on and peers reach it at. Required.
+	// Addr is the host:port peers reach this node's Raft at (gossiped as Member.RaftAddr). Required.
 	Addr string
+	// Listen is the host:port Raft listens on. Default: Addr.
+	Listen string
 	// CAFile, CertFile and KeyFile are the mutual TLS of Raft traffic (the files of cluster.tls).
 	// All empty: plain TCP, for tests of one process only.
 	CAFile, CertFile, KeyFile string
@@ -96,6 +98,7 @@ func NewRaft(cfg RaftConfig) (*Raft, error) {
 		WALDir:            filepath.Join(cfg.Dir, "wal"),
 		RTTMillisecond:    uint64(max(cfg.RTT/time.Millisecond, 1)),
 		RaftAddress:       cfg.Addr,
+		ListenAddress:     cfg.Listen,
 		MutualTLS:         cfg.CAFile != "",
 		CAFile:            cfg.CAFile,
 		CertFile:          cfg.CertFile,

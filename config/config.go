@@ -39,6 +39,9 @@ const (
 	defaultClusterBind   = "127.0.0.1:7946"
 	defaultClusterRemote = "127.0.0.1:8090"
 	defaultJoinTimeout   = time.Minute
+	defaultClusterRaft   = "127.0.0.1:7950"
+	defaultReplicas      = 3
+	defaultDeadNode      = 5 * time.Minute
 	defaultSimulatorAddr = "127.0.0.1:0"
 
 	defaultAPNsEndpointProduction  = "https://api.push.apple.com"
@@ -192,6 +195,18 @@ type Cluster struct {
 	// JoinTimeout is how long start may take to join its peers (and to meet
 	// bootstrap_expect nodes) before it fails. Default 1m.
 	JoinTimeout Duration `yaml:"join_timeout"`
+	// Raft is the listen address of the replication (Raft) transport,
+	// host:port. Default "127.0.0.1:7950". A lone node runs no Raft.
+	Raft string `yaml:"raft"`
+	// AdvertiseRaft is the Raft address other nodes use to reach this one,
+	// host:port. Default "" (use Raft).
+	AdvertiseRaft string `yaml:"advertise_raft,omitempty"`
+	// Replicas is how many copies of each shard the cluster keeps (fewer while
+	// fewer nodes are up). Default 3.
+	Replicas int `yaml:"replicas"`
+	// DeadNodeTimeout is how long a node may be gone before its shard
+	// replicas are rebuilt on other nodes. Default 5m.
+	DeadNodeTimeout Duration `yaml:"dead_node_timeout"`
 }
 
 // ClusterTLS names the PEM files of a node's mutual TLS: its certificate and
@@ -479,6 +494,9 @@ func (c *Config) EnsureDefaults() {
 		c.Cluster.BootstrapExpect = 1
 	}
 	setDuration(&c.Cluster.JoinTimeout, defaultJoinTimeout)
+	setString(&c.Cluster.Raft, defaultClusterRaft)
+	setIntDefault(&c.Cluster.Replicas, defaultReplicas)
+	setDuration(&c.Cluster.DeadNodeTimeout, defaultDeadNode)
 	setString(&c.Simulator.Addr, defaultSimulatorAddr)
 	for i := range c.Apps {
 		c.Apps[i].Providers.ensureDefaults()

@@ -71,6 +71,10 @@ func envVars() []envVar {
 		{"PUSHD_CLUSTER_TLS_CA_FILE", "cluster.tls.ca_file", setStr(func(c *Config) *string { return &c.Cluster.TLS.CAFile })},
 		{"PUSHD_CLUSTER_CLUSTER_ID", "cluster.cluster_id", setStr(func(c *Config) *string { return &c.Cluster.ClusterID })},
 		{"PUSHD_CLUSTER_JOIN_TIMEOUT", "cluster.join_timeout", setDur(func(c *Config) *Duration { return &c.Cluster.JoinTimeout })},
+		{"PUSHD_CLUSTER_RAFT", "cluster.raft", setStr(func(c *Config) *string { return &c.Cluster.Raft })},
+		{"PUSHD_CLUSTER_ADVERTISE_RAFT", "cluster.advertise_raft", setStr(func(c *Config) *string { return &c.Cluster.AdvertiseRaft })},
+		{"PUSHD_CLUSTER_REPLICAS", "cluster.replicas", setInt(func(c *Config) *int { return &c.Cluster.Replicas })},
+		{"PUSHD_CLUSTER_DEAD_NODE_TIMEOUT", "cluster.dead_node_timeout", setDur(func(c *Config) *Duration { return &c.Cluster.DeadNodeTimeout })},
 		{"PUSHD_SIMULATOR_ENABLED", "simulator.enabled", func(c *Config, v string) error {
 			b, err := strconv.ParseBool(v)
 			if err != nil {

@@ -202,6 +202,16 @@ func (c *Config) validate() problems {
 	if cl.JoinTimeout <= 0 {
 		ps.add("cluster.join_timeout", "must be more than 0, got %v", cl.JoinTimeout)
 	}
+	checkHostPort(&ps, "cluster.raft", cl.Raft, false)
+	if cl.AdvertiseRaft != "" {
+		checkHostPort(&ps, "cluster.advertise_raft", cl.AdvertiseRaft, true)
+	}
+	if cl.Replicas < 1 || cl.Replicas > 7 {
+		ps.add("cluster.replicas", "must be 1 to 7, got %d", cl.Replicas)
+	}
+	if cl.DeadNodeTimeout <= 0 {
+		ps.add("cluster.dead_node_timeout", "must be more than 0, got %v", cl.DeadNodeTimeout)
+	}
 	if cl.Peered() {
 		for _, f := range []struct{ key, v string }{
 			{"cluster.gossip_key_file", cl.GossipKeyFile}, {"cluster.tls.cert_file", cl.TLS.CertFile},
@@ -213,7 +223,7 @@ func (c *Config) validate() problems {
 		}
 	}
 	checkHostPort(&ps, "simulator.addr", c.Simulator.Addr, false)
-	checkDistinct(&ps, []string{"listen", "cluster.bind", "cluster.remote"}, []string{c.Listen, cl.Bind, cl.Remote})
+	checkDistinct(&ps, []string{"listen", "cluster.bind", "cluster.remote", "cluster.raft"}, []string{c.Listen, cl.Bind, cl.Remote, cl.Raft})
 
 	ids := map[string]int{}
 	keys := map[string]string{}    // API key → the key path that first had it

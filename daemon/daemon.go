@@ -37,6 +37,7 @@ type Daemon struct {
 	sim     *vendorsim.Sim
 	node    *actors.Node
 	members *cluster.Node
+	repl    *replication // nil on a lone node
 	api     *api.Server
 
 	demoKey, demoSecret string
@@ -126,6 +127,7 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 		AckTimeout: cfg.AckTimeout.Std(), IdleTimeout: cfg.UserIdleTimeout.Std(),
 		IdempotencyWin: cfg.IdempotencyWindow.Std(), Retention: cfg.OfflineRetention.Std(),
 		MaxPerStream: cfg.OfflineMaxPerStream, Apps: apps, Clock: d.clock,
+		Sharded: sec != nil,
 	})
 	if err != nil {
 		return err
@@ -151,6 +153,10 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 		Lone: sec == nil, BootstrapExpect: cfg.Cluster.BootstrapExpect,
 	}
 	if sec != nil {
+		ccfg.RaftAddr = cfg.Cluster.Raft
+		if cfg.Cluster.AdvertiseRaft != "" {
+			ccfg.RaftAddr = cfg.Cluster.AdvertiseRaft
+		}
 		ccfg.GossipKey, ccfg.ClusterID = sec.gossipKey, sec.clusterID
 		ccfg.VerifyPeer = func(ctx context.Context, m cluster.Member) error { return sec.tls.VerifyPeer(ctx, m.RemoteAddr) }
 	}
@@ -166,8 +172,21 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 	members := d.members
 	d.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pushd_cluster_members", Help: "Live members this node places actors over."},
 		func() float64 { return float64(members.Placement().Len()) }))
-	if err := d.node.Start(placement{d.members}); err != nil {
+	var place actors.Placement = placement{d.members}
+	if sec != nil {
+		if d.repl, err = startReplication(cfg, sec, d.store, d.node, d.members, d.log.With("component", "replication")); err != nil {
+			return err
+		}
+		place = d.repl
+	}
+	if err := d.node.Start(place); err != nil {
 		return err
+	}
+	if d.repl != nil {
+		if err := d.repl.run(cfg); err != nil {
+			return err
+		}
+		d.registerReplicationMetrics()
 	}
 	d.api, err = api.New(api.Options{
 		Listener: ln, Node: d.node, Apps: apiApps, MaxBodyBytes: cfg.MaxBodyBytes,
@@ -179,7 +198,7 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 		ClientSendRate: cfg.Limits.ClientSendsPerSecond, ClientSendBurst: cfg.Limits.ClientSendBurst,
 		ServerSendRate: cfg.Limits.ServerSendsPerSecond, ServerSendBurst: cfg.Limits.ServerSendBurst,
 		MaxTokenTTL: cfg.Limits.MaxTokenTTL.Std(),
-		Gatherer:    d.registry, Registerer: d.registry, Ready: d.ready,
+		Gatherer:    d.registry, Registerer: d.registry, Ready: d.ready, Cluster: d.clusterStatus,
 	})
 	if err != nil {
 		return err
@@ -202,6 +221,9 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 		d.wg.Wait()
 		if d.api != nil {
 			errs = append(errs, d.api.Shutdown(ctx))
+		}
+		if d.repl != nil {
+			d.repl.close()
 		}
 		if d.members != nil {
 			errs = append(errs, d.members.Shutdown(ctx))
@@ -244,9 +266,23 @@ func (d *Daemon) Store() *storage.Store { return d.store }
 // daemon added the demo app.
 func (d *Daemon) DemoSecrets() (apiKey, clientSecret string) { return d.demoKey, d.demoSecret }
 
+// clusterStatus is GET /v1/cluster: a lone node is one node writing every
+// shard.
+func (d *Daemon) clusterStatus(ctx context.Context) any {
+	if d.repl != nil {
+		return d.repl.status(ctx)
+	}
+	self := d.members.Self()
+	return clusterStatus{Mode: "lone", Node: self.ID, Formed: true,
+		Nodes: []clusterNode{{Name: self.ID, API: d.api.Addr(), Replicas: storage.NumShards, Leads: storage.NumShards}}}
+}
+
 func (d *Daemon) ready() error {
 	if d.members == nil || !d.members.Ready() {
 		return errors.New("cluster not joined yet")
+	}
+	if d.repl != nil {
+		return d.repl.ready()
 	}
 	return nil
 }

@@ -227,7 +227,7 @@ func TestRecoveredChunkReadsItsBindingsBack(t *testing.T) {
 		t.Fatalf("bindings before the restart: %v", keys)
 	}
 	b := st.NewBatch()
-	b.PutPushChunk(&wire.PushChunk{Id: st.NewPushID(), CreatedAtMs: time.Now().UnixMilli(), Bindings: keys,
+	b.PutPushChunk(storage.ShardOf(storage.UserKey(app, "m1")), &wire.PushChunk{Id: st.NewPushID(), CreatedAtMs: time.Now().UnixMilli(), Bindings: keys,
 		Message: &wire.Message{App: app, Stream: "group:club", Seq: 1, MessageId: "m-recovered", From: "boss", TimestampMs: time.Now().UnixMilli(),
 			PushConfig: &wire.PushConfig{Title: "boss", Content: "recovered"}}})
 	b.DeleteBinding(app, "m2", keys[1].PushId)

@@ -39,6 +39,12 @@ func (s *Store) Calls(fn func(*wire.CallRecord) bool) error {
 	return scanFamily(s, callFamily, fn)
 }
 
+// CallsIn calls fn for every call record in one shard.
+func (s *Store) CallsIn(shard uint64, fn func(*wire.CallRecord) bool) error {
+	_, err := scanShardFamily(s, shard, callFamily, fn)
+	return err
+}
+
 // Ringing returns the calls ringing for the user, with when each stops.
 func (s *Store) Ringing(app, user string) (map[string]int64, error) {
 	p := append(userPrefix(app, user), "r/"...)

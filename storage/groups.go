@@ -114,3 +114,9 @@ func (s *Store) UserGroups(app, user string) (map[string]uint64, error) {
 func (s *Store) Fanouts(fn func(*wire.Fanout) bool) error {
 	return scanFamily(s, fanoutFamily, fn)
 }
+
+// FanoutsIn calls fn for every unfinished fan-out of the groups in one shard.
+func (s *Store) FanoutsIn(shard uint64, fn func(*wire.Fanout) bool) error {
+	_, err := scanShardFamily(s, shard, fanoutFamily, fn)
+	return err
+}

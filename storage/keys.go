@@ -5,8 +5,6 @@ import (
 	"strings"
 
 	"github.com/cespare/xxhash/v2"
-
-	"github.com/pushd-im/pushd/wire"
 )
 
 // NumShards is how many shards the stored state is split into. A key's shard is part of the key,
@@ -93,20 +91,19 @@ func outboxKey(app, user string, id uint64) []byte {
 	return binary.BigEndian.AppendUint64(p, id)
 }
 
-// ChunkShard is the shard of a fan-out chunk's outbox record: its group's.
-func ChunkShard(c *wire.PushChunk) uint64 {
-	return ShardOf(GroupKey(c.GetMessage().GetApp(), c.GetMessage().GetTo()))
-}
-
-// chunkKey is "<group's shard>k/<id:be64>".
+// chunkKey is "<shard>k/<id:be64>": a fan-out chunk holds the pushes to members of one shard, and
+// sits in it, so that the shard's writer writes it with the members' bindings in view.
 func chunkKey(shard, id uint64) []byte {
 	return binary.BigEndian.AppendUint64(append(ShardPrefix(shard), chunkFamily...), id)
 }
 
-// fanoutMarkKey marks that this node wrote the pushes of one chunk of a group
-// message's fan-out: the chunk is named by the message's seq and its first member.
-func fanoutMarkKey(app, group string, seq uint64, first string) []byte {
-	return append(binary.BigEndian.AppendUint64(append(groupPrefix(app, group), "d/"...), seq), first...)
+// fanoutMarkKey marks that the writer of shard wrote its members' pushes of one chunk of a group
+// message's fan-out: the chunk is named by the message's seq and its first member. It has the
+// shape of a group key ("g/<app>/<group>/d/...", which Sweep ages out) but sits in the members'
+// shard, written in the same batch as their pushes.
+func fanoutMarkKey(shard uint64, app, group string, seq uint64, first string) []byte {
+	k := append(append(ShardPrefix(shard), GroupKey(app, group)...), "/d/"...)
+	return append(binary.BigEndian.AppendUint64(k, seq), first...)
 }
 
 // prefixEnd is the first key after every key that starts with p.

@@ -316,10 +316,24 @@ func (s *Store) Pushes(fn func(*wire.PushJob) bool) error {
 	return scanFamily(s, outboxFamily, fn)
 }
 
+// PushesIn calls fn for every job in one shard's outbox, oldest first, until fn returns false:
+// what the shard's new writer resumes.
+func (s *Store) PushesIn(shard uint64, fn func(*wire.PushJob) bool) error {
+	_, err := scanShardFamily(s, shard, outboxFamily, fn)
+	return err
+}
+
 // PushChunks calls fn for every fan-out chunk in the outbox, shard by shard and
 // oldest first in each, until fn returns false.
 func (s *Store) PushChunks(fn func(*wire.PushChunk) bool) error {
 	return scanFamily(s, chunkFamily, fn)
+}
+
+// PushChunksIn calls fn for every fan-out chunk in one shard's outbox, oldest first, until fn
+// returns false.
+func (s *Store) PushChunksIn(shard uint64, fn func(*wire.PushChunk) bool) error {
+	_, err := scanShardFamily(s, shard, chunkFamily, fn)
+	return err
 }
 
 // scanFamily decodes every record of one key family, shard by shard, until fn
@@ -330,21 +344,32 @@ func scanFamily[T any, P interface {
 }](s *Store, family string, fn func(P) bool) error {
 	more := true
 	for shard := uint64(1); shard <= NumShards && more; shard++ {
-		p := familyPrefix(shard, family)
-		err := scanProto(s, p, prefixEnd(p), func(_ []byte, m P) bool {
-			more = fn(m)
-			return more
-		})
-		if err != nil {
+		var err error
+		if more, err = scanShardFamily(s, shard, family, fn); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// FanoutChunkMarked reports whether MarkFanoutChunk recorded that chunk.
-func (s *Store) FanoutChunkMarked(app, group string, seq uint64, first string) (bool, error) {
-	_, ok, err := s.get(fanoutMarkKey(app, group, seq, first))
+// scanShardFamily decodes the records of one key family in one shard until fn returns false,
+// and reports whether fn wanted more.
+func scanShardFamily[T any, P interface {
+	*T
+	proto.Message
+}](s *Store, shard uint64, family string, fn func(P) bool) (bool, error) {
+	more := true
+	p := familyPrefix(shard, family)
+	err := scanProto(s, p, prefixEnd(p), func(_ []byte, m P) bool {
+		more = fn(m)
+		return more
+	})
+	return more, err
+}
+
+// FanoutChunkMarked reports whether MarkFanoutChunk recorded that chunk in shard.
+func (s *Store) FanoutChunkMarked(shard uint64, app, group string, seq uint64, first string) (bool, error) {
+	_, ok, err := s.get(fanoutMarkKey(shard, app, group, seq, first))
 	return ok, err
 }
 

@@ -22,6 +22,11 @@ type Proposer interface {
 // whose writer another replica has become since.
 var ErrNotWriter = errors.New("storage: this node is not the shard's writer")
 
+// ErrNotCommitted is returned by a replicated commit whose shard's Raft group did not take it in
+// time (no leader, no quorum, shutting down): the write may or may not be applied later, and the
+// caller may retry it (with the same idempotency key).
+var ErrNotCommitted = errors.New("storage: the shard's Raft group did not commit the write")
+
 // replication is a Store's state in a cluster: the proposer and the epoch of each shard this
 // node writes.
 type replication struct {
@@ -149,7 +154,7 @@ func (s *Store) commitReplicated(r *replication, b *Batch, done func(error)) {
 		r.p.ProposeAsync(shard, cmd, r.timeout, func(res statemachine.Result, err error) {
 			switch {
 			case err != nil:
-				finish(fmt.Errorf("storage: shard %d: %w", shard, err))
+				finish(fmt.Errorf("%w: shard %d: %w", ErrNotCommitted, shard, err))
 			case res.Value != ShardApplied:
 				s.Release(shard) // another replica acquired the shard
 				finish(fmt.Errorf("%w: shard %d has another writer now", ErrNotWriter, shard))

@@ -27,8 +27,11 @@ type SweepResult struct {
 func (s *Store) Sweep(messagesBeforeMs, idempotencyBeforeMs int64) (SweepResult, error) {
 	var res SweepResult
 	// Shard by shard: users' streams and idempotency records, then groups'
-	// (same shape under g/).
+	// (same shape under g/). In a cluster each shard is swept by its writer.
 	for shard := uint64(1); shard <= NumShards; shard++ {
+		if !s.Writes(shard) {
+			continue
+		}
 		for _, f := range []string{"u/", "g/"} {
 			if err := s.sweepPrefix(familyPrefix(shard, f), messagesBeforeMs, idempotencyBeforeMs, &res); err != nil {
 				return res, err

@@ -44,8 +44,9 @@ func TestSweep(t *testing.T) {
 		b.PutGroupIdempotency("app", "g1", "bob", "old", 1, &wire.IdempotencyRecord{})
 		b.PutGroupIdempotency("app", "g1", "bob", "young", 60, &wire.IdempotencyRecord{})
 		// Fan-out chunk marks go with the messages of their time.
-		b.MarkFanoutChunk("app", "g1", 1, "alice", 10)
-		b.MarkFanoutChunk("app", "g1", 3, "alice", 400)
+		// They sit in the members' shard, not the group's.
+		b.MarkFanoutChunk(ShardOf(UserKey("app", "alice")), "app", "g1", 1, "alice", 10)
+		b.MarkFanoutChunk(ShardOf(UserKey("app", "alice")), "app", "g1", 3, "alice", 400)
 
 		// Everything else is left alone, whatever its age.
 		b.PutBinding(&wire.Binding{App: "app", User: "bob", PushId: "p1", RegisteredAtMs: 1})
@@ -55,7 +56,7 @@ func TestSweep(t *testing.T) {
 		b.PutCall(&wire.CallRecord{App: "app", CallId: "c1", CreatedAtMs: 1})
 		b.PutFanout(&wire.Fanout{App: "app", Group: "g1", Seq: 1})
 		b.PutPush(&wire.PushJob{Id: 1, CreatedAtMs: 1})
-		b.PutPushChunk(&wire.PushChunk{Id: 2, CreatedAtMs: 1})
+		b.PutPushChunk(1, &wire.PushChunk{Id: 2, CreatedAtMs: 1})
 		b.SetQuotaUsed("app", "xiaomi", "2000-01-01", 5)
 	})
 	before := allKeys(t, s)
@@ -76,9 +77,9 @@ func TestSweep(t *testing.T) {
 		string(idempotencyKey("app", "bob", "alice", "old")),
 		string(idempotencyKey("app", "carol", "alice", "old")),
 		string(groupIdempotencyKey("app", "g1", "bob", "old")),
-		string(fanoutMarkKey("app", "g1", 1, "alice")),
+		string(fanoutMarkKey(ShardOf(UserKey("app", "alice")), "app", "g1", 1, "alice")),
 	}
-	want := SweepResult{Messages: 8, Idempotency: 3, FanoutMarks: 1, ScannedUsers: 4} // bob, bobby, carol and group g1
+	want := SweepResult{Messages: 8, Idempotency: 3, FanoutMarks: 1, ScannedUsers: 5} // bob, bobby, carol, group g1, and g1 again in alice's shard (its marks)
 	if res != want {
 		t.Errorf("Sweep = %+v, want %+v", res, want)
 	}

@@ -439,9 +439,10 @@ func (b *Batch) DeletePush(j *wire.PushJob) {
 // recovery reads it back (a binding gone by then is a push not to make).
 // Whole bindings would make the chunk most of a fan-out's write volume and
 // their encoding a large share of its CPU. Read back, the chunk's
-// bindings have only User and PushId.
-func (b *Batch) PutPushChunk(c *wire.PushChunk) {
-	_ = b.b.Set(chunkKey(ChunkShard(c), c.Id), appendPushChunk(nil, c), nil)
+// bindings have only User and PushId. Every binding's user is in shard, the
+// chunk's.
+func (b *Batch) PutPushChunk(shard uint64, c *wire.PushChunk) {
+	_ = b.b.Set(chunkKey(shard, c.Id), appendPushChunk(nil, c), nil)
 }
 
 // Field numbers of wire.PushChunk and wire.Binding that appendPushChunk
@@ -481,15 +482,15 @@ func appendPushChunk(buf []byte, c *wire.PushChunk) []byte {
 // DeletePushChunk removes a chunk whose pushes are all answered (or written
 // as jobs of their own). A chunk is written once, as a job is, so it is a
 // SingleDelete too.
-// The chunk is named by its shard (ChunkShard) and id.
+// The chunk is named by its shard and id.
 func (b *Batch) DeletePushChunk(shard, id uint64) { _ = b.b.SingleDelete(chunkKey(shard, id), nil) }
 
-// MarkFanoutChunk records, in the batch that writes a fan-out chunk's pushes,
-// that this node has done its part of the chunk of group message seq that
-// starts at member first. Sweep removes the mark with the messages of its
-// time (atMs).
-func (b *Batch) MarkFanoutChunk(app, group string, seq uint64, first string, atMs int64) {
-	_ = b.b.Set(fanoutMarkKey(app, group, seq, first), binary.AppendUvarint(nil, uint64(atMs)), nil)
+// MarkFanoutChunk records, in the batch that writes a fan-out chunk's pushes
+// to members of shard, that their part of the chunk of group message seq that
+// starts at member first is done. Sweep removes the mark with the messages of
+// its time (atMs).
+func (b *Batch) MarkFanoutChunk(shard uint64, app, group string, seq uint64, first string, atMs int64) {
+	_ = b.b.Set(fanoutMarkKey(shard, app, group, seq, first), binary.AppendUvarint(nil, uint64(atMs)), nil)
 }
 
 type pebbleLogger struct{ l *slog.Logger }

@@ -367,19 +367,20 @@ func TestPushChunks(t *testing.T) {
 	bindings := []*wire.Binding{{App: "app", User: "bob", PushId: "p1", Provider: "xiaomi", Token: "t1"}, {App: "app", User: "carol", PushId: "p2", Provider: "apns", Token: "t2"}}
 	chunk := &wire.PushChunk{Id: 0x2fff_2f00, Message: &wire.Message{App: "app", MessageId: "m1", Seq: 4, PushConfig: &wire.PushConfig{Title: "hi"}},
 		Bindings: bindings, CreatedAtMs: 123}
+	shard := ShardOf(UserKey("app", "bob"))
 	write(t, s, func(b *Batch) {
 		b.PutPush(&wire.PushJob{Id: 5})
-		b.PutPushChunk(chunk)
-		b.PutPushChunk(&wire.PushChunk{Id: 9})
-		b.MarkFanoutChunk("app", "g1", 4, "bob", 123)
+		b.PutPushChunk(shard, chunk)
+		b.PutPushChunk(shard, &wire.PushChunk{Id: 9})
+		b.MarkFanoutChunk(shard, "app", "g1", 4, "bob", 123)
 	})
-	write(t, s, func(b *Batch) { b.DeletePushChunk(ChunkShard(&wire.PushChunk{}), 9) })
+	write(t, s, func(b *Batch) { b.DeletePushChunk(shard, 9) })
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
 	s = openStore(t, dir)
 	var got []*wire.PushChunk
-	if err := s.PushChunks(func(c *wire.PushChunk) bool { got = append(got, c); return true }); err != nil {
+	if err := s.PushChunksIn(shard, func(c *wire.PushChunk) bool { got = append(got, c); return true }); err != nil {
 		t.Fatal(err)
 	}
 	// The bindings come back as their keys only.
@@ -396,12 +397,15 @@ func TestPushChunks(t *testing.T) {
 		first string
 		want  bool
 	}{{4, "bob", true}, {4, "bo", false}, {5, "bob", false}, {4, "bobby", false}} {
-		if ok, err := s.FanoutChunkMarked("app", "g1", c.seq, c.first); ok != c.want || err != nil {
+		if ok, err := s.FanoutChunkMarked(shard, "app", "g1", c.seq, c.first); ok != c.want || err != nil {
 			t.Errorf("FanoutChunkMarked(g1, %d, %s) = %v, %v; want %v", c.seq, c.first, ok, err, c.want)
 		}
 	}
-	if ok, _ := s.FanoutChunkMarked("app", "g2", 4, "bob"); ok {
+	if ok, _ := s.FanoutChunkMarked(shard, "app", "g2", 4, "bob"); ok {
 		t.Error("a mark of group g1 answers for g2")
+	}
+	if ok, _ := s.FanoutChunkMarked(shard%NumShards+1, "app", "g1", 4, "bob"); ok {
+		t.Error("a mark of one shard answers for another")
 	}
 }
 

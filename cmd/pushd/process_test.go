@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -91,6 +92,11 @@ func nodeConfig(t *testing.T, s *vendorsim.Sim, simDir, name, dataDir string, jo
 
 // nodeConfigWith is nodeConfig with the given cluster keys for its security (gossip key, TLS).
 func nodeConfigWith(t *testing.T, s *vendorsim.Sim, simDir, name, dataDir string, join []string, security string) string {
+	return nodeConfigAt(t, s, simDir, name, dataDir, "127.0.0.1:0", join, security)
+}
+
+// nodeConfigAt is nodeConfigWith with the node's gossip address.
+func nodeConfigAt(t *testing.T, s *vendorsim.Sim, simDir, name, dataDir, bind string, join []string, security string) string {
 	c := s.Credentials()
 	joinYAML := "[]"
 	if len(join) > 0 {
@@ -100,7 +106,7 @@ func nodeConfigWith(t *testing.T, s *vendorsim.Sim, simDir, name, dataDir string
 data_dir: %s
 ack_timeout: 1s
 log_level: warn
-cluster: {name: %s, bind: "127.0.0.1:0", remote: "127.0.0.1:0", join: %s, %s}
+cluster: {name: %s, bind: "%s", remote: "127.0.0.1:0", raft: "%s", join: %s, %s}
 apps:
   - id: demo
     api_keys: [%s]
@@ -118,7 +124,7 @@ apps:
         service_account_file: %s
         endpoint: %s
         ca_file: %s
-`, dataDir, name, joinYAML, security, testAPIKey, testSecret,
+`, dataDir, name, bind, freeAddr(t), joinYAML, security, testAPIKey, testSecret,
 		c.APNs.TeamID, c.APNs.KeyID, filepath.Join(simDir, vendorsim.FileAPNsKey), c.APNs.BundleID,
 		s.Endpoint(push.APNs), s.Endpoint(push.APNs), filepath.Join(simDir, vendorsim.FileCACert),
 		filepath.Join(simDir, vendorsim.FileFCMServiceAccount), s.Endpoint(push.FCM), filepath.Join(simDir, vendorsim.FileCACert))
@@ -143,16 +149,25 @@ var nodeLine = regexp.MustCompile(`^pushd node \S+: api http://(\S+) gossip (\S+
 
 func startProc(t *testing.T, cfgPath string) *proc {
 	t.Helper()
+	p, err := startProcAsync(t, cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// startProcAsync is startProc for any goroutine: it fails with an error.
+func startProcAsync(t *testing.T, cfgPath string) (*proc, error) {
 	cmd := exec.Command(pushdBin, "serve", "--config", cfgPath)
 	cmd.Env = append(os.Environ(), "PUSHD_CONFIG=")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &lockedWriter{w: &stderr}
+	stderr := &lockedWriter{w: &bytes.Buffer{}}
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	p := &proc{t: t, cmd: cmd, exited: make(chan struct{})}
 	lines := make(chan string, 16)
@@ -167,7 +182,7 @@ func startProc(t *testing.T, cfgPath string) *proc {
 	t.Cleanup(func() {
 		p.kill()
 		if t.Failed() {
-			t.Logf("pushd stderr:\n%s", stderr.String())
+			t.Logf("pushd %s stderr:\n%s", cfgPath, stderr.String())
 		}
 	})
 	deadline := time.After(waitFor)
@@ -175,7 +190,7 @@ func startProc(t *testing.T, cfgPath string) *proc {
 		select {
 		case l, ok := <-lines:
 			if !ok {
-				t.Fatalf("pushd exited before serving:\n%s", stderr.String())
+				return nil, fmt.Errorf("pushd exited before serving:\n%s", stderr.String())
 			}
 			if m := nodeLine.FindStringSubmatch(l); m != nil {
 				p.api, p.gossip, p.remote = m[1], m[2], m[3]
@@ -183,10 +198,11 @@ func startProc(t *testing.T, cfgPath string) *proc {
 					for range lines {
 					}
 				}()
-				return p
+				return p, nil
 			}
 		case <-deadline:
-			t.Fatalf("pushd did not start:\n%s", stderr.String())
+			p.kill()
+			return nil, fmt.Errorf("pushd did not start:\n%s", stderr.String())
 		}
 	}
 }
@@ -207,6 +223,12 @@ func (l *lockedWriter) Write(b []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(b)
+}
+
+func (l *lockedWriter) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return fmt.Sprint(l.w)
 }
 
 func clientToken(t *testing.T, user string) string {
@@ -414,14 +436,42 @@ func TestKill9MidTrafficLosesNothing(t *testing.T) {
 func startCluster(t *testing.T) (*vendorsim.Sim, []*proc) {
 	t.Helper()
 	s, simDir := startSim(t)
-	n1 := startProc(t, nodeConfig(t, s, simDir, "node-1", t.TempDir(), nil))
-	n2 := startProc(t, nodeConfig(t, s, simDir, "node-2", t.TempDir(), []string{n1.gossip}))
-	n3 := startProc(t, nodeConfig(t, s, simDir, "node-3", t.TempDir(), []string{n1.gossip}))
-	nodes := []*proc{n1, n2, n3}
-	for _, n := range nodes {
-		waitMembers(t, n.api, 3)
+	return s, startNodes(t, s, simDir, 3)
+}
+
+// startNodes starts n nodes that form a new cluster together (bootstrap_expect
+// n), each shard replicated on min(n, 3) of them, and waits until every node
+// knows every shard's writer.
+func startNodes(t *testing.T, s *vendorsim.Sim, simDir string, n int) []*proc {
+	t.Helper()
+	binds := make([]string, n)
+	for i := range binds {
+		binds[i] = freeAddr(t)
 	}
-	return s, nodes
+	// Each start waits for the others: they start at once.
+	procs := make([]*proc, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range procs {
+		name := fmt.Sprintf("node-%d", i+1)
+		cfg := nodeConfigAt(t, s, simDir, name, t.TempDir(), binds[i], binds, clusterSecurityYAML(t, simDir, name)+fmt.Sprintf(", bootstrap_expect: %d", n))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			procs[i], errs[i] = startProcAsync(t, cfg)
+		}()
+	}
+	wg.Wait()
+	for i, p := range procs {
+		if p == nil {
+			t.Fatalf("node-%d: %v", i+1, errs[i])
+		}
+	}
+	for _, p := range procs {
+		waitMembers(t, p.api, n)
+		waitReady(t, p.api)
+	}
+	return procs
 }
 
 func TestMultiNodeDeliveryAndPush(t *testing.T) {
@@ -588,15 +638,31 @@ func (aheadClock) AfterFunc(d time.Duration, f func()) func() bool {
 // its own, so that only one protoactor remote lives in each process.
 func TestMultiNodeBindsOrderedByTheTokenNodesClock(t *testing.T) {
 	s, simDir := startSim(t)
-	behind := startProc(t, nodeConfig(t, s, simDir, "node-1", t.TempDir(), nil))
-	cfg, err := config.Load(nodeConfig(t, s, simDir, "node-2", t.TempDir(), []string{behind.gossip}), nil)
+	// The two form the cluster together, so that no shard's leader moves while
+	// the test runs (a token whose leader moved between two binds would be
+	// stamped by two clocks).
+	binds := []string{freeAddr(t), freeAddr(t)}
+	security := func(name string) string { return clusterSecurityYAML(t, simDir, name) + ", bootstrap_expect: 2" }
+	cfg, err := config.Load(nodeConfigAt(t, s, simDir, "node-2", t.TempDir(), binds[1], binds, security("node-2")), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg1 := nodeConfigAt(t, s, simDir, "node-1", t.TempDir(), binds[0], binds, security("node-1"))
+	behindc := make(chan *proc, 1)
+	errc := make(chan error, 1)
+	go func() {
+		p, err := startProcAsync(t, cfg1)
+		behindc <- p
+		errc <- err
+	}()
 	ahead := daemon.New(cfg, daemon.Options{Clock: aheadClock{}})
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 	defer cancel()
 	if err := ahead.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	behind := <-behindc
+	if err := <-errc; err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
@@ -606,6 +672,8 @@ func TestMultiNodeBindsOrderedByTheTokenNodesClock(t *testing.T) {
 	})
 	waitMembers(t, behind.api, 2)
 	waitMembers(t, ahead.APIAddr(), 2)
+	waitReady(t, behind.api)
+	waitReady(t, ahead.APIAddr())
 
 	const tokens = 6
 	ownedAhead := 0 // tokens whose index entry (and token actor) is on the node ahead
@@ -636,6 +704,36 @@ func TestMultiNodeBindsOrderedByTheTokenNodesClock(t *testing.T) {
 }
 
 // waitMembers waits until the node's /metrics shows n cluster members.
+// freeAddr is a loopback address with a port free now (Raft cannot listen on
+// port 0: it gossips the address it was given).
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// waitReady waits until the node at addr is ready: joined, and knowing a
+// writer for every shard.
+func waitReady(t *testing.T, addr string) {
+	t.Helper()
+	testwait.Until(t, waitFor, func() error {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err != nil {
+			return err
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("node %s not ready: %s", addr, b)
+		}
+		return nil
+	})
+}
+
 func waitMembers(t *testing.T, addr string, n int) {
 	t.Helper()
 	testwait.Until(t, waitFor, func() error {

@@ -81,6 +81,9 @@ type Options struct {
 	Registerer prometheus.Registerer
 	// Ready reports whether the node can serve (storage open, cluster joined).
 	Ready func() error
+	// Cluster reports the cluster for GET /v1/cluster (a JSON-encodable
+	// value); nil serves none.
+	Cluster func(context.Context) any
 	Now   func() time.Time
 }
 
@@ -357,6 +360,8 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		s.route(ctx, method, "POST", s.testPush, routeServer)
 	case strings.HasPrefix(path, "/v1/groups/"):
 		s.route(ctx, method, method, s.groups, routeServer)
+	case path == "/v1/cluster":
+		s.route(ctx, method, "GET", s.clusterStatus, routeServer)
 	case path == "/v1/calls":
 		s.route(ctx, method, "POST", s.invite, routeClient|routeServer)
 	case strings.HasPrefix(path, "/v1/calls/"):

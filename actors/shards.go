@@ -1,0 +1,180 @@
+package actors
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/pushd-im/pushd/storage"
+	"github.com/pushd-im/pushd/wire"
+)
+
+// shardSet is which shards this node writes, and so which keys its router
+// serves: a lone node writes all of them; a cluster node those whose Raft
+// leader it is and has acquired (TakeShard), until it loses them
+// (ReleaseShard).
+type shardSet struct {
+	all   bool // a lone node: every shard, no hashing per message
+	owned [storage.NumShards + 1]atomic.Bool
+
+	mu   sync.Mutex
+	work map[uint64]map[*context.CancelFunc]struct{} // shard → cancels of its fan-outs
+}
+
+// shardWork returns a context for work on shard (a fan-out) that ends with
+// ctx or when the node releases the shard; done unregisters it.
+func (n *Node) shardWork(ctx context.Context, shard uint64) (context.Context, func()) {
+	if n.shards.all {
+		return ctx, func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	n.shards.mu.Lock()
+	defer n.shards.mu.Unlock()
+	if n.shards.work == nil {
+		n.shards.work = map[uint64]map[*context.CancelFunc]struct{}{}
+	}
+	if n.shards.work[shard] == nil {
+		n.shards.work[shard] = map[*context.CancelFunc]struct{}{}
+	}
+	n.shards.work[shard][&cancel] = struct{}{}
+	if !n.OwnsShard(shard) {
+		cancel() // released before it registered
+	}
+	return ctx, func() {
+		cancel()
+		n.shards.mu.Lock()
+		defer n.shards.mu.Unlock()
+		delete(n.shards.work[shard], &cancel)
+	}
+}
+
+// ownsKey reports whether this node serves key's actor.
+func (n *Node) ownsKey(key string) bool {
+	return n.shards.all || n.shards.owned[storage.ShardOf(key)].Load()
+}
+
+// OwnsShard reports whether this node writes shard now.
+func (n *Node) OwnsShard(shard uint64) bool {
+	return n.shards.all || (shard >= 1 && shard <= storage.NumShards && n.shards.owned[shard].Load())
+}
+
+// TakeShard makes this node serve shard's actors, once the caller made it
+// the shard's writer (storage.Store.Acquire, which also applied everything
+// committed before): the shard's outbox, fan-outs and ringing calls resume
+// here, where its last writer left them. It does nothing for a shard it
+// serves already.
+func (n *Node) TakeShard(shard uint64) error {
+	if n.shards.all || shard < 1 || shard > storage.NumShards || n.shards.owned[shard].Swap(true) {
+		return nil
+	}
+	n.log.Info("shard taken", "shard", shard)
+	return n.resumeShard(shard)
+}
+
+// ReleaseShard stops serving shard: its requests are answered NotOwner (and
+// retried on its next writer), its actors stop (a user's long connections
+// are kicked with "moved", and reconnect to the new writer), and its
+// fan-outs stop after their chunks in flight. Pushes already with a vendor
+// actor still go out; their outbox records stay for the new writer, which
+// sends them again (at least once, with the same collapse id).
+func (n *Node) ReleaseShard(shard uint64) {
+	if n.shards.all || shard < 1 || shard > storage.NumShards || !n.shards.owned[shard].Swap(false) {
+		return
+	}
+	n.log.Info("shard released", "shard", shard)
+	n.shards.mu.Lock()
+	for cancel := range n.shards.work[shard] {
+		(*cancel)()
+	}
+	n.shards.mu.Unlock()
+	if n.router != nil {
+		n.system.Root.Send(n.router, &releaseShard{shard: shard})
+	}
+	n.OwnersChanged()
+}
+
+// releaseShard asks the router to stop the actors of a shard this node no
+// longer serves.
+type releaseShard struct{ shard uint64 }
+
+// release stops the router's children whose keys are in shard.
+func (r *router) release(ctx actor.Context, shard uint64) {
+	for key, c := range r.children {
+		if c.stopping || storage.ShardOf(key) != shard {
+			continue
+		}
+		c.stopping = true
+		ctx.Poison(c.pid)
+	}
+}
+
+// resumeShard restarts what the shard's last writer left unfinished: the
+// outbox's pushes, group fan-outs, and the timers of calls still ringing.
+func (n *Node) resumeShard(shard uint64) error {
+	if err := n.recoverOutbox(shard); err != nil {
+		return err
+	}
+	err := n.o.Store.FanoutsIn(shard, func(f *wire.Fanout) bool {
+		n.Tell(GroupKey(f.App, f.Group), f)
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	return n.o.Store.CallsIn(shard, func(c *wire.CallRecord) bool {
+		if !c.Ended {
+			n.Tell(CallKey(c.App, c.CallId), &wire.CallRequest{App: c.App, CallId: c.CallId, Action: string(wire.CallResume)})
+		}
+		return true
+	})
+}
+
+// sessionOwners remembers, for each long connection this node holds, the
+// node its user's actor was on when it connected, so that a connection whose
+// user moved (its shard's writer changed, or died) is kicked and reconnects.
+type sessionOwners struct {
+	mu    sync.Mutex
+	owner map[*Session]string
+}
+
+func (o *sessionOwners) add(s *Session, owner string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.owner == nil {
+		o.owner = map[*Session]string{}
+	}
+	o.owner[s] = owner
+}
+
+func (o *sessionOwners) remove(s *Session) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	delete(o.owner, s)
+}
+
+// OwnersChanged tells the node that keys may have moved between nodes (a
+// shard's leader changed, a node left): every long connection whose user's
+// actor is no longer where it was is kicked ("moved"), and the client
+// reconnects to the user's new owner, draining from its cursor. A lone node
+// never calls it.
+func (n *Node) OwnersChanged() {
+	n.sessions.mu.Lock()
+	var moved []*Session
+	for s, was := range n.sessions.owner {
+		if now, _ := n.place.Owner(s.key); now != was {
+			moved = append(moved, s)
+			delete(n.sessions.owner, s)
+		}
+	}
+	n.sessions.mu.Unlock()
+	for _, s := range moved {
+		n.send(n.system.Root, s.pid, "", &wire.Kick{Reason: "moved", SessionId: s.id})
+	}
+}
+
+// ownerRetry is how long node work waits before sending a share again whose
+// owner did not take it (moving, or gone).
+const ownerRetry = 20 * time.Millisecond

@@ -1,0 +1,395 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/bits"
+	"math/rand/v2"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pushd-im/pushd/actors"
+	"github.com/pushd-im/pushd/cluster"
+	"github.com/pushd-im/pushd/config"
+	"github.com/pushd-im/pushd/storage"
+)
+
+// proposalTimeout bounds one replicated commit: a shard with no leader or no
+// quorum answers its writers unavailable after it.
+const proposalTimeout = 3 * time.Second
+
+// leaderCheck is how often leadership is reconciled without an event: a
+// missed leader event costs at most this long.
+const leaderCheck = time.Second
+
+// replication is a peered node's share of the replicated store: its Raft
+// host, the shard replica manager, and the loop that makes this node the
+// writer of the shards it leads.
+type replication struct {
+	log     *slog.Logger
+	store   *storage.Store
+	node    *actors.Node
+	members *cluster.Node
+	raft    *cluster.Raft
+	shards  *cluster.Shards
+	self    cluster.Member
+
+	// owners[s] is shard s's writer as this node last worked it out (zero:
+	// none known); this node's own shards are read from node.OwnsShard.
+	owners atomic.Pointer[[storage.NumShards + 1]cluster.Member]
+
+	wake    chan struct{}
+	publish chan uint64 // the latest leads bitmap to gossip
+	stop    chan struct{}
+	wg      sync.WaitGroup
+
+	mu        sync.Mutex
+	acquiring map[uint64]bool
+	acquired  int64 // Acquire calls that succeeded, for metrics
+}
+
+// startReplication starts the Raft host on cfg's addresses and makes the
+// store commit through it. The node must not have started its actors yet;
+// run starts the rest once they have.
+func startReplication(cfg *config.Config, sec *clusterSecurity, store *storage.Store, node *actors.Node, members *cluster.Node, log *slog.Logger) (*replication, error) {
+	r := &replication{
+		log: log, store: store, node: node, members: members, self: members.Self(),
+		wake: make(chan struct{}, 1), publish: make(chan uint64, 1), stop: make(chan struct{}),
+		acquiring: map[uint64]bool{},
+	}
+	r.owners.Store(&[storage.NumShards + 1]cluster.Member{})
+	addr := cfg.Cluster.Raft
+	if cfg.Cluster.AdvertiseRaft != "" {
+		addr = cfg.Cluster.AdvertiseRaft
+	}
+	raft, err := cluster.NewRaft(cluster.RaftConfig{
+		Node: cfg.Cluster.Name, Dir: filepath.Join(cfg.DataDir, "raft"), Addr: addr, Listen: cfg.Cluster.Raft,
+		CAFile: cfg.Cluster.TLS.CAFile, CertFile: cfg.Cluster.TLS.CertFile, KeyFile: cfg.Cluster.TLS.KeyFile,
+		ClusterID: sec.clusterID, Resolve: members.ResolveRaft,
+		OnLeader: func(uint64, uint64, uint64) { r.poke() },
+	})
+	if err != nil {
+		return nil, fmt.Errorf("daemon: cluster.raft: %w", err)
+	}
+	r.raft = raft
+	store.Replicate(raft, proposalTimeout)
+	return r, nil
+}
+
+// run starts the shard manager and the leadership loop.
+func (r *replication) run(cfg *config.Config) error {
+	shards, err := cluster.NewShards(cluster.ShardsConfig{
+		Node: r.members, Raft: r.raft, Create: r.store.ShardMachineFactory(), Dir: cfg.DataDir, Drop: r.store.DropShard,
+		NumShards: storage.NumShards, Replicas: cfg.Cluster.Replicas, BootstrapExpect: cfg.Cluster.BootstrapExpect,
+		DeadNodeTimeout: cfg.Cluster.DeadNodeTimeout.Std(), Logger: r.log,
+	})
+	if err != nil {
+		return err
+	}
+	r.shards = shards
+	placements, unsubscribe := r.members.Subscribe()
+	r.wg.Add(2)
+	go func() {
+		defer r.wg.Done()
+		defer unsubscribe()
+		r.loop(placements)
+	}()
+	go func() {
+		defer r.wg.Done()
+		r.gossipLeads()
+	}()
+	return nil
+}
+
+// close stops the manager and the loop, releases every shard, and closes
+// the Raft host. Idempotent through the daemon's once.
+func (r *replication) close() {
+	if r.shards != nil {
+		r.shards.Close()
+	}
+	close(r.stop)
+	r.wg.Wait()
+	for shard := uint64(1); shard <= storage.NumShards; shard++ {
+		if r.node.OwnsShard(shard) {
+			r.node.ReleaseShard(shard)
+			r.store.Release(shard)
+		}
+	}
+	r.raft.Close()
+}
+
+func (r *replication) poke() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// loop reconciles, on every leader event, placement change and tick, the
+// shards this node writes with the shards it leads, and works out every
+// shard's writer for routing.
+func (r *replication) loop(placements <-chan cluster.Placement) {
+	tick := time.NewTicker(leaderCheck)
+	defer tick.Stop()
+	for {
+		r.reconcile()
+		select {
+		case <-r.stop:
+			return
+		case <-r.wake:
+		case <-placements:
+		case <-tick.C:
+		}
+	}
+}
+
+func (r *replication) reconcile() {
+	locals := r.raft.LocalReplicas()
+	p := r.members.Placement()
+	byHost := map[string]cluster.Member{}
+	for _, m := range p.Members() {
+		byHost[cluster.NodeHostID(m.ID)] = m
+	}
+	var owners [storage.NumShards + 1]cluster.Member
+	known := [storage.NumShards + 1]bool{}
+	leading := [storage.NumShards + 1]bool{}
+	for _, lr := range locals {
+		if lr.Shard < 1 || lr.Shard > storage.NumShards || lr.Leader == 0 {
+			continue
+		}
+		known[lr.Shard] = true
+		if lr.Leader == lr.Replica {
+			leading[lr.Shard] = true
+			owners[lr.Shard] = r.self
+			if !r.node.OwnsShard(lr.Shard) {
+				r.acquire(lr.Shard, lr.Replica)
+			}
+			continue
+		}
+		if m, ok := byHost[lr.Replicas[lr.Leader]]; ok {
+			owners[lr.Shard] = m
+		}
+	}
+	// Shards this node has no replica of (or whose leader it does not know):
+	// the node that gossips it leads them. Two may claim one while it moves;
+	// a request to the wrong one is answered NotOwner and placed again.
+	for _, m := range p.Members() {
+		if m.ID == r.self.ID {
+			continue
+		}
+		for l := m.Leads; l != 0; l &= l - 1 {
+			shard := uint64(bits.TrailingZeros64(l)) + 1
+			if shard <= storage.NumShards && !known[shard] && (owners[shard].ID == "" || rand.IntN(2) == 0) {
+				owners[shard] = m
+			}
+		}
+	}
+	var leads uint64
+	for shard := uint64(1); shard <= storage.NumShards; shard++ {
+		if r.node.OwnsShard(shard) {
+			if !leading[shard] {
+				r.node.ReleaseShard(shard)
+				r.store.Release(shard)
+				continue
+			}
+			leads |= 1 << (shard - 1)
+		}
+	}
+	old := r.owners.Swap(&owners)
+	select {
+	case <-r.publish:
+	default:
+	}
+	r.publish <- leads
+	if *old != owners {
+		r.node.OwnersChanged()
+	}
+}
+
+// acquire makes this node the writer of a shard it leads, in the background:
+// Acquire waits for its entry to commit, which a leader without a quorum
+// never sees.
+func (r *replication) acquire(shard, replica uint64) {
+	r.mu.Lock()
+	if r.acquiring[shard] {
+		r.mu.Unlock()
+		return
+	}
+	r.acquiring[shard] = true
+	r.mu.Unlock()
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		defer func() {
+			r.mu.Lock()
+			delete(r.acquiring, shard)
+			r.mu.Unlock()
+			r.poke()
+		}()
+		if _, err := r.store.Acquire(shard, replica); err != nil {
+			r.log.Warn("shard not acquired; will try again while leading it", "shard", shard, "err", err)
+			return
+		}
+		if leader, _, ok := r.raft.Leader(shard); !ok || leader != replica {
+			r.store.Release(shard) // lost it meanwhile
+			return
+		}
+		if err := r.node.TakeShard(shard); err != nil {
+			r.log.Error("shard taken, but its work did not resume", "shard", shard, "err", err)
+		}
+		r.mu.Lock()
+		r.acquired++
+		r.mu.Unlock()
+	}()
+}
+
+// gossipLeads gossips the latest leads bitmap: it waits for each broadcast,
+// so it runs apart from the loop.
+func (r *replication) gossipLeads() {
+	var last uint64
+	first := true
+	for {
+		select {
+		case <-r.stop:
+			return
+		case leads := <-r.publish:
+			if leads == last && !first {
+				continue
+			}
+			if err := r.members.SetLeads(leads); err != nil && !errors.Is(err, cluster.ErrShutdown) {
+				r.log.Debug("leads gossip not confirmed", "err", err)
+			}
+			last, first = leads, false
+		}
+	}
+}
+
+// Owner is the actors' placement in a cluster: a key's owner is the writer
+// of its shard.
+func (r *replication) Owner(key string) (string, string) {
+	shard := storage.ShardOf(key)
+	if r.node.OwnsShard(shard) {
+		return r.self.ID, r.self.RemoteAddr
+	}
+	m := r.owners.Load()[shard]
+	return m.ID, m.RemoteAddr
+}
+
+// ready says whether every shard has a writer this node knows of: until then
+// some requests would wait for one and answer unavailable.
+func (r *replication) ready() error {
+	owners := r.owners.Load()
+	missing := 0
+	for shard := uint64(1); shard <= storage.NumShards; shard++ {
+		if owners[shard].ID == "" && !r.node.OwnsShard(shard) {
+			missing++
+		}
+	}
+	if missing > 0 {
+		return fmt.Errorf("%d of %d shards have no writer known yet", missing, storage.NumShards)
+	}
+	return nil
+}
+
+// Self is this node's name.
+func (r *replication) Self() string { return r.self.ID }
+
+// status is the cluster as this node sees it, for GET /v1/cluster.
+func (r *replication) status(ctx context.Context) clusterStatus {
+	st := r.shards.Status(ctx)
+	out := clusterStatus{Mode: "replicated", Node: r.self.ID, Formed: st.Formed, Moving: st.Moving}
+	for _, m := range r.members.Placement().Members() {
+		ns := st.Nodes[m.ID]
+		out.Nodes = append(out.Nodes, clusterNode{Name: m.ID, API: m.APIAddr, Raft: m.RaftAddr, Draining: m.Draining,
+			Replicas: ns.Shards, Leads: bits.OnesCount64(m.Leads)})
+	}
+	for _, s := range st.Shards {
+		cs := clusterShard{Shard: s.Shard, Leader: s.Leader, Desired: s.Desired, Moving: s.Moving}
+		for _, rp := range s.Replicas {
+			cs.Replicas = append(cs.Replicas, clusterReplica{Node: rp.Node, Voting: rp.Voting})
+		}
+		out.Shards = append(out.Shards, cs)
+	}
+	return out
+}
+
+// clusterStatus is GET /v1/cluster's answer.
+type clusterStatus struct {
+	Mode   string        `json:"mode"` // "lone" or "replicated"
+	Node   string        `json:"node"` // the node that answered
+	Formed bool          `json:"formed"`
+	Moving bool          `json:"moving"`
+	Nodes  []clusterNode `json:"nodes"`
+	// Shards are the shards the answering node holds a replica of.
+	Shards []clusterShard `json:"shards"`
+}
+
+type clusterNode struct {
+	Name     string `json:"name"`
+	API      string `json:"api"`
+	Raft     string `json:"raft,omitempty"`
+	Draining bool   `json:"draining,omitempty"`
+	Replicas int    `json:"replicas"` // of the shards the answering node holds
+	Leads    int    `json:"leads"`    // shards it writes, as it gossips
+}
+
+type clusterShard struct {
+	Shard    uint64           `json:"shard"`
+	Leader   string           `json:"leader"`
+	Replicas []clusterReplica `json:"replicas"`
+	Desired  []string         `json:"desired"`
+	Moving   bool             `json:"moving"`
+}
+
+type clusterReplica struct {
+	Node   string `json:"node"`
+	Voting bool   `json:"voting"`
+}
+
+// registerReplicationMetrics adds the gauges of this node's share of the
+// shards: replicas held, shards written (led), and shards whose replica here
+// knows no leader.
+func (d *Daemon) registerReplicationMetrics() {
+	r := d.repl
+	count := func(f func(cluster.LocalReplica) bool) func() float64 {
+		return func() float64 {
+			n := 0
+			for _, lr := range r.raft.LocalReplicas() {
+				if f(lr) {
+					n++
+				}
+			}
+			return float64(n)
+		}
+	}
+	d.registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pushd_cluster_shard_replicas", Help: "Shard replicas this node holds (voting and not)."},
+			count(func(cluster.LocalReplica) bool { return true })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pushd_cluster_shard_nonvoting", Help: "Shard replicas on this node still catching up (non-voting)."},
+			count(func(lr cluster.LocalReplica) bool { return lr.NonVoting })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pushd_cluster_shard_leaderless", Help: "Shard replicas on this node that know no leader."},
+			count(func(lr cluster.LocalReplica) bool { return lr.Leader == 0 })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pushd_cluster_shards_led", Help: "Shards this node writes as their leader."},
+			func() float64 {
+				n := 0
+				for s := uint64(1); s <= storage.NumShards; s++ {
+					if d.node.OwnsShard(s) {
+						n++
+					}
+				}
+				return float64(n)
+			}),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "pushd_cluster_shard_acquisitions_total", Help: "Times this node became a shard's writer."},
+			func() float64 {
+				r.mu.Lock()
+				defer r.mu.Unlock()
+				return float64(r.acquired)
+			}),
+	)
+}

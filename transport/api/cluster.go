@@ -1,0 +1,19 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/valyala/fasthttp"
+)
+
+// clusterStatus answers GET /v1/cluster: the cluster's members and shards as
+// the answering node sees them (any app's API key; it names no app's data).
+func (s *Server) clusterStatus(ctx *fasthttp.RequestCtx, _ *caller) *apiError {
+	if s.o.Cluster == nil {
+		return &apiError{Status: http.StatusNotFound, Code: codeNotFound, Message: "this node reports no cluster status"}
+	}
+	rctx, cancel := s.reqContext()
+	defer cancel()
+	writeJSON(ctx, http.StatusOK, s.o.Cluster(rctx))
+	return nil
+}
