@@ -84,7 +84,7 @@ type Options struct {
 	// Cluster reports the cluster for GET /v1/cluster (a JSON-encodable
 	// value); nil serves none.
 	Cluster func(context.Context) any
-	Now   func() time.Time
+	Now     func() time.Time
 }
 
 // Server is the HTTP and WebSocket front of one node.
