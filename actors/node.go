@@ -351,7 +351,7 @@ func (n *Node) Request(ctx context.Context, key string, msg proto.Message) (prot
 			}
 		} else if errors.Is(err, ErrStopped) {
 			return nil, err
-		} else if !errors.Is(err, actor.ErrDeadLetter) {
+		} else if !errors.Is(err, actor.ErrDeadLetter) && !errors.Is(err, errMoved) {
 			return nil, fmt.Errorf("%w: %s: %v", ErrUnavailable, key, err)
 		}
 		// Not the owner (placement is moving) or no router yet: back off and re-route.
@@ -375,11 +375,7 @@ func (n *Node) request(ctx context.Context, pid *actor.PID, key string, msg prot
 		return nil, actor.ErrDeadLetter // no router yet: the caller backs off
 	}
 	if pid != n.router {
-		packed, err := n.pack(pid, key, msg)
-		if err != nil {
-			return nil, err
-		}
-		return n.system.Root.RequestFuture(pid, packed, wait).Result()
+		return n.requestRemote(ctx, pid, key, msg, wait)
 	}
 	sink := n.newReplySink(1)
 	defer n.removeReplySink(sink)
@@ -392,6 +388,51 @@ func (n *Node) request(ctx context.Context, pid *actor.PID, key string, msg prot
 		return nil, actor.ErrTimeout
 	case <-n.stopCh:
 		return nil, ErrStopped
+	}
+}
+
+// errMoved: the key's owner changed while a request waited for the old one.
+var errMoved = errors.New("actors: owner moved")
+
+// ownerPoll is how often a request to another node checks that the node
+// still owns its key.
+const ownerPoll = 100 * time.Millisecond
+
+// requestRemote asks another node's router, and gives up with errMoved as
+// soon as the key's owner is another node: a dead owner never answers, and
+// its protoactor endpoint takes seconds to be declared gone, while its shards
+// have new writers within about a second. The old owner may still have done
+// the work (at least once: sends carry client_msg_id for that).
+func (n *Node) requestRemote(ctx context.Context, pid *actor.PID, key string, msg proto.Message, wait time.Duration) (any, error) {
+	packed, err := n.pack(pid, key, msg)
+	if err != nil {
+		return nil, err
+	}
+	fut := n.system.Root.RequestFuture(pid, packed, wait)
+	type result struct {
+		v   any
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := fut.Result()
+		done <- result{v, err}
+	}()
+	tick := time.NewTicker(ownerPoll)
+	defer tick.Stop()
+	for {
+		select {
+		case r := <-done:
+			return r.v, r.err
+		case <-tick.C:
+			if now := n.routerFor(key); !now.Equal(pid) {
+				return nil, errMoved
+			}
+		case <-ctx.Done():
+			return nil, actor.ErrTimeout
+		case <-n.stopCh:
+			return nil, ErrStopped
+		}
 	}
 }
 

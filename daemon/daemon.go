@@ -268,13 +268,18 @@ func (d *Daemon) DemoSecrets() (apiKey, clientSecret string) { return d.demoKey,
 
 // clusterStatus is GET /v1/cluster: a lone node is one node writing every
 // shard.
-func (d *Daemon) clusterStatus(ctx context.Context) any {
-	if d.repl != nil {
-		return d.repl.status(ctx)
+func (d *Daemon) clusterStatus(ctx context.Context, digests bool) (any, error) {
+	if d.repl == nil {
+		self := d.members.Self()
+		return clusterStatus{Mode: "lone", Node: self.ID, Formed: true,
+			Nodes: []clusterNode{{Name: self.ID, API: d.api.Addr(), Replicas: storage.NumShards, Leads: storage.NumShards}}}, nil
 	}
-	self := d.members.Self()
-	return clusterStatus{Mode: "lone", Node: self.ID, Formed: true,
-		Nodes: []clusterNode{{Name: self.ID, API: d.api.Addr(), Replicas: storage.NumShards, Leads: storage.NumShards}}}
+	st := d.repl.status(ctx)
+	if !digests {
+		return st, nil
+	}
+	ds, err := d.repl.digests()
+	return clusterDigests{clusterStatus: st, Digests: ds}, err
 }
 
 func (d *Daemon) ready() error {

@@ -78,7 +78,7 @@ func startReplication(cfg *config.Config, sec *clusterSecurity, store *storage.S
 		return nil, fmt.Errorf("daemon: cluster.raft: %w", err)
 	}
 	r.raft = raft
-	store.Replicate(raft, proposalTimeout)
+	store.Replicate(raft, proposalTimeout, func(uint64) { r.poke() })
 	return r, nil
 }
 
@@ -158,22 +158,35 @@ func (r *replication) reconcile() {
 	}
 	var owners [storage.NumShards + 1]cluster.Member
 	known := [storage.NumShards + 1]bool{}
-	leading := [storage.NumShards + 1]bool{}
+	leading := [storage.NumShards + 1]uint64{} // the replica of the shards this node leads
 	for _, lr := range locals {
 		if lr.Shard < 1 || lr.Shard > storage.NumShards || lr.Leader == 0 {
 			continue
 		}
 		known[lr.Shard] = true
 		if lr.Leader == lr.Replica {
-			leading[lr.Shard] = true
+			leading[lr.Shard] = lr.Replica
 			owners[lr.Shard] = r.self
-			if !r.node.OwnsShard(lr.Shard) {
-				r.acquire(lr.Shard, lr.Replica)
-			}
 			continue
 		}
 		if m, ok := byHost[lr.Replicas[lr.Leader]]; ok {
 			owners[lr.Shard] = m
+		}
+	}
+	// A shard this node serves but no longer leads, or whose epoch its store
+	// lost (a batch was not applied), is released: its actors stop; one it
+	// leads and does not serve is acquired (again).
+	var leads uint64
+	for shard := uint64(1); shard <= storage.NumShards; shard++ {
+		if r.node.OwnsShard(shard) && (leading[shard] == 0 || !r.store.Writes(shard)) {
+			r.node.ReleaseShard(shard)
+			r.store.Release(shard)
+		}
+		switch {
+		case r.node.OwnsShard(shard):
+			leads |= 1 << (shard - 1)
+		case leading[shard] != 0:
+			r.acquire(shard, leading[shard])
 		}
 	}
 	// Shards this node has no replica of (or whose leader it does not know):
@@ -188,17 +201,6 @@ func (r *replication) reconcile() {
 			if shard <= storage.NumShards && !known[shard] && (owners[shard].ID == "" || rand.IntN(2) == 0) {
 				owners[shard] = m
 			}
-		}
-	}
-	var leads uint64
-	for shard := uint64(1); shard <= storage.NumShards; shard++ {
-		if r.node.OwnsShard(shard) {
-			if !leading[shard] {
-				r.node.ReleaseShard(shard)
-				r.store.Release(shard)
-				continue
-			}
-			leads |= 1 << (shard - 1)
 		}
 	}
 	old := r.owners.Swap(&owners)
@@ -234,6 +236,10 @@ func (r *replication) acquire(shard, replica uint64) {
 		}()
 		if _, err := r.store.Acquire(shard, replica); err != nil {
 			r.log.Warn("shard not acquired; will try again while leading it", "shard", shard, "err", err)
+			select { // not at once: a leader without a quorum fails every time
+			case <-time.After(100 * time.Millisecond):
+			case <-r.stop:
+			}
 			return
 		}
 		if leader, _, ok := r.raft.Leader(shard); !ok || leader != replica {
@@ -300,6 +306,19 @@ func (r *replication) ready() error {
 // Self is this node's name.
 func (r *replication) Self() string { return r.self.ID }
 
+// digests are the digests of the shard replicas on this node.
+func (r *replication) digests() (map[uint64]string, error) {
+	out := map[uint64]string{}
+	for _, lr := range r.raft.LocalReplicas() {
+		d, err := r.store.ShardDigest(lr.Shard)
+		if err != nil {
+			return nil, err
+		}
+		out[lr.Shard] = d
+	}
+	return out, nil
+}
+
 // status is the cluster as this node sees it, for GET /v1/cluster.
 func (r *replication) status(ctx context.Context) clusterStatus {
 	st := r.shards.Status(ctx)
@@ -328,6 +347,13 @@ type clusterStatus struct {
 	Nodes  []clusterNode `json:"nodes"`
 	// Shards are the shards the answering node holds a replica of.
 	Shards []clusterShard `json:"shards"`
+}
+
+// clusterDigests is GET /v1/cluster?digests=1's addition: a digest of each
+// shard replica on the answering node, to check replicas for divergence.
+type clusterDigests struct {
+	clusterStatus
+	Digests map[uint64]string `json:"digests"`
 }
 
 type clusterNode struct {

@@ -33,16 +33,21 @@ type replication struct {
 	p       Proposer
 	timeout time.Duration
 
+	onLost  func(shard uint64)
+
 	mu     sync.Mutex
 	epochs map[uint64]uint64 // shard → epoch of this node's Acquire
+	seqs   map[uint64]uint64 // shard → seq of the last batch proposed under its epoch
 }
 
 // Replicate makes every later Commit and CommitAsync go through p: a batch is split by shard,
 // each part proposed to its shard's Raft group with the epoch this node acquired the shard under,
 // and applied by every replica's ShardMachine. timeout bounds each proposal. A lone node never
-// calls it and commits straight to Pebble.
-func (s *Store) Replicate(p Proposer, timeout time.Duration) {
-	s.repl.Store(&replication{p: p, timeout: timeout, epochs: map[uint64]uint64{}})
+// calls it and commits straight to Pebble. onLost, when set, is called (on another goroutine;
+// it must not block) when a shard's epoch is lost because a batch was not applied: the node
+// must acquire the shard again, and its actors reload, before they write to it.
+func (s *Store) Replicate(p Proposer, timeout time.Duration, onLost func(shard uint64)) {
+	s.repl.Store(&replication{p: p, timeout: timeout, onLost: onLost, epochs: map[uint64]uint64{}, seqs: map[uint64]uint64{}})
 }
 
 // Acquire makes this node (Raft replica) the writer of shard: it proposes the Acquire entry and
@@ -68,7 +73,7 @@ func (s *Store) Acquire(shard, replica uint64) (uint64, error) {
 		}
 	}
 	r.mu.Lock()
-	r.epochs[shard] = res.Value
+	r.epochs[shard], r.seqs[shard] = res.Value, 0
 	r.mu.Unlock()
 	return res.Value, nil
 }
@@ -79,7 +84,24 @@ func (s *Store) Release(shard uint64) {
 	if r := s.repl.Load(); r != nil {
 		r.mu.Lock()
 		delete(r.epochs, shard)
+		delete(r.seqs, shard)
 		r.mu.Unlock()
+	}
+}
+
+// lost forgets the shard's epoch after a batch proposed under it was not applied: the batches
+// proposed after it will be refused, and the writer must acquire the shard again (and its actors
+// reload) before it writes more.
+func (r *replication) lost(shard, epoch uint64) {
+	r.mu.Lock()
+	gone := r.epochs[shard] == epoch
+	if gone {
+		delete(r.epochs, shard)
+		delete(r.seqs, shard)
+	}
+	r.mu.Unlock()
+	if gone && r.onLost != nil {
+		r.onLost(shard)
 	}
 }
 
@@ -142,32 +164,32 @@ func (s *Store) commitReplicated(r *replication, b *Batch, done func(error)) {
 		}
 	}
 	for shard, part := range parts {
+		// The seq is taken and the proposal made under one lock: the shard's
+		// batches reach Raft in the order of their seqs.
 		r.mu.Lock()
 		epoch := r.epochs[shard]
-		r.mu.Unlock()
 		if epoch == 0 {
+			r.mu.Unlock()
 			part.Close()
 			finish(fmt.Errorf("%w: shard %d", ErrNotWriter, shard))
 			continue
 		}
-		cmd := encodePart(epoch, part)
+		r.seqs[shard]++
+		cmd := EncodeBatch(epoch, r.seqs[shard], &Batch{b: part})
 		r.p.ProposeAsync(shard, cmd, r.timeout, func(res statemachine.Result, err error) {
 			switch {
 			case err != nil:
+				r.lost(shard, epoch)
 				finish(fmt.Errorf("%w: shard %d: %w", ErrNotCommitted, shard, err))
 			case res.Value != ShardApplied:
-				s.Release(shard) // another replica acquired the shard
-				finish(fmt.Errorf("%w: shard %d has another writer now", ErrNotWriter, shard))
+				r.lost(shard, epoch) // another replica acquired the shard, or an earlier batch was lost
+				finish(fmt.Errorf("%w: shard %d: the batch was refused (a new writer, or a batch before it lost)", ErrNotWriter, shard))
 			default:
 				finish(nil)
 			}
 		})
+		r.mu.Unlock()
 	}
-}
-
-func encodePart(epoch uint64, part *pebble.Batch) []byte {
-	b := &Batch{b: part}
-	return EncodeBatch(epoch, b)
 }
 
 // splitByShard returns b's writes as one Pebble batch per shard: b's own batch when it writes

@@ -34,7 +34,7 @@ func TestReplicatedCommitsGoThroughTheShards(t *testing.T) {
 		members[cluster.ReplicaID(n.name)] = n.name
 	}
 	for _, n := range nodes {
-		n.store.Replicate(n.raft, 10*time.Second)
+		n.store.Replicate(n.raft, 10*time.Second, nil)
 		for _, shard := range []uint64{sb, sc} {
 			if err := n.raft.StartShard(shard, cluster.ReplicaID(n.name), members, n.store.ShardMachineFactory()); err != nil {
 				t.Fatal(err)

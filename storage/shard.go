@@ -3,7 +3,9 @@ package storage
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -23,8 +25,13 @@ import (
 //
 //   - Acquire(replica) makes replica the shard's writer. The shard's epoch becomes the entry's
 //     Raft index, which no other entry has, and is the entry's result.
-//   - Batch(epoch, writes) applies writes (a Pebble batch, every key under the shard's prefix) if
-//     epoch is still the shard's epoch, and is refused (result ShardRefused) otherwise.
+//   - Batch(epoch, seq, writes) applies writes (a Pebble batch, every key under the shard's
+//     prefix) if epoch is still the shard's epoch and seq follows the last batch applied under it
+//     (the first after an Acquire is 1), and is refused (result ShardRefused) otherwise. A writer
+//     numbers its batches in the order it proposes them: when one of them is lost (dropped by
+//     Raft during a leader change, say), the ones after it are refused too, so that no later
+//     write (the next seq of a stream) lands on top of a missing one; the writer acquires the
+//     shard again and its actors reload what is stored. Seq 0 is not checked (tests).
 //
 // A node that becomes a shard's Raft leader proposes Acquire before it writes, and tags every
 // later batch with the epoch it got. A batch computed by the shard's previous writer, from state
@@ -70,18 +77,20 @@ type ShardMeta struct {
 	Applied uint64 // the last Raft index applied
 	Epoch   uint64 // the index of the Acquire that made the current writer
 	Writer  uint64 // the replica id of the current writer (0: none yet)
+	Seq     uint64 // the seq of the last batch applied under Epoch
 }
 
 func (m ShardMeta) encode() []byte {
 	b := binary.AppendUvarint(nil, m.Applied)
 	b = binary.AppendUvarint(b, m.Epoch)
-	return binary.AppendUvarint(b, m.Writer)
+	b = binary.AppendUvarint(b, m.Writer)
+	return binary.AppendUvarint(b, m.Seq)
 }
 
 func decodeShardMeta(b []byte) (ShardMeta, error) {
 	var m ShardMeta
 	var n int
-	for _, f := range []*uint64{&m.Applied, &m.Epoch, &m.Writer} {
+	for _, f := range []*uint64{&m.Applied, &m.Epoch, &m.Writer, &m.Seq} {
 		v, k := binary.Uvarint(b[n:])
 		if k <= 0 {
 			return ShardMeta{}, fmt.Errorf("%w: shard meta", ErrCorrupt)
@@ -96,12 +105,14 @@ func EncodeAcquire(replica uint64) []byte {
 	return binary.AppendUvarint([]byte{entryAcquire}, replica)
 }
 
-// EncodeBatch is the entry that applies b's writes if epoch is still the shard's epoch. b must
-// not be committed otherwise, and is closed.
-func EncodeBatch(epoch uint64, b *Batch) []byte {
+// EncodeBatch is the entry that applies b's writes if epoch is still the shard's epoch and seq
+// follows the last batch applied (0: unchecked). b must not be committed otherwise, and is
+// closed.
+func EncodeBatch(epoch, seq uint64, b *Batch) []byte {
 	repr := b.b.Repr()
-	out := make([]byte, 0, 1+binary.MaxVarintLen64+len(repr))
+	out := make([]byte, 0, 1+2*binary.MaxVarintLen64+len(repr))
 	out = binary.AppendUvarint(append(out, entryBatch), epoch)
+	out = binary.AppendUvarint(out, seq)
 	out = append(out, repr...)
 	b.b.Close()
 	return out
@@ -189,14 +200,18 @@ func (m *ShardMachine) Update(entries []statemachine.Entry) ([]statemachine.Entr
 			if n <= 0 {
 				continue
 			}
-			meta.Epoch, meta.Writer = e.Index, replica
+			meta.Epoch, meta.Writer, meta.Seq = e.Index, replica, 0
 			e.Result.Value = e.Index
 		case entryBatch:
 			epoch, n := binary.Uvarint(e.Cmd[1:])
 			if n <= 0 || epoch != meta.Epoch {
 				continue
 			}
-			repr := e.Cmd[1+n:]
+			seq, k := binary.Uvarint(e.Cmd[1+n:])
+			if k <= 0 || (seq != 0 && seq != meta.Seq+1) {
+				continue
+			}
+			repr := e.Cmd[1+n+k:]
 			if !m.confined(repr) {
 				m.s.log.Error("storage: shard entry writes outside its shard; refused", "shard", m.shard, "index", e.Index)
 				continue
@@ -210,6 +225,9 @@ func (m *ShardMachine) Update(entries []statemachine.Entry) ([]statemachine.Entr
 				return nil, fmt.Errorf("storage: shard %d: apply entry %d: %w", m.shard, e.Index, err)
 			}
 			e.Result.Value = ShardApplied
+			if seq != 0 {
+				meta.Seq = seq
+			}
 		}
 	}
 	_ = wb.Set(shardMetaKey(m.shard), meta.encode(), nil)
@@ -371,3 +389,24 @@ func readChunk(r *bufio.Reader) ([]byte, error) {
 
 // Close leaves the store open: the daemon owns it.
 func (m *ShardMachine) Close() error { return nil }
+
+// ShardDigest is a SHA-256 over every key and value of shard as this store has applied it, its
+// bookkeeping left out: replicas that applied the same entries have the same digest, so a
+// cluster at rest can be checked for divergence.
+func (s *Store) ShardDigest(shard uint64) (string, error) {
+	h := sha256.New()
+	meta := shardMetaKey(shard)
+	p := ShardPrefix(shard)
+	var n [binary.MaxVarintLen64]byte
+	err := s.scan(p, prefixEnd(p), func(k, v []byte) (bool, error) {
+		if bytes.Equal(k, meta) {
+			return true, nil
+		}
+		h.Write(n[:binary.PutUvarint(n[:], uint64(len(k)))])
+		h.Write(k)
+		h.Write(n[:binary.PutUvarint(n[:], uint64(len(v)))])
+		h.Write(v)
+		return true, nil
+	})
+	return hex.EncodeToString(h.Sum(nil)), err
+}

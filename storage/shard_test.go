@@ -203,7 +203,7 @@ func TestShardReplicatesWritesUnderEpochs(t *testing.T) {
 	if epoch == 0 {
 		t.Fatal("acquire returned epoch 0")
 	}
-	if got := propose(t, first, EncodeBatch(epoch, shardWrite(first.store, "a", "1"))); got != ShardApplied {
+	if got := propose(t, first, EncodeBatch(epoch, 0, shardWrite(first.store, "a", "1"))); got != ShardApplied {
 		t.Fatalf("batch of the writer: result %d, want applied", got)
 	}
 	waitValue(t, nodes, "a", "1")
@@ -221,15 +221,15 @@ func TestShardReplicatesWritesUnderEpochs(t *testing.T) {
 	if epoch2 <= epoch {
 		t.Fatalf("second acquire: epoch %d after %d", epoch2, epoch)
 	}
-	if got := propose(t, first, EncodeBatch(epoch, shardWrite(first.store, "a", "stale"))); got != ShardRefused {
+	if got := propose(t, first, EncodeBatch(epoch, 0, shardWrite(first.store, "a", "stale"))); got != ShardRefused {
 		t.Fatalf("batch of the old epoch: result %d, want refused", got)
 	}
-	if got := propose(t, second, EncodeBatch(epoch2, shardWrite(second.store, "b", "2"))); got != ShardApplied {
+	if got := propose(t, second, EncodeBatch(epoch2, 0, shardWrite(second.store, "b", "2"))); got != ShardApplied {
 		t.Fatalf("batch of the new epoch: result %d, want applied", got)
 	}
 	outside := second.store.NewBatch()
 	_ = outside.b.Set(append(ShardPrefix(testShard+1), "x"...), []byte("y"), nil)
-	if got := propose(t, second, EncodeBatch(epoch2, outside)); got != ShardRefused {
+	if got := propose(t, second, EncodeBatch(epoch2, 0, outside)); got != ShardRefused {
 		t.Fatalf("batch outside the shard: result %d, want refused", got)
 	}
 	waitValue(t, nodes, "a", "1")
@@ -252,7 +252,7 @@ func TestShardReplicatesWritesUnderEpochs(t *testing.T) {
 	}
 	next := leader(t, rest)
 	epoch3 := propose(t, next, EncodeAcquire(cluster.ReplicaID(next.name)))
-	if got := propose(t, next, EncodeBatch(epoch3, shardWrite(next.store, "c", "3"))); got != ShardApplied {
+	if got := propose(t, next, EncodeBatch(epoch3, 0, shardWrite(next.store, "c", "3"))); got != ShardApplied {
 		t.Fatalf("batch after failover: result %d", got)
 	}
 	waitValue(t, rest, "c", "3")
@@ -271,7 +271,7 @@ func TestShardReplicatesWritesUnderEpochs(t *testing.T) {
 func TestShardNewReplicaCatchesUpBySnapshot(t *testing.T) {
 	c, nodes, lead, epoch := acquiredShard(t, 20)
 	for i := 0; i < 200; i++ {
-		if got := propose(t, lead, EncodeBatch(epoch, shardWrite(lead.store, fmt.Sprintf("k%03d", i), fmt.Sprint(i)))); got != ShardApplied {
+		if got := propose(t, lead, EncodeBatch(epoch, 0, shardWrite(lead.store, fmt.Sprintf("k%03d", i), fmt.Sprint(i)))); got != ShardApplied {
 			t.Fatalf("write %d: result %d", i, got)
 		}
 	}
@@ -346,7 +346,7 @@ func TestShardRaftOverMutualTLS(t *testing.T) {
 	startShard(t, nodes)
 	lead := leader(t, nodes)
 	epoch := propose(t, lead, EncodeAcquire(cluster.ReplicaID(lead.name)))
-	if got := propose(t, lead, EncodeBatch(epoch, shardWrite(lead.store, "a", "1"))); got != ShardApplied {
+	if got := propose(t, lead, EncodeBatch(epoch, 0, shardWrite(lead.store, "a", "1"))); got != ShardApplied {
 		t.Fatalf("write: result %d", got)
 	}
 	waitValue(t, nodes, "a", "1")
@@ -360,7 +360,7 @@ func TestShardRaftOverMutualTLS(t *testing.T) {
 	if err := stranger.raft.JoinShard(testShard, cluster.ReplicaID("stranger"), stranger.store.ShardMachineFactory()); err != nil {
 		t.Fatal(err)
 	}
-	if got := propose(t, lead, EncodeBatch(epoch, shardWrite(lead.store, "b", "2"))); got != ShardApplied {
+	if got := propose(t, lead, EncodeBatch(epoch, 0, shardWrite(lead.store, "b", "2"))); got != ShardApplied {
 		t.Fatalf("write: result %d", got)
 	}
 	waitValue(t, nodes, "b", "2")

@@ -253,7 +253,7 @@ func (w *writer) set(shard uint64, key, value string) error {
 	}
 	b := store.NewBatch()
 	_ = b.b.Set(append(ShardPrefix(shard), key...), []byte(value), nil)
-	got, err := w.propose(shard, EncodeBatch(w.epochs[shard], b), 20*time.Second)
+	got, err := w.propose(shard, EncodeBatch(w.epochs[shard], 0, b), 20*time.Second)
 	if err == nil && got != ShardApplied {
 		err = fmt.Errorf("shard %d: batch result %d", shard, got)
 	}

@@ -138,6 +138,7 @@ apps:
 // proc is one running pushd process.
 type proc struct {
 	t      *testing.T
+	cfg    string // its config file
 	cmd    *exec.Cmd
 	api    string // host:port
 	gossip string
@@ -169,7 +170,7 @@ func startProcAsync(t *testing.T, cfgPath string) (*proc, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	p := &proc{t: t, cmd: cmd, exited: make(chan struct{})}
+	p := &proc{t: t, cfg: cfgPath, cmd: cmd, exited: make(chan struct{})}
 	lines := make(chan string, 16)
 	go func() {
 		sc := bufio.NewScanner(out)
@@ -471,6 +472,7 @@ func startNodes(t *testing.T, s *vendorsim.Sim, simDir string, n int) []*proc {
 		waitMembers(t, p.api, n)
 		waitReady(t, p.api)
 	}
+	waitSettled(t, procs)
 	return procs
 }
 

@@ -14,6 +14,10 @@ func (s *Server) clusterStatus(ctx *fasthttp.RequestCtx, _ *caller) *apiError {
 	}
 	rctx, cancel := s.reqContext()
 	defer cancel()
-	writeJSON(ctx, http.StatusOK, s.o.Cluster(rctx))
+	st, err := s.o.Cluster(rctx, ctx.QueryArgs().GetBool("digests"))
+	if err != nil {
+		return &apiError{Status: http.StatusInternalServerError, Code: codeInternal, Message: err.Error()}
+	}
+	writeJSON(ctx, http.StatusOK, st)
 	return nil
 }

@@ -82,8 +82,9 @@ type Options struct {
 	// Ready reports whether the node can serve (storage open, cluster joined).
 	Ready func() error
 	// Cluster reports the cluster for GET /v1/cluster (a JSON-encodable
-	// value); nil serves none.
-	Cluster func(context.Context) any
+	// value), with each local shard replica's digest when digests is set;
+	// nil serves none.
+	Cluster func(ctx context.Context, digests bool) (any, error)
 	Now     func() time.Time
 }
 

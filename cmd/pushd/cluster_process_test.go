@@ -1,0 +1,470 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/fasthttp/websocket"
+
+	"github.com/pushd-im/pushd/internal/testwait"
+	"github.com/pushd-im/pushd/transport/vendorsim"
+)
+
+// clusterView is what the cluster tests read of GET /v1/cluster.
+type clusterView struct {
+	Node   string `json:"node"`
+	Moving bool   `json:"moving"`
+	Nodes  []struct {
+		Name  string `json:"name"`
+		Leads int    `json:"leads"`
+	} `json:"nodes"`
+	Shards []struct {
+		Shard  uint64 `json:"shard"`
+		Leader string `json:"leader"`
+	} `json:"shards"`
+	Digests map[string]string `json:"digests"`
+}
+
+func readCluster(addr string, digests bool) (clusterView, error) {
+	var v clusterView
+	q := ""
+	if digests {
+		q = "?digests=1"
+	}
+	req, err := http.NewRequest("GET", "http://"+addr+"/v1/cluster"+q, nil)
+	if err != nil {
+		return v, err
+	}
+	req.Header.Set("X-API-Key", testAPIKey)
+	resp, err := testClient.Do(req)
+	if err != nil {
+		return v, err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return v, fmt.Errorf("GET /v1/cluster on %s: %d %s", addr, resp.StatusCode, b)
+	}
+	return v, json.Unmarshal(b, &v)
+}
+
+// waitSettled waits until no node reports a shard moving: every shard has its
+// replicas and its leader where they belong.
+func waitSettled(t *testing.T, nodes []*proc) {
+	t.Helper()
+	testwait.Until(t, 4*waitFor, func() error {
+		for _, p := range nodes {
+			v, err := readCluster(p.api, false)
+			if err != nil {
+				return err
+			}
+			if v.Moving {
+				return fmt.Errorf("node %s: shards still moving", v.Node)
+			}
+		}
+		return nil
+	})
+}
+
+// postRetry is mustPost for a cluster whose shards may move meanwhile: a 503
+// is tried again, as clients do.
+func postRetry(t *testing.T, addr, path, user string, body any) map[string]any {
+	t.Helper()
+	var out map[string]any
+	testwait.Until(t, waitFor, func() error {
+		st, o, err := request(addr, "POST", path, user, body)
+		if err != nil || st == http.StatusServiceUnavailable {
+			return fmt.Errorf("POST %s: %d %v %v", path, st, o, err)
+		}
+		if st != http.StatusOK {
+			t.Fatalf("POST %s: %d %v", path, st, o)
+		}
+		out = o
+		return nil
+	})
+	return out
+}
+
+// mostLeads is the node that writes the most shards, as the nodes gossip it.
+func mostLeads(t *testing.T, nodes []*proc) int {
+	t.Helper()
+	v, err := readCluster(nodes[0].api, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	best, most := -1, -1
+	for i, p := range nodes {
+		for _, n := range v.Nodes {
+			if n.Name == fmt.Sprintf("node-%d", i+1) && n.Leads > most {
+				best, most = i, n.Leads
+			}
+		}
+		_ = p
+	}
+	return best
+}
+
+// waitReplicasAgree waits until every shard's replicas, on every node, hold
+// the same data.
+func waitReplicasAgree(t *testing.T, nodes []*proc) {
+	t.Helper()
+	testwait.Until(t, 2*waitFor, func() error {
+		seen := map[string]map[string]string{} // shard → node → digest
+		for _, p := range nodes {
+			v, err := readCluster(p.api, true)
+			if err != nil {
+				return err
+			}
+			for shard, d := range v.Digests {
+				if seen[shard] == nil {
+					seen[shard] = map[string]string{}
+				}
+				seen[shard][v.Node] = d
+			}
+		}
+		if len(seen) == 0 {
+			return fmt.Errorf("no node reports a shard")
+		}
+		for shard, byNode := range seen {
+			var first string
+			for node, d := range byNode {
+				if first == "" {
+					first = d
+				} else if d != first {
+					return fmt.Errorf("shard %s: replicas differ (%v; %s)", shard, byNode, node)
+				}
+			}
+			if len(byNode) < min(len(nodes), 3) {
+				return fmt.Errorf("shard %s has %d replicas, want %d", shard, len(byNode), min(len(nodes), 3))
+			}
+		}
+		return nil
+	})
+}
+
+// load sends one-to-one and group messages through every live node until
+// stopped; a send that gets no 2xx is retried, with the same client_msg_id,
+// through the next node, until it is answered 2xx.
+type load struct {
+	t     *testing.T
+	mu    sync.Mutex
+	nodes []*proc // where sends go; dead ones are skipped after a failure
+	dead  map[*proc]bool
+	// accepted maps a receiver (user, or "group:<g>") to the message ids
+	// answered 2xx, in order of their answers.
+	accepted map[string][]string
+	from     map[string]string // message id → sender, of group messages
+	answered atomic.Int64
+	maxStall atomic.Int64 // the longest a send took to be answered 2xx, retries included (ns)
+	failed   atomic.Value // the first send that never got a 2xx
+	stop     chan struct{}
+	wg       sync.WaitGroup
+}
+
+func startLoad(t *testing.T, nodes []*proc, users []string, groups map[string][]string, workers int) *load {
+	var names []string
+	for g := range groups {
+		names = append(names, g)
+	}
+	slices.Sort(names)
+	l := &load{t: t, nodes: nodes, dead: map[*proc]bool{}, accepted: map[string][]string{}, from: map[string]string{}, stop: make(chan struct{})}
+	for w := 0; w < workers; w++ {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-l.stop:
+					return
+				default:
+				}
+				body := map[string]any{"from": fmt.Sprintf("sender%d", w), "type": 1, "body": fmt.Sprintf("w%d-%d", w, i),
+					"client_msg_id": fmt.Sprintf("w%d-%d", w, i), "push_config": map[string]any{"title": "t", "content": "c"}}
+				receiver := ""
+				if len(names) > 0 && i%4 == 3 {
+					g := names[(w+i)%len(names)]
+					body["to"], body["conversation_type"], receiver = g, 2, "group:"+g
+					body["from"] = groups[g][w%len(groups[g])]
+				} else {
+					u := users[(w*7+i)%len(users)]
+					body["to"], body["conversation_type"], receiver = u, 0, u
+				}
+				id, ok := l.send(w+i, body)
+				if !ok {
+					return
+				}
+				l.mu.Lock()
+				l.accepted[receiver] = append(l.accepted[receiver], id)
+				if body["conversation_type"] == 2 {
+					l.from[id] = body["from"].(string)
+				}
+				l.mu.Unlock()
+				l.answered.Add(1)
+			}
+		}()
+	}
+	return l
+}
+
+func (l *load) send(start int, body map[string]any) (string, bool) {
+	began := time.Now()
+	deadline := began.Add(2 * waitFor)
+	for try := start; time.Now().Before(deadline); try++ {
+		l.mu.Lock()
+		p := l.nodes[try%len(l.nodes)]
+		dead := l.dead[p]
+		l.mu.Unlock()
+		if dead {
+			continue
+		}
+		st, out, err := request(p.api, "POST", "/v1/messages", "", body)
+		if err == nil && st == http.StatusOK {
+			if d := int64(time.Since(began)); d > l.maxStall.Load() {
+				l.maxStall.Store(d)
+			}
+			return out["message_id"].(string), true
+		}
+		if err == nil && st != http.StatusServiceUnavailable && st != http.StatusGatewayTimeout {
+			l.failed.CompareAndSwap(nil, fmt.Sprintf("send %v through %s: %d %v", body["client_msg_id"], p.api, st, out))
+			return "", false
+		}
+		time.Sleep(10 * time.Millisecond) // the owner is moving: let it settle
+	}
+	l.failed.CompareAndSwap(nil, fmt.Sprintf("send %v: no 2xx in %v", body["client_msg_id"], 2*waitFor))
+	return "", false
+}
+
+func (l *load) markDead(p *proc) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.dead[p] = true
+}
+
+// waitAnswered waits until n more sends were answered 2xx.
+func (l *load) waitAnswered(n int64) {
+	l.t.Helper()
+	want := l.answered.Load() + n
+	deadline := time.Now().Add(2 * waitFor)
+	for l.answered.Load() < want {
+		if f := l.failed.Load(); f != nil {
+			l.t.Fatal(f)
+		}
+		if time.Now().After(deadline) {
+			l.t.Fatalf("%d sends answered, want %d", l.answered.Load(), want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (l *load) finish() map[string][]string {
+	l.t.Helper()
+	close(l.stop)
+	l.wg.Wait()
+	if f := l.failed.Load(); f != nil {
+		l.t.Fatal(f)
+	}
+	return l.accepted
+}
+
+// drainAll connects every user through the nodes in turn and checks that its
+// inbox and its groups' streams hold every accepted message exactly once,
+// with seq gap-free from 1.
+func drainAll(t *testing.T, nodes []*proc, users []string, members map[string][]string, accepted map[string][]string) {
+	t.Helper()
+	for i, u := range users {
+		want := map[string]map[string]bool{"inbox": {}}
+		for _, id := range accepted[u] {
+			want["inbox"][id] = true
+		}
+		for g, ms := range members {
+			if slices.Contains(ms, u) {
+				want["group:"+g] = map[string]bool{}
+				for _, id := range accepted["group:"+g] {
+					want["group:"+g][id] = true
+				}
+			}
+		}
+		// A connection kicked "moved" (a shard's leader changed meanwhile) is
+		// opened again, and the drain starts over: nothing is acked.
+		var err error
+		for try := 0; try < 5; try++ {
+			if err = drainOnce(t, nodes[(i+try)%len(nodes)].api, u, want); err == nil {
+				break
+			}
+			t.Logf("%s: drain again: %v", u, err)
+		}
+		if err != nil {
+			// Their goroutines, in the log, show where the user is stuck.
+			for _, p := range nodes {
+				_ = p.cmd.Process.Signal(syscall.SIGQUIT)
+				<-p.exited
+			}
+			t.Fatal(err)
+		}
+	}
+}
+
+// drainOnce connects u and reads until every message of want (stream → ids)
+// arrived: an error for a dropped connection; a test failure for a gap, a
+// repeat or a reorder.
+func drainOnce(t *testing.T, addr, u string, want map[string]map[string]bool) error {
+	t.Helper()
+	ws, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/v1/connect?device_id=checker", http.Header{"Authorization": {"Bearer " + clientToken(t, u)}})
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	got := map[string]map[string]int{}
+	last := map[string]float64{}
+	done := func() bool {
+		for stream, ids := range want {
+			for id := range ids {
+				if got[stream][id] == 0 {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	for !done() {
+		_ = ws.SetReadDeadline(time.Now().Add(waitFor))
+		var f map[string]any
+		if err := ws.ReadJSON(&f); err != nil {
+			return err
+		}
+		if f["type"] == "kicked" {
+			return fmt.Errorf("kicked: %v", f["reason"])
+		}
+		if f["type"] != "message" {
+			continue
+		}
+		stream := f["stream"].(string)
+		seq := f["seq"].(float64)
+		if seq != last[stream]+1 {
+			t.Fatalf("%s: %s seq %v after %v: a gap, a repeat or a reorder", u, stream, seq, last[stream])
+		}
+		last[stream] = seq
+		id := f["message"].(map[string]any)["message_id"].(string)
+		if got[stream] == nil {
+			got[stream] = map[string]int{}
+		}
+		if got[stream][id]++; got[stream][id] > 1 {
+			t.Fatalf("%s: message %s twice in %s", u, id, stream)
+		}
+	}
+	return nil
+}
+
+// TestClusterKill9UnderLoad: three nodes, replicas 3, one-to-one and group
+// sends through every node; the node that leads the most shards is killed
+// with SIGKILL mid-traffic. Every send answered 2xx is in its receiver's
+// streams exactly once with gap-free seq, every offline receiver is pushed
+// every message (duplicates only from pushes in flight), and once the killed
+// node is back every replica of every shard holds the same data.
+func TestClusterKill9UnderLoad(t *testing.T) {
+	s, simDir := startSim(t)
+	nodes := startNodes(t, s, simDir, 3)
+	var users []string
+	for i := 0; i < 24; i++ {
+		u := fmt.Sprintf("user%d", i)
+		users = append(users, u)
+		postRetry(t, nodes[i%3].api, "/v1/devices", u, map[string]any{"device_id": "phone", "provider": "apns", "token": apnsTok(500 + i)})
+	}
+	members := map[string][]string{"club": users[:12]}
+	if st, out, err := request(nodes[1].api, "PUT", "/v1/groups/club", "", map[string]any{"members": members["club"]}); err != nil || st != http.StatusOK {
+		t.Fatalf("create group: %d %v %v", st, out, err)
+	}
+
+	l := startLoad(t, nodes, users, members, 6)
+	l.waitAnswered(150)
+	victim := mostLeads(t, nodes)
+	nodes[victim].kill()
+	l.markDead(nodes[victim])
+	l.waitAnswered(150)
+	accepted := l.finish()
+	t.Logf("killed node-%d; the longest a send waited for a 2xx (retries included): %v", victim+1, time.Duration(l.maxStall.Load()))
+
+	// Everything is served by the two left, then by all three again.
+	live := slices.Delete(slices.Clone(nodes), victim, victim+1)
+	for _, p := range live {
+		waitReady(t, p.api)
+	}
+	drainAll(t, live, users, members, accepted)
+	nodes[victim] = startProc(t, nodes[victim].cfg)
+	for _, p := range nodes {
+		waitMembers(t, p.api, 3)
+		waitReady(t, p.api)
+	}
+
+	// Pushes: every receiver stayed offline (the checker connected after),
+	// so each accepted message reached the vendor at least once, but a
+	// group message's sender's own.
+	pushWant := map[string][]string{}
+	for _, u := range users {
+		pushWant[u] = slices.Clone(accepted[u])
+		if slices.Contains(members["club"], u) {
+			for _, id := range accepted["group:club"] {
+				if l.from[id] != u {
+					pushWant[u] = append(pushWant[u], id)
+				}
+			}
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*waitFor)
+	defer cancel()
+	tokenOf := map[string]string{}
+	for i, u := range users {
+		tokenOf[u] = apnsTok(500 + i)
+	}
+	err := s.Wait(ctx, func([]vendorsim.Record) bool {
+		for _, u := range users {
+			ids := pushedMessageIDs(s, tokenOf[u])
+			for _, id := range pushWant[u] {
+				if ids[id] == 0 {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	if err != nil {
+		for _, u := range users {
+			ids := pushedMessageIDs(s, tokenOf[u])
+			want := pushWant[u]
+			var missing []string
+			for _, id := range want {
+				if ids[id] == 0 {
+					missing = append(missing, id)
+				}
+			}
+			if len(missing) > 0 {
+				t.Errorf("%s: %d of %d messages never pushed (%d pushed): %v", u, len(missing), len(want), len(ids), missing)
+			}
+		}
+		t.Fatalf("not every accepted message was pushed: %v", err)
+	}
+	dups := map[int]int{}
+	for _, u := range users {
+		for id, n := range pushedMessageIDs(s, tokenOf[u]) {
+			dups[n]++
+			if n > 3 {
+				t.Errorf("%s: message %s pushed %d times", u, id, n)
+			}
+		}
+	}
+	total := 0
+	for _, ids := range accepted {
+		total += len(ids)
+	}
+	t.Logf("%d sends accepted; pushes per message: %v", total, dups)
+	waitReplicasAgree(t, nodes)
+}
