@@ -33,7 +33,7 @@ type replication struct {
 	p       Proposer
 	timeout time.Duration
 
-	onLost  func(shard uint64)
+	onLost func(shard uint64)
 
 	mu     sync.Mutex
 	epochs map[uint64]uint64 // shard → epoch of this node's Acquire
