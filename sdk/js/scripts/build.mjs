@@ -18,4 +18,6 @@ for (const [project, dir, type] of [
   mkdirSync(join(root, "dist", dir), { recursive: true });
   writeFileSync(join(root, "dist", dir, "package.json"), JSON.stringify({ type }) + "\n");
 }
+// The published types, as an app sees them through the package's exports.
+execFileSync(process.execPath, [tsc, "-p", join(root, "tsconfig.check.json")], { stdio: "inherit", cwd: root });
 console.log("built dist/esm and dist/cjs");

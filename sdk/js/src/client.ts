@@ -99,6 +99,7 @@ export class PushdClient {
   private sock: TransportSocket | undefined;
   private gen = 0; // the current socket's number; callbacks of older ones are ignored
   private opened = false;
+  private opening = false; // open() is getting a token for a new socket
   private kicked: string | undefined;
   private attempt = 0;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
@@ -115,6 +116,11 @@ export class PushdClient {
     if (!opts.url) throw new Error("pushd: url is required");
     if (!opts.deviceId) throw new Error("pushd: deviceId is required");
     if (!opts.token && !opts.refreshToken) throw new Error("pushd: give a token or refreshToken");
+    if (!opts.transport && typeof (globalThis as any).WebSocket !== "function") {
+      throw new Error(
+        "pushd: this runtime has no global WebSocket (Node before 22?): pass transport: webTransport({ WebSocket }) with the `ws` package's, or uniTransport(uni)",
+      );
+    }
     const rc = opts.reconnect;
     this.o = {
       url: opts.url,
@@ -220,7 +226,7 @@ export class PushdClient {
 
   /** Connects at once if waiting to reconnect (call it when the network comes back or the app wakes). */
   reconnectNow(): void {
-    if (!this.want || this.sock || this._state === "connecting") return;
+    if (!this.want || this.sock || this.opening) return;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     void this.open();
@@ -267,15 +273,18 @@ export class PushdClient {
   }
 
   private async open(): Promise<void> {
-    if (!this.want || this.sock) return;
+    if (!this.want || this.sock || this.opening) return;
     this.setState(this.everConnected ? "reconnecting" : "connecting");
     let token: string;
+    this.opening = true;
     try {
       token = await this.validToken();
     } catch (e) {
       this.emit("error", toError(e, "refreshToken failed"));
       this.afterClose(1006, "no token");
       return;
+    } finally {
+      this.opening = false;
     }
     if (!this.want || this.sock) return;
     let url = this.base.replace(/^http/, "ws") + "/v1/connect?device_id=" + encodeURIComponent(this.o.deviceId);

@@ -72,6 +72,10 @@ test("reconnect: false stops on the first loss", async () => {
   assert.equal(c.state, "closed");
 });
 
+test("without a WebSocket to use the client says how to pass one", { skip: typeof globalThis.WebSocket === "function" }, () => {
+  assert.throws(() => new PushdClient({ url: "http://127.0.0.1:1", deviceId: "d", token: "t" }), /webTransport\(\{ WebSocket \}\)/);
+});
+
 test("expiresWithin reads a token's exp", () => {
   const t = (ttl) => mintToken({ app: "a", sub: "u", ttl, secret: "s" });
   assert.equal(expiresWithin(t(3600), 60), false);
