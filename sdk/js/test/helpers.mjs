@@ -44,6 +44,10 @@ export async function startPushd(env = {}) {
     if (process.env.PUSHD_TEST_LOG) process.stderr.write(d);
   });
   const exited = new Promise((resolve) => proc.on("exit", (code, signal) => resolve({ code, signal })));
+  // A test process that ends without its after hook (a crash, process.exit)
+  // still takes its daemon with it.
+  const killOnExit = () => proc.kill("SIGKILL");
+  process.on("exit", killOnExit);
   const ready = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error("pushd did not start in 60s:\n" + out + errOut)), 60000);
     proc.stdout.on("data", (d) => {
@@ -83,6 +87,7 @@ export async function startPushd(env = {}) {
       return { status: res.status, body: text ? JSON.parse(text) : null };
     },
     async stop() {
+      process.off("exit", killOnExit);
       if (proc.exitCode === null && proc.signalCode === null) {
         proc.kill("SIGTERM");
         const killer = setTimeout(() => proc.kill("SIGKILL"), 20000);
