@@ -17,6 +17,7 @@ import (
 
 	"github.com/pushd-im/pushd/config"
 	"github.com/pushd-im/pushd/push"
+	"github.com/pushd-im/pushd/transport/vendors"
 	"github.com/pushd-im/pushd/transport/vendorsim"
 )
 
@@ -906,11 +907,11 @@ func TestVendorsPushTestEndpoint(t *testing.T) {
 		tokens[p] = vndTok(p, "tess", "phone")
 	}
 	ids := map[push.Provider]string{}
-	for _, p := range push.Providers {
+	for _, p := range vendors.Providers() {
 		ids[p] = h.bind("tess", string(p)+"-phone", p, tokens[p])
 	}
 	secrets := []string{creds.HMS.ClientSecret, creds.Xiaomi.AppSecret, creds.OPPO.MasterSecret, creds.Vivo.AppSecret}
-	for _, p := range push.Providers {
+	for _, p := range vendors.Providers() {
 		t.Run(string(p), func(t *testing.T) {
 			body := map[string]any{"push_id": ids[p], "title": "TestPush", "content": "hello-from-pushd", "payload": `{"k":"v"}`, "dry_run": true}
 			st, dryRaw := h.vndRaw("POST", "/v1/push/test", body)

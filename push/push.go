@@ -8,14 +8,15 @@ package push
 
 import (
 	"context"
-	"slices"
 	"time"
 )
 
 // Provider names a vendor push service.
 type Provider string
 
-// The providers pushd speaks to.
+// The six providers pushd has spoken to from the start; tests and the
+// simulator name them. A vendor's descriptor (Vendor) is what the tree loops
+// over, and a new vendor names itself in its own package.
 const (
 	APNs   Provider = "apns"
 	FCM    Provider = "fcm"
@@ -24,12 +25,6 @@ const (
 	OPPO   Provider = "oppo"
 	Vivo   Provider = "vivo"
 )
-
-// Providers lists every provider in a stable order.
-var Providers = []Provider{APNs, FCM, HMS, Xiaomi, OPPO, Vivo}
-
-// Valid reports whether p is one of Providers.
-func (p Provider) Valid() bool { return slices.Contains(Providers, p) }
 
 // Verdict is a vendor's answer to one push, reduced to what the dispatcher does next.
 type Verdict string
@@ -169,11 +164,4 @@ func MaskSecret(s string) string {
 		return "****"
 	}
 	return s[:4] + "…" + s[len(s)-4:]
-}
-
-// Batcher is implemented by Senders whose vendor takes many tokens with one
-// payload in one request (Notification.Tokens).
-type Batcher interface {
-	// MaxBatch is the most tokens one request may carry.
-	MaxBatch() int
 }

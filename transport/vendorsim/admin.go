@@ -2,6 +2,7 @@ package vendorsim
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -49,8 +50,8 @@ func (s *Sim) mountAdmin(mux *http.ServeMux) {
 func (s *Sim) handleGetRecords(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	p := push.Provider(q.Get("provider"))
-	if p != "" && !p.Valid() {
-		writeAdminError(w, http.StatusBadRequest, "provider "+strconv.Quote(string(p))+" is not one of apns, fcm, hms, xiaomi, oppo, vivo")
+	if _, ok := s.vendors[p]; p != "" && !ok {
+		writeAdminError(w, http.StatusBadRequest, "provider "+strconv.Quote(string(p))+" is not one of "+fmt.Sprint(s.Providers()))
 		return
 	}
 	token := q.Get("token")

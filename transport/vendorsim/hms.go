@@ -725,6 +725,6 @@ func hmsConfig(c configContext) string {
   endpoint: %q
   auth_endpoint: %q
   ca_file: %q
-  # category: IM  (service and communication categories are not counted by the simulated daily quota)
+  category: IM  # service and communication categories are not counted by the simulated daily quota
 `, c.creds.HMS.ClientID, c.creds.HMS.ClientSecret, c.endpoint, c.authEndpoint, c.caFile)
 }

@@ -42,7 +42,8 @@ type vendorSpec struct {
 	config func(c configContext) string
 }
 
-// vendorSpecs returns the simulated vendors, in push.Providers order. A new
+// vendorSpecs returns the simulated vendors, in the registry's order
+// (transport/vendors.All; a test holds them equal). A new
 // vendor is one more entry here.
 func vendorSpecs() []vendorSpec {
 	return []vendorSpec{apnsSpec(), fcmSpec(), hmsSpec(), xiaomiSpec(), oppoSpec(), vivoSpec()}

@@ -38,7 +38,7 @@ var ErrInvalidOptions = errors.New("apns: invalid options")
 const (
 	DefaultEndpointProduction  = apns2.HostProduction
 	DefaultEndpointDevelopment = apns2.HostDevelopment
-	DefaultTimeout             = 30 * time.Second
+	DefaultTimeout             = vendorhttp.DefaultTimeout
 )
 
 // minJWTAge is the youngest a provider JWT may be when Refresh replaces it.

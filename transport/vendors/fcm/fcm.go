@@ -39,7 +39,7 @@ var ErrInvalidOptions = errors.New("fcm: invalid options")
 // The defaults of Options.
 const (
 	DefaultEndpoint = "https://fcm.googleapis.com"
-	DefaultTimeout  = 30 * time.Second
+	DefaultTimeout  = vendorhttp.DefaultTimeout
 )
 
 // Scope is the OAuth2 scope an access token needs to send FCM messages.

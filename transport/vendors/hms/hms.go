@@ -31,7 +31,7 @@ var ErrInvalidOptions = errors.New("hms: invalid options")
 const (
 	DefaultEndpoint     = "https://push-api.cloud.huawei.com"
 	DefaultAuthEndpoint = "https://oauth-login.cloud.huawei.com/oauth2/v3/token"
-	DefaultTimeout      = 30 * time.Second
+	DefaultTimeout      = vendorhttp.DefaultTimeout
 )
 
 // MaxTokens is the most device tokens one messages:send request may carry
@@ -65,8 +65,7 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Client sends notifications to Huawei Push Kit. It implements push.Sender and
-// push.Batcher.
+// Client sends notifications to Huawei Push Kit. It implements push.Sender.
 type Client struct {
 	clientID string
 	sendURL  string
@@ -121,9 +120,6 @@ func New(o Options) (*Client, error) {
 		tokens:   tokens,
 	}, nil
 }
-
-// MaxBatch is the most tokens one Send may carry in Notification.Tokens.
-func (c *Client) MaxBatch() int { return MaxTokens }
 
 // Send pushes n to Huawei, to n.Token or to every token of n.Tokens in one
 // request, and reduces the answer to a Result. It never returns an error: a
@@ -183,7 +179,4 @@ func (c *Client) Close() {
 	c.http.CloseIdleConnections()
 }
 
-var (
-	_ push.Sender  = (*Client)(nil)
-	_ push.Batcher = (*Client)(nil)
-)
+var _ push.Sender = (*Client)(nil)

@@ -301,8 +301,8 @@ func TestTTLIsClampedToFifteenDays(t *testing.T) {
 func TestBatchIsOneRequest(t *testing.T) {
 	h := newFakeHuawei(t)
 	c := newClient(t, h, newClock())
-	if c.MaxBatch() != 1000 {
-		t.Fatalf("MaxBatch = %d", c.MaxBatch())
+	if Vendor().MaxBatch != 1000 {
+		t.Fatalf("MaxBatch = %d", Vendor().MaxBatch)
 	}
 	tokens := make([]string, 1000)
 	for i := range tokens {

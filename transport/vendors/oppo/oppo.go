@@ -38,7 +38,7 @@ var ErrInvalidOptions = errors.New("oppo: invalid options")
 // The defaults of Options.
 const (
 	DefaultEndpoint = "https://api.push.oppomobile.com"
-	DefaultTimeout  = 30 * time.Second
+	DefaultTimeout  = vendorhttp.DefaultTimeout
 )
 
 // The API paths below Endpoint.
@@ -83,8 +83,7 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Client sends notifications to OPPO Push. It implements push.Sender and
-// push.Batcher.
+// Client sends notifications to OPPO Push. It implements push.Sender.
 type Client struct {
 	appKey       string
 	masterSecret string
@@ -143,10 +142,6 @@ func New(o Options) (*Client, error) {
 	c.tokens = vendorhttp.NewTokenCache(timeout, now, c.fetchToken)
 	return c, nil
 }
-
-// MaxBatch is the most tokens one Send may carry in Notification.Tokens: one
-// broadcast's limit.
-func (c *Client) MaxBatch() int { return maxTargets }
 
 // Send pushes n to OPPO and reduces the answer to a Result. n.Token (or a
 // single n.Tokens entry) goes by unicast; several n.Tokens by one broadcast.
@@ -308,7 +303,4 @@ func (c *Client) Close() {
 	c.http.CloseIdleConnections()
 }
 
-var (
-	_ push.Sender  = (*Client)(nil)
-	_ push.Batcher = (*Client)(nil)
-)
+var _ push.Sender = (*Client)(nil)

@@ -325,8 +325,8 @@ func TestBatchIsOneBroadcast(t *testing.T) {
 	clk := newClock()
 	f := newFakeOPPO(t, clk)
 	c := newClient(t, f, func(o *Options) { o.Category = "IM" })
-	if c.MaxBatch() != 1000 {
-		t.Errorf("MaxBatch = %d", c.MaxBatch())
+	if Vendor().MaxBatch != 1000 {
+		t.Errorf("MaxBatch = %d", Vendor().MaxBatch)
 	}
 	tokens := make([]string, 1000)
 	for i := range tokens {

@@ -36,7 +36,7 @@ var ErrInvalidOptions = errors.New("vivo: invalid options")
 // The defaults of Options.
 const (
 	DefaultEndpoint       = "https://api-push.vivo.com.cn"
-	DefaultTimeout        = 30 * time.Second
+	DefaultTimeout        = vendorhttp.DefaultTimeout
 	DefaultClassification = 1
 )
 
@@ -86,7 +86,7 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Client sends notifications to vivo. It implements push.Sender and push.Batcher.
+// Client sends notifications to vivo. It implements push.Sender.
 type Client struct {
 	appID          int
 	appKey         string
@@ -153,10 +153,6 @@ func New(o Options) (*Client, error) {
 	c.tokens = vendorhttp.NewTokenCache(timeout, now, c.fetchToken)
 	return c, nil
 }
-
-// MaxBatch is the most tokens one Send may carry in Notification.Tokens: the
-// regIds of one pushToList.
-func (c *Client) MaxBatch() int { return maxListTargets }
 
 // Send pushes n to vivo and reduces the answer to a Result. One token (n.Token,
 // or n.Tokens holding one) goes through /message/send; several through
@@ -355,7 +351,4 @@ func (c *Client) Close() {
 	c.http.CloseIdleConnections()
 }
 
-var (
-	_ push.Sender  = (*Client)(nil)
-	_ push.Batcher = (*Client)(nil)
-)
+var _ push.Sender = (*Client)(nil)

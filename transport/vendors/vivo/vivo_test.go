@@ -511,8 +511,8 @@ func TestBatch(t *testing.T) {
 	clk := newClock()
 	f := newFakeVivo(t, clk)
 	c := newClient(t, f, nil)
-	if c.MaxBatch() != 1000 {
-		t.Fatalf("MaxBatch = %d", c.MaxBatch())
+	if Vendor().MaxBatch != 1000 {
+		t.Fatalf("MaxBatch = %d", Vendor().MaxBatch)
 	}
 	tokens := make([]string, 1000)
 	for i := range tokens {

@@ -30,7 +30,7 @@ var ErrInvalidOptions = errors.New("xiaomi: invalid options")
 // The defaults of Options.
 const (
 	DefaultEndpoint = "https://api.xmpush.xiaomi.com"
-	DefaultTimeout  = 30 * time.Second
+	DefaultTimeout  = vendorhttp.DefaultTimeout
 )
 
 // SendPath is the path of the send-to-registration-ids API below the endpoint.
@@ -64,7 +64,7 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Client sends notifications to MiPush. It implements push.Sender and push.Batcher.
+// Client sends notifications to MiPush. It implements push.Sender.
 type Client struct {
 	secret      string
 	packageName string
@@ -127,9 +127,6 @@ func validPackageName(s string) bool {
 	return true
 }
 
-// MaxBatch is the most registration ids one Send may carry in n.Tokens.
-func (c *Client) MaxBatch() int { return MaxBatch }
-
 // Send pushes n (to n.Token, or to every id of n.Tokens in one request) and
 // reduces MiPush's answer to a Result. It never returns an error: a network
 // failure is a Retry verdict. A dry run builds the request and sends nothing.
@@ -164,7 +161,4 @@ func (c *Client) Close() {
 	c.http.CloseIdleConnections()
 }
 
-var (
-	_ push.Sender  = (*Client)(nil)
-	_ push.Batcher = (*Client)(nil)
-)
+var _ push.Sender = (*Client)(nil)

@@ -243,8 +243,8 @@ func TestNotifyID(t *testing.T) {
 func TestBatchIsOneRequest(t *testing.T) {
 	m := newFakeMiPush(t)
 	c := newClient(t, m)
-	if c.MaxBatch() != 1000 {
-		t.Fatalf("MaxBatch = %d", c.MaxBatch())
+	if Vendor().MaxBatch != 1000 {
+		t.Fatalf("MaxBatch = %d", Vendor().MaxBatch)
 	}
 	tokens := make([]string, 1000)
 	for i := range tokens {
