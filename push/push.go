@@ -8,6 +8,8 @@ package push
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 )
 
@@ -164,4 +166,33 @@ func MaskSecret(s string) string {
 		return "****"
 	}
 	return s[:4] + "…" + s[len(s)-4:]
+}
+
+// Targets returns the tokens n is for: Token, or Tokens without duplicates,
+// at most limit of them. Every vendor client refuses a bad target with the
+// same reason codes: TokenAndTokens, MissingToken, EmptyToken, TooManyTokens.
+func (n *Notification) Targets(limit int) ([]string, error) {
+	switch {
+	case n.Token != "" && len(n.Tokens) > 0:
+		return nil, errors.New("TokenAndTokens: the notification sets both Token and Tokens")
+	case n.Token != "":
+		return []string{n.Token}, nil
+	case len(n.Tokens) == 0:
+		return nil, errors.New("MissingToken: the notification has no Token or Tokens")
+	}
+	seen := make(map[string]bool, len(n.Tokens))
+	out := make([]string, 0, len(n.Tokens))
+	for i, t := range n.Tokens {
+		if t == "" {
+			return nil, fmt.Errorf("EmptyToken: Tokens[%d] is empty", i)
+		}
+		if !seen[t] {
+			seen[t] = true
+			out = append(out, t)
+		}
+	}
+	if len(out) > limit {
+		return nil, fmt.Errorf("TooManyTokens: %d tokens; the vendor takes at most %d a request", len(out), limit)
+	}
+	return out, nil
 }

@@ -18,7 +18,7 @@
 // apart, whether the vendor accepted the push (MiPush, OPPO and vivo refuse with
 // HTTP 200 and a code). The Huawei, Xiaomi, OPPO and vivo simulators treat a
 // device token starting with "invalid-" as dead, and keep a daily quota that
-// Sim.SetHMSDailyQuota, … cap.
+// Sim.SetDailyQuota caps.
 //
 // # Adding a vendor
 //

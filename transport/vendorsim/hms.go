@@ -74,7 +74,7 @@ var hmsMessages = map[string]string{
 }
 
 // hmsDailyQuota is how the Sim answers a send over the app's daily quota
-// (SetHMSDailyQuota). UNCONFIRMED: Huawei documents no per-app daily-quota
+// (SetDailyQuota). UNCONFIRMED: Huawei documents no per-app daily-quota
 // code. Its service and communication messages are not capped, and its only
 // documented answer to sending too much is HTTP 503 flow control, so that is
 // what the Sim answers, with no business code. The Retry-After up to the next
@@ -131,17 +131,6 @@ func newHMSHandler(env *vendorEnv) (http.Handler, error) {
 }
 
 // --- daily quota ---
-
-// SetHMSDailyQuota caps the marketing and unclassified Huawei messages the Sim
-// accepts per day (China time, UTC+8) at n, counting each token of a request
-// as one message; 0, the default, is unlimited. Messages with a service or
-// communication category (IM, VOIP, …) are never counted, as at Huawei. Past
-// the quota a send is answered with HTTP 503 flow control (see hmsDailyQuota)
-// until the Sim's clock passes midnight China time. Setting it does not reset
-// today's count.
-func (s *Sim) SetHMSDailyQuota(n int) {
-	s.vendors[push.HMS].quota.setLimit(n)
-}
 
 // hmsCapped reports whether a message of category counts against the daily
 // quota: marketing and unclassified ones do.

@@ -319,7 +319,7 @@ func TestHMSDailyQuota(t *testing.T) {
 	hc := client(t, s, false)
 	id := s.Credentials().HMS.ClientID
 	tok := hmsAccessToken(t, hc, s)
-	s.SetHMSDailyQuota(3)
+	s.SetDailyQuota(push.HMS, 3)
 
 	checkHMS(t, hmsSend(t, hc, s, tok, id, hmsNotification("", "a", "b")), 200, "80000000")
 	// IM and the other service categories are not counted.
@@ -351,7 +351,7 @@ func TestHMSDailyQuota(t *testing.T) {
 	checkHMS(t, hmsSend(t, hc, s, tok, id, hmsNotification("", "h")), 503, "")
 
 	// 0 is unlimited.
-	s.SetHMSDailyQuota(0)
+	s.SetDailyQuota(push.HMS, 0)
 	checkHMS(t, hmsSend(t, hc, s, tok, id, hmsNotification("", "h")), 200, "80000000")
 }
 

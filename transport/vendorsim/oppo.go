@@ -840,17 +840,6 @@ func (f oppoFormFields) boolean(name string) (bool, bool, error) {
 
 // --- daily quota ---
 
-// SetOPPODailyQuota sets how many messages the simulated OPPO app may send per
-// day that count against OPPO's public-channel limit (one per target regId):
-// those whose category is not a communication-and-service one (IM, ACCOUNT, …)
-// and that name no channel_id. 0, the default, is unlimited. The day is
-// China's (UTC+8) on the Sim's clock; messages sent earlier the same day
-// count, whatever the quota was then. Once used up, sends answer code 33 until
-// the next day.
-func (s *Sim) SetOPPODailyQuota(n int) {
-	s.vendors[push.OPPO].quota.setLimit(n)
-}
-
 // oppoConfig renders the oppo entry of pushd's providers config.
 func oppoConfig(c configContext) string {
 	return fmt.Sprintf(`oppo:

@@ -405,7 +405,7 @@ func TestOPPODailyQuota(t *testing.T) {
 	s := startSim(t, Options{Now: clk.Now})
 	hc := client(t, s, false)
 	tok := oppoAuthToken(t, hc, s, clk.Now())
-	s.SetOPPODailyQuota(3)
+	s.SetDailyQuota(push.OPPO, 3)
 
 	unicast := func(edit func(m map[string]any)) int {
 		return oppoPost(t, hc, s, oppoUnicastPath, oppoUnicastForm(t, tok, "CN_reg", oppoNotification(edit)), nil).code
@@ -453,7 +453,7 @@ func TestOPPODailyQuota(t *testing.T) {
 	if code := unicast(marketing); code != oppoCodeDailyLimit {
 		t.Errorf("fourth message of the new day: code %d", code)
 	}
-	s.SetOPPODailyQuota(0)
+	s.SetDailyQuota(push.OPPO, 0)
 	if code := unicast(marketing); code != 0 {
 		t.Errorf("unlimited: code %d", code)
 	}

@@ -3,6 +3,8 @@ package vendorsim
 import (
 	"sync"
 	"time"
+
+	"github.com/pushd-im/pushd/push"
 )
 
 // chinaTime is the zone of the Chinese vendors' quota day (UTC+8, no DST).
@@ -26,14 +28,6 @@ func (q *dailyQuota) setLimit(n int) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.limit = max(n, 0)
-}
-
-// restart caps the messages per day at n, as setLimit does, and starts
-// today's count afresh.
-func (q *dailyQuota) restart(n int) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.limit, q.day, q.used = max(n, 0), "", 0
 }
 
 // take counts n messages at now and reports whether they fit today's quota;
@@ -72,4 +66,16 @@ func (q *dailyQuota) rollLocked(now time.Time) {
 func untilNextQuotaDay(now time.Time) time.Duration {
 	t := now.In(chinaTime)
 	return time.Date(t.Year(), t.Month(), t.Day()+1, 0, 0, 0, 0, chinaTime).Sub(now)
+}
+
+// SetDailyQuota caps the capped messages the simulated app may send per day at
+// provider p, counted per target; 0 is unlimited (the default). Which messages
+// are capped and how a send past the cap is answered are the vendor's (see
+// its file); the day is China's (UTC+8) on the Sim's clock. Messages sent
+// earlier the same day stay counted. A vendor with no daily quota (APNs, FCM)
+// ignores it.
+func (s *Sim) SetDailyQuota(p push.Provider, n int) {
+	if v := s.vendors[p]; v != nil {
+		v.quota.setLimit(n)
+	}
 }

@@ -79,7 +79,7 @@ type vendorEnv struct {
 	log      *slog.Logger
 	sim      *Sim
 	// quota is the app's daily quota at this vendor, capped by a Sim method
-	// (SetHMSDailyQuota, …) and charged by the vendor's send endpoints. Vendors
+	// (SetDailyQuota) and charged by the vendor's send endpoints. Vendors
 	// without a daily quota (APNs, FCM) leave it unlimited and never charge it.
 	quota *dailyQuota
 }

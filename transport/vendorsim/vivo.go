@@ -203,15 +203,6 @@ func newVivoHandler(env *vendorEnv) (http.Handler, error) {
 	return mux, nil
 }
 
-// SetVivoDailyQuota caps the operations messages (classification 0) the
-// simulated vivo app may send per day, counted per target regId and reset at
-// midnight China time (UTC+8) on the Sim's clock; past it the send endpoints
-// answer 10070. System messages (classification 1) are not capped, as on vivo.
-// 0 (the default) means unlimited; setting it restarts the day's count.
-func (s *Sim) SetVivoDailyQuota(n int) {
-	s.vendors[push.Vivo].quota.restart(n)
-}
-
 // --- answers ---
 
 // vivoResult is vivo's answer {"result":code,"desc":…} plus extra fields, with

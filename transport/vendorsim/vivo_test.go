@@ -401,7 +401,7 @@ func TestVivoDailyQuota(t *testing.T) {
 	ops := func(regID string) map[string]any {
 		return vivoMessage(c, regID, func(m map[string]any) { m["classification"] = 0 })
 	}
-	s.SetVivoDailyQuota(3)
+	s.SetDailyQuota(push.Vivo, 3)
 	for i := range 3 {
 		checkVivo(t, vivoPost(t, hc, s, tok, "/message/send", ops(fmt.Sprint("reg-", i))), 0)
 	}
@@ -423,12 +423,12 @@ func TestVivoDailyQuota(t *testing.T) {
 	// Midnight China time starts a new day.
 	clock.Advance(time.Minute)
 	checkVivo(t, vivoPost(t, hc, s, tok, "/message/send", ops("reg-new-day")), 0)
-	// Setting the quota restarts the count.
-	s.SetVivoDailyQuota(5)
+	// Setting the quota keeps today's count (reg-new-day): room for 5 more.
+	s.SetDailyQuota(push.Vivo, 6)
 	r = vivoPost(t, hc, s, tok, "/message/saveListPayload", ops(""))
 	checkVivo(t, r, 0)
 	opsTask := jsonField(t, r.body, "taskId")
-	// A list needs room for all its live regIds: 6 > 5 is refused whole.
+	// A list needs room for all its live regIds: 1 + 6 > 6 is refused whole.
 	list := func(ids []string) reply {
 		return vivoPost(t, hc, s, tok, "/message/pushToList", map[string]any{"appId": c.Vivo.AppID, "regIds": ids, "taskId": opsTask, "requestId": fmt.Sprint("ops-", ids)})
 	}
@@ -440,7 +440,7 @@ func TestVivoDailyQuota(t *testing.T) {
 	clock.Advance(24 * time.Hour)
 	tok = vivoToken(t, hc, s, clock.Now())
 	checkVivo(t, vivoPost(t, hc, s, tok, "/message/send", ops("reg-b")), 0)
-	s.SetVivoDailyQuota(0)
+	s.SetDailyQuota(push.Vivo, 0)
 	for i := range 10 {
 		checkVivo(t, vivoPost(t, hc, s, tok, "/message/send", ops(fmt.Sprint("reg-u", i))), 0)
 	}

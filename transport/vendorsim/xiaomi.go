@@ -132,15 +132,6 @@ func newXiaomiHandler(env *vendorEnv) (http.Handler, error) {
 
 // --- daily quota ---
 
-// SetXiaomiDailyQuota sets how many public messages (those not on
-// XiaomiPrivateChannelID; one per registration id) the simulated MiPush app may
-// send per day; 0, the default, is unlimited. The day is China's (UTC+8) on the
-// Sim's clock. Messages sent earlier the same day count, whatever the quota
-// was then. Once used up, sends answer code 200001 until the next day.
-func (s *Sim) SetXiaomiDailyQuota(n int) {
-	s.vendors[push.Xiaomi].quota.setLimit(n)
-}
-
 // --- send endpoint ---
 
 // targets returns the registration ids of the form.

@@ -288,7 +288,7 @@ func TestXiaomiDailyQuota(t *testing.T) {
 
 	// Counted even while unlimited: one message today already.
 	checkXiaomi(t, xiaomiPost(t, hc, s, key, public("a")), 200, 0)
-	s.SetXiaomiDailyQuota(4)
+	s.SetDailyQuota(push.Xiaomi, 4)
 	checkXiaomi(t, xiaomiPost(t, hc, s, key, public("b", "invalid-c")), 200, 0) // the invalid id is not counted
 	checkXiaomi(t, xiaomiPost(t, hc, s, key, public("c", "d", "e")), 200, 200001)
 	if rec := lastRecord(t, s, push.Xiaomi); rec.Status != 200 || rec.Accepted || rec.Reason != "200001" || rec.Delivered("") {
@@ -308,14 +308,14 @@ func TestXiaomiDailyQuota(t *testing.T) {
 	clock.Advance(8 * time.Hour)
 	checkXiaomi(t, xiaomiPost(t, hc, s, key, public("i")), 200, 200001)
 
-	s.SetXiaomiDailyQuota(0)
+	s.SetDailyQuota(push.Xiaomi, 0)
 	checkXiaomi(t, xiaomiPost(t, hc, s, key, public("i")), 200, 0)
 }
 
 func TestXiaomiQuotaIsPerSim(t *testing.T) {
 	a := startSim(t, Options{})
 	b := startSim(t, Options{})
-	a.SetXiaomiDailyQuota(1)
+	a.SetDailyQuota(push.Xiaomi, 1)
 	for _, s := range []*Sim{a, b} {
 		hc := client(t, s, false)
 		key := s.Credentials().Xiaomi.AppSecret

@@ -3,7 +3,6 @@ package fcm
 import (
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -106,7 +105,7 @@ func messageBody(n *push.Notification, now time.Time) ([]byte, error) {
 	}
 	if !n.Expiration.IsZero() {
 		b = append(b, `,"ttl":`...)
-		b = vendorhttp.AppendJSONString(b, ttl(n.Expiration.Sub(now)))
+		b = vendorhttp.AppendJSONString(b, vendorhttp.TTL(n.Expiration.Sub(now), maxTTL))
 	}
 	if n.CollapseID != "" {
 		b = append(b, `,"collapse_key":`...)
@@ -203,13 +202,6 @@ func appendAPNs(b []byte, n *push.Notification, alert bool) []byte {
 		b = append(b, "}}"...)
 	}
 	return append(b, '}')
-}
-
-// ttl formats how long FCM should keep a message as a duration string in whole
-// seconds, rounded up, between 0 (deliver now or drop) and maxTTL.
-func ttl(d time.Duration) string {
-	d = min(max(d, 0), maxTTL)
-	return strconv.FormatInt(int64(math.Ceil(d.Seconds())), 10) + "s"
 }
 
 // checkDataKey refuses a data key FCM would refuse.

@@ -94,7 +94,7 @@ func messageBodyRef(n *push.Notification, now time.Time) ([]byte, error) {
 		m.Android.Priority = "NORMAL"
 	}
 	if !n.Expiration.IsZero() {
-		m.Android.TTL = ttl(n.Expiration.Sub(now))
+		m.Android.TTL = vendorhttp.TTL(n.Expiration.Sub(now), maxTTL)
 	}
 	// Android display settings only with a notification: on a data-only
 	// message they would turn it into a displayed one the app never handles.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pushd-im/pushd/push"
+	"github.com/pushd-im/pushd/transport/vendors/vendorhttp"
 )
 
 func TestParseError(t *testing.T) {
@@ -69,8 +70,8 @@ func TestTTL(t *testing.T) {
 		{60 * 24 * time.Hour, "2419200s"},
 	}
 	for _, tc := range cases {
-		if got := ttl(tc.d); got != tc.want {
-			t.Errorf("ttl(%v) = %q, want %q", tc.d, got, tc.want)
+		if got := vendorhttp.TTL(tc.d, maxTTL); got != tc.want {
+			t.Errorf("vendorhttp.TTL(%v, maxTTL) = %q, want %q", tc.d, got, tc.want)
 		}
 	}
 }

@@ -126,7 +126,7 @@ func New(o Options) (*Client, error) {
 // network failure is a Retry verdict. A dry run fetches the access token (so it
 // shows whether the credential works) but sends nothing.
 func (c *Client) Send(ctx context.Context, n *push.Notification) push.Result {
-	tokens, err := targets(n)
+	tokens, err := n.Targets(MaxTokens)
 	if err != nil {
 		return push.Result{Verdict: push.BadRequest, Reason: err.Error()}
 	}

@@ -674,8 +674,8 @@ func TestLocalRefusals(t *testing.T) {
 		exchange bool
 	}{
 		{push.Notification{Title: "a", Body: "b"}, "MissingToken", false},
-		{push.Notification{Tokens: []string{"a", ""}, Title: "a", Body: "b"}, "MissingToken: Tokens[1] is empty", false},
-		{push.Notification{Token: "a", Tokens: []string{"b"}, Title: "a", Body: "b"}, "AmbiguousTarget", false},
+		{push.Notification{Tokens: []string{"a", ""}, Title: "a", Body: "b"}, "EmptyToken: Tokens[1] is empty", false},
+		{push.Notification{Token: "a", Tokens: []string{"b"}, Title: "a", Body: "b"}, "TokenAndTokens", false},
 		{push.Notification{Token: "t", Body: "b"}, "MissingTitleOrBody", false},
 		{push.Notification{Token: "t", Title: "a"}, "MissingTitleOrBody", false},
 		{push.Notification{Token: "t", Passthrough: true}, "EmptyDataMessage", false},

@@ -8,11 +8,11 @@ import (
 	"hash/fnv"
 	"math"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/pushd-im/pushd/push"
+	"github.com/pushd-im/pushd/transport/vendors/vendorhttp"
 )
 
 // sendRequest is the body of messages:send (docs/vendors.md, Huawei).
@@ -102,34 +102,6 @@ var importances = []string{"LOW", "NORMAL"}
 
 func validCategory(c string) bool { return slices.Contains(categories, c) }
 
-// targets returns the notification's device tokens: n.Token, or n.Tokens
-// without duplicates.
-func targets(n *push.Notification) ([]string, error) {
-	switch {
-	case n.Token != "" && len(n.Tokens) > 0:
-		return nil, errors.New("AmbiguousTarget: the notification sets both Token and Tokens")
-	case n.Token != "":
-		return []string{n.Token}, nil
-	case len(n.Tokens) == 0:
-		return nil, errors.New("MissingToken: the notification has no Token or Tokens")
-	}
-	seen := make(map[string]bool, len(n.Tokens))
-	out := make([]string, 0, len(n.Tokens))
-	for i, t := range n.Tokens {
-		if t == "" {
-			return nil, fmt.Errorf("MissingToken: Tokens[%d] is empty", i)
-		}
-		if !seen[t] {
-			seen[t] = true
-			out = append(out, t)
-		}
-	}
-	if len(out) > MaxTokens {
-		return nil, fmt.Errorf("TooManyTokens: %d tokens, Huawei takes at most %d per request (80300010)", len(out), MaxTokens)
-	}
-	return out, nil
-}
-
 // messageBody builds the messages:send JSON for n to tokens. defCategory is
 // the category when n has none; now turns Expiration into android.ttl. A body
 // over Huawei's size limit is returned with the error, for the Exchange.
@@ -151,7 +123,7 @@ func messageBody(n *push.Notification, tokens []string, defCategory string, now 
 		if left <= 0 {
 			return nil, fmt.Errorf("Expired: the notification expired %v ago", -left.Round(time.Second))
 		}
-		a.TTL = ttl(left)
+		a.TTL = vendorhttp.TTL(left, maxTTL)
 	}
 
 	data := make(map[string]string, len(n.Data)+3)
@@ -246,13 +218,6 @@ func notifyID(collapseID string) int {
 		id = 1
 	}
 	return id
-}
-
-// ttl formats how long Huawei should keep a message as whole seconds with an
-// "s", rounded up and capped at maxTTL.
-func ttl(d time.Duration) string {
-	d = min(max(d, 0), maxTTL)
-	return strconv.FormatInt(int64(math.Ceil(d.Seconds())), 10) + "s"
 }
 
 // marshalCompact encodes v as compact JSON without HTML escaping, so that the

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pushd-im/pushd/push"
+	"github.com/pushd-im/pushd/transport/vendors/vendorhttp"
 )
 
 func TestParseAnswer(t *testing.T) {
@@ -87,7 +88,7 @@ func TestTTL(t *testing.T) {
 		{16 * 24 * time.Hour, "1296000s"},
 	}
 	for _, tc := range cases {
-		if got := ttl(tc.d); got != tc.want {
+		if got := vendorhttp.TTL(tc.d, maxTTL); got != tc.want {
 			t.Errorf("ttl(%v) = %q, want %q", tc.d, got, tc.want)
 		}
 	}

@@ -137,7 +137,7 @@ func TestSimulatorDailyQuota(t *testing.T) {
 	e := startSim(t, time.Date(2025, 6, 1, 15, 0, 0, 0, time.UTC), nil)
 	c := e.client(t, nil)
 	ctx := context.Background()
-	e.sim.SetHMSDailyQuota(2)
+	e.sim.SetDailyQuota(push.HMS, 2)
 	send := func(tok, category string) push.Result {
 		return c.Send(ctx, &push.Notification{Token: tok, Title: "a", Body: "b", Category: category})
 	}

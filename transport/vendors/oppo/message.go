@@ -230,11 +230,9 @@ func broadcastForm(messageID string, tokens []string) url.Values {
 	}
 }
 
-// checkTokens refuses a batch OPPO cannot take in one broadcast.
+// checkTokens refuses tokens OPPO's list cannot carry (push.Notification.Targets
+// has checked their number).
 func checkTokens(tokens []string) error {
-	if len(tokens) > maxTargets {
-		return fmt.Errorf("TooManyTokens: %d tokens; one OPPO broadcast takes at most %d", len(tokens), maxTargets)
-	}
 	for i, t := range tokens {
 		if strings.TrimSpace(t) == "" || strings.ContainsAny(t, ";,") {
 			return fmt.Errorf("InvalidToken: Tokens[%d] %q is empty or holds a list separator", i, t)

@@ -150,18 +150,14 @@ func New(o Options) (*Client, error) {
 // nothing; for a batch it shows the save_message_content request that would
 // come first.
 func (c *Client) Send(ctx context.Context, n *push.Notification) push.Result {
-	switch {
-	case n.Token != "" && len(n.Tokens) > 0:
-		return push.Result{Verdict: push.BadRequest, Reason: "TokenAndTokens: set Token or Tokens, not both"}
-	case n.Token != "":
-		return c.unicast(ctx, n, n.Token)
-	case len(n.Tokens) == 1:
-		return c.unicast(ctx, n, n.Tokens[0])
-	case len(n.Tokens) > 1:
-		return c.broadcast(ctx, n)
-	default:
-		return push.Result{Verdict: push.BadRequest, Reason: "MissingToken: the notification has no Token"}
+	tokens, err := n.Targets(maxTargets)
+	if err != nil {
+		return push.Result{Verdict: push.BadRequest, Reason: err.Error()}
 	}
+	if len(tokens) == 1 {
+		return c.unicast(ctx, n, tokens[0])
+	}
+	return c.broadcast(ctx, n)
 }
 
 // unicast sends n to one regId.

@@ -664,7 +664,7 @@ func TestLocalRefusals(t *testing.T) {
 		{"token and tokens", push.Notification{Token: "x", Tokens: []string{"y", "z"}, Title: "a", Body: "b"}, "TokenAndTokens"},
 		{"1001 tokens", push.Notification{Tokens: many, Title: "a", Body: "b"}, "TooManyTokens"},
 		{"separator in a token", push.Notification{Tokens: []string{"a;b", "c"}, Title: "a", Body: "b"}, "InvalidToken"},
-		{"empty token in a batch", push.Notification{Tokens: []string{"a", ""}, Title: "a", Body: "b"}, "InvalidToken"},
+		{"empty token in a batch", push.Notification{Tokens: []string{"a", ""}, Title: "a", Body: "b"}, "EmptyToken"},
 	}
 	for _, tc := range cases {
 		r := c.Send(context.Background(), &tc.n)

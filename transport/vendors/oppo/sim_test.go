@@ -138,7 +138,7 @@ func TestSimulatorRefusesWrongSecret(t *testing.T) {
 func TestSimulatorDailyQuota(t *testing.T) {
 	clk := vendortest.NewClock(time.Date(2026, 3, 1, 22, 0, 0, 0, china))
 	s, ca := startSim(t, clk)
-	s.SetOPPODailyQuota(5)
+	s.SetDailyQuota(push.OPPO, 5)
 	public := simClient(t, s, ca, clk, func(o *oppo.Options) { o.Category = "MARKETING" })
 	im := simClient(t, s, ca, clk, nil)
 	ctx := context.Background()

@@ -2,8 +2,10 @@ package vendorhttp
 
 import (
 	"encoding/json"
+	"math"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -102,4 +104,12 @@ func AppendJSONString(b []byte, s string) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// TTL formats how long a vendor should keep a message as Google's duration
+// string, whole seconds with an "s" ("86400s"), rounded up and between 0
+// (deliver now or drop) and limit: FCM's android.ttl and Huawei's take it.
+func TTL(d, limit time.Duration) string {
+	d = min(max(d, 0), limit)
+	return strconv.FormatInt(int64(math.Ceil(d.Seconds())), 10) + "s"
 }

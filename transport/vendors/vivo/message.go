@@ -85,33 +85,6 @@ const (
 // ellipsis ends a title or content that was cut.
 const ellipsis = "…"
 
-// targets returns the regIds n is for, without duplicates.
-func targets(n *push.Notification) ([]string, error) {
-	switch {
-	case n.Token != "" && len(n.Tokens) > 0:
-		return nil, errors.New("TokenAndTokens: set Token or Tokens, not both")
-	case n.Token != "":
-		return []string{n.Token}, nil
-	case len(n.Tokens) == 0:
-		return nil, errors.New("MissingToken: the notification has no Token")
-	}
-	seen := make(map[string]bool, len(n.Tokens))
-	out := make([]string, 0, len(n.Tokens))
-	for _, t := range n.Tokens {
-		if t == "" {
-			return nil, errors.New("EmptyToken: Tokens holds an empty token")
-		}
-		if !seen[t] {
-			seen[t] = true
-			out = append(out, t)
-		}
-	}
-	if len(out) > maxListTargets {
-		return nil, fmt.Errorf("TooManyTokens: %d tokens, vivo takes at most %d per request", len(out), maxListTargets)
-	}
-	return out, nil
-}
-
 // message builds the content fields of n (no regId, no requestId). now turns
 // Expiration into timeToLive.
 func (c *Client) message(n *push.Notification, now time.Time) (message, error) {

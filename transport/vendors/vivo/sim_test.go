@@ -138,7 +138,7 @@ func TestQuotaAgainstSimulator(t *testing.T) {
 	o.Classification = intPtr(0) // operations messages are the capped ones
 	c := newSimClient(t, o)
 	ctx := context.Background()
-	s.SetVivoDailyQuota(4)
+	s.SetDailyQuota(push.Vivo, 4)
 	send := func(n push.Notification) push.Result {
 		n.Title, n.Body = "t", "b"
 		return c.Send(ctx, &n)

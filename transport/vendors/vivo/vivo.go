@@ -163,7 +163,7 @@ func New(o Options) (*Client, error) {
 // credentials work) but sends nothing; for a batch its Exchange is the
 // saveListPayload request, the one that carries the notification.
 func (c *Client) Send(ctx context.Context, n *push.Notification) push.Result {
-	tokens, err := targets(n)
+	tokens, err := n.Targets(maxListTargets)
 	if err != nil {
 		return push.Result{Verdict: push.BadRequest, Reason: err.Error()}
 	}

@@ -122,19 +122,9 @@ func (c *Client) buildForm(n *push.Notification, now time.Time) ([]string, url.V
 
 // targets returns the registration ids of n: n.Token, or n.Tokens for a batch.
 func targets(n *push.Notification) ([]string, error) {
-	var tokens []string
-	switch {
-	case n.Token != "" && len(n.Tokens) > 0:
-		return nil, errors.New("TokenAndTokens: the notification sets both Token and Tokens")
-	case n.Token != "":
-		tokens = []string{n.Token}
-	case len(n.Tokens) > 0:
-		tokens = n.Tokens
-	default:
-		return nil, errors.New("MissingToken: the notification has no Token or Tokens")
-	}
-	if len(tokens) > MaxBatch {
-		return nil, fmt.Errorf("TooManyTokens: %d registration ids, MiPush takes at most %d per request", len(tokens), MaxBatch)
+	tokens, err := n.Targets(MaxBatch)
+	if err != nil {
+		return nil, err
 	}
 	for _, t := range tokens {
 		if t == "" || strings.ContainsFunc(t, func(r rune) bool { return r == ',' || unicode.IsSpace(r) }) {

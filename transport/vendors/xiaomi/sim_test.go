@@ -120,7 +120,7 @@ func TestAgainstSimDailyQuota(t *testing.T) {
 	// 22:00 in China.
 	clock := vendortest.NewClock(time.Date(2025, 3, 10, 14, 0, 0, 0, time.UTC))
 	s, ca := startSim(t, clock)
-	s.SetXiaomiDailyQuota(3)
+	s.SetDailyQuota(push.Xiaomi, 3)
 	public := simClient(t, s, ca, clock, func(o *xiaomi.Options) { o.ChannelID = "" })
 	private := simClient(t, s, ca, clock, nil)
 	send := func(c *xiaomi.Client, ids ...string) push.Result {

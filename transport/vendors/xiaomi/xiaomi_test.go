@@ -447,7 +447,7 @@ func TestLocalRefusals(t *testing.T) {
 	}{
 		{push.Notification{Title: "t", Body: "no token"}, "MissingToken"},
 		{push.Notification{Token: "a", Tokens: []string{"b"}, Title: "t", Body: "b"}, "TokenAndTokens"},
-		{push.Notification{Tokens: []string{"a", ""}, Title: "t", Body: "b"}, "BadToken"},
+		{push.Notification{Tokens: []string{"a", ""}, Title: "t", Body: "b"}, "EmptyToken"},
 		{push.Notification{Token: "a,b", Title: "t", Body: "b"}, "BadToken"},
 		{push.Notification{Token: "a b", Title: "t", Body: "b"}, "BadToken"},
 		{push.Notification{Token: testToken, Body: "no title"}, "MissingTitle"},
