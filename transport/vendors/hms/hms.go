@@ -72,7 +72,8 @@ type Client struct {
 	category string
 	http     *http.Client
 	now      func() time.Time
-	tokens   *tokenCache
+	authURL  string
+	tokens   *vendorhttp.TokenCache
 }
 
 // New checks o, reporting every problem at once, and returns a Client. It does
@@ -103,16 +104,12 @@ func New(o Options) (*Client, error) {
 	// One client for Push Kit and the token endpoint; TLS 1.2 at least, as
 	// Huawei requires.
 	httpClient := vendorhttp.NewClient(roots, timeout)
-	tokens := &tokenCache{
-		url:          authEndpoint,
-		clientID:     o.ClientID,
-		clientSecret: o.ClientSecret,
-		http:         httpClient,
-		now:          now,
-	}
-	tokens.TokenCache = vendorhttp.NewTokenCache(timeout, now, tokens.fetch)
+	tokens := vendorhttp.NewOAuthCache(&vendorhttp.ClientCredentials{
+		URL: authEndpoint, ClientID: o.ClientID, ClientSecret: o.ClientSecret, HTTP: httpClient, Now: now,
+	}, timeout)
 	return &Client{
 		clientID: o.ClientID,
+		authURL:  authEndpoint,
 		sendURL:  endpoint + "/v1/" + url.PathEscape(o.ClientID) + "/messages:send",
 		category: category,
 		http:     httpClient,
@@ -145,7 +142,7 @@ func (c *Client) Send(ctx context.Context, n *push.Notification) push.Result {
 	}
 	access, err := c.tokens.Get(ctx)
 	if err != nil {
-		r := tokenFailure(err, c.now())
+		r := vendorhttp.OAuthFailure(err, c.now())
 		r.Exchange = req.Exchange()
 		return r
 	}

@@ -718,7 +718,7 @@ func TestNewReportsEveryBadField(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if c.sendURL != DefaultEndpoint+"/v1/"+testClientID+"/messages:send" || c.tokens.url != DefaultAuthEndpoint || c.category != "IM" {
-		t.Errorf("send URL %q, token URL %q, category %q", c.sendURL, c.tokens.url, c.category)
+	if c.sendURL != DefaultEndpoint+"/v1/"+testClientID+"/messages:send" || c.authURL != DefaultAuthEndpoint || c.category != "IM" {
+		t.Errorf("send URL %q, token URL %q, category %q", c.sendURL, c.authURL, c.category)
 	}
 }

@@ -1,4 +1,4 @@
-package hms
+package vendorhttp
 
 import (
 	"bytes"
@@ -12,11 +12,10 @@ import (
 	"time"
 
 	"github.com/pushd-im/pushd/push"
-	"github.com/pushd-im/pushd/transport/vendors/vendorhttp"
 )
 
 // defaultTokenLife is the access-token lifetime assumed when the token endpoint
-// gives no expires_in; Huawei's is fixed at 3600 s (docs/vendors.md, Huawei).
+// gives no expires_in; Huawei's and Honor's are 3600 s (docs/vendors.md).
 const defaultTokenLife = time.Hour
 
 // refreshEarly is how long before its expiry a cached token is replaced, so a
@@ -24,29 +23,35 @@ const defaultTokenLife = time.Hour
 // short-lived tokens it is half the lifetime instead.
 const refreshEarly = 5 * time.Minute
 
-// tokenCache is Huawei's OAuth client-credentials grant behind the shared
-// single-flight cache: the cache decides when to fetch, request asks Huawei.
-type tokenCache struct {
-	*vendorhttp.TokenCache
-	url          string
-	clientID     string
-	clientSecret string
-	http         *http.Client
-	now          func() time.Time
+// ClientCredentials is an OAuth 2.0 client-credentials grant (RFC 6749 4.4)
+// as Huawei and Honor take it: a form POST of grant_type, client_id and
+// client_secret answered with access_token and expires_in. Give its Fetch to
+// NewTokenCache.
+type ClientCredentials struct {
+	URL          string
+	ClientID     string
+	ClientSecret string
+	HTTP         *http.Client
+	Now          func() time.Time
 }
 
-// fetch asks for an access token and has it replaced refreshEarly before its
+// NewOAuthCache is the single-flight token cache of the grant c.
+func NewOAuthCache(c *ClientCredentials, timeout time.Duration) *TokenCache {
+	return NewTokenCache(timeout, c.Now, c.Fetch)
+}
+
+// Fetch asks for an access token and has it replaced refreshEarly before its
 // expiry (half its life when that is short), measured from its arrival.
-func (c *tokenCache) fetch(ctx context.Context) (vendorhttp.Credential, error) {
+func (c *ClientCredentials) Fetch(ctx context.Context) (Credential, error) {
 	token, life, err := c.request(ctx)
 	if err != nil {
-		return vendorhttp.Credential{}, err
+		return Credential{}, err
 	}
-	return vendorhttp.Credential{Token: token, RenewAt: c.now().Add(life - min(refreshEarly, life/2))}, nil
+	return Credential{Token: token, RenewAt: c.Now().Add(life - min(refreshEarly, life/2))}, nil
 }
 
 // tokenAnswer is the token endpoint's JSON: the access token on success, and
-// Huawei's error fields otherwise. Huawei's error and sub_error are numbers
+// the error fields otherwise. Huawei's error and sub_error are numbers
 // ({"error":1101,"sub_error":12304,"error_description":"invalid client_secret"});
 // a standard OAuth server sends a string error; both are read.
 type tokenAnswer struct {
@@ -71,23 +76,23 @@ func (e *tokenError) Error() string {
 
 // request asks the token endpoint for an access token with the client
 // credentials grant, the secret URL-encoded in the form body.
-func (c *tokenCache) request(ctx context.Context) (string, time.Duration, error) {
+func (c *ClientCredentials) request(ctx context.Context) (string, time.Duration, error) {
 	form := url.Values{
 		"grant_type":    {"client_credentials"},
-		"client_id":     {c.clientID},
-		"client_secret": {c.clientSecret},
+		"client_id":     {c.ClientID},
+		"client_secret": {c.ClientSecret},
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, strings.NewReader(form.Encode()))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.URL, strings.NewReader(form.Encode()))
 	if err != nil {
 		return "", 0, err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
-	resp, err := c.http.Do(req)
+	resp, err := c.HTTP.Do(req)
 	if err != nil {
 		return "", 0, err
 	}
-	body, err := vendorhttp.ReadBody(resp)
+	body, err := ReadBody(resp)
 	if err != nil {
 		return "", 0, err
 	}
@@ -124,13 +129,13 @@ func (a tokenAnswer) reason() string {
 	return strings.Join(parts, " ")
 }
 
-// tokenFailure reduces a failed token fetch to a Result: the token endpoint
+// OAuthFailure reduces a failed token fetch to a Result: the token endpoint
 // refusing the client (4xx, or 200 without a token) is a configuration error;
 // 408, 429, 5xx, the network and ctx are temporary.
-func tokenFailure(err error, now time.Time) push.Result {
+func OAuthFailure(err error, now time.Time) push.Result {
 	var te *tokenError
 	if errors.As(err, &te) {
-		return push.Result{Verdict: vendorhttp.StatusVerdict(te.status), Reason: "OAuthTokenError: " + te.reason, RetryAfter: vendorhttp.RetryAfter(te.retryAfter, now)}
+		return push.Result{Verdict: StatusVerdict(te.status), Reason: "OAuthTokenError: " + te.reason, RetryAfter: RetryAfter(te.retryAfter, now)}
 	}
 	return push.Result{Verdict: push.Retry, Reason: "OAuthTokenError: " + err.Error()}
 }
