@@ -162,7 +162,7 @@ func TestValidateProblems(t *testing.T) {
 		{"vivo app_secret", func(c *Config) { c.Apps[0].Providers[push.Vivo].(*Vivo).AppSecret = "" }, "apps[0].providers.vivo.app_secret", "required (or app_secret_file)"},
 		{"vivo classification", func(c *Config) { c.Apps[0].Providers[push.Vivo].(*Vivo).Classification = &nine }, "apps[0].providers.vivo.classification", "must be 0 (operations) or 1 (system), got 9"},
 		{"vivo endpoint", func(c *Config) { c.Apps[0].Providers[push.Vivo].(*Vivo).Endpoint = "vivo" }, "apps[0].providers.vivo.endpoint", "absolute"},
-		{"rate limit provider", func(c *Config) { c.Apps[0].RateLimits["honor"] = RateLimit{} }, "apps[0].rate_limits.honor", `unknown provider "honor"`},
+		{"rate limit provider", func(c *Config) { c.Apps[0].RateLimits["meizu"] = RateLimit{} }, "apps[0].rate_limits.meizu", `unknown provider "meizu"`},
 		{"rate limit qps", func(c *Config) { c.Apps[0].RateLimits["apns"] = RateLimit{QPS: -0.5} }, "apps[0].rate_limits.apns.qps", "must be 0 (unlimited) or more"},
 		{"rate limit qps NaN", func(c *Config) { c.Apps[0].RateLimits["apns"] = RateLimit{QPS: math.NaN()} }, "apps[0].rate_limits.apns.qps", "got NaN"},
 		{"rate limit qps Inf", func(c *Config) { c.Apps[0].RateLimits["apns"] = RateLimit{QPS: math.Inf(1)} }, "apps[0].rate_limits.apns.qps", "got +Inf"},

@@ -903,11 +903,11 @@ func TestVendorsPushTestEndpoint(t *testing.T) {
 	h := startVendorDaemon(t, nil)
 	creds := h.sim().Credentials()
 	tokens := map[push.Provider]string{push.APNs: apnsToken(42), push.FCM: "fcm-tess-phone"}
-	for _, p := range androidVendors {
-		tokens[p] = vndTok(p, "tess", "phone")
-	}
 	ids := map[push.Provider]string{}
 	for _, p := range vendors.Providers() {
+		if tokens[p] == "" {
+			tokens[p] = vndTok(p, "tess", "phone")
+		}
 		ids[p] = h.bind("tess", string(p)+"-phone", p, tokens[p])
 	}
 	secrets := []string{creds.HMS.ClientSecret, creds.Xiaomi.AppSecret, creds.OPPO.MasterSecret, creds.Vivo.AppSecret}

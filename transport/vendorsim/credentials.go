@@ -4,8 +4,10 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -529,6 +531,24 @@ func randomUint(n uint64) uint64 {
 }
 
 // randomHex returns n random bytes as lower-case hex.
+// derive is a stable id or secret of n characters of alphabet for label,
+// drawn from the CA key. A vendor simulated later than the credentials file's
+// fields (Honor) keeps its ids in no file, yet gets the same ones from the
+// same credentials directory, so adding one changes no file format.
+func (c *Credentials) derive(label, alphabet string, n int) string {
+	out := make([]byte, 0, n)
+	for block := byte(0); len(out) < n; block++ {
+		m := hmac.New(sha256.New, c.CAKeyPEM)
+		m.Write(append([]byte(label), block))
+		for _, b := range m.Sum(nil) {
+			if len(out) < n {
+				out = append(out, alphabet[int(b)%len(alphabet)])
+			}
+		}
+	}
+	return string(out)
+}
+
 func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b) // never fails (crypto/rand documents it)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -131,4 +132,25 @@ func parseCert(t *testing.T, pemBytes []byte) *x509.Certificate {
 		t.Fatal(err)
 	}
 	return cert
+}
+
+// TestDeriveIsStableAndDistinct: an id derived from the CA key is the same
+// for the same credentials (a saved directory gives it again) and differs by
+// label and by credentials.
+func TestDeriveIsStableAndDistinct(t *testing.T) {
+	a, err := GenerateCredentials()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := GenerateCredentials()
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := a.derive("client_id", "0123456789", 40)
+	if len(x) != 40 || strings.Trim(x, "0123456789") != "" {
+		t.Fatalf("derive gave %q", x)
+	}
+	if x != a.derive("client_id", "0123456789", 40) || x == a.derive("client_secret", "0123456789", 40) || x == b.derive("client_id", "0123456789", 40) {
+		t.Fatal("derive is not stable per credentials and label, or not distinct across them")
+	}
 }
