@@ -9,6 +9,7 @@ import (
 	"github.com/pushd-im/pushd/transport/vendors/apns"
 	"github.com/pushd-im/pushd/transport/vendors/fcm"
 	"github.com/pushd-im/pushd/transport/vendors/hms"
+	"github.com/pushd-im/pushd/transport/vendors/honor"
 	"github.com/pushd-im/pushd/transport/vendors/oppo"
 	"github.com/pushd-im/pushd/transport/vendors/vivo"
 	"github.com/pushd-im/pushd/transport/vendors/xiaomi"
@@ -23,6 +24,7 @@ func All() []push.Vendor {
 		xiaomi.Vendor(),
 		oppo.Vendor(),
 		vivo.Vendor(),
+		honor.Vendor(),
 	}
 }
 

@@ -46,7 +46,7 @@ type vendorSpec struct {
 // (transport/vendors.All; a test holds them equal). A new
 // vendor is one more entry here.
 func vendorSpecs() []vendorSpec {
-	return []vendorSpec{apnsSpec(), fcmSpec(), hmsSpec(), xiaomiSpec(), oppoSpec(), vivoSpec()}
+	return []vendorSpec{apnsSpec(), fcmSpec(), hmsSpec(), xiaomiSpec(), oppoSpec(), vivoSpec(), honorSpec()}
 }
 
 // vendorSpecFor returns the spec of provider p, ok=false when p is not simulated.
