@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"github.com/pushd-im/pushd/transport/vendors/vendorhttp"
 	"log/slog"
 	"reflect"
 	"strings"
@@ -126,7 +127,7 @@ func secretConfig() *Config {
 		ClientTokenSecret: "SECRET-token-secret-0123456789",
 		Providers: Providers{
 			push.APNs:   &APNs{CertFile: "/x.p12", CertPassword: "SECRET-cert-pw", BundleID: "b"},
-			push.HMS:    &HMS{ClientID: "1", ClientSecret: "SECRET-hms"},
+			push.HMS:    &HMS{OAuthBlock: vendorhttp.OAuthBlock{ClientID: "1", ClientSecret: "SECRET-hms"}},
 			push.Xiaomi: &Xiaomi{AppSecret: "SECRET-mi", PackageName: "p"},
 			push.OPPO:   &OPPO{AppKey: "k", MasterSecret: "SECRET-oppo"},
 			push.Vivo:   &Vivo{AppID: 1, AppKey: "k", AppSecret: "SECRET-vivo"},

@@ -35,12 +35,18 @@ func TestExampleLoads(t *testing.T) {
 		}
 		d := v.NewConfig()
 		d.SetDefaults()
-		dv, gv := reflect.ValueOf(d).Elem(), reflect.ValueOf(got).Elem()
-		for i := 0; i < dv.NumField(); i++ {
-			if !dv.Field(i).IsZero() && !reflect.DeepEqual(dv.Field(i).Interface(), gv.Field(i).Interface()) {
-				t.Errorf("example.yaml %s.%s = %v, the default is %v", v.Provider, dv.Type().Field(i).Name, gv.Field(i), dv.Field(i))
+		var same func(dv, gv reflect.Value)
+		same = func(dv, gv reflect.Value) {
+			for i := 0; i < dv.NumField(); i++ {
+				switch f := dv.Type().Field(i); {
+				case f.Anonymous && f.Type.Kind() == reflect.Struct: // an ",inline" part of the block
+					same(dv.Field(i), gv.Field(i))
+				case !dv.Field(i).IsZero() && !reflect.DeepEqual(dv.Field(i).Interface(), gv.Field(i).Interface()):
+					t.Errorf("example.yaml %s.%s = %v, the default is %v", v.Provider, f.Name, gv.Field(i), dv.Field(i))
+				}
 			}
 		}
+		same(reflect.ValueOf(d).Elem(), reflect.ValueOf(got).Elem())
 	}
 }
 

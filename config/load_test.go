@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"github.com/pushd-im/pushd/push"
+	"github.com/pushd-im/pushd/transport/vendors/vendorhttp"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -204,8 +205,8 @@ func fullConfig() *Config {
 				push.APNs: &APNs{TeamID: "TEAM123456", KeyID: "KEY1234567", KeyFile: "/keys/AuthKey.p8", BundleID: "com.example.chat",
 					EndpointProduction: "http://127.0.0.1:1/apns-prod", EndpointDevelopment: "http://127.0.0.1:1/apns-dev", CAFile: "/keys/ca.pem"},
 				push.FCM: &FCM{ServiceAccountFile: "/keys/sa.json", ProjectID: "chat-prod", Endpoint: "http://127.0.0.1:1/fcm", CAFile: "/keys/ca.pem"},
-				push.HMS: &HMS{ClientID: "1234", ClientSecret: "hms-secret", Endpoint: "http://127.0.0.1:1/hms",
-					AuthEndpoint: "http://127.0.0.1:1/hms/oauth2/v3/token", Category: "IM", CAFile: "/keys/ca.pem"},
+				push.HMS: &HMS{OAuthBlock: vendorhttp.OAuthBlock{ClientID: "1234", ClientSecret: "hms-secret", Endpoint: "http://127.0.0.1:1/hms",
+					AuthEndpoint: "http://127.0.0.1:1/hms/oauth2/v3/token", Category: "IM", CAFile: "/keys/ca.pem"}},
 				push.Xiaomi: &Xiaomi{AppSecret: "mi-secret", PackageName: "com.example.chat", Endpoint: "http://127.0.0.1:1/xiaomi",
 					ChannelID: "pre54", CAFile: "/keys/ca.pem"},
 				push.OPPO: &OPPO{AppKey: "oppo-key", MasterSecret: "oppo-secret", Endpoint: "http://127.0.0.1:1/oppo",

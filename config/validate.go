@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math"
 	"net"
-	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -389,34 +388,6 @@ func (pr Providers) validate(ps *problems, p string) {
 	}
 }
 
-func require(ps *problems, key, v string) {
-	if v == "" {
-		ps.add(key, "required")
-	}
-}
-
-func requireSecret(ps *problems, key, v string) {
-	if v == "" {
-		ps.add(key, "required (or %s_file)", key[strings.LastIndexByte(key, '.')+1:])
-	}
-}
-
-// requireTogether reports each missing one of a group of keys that only work together.
-func requireTogether(ps *problems, prefix string, keys, values []string) {
-	for i, v := range values {
-		if v != "" {
-			continue
-		}
-		var others []string
-		for j, k := range keys {
-			if j != i {
-				others = append(others, k)
-			}
-		}
-		ps.add(prefix+"."+keys[i], "required with %s", strings.Join(others, " and "))
-	}
-}
-
 func checkClassification(ps *problems, key string, c *int) {
 	if c != nil && *c != 0 && *c != 1 {
 		ps.add(key, "must be 0 (operations) or 1 (system), got %d", *c)
@@ -458,13 +429,6 @@ func checkDistinct(ps *problems, keys, values []string) {
 				ps.add(keys[i], "same address as %s (%s)", keys[j], values[i])
 			}
 		}
-	}
-}
-
-func checkEndpoint(ps *problems, key, v string) {
-	u, err := url.Parse(v)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		ps.add(key, "want an absolute http or https URL, got %q", v)
 	}
 }
 

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"github.com/pushd-im/pushd/push"
+	"github.com/pushd-im/pushd/transport/vendors/vendorhttp"
 	"math"
 	"strings"
 	"testing"
@@ -18,7 +19,7 @@ func validConfig() *Config {
 		Providers: Providers{
 			push.APNs:   &APNs{TeamID: "T", KeyID: "K", KeyFile: "/k.p8", BundleID: "com.example"},
 			push.FCM:    &FCM{ServiceAccountFile: "/sa.json"},
-			push.HMS:    &HMS{ClientID: "1", ClientSecret: "s"},
+			push.HMS:    &HMS{OAuthBlock: vendorhttp.OAuthBlock{ClientID: "1", ClientSecret: "s"}},
 			push.Xiaomi: &Xiaomi{AppSecret: "s", PackageName: "p"},
 			push.OPPO:   &OPPO{AppKey: "k", MasterSecret: "s"},
 			push.Vivo:   &Vivo{AppID: 1, AppKey: "k", AppSecret: "s"},

@@ -59,7 +59,7 @@ type Options struct {
 	// both the FCM endpoint and the token endpoint (the simulator's). Empty:
 	// the system roots only.
 	CAFile string
-	// Timeout bounds one request, connecting included, and one token fetch. Default 30s.
+	// Timeout bounds one request, connecting included, and one token fetch. Default DefaultTimeout (15s).
 	Timeout time.Duration
 }
 
@@ -213,18 +213,8 @@ func (c *Client) Send(ctx context.Context, n *push.Notification) push.Result {
 		Headers: []vendorhttp.Header{{Name: "Content-Type", Value: "application/json; charset=utf-8"}},
 		Body:    body,
 	}
-	access, err := c.accessToken(ctx)
-	if err != nil {
-		r := tokenFailure(err)
-		r.Exchange = req.Exchange()
-		return r
-	}
-	req.Headers = append(req.Headers, vendorhttp.Bearer(access))
-	if n.DryRun {
-		return push.Result{Exchange: req.Exchange()}
-	}
-	req.NoRecord = n.SkipExchange
-	return vendorhttp.Do(ctx, c.http, req, func(a vendorhttp.Answer) push.Result {
+	auth := vendorhttp.TokenAuth{Get: c.accessToken, Fail: tokenFailure}
+	return auth.SendWith(ctx, c.http, req, n, func(a vendorhttp.Answer) push.Result {
 		return parseResponse(a.Status, a.Header, a.Body, time.Now())
 	})
 }

@@ -58,7 +58,7 @@ type Options struct {
 	// CAFile is a PEM file of extra CAs to trust besides the system roots, for
 	// both endpoints (the simulator's). Empty: the system roots only.
 	CAFile string
-	// Timeout bounds one request, connecting included, and one token fetch. Default 30s.
+	// Timeout bounds one request, connecting included, and one token fetch. Default DefaultTimeout (15s).
 	Timeout time.Duration
 	// Now is the clock that access-token expiry and android.ttl are judged by.
 	// Default time.Now.
@@ -140,26 +140,14 @@ func (c *Client) Send(ctx context.Context, n *push.Notification) push.Result {
 		}
 		return push.Result{Verdict: push.BadRequest, Reason: err.Error(), Exchange: ex}
 	}
-	access, err := c.tokens.Get(ctx)
-	if err != nil {
-		r := vendorhttp.OAuthFailure(err, c.now())
-		r.Exchange = req.Exchange()
-		return r
-	}
-	req.Headers = append(req.Headers, vendorhttp.Bearer(access))
-	if n.DryRun {
-		return push.Result{Exchange: req.Exchange()}
-	}
-	req.NoRecord = n.SkipExchange
-	r := vendorhttp.Do(ctx, c.http, req, func(a vendorhttp.Answer) push.Result {
+	return c.auth().SendWith(ctx, c.http, req, n, func(a vendorhttp.Answer) push.Result {
 		return parseResponse(a.Status, a.Header, a.Body, tokens, c.now())
 	})
-	if r.Verdict == push.AuthExpired {
-		// Drop the rejected token now, so that even without a Refresh the next
-		// Send fetches a new one; a token another Send already replaced it with stays.
-		c.tokens.Drop(access)
-	}
-	return r
+}
+
+func (c *Client) auth() vendorhttp.TokenAuth {
+	return vendorhttp.TokenAuth{Get: c.tokens.Get, Drop: c.tokens.Drop,
+		Fail: func(err error) push.Result { return vendorhttp.OAuthFailure(err, c.now()) }}
 }
 
 // contentType is what Huawei's send API takes.

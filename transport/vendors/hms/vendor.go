@@ -18,52 +18,19 @@ func Vendor() push.Vendor {
 	}
 }
 
-// Config is the apps[].providers.hms block.
+// Config is the apps[].providers.hms block: the OAuth client, the endpoints
+// (default https://push-api.cloud.huawei.com and
+// https://oauth-login.cloud.huawei.com/oauth2/v3/token) and the category
+// Huawei approved for the app (IM, VOIP, ...).
 type Config struct {
-	// ClientID is the OAuth client id (the AppId). Required.
-	ClientID string `yaml:"client_id,omitempty"`
-	// ClientSecret is the OAuth client secret. Required (here or in ClientSecretFile).
-	ClientSecret string `yaml:"client_secret,omitempty"`
-	// ClientSecretFile is a file holding ClientSecret. Default "".
-	ClientSecretFile string `yaml:"client_secret_file,omitempty"`
-	// Endpoint is the send host. Default "https://push-api.cloud.huawei.com".
-	Endpoint string `yaml:"endpoint"`
-	// AuthEndpoint is the full OAuth token URL.
-	// Default "https://oauth-login.cloud.huawei.com/oauth2/v3/token".
-	AuthEndpoint string `yaml:"auth_endpoint"`
-	// Category is the self-classification sent with every push (IM, VOIP, ...). Default "".
-	Category string `yaml:"category,omitempty"`
-	// CAFile is a PEM bundle to trust instead of the system roots. Default "".
-	CAFile string `yaml:"ca_file,omitempty"`
+	vendorhttp.OAuthBlock `yaml:",inline"`
 }
 
 // SetDefaults fills the endpoints.
-func (c *Config) SetDefaults() {
-	push.TrimEndpoint(&c.Endpoint, DefaultEndpoint)
-	if c.AuthEndpoint == "" {
-		c.AuthEndpoint = DefaultAuthEndpoint
-	}
-}
+func (c *Config) SetDefaults() { c.SetEndpoints(DefaultEndpoint, DefaultAuthEndpoint) }
 
 // Validate reports every problem of the block.
-func (c *Config) Validate(report func(key, format string, args ...any)) {
-	ck := vendorhttp.ConfigCheck(report)
-	ck.Require("client_id", c.ClientID)
-	ck.RequireSecret("client_secret", c.ClientSecret)
-	ck.Endpoint("endpoint", c.Endpoint)
-	ck.Endpoint("auth_endpoint", c.AuthEndpoint)
-}
-
-// Secrets is the client secret.
-func (c *Config) Secrets() []push.Secret {
-	return []push.Secret{{Key: "client_secret", Value: &c.ClientSecret, File: c.ClientSecretFile}}
-}
-
-// Files are the secret and CA files.
-func (c *Config) Files() []*string { return []*string{&c.ClientSecretFile, &c.CAFile} }
-
-// Defaults is the configured category.
-func (c *Config) Defaults() push.Profile { return push.Profile{Category: c.Category} }
+func (c *Config) Validate(report func(key, format string, args ...any)) { c.Check(report) }
 
 // NewSender builds the client.
 func (c *Config) NewSender(o push.SenderOptions) (push.Sender, error) {

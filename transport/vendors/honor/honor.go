@@ -122,24 +122,14 @@ func (c *Client) Send(ctx context.Context, n *push.Notification) push.Result {
 	if err != nil {
 		return push.Result{Verdict: push.BadRequest, Reason: err.Error(), Exchange: req.Exchange()}
 	}
-	access, err := c.tokens.Get(ctx)
-	if err != nil {
-		r := vendorhttp.OAuthFailure(err, c.now())
-		r.Exchange = req.Exchange()
-		return r
-	}
-	req.Headers = append(req.Headers, vendorhttp.Bearer(access))
-	if n.DryRun {
-		return push.Result{Exchange: req.Exchange()}
-	}
-	req.NoRecord = n.SkipExchange
-	r := vendorhttp.Do(ctx, c.http, req, func(a vendorhttp.Answer) push.Result {
+	return c.auth().SendWith(ctx, c.http, req, n, func(a vendorhttp.Answer) push.Result {
 		return parseResponse(a.Status, a.Header, a.Body, tokens, c.now())
 	})
-	if r.Verdict == push.AuthExpired {
-		c.tokens.Drop(access) // the next Send fetches a new one, Refresh or not
-	}
-	return r
+}
+
+func (c *Client) auth() vendorhttp.TokenAuth {
+	return vendorhttp.TokenAuth{Get: c.tokens.Get, Drop: c.tokens.Drop,
+		Fail: func(err error) push.Result { return vendorhttp.OAuthFailure(err, c.now()) }}
 }
 
 // Refresh drops the cached access token so that the next Send fetches a new one.

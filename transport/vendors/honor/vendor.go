@@ -19,55 +19,25 @@ func Vendor() push.Vendor {
 	}
 }
 
-// Config is the apps[].providers.honor block.
+// Config is the apps[].providers.honor block: the app id, the OAuth client,
+// the endpoints (default https://push-api.cloud.honor.com and
+// https://iam.developer.honor.com/auth/token) and the category of pushes that
+// have none (IM or VOIP: a communication message, importance NORMAL).
 type Config struct {
 	// AppID is the app's id at Honor (the send URL's). Required.
-	AppID string `yaml:"app_id,omitempty"`
-	// ClientID is the OAuth client id. Required.
-	ClientID string `yaml:"client_id,omitempty"`
-	// ClientSecret is the OAuth client secret. Required (here or in ClientSecretFile).
-	ClientSecret string `yaml:"client_secret,omitempty"`
-	// ClientSecretFile is a file holding ClientSecret. Default "".
-	ClientSecretFile string `yaml:"client_secret_file,omitempty"`
-	// Endpoint is the send host. Default "https://push-api.cloud.honor.com".
-	Endpoint string `yaml:"endpoint"`
-	// AuthEndpoint is the full token URL. Default "https://iam.developer.honor.com/auth/token".
-	AuthEndpoint string `yaml:"auth_endpoint"`
-	// Category is the class of every push without one: IM or VOIP sends it as
-	// a communication message (importance NORMAL, uncapped). Default "".
-	Category string `yaml:"category,omitempty"`
-	// CAFile is a PEM bundle to trust instead of the system roots. Default "".
-	CAFile string `yaml:"ca_file,omitempty"`
+	AppID                 string `yaml:"app_id,omitempty"`
+	vendorhttp.OAuthBlock `yaml:",inline"`
 }
 
 // SetDefaults fills the endpoints.
-func (c *Config) SetDefaults() {
-	push.TrimEndpoint(&c.Endpoint, DefaultEndpoint)
-	if c.AuthEndpoint == "" {
-		c.AuthEndpoint = DefaultAuthEndpoint
-	}
-}
+func (c *Config) SetDefaults() { c.SetEndpoints(DefaultEndpoint, DefaultAuthEndpoint) }
 
 // Validate reports every problem of the block.
 func (c *Config) Validate(report func(key, format string, args ...any)) {
 	ck := vendorhttp.ConfigCheck(report)
 	ck.Require("app_id", c.AppID)
-	ck.Require("client_id", c.ClientID)
-	ck.RequireSecret("client_secret", c.ClientSecret)
-	ck.Endpoint("endpoint", c.Endpoint)
-	ck.Endpoint("auth_endpoint", c.AuthEndpoint)
+	c.Check(ck)
 }
-
-// Secrets is the client secret.
-func (c *Config) Secrets() []push.Secret {
-	return []push.Secret{{Key: "client_secret", Value: &c.ClientSecret, File: c.ClientSecretFile}}
-}
-
-// Files are the secret and CA files.
-func (c *Config) Files() []*string { return []*string{&c.ClientSecretFile, &c.CAFile} }
-
-// Defaults is the configured category.
-func (c *Config) Defaults() push.Profile { return push.Profile{Category: c.Category} }
 
 // NewSender builds the client.
 func (c *Config) NewSender(o push.SenderOptions) (push.Sender, error) {

@@ -76,7 +76,7 @@ type Options struct {
 	// CAFile is a PEM file of extra CAs to trust besides the system roots (the
 	// simulator's). Empty: the system roots only.
 	CAFile string
-	// Timeout bounds one request, connecting included. Default 30s.
+	// Timeout bounds one request, connecting included. Default DefaultTimeout (15s).
 	Timeout time.Duration
 	// Now is the clock of auth timestamps, auth_token expiry and off_line_ttl.
 	// Default time.Now.

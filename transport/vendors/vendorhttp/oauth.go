@@ -139,3 +139,38 @@ func OAuthFailure(err error, now time.Time) push.Result {
 	}
 	return push.Result{Verdict: push.Retry, Reason: "OAuthTokenError: " + err.Error()}
 }
+
+// TokenAuth is how a vendor that takes "Authorization: Bearer <token>" gets
+// its token, and SendWith is the send every such client makes with it.
+type TokenAuth struct {
+	// Get returns the cached token, fetching one when needed.
+	Get func(context.Context) (string, error)
+	// Fail reduces a failed Get to the push's Result.
+	Fail func(error) push.Result
+	// Drop forgets a token the vendor refused (nil: nothing to forget).
+	Drop func(used string)
+}
+
+// SendWith sends req for n with a bearer token: a failed token fetch is
+// a.Fail's Result with req's record, a dry run stops with the record,
+// anything else is sent and its answer reduced. A token the vendor answers
+// AuthExpired for is dropped now, so the next Send fetches a new one even
+// without a Refresh (a token another Send already replaced it with stays).
+func (a TokenAuth) SendWith(ctx context.Context, client *http.Client, req Request, n *push.Notification, reduce func(Answer) push.Result) push.Result {
+	access, err := a.Get(ctx)
+	if err != nil {
+		r := a.Fail(err)
+		r.Exchange = req.Exchange()
+		return r
+	}
+	req.Headers = append(req.Headers, Bearer(access))
+	if n.DryRun {
+		return push.Result{Exchange: req.Exchange()}
+	}
+	req.NoRecord = n.SkipExchange
+	r := Do(ctx, client, req, reduce)
+	if r.Verdict == push.AuthExpired && a.Drop != nil {
+		a.Drop(access)
+	}
+	return r
+}

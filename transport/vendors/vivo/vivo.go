@@ -80,7 +80,7 @@ type Options struct {
 	// CAFile is a PEM file of extra CAs to trust besides the system roots (the
 	// simulator's). Empty: the system roots only.
 	CAFile string
-	// Timeout bounds one request, connecting included, and one auth fetch. Default 30s.
+	// Timeout bounds one request, connecting included, and one auth fetch. Default DefaultTimeout (15s).
 	Timeout time.Duration
 	// Now is the clock for sign timestamps, token age and TTLs. Default time.Now.
 	Now func() time.Time

@@ -58,7 +58,7 @@ type Options struct {
 	// CAFile is a PEM file of extra CAs to trust besides the system roots (the
 	// simulator's). Empty: the system roots only.
 	CAFile string
-	// Timeout bounds one request, connecting included. Default 30s.
+	// Timeout bounds one request, connecting included. Default DefaultTimeout (15s).
 	Timeout time.Duration
 	// Now is the clock that turns Expiration into time_to_live. Default time.Now.
 	Now func() time.Time
