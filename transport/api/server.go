@@ -27,7 +27,6 @@ import (
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttpadaptor"
 
-	"github.com/pushd-im/pushd/actors"
 	"github.com/pushd-im/pushd/wire"
 )
 
@@ -36,7 +35,7 @@ type Options struct {
 	Listen string // host:port; port 0 picks one
 	// Listener, when set, is used instead of listening on Listen.
 	Listener         net.Listener
-	Node             *actors.Node
+	Node             Node
 	Apps             []*App
 	MaxBodyBytes     int           // default 1 MiB
 	HeartbeatTimeout time.Duration // default 30s
