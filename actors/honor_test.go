@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/pushd-im/pushd/push"
-	"github.com/pushd-im/pushd/transport/vendors/honor"
+	"github.com/pushd-im/pushd/push/vendors/honor"
 	"github.com/pushd-im/pushd/wire"
 )
 

@@ -13,8 +13,8 @@ import (
 
 	"github.com/pushd-im/pushd/internal/testwait"
 	"github.com/pushd-im/pushd/push"
+	"github.com/pushd-im/pushd/push/vendors"
 	"github.com/pushd-im/pushd/storage"
-	"github.com/pushd-im/pushd/transport/vendors"
 	"github.com/pushd-im/pushd/wire"
 )
 

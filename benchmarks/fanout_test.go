@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/pushd-im/pushd/push"
-	"github.com/pushd-im/pushd/transport/vendors"
-	"github.com/pushd-im/pushd/transport/vendorsim"
+	"github.com/pushd-im/pushd/push/vendors"
+	"github.com/pushd-im/pushd/push/vendorsim"
 )
 
 // BenchmarkGroupFanout10k measures the time from POST /v1/messages to the last

@@ -2,7 +2,7 @@ package config
 
 import (
 	"bytes"
-	"github.com/pushd-im/pushd/transport/vendors/vendorhttp"
+	"github.com/pushd-im/pushd/push/vendors/vendorhttp"
 	"log/slog"
 	"reflect"
 	"strings"

@@ -1,7 +1,7 @@
 package config
 
 import (
-	"github.com/pushd-im/pushd/transport/vendors"
+	"github.com/pushd-im/pushd/push/vendors"
 	"os"
 	"reflect"
 	"regexp"

@@ -7,7 +7,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/pushd-im/pushd/push"
-	"github.com/pushd-im/pushd/transport/vendors"
+	"github.com/pushd-im/pushd/push/vendors"
 )
 
 // Providers holds one app's vendor config blocks, by provider name; each

@@ -11,7 +11,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/pushd-im/pushd/push"
-	"github.com/pushd-im/pushd/transport/vendors"
+	"github.com/pushd-im/pushd/push/vendors"
 )
 
 // checker walks a YAML document's node tree against the Go type it decodes

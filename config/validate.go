@@ -13,7 +13,7 @@ import (
 	"unicode"
 
 	"github.com/pushd-im/pushd/push"
-	"github.com/pushd-im/pushd/transport/vendors"
+	"github.com/pushd-im/pushd/push/vendors"
 )
 
 // ErrInvalid is wrapped by every error that reports a bad configuration: a

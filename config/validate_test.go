@@ -3,7 +3,7 @@ package config
 import (
 	"errors"
 	"github.com/pushd-im/pushd/push"
-	"github.com/pushd-im/pushd/transport/vendors/vendorhttp"
+	"github.com/pushd-im/pushd/push/vendors/vendorhttp"
 	"math"
 	"strings"
 	"testing"

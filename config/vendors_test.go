@@ -1,12 +1,12 @@
 package config
 
 import (
-	"github.com/pushd-im/pushd/transport/vendors/apns"
-	"github.com/pushd-im/pushd/transport/vendors/fcm"
-	"github.com/pushd-im/pushd/transport/vendors/hms"
-	"github.com/pushd-im/pushd/transport/vendors/oppo"
-	"github.com/pushd-im/pushd/transport/vendors/vivo"
-	"github.com/pushd-im/pushd/transport/vendors/xiaomi"
+	"github.com/pushd-im/pushd/push/vendors/apns"
+	"github.com/pushd-im/pushd/push/vendors/fcm"
+	"github.com/pushd-im/pushd/push/vendors/hms"
+	"github.com/pushd-im/pushd/push/vendors/oppo"
+	"github.com/pushd-im/pushd/push/vendors/vivo"
+	"github.com/pushd-im/pushd/push/vendors/xiaomi"
 )
 
 // The vendors' config blocks under the names the tests used when config

@@ -8,9 +8,9 @@ import (
 	"github.com/pushd-im/pushd/actors"
 	"github.com/pushd-im/pushd/config"
 	"github.com/pushd-im/pushd/push"
+	"github.com/pushd-im/pushd/push/vendors"
+	"github.com/pushd-im/pushd/push/vendorsim"
 	"github.com/pushd-im/pushd/transport/api"
-	"github.com/pushd-im/pushd/transport/vendors"
-	"github.com/pushd-im/pushd/transport/vendorsim"
 )
 
 func (d *Daemon) simDir() string { return filepath.Join(d.cfg.DataDir, "simulator") }

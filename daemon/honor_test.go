@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pushd-im/pushd/transport/vendors/honor"
+	"github.com/pushd-im/pushd/push/vendors/honor"
 )
 
 // TestHonorEndToEnd: Honor, the vendor added through the registry alone,

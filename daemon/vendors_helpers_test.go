@@ -13,7 +13,7 @@ import (
 	"github.com/pushd-im/pushd/config"
 	"github.com/pushd-im/pushd/daemon"
 	"github.com/pushd-im/pushd/push"
-	"github.com/pushd-im/pushd/transport/vendorsim"
+	"github.com/pushd-im/pushd/push/vendorsim"
 )
 
 // Helpers for the Android vendor tests (vendors_test.go). Names carry a "vnd"

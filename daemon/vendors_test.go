@@ -17,8 +17,8 @@ import (
 
 	"github.com/pushd-im/pushd/config"
 	"github.com/pushd-im/pushd/push"
-	"github.com/pushd-im/pushd/transport/vendors"
-	"github.com/pushd-im/pushd/transport/vendorsim"
+	"github.com/pushd-im/pushd/push/vendors"
+	"github.com/pushd-im/pushd/push/vendorsim"
 )
 
 // End-to-end tests of the four Android vendors (Huawei, Xiaomi, OPPO, vivo)

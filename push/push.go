@@ -2,7 +2,7 @@
 // closed set of outcomes a vendor can give for it.
 //
 // It sits at the bottom of the tree beside storage: the vendor actors (actors/)
-// hand a Notification to a Sender, and the vendor clients (transport/vendors/*)
+// hand a Notification to a Sender, and the vendor clients (push/vendors/*)
 // implement Sender and answer with a Result. Nothing here does I/O.
 package push
 

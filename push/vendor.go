@@ -7,7 +7,7 @@ import (
 
 // Vendor describes one vendor push service: everything the rest of pushd
 // needs to know of it besides its client. Each vendor package exports one,
-// the registry (transport/vendors) lists them, and config, the daemon, the
+// the registry (push/vendors) lists them, and config, the daemon, the
 // vendor actors and the API loop over that list, so a vendor missing a rule
 // fails to compile instead of falling back to a default.
 type Vendor struct {

@@ -9,7 +9,7 @@ import (
 
 	"github.com/pushd-im/pushd/config"
 	"github.com/pushd-im/pushd/push"
-	"github.com/pushd-im/pushd/transport/vendors"
+	"github.com/pushd-im/pushd/push/vendors"
 )
 
 // fanoutIdle is the user_idle_timeout of the fan-out and idle scenarios, so

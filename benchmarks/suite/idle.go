@@ -9,7 +9,7 @@ import (
 
 	"github.com/pushd-im/pushd/config"
 	"github.com/pushd-im/pushd/push"
-	"github.com/pushd-im/pushd/transport/vendors"
+	"github.com/pushd-im/pushd/push/vendors"
 )
 
 // idleBindBudget bounds the binding of the idle scenario at scale 1: when

@@ -24,8 +24,8 @@ import (
 
 	"github.com/pushd-im/pushd/config"
 	"github.com/pushd-im/pushd/daemon"
+	"github.com/pushd-im/pushd/push/vendorsim"
 	"github.com/pushd-im/pushd/transport/api"
-	"github.com/pushd-im/pushd/transport/vendorsim"
 )
 
 const usage = `pushd: a self-hosted offline-push dispatcher for IM apps

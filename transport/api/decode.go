@@ -10,7 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/pushd-im/pushd/push"
-	"github.com/pushd-im/pushd/transport/vendors"
+	"github.com/pushd-im/pushd/push/vendors"
 	"github.com/pushd-im/pushd/wire"
 )
 

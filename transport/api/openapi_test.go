@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/pushd-im/pushd/push"
-	"github.com/pushd-im/pushd/transport/vendors"
+	"github.com/pushd-im/pushd/push/vendors"
 )
 
 // TestOpenAPIListsEveryVendor: the served description names every vendor of
