@@ -100,10 +100,10 @@ func sendKey(m *wire.Message) string {
 	return UserKey(m.App, m.To)
 }
 
-// GroupSet replaces ("replace"), adds ("add") or removes ("remove") members and
+// GroupSet replaces, adds or removes members (as op says) and
 // returns the member count.
-func (n *Node) GroupSet(ctx context.Context, app, group, op string, members []string) (uint64, error) {
-	r, err := requestAs[*wire.GroupSetReply](ctx, n, GroupKey(app, group), &wire.GroupSetRequest{App: app, Group: group, Members: members, Op: op})
+func (n *Node) GroupSet(ctx context.Context, app, group string, op wire.GroupOp, members []string) (uint64, error) {
+	r, err := requestAs[*wire.GroupSetReply](ctx, n, GroupKey(app, group), &wire.GroupSetRequest{App: app, Group: group, Members: members, Op: string(op)})
 	return r.GetMembers(), err
 }
 

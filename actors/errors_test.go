@@ -5,11 +5,11 @@ import (
 	"testing"
 )
 
-// TestCodesAndActionsAreConstants: wire.ErrorCode and wire.CallAction are string
+// TestCodesAndActionsAreConstants: wire.ErrorCode, wire.CallAction and wire.GroupOp are string
 // types, so Go would also take a bare literal where one is expected; a
 // literal code is one no table of the HTTP API knows. This finds literals
 // where the package puts codes (errReply, hasCode, RequestError.Code) and
-// call actions (CallRequest.Action).
+// call actions and group ops (CallRequest.Action, GroupSetRequest.Op).
 func TestCodesAndActionsAreConstants(t *testing.T) {
 	fset, files := packageSource(t)
 	for _, f := range files {
@@ -37,8 +37,11 @@ func TestCodesAndActionsAreConstants(t *testing.T) {
 						field = "Code"
 					}
 				case *ast.SelectorExpr:
-					if typ.Sel.Name == "CallRequest" {
+					switch typ.Sel.Name {
+					case "CallRequest":
 						field = "Action"
+					case "GroupSetRequest":
+						field = "Op"
 					}
 				}
 				for _, el := range n.Elts {

@@ -136,8 +136,8 @@ func (g *groupActor) set(m *wire.GroupSetRequest) *wire.GroupSetReply {
 	sort.Strings(req)
 	req = slices.Compact(req)
 	var next, added, removed []string
-	switch m.Op {
-	case "replace":
+	switch wire.GroupOp(m.Op) {
+	case wire.GroupReplace:
 		next = req
 		for _, u := range req {
 			if !g.isMember(u) {
@@ -149,7 +149,7 @@ func (g *groupActor) set(m *wire.GroupSetRequest) *wire.GroupSetReply {
 				removed = append(removed, u)
 			}
 		}
-	case "add":
+	case wire.GroupAdd:
 		for _, u := range req {
 			if !g.isMember(u) {
 				added = append(added, u)
@@ -157,7 +157,7 @@ func (g *groupActor) set(m *wire.GroupSetRequest) *wire.GroupSetReply {
 		}
 		next = append(slices.Clone(g.members), added...)
 		sort.Strings(next)
-	case "remove":
+	case wire.GroupRemove:
 		if !g.exists {
 			return &wire.GroupSetReply{Error: errReply(wire.CodeNotFound, "group %s does not exist", g.group)}
 		}

@@ -59,17 +59,13 @@ type App struct {
 	BundleID string
 	// Defaults are each provider's configured channel and classification,
 	// applied where a push's resources profile leaves them empty.
-	Defaults map[push.Provider]Profile
+	Defaults map[push.Provider]push.Profile
 	// Resources are the resources_id profiles: id → provider → profile.
-	Resources map[string]map[push.Provider]Profile
-}
-
-// Profile is how a push looks on one provider: its sound, notification
-// channel and IM classification (ZEGO's resourcesID).
-type Profile struct {
-	Sound, ChannelID, Category, Importance string
-	Classification                         *int
-	Passthrough                            bool
+	Resources map[string]map[push.Provider]push.Profile
+	// Vendors describe the providers of Senders: quota day, IM class, title
+	// rule, batch size. A provider missing here is a lone-token vendor with a
+	// UTC day.
+	Vendors map[push.Provider]push.Vendor
 }
 
 // Options configure a Node. Zero durations take the defaults named.

@@ -105,8 +105,8 @@ func newVendor(n *Node, app *App, p push.Provider, s push.Sender) *vendorActor {
 	v := &vendorActor{n: n, app: app, provider: p, sender: s, maxBatch: 1,
 		pending: map[string]*call{}, held: map[string][]job{}, heldUntil: map[string]time.Time{},
 		reported: map[string]push.Verdict{}}
-	if b, ok := s.(push.Batcher); ok && b.MaxBatch() > 1 {
-		v.maxBatch = b.MaxBatch()
+	if b := app.Vendors[p].MaxBatch; b > 1 {
+		v.maxBatch = b
 	}
 	if rl, ok := app.RateLimits[p]; ok {
 		if rl.QPS > 0 {
@@ -170,7 +170,7 @@ func (v *vendorActor) accept(j job) {
 	}
 	note := notification(v.app, j.PushJob)
 	note.SkipExchange = true // only the push test reads it
-	class := classOf(v.provider, note, v.app.Defaults[v.provider].ChannelID)
+	class := classOf(v.app.Vendors[v.provider], note, v.app.Defaults[v.provider])
 	if until, ok := v.heldUntil[class]; ok && v.n.now().Before(until) {
 		v.hold(class, []job{j}, "daily quota used up", until)
 		return

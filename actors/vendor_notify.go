@@ -43,9 +43,8 @@ func notification(app *App, j *wire.PushJob) *push.Notification {
 		applyProfile(n, prof)
 	}
 	applyProfile(n, app.Defaults[p])
-	switch p {
-	case push.HMS, push.Xiaomi, push.OPPO, push.Vivo:
-		// These vendors refuse a notification without both a title and a
+	if app.Vendors[p].NeedsTitleAndBody {
+		// The vendor refuses a notification without both a title and a
 		// body: a push_config that gives one shows it in both places.
 		if !n.Passthrough && n.Title == "" {
 			n.Title = n.Body
@@ -63,7 +62,7 @@ func setData(d map[string]string, k, v string) {
 }
 
 // applyProfile fills what the notification leaves empty from the profile.
-func applyProfile(n *push.Notification, p Profile) {
+func applyProfile(n *push.Notification, p push.Profile) {
 	if n.Sound == "" {
 		n.Sound = p.Sound
 	}

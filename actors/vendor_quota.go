@@ -39,7 +39,7 @@ func (v *vendorActor) takeQuota(c *call) bool {
 
 // rollDay starts a new quota count when the vendor's day has changed.
 func (v *vendorActor) rollDay() {
-	day := vendorDay(v.provider, v.n.now())
+	day := vendorDay(v.zone(), v.n.now())
 	if day == v.day {
 		return
 	}
@@ -52,7 +52,7 @@ func (v *vendorActor) rollDay() {
 }
 
 func (v *vendorActor) nextDay() time.Time {
-	return v.n.now().Add(untilNextVendorDay(v.provider, v.n.now()))
+	return v.n.now().Add(untilNextVendorDay(v.zone(), v.n.now()))
 }
 
 // hold parks pushes of a class until the vendor's next day; they stay in the
@@ -94,50 +94,33 @@ func (v *vendorActor) resume(class string) {
 	}
 }
 
-// vendorLocation is where the vendor's quota day starts: China time for the
-// Chinese vendors, UTC otherwise.
-func vendorLocation(p push.Provider) *time.Location {
-	switch p {
-	case push.HMS, push.Xiaomi, push.OPPO, push.Vivo:
-		return time.FixedZone("CST", 8*3600)
+// zone is where the vendor's quota day starts (push.Vendor.QuotaZone), UTC
+// when its descriptor names none.
+func (v *vendorActor) zone() *time.Location {
+	if z := v.app.Vendors[v.provider].QuotaZone; z != nil {
+		return z
 	}
 	return time.UTC
 }
 
-// vendorDay is the vendor's calendar day at t.
-func vendorDay(p push.Provider, t time.Time) string {
-	return t.In(vendorLocation(p)).Format(time.DateOnly)
+// vendorDay is the vendor's calendar day at t, in its quota zone.
+func vendorDay(zone *time.Location, t time.Time) string {
+	return t.In(zone).Format(time.DateOnly)
 }
 
 // untilNextVendorDay is how long until the vendor's quota day starts again.
-func untilNextVendorDay(p push.Provider, now time.Time) time.Duration {
-	t := now.In(vendorLocation(p))
+func untilNextVendorDay(zone *time.Location, now time.Time) time.Duration {
+	t := now.In(zone)
 	next := time.Date(t.Year(), t.Month(), t.Day()+1, 0, 0, 0, 0, t.Location())
 	return next.Sub(now)
 }
 
 // classOf is the quota class of a push: IM when it goes through the vendor's
-// IM or private channel, public otherwise. privateChannel is the channel the
-// app configured for the provider: for Xiaomi the approved private channel,
-// the only one MiPush does not count (any other channel_id is public).
-func classOf(p push.Provider, n *push.Notification, privateChannel string) string {
-	switch n.Category {
-	case "IM", "VOIP":
+// IM channel (category IM or VOIP, or the vendor's own rule given the app's
+// defaults d), public otherwise.
+func classOf(v push.Vendor, n *push.Notification, d push.Profile) string {
+	if push.IMCategory(n) || v.IM != nil && v.IM(n, d) {
 		return classIM
-	}
-	switch p {
-	case push.Vivo:
-		if n.Classification != nil && *n.Classification == 1 {
-			return classIM
-		}
-	case push.Xiaomi:
-		if n.ChannelID != "" && n.ChannelID == privateChannel {
-			return classIM
-		}
-	case push.OPPO:
-		if n.ChannelID != "" {
-			return classIM
-		}
 	}
 	return classPublic
 }

@@ -13,9 +13,19 @@ import (
 
 	"github.com/pushd-im/pushd/internal/testwait"
 	"github.com/pushd-im/pushd/push"
+	"github.com/pushd-im/pushd/push/vendors"
 	"github.com/pushd-im/pushd/storage"
 	"github.com/pushd-im/pushd/wire"
 )
+
+// registry is every vendor's descriptor, as the daemon gives them to an App.
+func registry() map[push.Provider]push.Vendor {
+	m := map[push.Provider]push.Vendor{}
+	for _, v := range vendors.All() {
+		m[v.Provider] = v
+	}
+	return m
+}
 
 func TestClassOf(t *testing.T) {
 	one, zero := 1, 0
@@ -38,7 +48,8 @@ func TestClassOf(t *testing.T) {
 		{push.APNs, push.Notification{}, "", classPublic},
 	}
 	for _, c := range cases {
-		if got := classOf(c.p, &c.n, c.private); got != c.want {
+		v, _ := vendors.Lookup(c.p)
+		if got := classOf(v, &c.n, push.Profile{ChannelID: c.private}); got != c.want {
 			t.Errorf("%s %+v: %s, want %s", c.p, c.n, got, c.want)
 		}
 	}
@@ -48,16 +59,16 @@ func TestVendorDayTurnsAtTheVendorsMidnight(t *testing.T) {
 	// 15:30 UTC is 23:30 in China: the Chinese vendors' day turns in 30 minutes,
 	// the others' at UTC midnight.
 	now := time.Date(2026, 11, 26, 15, 30, 0, 0, time.UTC)
-	if d := untilNextVendorDay(push.Xiaomi, now); d != 30*time.Minute {
+	if d := untilNextVendorDay(push.ChinaTime, now); d != 30*time.Minute {
 		t.Errorf("xiaomi: %v", d)
 	}
-	if d := untilNextVendorDay(push.FCM, now); d != 8*time.Hour+30*time.Minute {
+	if d := untilNextVendorDay(time.UTC, now); d != 8*time.Hour+30*time.Minute {
 		t.Errorf("fcm: %v", d)
 	}
-	if a, b := vendorDay(push.OPPO, now), vendorDay(push.OPPO, now.Add(31*time.Minute)); a == b {
+	if a, b := vendorDay(push.ChinaTime, now), vendorDay(push.ChinaTime, now.Add(31*time.Minute)); a == b {
 		t.Errorf("oppo day did not turn: %s", a)
 	}
-	if a, b := vendorDay(push.APNs, now), vendorDay(push.APNs, now.Add(31*time.Minute)); a != b {
+	if a, b := vendorDay(time.UTC, now), vendorDay(time.UTC, now.Add(31*time.Minute)); a != b {
 		t.Errorf("apns day turned at China midnight: %s → %s", a, b)
 	}
 }
@@ -146,8 +157,9 @@ func TestNotificationAppliesProfileThenDefaults(t *testing.T) {
 	one := 1
 	app := &App{
 		ID:        "demo",
-		Defaults:  map[push.Provider]Profile{push.Vivo: {Category: "IM", Classification: &one}},
-		Resources: map[string]map[push.Provider]Profile{"ring": {push.Vivo: {Sound: "ring.mp3", Category: "MARKETING"}}},
+		Vendors:   registry(),
+		Defaults:  map[push.Provider]push.Profile{push.Vivo: {Category: "IM", Classification: &one}},
+		Resources: map[string]map[push.Provider]push.Profile{"ring": {push.Vivo: {Sound: "ring.mp3", Category: "MARKETING"}}},
 	}
 	j := &wire.PushJob{App: "demo", Provider: "vivo", Token: "t", MessageId: "m", From: "alice", Stream: "inbox", Seq: 7,
 		PushConfig: &wire.PushConfig{Title: "T", Content: "C", ResourcesId: "ring"}, ExpiresAtMs: 1_800_000_000_000}
@@ -169,7 +181,7 @@ func TestSplitKey(t *testing.T) {
 }
 
 func TestAndroidPushWithOnlyContentGetsATitle(t *testing.T) {
-	app := &App{ID: "demo"}
+	app := &App{ID: "demo", Vendors: registry()}
 	for _, p := range []push.Provider{push.HMS, push.Xiaomi, push.OPPO, push.Vivo} {
 		n := notification(app, &wire.PushJob{App: "demo", Provider: string(p), PushConfig: &wire.PushConfig{Content: "hello"}})
 		if n.Title != "hello" || n.Body != "hello" {
@@ -471,7 +483,7 @@ func TestVendorVerdicts(t *testing.T) {
 		}},
 		{"quota exhausted: held until the vendor's next day", []push.Result{{Verdict: push.QuotaExhausted, Status: 429, Reason: "QUOTA_EXCEEDED"}, delivered}, func(t *testing.T, r *verdictRig) {
 			r.waitVerdict(push.QuotaExhausted)
-			nextDay := untilNextVendorDay(push.FCM, r.clock.Now())
+			nextDay := untilNextVendorDay(time.UTC, r.clock.Now())
 			if ds := r.retryTimers(); len(ds) != 1 || ds[0] != nextDay {
 				t.Fatalf("timers %v, want one until FCM's next day in %v", ds, nextDay)
 			}
@@ -507,7 +519,7 @@ func TestVendorDropsAPushPastItsExpiry(t *testing.T) {
 	r.waitVerdict(push.QuotaExhausted)
 	r.waitOutbox(1)
 	before := counterValue(r.n.o.Metrics.PushesExpired)
-	r.clock.Advance(untilNextVendorDay(push.FCM, r.clock.Now()))
+	r.clock.Advance(untilNextVendorDay(time.UTC, r.clock.Now()))
 	rec := r.waitVerdict("expired")
 	if !strings.Contains(rec.Reason, "expiry") {
 		t.Errorf("reason %q", rec.Reason)

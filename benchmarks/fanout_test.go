@@ -8,18 +8,19 @@ import (
 	"time"
 
 	"github.com/pushd-im/pushd/push"
-	"github.com/pushd-im/pushd/transport/vendorsim"
+	"github.com/pushd-im/pushd/push/vendors"
+	"github.com/pushd-im/pushd/push/vendorsim"
 )
 
 // BenchmarkGroupFanout10k measures the time from POST /v1/messages to the last
 // push at the simulator for a group of 10,000 offline members, each with one
-// binding, spread over the six providers. Each iteration sends one message
+// binding, spread over every provider. Each iteration sends one message
 // (a whole fan-out: give it a small -benchtime such as 5x).
 func BenchmarkGroupFanout10k(b *testing.B) {
 	const members = 10_000
 	n := startNode(b)
 	sim := n.d.Simulator()
-	providers := push.Providers
+	providers := vendors.Providers()
 	list := make([]string, members)
 	for i := range list {
 		list[i] = fmt.Sprintf("m%05d", i)

@@ -13,7 +13,7 @@ import (
 	"golang.org/x/net/http2"
 
 	"github.com/pushd-im/pushd/push"
-	"github.com/pushd-im/pushd/transport/vendorsim"
+	"github.com/pushd-im/pushd/push/vendorsim"
 )
 
 // BenchmarkAPNsPushVsBareClient pushes b.N APNs notifications twice against the

@@ -1,11 +1,6 @@
 package config
 
-import (
-	"strings"
-	"time"
-
-	"github.com/pushd-im/pushd/push"
-)
+import "time"
 
 // The defaults. Each field's doc comment repeats its default; example.yaml
 // lists them all, and a test checks that it agrees with Default.
@@ -43,16 +38,6 @@ const (
 	defaultReplicas      = 3
 	defaultDeadNode      = 5 * time.Minute
 	defaultSimulatorAddr = "127.0.0.1:0"
-
-	defaultAPNsEndpointProduction  = "https://api.push.apple.com"
-	defaultAPNsEndpointDevelopment = "https://api.sandbox.push.apple.com"
-	defaultFCMEndpoint             = "https://fcm.googleapis.com"
-	defaultHMSEndpoint             = "https://push-api.cloud.huawei.com"
-	defaultHMSAuthEndpoint         = "https://oauth-login.cloud.huawei.com/oauth2/v3/token"
-	defaultXiaomiEndpoint          = "https://api.xmpush.xiaomi.com"
-	defaultOPPOEndpoint            = "https://api.push.oppomobile.com"
-	defaultVivoEndpoint            = "https://api-push.vivo.com.cn"
-	defaultVivoClassification      = 1
 )
 
 // Config is the whole pushd configuration. The zero value is not usable: start
@@ -228,7 +213,7 @@ func (c Cluster) Peered() bool {
 	return len(c.Join) > 0 || c.BootstrapExpect > 1 || c.TLS != (ClusterTLS{}) || c.GossipKeyFile != ""
 }
 
-// Simulator is the in-process vendor simulator that answers like the six vendors.
+// Simulator is the in-process vendor simulator that answers like the vendors.
 type Simulator struct {
 	// Enabled runs the simulator inside the daemon. Default false, except with no
 	// config file, where it is true.
@@ -291,135 +276,6 @@ type TokenSecret struct {
 	Secret string `yaml:"secret,omitempty"`
 	// SecretFile holds Secret instead (read and trimmed).
 	SecretFile string `yaml:"secret_file,omitempty"`
-}
-
-// Providers holds one app's vendor credentials. A nil field means the app does
-// not push through that vendor.
-type Providers struct {
-	// APNs is Apple Push Notification service. Default nil (not configured).
-	APNs *APNs `yaml:"apns,omitempty"`
-	// FCM is Firebase Cloud Messaging. Default nil (not configured).
-	FCM *FCM `yaml:"fcm,omitempty"`
-	// HMS is Huawei Push Kit. Default nil (not configured).
-	HMS *HMS `yaml:"hms,omitempty"`
-	// Xiaomi is Xiaomi MiPush. Default nil (not configured).
-	Xiaomi *Xiaomi `yaml:"xiaomi,omitempty"`
-	// OPPO is OPPO Push. Default nil (not configured).
-	OPPO *OPPO `yaml:"oppo,omitempty"`
-	// Vivo is vivo Push. Default nil (not configured).
-	Vivo *Vivo `yaml:"vivo,omitempty"`
-}
-
-// APNs is Apple's push service. It authenticates with a token key (TeamID,
-// KeyID, KeyFile) or with a TLS client certificate (CertFile), not both.
-type APNs struct {
-	// TeamID is the Apple developer team id (JWT iss). Default "".
-	TeamID string `yaml:"team_id,omitempty"`
-	// KeyID is the id of the .p8 signing key (JWT kid). Default "".
-	KeyID string `yaml:"key_id,omitempty"`
-	// KeyFile is the .p8 (PKCS#8 EC P-256) signing key. Default "".
-	KeyFile string `yaml:"key_file,omitempty"`
-	// CertFile is a .p12 client certificate, the alternative to the token key. Default "".
-	CertFile string `yaml:"cert_file,omitempty"`
-	// CertPassword unlocks CertFile. Default "".
-	CertPassword string `yaml:"cert_password,omitempty"`
-	// CertPasswordFile is a file holding CertPassword. Default "".
-	CertPasswordFile string `yaml:"cert_password_file,omitempty"`
-	// BundleID is the app's bundle id, the apns-topic (VoIP adds ".voip"). Required.
-	BundleID string `yaml:"bundle_id,omitempty"`
-	// EndpointProduction is the host for production tokens. Default "https://api.push.apple.com".
-	EndpointProduction string `yaml:"endpoint_production"`
-	// EndpointDevelopment is the host for development (sandbox) tokens.
-	// Default "https://api.sandbox.push.apple.com".
-	EndpointDevelopment string `yaml:"endpoint_development"`
-	// CAFile is a PEM bundle to trust instead of the system roots (for a simulator). Default "".
-	CAFile string `yaml:"ca_file,omitempty"`
-}
-
-// FCM is Google's Firebase Cloud Messaging HTTP v1.
-type FCM struct {
-	// ServiceAccountFile is the service-account JSON key; its token_uri is the OAuth endpoint. Required.
-	ServiceAccountFile string `yaml:"service_account_file,omitempty"`
-	// ProjectID overrides the project_id of the service account file. Default "".
-	ProjectID string `yaml:"project_id,omitempty"`
-	// Endpoint is the send host. Default "https://fcm.googleapis.com".
-	Endpoint string `yaml:"endpoint"`
-	// CAFile is a PEM bundle to trust instead of the system roots. Default "".
-	CAFile string `yaml:"ca_file,omitempty"`
-}
-
-// HMS is Huawei Push Kit.
-type HMS struct {
-	// ClientID is the OAuth client id (the AppId). Required.
-	ClientID string `yaml:"client_id,omitempty"`
-	// ClientSecret is the OAuth client secret. Required (here or in ClientSecretFile).
-	ClientSecret string `yaml:"client_secret,omitempty"`
-	// ClientSecretFile is a file holding ClientSecret. Default "".
-	ClientSecretFile string `yaml:"client_secret_file,omitempty"`
-	// Endpoint is the send host. Default "https://push-api.cloud.huawei.com".
-	Endpoint string `yaml:"endpoint"`
-	// AuthEndpoint is the full OAuth token URL.
-	// Default "https://oauth-login.cloud.huawei.com/oauth2/v3/token".
-	AuthEndpoint string `yaml:"auth_endpoint"`
-	// Category is the self-classification sent with every push (IM, VOIP, ...). Default "".
-	Category string `yaml:"category,omitempty"`
-	// CAFile is a PEM bundle to trust instead of the system roots. Default "".
-	CAFile string `yaml:"ca_file,omitempty"`
-}
-
-// Xiaomi is Xiaomi MiPush.
-type Xiaomi struct {
-	// AppSecret is the Authorization key. Required (here or in AppSecretFile).
-	AppSecret string `yaml:"app_secret,omitempty"`
-	// AppSecretFile is a file holding AppSecret. Default "".
-	AppSecretFile string `yaml:"app_secret_file,omitempty"`
-	// PackageName is the Android package (restricted_package_name). Required.
-	PackageName string `yaml:"package_name,omitempty"`
-	// Endpoint is the send host. Default "https://api.xmpush.xiaomi.com".
-	Endpoint string `yaml:"endpoint"`
-	// ChannelID is the Xiaomi-assigned channel for private (IM) messages. Default "".
-	ChannelID string `yaml:"channel_id,omitempty"`
-	// CAFile is a PEM bundle to trust instead of the system roots. Default "".
-	CAFile string `yaml:"ca_file,omitempty"`
-}
-
-// OPPO is OPPO Push (OPUSH / HeyTap).
-type OPPO struct {
-	// AppKey is the app_key of the auth call. Required.
-	AppKey string `yaml:"app_key,omitempty"`
-	// MasterSecret signs the auth call. Required (here or in MasterSecretFile).
-	MasterSecret string `yaml:"master_secret,omitempty"`
-	// MasterSecretFile is a file holding MasterSecret. Default "".
-	MasterSecretFile string `yaml:"master_secret_file,omitempty"`
-	// Endpoint is the API host. Default "https://api.push.oppomobile.com".
-	Endpoint string `yaml:"endpoint"`
-	// ChannelID is the Android notification channel (the private channel for IM). Default "".
-	ChannelID string `yaml:"channel_id,omitempty"`
-	// Category is the message category (IM, ...). Default "".
-	Category string `yaml:"category,omitempty"`
-	// CAFile is a PEM bundle to trust instead of the system roots. Default "".
-	CAFile string `yaml:"ca_file,omitempty"`
-}
-
-// Vivo is vivo Push.
-type Vivo struct {
-	// AppID is the numeric app id. Required.
-	AppID int `yaml:"app_id,omitempty"`
-	// AppKey is the app key of the auth call. Required.
-	AppKey string `yaml:"app_key,omitempty"`
-	// AppSecret signs the auth call. Required (here or in AppSecretFile).
-	AppSecret string `yaml:"app_secret,omitempty"`
-	// AppSecretFile is a file holding AppSecret. Default "".
-	AppSecretFile string `yaml:"app_secret_file,omitempty"`
-	// Endpoint is the API host. Default "https://api-push.vivo.com.cn".
-	Endpoint string `yaml:"endpoint"`
-	// Classification is 0 (operations) or 1 (system message, what IM uses).
-	// Default 1; nil means the default (see ClassificationValue).
-	Classification *int `yaml:"classification,omitempty"`
-	// Category is the message category (IM, ...). Default "".
-	Category string `yaml:"category,omitempty"`
-	// CAFile is a PEM bundle to trust instead of the system roots. Default "".
-	CAFile string `yaml:"ca_file,omitempty"`
 }
 
 // RateLimit caps one provider's sends for one app. Zero means unlimited.
@@ -499,33 +355,8 @@ func (c *Config) EnsureDefaults() {
 	setDuration(&c.Cluster.DeadNodeTimeout, defaultDeadNode)
 	setString(&c.Simulator.Addr, defaultSimulatorAddr)
 	for i := range c.Apps {
-		c.Apps[i].Providers.ensureDefaults()
-	}
-}
-
-func (p *Providers) ensureDefaults() {
-	if a := p.APNs; a != nil {
-		setEndpoint(&a.EndpointProduction, defaultAPNsEndpointProduction)
-		setEndpoint(&a.EndpointDevelopment, defaultAPNsEndpointDevelopment)
-	}
-	if f := p.FCM; f != nil {
-		setEndpoint(&f.Endpoint, defaultFCMEndpoint)
-	}
-	if h := p.HMS; h != nil {
-		setEndpoint(&h.Endpoint, defaultHMSEndpoint)
-		setString(&h.AuthEndpoint, defaultHMSAuthEndpoint)
-	}
-	if x := p.Xiaomi; x != nil {
-		setEndpoint(&x.Endpoint, defaultXiaomiEndpoint)
-	}
-	if o := p.OPPO; o != nil {
-		setEndpoint(&o.Endpoint, defaultOPPOEndpoint)
-	}
-	if v := p.Vivo; v != nil {
-		setEndpoint(&v.Endpoint, defaultVivoEndpoint)
-		if v.Classification == nil {
-			n := defaultVivoClassification
-			v.Classification = &n
+		for _, block := range c.Apps[i].Providers {
+			block.SetDefaults()
 		}
 	}
 }
@@ -546,50 +377,6 @@ func setDuration(d *Duration, def time.Duration) {
 	if *d == 0 {
 		*d = Duration(def)
 	}
-}
-
-// setEndpoint fills a send host and drops trailing slashes, so that a client
-// appends "/path" to it as it is.
-func setEndpoint(s *string, def string) {
-	setString(s, def)
-	*s = strings.TrimRight(*s, "/")
-}
-
-// Configured lists the providers that have credentials, in push.Providers order.
-func (p *Providers) Configured() []push.Provider {
-	var out []push.Provider
-	for _, pr := range push.Providers {
-		if p.has(pr) {
-			out = append(out, pr)
-		}
-	}
-	return out
-}
-
-func (p *Providers) has(pr push.Provider) bool {
-	switch pr {
-	case push.APNs:
-		return p.APNs != nil
-	case push.FCM:
-		return p.FCM != nil
-	case push.HMS:
-		return p.HMS != nil
-	case push.Xiaomi:
-		return p.Xiaomi != nil
-	case push.OPPO:
-		return p.OPPO != nil
-	case push.Vivo:
-		return p.Vivo != nil
-	}
-	return false
-}
-
-// ClassificationValue is v.Classification, or its default 1 when unset.
-func (v *Vivo) ClassificationValue() int {
-	if v.Classification == nil {
-		return defaultVivoClassification
-	}
-	return *v.Classification
 }
 
 // App returns the app with the given id, or nil.

@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"github.com/pushd-im/pushd/push/vendors/vendorhttp"
 	"log/slog"
 	"reflect"
 	"strings"
@@ -66,46 +67,43 @@ func TestEnsureDefaultsProviders(t *testing.T) {
 	c := &Config{Listen: "0.0.0.0:9000", Apps: []App{{
 		ID: "a",
 		Providers: Providers{
-			APNs:   &APNs{EndpointDevelopment: "http://127.0.0.1:9/apns/"},
-			FCM:    &FCM{},
-			HMS:    &HMS{},
-			Xiaomi: &Xiaomi{},
-			OPPO:   &OPPO{Endpoint: "https://api-intl.push.oppomobile.com/"},
-			Vivo:   &Vivo{Classification: &zero},
+			push.APNs:   &APNs{EndpointDevelopment: "http://127.0.0.1:9/apns/"},
+			push.FCM:    &FCM{},
+			push.HMS:    &HMS{},
+			push.Xiaomi: &Xiaomi{},
+			push.OPPO:   &OPPO{Endpoint: "https://api-intl.push.oppomobile.com/"},
+			push.Vivo:   &Vivo{Classification: &zero},
 		},
-	}, {ID: "b", Providers: Providers{Vivo: &Vivo{}}}}}
+	}, {ID: "b", Providers: Providers{push.Vivo: &Vivo{}}}}}
 	c.EnsureDefaults()
 	p := c.Apps[0].Providers
 	for _, tc := range []struct{ key, got, want string }{
 		{"listen (set, kept)", c.Listen, "0.0.0.0:9000"},
-		{"apns.endpoint_production", p.APNs.EndpointProduction, "https://api.push.apple.com"},
-		{"apns.endpoint_development (set, slash trimmed)", p.APNs.EndpointDevelopment, "http://127.0.0.1:9/apns"},
-		{"fcm.endpoint", p.FCM.Endpoint, "https://fcm.googleapis.com"},
-		{"hms.endpoint", p.HMS.Endpoint, "https://push-api.cloud.huawei.com"},
-		{"hms.auth_endpoint", p.HMS.AuthEndpoint, "https://oauth-login.cloud.huawei.com/oauth2/v3/token"},
-		{"xiaomi.endpoint", p.Xiaomi.Endpoint, "https://api.xmpush.xiaomi.com"},
-		{"oppo.endpoint (set, slash trimmed)", p.OPPO.Endpoint, "https://api-intl.push.oppomobile.com"},
-		{"vivo.endpoint", p.Vivo.Endpoint, "https://api-push.vivo.com.cn"},
+		{"apns.endpoint_production", p[push.APNs].(*APNs).EndpointProduction, "https://api.push.apple.com"},
+		{"apns.endpoint_development (set, slash trimmed)", p[push.APNs].(*APNs).EndpointDevelopment, "http://127.0.0.1:9/apns"},
+		{"fcm.endpoint", p[push.FCM].(*FCM).Endpoint, "https://fcm.googleapis.com"},
+		{"hms.endpoint", p[push.HMS].(*HMS).Endpoint, "https://push-api.cloud.huawei.com"},
+		{"hms.auth_endpoint", p[push.HMS].(*HMS).AuthEndpoint, "https://oauth-login.cloud.huawei.com/oauth2/v3/token"},
+		{"xiaomi.endpoint", p[push.Xiaomi].(*Xiaomi).Endpoint, "https://api.xmpush.xiaomi.com"},
+		{"oppo.endpoint (set, slash trimmed)", p[push.OPPO].(*OPPO).Endpoint, "https://api-intl.push.oppomobile.com"},
+		{"vivo.endpoint", p[push.Vivo].(*Vivo).Endpoint, "https://api-push.vivo.com.cn"},
 	} {
 		if tc.got != tc.want {
 			t.Errorf("%s = %q, want %q", tc.key, tc.got, tc.want)
 		}
 	}
-	if got := p.Vivo.ClassificationValue(); got != 0 {
+	if got := *p[push.Vivo].(*Vivo).Classification; got != 0 {
 		t.Errorf("vivo classification set to 0 became %d", got)
 	}
-	if got := c.Apps[1].Providers.Vivo.ClassificationValue(); got != 1 {
+	if got := *c.Apps[1].Providers[push.Vivo].(*Vivo).Classification; got != 1 {
 		t.Errorf("vivo classification default = %d, want 1", got)
-	}
-	if got := (&Vivo{}).ClassificationValue(); got != 1 {
-		t.Errorf("unset vivo classification = %d, want 1", got)
 	}
 }
 
 func TestLookups(t *testing.T) {
 	c := Default()
 	c.Apps = []App{
-		{ID: "a", APIKeys: []string{"key-a1", "key-a2"}, Providers: Providers{APNs: &APNs{}, Vivo: &Vivo{}}},
+		{ID: "a", APIKeys: []string{"key-a1", "key-a2"}, Providers: Providers{push.APNs: &APNs{}, push.Vivo: &Vivo{}}},
 		{ID: "b", APIKeys: []string{"key-b"}},
 	}
 	if got := c.App("b"); got == nil || got.ID != "b" {
@@ -128,11 +126,11 @@ func secretConfig() *Config {
 		APIKeys:           []string{"SECRET-api-key-1", "SECRET-api-key-2"},
 		ClientTokenSecret: "SECRET-token-secret-0123456789",
 		Providers: Providers{
-			APNs:   &APNs{CertFile: "/x.p12", CertPassword: "SECRET-cert-pw", BundleID: "b"},
-			HMS:    &HMS{ClientID: "1", ClientSecret: "SECRET-hms"},
-			Xiaomi: &Xiaomi{AppSecret: "SECRET-mi", PackageName: "p"},
-			OPPO:   &OPPO{AppKey: "k", MasterSecret: "SECRET-oppo"},
-			Vivo:   &Vivo{AppID: 1, AppKey: "k", AppSecret: "SECRET-vivo"},
+			push.APNs:   &APNs{CertFile: "/x.p12", CertPassword: "SECRET-cert-pw", BundleID: "b"},
+			push.HMS:    &HMS{OAuthBlock: vendorhttp.OAuthBlock{ClientID: "1", ClientSecret: "SECRET-hms"}},
+			push.Xiaomi: &Xiaomi{AppSecret: "SECRET-mi", PackageName: "p"},
+			push.OPPO:   &OPPO{AppKey: "k", MasterSecret: "SECRET-oppo"},
+			push.Vivo:   &Vivo{AppID: 1, AppKey: "k", AppSecret: "SECRET-vivo"},
 		},
 	}}
 	c.EnsureDefaults()
@@ -171,12 +169,12 @@ func TestCloneIsDeep(t *testing.T) {
 	r := c.clone()
 	r.Cluster.Join[0] = "changed"
 	r.Apps[0].APIKeys[0] = "changed"
-	r.Apps[0].Providers.APNs.BundleID = "changed"
-	*r.Apps[0].Providers.Vivo.Classification = 0
+	r.Apps[0].Providers[push.APNs].(*APNs).BundleID = "changed"
+	*r.Apps[0].Providers[push.Vivo].(*Vivo).Classification = 0
 	r.Apps[0].RateLimits["apns"] = RateLimit{}
 	*r.Apps[0].Resources["x"]["vivo"].Classification = 0
 	if c.Cluster.Join[0] == "changed" || c.Apps[0].APIKeys[0] == "changed" ||
-		c.Apps[0].Providers.APNs.BundleID == "changed" || *c.Apps[0].Providers.Vivo.Classification != 1 ||
+		c.Apps[0].Providers[push.APNs].(*APNs).BundleID == "changed" || *c.Apps[0].Providers[push.Vivo].(*Vivo).Classification != 1 ||
 		c.Apps[0].RateLimits["apns"].QPS != 1 || *c.Apps[0].Resources["x"]["vivo"].Classification != 1 {
 		t.Fatal("clone shares memory with the original")
 	}

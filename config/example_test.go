@@ -1,6 +1,7 @@
 package config
 
 import (
+	"github.com/pushd-im/pushd/push/vendors"
 	"os"
 	"reflect"
 	"regexp"
@@ -12,8 +13,8 @@ func TestExampleLoads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(c.Apps) != 1 || len(c.Apps[0].Providers.Configured()) != 6 {
-		t.Fatalf("example.yaml should show one app with all six providers, got %+v", c.Apps)
+	if len(c.Apps) != 1 || len(c.Apps[0].Providers.Configured()) != len(vendors.All()) {
+		t.Fatalf("example.yaml should show one app with every provider, got %+v", c.Apps)
 	}
 
 	// The settings it shows are the defaults.
@@ -25,25 +26,27 @@ func TestExampleLoads(t *testing.T) {
 	if !reflect.DeepEqual(&top, Default()) {
 		t.Errorf("example.yaml does not show the defaults:\n%s\nwant\n%s", top.String(), Default())
 	}
-	p := c.Apps[0].Providers
-	d := Providers{APNs: &APNs{}, FCM: &FCM{}, HMS: &HMS{}, Xiaomi: &Xiaomi{}, OPPO: &OPPO{}, Vivo: &Vivo{}}
-	d.ensureDefaults()
-	for _, tc := range []struct{ key, got, want string }{
-		{"apns.endpoint_production", p.APNs.EndpointProduction, d.APNs.EndpointProduction},
-		{"apns.endpoint_development", p.APNs.EndpointDevelopment, d.APNs.EndpointDevelopment},
-		{"fcm.endpoint", p.FCM.Endpoint, d.FCM.Endpoint},
-		{"hms.endpoint", p.HMS.Endpoint, d.HMS.Endpoint},
-		{"hms.auth_endpoint", p.HMS.AuthEndpoint, d.HMS.AuthEndpoint},
-		{"xiaomi.endpoint", p.Xiaomi.Endpoint, d.Xiaomi.Endpoint},
-		{"oppo.endpoint", p.OPPO.Endpoint, d.OPPO.Endpoint},
-		{"vivo.endpoint", p.Vivo.Endpoint, d.Vivo.Endpoint},
-	} {
-		if tc.got != tc.want {
-			t.Errorf("example.yaml %s = %q, the default is %q", tc.key, tc.got, tc.want)
+	// Each vendor block shows the defaults its vendor fills in.
+	for _, v := range vendors.All() {
+		got := c.Apps[0].Providers[v.Provider]
+		if got == nil {
+			t.Errorf("example.yaml shows no %s block", v.Provider)
+			continue
 		}
-	}
-	if got := p.Vivo.ClassificationValue(); got != d.Vivo.ClassificationValue() {
-		t.Errorf("example.yaml vivo.classification = %d, the default is %d", got, d.Vivo.ClassificationValue())
+		d := v.NewConfig()
+		d.SetDefaults()
+		var same func(dv, gv reflect.Value)
+		same = func(dv, gv reflect.Value) {
+			for i := 0; i < dv.NumField(); i++ {
+				switch f := dv.Type().Field(i); {
+				case f.Anonymous && f.Type.Kind() == reflect.Struct: // an ",inline" part of the block
+					same(dv.Field(i), gv.Field(i))
+				case !dv.Field(i).IsZero() && !reflect.DeepEqual(dv.Field(i).Interface(), gv.Field(i).Interface()):
+					t.Errorf("example.yaml %s.%s = %v, the default is %v", v.Provider, f.Name, gv.Field(i), dv.Field(i))
+				}
+			}
+		}
+		same(reflect.ValueOf(d).Elem(), reflect.ValueOf(got).Elem())
 	}
 }
 
@@ -56,12 +59,16 @@ func TestExampleListsEveryKey(t *testing.T) {
 	}
 	example := string(data)
 	seen := map[reflect.Type]bool{}
+	blocks := map[reflect.Type]bool{} // each vendor's config block, walked like config's own types
+	for _, v := range vendors.All() {
+		blocks[reflect.TypeOf(v.NewConfig()).Elem()] = true
+	}
 	var walk func(reflect.Type)
 	walk = func(typ reflect.Type) {
 		for typ.Kind() == reflect.Pointer || typ.Kind() == reflect.Slice || typ.Kind() == reflect.Map {
 			typ = typ.Elem()
 		}
-		if typ.Kind() != reflect.Struct || typ.PkgPath() != reflect.TypeFor[Config]().PkgPath() || seen[typ] {
+		if typ.Kind() != reflect.Struct || typ.PkgPath() != reflect.TypeFor[Config]().PkgPath() && !blocks[typ] || seen[typ] {
 			return
 		}
 		seen[typ] = true
@@ -75,8 +82,11 @@ func TestExampleListsEveryKey(t *testing.T) {
 		}
 	}
 	walk(reflect.TypeFor[Config]())
-	if len(seen) != 16 {
-		t.Errorf("walked %d struct types, want 16", len(seen))
+	for typ := range blocks {
+		walk(typ)
+	}
+	if want := 9 + len(blocks); len(seen) != want {
+		t.Errorf("walked %d struct types, want %d", len(seen), want)
 	}
 	for _, ev := range envVars() {
 		if !regexp.MustCompile(`\b` + ev.name + `\b`).MatchString(example) {

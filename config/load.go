@@ -223,32 +223,10 @@ func resolvePaths(c *Config, dir string) {
 		for j := range a.ClientTokenSecrets {
 			abs(&a.ClientTokenSecrets[j].SecretFile)
 		}
-		pr := &a.Providers
-		if p := pr.APNs; p != nil {
-			abs(&p.KeyFile)
-			abs(&p.CertFile)
-			abs(&p.CertPasswordFile)
-			abs(&p.CAFile)
-		}
-		if p := pr.FCM; p != nil {
-			abs(&p.ServiceAccountFile)
-			abs(&p.CAFile)
-		}
-		if p := pr.HMS; p != nil {
-			abs(&p.ClientSecretFile)
-			abs(&p.CAFile)
-		}
-		if p := pr.Xiaomi; p != nil {
-			abs(&p.AppSecretFile)
-			abs(&p.CAFile)
-		}
-		if p := pr.OPPO; p != nil {
-			abs(&p.MasterSecretFile)
-			abs(&p.CAFile)
-		}
-		if p := pr.Vivo; p != nil {
-			abs(&p.AppSecretFile)
-			abs(&p.CAFile)
+		for _, block := range a.Providers {
+			for _, f := range block.Files() {
+				abs(f)
+			}
 		}
 	}
 }

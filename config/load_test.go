@@ -2,6 +2,8 @@ package config
 
 import (
 	"errors"
+	"github.com/pushd-im/pushd/push"
+	"github.com/pushd-im/pushd/push/vendors/vendorhttp"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -205,16 +207,16 @@ func fullConfig() *Config {
 			APIKeys:           []string{"chat-key-aaaaaaaaaaaa", "chat-key-bbbbbbbbbbbb"},
 			ClientTokenSecret: "chat-secret-0123456789",
 			Providers: Providers{
-				APNs: &APNs{TeamID: "TEAM123456", KeyID: "KEY1234567", KeyFile: "/keys/AuthKey.p8", BundleID: "com.example.chat",
+				push.APNs: &APNs{TeamID: "TEAM123456", KeyID: "KEY1234567", KeyFile: "/keys/AuthKey.p8", BundleID: "com.example.chat",
 					EndpointProduction: "http://127.0.0.1:1/apns-prod", EndpointDevelopment: "http://127.0.0.1:1/apns-dev", CAFile: "/keys/ca.pem"},
-				FCM: &FCM{ServiceAccountFile: "/keys/sa.json", ProjectID: "chat-prod", Endpoint: "http://127.0.0.1:1/fcm", CAFile: "/keys/ca.pem"},
-				HMS: &HMS{ClientID: "1234", ClientSecret: "hms-secret", Endpoint: "http://127.0.0.1:1/hms",
-					AuthEndpoint: "http://127.0.0.1:1/hms/oauth2/v3/token", Category: "IM", CAFile: "/keys/ca.pem"},
-				Xiaomi: &Xiaomi{AppSecret: "mi-secret", PackageName: "com.example.chat", Endpoint: "http://127.0.0.1:1/xiaomi",
+				push.FCM: &FCM{ServiceAccountFile: "/keys/sa.json", ProjectID: "chat-prod", Endpoint: "http://127.0.0.1:1/fcm", CAFile: "/keys/ca.pem"},
+				push.HMS: &HMS{OAuthBlock: vendorhttp.OAuthBlock{ClientID: "1234", ClientSecret: "hms-secret", Endpoint: "http://127.0.0.1:1/hms",
+					AuthEndpoint: "http://127.0.0.1:1/hms/oauth2/v3/token", Category: "IM", CAFile: "/keys/ca.pem"}},
+				push.Xiaomi: &Xiaomi{AppSecret: "mi-secret", PackageName: "com.example.chat", Endpoint: "http://127.0.0.1:1/xiaomi",
 					ChannelID: "pre54", CAFile: "/keys/ca.pem"},
-				OPPO: &OPPO{AppKey: "oppo-key", MasterSecret: "oppo-secret", Endpoint: "http://127.0.0.1:1/oppo",
+				push.OPPO: &OPPO{AppKey: "oppo-key", MasterSecret: "oppo-secret", Endpoint: "http://127.0.0.1:1/oppo",
 					ChannelID: "im", Category: "IM", CAFile: "/keys/ca.pem"},
-				Vivo: &Vivo{AppID: 42, AppKey: "vivo-key", AppSecret: "vivo-secret", Endpoint: "http://127.0.0.1:1/vivo",
+				push.Vivo: &Vivo{AppID: 42, AppKey: "vivo-key", AppSecret: "vivo-secret", Endpoint: "http://127.0.0.1:1/vivo",
 					Classification: &zero, Category: "IM", CAFile: "/keys/ca.pem"},
 			},
 			RateLimits: map[string]RateLimit{"vivo": {QPS: 2.5, DailyQuota: 1000}},
@@ -323,7 +325,7 @@ func TestLoadDecodeProblems(t *testing.T) {
 			"apps[0].providers.apns.team_idd", 8, "did you mean team_id?"},
 		{"unknown key in flow mapping", minimalApp + "    rate_limits:\n      vivo: {qps: 1, daly_quota: 2}\n",
 			"apps[0].rate_limits.vivo.daly_quota", 7, "did you mean daily_quota?"},
-		{"unknown provider block", minimalApp + "    providers:\n      honor: {}\n", "apps[0].providers.honor", 7, "unknown key"},
+		{"unknown provider block", minimalApp + "    providers:\n      meizu: {}\n", "apps[0].providers.meizu", 7, "unknown provider"},
 		{"duration as a number", "ack_timeout: 5\n", "ack_timeout", 1, `want a duration such as "5s"`},
 		{"duration garbage", "heartbeat_timeout: soon\n", "heartbeat_timeout", 1, "got soon"},
 		{"duration as a list", "offline_retention: [1h]\n", "offline_retention", 1, "got a list"},
@@ -557,14 +559,14 @@ apps:
 	for _, tc := range []struct{ key, got, want string }{
 		{"client_token_secret", a.ClientTokenSecret, "token-secret-from-file-0123"},
 		{"api_keys", strings.Join(a.APIKeys, ","), "inline-key-0000000000,file-key-1111111111,file-key-2222222222"},
-		{"apns.cert_password", p.APNs.CertPassword, "p12-password"},
-		{"hms.client_secret", p.HMS.ClientSecret, "hms-secret"},
-		{"xiaomi.app_secret", p.Xiaomi.AppSecret, "mi-secret"},
-		{"oppo.master_secret", p.OPPO.MasterSecret, "oppo-secret"},
-		{"vivo.app_secret", p.Vivo.AppSecret, "vivo-secret"},
+		{"apns.cert_password", p[push.APNs].(*APNs).CertPassword, "p12-password"},
+		{"hms.client_secret", p[push.HMS].(*HMS).ClientSecret, "hms-secret"},
+		{"xiaomi.app_secret", p[push.Xiaomi].(*Xiaomi).AppSecret, "mi-secret"},
+		{"oppo.master_secret", p[push.OPPO].(*OPPO).MasterSecret, "oppo-secret"},
+		{"vivo.app_secret", p[push.Vivo].(*Vivo).AppSecret, "vivo-secret"},
 		// Relative paths are relative to the config file's directory.
-		{"apns.cert_file", p.APNs.CertFile, filepath.Join(dir, "secrets/apns.p12")},
-		{"fcm.service_account_file", p.FCM.ServiceAccountFile, filepath.Join(dir, "conf/sa.json")},
+		{"apns.cert_file", p[push.APNs].(*APNs).CertFile, filepath.Join(dir, "secrets/apns.p12")},
+		{"fcm.service_account_file", p[push.FCM].(*FCM).ServiceAccountFile, filepath.Join(dir, "conf/sa.json")},
 	} {
 		if tc.got != tc.want {
 			t.Errorf("%s = %q, want %q", tc.key, tc.got, tc.want)

@@ -4,8 +4,11 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"reflect"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/pushd-im/pushd/push"
 )
 
 // redactedSecret replaces every secret in Redacted's copy. Secrets are hidden
@@ -50,21 +53,10 @@ func (a *App) secrets() []secretField {
 		ts := &a.ClientTokenSecrets[i]
 		out = append(out, secretField{fmt.Sprintf("client_token_secrets[%d].secret", i), &ts.Secret, ts.SecretFile})
 	}
-	p := &a.Providers
-	if x := p.APNs; x != nil {
-		out = append(out, secretField{"providers.apns.cert_password", &x.CertPassword, x.CertPasswordFile})
-	}
-	if x := p.HMS; x != nil {
-		out = append(out, secretField{"providers.hms.client_secret", &x.ClientSecret, x.ClientSecretFile})
-	}
-	if x := p.Xiaomi; x != nil {
-		out = append(out, secretField{"providers.xiaomi.app_secret", &x.AppSecret, x.AppSecretFile})
-	}
-	if x := p.OPPO; x != nil {
-		out = append(out, secretField{"providers.oppo.master_secret", &x.MasterSecret, x.MasterSecretFile})
-	}
-	if x := p.Vivo; x != nil {
-		out = append(out, secretField{"providers.vivo.app_secret", &x.AppSecret, x.AppSecretFile})
+	for _, pr := range a.Providers.Configured() {
+		for _, sec := range a.Providers[pr].Secrets() {
+			out = append(out, secretField{"providers." + string(pr) + "." + sec.Key, sec.Value, sec.File})
+		}
 	}
 	return out
 }
@@ -104,16 +96,11 @@ func (a *App) clone() App {
 	r.APIKeys = cloneSlice(a.APIKeys)
 	r.ClientTokenSecrets = cloneSlice(a.ClientTokenSecrets)
 	r.ClientPushConfig, r.ClientCalls = clonePtr(a.ClientPushConfig), clonePtr(a.ClientCalls)
-	r.Providers = Providers{
-		APNs:   clonePtr(a.Providers.APNs),
-		FCM:    clonePtr(a.Providers.FCM),
-		HMS:    clonePtr(a.Providers.HMS),
-		Xiaomi: clonePtr(a.Providers.Xiaomi),
-		OPPO:   clonePtr(a.Providers.OPPO),
-		Vivo:   clonePtr(a.Providers.Vivo),
-	}
-	if v := r.Providers.Vivo; v != nil {
-		v.Classification = clonePtr(v.Classification)
+	if a.Providers != nil {
+		r.Providers = make(Providers, len(a.Providers))
+		for pr, block := range a.Providers {
+			r.Providers[pr] = cloneBlock(block)
+		}
 	}
 	r.RateLimits = maps.Clone(a.RateLimits)
 	if a.Resources != nil {
@@ -147,4 +134,20 @@ func clonePtr[T any](p *T) *T {
 	}
 	v := *p
 	return &v
+}
+
+// cloneBlock copies a vendor's config block (a pointer to a struct), its
+// pointer fields included, so that the copy shares nothing with b.
+func cloneBlock(b push.VendorConfig) push.VendorConfig {
+	src := reflect.ValueOf(b).Elem()
+	dst := reflect.New(src.Type())
+	dst.Elem().Set(src)
+	for i := 0; i < src.NumField(); i++ {
+		if f := dst.Elem().Field(i); f.Kind() == reflect.Pointer && !f.IsNil() {
+			c := reflect.New(f.Type().Elem())
+			c.Elem().Set(f.Elem())
+			f.Set(c)
+		}
+	}
+	return dst.Interface().(push.VendorConfig)
 }

@@ -9,6 +9,9 @@ import (
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/pushd-im/pushd/push"
+	"github.com/pushd-im/pushd/push/vendors"
 )
 
 // checker walks a YAML document's node tree against the Go type it decodes
@@ -48,6 +51,10 @@ func (ck *checker) value(path string, n *yaml.Node, t reflect.Type) {
 	}
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
+	}
+	if t == providersType {
+		ck.providers(path, line, n)
+		return
 	}
 	if reflect.PointerTo(t).Implements(unmarshalerType) || reflect.PointerTo(t).Implements(textUnmarshalerType) {
 		ck.leaf(path, line, n, t)
@@ -114,6 +121,44 @@ func (ck *checker) leaf(path string, line int, n *yaml.Node, t reflect.Type) {
 		ck.wrongType(path, line, n, t)
 	}
 	// Any other error is the document's; decoding the whole file reports it.
+}
+
+var providersType = reflect.TypeFor[Providers]()
+
+// providers checks an app's providers mapping: each key must name a vendor of
+// the registry, and its block is checked against that vendor's config type.
+func (ck *checker) providers(path string, line int, n *yaml.Node) {
+	if n.Kind != yaml.MappingNode {
+		ck.wrongType(path, line, n, providersType)
+		return
+	}
+	if ck.duplicates(path, n) {
+		return
+	}
+	names := vendors.Providers()
+	want := make([]string, len(names))
+	for i, p := range names {
+		want[i] = string(p)
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		name, ok := ck.keyName(path, k)
+		if !ok {
+			continue
+		}
+		p := joinKey(path, name)
+		ck.line(p, k.Line)
+		vendor, ok := vendors.Lookup(push.Provider(name))
+		if !ok {
+			msg := "unknown provider; want one of " + strings.Join(want, ", ")
+			if s := closest(name, want); s != "" {
+				msg += "; did you mean " + s + "?"
+			}
+			ck.ps = append(ck.ps, Problem{Key: p, Line: k.Line, Message: msg})
+			continue
+		}
+		ck.value(p, v, reflect.TypeOf(vendor.NewConfig()))
+	}
 }
 
 // mapping checks the keys and values of mapping n, found at path, against the

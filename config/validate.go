@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"math"
 	"net"
-	"net/url"
 	"sort"
 	"strconv"
 	"strings"
 	"unicode"
 
 	"github.com/pushd-im/pushd/push"
+	"github.com/pushd-im/pushd/push/vendors"
 )
 
 // ErrInvalid is wrapped by every error that reports a bad configuration: a
@@ -352,7 +352,7 @@ func (a *App) validate(ps *problems, p string, keys map[string]string) {
 	for _, name := range sortedKeys(a.RateLimits) {
 		rl := a.RateLimits[name]
 		rp := p + ".rate_limits." + name
-		if !push.Provider(name).Valid() {
+		if _, ok := vendors.Lookup(push.Provider(name)); !ok {
 			ps.add(rp, "unknown provider %q; want one of %s", name, providerList())
 		}
 		if !(rl.QPS >= 0) || math.IsInf(rl.QPS, 0) {
@@ -371,7 +371,7 @@ func (a *App) validate(ps *problems, p string, keys map[string]string) {
 		for _, name := range sortedKeys(byProvider) {
 			r := byProvider[name]
 			pp := rp + "." + name
-			if !push.Provider(name).Valid() {
+			if _, ok := vendors.Lookup(push.Provider(name)); !ok {
 				ps.add(pp, "unknown provider %q; want one of %s", name, providerList())
 			}
 			switch r.PushType {
@@ -384,87 +384,17 @@ func (a *App) validate(ps *problems, p string, keys map[string]string) {
 	}
 }
 
-func (pr *Providers) validate(ps *problems, p string) {
-	if a := pr.APNs; a != nil {
-		ap := p + ".apns"
-		token := a.TeamID != "" || a.KeyID != "" || a.KeyFile != ""
-		cert := a.CertFile != ""
-		switch {
-		case !token && !cert:
-			ps.add(ap, "set team_id, key_id and key_file (token auth) or cert_file (certificate auth)")
-		case token && cert:
-			ps.add(ap, "set team_id, key_id and key_file (token auth) or cert_file (certificate auth), not both")
-		case token:
-			requireTogether(ps, ap, []string{"team_id", "key_id", "key_file"}, []string{a.TeamID, a.KeyID, a.KeyFile})
-		}
-		if !cert && a.CertPassword != "" {
-			ps.add(ap+".cert_password", "is only used with cert_file")
-		}
-		require(ps, ap+".bundle_id", a.BundleID)
-		checkEndpoint(ps, ap+".endpoint_production", a.EndpointProduction)
-		checkEndpoint(ps, ap+".endpoint_development", a.EndpointDevelopment)
-	}
-	if f := pr.FCM; f != nil {
-		fp := p + ".fcm"
-		require(ps, fp+".service_account_file", f.ServiceAccountFile)
-		checkEndpoint(ps, fp+".endpoint", f.Endpoint)
-	}
-	if h := pr.HMS; h != nil {
-		hp := p + ".hms"
-		require(ps, hp+".client_id", h.ClientID)
-		requireSecret(ps, hp+".client_secret", h.ClientSecret)
-		checkEndpoint(ps, hp+".endpoint", h.Endpoint)
-		checkEndpoint(ps, hp+".auth_endpoint", h.AuthEndpoint)
-	}
-	if x := pr.Xiaomi; x != nil {
-		xp := p + ".xiaomi"
-		requireSecret(ps, xp+".app_secret", x.AppSecret)
-		require(ps, xp+".package_name", x.PackageName)
-		checkEndpoint(ps, xp+".endpoint", x.Endpoint)
-	}
-	if o := pr.OPPO; o != nil {
-		op := p + ".oppo"
-		require(ps, op+".app_key", o.AppKey)
-		requireSecret(ps, op+".master_secret", o.MasterSecret)
-		checkEndpoint(ps, op+".endpoint", o.Endpoint)
-	}
-	if v := pr.Vivo; v != nil {
-		vp := p + ".vivo"
-		if v.AppID <= 0 {
-			ps.add(vp+".app_id", "required: vivo's numeric app id, more than 0")
-		}
-		require(ps, vp+".app_key", v.AppKey)
-		requireSecret(ps, vp+".app_secret", v.AppSecret)
-		checkEndpoint(ps, vp+".endpoint", v.Endpoint)
-		checkClassification(ps, vp+".classification", v.Classification)
-	}
-}
-
-func require(ps *problems, key, v string) {
-	if v == "" {
-		ps.add(key, "required")
-	}
-}
-
-func requireSecret(ps *problems, key, v string) {
-	if v == "" {
-		ps.add(key, "required (or %s_file)", key[strings.LastIndexByte(key, '.')+1:])
-	}
-}
-
-// requireTogether reports each missing one of a group of keys that only work together.
-func requireTogether(ps *problems, prefix string, keys, values []string) {
-	for i, v := range values {
-		if v != "" {
-			continue
-		}
-		var others []string
-		for j, k := range keys {
-			if j != i {
-				others = append(others, k)
+func (pr Providers) validate(ps *problems, p string) {
+	for _, name := range pr.Configured() {
+		bp := p + "." + string(name)
+		pr[name].Validate(func(key, format string, args ...any) {
+			if key != "" {
+				key = bp + "." + key
+			} else {
+				key = bp
 			}
-		}
-		ps.add(prefix+"."+keys[i], "required with %s", strings.Join(others, " and "))
+			ps.add(key, format, args...)
+		})
 	}
 }
 
@@ -512,13 +442,6 @@ func checkDistinct(ps *problems, keys, values []string) {
 	}
 }
 
-func checkEndpoint(ps *problems, key, v string) {
-	u, err := url.Parse(v)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		ps.add(key, "want an absolute http or https URL, got %q", v)
-	}
-}
-
 // validAppID reports whether id is 1 to 64 bytes of A-Z a-z 0-9 _ - . @ :.
 func validAppID(id string) bool {
 	if id == "" || len(id) > maxAppIDLen {
@@ -540,9 +463,9 @@ func isSpaceOrControl(r rune) bool {
 }
 
 func providerList() string {
-	names := make([]string, len(push.Providers))
-	for i, p := range push.Providers {
-		names[i] = string(p)
+	var names []string
+	for _, p := range vendors.Providers() {
+		names = append(names, string(p))
 	}
 	return strings.Join(names, ", ")
 }

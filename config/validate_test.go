@@ -2,6 +2,8 @@ package config
 
 import (
 	"errors"
+	"github.com/pushd-im/pushd/push"
+	"github.com/pushd-im/pushd/push/vendors/vendorhttp"
 	"math"
 	"strings"
 	"testing"
@@ -15,12 +17,12 @@ func validConfig() *Config {
 		APIKeys:           []string{"key-one-0123456789"},
 		ClientTokenSecret: "0123456789abcdef",
 		Providers: Providers{
-			APNs:   &APNs{TeamID: "T", KeyID: "K", KeyFile: "/k.p8", BundleID: "com.example"},
-			FCM:    &FCM{ServiceAccountFile: "/sa.json"},
-			HMS:    &HMS{ClientID: "1", ClientSecret: "s"},
-			Xiaomi: &Xiaomi{AppSecret: "s", PackageName: "p"},
-			OPPO:   &OPPO{AppKey: "k", MasterSecret: "s"},
-			Vivo:   &Vivo{AppID: 1, AppKey: "k", AppSecret: "s"},
+			push.APNs:   &APNs{TeamID: "T", KeyID: "K", KeyFile: "/k.p8", BundleID: "com.example"},
+			push.FCM:    &FCM{ServiceAccountFile: "/sa.json"},
+			push.HMS:    &HMS{OAuthBlock: vendorhttp.OAuthBlock{ClientID: "1", ClientSecret: "s"}},
+			push.Xiaomi: &Xiaomi{AppSecret: "s", PackageName: "p"},
+			push.OPPO:   &OPPO{AppKey: "k", MasterSecret: "s"},
+			push.Vivo:   &Vivo{AppID: 1, AppKey: "k", AppSecret: "s"},
 		},
 		RateLimits: map[string]RateLimit{"apns": {QPS: 10, DailyQuota: 5}, "vivo": {}},
 		Resources:  map[string]map[string]Resource{"call": {"fcm": {PushType: "passthrough"}, "apns": {PushType: "notification"}}},
@@ -38,8 +40,8 @@ func TestValidConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := validConfig()
-	c.Apps[0].Providers.APNs = &APNs{CertFile: "/c.p12", CertPassword: "pw", BundleID: "b"}
-	c.Apps[0].Providers.ensureDefaults()
+	c.Apps[0].Providers[push.APNs] = &APNs{CertFile: "/c.p12", CertPassword: "pw", BundleID: "b"}
+	c.EnsureDefaults()
 	c.Listen, c.Cluster.Bind, c.Cluster.Remote = ":0", ":0", ":0" // port 0 three times is fine
 	c.Cluster.Join = []string{"[::1]:7946", "node-2.example:7946"}
 	c.Cluster.GossipKeyFile = "/gossip.key"
@@ -132,39 +134,39 @@ func TestValidateProblems(t *testing.T) {
 		{"no token secret", func(c *Config) { c.Apps[1].ClientTokenSecret = "" }, "apps[1].client_token_secret", "required (or client_token_secret_file, or client_token_secrets)"},
 		{"short token secret", func(c *Config) { c.Apps[1].ClientTokenSecret = "0123456789abcde" }, "apps[1].client_token_secret", "at least 16 bytes, got 15"},
 		{"apns no auth", func(c *Config) {
-			c.Apps[0].Providers.APNs.TeamID, c.Apps[0].Providers.APNs.KeyID, c.Apps[0].Providers.APNs.KeyFile = "", "", ""
+			c.Apps[0].Providers[push.APNs].(*APNs).TeamID, c.Apps[0].Providers[push.APNs].(*APNs).KeyID, c.Apps[0].Providers[push.APNs].(*APNs).KeyFile = "", "", ""
 		},
 			"apps[0].providers.apns", "set team_id, key_id and key_file (token auth) or cert_file"},
-		{"apns both auths", func(c *Config) { c.Apps[0].Providers.APNs.CertFile = "/c.p12" }, "apps[0].providers.apns", "not both"},
-		{"apns key_file missing", func(c *Config) { c.Apps[0].Providers.APNs.KeyFile = "" },
+		{"apns both auths", func(c *Config) { c.Apps[0].Providers[push.APNs].(*APNs).CertFile = "/c.p12" }, "apps[0].providers.apns", "not both"},
+		{"apns key_file missing", func(c *Config) { c.Apps[0].Providers[push.APNs].(*APNs).KeyFile = "" },
 			"apps[0].providers.apns.key_file", "required with team_id and key_id"},
-		{"apns team_id missing", func(c *Config) { c.Apps[0].Providers.APNs.TeamID = "" },
+		{"apns team_id missing", func(c *Config) { c.Apps[0].Providers[push.APNs].(*APNs).TeamID = "" },
 			"apps[0].providers.apns.team_id", "required with key_id and key_file"},
-		{"apns cert password without cert", func(c *Config) { c.Apps[0].Providers.APNs.CertPassword = "pw" },
+		{"apns cert password without cert", func(c *Config) { c.Apps[0].Providers[push.APNs].(*APNs).CertPassword = "pw" },
 			"apps[0].providers.apns.cert_password", "only used with cert_file"},
-		{"apns bundle", func(c *Config) { c.Apps[0].Providers.APNs.BundleID = "" }, "apps[0].providers.apns.bundle_id", "required"},
-		{"apns endpoint relative", func(c *Config) { c.Apps[0].Providers.APNs.EndpointProduction = "api.push.apple.com" },
+		{"apns bundle", func(c *Config) { c.Apps[0].Providers[push.APNs].(*APNs).BundleID = "" }, "apps[0].providers.apns.bundle_id", "required"},
+		{"apns endpoint relative", func(c *Config) { c.Apps[0].Providers[push.APNs].(*APNs).EndpointProduction = "api.push.apple.com" },
 			"apps[0].providers.apns.endpoint_production", "want an absolute http or https URL"},
-		{"apns dev endpoint scheme", func(c *Config) { c.Apps[0].Providers.APNs.EndpointDevelopment = "h2://x" },
+		{"apns dev endpoint scheme", func(c *Config) { c.Apps[0].Providers[push.APNs].(*APNs).EndpointDevelopment = "h2://x" },
 			"apps[0].providers.apns.endpoint_development", `got "h2://x"`},
-		{"fcm account", func(c *Config) { c.Apps[0].Providers.FCM.ServiceAccountFile = "" }, "apps[0].providers.fcm.service_account_file", "required"},
-		{"fcm endpoint", func(c *Config) { c.Apps[0].Providers.FCM.Endpoint = "https://" }, "apps[0].providers.fcm.endpoint", "absolute"},
-		{"hms client_id", func(c *Config) { c.Apps[0].Providers.HMS.ClientID = "" }, "apps[0].providers.hms.client_id", "required"},
-		{"hms client_secret", func(c *Config) { c.Apps[0].Providers.HMS.ClientSecret = "" }, "apps[0].providers.hms.client_secret", "required (or client_secret_file)"},
-		{"hms auth endpoint", func(c *Config) { c.Apps[0].Providers.HMS.AuthEndpoint = "/oauth2" }, "apps[0].providers.hms.auth_endpoint", "absolute"},
-		{"hms endpoint", func(c *Config) { c.Apps[0].Providers.HMS.Endpoint = "::" }, "apps[0].providers.hms.endpoint", "absolute"},
-		{"xiaomi secret", func(c *Config) { c.Apps[0].Providers.Xiaomi.AppSecret = "" }, "apps[0].providers.xiaomi.app_secret", "required (or app_secret_file)"},
-		{"xiaomi package", func(c *Config) { c.Apps[0].Providers.Xiaomi.PackageName = "" }, "apps[0].providers.xiaomi.package_name", "required"},
-		{"xiaomi endpoint", func(c *Config) { c.Apps[0].Providers.Xiaomi.Endpoint = "" }, "apps[0].providers.xiaomi.endpoint", "absolute"},
-		{"oppo key", func(c *Config) { c.Apps[0].Providers.OPPO.AppKey = "" }, "apps[0].providers.oppo.app_key", "required"},
-		{"oppo secret", func(c *Config) { c.Apps[0].Providers.OPPO.MasterSecret = "" }, "apps[0].providers.oppo.master_secret", "required (or master_secret_file)"},
-		{"oppo endpoint", func(c *Config) { c.Apps[0].Providers.OPPO.Endpoint = "file:///x" }, "apps[0].providers.oppo.endpoint", "absolute"},
-		{"vivo app_id", func(c *Config) { c.Apps[0].Providers.Vivo.AppID = 0 }, "apps[0].providers.vivo.app_id", "required"},
-		{"vivo app_key", func(c *Config) { c.Apps[0].Providers.Vivo.AppKey = "" }, "apps[0].providers.vivo.app_key", "required"},
-		{"vivo app_secret", func(c *Config) { c.Apps[0].Providers.Vivo.AppSecret = "" }, "apps[0].providers.vivo.app_secret", "required (or app_secret_file)"},
-		{"vivo classification", func(c *Config) { c.Apps[0].Providers.Vivo.Classification = &nine }, "apps[0].providers.vivo.classification", "must be 0 (operations) or 1 (system), got 9"},
-		{"vivo endpoint", func(c *Config) { c.Apps[0].Providers.Vivo.Endpoint = "vivo" }, "apps[0].providers.vivo.endpoint", "absolute"},
-		{"rate limit provider", func(c *Config) { c.Apps[0].RateLimits["honor"] = RateLimit{} }, "apps[0].rate_limits.honor", `unknown provider "honor"`},
+		{"fcm account", func(c *Config) { c.Apps[0].Providers[push.FCM].(*FCM).ServiceAccountFile = "" }, "apps[0].providers.fcm.service_account_file", "required"},
+		{"fcm endpoint", func(c *Config) { c.Apps[0].Providers[push.FCM].(*FCM).Endpoint = "https://" }, "apps[0].providers.fcm.endpoint", "absolute"},
+		{"hms client_id", func(c *Config) { c.Apps[0].Providers[push.HMS].(*HMS).ClientID = "" }, "apps[0].providers.hms.client_id", "required"},
+		{"hms client_secret", func(c *Config) { c.Apps[0].Providers[push.HMS].(*HMS).ClientSecret = "" }, "apps[0].providers.hms.client_secret", "required (or client_secret_file)"},
+		{"hms auth endpoint", func(c *Config) { c.Apps[0].Providers[push.HMS].(*HMS).AuthEndpoint = "/oauth2" }, "apps[0].providers.hms.auth_endpoint", "absolute"},
+		{"hms endpoint", func(c *Config) { c.Apps[0].Providers[push.HMS].(*HMS).Endpoint = "::" }, "apps[0].providers.hms.endpoint", "absolute"},
+		{"xiaomi secret", func(c *Config) { c.Apps[0].Providers[push.Xiaomi].(*Xiaomi).AppSecret = "" }, "apps[0].providers.xiaomi.app_secret", "required (or app_secret_file)"},
+		{"xiaomi package", func(c *Config) { c.Apps[0].Providers[push.Xiaomi].(*Xiaomi).PackageName = "" }, "apps[0].providers.xiaomi.package_name", "required"},
+		{"xiaomi endpoint", func(c *Config) { c.Apps[0].Providers[push.Xiaomi].(*Xiaomi).Endpoint = "" }, "apps[0].providers.xiaomi.endpoint", "absolute"},
+		{"oppo key", func(c *Config) { c.Apps[0].Providers[push.OPPO].(*OPPO).AppKey = "" }, "apps[0].providers.oppo.app_key", "required"},
+		{"oppo secret", func(c *Config) { c.Apps[0].Providers[push.OPPO].(*OPPO).MasterSecret = "" }, "apps[0].providers.oppo.master_secret", "required (or master_secret_file)"},
+		{"oppo endpoint", func(c *Config) { c.Apps[0].Providers[push.OPPO].(*OPPO).Endpoint = "file:///x" }, "apps[0].providers.oppo.endpoint", "absolute"},
+		{"vivo app_id", func(c *Config) { c.Apps[0].Providers[push.Vivo].(*Vivo).AppID = 0 }, "apps[0].providers.vivo.app_id", "required"},
+		{"vivo app_key", func(c *Config) { c.Apps[0].Providers[push.Vivo].(*Vivo).AppKey = "" }, "apps[0].providers.vivo.app_key", "required"},
+		{"vivo app_secret", func(c *Config) { c.Apps[0].Providers[push.Vivo].(*Vivo).AppSecret = "" }, "apps[0].providers.vivo.app_secret", "required (or app_secret_file)"},
+		{"vivo classification", func(c *Config) { c.Apps[0].Providers[push.Vivo].(*Vivo).Classification = &nine }, "apps[0].providers.vivo.classification", "must be 0 (operations) or 1 (system), got 9"},
+		{"vivo endpoint", func(c *Config) { c.Apps[0].Providers[push.Vivo].(*Vivo).Endpoint = "vivo" }, "apps[0].providers.vivo.endpoint", "absolute"},
+		{"rate limit provider", func(c *Config) { c.Apps[0].RateLimits["meizu"] = RateLimit{} }, "apps[0].rate_limits.meizu", `unknown provider "meizu"`},
 		{"rate limit qps", func(c *Config) { c.Apps[0].RateLimits["apns"] = RateLimit{QPS: -0.5} }, "apps[0].rate_limits.apns.qps", "must be 0 (unlimited) or more"},
 		{"rate limit qps NaN", func(c *Config) { c.Apps[0].RateLimits["apns"] = RateLimit{QPS: math.NaN()} }, "apps[0].rate_limits.apns.qps", "got NaN"},
 		{"rate limit qps Inf", func(c *Config) { c.Apps[0].RateLimits["apns"] = RateLimit{QPS: math.Inf(1)} }, "apps[0].rate_limits.apns.qps", "got +Inf"},
@@ -192,7 +194,7 @@ func TestValidateProblems(t *testing.T) {
 }
 
 func TestValidateZeroConfigListsEverything(t *testing.T) {
-	c := &Config{Apps: []App{{Providers: Providers{APNs: &APNs{}, Vivo: &Vivo{}}}}}
+	c := &Config{Apps: []App{{Providers: Providers{push.APNs: &APNs{}, push.Vivo: &Vivo{}}}}}
 	err := c.Validate()
 	if !errors.Is(err, ErrInvalid) {
 		t.Fatalf("err = %v", err)

@@ -17,9 +17,9 @@ import (
 	"github.com/pushd-im/pushd/actors"
 	"github.com/pushd-im/pushd/cluster"
 	"github.com/pushd-im/pushd/config"
+	"github.com/pushd-im/pushd/push/vendorsim"
 	"github.com/pushd-im/pushd/storage"
 	"github.com/pushd-im/pushd/transport/api"
-	"github.com/pushd-im/pushd/transport/vendorsim"
 )
 
 // sweepEvery is how often retention removes old messages and idempotency records.

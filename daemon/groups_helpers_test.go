@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/pushd-im/pushd/push"
-	"github.com/pushd-im/pushd/transport/vendorsim"
+	"github.com/pushd-im/pushd/push/vendorsim"
 )
 
 // Helpers for the group and call tests. Everything here that may run on a

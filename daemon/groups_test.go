@@ -16,8 +16,8 @@ import (
 	"github.com/pushd-im/pushd/config"
 	"github.com/pushd-im/pushd/daemon"
 	"github.com/pushd-im/pushd/push"
+	"github.com/pushd-im/pushd/push/vendorsim"
 	"github.com/pushd-im/pushd/storage"
-	"github.com/pushd-im/pushd/transport/vendorsim"
 	"github.com/pushd-im/pushd/wire"
 )
 

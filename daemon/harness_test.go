@@ -20,8 +20,8 @@ import (
 	"github.com/pushd-im/pushd/daemon"
 	"github.com/pushd-im/pushd/internal/testwait"
 	"github.com/pushd-im/pushd/push"
+	"github.com/pushd-im/pushd/push/vendorsim"
 	"github.com/pushd-im/pushd/transport/api"
-	"github.com/pushd-im/pushd/transport/vendorsim"
 	"github.com/pushd-im/pushd/wire"
 )
 

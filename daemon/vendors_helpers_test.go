@@ -13,7 +13,7 @@ import (
 	"github.com/pushd-im/pushd/config"
 	"github.com/pushd-im/pushd/daemon"
 	"github.com/pushd-im/pushd/push"
-	"github.com/pushd-im/pushd/transport/vendorsim"
+	"github.com/pushd-im/pushd/push/vendorsim"
 )
 
 // Helpers for the Android vendor tests (vendors_test.go). Names carry a "vnd"
@@ -156,9 +156,6 @@ func vndSummary(rs []vendorsim.Record) string {
 // header (vivo) or the static key (Xiaomi).
 func vndAccessToken(r vendorsim.Record) string {
 	switch r.Provider {
-	case push.HMS, push.FCM, push.APNs:
-		_, cred, _ := strings.Cut(r.Headers["authorization"], " ") // "Bearer x" / "bearer x"
-		return cred
 	case push.Xiaomi:
 		return strings.TrimPrefix(r.Headers["authorization"], "key=")
 	case push.OPPO:
@@ -167,7 +164,9 @@ func vndAccessToken(r vendorsim.Record) string {
 	case push.Vivo:
 		return r.Headers["authtoken"]
 	}
-	return ""
+	// The others (APNs, FCM, Huawei, Honor) send "Bearer x" / "bearer x".
+	_, cred, _ := strings.Cut(r.Headers["authorization"], " ")
+	return cred
 }
 
 // vndForm parses a form-encoded record body (Xiaomi, OPPO).

@@ -17,7 +17,8 @@ import (
 
 	"github.com/pushd-im/pushd/config"
 	"github.com/pushd-im/pushd/push"
-	"github.com/pushd-im/pushd/transport/vendorsim"
+	"github.com/pushd-im/pushd/push/vendors"
+	"github.com/pushd-im/pushd/push/vendorsim"
 )
 
 // End-to-end tests of the four Android vendors (Huawei, Xiaomi, OPPO, vivo)
@@ -646,10 +647,10 @@ func TestVendorsVendorDailyQuotaHoldsUntilNextDay(t *testing.T) {
 	h := startVendorDaemon(t, vndPromo)
 	h.vndToNoon()
 	sim := h.sim()
-	sim.SetHMSDailyQuota(2)
-	sim.SetXiaomiDailyQuota(2)
-	sim.SetOPPODailyQuota(2)
-	sim.SetVivoDailyQuota(2)
+	sim.SetDailyQuota(push.HMS, 2)
+	sim.SetDailyQuota(push.Xiaomi, 2)
+	sim.SetDailyQuota(push.OPPO, 2)
+	sim.SetDailyQuota(push.Vivo, 2)
 	tok := h.vndBindPhones("bob")
 	h.vndPromosWithinQuota(tok)
 	h.vndPromo(3)
@@ -902,15 +903,15 @@ func TestVendorsPushTestEndpoint(t *testing.T) {
 	h := startVendorDaemon(t, nil)
 	creds := h.sim().Credentials()
 	tokens := map[push.Provider]string{push.APNs: apnsToken(42), push.FCM: "fcm-tess-phone"}
-	for _, p := range androidVendors {
-		tokens[p] = vndTok(p, "tess", "phone")
-	}
 	ids := map[push.Provider]string{}
-	for _, p := range push.Providers {
+	for _, p := range vendors.Providers() {
+		if tokens[p] == "" {
+			tokens[p] = vndTok(p, "tess", "phone")
+		}
 		ids[p] = h.bind("tess", string(p)+"-phone", p, tokens[p])
 	}
 	secrets := []string{creds.HMS.ClientSecret, creds.Xiaomi.AppSecret, creds.OPPO.MasterSecret, creds.Vivo.AppSecret}
-	for _, p := range push.Providers {
+	for _, p := range vendors.Providers() {
 		t.Run(string(p), func(t *testing.T) {
 			body := map[string]any{"push_id": ids[p], "title": "TestPush", "content": "hello-from-pushd", "payload": `{"k":"v"}`, "dry_run": true}
 			st, dryRaw := h.vndRaw("POST", "/v1/push/test", body)

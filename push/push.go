@@ -2,20 +2,23 @@
 // closed set of outcomes a vendor can give for it.
 //
 // It sits at the bottom of the tree beside storage: the vendor actors (actors/)
-// hand a Notification to a Sender, and the vendor clients (transport/vendors/*)
+// hand a Notification to a Sender, and the vendor clients (push/vendors/*)
 // implement Sender and answer with a Result. Nothing here does I/O.
 package push
 
 import (
 	"context"
-	"slices"
+	"errors"
+	"fmt"
 	"time"
 )
 
 // Provider names a vendor push service.
 type Provider string
 
-// The providers pushd speaks to.
+// The six providers pushd has spoken to from the start; tests and the
+// simulator name them. A vendor's descriptor (Vendor) is what the tree loops
+// over, and a new vendor names itself in its own package.
 const (
 	APNs   Provider = "apns"
 	FCM    Provider = "fcm"
@@ -24,12 +27,6 @@ const (
 	OPPO   Provider = "oppo"
 	Vivo   Provider = "vivo"
 )
-
-// Providers lists every provider in a stable order.
-var Providers = []Provider{APNs, FCM, HMS, Xiaomi, OPPO, Vivo}
-
-// Valid reports whether p is one of Providers.
-func (p Provider) Valid() bool { return slices.Contains(Providers, p) }
 
 // Verdict is a vendor's answer to one push, reduced to what the dispatcher does next.
 type Verdict string
@@ -171,9 +168,31 @@ func MaskSecret(s string) string {
 	return s[:4] + "…" + s[len(s)-4:]
 }
 
-// Batcher is implemented by Senders whose vendor takes many tokens with one
-// payload in one request (Notification.Tokens).
-type Batcher interface {
-	// MaxBatch is the most tokens one request may carry.
-	MaxBatch() int
+// Targets returns the tokens n is for: Token, or Tokens without duplicates,
+// at most limit of them. Every vendor client refuses a bad target with the
+// same reason codes: TokenAndTokens, MissingToken, EmptyToken, TooManyTokens.
+func (n *Notification) Targets(limit int) ([]string, error) {
+	switch {
+	case n.Token != "" && len(n.Tokens) > 0:
+		return nil, errors.New("TokenAndTokens: the notification sets both Token and Tokens")
+	case n.Token != "":
+		return []string{n.Token}, nil
+	case len(n.Tokens) == 0:
+		return nil, errors.New("MissingToken: the notification has no Token or Tokens")
+	}
+	seen := make(map[string]bool, len(n.Tokens))
+	out := make([]string, 0, len(n.Tokens))
+	for i, t := range n.Tokens {
+		if t == "" {
+			return nil, fmt.Errorf("EmptyToken: Tokens[%d] is empty", i)
+		}
+		if !seen[t] {
+			seen[t] = true
+			out = append(out, t)
+		}
+	}
+	if len(out) > limit {
+		return nil, fmt.Errorf("TooManyTokens: %d tokens; the vendor takes at most %d a request", len(out), limit)
+	}
+	return out, nil
 }

@@ -44,3 +44,13 @@ const (
 	CallReject CallAction = "reject"
 	CallResume CallAction = "resume" // a node restarts an unended call's actor to re-arm its timeout
 )
+
+// GroupOp is GroupSetRequest.Op: how a member list changes a group.
+type GroupOp string
+
+// Every GroupOp.
+const (
+	GroupReplace GroupOp = "replace" // the list becomes the members
+	GroupAdd     GroupOp = "add"
+	GroupRemove  GroupOp = "remove" // of a group that exists
+)

@@ -2425,7 +2425,7 @@ type GroupSetRequest struct {
 	App     string                 `protobuf:"bytes,1,opt,name=app,proto3" json:"app,omitempty"`
 	Group   string                 `protobuf:"bytes,2,opt,name=group,proto3" json:"group,omitempty"`
 	Members []string               `protobuf:"bytes,3,rep,name=members,proto3" json:"members,omitempty"`
-	// op: "replace", "add" or "remove".
+	// op: a wire.GroupOp ("replace", "add" or "remove").
 	Op            string `protobuf:"bytes,4,opt,name=op,proto3" json:"op,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -9,6 +9,7 @@ import (
 
 	"github.com/pushd-im/pushd/config"
 	"github.com/pushd-im/pushd/push"
+	"github.com/pushd-im/pushd/push/vendors"
 )
 
 // fanoutIdle is the user_idle_timeout of the fan-out and idle scenarios, so
@@ -24,7 +25,7 @@ const fanoutIdle = 3 * time.Second
 func runFanout(ctx context.Context, e *env) error {
 	sizes := []int{e.scaled(1_000, 100), e.scaled(10_000, 300), e.scaled(100_000, 1_000)}
 	largest := sizes[len(sizes)-1]
-	e.note("groups of %s members: the sender (no binding) and members with one binding each, round-robin over %v; all offline", sizesText(sizes), push.Providers)
+	e.note("groups of %s members: the sender (no binding) and members with one binding each, round-robin over %v; all offline", sizesText(sizes), vendors.Providers())
 	e.note("before the groups, one push per provider opens the vendor connections and fetches their access tokens")
 	e.note("user_idle_timeout is %v (default 2m) so that every member's actor is passivated before each send; the figure runs from the POST to the last push recorded by the simulator, p50/p99 are when half and 99%% of the members had their push", fanoutIdle)
 	e.note("each group gets %d messages, one at a time with its members passivated before each; the figure is the median of their times, every one kept in samples", rounds)
@@ -40,8 +41,9 @@ func runFanout(ctx context.Context, e *env) error {
 	e.step(fmt.Sprintf("bind %d members", largest-1))
 	bs := make([]binding, largest-1)
 	members := make([]string, largest-1)
+	providers := vendors.Providers()
 	for i := range bs {
-		p := push.Providers[i%len(push.Providers)]
+		p := providers[i%len(providers)]
 		members[i] = "m" + strconv.Itoa(i)
 		bs[i] = binding{members[i], "phone", p, providerToken(p, i)}
 	}
@@ -54,7 +56,7 @@ func runFanout(ctx context.Context, e *env) error {
 	// Warm up: one push through each provider, so that the vendor connections
 	// and access tokens exist, as on a daemon that has been running.
 	var warm []binding
-	for i, p := range push.Providers {
+	for i, p := range vendors.Providers() {
 		warm = append(warm, binding{"warm" + strconv.Itoa(i), "phone", p, providerToken(p, 1_000_000+i)})
 	}
 	if err := n.bindAll(ctx, e, warm); err != nil {
@@ -65,7 +67,7 @@ func runFanout(ctx context.Context, e *env) error {
 			return err
 		}
 	}
-	if err := waitPushes(ctx, e, sim, len(warm), time.Minute, push.Providers...); err != nil {
+	if err := waitPushes(ctx, e, sim, len(warm), time.Minute, vendors.Providers()...); err != nil {
 		return fmt.Errorf("warm-up: %w", err)
 	}
 
@@ -123,7 +125,7 @@ func fanoutOnce(ctx context.Context, e *env, n *node, group string, size int, ro
 		return 0, nil, err
 	}
 	answered := time.Since(start)
-	err := waitPushes(ctx, e, sim, size-1, 5*time.Minute, push.Providers...)
+	err := waitPushes(ctx, e, sim, size-1, 5*time.Minute, vendors.Providers()...)
 	stop()
 	if err != nil {
 		return 0, nil, fmt.Errorf("%s: %w", group, err)
@@ -146,7 +148,7 @@ func fanoutOnce(ctx context.Context, e *env, n *node, group string, size int, ro
 		}
 	}
 	lastText := ""
-	for _, p := range push.Providers {
+	for _, p := range vendors.Providers() {
 		if t, ok := lastBy[p]; ok {
 			lastText += fmt.Sprintf("%s %.0f ms ", p, ms(t.Sub(start)))
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/pushd-im/pushd/config"
 	"github.com/pushd-im/pushd/push"
+	"github.com/pushd-im/pushd/push/vendors"
 )
 
 // idleBindBudget bounds the binding of the idle scenario at scale 1: when
@@ -20,7 +21,7 @@ const (
 )
 
 // runIdle registers users through the real API (POST /v1/devices, one
-// binding per user, round-robin over the six providers, 64 concurrent
+// binding per user, round-robin over every provider, 64 concurrent
 // clients), waits until every user actor is passivated, and reports the
 // daemon's heap growth per registered user.
 func runIdle(ctx context.Context, e *env) error {
@@ -58,6 +59,7 @@ func runIdle(ctx context.Context, e *env) error {
 	var bindTime time.Duration
 	var checked atomic.Bool
 	fallback := max(1000, int(idleFallback*e.o.Scale))
+	providers := vendors.Providers()
 	register := func(from, to int) error {
 		start := time.Now()
 		defer func() { bindTime += time.Since(start) }()
@@ -66,7 +68,7 @@ func runIdle(ctx context.Context, e *env) error {
 			if int64(i) >= limit.Load() {
 				return nil
 			}
-			p := push.Providers[i%len(push.Providers)]
+			p := providers[i%len(providers)]
 			body := fmt.Sprintf(`{"device_id":"phone","provider":%q,"token":%q}`, p, providerToken(p, i))
 			if _, err := n.must("POST", "/v1/devices", "u"+strconv.Itoa(i), []byte(body)); err != nil {
 				return err

@@ -24,8 +24,8 @@ import (
 	"github.com/pushd-im/pushd/config"
 	"github.com/pushd-im/pushd/daemon"
 	"github.com/pushd-im/pushd/push"
+	"github.com/pushd-im/pushd/push/vendorsim"
 	"github.com/pushd-im/pushd/transport/api"
-	"github.com/pushd-im/pushd/transport/vendorsim"
 )
 
 // node is one daemon under measurement with a fasthttp client pointed at it.

@@ -20,9 +20,9 @@ import (
 	"golang.org/x/oauth2/google"
 
 	"github.com/pushd-im/pushd/push"
-	"github.com/pushd-im/pushd/transport/vendors/fcm"
-	"github.com/pushd-im/pushd/transport/vendors/xiaomi"
-	"github.com/pushd-im/pushd/transport/vendorsim"
+	"github.com/pushd-im/pushd/push/vendors/fcm"
+	"github.com/pushd-im/pushd/push/vendors/xiaomi"
+	"github.com/pushd-im/pushd/push/vendorsim"
 )
 
 // bareWorkers is the concurrency of the bare APNs and FCM client loops: 64
@@ -57,7 +57,7 @@ func runPush(ctx context.Context, e *env) error {
 	groupSize := e.scaled(10_000, 2_000)
 	const groupMessages = 20
 	e.note("APNs and FCM: %d pushes each, one-to-one messages to %d offline users (batches of 500, 4 callers); bare loops: %d goroutines, one HTTP/2 connection", perProvider, users, bareWorkers)
-	e.note("Xiaomi: %d group messages to a group of %d (%d members with Xiaomi bindings): %d pushes; bare loop: transport/vendors/xiaomi, batches of %d, 8 goroutines",
+	e.note("Xiaomi: %d group messages to a group of %d (%d members with Xiaomi bindings): %d pushes; bare loop: push/vendors/xiaomi, batches of %d, 8 goroutines",
 		groupMessages, groupSize, groupSize-1, groupMessages*(groupSize-1), xiaomi.MaxBatch)
 	e.note("APNs and FCM bare loops replay the requests pushd made for the same users, recorded by the simulator before the rounds: same headers (collapse id, expiration, priority, push type) and bodies; the Xiaomi bare loop sends the same fields as pushd's group pushes")
 	e.note("pushd's send bodies are built before its clock starts and its answers are read after the last push, as the bare loops build their requests once")

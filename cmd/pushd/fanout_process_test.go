@@ -11,7 +11,7 @@ import (
 
 	"github.com/pushd-im/pushd/internal/testwait"
 	"github.com/pushd-im/pushd/push"
-	"github.com/pushd-im/pushd/transport/vendorsim"
+	"github.com/pushd-im/pushd/push/vendorsim"
 )
 
 // inParallel runs f(0..n-1) on workers goroutines and returns the first error.

@@ -24,8 +24,8 @@ import (
 
 	"github.com/pushd-im/pushd/config"
 	"github.com/pushd-im/pushd/daemon"
+	"github.com/pushd-im/pushd/push/vendorsim"
 	"github.com/pushd-im/pushd/transport/api"
-	"github.com/pushd-im/pushd/transport/vendorsim"
 )
 
 const usage = `pushd: a self-hosted offline-push dispatcher for IM apps
@@ -38,7 +38,7 @@ Usage:
   pushd token --app APP --user USER [--ttl 24h] [--config FILE] [--data-dir DIR] [--kid K]
       Print a client token (HS256 JWT) for a user, for development.
   pushd sim [--dir DIR] [--addr 127.0.0.1:8443]
-      Run the vendor simulator alone (all six providers) and write the provider
+      Run the vendor simulator alone (every provider) and write the provider
       config that points pushd at it to DIR/pushd-providers.yaml.
   pushd check-config --config FILE
       Load the config and list every problem in it.

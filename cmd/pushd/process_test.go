@@ -26,8 +26,8 @@ import (
 	"github.com/pushd-im/pushd/daemon"
 	"github.com/pushd-im/pushd/internal/testwait"
 	"github.com/pushd-im/pushd/push"
+	"github.com/pushd-im/pushd/push/vendorsim"
 	"github.com/pushd-im/pushd/transport/api"
-	"github.com/pushd-im/pushd/transport/vendorsim"
 )
 
 // These tests run pushd as real processes: kill -9 needs one, and several

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/pushd-im/pushd/push"
+	"github.com/pushd-im/pushd/push/vendors"
 	"github.com/pushd-im/pushd/wire"
 )
 
@@ -146,8 +147,9 @@ func (r *bindRequest) validate() *apiError {
 	if e := checkID("device_id", r.DeviceID, maxDeviceID); e != nil {
 		return e
 	}
-	if !push.Provider(r.Provider).Valid() {
-		return badField("provider", "must be one of apns, fcm, hms, xiaomi, oppo, vivo; got %q", r.Provider)
+	vendor, ok := vendors.Lookup(push.Provider(r.Provider))
+	if !ok {
+		return badField("provider", "must be one of %s; got %q", vendors.Providers(), r.Provider)
 	}
 	if r.Token == "" {
 		return badField("token", "is required")
@@ -155,11 +157,9 @@ func (r *bindRequest) validate() *apiError {
 	if len(r.Token) > maxToken || strings.ContainsAny(r.Token, " \t\r\n") {
 		return badField("token", "must be at most %d characters without spaces", maxToken)
 	}
-	if push.Provider(r.Provider) == push.APNs {
-		for i := 0; i < len(r.Token); i++ {
-			if c := r.Token[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
-				return badField("token", "an APNs device token is hexadecimal")
-			}
+	if vendor.CheckToken != nil {
+		if why := vendor.CheckToken(r.Token); why != "" {
+			return badField("token", "%s", why)
 		}
 	}
 	switch r.APNsEnv {

@@ -8,6 +8,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/pushd-im/pushd/actors"
+	"github.com/pushd-im/pushd/wire"
 )
 
 // membersRequest is the body of the group membership routes.
@@ -38,7 +39,7 @@ func (s *Server) groups(ctx *fasthttp.RequestCtx, c *caller) *apiError {
 		return e
 	}
 	method := string(ctx.Method())
-	var op string
+	var op wire.GroupOp
 	switch {
 	case sub == "" && method == "GET":
 		rctx, cancel := s.reqContext()
@@ -50,11 +51,11 @@ func (s *Server) groups(ctx *fasthttp.RequestCtx, c *caller) *apiError {
 		writeJSON(ctx, http.StatusOK, map[string]any{"group_id": group, "members": members, "count": len(members)})
 		return nil
 	case sub == "" && method == "PUT":
-		op = "replace"
+		op = wire.GroupReplace
 	case sub == "members" && method == "POST":
-		op = "add"
+		op = wire.GroupAdd
 	case sub == "members" && method == "DELETE":
-		op = "remove"
+		op = wire.GroupRemove
 	case sub == "" || sub == "members":
 		return &apiError{Status: http.StatusMethodNotAllowed, Code: codeBadMethod, Message: fmt.Sprintf("%s does not take %s", ctx.Path(), method)}
 	default:

@@ -10,7 +10,6 @@ package api
 import (
 	"context"
 	"crypto/sha256"
-	_ "embed"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -28,19 +27,15 @@ import (
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttpadaptor"
 
-	"github.com/pushd-im/pushd/actors"
 	"github.com/pushd-im/pushd/wire"
 )
-
-//go:embed openapi.json
-var openAPI []byte
 
 // Options configure a Server.
 type Options struct {
 	Listen string // host:port; port 0 picks one
 	// Listener, when set, is used instead of listening on Listen.
 	Listener         net.Listener
-	Node             *actors.Node
+	Node             Node
 	Apps             []*App
 	MaxBodyBytes     int           // default 1 MiB
 	HeartbeatTimeout time.Duration // default 30s
@@ -97,6 +92,7 @@ type Server struct {
 	srv     *fasthttp.Server
 	ln      net.Listener
 	metrics fasthttp.RequestHandler
+	openAPI []byte // openAPIDoc
 	// tokens and upgrader are built once and shared by every request.
 	tokens   *jwt.Parser
 	upgrader *websocket.FastHTTPUpgrader
@@ -175,6 +171,11 @@ func New(o Options) (*Server, error) {
 	}
 	s := &Server{o: o, log: o.Logger, apps: map[string]*App{}, byKey: map[[sha256.Size]byte]*App{}, conns: map[*wsConn]struct{}{}, byIP: map[string]int{},
 		clientRate: newRateLimiter(o.ClientSendRate, o.ClientSendBurst), serverRate: newRateLimiter(o.ServerSendRate, o.ServerSendBurst)}
+	doc, err := openAPIDoc()
+	if err != nil {
+		return nil, err
+	}
+	s.openAPI = doc
 	s.panics = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "pushd_panics_recovered_total",
 		Help: "Panics recovered where outside input is handled, by where: http (a request handler), ws_upgrade, ws_read, ws_write (a long connection's goroutines).",
@@ -342,7 +343,7 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		s.metrics(ctx)
 	case path == "/openapi.json":
 		ctx.SetContentType("application/json")
-		ctx.SetBody(openAPI)
+		ctx.SetBody(s.openAPI)
 	case path == "/v1/connect":
 		s.route(ctx, method, "GET", s.connect, routeClient|routeQueryToken)
 	case path == "/v1/devices":

@@ -1,0 +1,46 @@
+package honor
+
+import (
+	"github.com/pushd-im/pushd/push"
+	"github.com/pushd-im/pushd/push/vendors/vendorhttp"
+)
+
+// Vendor describes Honor Push to the rest of pushd: its quota day is China
+// time (UNCONFIRMED), IM is the category alone (sent as importance NORMAL), a
+// notification needs a title and a body, and up to MaxTokens tokens go in one
+// request.
+func Vendor() push.Vendor {
+	return push.Vendor{
+		Provider:          Provider,
+		NewConfig:         func() push.VendorConfig { return &Config{} },
+		QuotaZone:         push.ChinaTime,
+		NeedsTitleAndBody: true,
+		MaxBatch:          MaxTokens,
+	}
+}
+
+// Config is the apps[].providers.honor block: the app id, the OAuth client,
+// the endpoints (default https://push-api.cloud.honor.com and
+// https://iam.developer.honor.com/auth/token) and the category of pushes that
+// have none (IM or VOIP: a communication message, importance NORMAL).
+type Config struct {
+	// AppID is the app's id at Honor (the send URL's). Required.
+	AppID                 string `yaml:"app_id,omitempty"`
+	vendorhttp.OAuthBlock `yaml:",inline"`
+}
+
+// SetDefaults fills the endpoints.
+func (c *Config) SetDefaults() { c.SetEndpoints(DefaultEndpoint, DefaultAuthEndpoint) }
+
+// Validate reports every problem of the block.
+func (c *Config) Validate(report func(key, format string, args ...any)) {
+	ck := vendorhttp.ConfigCheck(report)
+	ck.Require("app_id", c.AppID)
+	c.Check(ck)
+}
+
+// NewSender builds the client.
+func (c *Config) NewSender(o push.SenderOptions) (push.Sender, error) {
+	return New(Options{AppID: c.AppID, ClientID: c.ClientID, ClientSecret: c.ClientSecret, Endpoint: c.Endpoint,
+		AuthEndpoint: c.AuthEndpoint, Category: c.Category, CAFile: c.CAFile, Now: o.Now})
+}

@@ -1,0 +1,30 @@
+package api
+
+import (
+	"context"
+
+	"github.com/pushd-im/pushd/actors"
+	"github.com/pushd-im/pushd/push"
+	"github.com/pushd-im/pushd/wire"
+)
+
+// Node is what the API asks of the node it serves, declared here where it
+// is used: *actors.Node is the one the daemon gives, and a handler test
+// gives a small fake of this seam. Errors are actors' (RequestError,
+// ErrUnavailable, ErrStopped), which fromActorError turns into answers.
+type Node interface {
+	Bind(ctx context.Context, b *wire.Binding) (pushID string, err error)
+	Unbind(ctx context.Context, app, user, pushID string) error
+	Logout(ctx context.Context, app, user, device string) error
+	Devices(ctx context.Context, app, user string) ([]*wire.Binding, error)
+	Send(ctx context.Context, m *wire.Message) (*wire.SendReply, error)
+	SendMany(ctx context.Context, msgs []*wire.Message) ([]*wire.SendReply, []error)
+	TestPush(ctx context.Context, app, pushID string, pc *wire.PushConfig, dryRun bool) (*wire.Binding, push.Result, error)
+	GroupSet(ctx context.Context, app, group string, op wire.GroupOp, members []string) (uint64, error)
+	GroupMembers(ctx context.Context, app, group string) ([]string, error)
+	Call(ctx context.Context, r *wire.CallRequest) (*wire.CallReply, error)
+	CheckConnect(ctx context.Context, app, user, device string) error
+	OpenSession(ctx context.Context, app, user, device string, conn actors.Conn, foreground bool) (*actors.Session, error)
+}
+
+var _ Node = (*actors.Node)(nil)
