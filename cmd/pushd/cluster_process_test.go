@@ -16,7 +16,7 @@ import (
 	"github.com/fasthttp/websocket"
 
 	"github.com/pushd-im/pushd/internal/testwait"
-	"github.com/pushd-im/pushd/transport/vendorsim"
+	"github.com/pushd-im/pushd/push/vendorsim"
 )
 
 // clusterView is what the cluster tests read of GET /v1/cluster.
