@@ -192,6 +192,10 @@ type Cluster struct {
 	// DeadNodeTimeout is how long a node may be gone before its shard
 	// replicas are rebuilt on other nodes. Default 5m.
 	DeadNodeTimeout Duration `yaml:"dead_node_timeout"`
+	// MaxMoves is how many shard replicas each shard leader moves at once
+	// while the cluster rebalances (a join, a leave, a dead node). More is
+	// faster and costs more snapshot traffic. Default 2.
+	MaxMoves int `yaml:"max_moves"`
 }
 
 // ClusterTLS names the PEM files of a node's mutual TLS: its certificate and
@@ -353,6 +357,7 @@ func (c *Config) EnsureDefaults() {
 	setString(&c.Cluster.Raft, defaultClusterRaft)
 	setIntDefault(&c.Cluster.Replicas, defaultReplicas)
 	setDuration(&c.Cluster.DeadNodeTimeout, defaultDeadNode)
+	setIntDefault(&c.Cluster.MaxMoves, 2)
 	setString(&c.Simulator.Addr, defaultSimulatorAddr)
 	for i := range c.Apps {
 		for _, block := range c.Apps[i].Providers {

@@ -75,6 +75,7 @@ func envVars() []envVar {
 		{"PUSHD_CLUSTER_ADVERTISE_RAFT", "cluster.advertise_raft", setStr(func(c *Config) *string { return &c.Cluster.AdvertiseRaft })},
 		{"PUSHD_CLUSTER_REPLICAS", "cluster.replicas", setInt(func(c *Config) *int { return &c.Cluster.Replicas })},
 		{"PUSHD_CLUSTER_DEAD_NODE_TIMEOUT", "cluster.dead_node_timeout", setDur(func(c *Config) *Duration { return &c.Cluster.DeadNodeTimeout })},
+		{"PUSHD_CLUSTER_MAX_MOVES", "cluster.max_moves", setInt(func(c *Config) *int { return &c.Cluster.MaxMoves })},
 		{"PUSHD_SIMULATOR_ENABLED", "simulator.enabled", func(c *Config, v string) error {
 			b, err := strconv.ParseBool(v)
 			if err != nil {

@@ -54,6 +54,7 @@ func TestEnvOverrides(t *testing.T) {
 		"PUSHD_CLUSTER_ADVERTISE_RAFT=203.0.113.9:17950",
 		"PUSHD_CLUSTER_REPLICAS=5",
 		"PUSHD_CLUSTER_DEAD_NODE_TIMEOUT=90s",
+		"PUSHD_CLUSTER_MAX_MOVES=8",
 		"PUSHD_SIMULATOR_ENABLED=true",
 		"PUSHD_SIMULATOR_ADDR=127.0.0.1:19000",
 		"PUSHD_LOG_LEVEL=error", // given twice: the last one wins
@@ -87,7 +88,7 @@ func TestEnvOverrides(t *testing.T) {
 		BootstrapExpect: 3, GossipKeyFile: "/k/gossip.key",
 		TLS:       ClusterTLS{CertFile: "/k/node.pem", KeyFile: "/k/node-key.pem", CAFile: "/k/ca.pem"},
 		ClusterID: "prod", JoinTimeout: Duration(30 * time.Second),
-		Raft: "0.0.0.0:17950", AdvertiseRaft: "203.0.113.9:17950", Replicas: 5, DeadNodeTimeout: Duration(90 * time.Second),
+		Raft: "0.0.0.0:17950", AdvertiseRaft: "203.0.113.9:17950", Replicas: 5, DeadNodeTimeout: Duration(90 * time.Second), MaxMoves: 8,
 	}
 	want.Simulator = Simulator{Enabled: true, Addr: "127.0.0.1:19000"}
 	want.Apps = c.Apps
@@ -153,7 +154,7 @@ func TestEnvTableCoversEveryVariable(t *testing.T) {
 		"PUSHD_CLUSTER_REMOTE", "PUSHD_CLUSTER_ADVERTISE_REMOTE", "PUSHD_CLUSTER_BOOTSTRAP_EXPECT",
 		"PUSHD_CLUSTER_GOSSIP_KEY_FILE", "PUSHD_CLUSTER_TLS_CERT_FILE", "PUSHD_CLUSTER_TLS_KEY_FILE",
 		"PUSHD_CLUSTER_TLS_CA_FILE", "PUSHD_CLUSTER_CLUSTER_ID", "PUSHD_CLUSTER_JOIN_TIMEOUT",
-		"PUSHD_CLUSTER_RAFT", "PUSHD_CLUSTER_ADVERTISE_RAFT", "PUSHD_CLUSTER_REPLICAS", "PUSHD_CLUSTER_DEAD_NODE_TIMEOUT",
+		"PUSHD_CLUSTER_RAFT", "PUSHD_CLUSTER_ADVERTISE_RAFT", "PUSHD_CLUSTER_REPLICAS", "PUSHD_CLUSTER_DEAD_NODE_TIMEOUT", "PUSHD_CLUSTER_MAX_MOVES",
 		"PUSHD_SIMULATOR_ENABLED", "PUSHD_SIMULATOR_ADDR"}
 	var got []string
 	for _, ev := range envVars() {

@@ -209,6 +209,9 @@ func (c *Config) validate() problems {
 	if cl.Replicas < 1 || cl.Replicas > 7 {
 		ps.add("cluster.replicas", "must be 1 to 7, got %d", cl.Replicas)
 	}
+	if cl.MaxMoves < 1 || cl.MaxMoves > 64 {
+		ps.add("cluster.max_moves", "must be 1 to 64, got %d", cl.MaxMoves)
+	}
 	if cl.DeadNodeTimeout <= 0 {
 		ps.add("cluster.dead_node_timeout", "must be more than 0, got %v", cl.DeadNodeTimeout)
 	}

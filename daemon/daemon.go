@@ -45,6 +45,10 @@ type Daemon struct {
 	stop chan struct{}
 	wg   sync.WaitGroup
 	once sync.Once
+
+	leaving   sync.Once
+	left      chan struct{} // closed once a graceful leave moved every replica away
+	leaveDone chan struct{} // closed when the leave goroutine returns
 }
 
 // Options are what a Daemon takes besides its config.
@@ -68,7 +72,8 @@ func New(cfg *config.Config, o Options) *Daemon {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return &Daemon{cfg: cfg, log: o.Logger, clock: o.Clock, registry: reg, metrics: actors.NewMetrics(reg), stop: make(chan struct{})}
+	return &Daemon{cfg: cfg, log: o.Logger, clock: o.Clock, registry: reg, metrics: actors.NewMetrics(reg), stop: make(chan struct{}),
+		left: make(chan struct{}), leaveDone: make(chan struct{})}
 }
 
 // Start opens the store, starts the simulator (when enabled), the actors, the
@@ -198,7 +203,7 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 		ClientSendRate: cfg.Limits.ClientSendsPerSecond, ClientSendBurst: cfg.Limits.ClientSendBurst,
 		ServerSendRate: cfg.Limits.ServerSendsPerSecond, ServerSendBurst: cfg.Limits.ServerSendBurst,
 		MaxTokenTTL: cfg.Limits.MaxTokenTTL.Std(),
-		Gatherer:    d.registry, Registerer: d.registry, Ready: d.ready, Cluster: d.clusterStatus,
+		Gatherer:    d.registry, Registerer: d.registry, Ready: d.ready, Cluster: d.clusterStatus, Leave: d.leave,
 	})
 	if err != nil {
 		return err
@@ -265,6 +270,48 @@ func (d *Daemon) Store() *storage.Store { return d.store }
 // DemoSecrets returns the demo app's API key and client-token secret when the
 // daemon added the demo app.
 func (d *Daemon) DemoSecrets() (apiKey, clientSecret string) { return d.demoKey, d.demoSecret }
+
+// Left is closed once a leave (POST /v1/cluster/leave) has moved every shard
+// replica of this node to others: the node may stop, and its data is no
+// longer needed.
+func (d *Daemon) Left() <-chan struct{} { return d.left }
+
+// leave starts the graceful leave: the node stops taking new replicas, the
+// shards' leaders move its replicas (and leadership) to the other nodes, and
+// Left is closed when none is left here.
+func (d *Daemon) leave() error {
+	if d.repl == nil {
+		return errors.New("a lone node has no cluster to leave")
+	}
+	started := false
+	d.leaving.Do(func() {
+		started = true
+		d.wg.Add(1)
+		go func() {
+			defer d.wg.Done()
+			ctx, cancel := context.WithCancel(context.Background())
+			go func() {
+				select {
+				case <-d.stop:
+					cancel()
+				case <-ctx.Done():
+				}
+			}()
+			defer cancel()
+			d.log.Info("leaving the cluster: moving shard replicas away")
+			if err := d.repl.shards.Drain(ctx); err != nil {
+				d.log.Error("leave did not finish", "err", err)
+				return
+			}
+			d.log.Info("left the cluster: no shard replica is here")
+			close(d.left)
+		}()
+	})
+	if !started {
+		return errors.New("the node is leaving already")
+	}
+	return nil
+}
 
 // clusterStatus is GET /v1/cluster: a lone node is one node writing every
 // shard.

@@ -87,7 +87,7 @@ func (r *replication) run(cfg *config.Config) error {
 	shards, err := cluster.NewShards(cluster.ShardsConfig{
 		Node: r.members, Raft: r.raft, Create: r.store.ShardMachineFactory(), Dir: cfg.DataDir, Drop: r.store.DropShard,
 		NumShards: storage.NumShards, Replicas: cfg.Cluster.Replicas, BootstrapExpect: cfg.Cluster.BootstrapExpect,
-		DeadNodeTimeout: cfg.Cluster.DeadNodeTimeout.Std(), Logger: r.log,
+		DeadNodeTimeout: cfg.Cluster.DeadNodeTimeout.Std(), MaxMoves: cfg.Cluster.MaxMoves, Logger: r.log,
 	})
 	if err != nil {
 		return err

@@ -468,3 +468,207 @@ func TestClusterKill9UnderLoad(t *testing.T) {
 	t.Logf("%d sends accepted; pushes per message: %v", total, dups)
 	waitReplicasAgree(t, nodes)
 }
+
+// addNode makes the load send through p too.
+func (l *load) addNode(p *proc) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.nodes = append(l.nodes, p)
+}
+
+// lister reads every user's devices through every live node, all the time,
+// and records any answer that misses a binding: a 503 (no writer for a moment)
+// is allowed, a 200 without the device is not.
+type lister struct {
+	stop     chan struct{}
+	done     chan struct{}
+	reads    atomic.Int64
+	retries  atomic.Int64
+	mu       sync.Mutex
+	nodes    []*proc
+	gone     map[*proc]bool
+	violated []string
+}
+
+func startLister(nodes []*proc, users []string) *lister {
+	ls := &lister{stop: make(chan struct{}), done: make(chan struct{}), nodes: slices.Clone(nodes), gone: map[*proc]bool{}}
+	go func() {
+		defer close(ls.done)
+		for i := 0; ; i++ {
+			select {
+			case <-ls.stop:
+				return
+			default:
+			}
+			ls.mu.Lock()
+			p := ls.nodes[i%len(ls.nodes)]
+			gone := ls.gone[p]
+			ls.mu.Unlock()
+			if gone {
+				continue
+			}
+			u := users[i%len(users)]
+			st, out, err := request(p.api, "GET", "/v1/users/"+u+"/devices", "", nil)
+			switch {
+			case err != nil || st == http.StatusServiceUnavailable:
+				ls.retries.Add(1)
+			case st != http.StatusOK:
+				ls.record(fmt.Sprintf("%s through %s: %d %v", u, p.api, st, out))
+			default:
+				ls.reads.Add(1)
+				if devs, _ := out["devices"].([]any); len(devs) != 1 {
+					ls.record(fmt.Sprintf("%s through %s: %d devices listed, want 1: %v", u, p.api, len(devs), out))
+				}
+			}
+		}
+	}()
+	return ls
+}
+
+func (ls *lister) record(v string) {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	ls.violated = append(ls.violated, v)
+}
+
+func (ls *lister) add(p *proc) {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	ls.nodes = append(ls.nodes, p)
+}
+
+func (ls *lister) leave(p *proc) {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	ls.gone[p] = true
+}
+
+func (ls *lister) finish(t *testing.T) {
+	t.Helper()
+	close(ls.stop)
+	<-ls.done
+	for _, v := range ls.violated {
+		t.Error(v)
+	}
+	t.Logf("listings: %d answered, %d unavailable for a moment (retried)", ls.reads.Load(), ls.retries.Load())
+}
+
+// bindUsers binds n users (one APNs device each, tokens from base) through
+// the nodes in turn.
+func bindUsers(t *testing.T, nodes []*proc, n, base int) []string {
+	t.Helper()
+	var users []string
+	for i := 0; i < n; i++ {
+		u := fmt.Sprintf("user%d", i)
+		users = append(users, u)
+		postRetry(t, nodes[i%len(nodes)].api, "/v1/devices", u, map[string]any{"device_id": "phone", "provider": "apns", "token": apnsTok(base + i)})
+	}
+	return users
+}
+
+// joinConfig is the config of a new node that joins the cluster of nodes.
+func joinConfig(t *testing.T, s *vendorsim.Sim, simDir, name string, nodes []*proc) string {
+	var join []string
+	for _, p := range nodes {
+		join = append(join, p.gossip)
+	}
+	return nodeConfigAt(t, s, simDir, name, t.TempDir(), "127.0.0.1:0", join, clusterSecurityYAML(t, simDir, name)+", max_moves: 16")
+}
+
+// TestClusterJoinAndLeaveUnderLoad: with sends running through every node, a
+// fourth node joins (shards rebalance onto it: non-voting replica, catch-up,
+// promotion, leadership), then one of the first three leaves gracefully
+// (POST /v1/cluster/leave). Every binding stays listed through every node
+// all along, and every send answered 2xx is stored once with gap-free seq.
+func TestClusterJoinAndLeaveUnderLoad(t *testing.T) {
+	s, simDir := startSim(t)
+	nodes := startNodes(t, s, simDir, 3)
+	users := bindUsers(t, nodes, 16, 700)
+	members := map[string][]string{"club": users[:8]}
+	if st, out, err := request(nodes[0].api, "PUT", "/v1/groups/club", "", map[string]any{"members": members["club"]}); err != nil || st != http.StatusOK {
+		t.Fatalf("create group: %d %v %v", st, out, err)
+	}
+	l := startLoad(t, nodes, users, members, 4)
+	ls := startLister(nodes, users)
+	l.waitAnswered(100)
+
+	joined := time.Now()
+	n4 := startProc(t, joinConfig(t, s, simDir, "node-4", nodes))
+	l.addNode(n4)
+	ls.add(n4)
+	all := append(slices.Clone(nodes), n4)
+	for _, p := range all {
+		waitMembers(t, p.api, 4)
+	}
+	waitSettled(t, all)
+	t.Logf("node-4 joined; shards rebalanced in %v", time.Since(joined))
+	l.waitAnswered(100)
+
+	leaving := nodes[1]
+	left := time.Now()
+	if st, out, err := request(leaving.api, "POST", "/v1/cluster/leave", "", nil); err != nil || st != http.StatusAccepted {
+		t.Fatalf("leave: %d %v %v", st, out, err)
+	}
+	select {
+	case <-leaving.exited:
+	case <-time.After(4 * waitFor):
+		t.Fatal("node-2 did not finish leaving")
+	}
+	l.markDead(leaving)
+	ls.leave(leaving)
+	rest := []*proc{nodes[0], nodes[2], n4}
+	for _, p := range rest {
+		waitMembers(t, p.api, 3)
+	}
+	waitSettled(t, rest)
+	t.Logf("node-2 left; its replicas moved in %v", time.Since(left))
+	l.waitAnswered(100)
+	accepted := l.finish()
+	ls.finish(t)
+	drainAll(t, rest, users, members, accepted)
+	waitReplicasAgree(t, rest)
+}
+
+// TestClusterGrowsFromOne: a one-node deployment (replicating, one copy of
+// each shard) with data grows to three; then the original node is killed,
+// and everything it stored is served by the other two.
+func TestClusterGrowsFromOne(t *testing.T) {
+	s, simDir := startSim(t)
+	n1 := startProc(t, nodeConfigAt(t, s, simDir, "node-1", t.TempDir(), freeAddr(t), nil, clusterSecurityYAML(t, simDir, "node-1")+", max_moves: 16"))
+	waitReady(t, n1.api)
+	users := bindUsers(t, []*proc{n1}, 12, 900)
+	sent := map[string][]string{}
+	for i, u := range users {
+		for k := 0; k <= i%3; k++ {
+			out := postRetry(t, n1.api, "/v1/messages", "", map[string]any{"from": "boss", "to": u, "conversation_type": 0, "type": 1, "body": fmt.Sprintf("m%d", k)})
+			sent[u] = append(sent[u], out["message_id"].(string))
+		}
+	}
+	grown := time.Now()
+	n2 := startProc(t, joinConfig(t, s, simDir, "node-2", []*proc{n1}))
+	n3 := startProc(t, joinConfig(t, s, simDir, "node-3", []*proc{n1}))
+	all := []*proc{n1, n2, n3}
+	for _, p := range all {
+		waitMembers(t, p.api, 3)
+	}
+	waitSettled(t, all)
+	t.Logf("grew from one node to three in %v", time.Since(grown))
+	waitReplicasAgree(t, all)
+
+	n1.kill()
+	rest := []*proc{n2, n3}
+	for _, p := range rest {
+		waitReady(t, p.api)
+	}
+	for i, u := range users {
+		via := rest[i%2].api
+		testwait.Until(t, waitFor, func() error {
+			st, out, err := request(via, "GET", "/v1/users/"+u+"/devices", "", nil)
+			if devs, _ := out["devices"].([]any); err != nil || st != http.StatusOK || len(devs) != 1 {
+				return fmt.Errorf("%s through %s: %d %v %v", u, via, st, out, err)
+			}
+			return nil
+		})
+	}
+	drainAll(t, rest, users, nil, sent)
+}

@@ -157,7 +157,10 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	} else {
 		fmt.Fprintf(stdout, "pushd is serving http://%s\n", d.APIAddr())
 	}
-	<-ctx.Done()
+	select {
+	case <-ctx.Done():
+	case <-d.Left(): // POST /v1/cluster/leave moved its shard replicas away
+	}
 	logger.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()

@@ -27,6 +27,7 @@ import (
 	"github.com/pushd-im/pushd/internal/testwait"
 	"github.com/pushd-im/pushd/push"
 	"github.com/pushd-im/pushd/push/vendorsim"
+	"github.com/pushd-im/pushd/storage"
 	"github.com/pushd-im/pushd/transport/api"
 )
 
@@ -676,9 +677,18 @@ func TestMultiNodeBindsOrderedByTheTokenNodesClock(t *testing.T) {
 	waitMembers(t, ahead.APIAddr(), 2)
 	waitReady(t, behind.api)
 	waitReady(t, ahead.APIAddr())
+	waitSettled(t, []*proc{behind, {api: ahead.APIAddr()}})
+	view, err := readCluster(ahead.APIAddr(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaders := map[uint64]string{}
+	for _, sh := range view.Shards {
+		leaders[sh.Shard] = sh.Leader
+	}
 
-	const tokens = 6
-	ownedAhead := 0 // tokens whose index entry (and token actor) is on the node ahead
+	const tokens = 12
+	ownedAhead := 0 // tokens whose token actor is on the node ahead (the leader of its shard)
 	for k := 0; k < tokens; k++ {
 		dev := map[string]any{"device_id": "phone", "provider": "apns", "token": apnsTok(300 + k)}
 		alice, bob := fmt.Sprintf("alice%d", k), fmt.Sprintf("bob%d", k)
@@ -694,7 +704,7 @@ func TestMultiNodeBindsOrderedByTheTokenNodesClock(t *testing.T) {
 				}
 			}
 		}
-		if _, user, ok, err := ahead.Store().PushOwner("demo", id); err == nil && ok && user == bob {
+		if leaders[storage.ShardOf(storage.TokenKey("demo", id))] == "node-2" {
 			ownedAhead++
 		}
 	}

@@ -80,6 +80,9 @@ type Options struct {
 	// value), with each local shard replica's digest when digests is set;
 	// nil serves none.
 	Cluster func(ctx context.Context, digests bool) (any, error)
+	// Leave starts a graceful leave for POST /v1/cluster/leave: the node moves
+	// its shard replicas to the others, then stops. nil serves none.
+	Leave func() error
 	Now     func() time.Time
 }
 
@@ -364,6 +367,8 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		s.route(ctx, method, method, s.groups, routeServer)
 	case path == "/v1/cluster":
 		s.route(ctx, method, "GET", s.clusterStatus, routeServer)
+	case path == "/v1/cluster/leave":
+		s.route(ctx, method, "POST", s.clusterLeave, routeServer)
 	case path == "/v1/calls":
 		s.route(ctx, method, "POST", s.invite, routeClient|routeServer)
 	case strings.HasPrefix(path, "/v1/calls/"):
