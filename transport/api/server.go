@@ -83,7 +83,7 @@ type Options struct {
 	// Leave starts a graceful leave for POST /v1/cluster/leave: the node moves
 	// its shard replicas to the others, then stops. nil serves none.
 	Leave func() error
-	Now     func() time.Time
+	Now   func() time.Time
 }
 
 // Server is the HTTP and WebSocket front of one node.
