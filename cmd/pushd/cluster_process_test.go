@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"slices"
 	"sync"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/pushd-im/pushd/internal/testwait"
 	"github.com/pushd-im/pushd/push/vendorsim"
+	"github.com/pushd-im/pushd/storage"
 )
 
 // clusterView is what the cluster tests read of GET /v1/cluster.
@@ -671,4 +673,218 @@ func TestClusterGrowsFromOne(t *testing.T) {
 		})
 	}
 	drainAll(t, rest, users, nil, sent)
+}
+
+// proxy forwards TCP connections from its own loopback address to target
+// until cut: then it closes every connection and refuses new ones, until
+// healed. A node that advertises a proxy's address instead of its own hears
+// nothing that other nodes send it while the proxy is cut.
+type proxy struct {
+	addr   string
+	target string
+	ln     net.Listener
+	mu     sync.Mutex
+	cut    bool
+	conns  map[net.Conn]bool
+	wg     sync.WaitGroup
+}
+
+func startProxy(t *testing.T, target string) *proxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proxy{addr: ln.Addr().String(), target: target, ln: ln, conns: map[net.Conn]bool{}}
+	p.wg.Add(1)
+	go p.serve()
+	t.Cleanup(func() {
+		ln.Close()
+		p.setCut(true)
+		p.wg.Wait()
+	})
+	return p
+}
+
+func (p *proxy) serve() {
+	defer p.wg.Done()
+	for {
+		in, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		if !p.track(in) {
+			in.Close()
+			continue
+		}
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			defer p.untrack(in)
+			out, err := net.Dial("tcp", p.target)
+			if err != nil {
+				return
+			}
+			if !p.track(out) {
+				out.Close()
+				return
+			}
+			defer p.untrack(out)
+			done := make(chan struct{}, 2)
+			go func() { _, _ = io.Copy(out, in); done <- struct{}{} }()
+			go func() { _, _ = io.Copy(in, out); done <- struct{}{} }()
+			<-done
+		}()
+	}
+}
+
+func (p *proxy) track(c net.Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cut {
+		return false
+	}
+	p.conns[c] = true
+	return true
+}
+
+func (p *proxy) untrack(c net.Conn) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.conns, c)
+	c.Close()
+}
+
+func (p *proxy) setCut(cut bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cut = cut
+	if cut {
+		for c := range p.conns {
+			c.Close()
+		}
+	}
+}
+
+// TestClusterPartitionedLeader: three nodes whose Raft and actor traffic
+// reach each node through a loopback proxy. The proxies of the node leading
+// the most shards are cut: it hears no other node (gossip still flows). Writes
+// through it never answer 2xx while it is cut; writes through the other two
+// are served within seconds, for its shards too; after healing, every 2xx
+// write is stored exactly once and every shard's replicas agree.
+func TestClusterPartitionedLeader(t *testing.T) {
+	s, simDir := startSim(t)
+	const n = 3
+	binds := make([]string, n)
+	for i := range binds {
+		binds[i] = freeAddr(t)
+	}
+	cfgs := make([]string, n)
+	proxies := make([][2]*proxy, n) // Raft, remote
+	for i := range cfgs {
+		name := fmt.Sprintf("node-%d", i+1)
+		remote, raft := freeAddr(t), freeAddr(t)
+		proxies[i] = [2]*proxy{startProxy(t, raft), startProxy(t, remote)}
+		cfgs[i] = nodeConfigFull(t, s, simDir, name, t.TempDir(), binds[i], remote, raft, binds,
+			clusterSecurityYAML(t, simDir, name)+fmt.Sprintf(`, bootstrap_expect: %d, advertise_raft: "%s", advertise_remote: "%s"`, n, proxies[i][0].addr, proxies[i][1].addr))
+	}
+	nodes := make([]*proc, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			nodes[i], errs[i] = startProcAsync(t, cfgs[i])
+		}()
+	}
+	wg.Wait()
+	for i := range nodes {
+		if errs[i] != nil {
+			t.Fatalf("node-%d: %v", i+1, errs[i])
+		}
+	}
+	for _, p := range nodes {
+		waitMembers(t, p.api, n)
+		waitReady(t, p.api)
+	}
+	waitSettled(t, nodes)
+	users := bindUsers(t, nodes, 24, 1100)
+
+	x := mostLeads(t, nodes)
+	view, err := readCluster(nodes[x].api, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ledByX := map[uint64]bool{}
+	for _, sh := range view.Shards {
+		if sh.Leader == fmt.Sprintf("node-%d", x+1) {
+			ledByX[sh.Shard] = true
+		}
+	}
+	var xUsers []string
+	for _, u := range users {
+		if ledByX[storage.ShardOf(storage.UserKey("demo", u))] {
+			xUsers = append(xUsers, u)
+		}
+	}
+	if len(xUsers) == 0 {
+		t.Fatalf("no user's shard is led by node-%d", x+1)
+	}
+	majority := slices.Delete(slices.Clone(nodes), x, x+1)
+
+	var mu sync.Mutex
+	accepted := map[string][]string{}
+	send := func(p *proc, u, id string) (int, error) {
+		st, out, err := request(p.api, "POST", "/v1/messages", "", map[string]any{"from": "boss", "to": u, "conversation_type": 0, "type": 1,
+			"body": id, "client_msg_id": id})
+		if err == nil && st == http.StatusOK {
+			mu.Lock()
+			accepted[u] = append(accepted[u], out["message_id"].(string))
+			mu.Unlock()
+		}
+		return st, err
+	}
+
+	proxies[x][0].setCut(true)
+	proxies[x][1].setCut(true)
+	cutAt := time.Now()
+	// The cut node: no write through it is answered 2xx while it hears no one.
+	minority := make(chan string, 1)
+	go func() {
+		defer close(minority)
+		for i := 0; time.Since(cutAt) < 8*time.Second; i++ {
+			u := xUsers[i%len(xUsers)]
+			if st, err := send(nodes[x], u, fmt.Sprintf("minority-%d", i)); err == nil && st == http.StatusOK {
+				minority <- fmt.Sprintf("a write to %s through the cut node-%d was answered 200", u, x+1)
+				return
+			}
+		}
+	}()
+	// The majority serves the cut node's users within seconds.
+	for i, u := range xUsers {
+		via := majority[i%len(majority)]
+		id := fmt.Sprintf("majority-%d", i)
+		testwait.Until(t, waitFor, func() error {
+			if st, err := send(via, u, id); err != nil || st != http.StatusOK {
+				return fmt.Errorf("%s through %s: %d %v", u, via.api, st, err)
+			}
+			return nil
+		})
+		if i == 0 {
+			t.Logf("the majority served a user of the cut node's shards %v after the cut", time.Since(cutAt))
+		}
+	}
+	if msg, ok := <-minority; ok {
+		t.Fatal(msg)
+	}
+
+	proxies[x][0].setCut(false)
+	proxies[x][1].setCut(false)
+	for _, p := range nodes {
+		waitReady(t, p.api)
+	}
+	waitSettled(t, nodes)
+	waitReplicasAgree(t, nodes)
+	drainAll(t, nodes, xUsers, nil, accepted)
 }

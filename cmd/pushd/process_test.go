@@ -98,6 +98,11 @@ func nodeConfigWith(t *testing.T, s *vendorsim.Sim, simDir, name, dataDir string
 
 // nodeConfigAt is nodeConfigWith with the node's gossip address.
 func nodeConfigAt(t *testing.T, s *vendorsim.Sim, simDir, name, dataDir, bind string, join []string, security string) string {
+	return nodeConfigFull(t, s, simDir, name, dataDir, bind, "127.0.0.1:0", freeAddr(t), join, security)
+}
+
+// nodeConfigFull is nodeConfigAt with the node's actor remote and Raft listen addresses.
+func nodeConfigFull(t *testing.T, s *vendorsim.Sim, simDir, name, dataDir, bind, remote, raft string, join []string, security string) string {
 	c := s.Credentials()
 	joinYAML := "[]"
 	if len(join) > 0 {
@@ -107,7 +112,7 @@ func nodeConfigAt(t *testing.T, s *vendorsim.Sim, simDir, name, dataDir, bind st
 data_dir: %s
 ack_timeout: 1s
 log_level: warn
-cluster: {name: %s, bind: "%s", remote: "127.0.0.1:0", raft: "%s", join: %s, %s}
+cluster: {name: %s, bind: "%s", remote: "%s", raft: "%s", join: %s, %s}
 apps:
   - id: demo
     api_keys: [%s]
@@ -125,7 +130,7 @@ apps:
         service_account_file: %s
         endpoint: %s
         ca_file: %s
-`, dataDir, name, bind, freeAddr(t), joinYAML, security, testAPIKey, testSecret,
+`, dataDir, name, bind, remote, raft, joinYAML, security, testAPIKey, testSecret,
 		c.APNs.TeamID, c.APNs.KeyID, filepath.Join(simDir, vendorsim.FileAPNsKey), c.APNs.BundleID,
 		s.Endpoint(push.APNs), s.Endpoint(push.APNs), filepath.Join(simDir, vendorsim.FileCACert),
 		filepath.Join(simDir, vendorsim.FileFCMServiceAccount), s.Endpoint(push.FCM), filepath.Join(simDir, vendorsim.FileCACert))
