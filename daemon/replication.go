@@ -52,6 +52,10 @@ type replication struct {
 	mu        sync.Mutex
 	acquiring map[uint64]bool
 	acquired  int64 // Acquire calls that succeeded, for metrics
+
+	lagMu   sync.Mutex // serialises lag; not mu, which the loop takes
+	lagAt   time.Time
+	lagLast float64
 }
 
 // startReplication starts the Raft host on cfg's addresses and makes the
@@ -378,6 +382,53 @@ type clusterReplica struct {
 	Voting bool   `json:"voting"`
 }
 
+// lagReadTimeout bounds the read that measures one replica's lag; lagEvery
+// is how often the lag is measured.
+const (
+	lagReadTimeout = time.Second
+	lagEvery       = 5 * time.Second
+)
+
+// lag is the most entries any shard replica on this node had applied fewer
+// than its shard had committed, measured now: the applied index before a
+// linearizable read, against the index the read saw. A replica that cannot
+// read (no leader) is left out; pushd_cluster_shard_leaderless counts those.
+func (r *replication) lag() float64 {
+	// Measured at most every lagEvery: a scrape would otherwise cost a read
+	// per shard.
+	r.lagMu.Lock()
+	defer r.lagMu.Unlock()
+	if time.Since(r.lagAt) < lagEvery {
+		return r.lagLast
+	}
+	locals := r.raft.LocalReplicas()
+	lags := make([]uint64, len(locals))
+	var wg sync.WaitGroup
+	for i, lr := range locals {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			before, err := r.store.ShardMeta(lr.Shard)
+			if err != nil {
+				return
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), lagReadTimeout)
+			defer cancel()
+			v, err := r.raft.Read(ctx, lr.Shard, storage.ShardMetaQuery{})
+			if now, ok := v.(storage.ShardMeta); err == nil && ok && now.Applied > before.Applied {
+				lags[i] = now.Applied - before.Applied
+			}
+		}()
+	}
+	wg.Wait()
+	var most uint64
+	for _, l := range lags {
+		most = max(most, l)
+	}
+	r.lagAt, r.lagLast = time.Now(), float64(most)
+	return r.lagLast
+}
+
 // registerReplicationMetrics adds the gauges of this node's share of the
 // shards: replicas held, shards written (led), and shards whose replica here
 // knows no leader.
@@ -411,6 +462,8 @@ func (d *Daemon) registerReplicationMetrics() {
 				}
 				return float64(n)
 			}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pushd_cluster_replication_lag_entries",
+			Help: "The most Raft entries a shard replica on this node was behind its shard's commit when scraped."}, r.lag),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "pushd_cluster_shard_acquisitions_total", Help: "Times this node became a shard's writer."},
 			func() float64 {
 				r.mu.Lock()
