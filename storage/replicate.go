@@ -38,6 +38,63 @@ type replication struct {
 	mu     sync.Mutex
 	epochs map[uint64]uint64 // shard → epoch of this node's Acquire
 	seqs   map[uint64]uint64 // shard → seq of the last batch proposed under its epoch
+	queues map[uint64]*proposals
+}
+
+// queue returns shard's proposals in flight. r.mu must be held.
+func (r *replication) queue(shard uint64) *proposals {
+	q := r.queues[shard]
+	if q == nil {
+		q = &proposals{}
+		r.queues[shard] = q
+	}
+	return q
+}
+
+// proposals are one shard's batches in flight, in the order they were proposed: their results
+// are handed on in that order, whatever order Raft's results come back in, so that an actor
+// learns its commits in the order it made them (its stream's committed seq only grows).
+type proposals struct {
+	mu         sync.Mutex
+	pending    []*proposal
+	delivering bool // a goroutine is handing results on
+}
+
+type proposal struct {
+	done bool
+	res  statemachine.Result
+	err  error
+	fn   func(statemachine.Result, error)
+}
+
+func (q *proposals) add(fn func(statemachine.Result, error)) *proposal {
+	p := &proposal{fn: fn}
+	q.mu.Lock()
+	q.pending = append(q.pending, p)
+	q.mu.Unlock()
+	return p
+}
+
+// complete records p's result and hands on every result at the head of the queue; one
+// goroutine at a time does, so the order holds.
+func (q *proposals) complete(p *proposal, res statemachine.Result, err error) {
+	q.mu.Lock()
+	p.done, p.res, p.err = true, res, err
+	if q.delivering {
+		q.mu.Unlock()
+		return
+	}
+	q.delivering = true
+	for len(q.pending) > 0 && q.pending[0].done {
+		head := q.pending[0]
+		q.pending[0] = nil
+		q.pending = q.pending[1:]
+		q.mu.Unlock()
+		head.fn(head.res, head.err)
+		q.mu.Lock()
+	}
+	q.delivering = false
+	q.mu.Unlock()
 }
 
 // Replicate makes every later Commit and CommitAsync go through p: a batch is split by shard,
@@ -47,7 +104,8 @@ type replication struct {
 // it must not block) when a shard's epoch is lost because a batch was not applied: the node
 // must acquire the shard again, and its actors reload, before they write to it.
 func (s *Store) Replicate(p Proposer, timeout time.Duration, onLost func(shard uint64)) {
-	s.repl.Store(&replication{p: p, timeout: timeout, onLost: onLost, epochs: map[uint64]uint64{}, seqs: map[uint64]uint64{}})
+	s.repl.Store(&replication{p: p, timeout: timeout, onLost: onLost, epochs: map[uint64]uint64{}, seqs: map[uint64]uint64{},
+		queues: map[uint64]*proposals{}})
 }
 
 // Acquire makes this node (Raft replica) the writer of shard: it proposes the Acquire entry and
@@ -176,7 +234,8 @@ func (s *Store) commitReplicated(r *replication, b *Batch, done func(error)) {
 		}
 		r.seqs[shard]++
 		cmd := EncodeBatch(epoch, r.seqs[shard], &Batch{b: part})
-		r.p.ProposeAsync(shard, cmd, r.timeout, func(res statemachine.Result, err error) {
+		q := r.queue(shard)
+		p := q.add(func(res statemachine.Result, err error) {
 			switch {
 			case err != nil:
 				r.lost(shard, epoch)
@@ -188,6 +247,7 @@ func (s *Store) commitReplicated(r *replication, b *Batch, done func(error)) {
 				finish(nil)
 			}
 		})
+		r.p.ProposeAsync(shard, cmd, r.timeout, func(res statemachine.Result, err error) { q.complete(p, res, err) })
 		r.mu.Unlock()
 	}
 }

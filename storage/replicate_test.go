@@ -3,8 +3,11 @@ package storage
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/lni/dragonboat/v4/statemachine"
 
 	"github.com/pushd-im/pushd/cluster"
 	"github.com/pushd-im/pushd/internal/testwait"
@@ -124,5 +127,22 @@ func TestReplicatedCommitsGoThroughTheShards(t *testing.T) {
 	}
 	if bs, err := other.store.UserBindings("app", bob); err != nil || len(bs) != 1 {
 		t.Fatalf("bob's binding after the refused delete: %v, %v", bs, err)
+	}
+}
+
+// Results of a shard's batches are handed on in the order they were proposed, whatever order
+// Raft answers in: an actor's committed seq must only grow.
+func TestProposalResultsKeepTheirOrder(t *testing.T) {
+	var q proposals
+	var got []int
+	ps := make([]*proposal, 5)
+	for i := range ps {
+		ps[i] = q.add(func(statemachine.Result, error) { got = append(got, i) })
+	}
+	for _, i := range []int{3, 1, 4, 0, 2} {
+		q.complete(ps[i], statemachine.Result{}, nil)
+	}
+	if !slices.Equal(got, []int{0, 1, 2, 3, 4}) {
+		t.Fatalf("results handed on in order %v, want 0 1 2 3 4", got)
 	}
 }

@@ -341,7 +341,15 @@ func drainOnce(t *testing.T, addr, u string, want map[string]map[string]bool) er
 		_ = ws.SetReadDeadline(time.Now().Add(waitFor))
 		var f map[string]any
 		if err := ws.ReadJSON(&f); err != nil {
-			return err
+			missing := map[string][]string{}
+			for stream, ids := range want {
+				for id := range ids {
+					if got[stream][id] == 0 {
+						missing[stream] = append(missing[stream], id)
+					}
+				}
+			}
+			return fmt.Errorf("%w (through %s; last seqs %v; still missing %v)", err, addr, last, missing)
 		}
 		if f["type"] == "kicked" {
 			return fmt.Errorf("kicked: %v", f["reason"])
