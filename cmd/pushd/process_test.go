@@ -60,8 +60,16 @@ func TestMain(m *testing.M) {
 const (
 	testAPIKey = "pk_test_process_key"
 	testSecret = "process-test-client-secret-0123456789"
-	waitFor    = 30 * time.Second
 )
+
+// waitFor bounds each wait of the process tests; the race detector's
+// processes (three or four of them on two cores) are several times slower.
+var waitFor = func() time.Duration {
+	if raceEnabled {
+		return 90 * time.Second
+	}
+	return 30 * time.Second
+}()
 
 // startSim runs the vendor simulator in the test process and writes its
 // credentials where the pushd processes read them.
