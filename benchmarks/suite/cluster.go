@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -70,7 +71,12 @@ func runCluster(ctx context.Context, e *env) error {
 	var retries atomic.Int64
 	// idle is the CPU the side not measured burns meanwhile (heartbeats of
 	// 3×64 Raft replicas, gossip): it weighs on the measured side.
-	var idleCluster, idleLone, loneSecs, clusterSecs time.Duration
+	var idleCluster, idleLone, loneSecs, clusterSecs, busyLone, busyCluster time.Duration
+	// The cluster's CPU at rest, before any load: the floor of what it
+	// takes from the one node's rounds.
+	restStart := cpuOf(nodes)
+	time.Sleep(2 * time.Second)
+	rest := cpuOf(nodes) - restStart
 	load := func(addrs []string, path string, calls, workers int, body func(i int) []byte) (float64, []time.Duration, error) {
 		post := func(i int) error {
 			for try := 0; ; try++ {
@@ -104,17 +110,18 @@ func runCluster(ctx context.Context, e *env) error {
 	}
 	measure := func(name, path string, msgs, per, workers int, body func(i int) []byte) error {
 		calls := msgs / per
-		rate := func(addrs []string, idle []*proc, idleSum, busy *time.Duration) func() (float64, []time.Duration, error) {
+		rate := func(addrs []string, measured, idle []*proc, idleSum, busyCPU, busy *time.Duration) func() (float64, []time.Duration, error) {
 			return func() (float64, []time.Duration, error) {
-				before := cpuOf(idle)
+				before, mbefore := cpuOf(idle), cpuOf(measured)
 				secs, lat, err := load(addrs, path, calls, workers, body)
 				*idleSum += cpuOf(idle) - before
+				*busyCPU += cpuOf(measured) - mbefore
 				*busy += time.Duration(secs * float64(time.Second))
 				return float64(calls*per) / secs, lat, err
 			}
 		}
 		f := &Figure{Name: name, Unit: "msg/s", Count: calls * per, BaselineName: "one lone node", Bar: ratioBar(0.3)}
-		return e.inRounds(f, name, rate([]string{lone.api}, nodes, &idleCluster, &loneSecs), rate(apis, []*proc{lone}, &idleLone, &clusterSecs))
+		return e.inRounds(f, name, rate([]string{lone.api}, []*proc{lone}, nodes, &idleCluster, &busyLone, &loneSecs), rate(apis, nodes, []*proc{lone}, &idleLone, &busyCluster, &clusterSecs))
 	}
 	if err := measure("3 nodes, durable sends, POST /v1/messages", "/v1/messages", singles, 1, 64,
 		func(i int) []byte { return bodies[i%receivers] }); err != nil {
@@ -124,8 +131,9 @@ func runCluster(ctx context.Context, e *env) error {
 		func(i int) []byte { return batches[i%len(batches)] }); err != nil {
 		return err
 	}
-	e.note("while the one node was measured, the idle cluster used %.0f%% of a core; while the cluster was measured, the idle one node used %.0f%%; 503s retried: %d",
-		100*idleCluster.Seconds()/max(loneSecs.Seconds(), 1e-9), 100*idleLone.Seconds()/max(clusterSecs.Seconds(), 1e-9), retries.Load())
+	share := func(cpu, wall time.Duration) float64 { return 100 * cpu.Seconds() / max(wall.Seconds(), 1e-9) }
+	e.note("CPU, %% of one core (the machine has %d): the one node used %.0f%% while measured, the three nodes %.0f%% together while measured; at rest (2 s before any load) the cluster used %.0f%%, and %.0f%% during the one node's rounds (still applying and compacting the previous round); the idle one node %.0f%% during the cluster's; 503s retried: %d",
+		runtime.NumCPU(), share(busyLone, loneSecs), share(busyCluster, clusterSecs), share(rest, 2*time.Second), share(idleCluster, loneSecs), share(idleLone, clusterSecs), retries.Load())
 	lone.kill() // frees its share of the cores for what follows
 
 	if err := failover(ctx, e, pc, nodes); err != nil {
