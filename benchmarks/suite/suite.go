@@ -279,7 +279,7 @@ func registry() []scenario {
 		{"fanout", "Group fan-out to offline members, six providers", 21, runFanout},
 		{"drain", "Reconnect drain of 1,000 stored messages", 4, runDrain},
 		{"idle", "Idle scale: registered users with bindings, actors passivated", 5, runIdle},
-		{"cluster", "Cluster: three replicating nodes on this machine, failover, rebalance", 17, runCluster},
+		{"cluster", "Cluster: three replicating nodes on this machine, failover, rebalance", 25, runCluster},
 	}
 }
 
