@@ -144,7 +144,29 @@ var nodeLine = regexp.MustCompile(`^pushd node \S+: api http://(\S+) gossip (\S+
 
 // start runs `pushd serve` on the spec's config and waits for the line
 // naming its API address (a peered node prints it once it has joined).
+//
+// A port picked free (Raft, gossip) can be taken by another process, or by
+// an outgoing connection's ephemeral port, before the child binds it: such a
+// start is tried again, twice, on fresh ports and an empty data dir. The
+// others' join lists may keep the old gossip address; joining needs one.
 func (pn *procNodes) start(ctx context.Context, s nodeSpec) (*proc, error) {
+	for try := 0; ; try++ {
+		p, err := pn.startOnce(ctx, s)
+		if err == nil || try == 2 || !strings.Contains(err.Error(), "address already in use") {
+			return p, err
+		}
+		if err := os.RemoveAll(filepath.Join(pn.dir, s.name)); err != nil {
+			return nil, err
+		}
+		if s.peered && s.bind != "127.0.0.1:0" {
+			if s.bind, err = freeAddr(); err != nil {
+				return nil, err
+			}
+		}
+	}
+}
+
+func (pn *procNodes) startOnce(ctx context.Context, s nodeSpec) (*proc, error) {
 	cfg, err := pn.config(s)
 	if err != nil {
 		return nil, err
