@@ -6,9 +6,10 @@
 //
 //	go run ./cmd/pushd bench --quick
 //
-// The scenarios (issue 5): ingest, online, push, fanout, drain, idle. Every
-// count is bounded and scaled by Options.Scale (1 = the issue's sizes, the
-// quick run uses 0.1); every connection is to 127.0.0.1.
+// The scenarios (issue 5): ingest, online, push, fanout, drain, idle; and
+// (issue 13) cluster, whose nodes are pushd child processes. Every count is
+// bounded and scaled by Options.Scale (1 = the issue's sizes, the quick run
+// uses 0.1); every connection is to 127.0.0.1.
 //
 // Tests of this package never assert a timing: timings are measured here and
 // judged by a human against the bars in the result.
@@ -55,6 +56,11 @@ type Options struct {
 	// and file descriptors are not counted as the daemon's. Nil runs the
 	// clients in this process and says so in the result.
 	HelperCommand []string
+	// PushdCommand runs pushd's own command line (its binary, with any
+	// leading arguments): the cluster scenario appends `serve --config
+	// <file>` to run each node as a child process it can kill -9. Nil fails
+	// that scenario.
+	PushdCommand []string
 	// ProfileDir, when set, receives a CPU profile of each measured window
 	// (pushd's side of a figure, not its setup or baseline), named
 	// <scenario>-<window>.prof, and heap profiles (<scenario>-<name>.heap.prof,
@@ -273,6 +279,7 @@ func registry() []scenario {
 		{"fanout", "Group fan-out to offline members, six providers", 21, runFanout},
 		{"drain", "Reconnect drain of 1,000 stored messages", 4, runDrain},
 		{"idle", "Idle scale: registered users with bindings, actors passivated", 5, runIdle},
+		{"cluster", "Cluster: three replicating nodes on this machine, failover, rebalance", 25, runCluster},
 	}
 }
 

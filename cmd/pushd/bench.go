@@ -50,12 +50,15 @@ func bench(args []string, stdout, stderr io.Writer) error {
 			}
 		}
 	}
+	exe, exeErr := os.Executable()
 	if !*inProcess {
-		exe, err := os.Executable()
-		if err != nil {
-			return fmt.Errorf("finding this program for the client helper: %w (use --in-process-clients)", err)
+		if exeErr != nil {
+			return fmt.Errorf("finding this program for the client helper: %w (use --in-process-clients)", exeErr)
 		}
 		o.HelperCommand = []string{exe, "bench"}
+	}
+	if exeErr == nil { // the cluster scenario runs its nodes as `pushd serve` children
+		o.PushdCommand = []string{exe}
 	}
 	// The daemons the suite starts run with the default config, as pushd
 	// serve would run them: its GC target included.
