@@ -64,6 +64,9 @@ func (f *fakeNode) SendMany(_ context.Context, ms []*wire.Message) ([]*wire.Send
 func (f *fakeNode) TestPush(context.Context, string, string, actors.TestPushOptions) (*wire.Binding, push.Result, error) {
 	return &wire.Binding{}, push.Result{}, f.record(func() {})
 }
+func (f *fakeNode) PushRaw(context.Context, string, []actors.RawPush) error {
+	return f.record(func() {})
+}
 func (f *fakeNode) AppProviders(string) []string { return nil }
 func (f *fakeNode) OutboxBacklog(string, int) (map[string]actors.Backlog, bool, error) {
 	return nil, true, f.record(func() {})

@@ -25,6 +25,8 @@ type Node interface {
 	Call(ctx context.Context, r *wire.CallRequest) (*wire.CallReply, error)
 	CheckConnect(ctx context.Context, app, user, device string) error
 	OpenSession(ctx context.Context, app, user, device string, conn actors.Conn, foreground bool) (*actors.Session, error)
+	// PushRaw queues pushes to raw tokens (POST /api/push).
+	PushRaw(ctx context.Context, app string, ps []actors.RawPush) error
 	// The console's reads: the app's providers, the outbox's backlog, a
 	// user's streams and cursors (on the user's owner), this node's address.
 	AppProviders(app string) []string

@@ -365,6 +365,8 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		s.userRoute(ctx, method, path)
 	case path == "/v1/overview":
 		s.route(ctx, method, "GET", s.overview, routeServer)
+	case path == "/api/push":
+		s.route(ctx, method, "POST", s.gorushPush, routeServer)
 	case path == "/v1/push/test":
 		s.route(ctx, method, "POST", s.testPush, routeServer)
 	case strings.HasPrefix(path, "/v1/groups/"):
