@@ -113,3 +113,36 @@ func TestOverviewAndUserStreams(t *testing.T) {
 		t.Errorf("overview with a client token: %d", st)
 	}
 }
+
+// TestConsoleAssetsAreServed: the console's files come from the binary, with
+// a policy that keeps the page (and the API key it holds) to this server.
+func TestConsoleAssetsAreServed(t *testing.T) {
+	h := startDaemon(t)
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for path, want := range map[string]string{"/console/": "text/html", "/console/app.js": "javascript", "/console/style.css": "text/css"} {
+		resp, err := client.Get(h.base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Content-Type"), want) || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "connect-src 'self'") {
+			t.Errorf("%s: %d %q csp %q", path, resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Content-Security-Policy"))
+		}
+	}
+	resp, err := client.Get(h.base + "/console")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMovedPermanently || !strings.HasSuffix(resp.Header.Get("Location"), "/console/") {
+		t.Errorf("/console: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	for _, p := range []string{"/console/nope.js", "/console/console.go"} {
+		if st, _ := h.call("GET", p, "", nil); st != http.StatusNotFound {
+			t.Errorf("%s: %d, want 404", p, st)
+		}
+	}
+	if st, _ := h.call("POST", "/console/", "", nil); st != http.StatusMethodNotAllowed {
+		t.Errorf("POST /console/: %d", st)
+	}
+}

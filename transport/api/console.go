@@ -1,7 +1,11 @@
 package api
 
 import (
+	"embed"
+	"io/fs"
+	"mime"
 	"net/http"
+	"path"
 	"sort"
 	"strconv"
 	"strings"
@@ -11,8 +15,49 @@ import (
 	"github.com/pushd-im/pushd/wire"
 )
 
-// The web console's read routes: GET /v1/overview and
-// GET /v1/users/{user_id}/streams.
+// The web console (GET /console/): plain HTML, CSS and JavaScript embedded in
+// the binary, served as they are. The page asks for the API key once, keeps
+// it in the tab's sessionStorage and calls the JSON routes with it, so the
+// assets themselves need no credentials.
+
+//go:embed console
+var consoleFiles embed.FS
+
+// consoleCSP keeps the page to its own scripts and styles and to this
+// server: the API key it holds can go nowhere else.
+const consoleCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+// serveConsole serves /console/ and its assets.
+func (s *Server) serveConsole(ctx *fasthttp.RequestCtx, method, p string) {
+	if method != "GET" && method != "HEAD" {
+		ctx.Response.Header.Set("Allow", "GET")
+		writeError(ctx, &apiError{Status: http.StatusMethodNotAllowed, Code: codeBadMethod, Message: p + " takes GET, not " + method})
+		return
+	}
+	if p == "/console" {
+		ctx.Redirect("/console/", http.StatusMovedPermanently)
+		return
+	}
+	name := strings.TrimPrefix(p, "/console/")
+	if name == "" {
+		name = "index.html"
+	}
+	b, err := fs.ReadFile(consoleFiles, path.Join("console", path.Clean("/" + name)[1:]))
+	if err != nil {
+		writeError(ctx, &apiError{Status: http.StatusNotFound, Code: codeNotFound, Message: "no console file " + name})
+		return
+	}
+	ct := mime.TypeByExtension(path.Ext(name))
+	if ct == "" {
+		ct = "application/octet-stream"
+	}
+	ctx.SetContentType(ct)
+	ctx.Response.Header.Set("Content-Security-Policy", consoleCSP)
+	ctx.Response.Header.Set("X-Content-Type-Options", "nosniff")
+	ctx.Response.Header.Set("Referrer-Policy", "no-referrer")
+	ctx.Response.Header.Set("Cache-Control", "no-cache")
+	ctx.SetBody(b)
+}
 
 // providerOverview is one provider of GET /v1/overview.
 type providerOverview struct {

@@ -367,6 +367,8 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		s.route(ctx, method, "GET", s.overview, routeServer)
 	case path == "/api/push":
 		s.route(ctx, method, "POST", s.gorushPush, routeServer)
+	case path == "/console" || strings.HasPrefix(path, "/console/"):
+		s.serveConsole(ctx, method, path)
 	case path == "/v1/push/test":
 		s.route(ctx, method, "POST", s.testPush, routeServer)
 	case strings.HasPrefix(path, "/v1/groups/"):
