@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/pushd-im/pushd/storage"
 	"github.com/pushd-im/pushd/wire"
 )
 
@@ -112,8 +113,8 @@ type Backlog struct {
 	Retrying int // of those, pushes that have been tried and wait for another attempt
 }
 
-// OutboxBacklog counts the app's push jobs waiting in this node's outbox by
-// provider, reading at most limit jobs (complete is false when it stopped
+// OutboxBacklog counts the app's push jobs waiting in the outbox of the
+// shards this node writes, by provider, reading at most limit jobs (complete is false when it stopped
 // there). Fan-out chunks are not counted: their pushes get jobs of their own
 // once they wait for a retry.
 func (n *Node) OutboxBacklog(app string, limit int) (map[string]Backlog, bool, error) {
@@ -125,8 +126,8 @@ func (n *Node) OutboxBacklog(app string, limit int) (map[string]Backlog, bool, e
 			complete = false
 			return false
 		}
-		if j.App != app {
-			return true
+		if j.App != app || !n.OwnsShard(storage.ShardOf(UserKey(j.App, j.User))) {
+			return true // another app's, or a replica of a shard another node sends
 		}
 		b := out[j.Provider]
 		b.Pending++

@@ -3,9 +3,12 @@ package actors
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/pushd-im/pushd/push"
+	"github.com/pushd-im/pushd/storage"
 	"github.com/pushd-im/pushd/wire"
 )
 
@@ -26,8 +29,26 @@ type RawPush struct {
 	Expires    time.Time         // zero, or later than the push TTL: the push TTL
 }
 
+// rawUser begins the user of a RawPush's job: no user id can (user ids have
+// no '~'). The job is stored as the jobs of users are, in the shard of that
+// "user", which PushRaw picks among the shards this node writes.
+const rawUser = "~raw:"
+
 // rawJob says whether j is a RawPush's job: one with no user behind it.
-func rawJob(j *wire.PushJob) bool { return j.User == "" }
+func rawJob(j *wire.PushJob) bool { return strings.HasPrefix(j.User, rawUser) }
+
+// rawJobUser is a raw job's user whose shard this node writes, so that the
+// node can commit the job and its vendor actors send it; another node that
+// takes the shard later resumes it from there.
+func (n *Node) rawJobUser(app string) (string, bool) {
+	for k := range 16 * storage.NumShards {
+		u := rawUser + strconv.Itoa(k)
+		if n.OwnsShard(storage.ShardOf(UserKey(app, u))) {
+			return u, true
+		}
+	}
+	return "", false
+}
 
 // PushRaw writes one outbox job for each push, durably (fsynced) in one
 // batch, and hands them to their vendor actors. Nothing is written when a
@@ -45,6 +66,10 @@ func (n *Node) PushRaw(ctx context.Context, app string, ps []RawPush) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	user, ok := n.rawJobUser(app)
+	if !ok {
+		return &RequestError{Code: wire.CodeUnavailable, Message: "this node writes no shard now; try again or another node"}
+	}
 	now := n.now()
 	ttl := now.Add(n.o.PushTTL)
 	b := n.o.Store.NewBatch()
@@ -60,7 +85,7 @@ func (n *Node) PushRaw(ctx context.Context, app string, ps []RawPush) error {
 			collapse = "raw-" + NewMessageID(now)
 		}
 		j := &wire.PushJob{
-			Id: id, App: app, PushId: PushID(app, string(p.Provider), p.Token), Provider: string(p.Provider), Token: p.Token,
+			Id: id, App: app, User: user, PushId: PushID(app, string(p.Provider), p.Token), Provider: string(p.Provider), Token: p.Token,
 			BundleId: p.BundleID, ApnsEnv: p.APNsEnv, PushType: p.PushType, PushConfig: p.Config,
 			Priority: int32(p.Priority), CreatedAtMs: now.UnixMilli(), ExpiresAtMs: expires.UnixMilli(),
 			CollapseId: collapse, Data: p.Data,
