@@ -9,7 +9,6 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/pushd-im/pushd/push"
 	"github.com/pushd-im/pushd/wire"
 )
 
@@ -254,53 +253,6 @@ func requestAs[T proto.Message](ctx context.Context, n *Node, key string, m prot
 		return zero, fmt.Errorf("actors: unexpected reply %T", reply)
 	}
 	return r, nil
-}
-
-// TestPush sends (or, with dryRun, only builds) one push to a binding of the
-// app straight through its vendor client, bypassing the outbox, and returns the
-// exact exchange. It is the online debugging tool of POST /v1/push/test.
-func (n *Node) TestPush(ctx context.Context, app, pushID string, pc *wire.PushConfig, dryRun bool) (*wire.Binding, push.Result, error) {
-	notFound := &RequestError{Code: wire.CodeNotFound, Message: fmt.Sprintf("push_id %s is not bound in app %s", pushID, app)}
-	owner, err := requestAs[*wire.PushIDOwner](ctx, n, TokenKey(app, pushID), &wire.PushIDLookup{App: app, PushId: pushID})
-	if err != nil {
-		return nil, push.Result{}, err
-	}
-	if owner.User == "" {
-		return nil, push.Result{}, notFound
-	}
-	user := owner.User
-	bindings, err := n.Devices(ctx, app, user)
-	if err != nil {
-		return nil, push.Result{}, err
-	}
-	var b *wire.Binding
-	for _, bd := range bindings {
-		if bd.PushId == pushID {
-			b = bd
-		}
-	}
-	if b == nil {
-		return nil, push.Result{}, notFound
-	}
-	a := n.o.Apps[app]
-	var s push.Sender
-	if a != nil {
-		s = a.Senders[push.Provider(b.Provider)]
-	}
-	if s == nil {
-		return b, push.Result{}, &RequestError{Code: wire.CodeProviderNotConfigured, Message: fmt.Sprintf("provider %s is not configured for app %s", b.Provider, app)}
-	}
-	now := n.now()
-	j := &wire.PushJob{
-		Id: 0, App: app, User: user, PushId: pushID, DeviceId: b.DeviceId, Provider: b.Provider, Token: b.Token,
-		BundleId: b.BundleId, ApnsEnv: b.ApnsEnv, PushType: b.PushType, Stream: "test", PushConfig: pc,
-		Priority: int32(push.PriorityHigh), CreatedAtMs: now.UnixMilli(), ExpiresAtMs: now.Add(n.o.PushTTL).UnixMilli(),
-		CollapseId: "test-" + NewMessageID(now),
-	}
-	nt := notification(a, j)
-	nt.DryRun = dryRun
-	res := s.Send(ctx, nt)
-	return b, res, nil
 }
 
 // sendReplyOf reads a send's answer: the reply, whether the receiver's

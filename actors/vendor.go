@@ -270,6 +270,9 @@ func (v *vendorActor) call(c *call) {
 // stale says why a job must not be sent any more: the binding is gone or has
 // another token, or the device acked the message in time.
 func (v *vendorActor) stale(j *wire.PushJob, now time.Time) string {
+	if rawJob(j) {
+		return "" // no binding to check (POST /api/push)
+	}
 	if !j.Conditional && j.Attempts == 0 && v.n.unbinds.unchanged(j.PushId, time.UnixMilli(j.CreatedAtMs), now) {
 		return ""
 	}
@@ -374,6 +377,10 @@ func tokenSet(tokens []string) map[string]bool {
 // to comparing the registration with the push's making, two nodes' clocks).
 func (v *vendorActor) tokenInvalid(j job, res push.Result) {
 	v.done(j)
+	if rawJob(j.PushJob) {
+		v.report(j.PushJob, res) // no binding to remove (POST /api/push)
+		return
+	}
 	// Unbind before reporting: the user actor takes them in this order, so a
 	// binding that shows this verdict has survived the unbind (re-registered).
 	v.n.Tell(UserKey(j.App, j.User), &wire.UnbindRequest{

@@ -69,6 +69,9 @@ func (v *vendorActor) report(j *wire.PushJob, res push.Result) {
 		clear(v.reported)
 	}
 	v.reported[j.PushId] = res.Verdict
+	if rawJob(j) {
+		return // no binding to show the verdict on (POST /api/push); the log and metrics have it
+	}
 	v.batch().PutVerdict(j.App, j.User, j.PushId, &wire.VerdictRecord{Verdict: string(res.Verdict), Reason: res.Reason, AtMs: v.at().UnixMilli()})
 }
 

@@ -333,26 +333,6 @@ type logoutRequest struct {
 
 func (r *logoutRequest) validate() *apiError { return checkID("device_id", r.DeviceID, maxDeviceID) }
 
-// testPushRequest is the body of POST /v1/push/test.
-type testPushRequest struct {
-	PushID  string `json:"push_id"`
-	Title   string `json:"title"`
-	Content string `json:"content"`
-	Payload string `json:"payload"`
-	DryRun  bool   `json:"dry_run"`
-}
-
-func (r *testPushRequest) validate() *apiError {
-	if r.PushID == "" || len(r.PushID) > maxPushID {
-		return badField("push_id", "is required (at most %d characters)", maxPushID)
-	}
-	if strings.Contains(r.PushID, "/") {
-		return badField("push_id", "is not a push id: push ids have no '/'")
-	}
-	pc := pushConfig{Title: r.Title, Content: r.Content, Payload: r.Payload}
-	return pc.validate("", nil)
-}
-
 // clientFrame is one frame a client sends on the long connection.
 type clientFrame struct {
 	Type       string `json:"type"`

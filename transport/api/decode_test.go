@@ -129,14 +129,16 @@ func FuzzClientFrame(f *testing.F) {
 func TestTopLevelPushFieldsAreNamedPlainly(t *testing.T) {
 	long := strings.Repeat("x", maxContent+1)
 	cases := map[string]testPushRequest{
-		"title: ":         {PushID: "p1", Title: strings.Repeat("x", maxTitle+1)},
-		"content: ":       {PushID: "p1", Content: long},
-		"payload: ":       {PushID: "p1", Payload: long},
-		"push_id: ":       {Title: "t"},
+		"title: ":         {PushID: "p1", pushConfig: pushConfig{Title: strings.Repeat("x", maxTitle+1)}},
+		"content: ":       {PushID: "p1", pushConfig: pushConfig{Content: long}},
+		"payload: ":       {PushID: "p1", pushConfig: pushConfig{Payload: long}},
+		"push_id: ":       {pushConfig: pushConfig{Title: "t"}},
 		"push_id: is not": {PushID: "p/1"},
+		"push_type: ":     {PushID: "p1", PushType: "banner"},
+		"resources_id: ":  {PushID: "p1", pushConfig: pushConfig{ResourcesID: "nope"}},
 	}
 	for want, r := range cases {
-		if e := r.validate(); e == nil || !strings.HasPrefix(e.Message, want) {
+		if e := r.validate(nil); e == nil || !strings.HasPrefix(e.Message, want) {
 			t.Errorf("%s: %v, want a message starting %q", want, e, want)
 		}
 	}

@@ -61,9 +61,21 @@ func (f *fakeNode) SendMany(_ context.Context, ms []*wire.Message) ([]*wire.Send
 	}
 	return out, errs
 }
-func (f *fakeNode) TestPush(context.Context, string, string, *wire.PushConfig, bool) (*wire.Binding, push.Result, error) {
+func (f *fakeNode) TestPush(context.Context, string, string, actors.TestPushOptions) (*wire.Binding, push.Result, error) {
 	return &wire.Binding{}, push.Result{}, f.record(func() {})
 }
+func (f *fakeNode) PushRaw(context.Context, string, []actors.RawPush) error {
+	return f.record(func() {})
+}
+func (f *fakeNode) AppProviders(string) []string { return nil }
+func (f *fakeNode) OutboxBacklog(string, int) (map[string]actors.Backlog, bool, error) {
+	return nil, true, f.record(func() {})
+}
+func (f *fakeNode) OwnsUser(string, string) bool { return true }
+func (f *fakeNode) UserStreams(string, string, int) ([]actors.StreamView, map[string]map[string]uint64, error) {
+	return nil, nil, f.record(func() {})
+}
+func (f *fakeNode) Address() string { return "fake" }
 func (f *fakeNode) GroupSet(_ context.Context, _, _ string, op wire.GroupOp, members []string) (uint64, error) {
 	return uint64(len(members)), f.record(func() { f.groupOps = append(f.groupOps, op) })
 }

@@ -19,12 +19,21 @@ type Node interface {
 	Devices(ctx context.Context, app, user string) ([]*wire.Binding, error)
 	Send(ctx context.Context, m *wire.Message) (*wire.SendReply, error)
 	SendMany(ctx context.Context, msgs []*wire.Message) ([]*wire.SendReply, []error)
-	TestPush(ctx context.Context, app, pushID string, pc *wire.PushConfig, dryRun bool) (*wire.Binding, push.Result, error)
+	TestPush(ctx context.Context, app, pushID string, o actors.TestPushOptions) (*wire.Binding, push.Result, error)
 	GroupSet(ctx context.Context, app, group string, op wire.GroupOp, members []string) (uint64, error)
 	GroupMembers(ctx context.Context, app, group string) ([]string, error)
 	Call(ctx context.Context, r *wire.CallRequest) (*wire.CallReply, error)
 	CheckConnect(ctx context.Context, app, user, device string) error
 	OpenSession(ctx context.Context, app, user, device string, conn actors.Conn, foreground bool) (*actors.Session, error)
+	// PushRaw queues pushes to raw tokens (POST /api/push).
+	PushRaw(ctx context.Context, app string, ps []actors.RawPush) error
+	// The console's reads: the app's providers, the outbox's backlog, a
+	// user's streams and cursors (on the user's owner), this node's address.
+	AppProviders(app string) []string
+	OutboxBacklog(app string, limit int) (map[string]actors.Backlog, bool, error)
+	OwnsUser(app, user string) bool
+	UserStreams(app, user string, recent int) ([]actors.StreamView, map[string]map[string]uint64, error)
+	Address() string
 }
 
 var _ Node = (*actors.Node)(nil)

@@ -361,6 +361,14 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		s.route(ctx, method, "POST", s.sendBatch, routeServer)
 	case strings.HasPrefix(path, "/v1/users/") && strings.HasSuffix(path, "/devices"):
 		s.route(ctx, method, "GET", s.devices, routeServer)
+	case strings.HasPrefix(path, "/v1/users/"):
+		s.userRoute(ctx, method, path)
+	case path == "/v1/overview":
+		s.route(ctx, method, "GET", s.overview, routeServer)
+	case path == "/api/push":
+		s.route(ctx, method, "POST", s.gorushPush, routeServer)
+	case path == "/console" || strings.HasPrefix(path, "/console/"):
+		s.serveConsole(ctx, method, path)
 	case path == "/v1/push/test":
 		s.route(ctx, method, "POST", s.testPush, routeServer)
 	case strings.HasPrefix(path, "/v1/groups/"):
@@ -598,24 +606,6 @@ func (s *Server) devices(ctx *fasthttp.RequestCtx, c *caller) *apiError {
 		})
 	}
 	writeJSON(ctx, http.StatusOK, map[string]any{"devices": out})
-	return nil
-}
-
-func (s *Server) testPush(ctx *fasthttp.RequestCtx, c *caller) *apiError {
-	var r testPushRequest
-	if e := decodeValid(ctx.PostBody(), &r); e != nil {
-		return e
-	}
-	rctx, cancel := s.reqContext()
-	defer cancel()
-	b, res, err := s.o.Node.TestPush(rctx, c.app.ID, r.PushID, &wire.PushConfig{Title: r.Title, Content: r.Content, Payload: r.Payload}, r.DryRun)
-	if err != nil {
-		return s.fromActorError(err)
-	}
-	writeJSON(ctx, http.StatusOK, map[string]any{
-		"push_id": b.PushId, "provider": b.Provider, "dry_run": r.DryRun,
-		"verdict": res.Verdict, "status": res.Status, "reason": res.Reason, "request": res.Exchange,
-	})
 	return nil
 }
 

@@ -1,0 +1,484 @@
+// pushd console: plain JavaScript over pushd's JSON API. The API key is kept
+// in this tab's sessionStorage and sent as X-API-Key to this server only.
+"use strict";
+
+(function () {
+  const KEY = "pushd.apiKey";
+  const APP = "pushd.app";
+  const pages = ["overview", "user", "push", "trace", "cluster"];
+  let overview = null; // the last GET /v1/overview answer
+
+  const $ = (id) => document.getElementById(id);
+
+  function el(tag, attrs, ...kids) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === undefined || v === null || v === false) continue;
+      if (k === "class") e.className = v;
+      else if (k === "text") e.textContent = v;
+      else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
+      else e.setAttribute(k, v === true ? "" : v);
+    }
+    for (const k of kids.flat()) {
+      if (k === null || k === undefined) continue;
+      e.append(k instanceof Node ? k : document.createTextNode(String(k)));
+    }
+    return e;
+  }
+
+  function setStatus(id, kind, text) {
+    const s = $(id);
+    s.className = "status" + (kind ? " " + kind : "");
+    s.textContent = text || "";
+  }
+
+  function when(ms) {
+    if (!ms) return "—";
+    const d = new Date(ms);
+    return d.toLocaleString();
+  }
+
+  function verdictBadge(v) {
+    return el("span", { class: "badge " + (v || "none"), text: v || "no push yet" });
+  }
+
+  // ApiError is a failed call: the HTTP status and pushd's error code.
+  class ApiError extends Error {
+    constructor(status, code, message) {
+      super(message);
+      this.status = status;
+      this.code = code;
+    }
+  }
+
+  async function api(method, path, body) {
+    const key = sessionStorage.getItem(KEY);
+    const opts = { method, headers: { "X-API-Key": key || "" } };
+    if (body !== undefined) {
+      opts.headers["Content-Type"] = "application/json";
+      opts.body = JSON.stringify(body);
+    }
+    let resp;
+    try {
+      resp = await fetch(path, opts);
+    } catch (e) {
+      throw new ApiError(0, "network", "pushd did not answer (" + e.message + ")");
+    }
+    let data = null;
+    const text = await resp.text();
+    try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
+    if (!resp.ok) {
+      const err = (data && data.error) || {};
+      const e = new ApiError(resp.status, err.code || "http_" + resp.status, err.message || text || resp.statusText);
+      if (resp.status === 401) {
+        signOut("The API key was refused: " + e.message);
+      }
+      throw e;
+    }
+    return data;
+  }
+
+  function describe(e) {
+    if (e.code === "unauthorized") return "The API key was refused.";
+    return e.message + (e.code ? " (" + e.code + (e.status ? ", HTTP " + e.status : "") + ")" : "");
+  }
+
+  // noRoute says whether pushd answered that it has no such route (a
+  // feature this server does not have yet).
+  function noRoute(e) {
+    return e.status === 404 && /^no route /.test(e.message);
+  }
+
+  // --- sign-in ---
+
+  function signOut(reason) {
+    sessionStorage.removeItem(KEY);
+    sessionStorage.removeItem(APP);
+    show("login");
+    if (reason) {
+      $("login-error").textContent = reason;
+      $("login-error").hidden = false;
+    }
+  }
+
+  async function signIn(key) {
+    sessionStorage.setItem(KEY, key);
+    $("login-error").hidden = true;
+    try {
+      overview = await api("GET", "/v1/overview");
+    } catch (e) {
+      if (e.status !== 401) {
+        signOut("Could not open the console: " + describe(e));
+      }
+      return false;
+    }
+    sessionStorage.setItem(APP, overview.app);
+    return true;
+  }
+
+  // --- pages ---
+
+  function show(page) {
+    const signedIn = !!sessionStorage.getItem(KEY);
+    if (!signedIn) page = "login";
+    for (const p of ["login", ...pages]) {
+      $("page-" + p).hidden = p !== page;
+    }
+    $("nav").hidden = !signedIn;
+    $("session").hidden = !signedIn;
+    $("app-name").textContent = signedIn ? "app " + (sessionStorage.getItem(APP) || "") : "";
+    for (const a of document.querySelectorAll("#nav a")) {
+      a.classList.toggle("active", a.dataset.page === page);
+    }
+    if (page === "login") {
+      $("api-key").focus();
+      return;
+    }
+    document.title = "pushd console · " + page;
+    const load = { overview: loadOverview, push: preparePush, cluster: loadCluster }[page];
+    if (load) load();
+  }
+
+  function route() {
+    const page = (location.hash || "#overview").slice(1).split("?")[0];
+    show(pages.includes(page) ? page : "overview");
+  }
+
+  // Overview
+
+  const verdictColumns = ["delivered", "retry", "token_invalid", "auth_expired", "quota_exhausted", "bad_request", "expired"];
+
+  async function loadOverview() {
+    setStatus("overview-status", "info", "Loading…");
+    try {
+      overview = await api("GET", "/v1/overview");
+    } catch (e) {
+      setStatus("overview-status", "error", "Could not load the overview: " + describe(e));
+      return;
+    }
+    setStatus("overview-status", "", "");
+    $("overview-node").textContent = "App " + overview.app + " on node " + overview.node +
+      (overview.outbox_complete ? "" : " (outbox larger than one read: backlog counts are partial)");
+    const tbody = $("overview-table").querySelector("tbody");
+    tbody.replaceChildren();
+    if (!overview.providers.length) {
+      tbody.append(el("tr", {}, el("td", { colspan: 11, text: "No provider is configured for this app." })));
+    }
+    for (const p of overview.providers) {
+      const configured = overview.configured.includes(p.provider);
+      tbody.append(el("tr", { "data-provider": p.provider },
+        el("td", {}, el("strong", { text: p.provider }), configured ? "" : el("span", { class: "hint", text: " (not configured)" })),
+        verdictColumns.map((v) => el("td", { class: "num", text: p.pushes[v] || 0 })),
+        el("td", { class: "num", text: p.held }),
+        el("td", { class: "num", text: p.pending }),
+        el("td", { class: "num", text: p.retrying }),
+      ));
+    }
+  }
+
+  // User lookup
+
+  async function lookupUser(user) {
+    $("user-result").hidden = true;
+    setStatus("user-status", "info", "Looking up " + user + "…");
+    let devices, streams;
+    try {
+      [devices, streams] = await Promise.all([
+        api("GET", "/v1/users/" + encodeURIComponent(user) + "/devices"),
+        api("GET", "/v1/users/" + encodeURIComponent(user) + "/streams?limit=20").catch((e) => ({ error: e })),
+      ]);
+    } catch (e) {
+      setStatus("user-status", "error", "Could not look up " + user + ": " + describe(e));
+      return;
+    }
+    const msgs = streams.error ? 0 : streams.streams.reduce((n, s) => n + s.last_seq, 0);
+    if (!devices.devices.length && !msgs) {
+      setStatus("user-status", "error", "No user " + user + " here: no devices bound and no messages stored (check the user id).");
+      return;
+    }
+    setStatus("user-status", "ok", user + ": " + devices.devices.length + " device binding(s)");
+    const cursors = (streams && streams.cursors) || {};
+    const tbody = $("user-devices").querySelector("tbody");
+    tbody.replaceChildren();
+    if (!devices.devices.length) {
+      tbody.append(el("tr", {}, el("td", { colspan: 9, text: "No device is bound: nothing can be pushed to this user." })));
+    }
+    for (const d of devices.devices) {
+      const cur = cursors[d.device_id] || {};
+      tbody.append(el("tr", { "data-push-id": d.push_id },
+        el("td", { text: d.device_id }),
+        el("td", { text: d.provider + (d.apns_env ? " (" + d.apns_env + ")" : "") }),
+        el("td", { text: d.push_type }),
+        el("td", { class: "mono small", text: d.push_id }),
+        el("td", { text: when(d.registered_at) }),
+        el("td", {}, verdictBadge(d.last_verdict), d.last_verdict_at ? el("div", { class: "hint", text: when(d.last_verdict_at) }) : null),
+        el("td", { text: d.last_reason || "" }),
+        el("td", { class: "mono small", text: Object.entries(cur).map(([s, q]) => s + " " + q).join(", ") || "—" }),
+        el("td", {},
+          el("button", { type: "button", text: "Test push", onclick: () => {
+            document.querySelector("input[name=target][value=push_id]").click();
+            $("push-id").value = d.push_id;
+            location.hash = "#push";
+          } }),
+          " ",
+          el("button", { type: "button", class: "danger", text: "Unbind", onclick: () => unbind(user, d) })),
+      ));
+    }
+    const box = $("user-streams");
+    box.replaceChildren();
+    if (streams.error) {
+      box.append(el("p", { class: "error", text: "Streams not shown: " + describe(streams.error) }));
+    } else {
+      for (const s of streams.streams) {
+        const table = el("table", {},
+          el("thead", {}, el("tr", {}, ["Seq", "From", "Type", "Body", "Push", "Time", "Message id"].map((h) => el("th", { text: h })))),
+          el("tbody", {}, s.messages.length ? s.messages.map((m) => el("tr", {},
+            el("td", { class: "num", text: m.seq }),
+            el("td", { text: m.from }),
+            el("td", { text: m.event || m.type }),
+            el("td", { text: m.body }),
+            el("td", { text: m.has_push_config ? "yes" : "no" }),
+            el("td", { text: when(m.timestamp) }),
+            el("td", { class: "mono small", text: m.message_id }),
+          )) : el("tr", {}, el("td", { colspan: 7, text: "No retained message." }))));
+        const acked = Object.entries(cursors).filter(([, c]) => s.stream in c).map(([d, c]) => d + " acked " + c[s.stream]);
+        box.append(el("div", { class: "stream" },
+          el("h3", {}, el("span", { text: s.stream }), el("span", { class: "hint", text: "seq " + s.first_seq + "–" + s.last_seq + (acked.length ? " · " + acked.join(", ") : " · no device has acked") })),
+          el("div", { class: "table-wrap" }, table)));
+      }
+    }
+    $("user-result").hidden = false;
+  }
+
+  async function unbind(user, d) {
+    if (!confirm("Unbind " + d.device_id + " (" + d.provider + ") from " + user + "? It gets no more pushes until it binds again.")) return;
+    try {
+      await api("DELETE", "/v1/users/" + encodeURIComponent(user) + "/devices/" + encodeURIComponent(d.push_id));
+    } catch (e) {
+      setStatus("user-status", "error", "Could not unbind: " + describe(e));
+      return;
+    }
+    lookupUser(user);
+  }
+
+  // Test push
+
+  async function preparePush() {
+    if (!overview) {
+      try { overview = await api("GET", "/v1/overview"); } catch (e) { /* the profiles list stays empty */ }
+    }
+    const sel = $("push-resources");
+    const current = sel.value;
+    sel.replaceChildren(el("option", { value: "", text: "(none: the provider's defaults)" }));
+    for (const r of (overview && overview.resources) || []) {
+      sel.append(el("option", { value: r, text: r }));
+    }
+    sel.value = current;
+  }
+
+  function pushTarget() {
+    return document.querySelector("input[name=target]:checked").value;
+  }
+
+  async function loadPushDevices() {
+    const user = $("push-user").value.trim();
+    const sel = $("push-device");
+    sel.replaceChildren();
+    if (!user) {
+      setStatus("push-status", "error", "Enter a user id first.");
+      return;
+    }
+    try {
+      const ans = await api("GET", "/v1/users/" + encodeURIComponent(user) + "/devices");
+      if (!ans.devices.length) {
+        setStatus("push-status", "error", "User " + user + " has no bound device to push to.");
+        return;
+      }
+      for (const d of ans.devices) {
+        sel.append(el("option", { value: d.push_id, text: d.device_id + " · " + d.provider + " · " + d.push_type }));
+      }
+      setStatus("push-status", "", "");
+    } catch (e) {
+      setStatus("push-status", "error", "Could not load the devices of " + user + ": " + describe(e));
+    }
+  }
+
+  async function testPush(dryRun) {
+    $("push-result").hidden = true;
+    const pushID = pushTarget() === "user" ? $("push-device").value : $("push-id").value.trim();
+    if (!pushID) {
+      setStatus("push-status", "error", pushTarget() === "user" ? "Load the user's devices and pick one." : "Enter a push id.");
+      return;
+    }
+    const type = document.querySelector("input[name=push_type]:checked").value;
+    const body = {
+      push_id: pushID, push_type: type, dry_run: dryRun,
+      title: $("push-title").value, content: $("push-content").value, payload: $("push-payload").value,
+    };
+    if ($("push-resources").value) body.resources_id = $("push-resources").value;
+    if (type === "voip") {
+      body.voip = { handle_type: Number($("voip-handle-type").value), handle_value: $("voip-handle-value").value, has_video: $("voip-video").checked };
+    }
+    setStatus("push-status", "info", dryRun ? "Building the request…" : "Sending…");
+    for (const b of [$("push-dry"), $("push-send")]) b.disabled = true;
+    let ans;
+    try {
+      ans = await api("POST", "/v1/push/test", body);
+    } catch (e) {
+      setStatus("push-status", "error", (dryRun ? "Dry run failed: " : "The push failed: ") + describe(e));
+      return;
+    } finally {
+      for (const b of [$("push-dry"), $("push-send")]) b.disabled = false;
+    }
+    const ok = dryRun ? !ans.reason : ans.verdict === "delivered";
+    setStatus("push-status", ok ? "ok" : "error", dryRun
+      ? (ans.reason ? "The request could not be built: " + ans.reason : "Dry run: this is the request pushd would send to " + ans.provider + "; nothing was sent.")
+      : (ok ? "Delivered: " + ans.provider + " accepted the push." : "Not delivered: " + ans.provider + " answered " + (ans.verdict || "no verdict") + (ans.reason ? " (" + ans.reason + ")" : "") + "."));
+    const v = $("push-verdict");
+    v.className = "badge " + (dryRun ? "none" : ans.verdict || "failed");
+    v.textContent = dryRun ? "dry run" : ans.verdict || "failed";
+    $("push-summary").textContent = ans.provider + " · " + ans.push_type + " · push id " + ans.push_id + (ans.status ? " · HTTP " + ans.status : "");
+    const r = ans.request;
+    $("push-request").textContent = r
+      ? [r.method + " " + r.url, ...Object.entries(r.headers || {}).map(([k, val]) => k + ": " + val), "", pretty(r.body),
+         r.status ? "\n→ " + r.status + " " + (r.answer || "") : ""].join("\n")
+      : "(no request: " + (ans.reason || "none was made") + ")";
+    $("push-result").hidden = false;
+  }
+
+  function pretty(s) {
+    try { return JSON.stringify(JSON.parse(s), null, 2); } catch (e) { return s || ""; }
+  }
+
+  // Message trace
+
+  async function trace(id, user) {
+    const box = $("trace-result");
+    box.replaceChildren();
+    setStatus("trace-status", "info", "Tracing " + id + "…");
+    let ans;
+    try {
+      ans = await api("GET", "/v1/messages/" + encodeURIComponent(id) + "/trace" + (user ? "?user=" + encodeURIComponent(user) : ""));
+    } catch (e) {
+      if (noRoute(e)) {
+        setStatus("trace-status", "info", "Message trace is not available on this server yet: this pushd has no GET /v1/messages/{id}/trace. Use User lookup to see the devices' last verdicts.");
+      } else if (e.status === 404) {
+        setStatus("trace-status", "error", "No message " + id + ": " + describe(e));
+      } else {
+        setStatus("trace-status", "error", "Could not trace " + id + ": " + describe(e));
+      }
+      return;
+    }
+    setStatus("trace-status", "", "");
+    const devices = ans.devices || [];
+    if (ans.counts) {
+      box.append(el("div", { class: "card" }, el("h3", { text: "Outcomes" }),
+        el("p", {}, Object.entries(ans.counts).map(([k, n]) => el("span", { class: "badge", text: k + " " + n }), " "))));
+    }
+    for (const d of devices) {
+      box.append(el("div", { class: "card" },
+        el("h3", { text: [d.user, d.device_id, d.provider].filter(Boolean).join(" · ") }),
+        el("ol", { class: "timeline" }, (d.events || []).map((ev) => el("li", {},
+          el("span", { class: "hint", text: when(ev.at || ev.at_ms) + " " }),
+          el("strong", { text: ev.event || ev.type || ev.kind || "" }), " ",
+          ev.verdict ? verdictBadge(ev.verdict) : null, " ",
+          el("span", { text: ev.reason || ev.detail || "" }))))));
+    }
+    if (!devices.length && !ans.counts) {
+      box.append(el("pre", { text: JSON.stringify(ans, null, 2) }));
+    }
+  }
+
+  // Cluster
+
+  async function loadCluster() {
+    const box = $("cluster-result");
+    box.replaceChildren();
+    setStatus("cluster-status", "info", "Loading…");
+    let ans;
+    try {
+      ans = await api("GET", "/v1/cluster");
+    } catch (e) {
+      if (e.status === 404) {
+        const node = (overview && overview.node) || "this node";
+        setStatus("cluster-status", "info", "One node: " + node + ". This pushd reports no cluster status (" + e.message + ").");
+      } else {
+        setStatus("cluster-status", "error", "Could not load the cluster: " + describe(e));
+      }
+      return;
+    }
+    const nodes = ans.nodes || ans.members || [];
+    const lone = ans.mode === "lone";
+    setStatus("cluster-status", ans.moving ? "info" : "ok",
+      (lone ? "One node: " + ans.node + " (a lone node holds every shard)." : nodes.length + " nodes, answered by " + ans.node + ".") +
+      (ans.formed === false ? " The cluster has not formed yet." : "") +
+      (ans.moving ? " Data is moving between nodes." : " Steady: no data is moving."));
+    box.append(el("h2", { text: "Nodes (" + nodes.length + ")" }),
+      el("div", { class: "table-wrap" }, el("table", { id: "cluster-nodes" },
+        el("thead", {}, el("tr", {}, ["Name", "API", "Raft", "Replicas", "Leads", "State"].map((h) => el("th", { text: h })))),
+        el("tbody", {}, nodes.map((n) => el("tr", { "data-node": n.name },
+          el("td", {}, el("strong", { text: n.name })),
+          el("td", { class: "mono small", text: n.api || n.address || "" }),
+          el("td", { class: "mono small", text: n.raft || "—" }),
+          el("td", { class: "num", text: n.replicas !== undefined ? n.replicas : "" }),
+          el("td", { class: "num", text: n.leads !== undefined ? n.leads : "" }),
+          el("td", { text: n.draining ? "draining" : (n.state || "serving") })))))));
+    const shards = ans.shards || [];
+    if (shards.length) {
+      const leaderless = shards.filter((s) => !s.leader).length;
+      box.append(el("h2", { text: "Shards held by " + ans.node + " (" + shards.length + (leaderless ? ", " + leaderless + " without a leader" : "") + ")" }),
+        el("div", { class: "table-wrap" }, el("table", {},
+          el("thead", {}, el("tr", {}, ["Shard", "Leader", "Replicas", "Moving"].map((h) => el("th", { text: h })))),
+          el("tbody", {}, shards.map((s) => el("tr", {},
+            el("td", { class: "num", text: s.shard !== undefined ? s.shard : s.id }),
+            el("td", { text: s.leader || "none" }),
+            el("td", { text: (s.replicas || []).map((r) => typeof r === "object" ? r.node + (r.voting === false ? " (learning)" : "") : r).join(", ") }),
+            el("td", { text: s.moving ? "yes" : "" })))))));
+    }
+  }
+
+  // --- wiring ---
+
+  document.addEventListener("DOMContentLoaded", () => {
+    $("login-form").addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const key = $("api-key").value.trim();
+      if (!key) return;
+      if (await signIn(key)) {
+        $("api-key").value = "";
+        if (!location.hash || location.hash === "#login") location.hash = "#overview";
+        route();
+      }
+    });
+    $("logout").addEventListener("click", () => signOut(""));
+    $("overview-refresh").addEventListener("click", loadOverview);
+    $("user-form").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const u = $("user-id").value.trim();
+      if (u) lookupUser(u);
+    });
+    for (const r of document.querySelectorAll("input[name=target]")) {
+      r.addEventListener("change", () => {
+        $("push-by-id").hidden = pushTarget() !== "push_id";
+        $("push-by-user").hidden = pushTarget() !== "user";
+      });
+    }
+    for (const r of document.querySelectorAll("input[name=push_type]")) {
+      r.addEventListener("change", () => {
+        $("push-voip").hidden = document.querySelector("input[name=push_type]:checked").value !== "voip";
+      });
+    }
+    $("push-load-devices").addEventListener("click", loadPushDevices);
+    $("push-form").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      testPush(!(ev.submitter && ev.submitter.id === "push-send"));
+    });
+    $("trace-form").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const id = $("trace-id").value.trim();
+      if (id) trace(id, $("trace-user").value.trim());
+    });
+    window.addEventListener("hashchange", route);
+    route();
+  });
+})();
