@@ -58,19 +58,17 @@ func TestReplicatedCommitsGoThroughTheShards(t *testing.T) {
 		})
 		return found
 	}
-	// One node writes both shards: the other is moved to it.
+	// One node writes both shards: the other is moved to it. A transfer may be dropped (its
+	// target behind, an election meanwhile), so it is asked again until it holds.
 	w := leaderOf(sb)
-	if l := leaderOf(sc); l != w {
-		if err := l.raft.TransferLeader(sc, cluster.ReplicaID(w.name)); err != nil {
-			t.Fatal(err)
-		}
-		testwait.Until(t, 20*time.Second, func() error {
-			if leaderOf(sc) != w {
-				return errors.New("leadership not moved yet")
-			}
+	testwait.Until(t, 20*time.Second, func() error {
+		l := leaderOf(sc)
+		if l == w {
 			return nil
-		})
-	}
+		}
+		_ = l.raft.TransferLeader(sc, cluster.ReplicaID(w.name))
+		return errors.New("leadership not moved yet")
+	})
 
 	batch := func(s *Store) *Batch {
 		b := s.NewBatch()
