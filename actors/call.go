@@ -43,7 +43,7 @@ func newCall(n *Node, app, id string) *callActor {
 }
 
 func (c *callActor) Receive(ctx actor.Context) {
-	if c.idle.receive(ctx, c.n, c.key, c.rec != nil && !c.rec.Ended) {
+	if c.idle.receive(ctx, c.n, c.key, c.rec != nil && !c.rec.Ended, false) {
 		return
 	}
 	switch m := ctx.Message().(type) {

@@ -38,7 +38,7 @@ func newGroup(n *Node, app, group string) *groupActor {
 }
 
 func (g *groupActor) Receive(ctx actor.Context) {
-	if g.idle.receive(ctx, g.n, g.key, g.fanouts > 0 || g.commits > 0) {
+	if g.idle.receive(ctx, g.n, g.key, g.fanouts > 0 || g.commits > 0, g.commits > 0) {
 		return
 	}
 	switch m := ctx.Message().(type) {

@@ -1,6 +1,10 @@
 package actors
 
-import "github.com/asynkron/protoactor-go/actor"
+import (
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+)
 
 // idleCheck is the idle watch's timer asking an actor whether it has been
 // idle since the previous check.
@@ -18,7 +22,17 @@ type idleWatch struct {
 	n             *Node
 	seen, checked uint64
 	stop          func() bool
+	released      bool // the node let go of the actor's shard: passivate once no commit is in flight
 }
+
+// shardReleased tells an actor that its node no longer serves its shard (the
+// router answers its new requests NotOwner): it asks to be passivated as soon
+// as the commits it has in flight have come back, so that their senders get
+// their answers rather than a dead letter.
+type shardReleased struct{}
+
+// releaseRecheck is how soon a released actor with commits in flight looks again.
+const releaseRecheck = 10 * time.Millisecond
 
 // receive is the first thing an actor's Receive calls. It arms the checks on
 // Started and stops them on Stopping, counts every other message, and answers
@@ -26,8 +40,17 @@ type idleWatch struct {
 // check and is not busy asks the router (its parent) to passivate it, else
 // the next check is armed. It reports whether the message was the check,
 // which the actor then has nothing to do with.
-func (w *idleWatch) receive(ctx actor.Context, n *Node, key string, busy bool) bool {
+func (w *idleWatch) receive(ctx actor.Context, n *Node, key string, busy, inFlight bool) bool {
 	switch ctx.Message().(type) {
+	case *shardReleased:
+		w.released = true
+		if inFlight {
+			self, root := ctx.Self(), n.system.Root
+			n.o.Clock.AfterFunc(releaseRecheck, func() { root.Send(self, &shardReleased{}) })
+		} else {
+			ctx.Send(ctx.Parent(), &passivate{key: key, pid: ctx.Self()})
+		}
+		return true
 	case *actor.Started:
 		w.n = n
 		w.arm(ctx.Self())

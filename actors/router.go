@@ -29,6 +29,9 @@ type connectedChanged struct {
 type child struct {
 	pid      *actor.PID
 	stopping bool
+	// released: stopping because its shard was released; it asks to be
+	// passivated once its commits in flight are answered.
+	released bool
 	// held are messages that arrived while the child was stopping; they go to
 	// its successor so that two incarnations never run at once.
 	held []heldMessage
@@ -61,8 +64,8 @@ func (r *router) Receive(ctx actor.Context) {
 		r.release(ctx, m.shard)
 	case *passivate:
 		c := r.children[m.key]
-		if c != nil && !c.stopping && c.pid.Equal(m.pid) {
-			c.stopping = true
+		if c != nil && (!c.stopping || c.released) && c.pid.Equal(m.pid) {
+			c.stopping, c.released = true, false
 			ctx.Poison(c.pid)
 		}
 	case *connectedChanged:

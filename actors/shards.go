@@ -100,14 +100,17 @@ func (n *Node) ReleaseShard(shard uint64) {
 // longer serves.
 type releaseShard struct{ shard uint64 }
 
-// release stops the router's children whose keys are in shard.
+// release tells the router's children whose keys are in shard to stop once
+// their commits in flight are answered (shardReleased).
 func (r *router) release(ctx actor.Context, shard uint64) {
 	for key, c := range r.children {
 		if c.stopping || storage.ShardOf(key) != shard {
 			continue
 		}
-		c.stopping = true
-		ctx.Poison(c.pid)
+		// Stopping: its new messages wait at the router for the next
+		// incarnation, which loads what is stored once the shard is served again.
+		c.stopping, c.released = true, true
+		ctx.Send(c.pid, &shardReleased{})
 	}
 }
 

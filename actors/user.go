@@ -91,7 +91,7 @@ func (u *userActor) busy() bool {
 }
 
 func (u *userActor) Receive(ctx actor.Context) {
-	if u.idle.receive(ctx, u.n, u.key, u.busy()) {
+	if u.idle.receive(ctx, u.n, u.key, u.busy(), u.commits > 0) {
 		return
 	}
 	switch m := ctx.Message().(type) {
