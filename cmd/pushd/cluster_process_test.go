@@ -30,8 +30,12 @@ type clusterView struct {
 		Leads int    `json:"leads"`
 	} `json:"nodes"`
 	Shards []struct {
-		Shard  uint64 `json:"shard"`
-		Leader string `json:"leader"`
+		Shard    uint64 `json:"shard"`
+		Leader   string `json:"leader"`
+		Replicas []struct {
+			Node   string `json:"node"`
+			Voting bool   `json:"voting"`
+		} `json:"replicas"`
 	} `json:"shards"`
 	Digests map[string]string `json:"digests"`
 }
@@ -895,4 +899,58 @@ func TestClusterPartitionedLeader(t *testing.T) {
 	waitSettled(t, nodes)
 	waitReplicasAgree(t, nodes)
 	drainAll(t, nodes, xUsers, nil, accepted)
+}
+
+// TestClusterReplacesADeadNode: four nodes, replicas 3; one is killed and
+// stays dead. After cluster.dead_node_timeout its replicas are rebuilt on the
+// other three (every shard has three voting replicas, none on the dead node),
+// and every binding is still served.
+func TestClusterReplacesADeadNode(t *testing.T) {
+	s, simDir := startSim(t)
+	nodes := startNodes(t, s, simDir, 4, ", dead_node_timeout: 3s, max_moves: 16")
+	users := bindUsers(t, nodes, 16, 1300)
+	dead := nodes[3]
+	dead.kill()
+	rest := nodes[:3]
+	killed := time.Now()
+	testwait.Until(t, 4*waitFor, func() error {
+		seen := map[uint64]bool{}
+		for _, p := range rest {
+			v, err := readCluster(p.api, false)
+			if err != nil {
+				return err
+			}
+			for _, sh := range v.Shards {
+				seen[sh.Shard] = true
+				voting := 0
+				for _, r := range sh.Replicas {
+					if r.Node == "node-4" {
+						return fmt.Errorf("shard %d still has a replica on the dead node", sh.Shard)
+					}
+					if r.Voting {
+						voting++
+					}
+				}
+				if voting != 3 {
+					return fmt.Errorf("shard %d has %d voting replicas, want 3", sh.Shard, voting)
+				}
+			}
+		}
+		if len(seen) != 64 {
+			return fmt.Errorf("%d shards reported, want 64", len(seen))
+		}
+		return nil
+	})
+	t.Logf("the dead node's replicas were rebuilt on the others %v after the kill (dead_node_timeout 3s)", time.Since(killed))
+	for i, u := range users {
+		via := rest[i%3].api
+		testwait.Until(t, waitFor, func() error {
+			st, out, err := request(via, "GET", "/v1/users/"+u+"/devices", "", nil)
+			if devs, _ := out["devices"].([]any); err != nil || st != http.StatusOK || len(devs) != 1 {
+				return fmt.Errorf("%s through %s: %d %v %v", u, via, st, out, err)
+			}
+			return nil
+		})
+	}
+	waitReplicasAgree(t, rest)
 }

@@ -457,7 +457,7 @@ func startCluster(t *testing.T) (*vendorsim.Sim, []*proc) {
 // startNodes starts n nodes that form a new cluster together (bootstrap_expect
 // n), each shard replicated on min(n, 3) of them, and waits until every node
 // knows every shard's writer.
-func startNodes(t *testing.T, s *vendorsim.Sim, simDir string, n int) []*proc {
+func startNodes(t *testing.T, s *vendorsim.Sim, simDir string, n int, extra ...string) []*proc {
 	t.Helper()
 	binds := make([]string, n)
 	for i := range binds {
@@ -469,7 +469,7 @@ func startNodes(t *testing.T, s *vendorsim.Sim, simDir string, n int) []*proc {
 	var wg sync.WaitGroup
 	for i := range procs {
 		name := fmt.Sprintf("node-%d", i+1)
-		cfg := nodeConfigAt(t, s, simDir, name, t.TempDir(), binds[i], binds, clusterSecurityYAML(t, simDir, name)+fmt.Sprintf(", bootstrap_expect: %d", n))
+		cfg := nodeConfigAt(t, s, simDir, name, t.TempDir(), binds[i], binds, clusterSecurityYAML(t, simDir, name)+fmt.Sprintf(", bootstrap_expect: %d", n)+strings.Join(extra, ""))
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
