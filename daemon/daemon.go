@@ -318,15 +318,16 @@ func (d *Daemon) leave() error {
 func (d *Daemon) clusterStatus(ctx context.Context, digests bool) (any, error) {
 	if d.repl == nil {
 		self := d.members.Self()
-		return clusterStatus{Mode: "lone", Node: self.ID, Formed: true,
-			Nodes: []clusterNode{{Name: self.ID, API: d.api.Addr(), Replicas: storage.NumShards, Leads: storage.NumShards}}}, nil
+		return ClusterStatus{Mode: "lone", Node: self.ID, Formed: true,
+			Nodes: []ClusterNode{{Name: self.ID, API: d.api.Addr(), Replicas: storage.NumShards, Leads: storage.NumShards}}}, nil
 	}
 	st := d.repl.status(ctx)
 	if !digests {
 		return st, nil
 	}
-	ds, err := d.repl.digests()
-	return clusterDigests{clusterStatus: st, Digests: ds}, err
+	var err error
+	st.Digests, err = d.repl.digests()
+	return st, err
 }
 
 func (d *Daemon) ready() error {

@@ -324,43 +324,40 @@ func (r *replication) digests() (map[uint64]string, error) {
 }
 
 // status is the cluster as this node sees it, for GET /v1/cluster.
-func (r *replication) status(ctx context.Context) clusterStatus {
+func (r *replication) status(ctx context.Context) ClusterStatus {
 	st := r.shards.Status(ctx)
-	out := clusterStatus{Mode: "replicated", Node: r.self.ID, Formed: st.Formed, Moving: st.Moving}
+	out := ClusterStatus{Mode: "replicated", Node: r.self.ID, Formed: st.Formed, Moving: st.Moving}
 	for _, m := range r.members.Placement().Members() {
 		ns := st.Nodes[m.ID]
-		out.Nodes = append(out.Nodes, clusterNode{Name: m.ID, API: m.APIAddr, Raft: m.RaftAddr, Draining: m.Draining,
+		out.Nodes = append(out.Nodes, ClusterNode{Name: m.ID, API: m.APIAddr, Raft: m.RaftAddr, Draining: m.Draining,
 			Replicas: ns.Shards, Leads: bits.OnesCount64(m.Leads)})
 	}
 	for _, s := range st.Shards {
-		cs := clusterShard{Shard: s.Shard, Leader: s.Leader, Desired: s.Desired, Moving: s.Moving}
+		cs := ClusterShard{Shard: s.Shard, Leader: s.Leader, Desired: s.Desired, Moving: s.Moving}
 		for _, rp := range s.Replicas {
-			cs.Replicas = append(cs.Replicas, clusterReplica{Node: rp.Node, Voting: rp.Voting})
+			cs.Replicas = append(cs.Replicas, ClusterReplica{Node: rp.Node, Voting: rp.Voting})
 		}
 		out.Shards = append(out.Shards, cs)
 	}
 	return out
 }
 
-// clusterStatus is GET /v1/cluster's answer.
-type clusterStatus struct {
+// ClusterStatus is GET /v1/cluster's answer.
+type ClusterStatus struct {
 	Mode   string        `json:"mode"` // "lone" or "replicated"
 	Node   string        `json:"node"` // the node that answered
 	Formed bool          `json:"formed"`
 	Moving bool          `json:"moving"`
-	Nodes  []clusterNode `json:"nodes"`
+	Nodes  []ClusterNode `json:"nodes"`
 	// Shards are the shards the answering node holds a replica of.
-	Shards []clusterShard `json:"shards"`
+	Shards []ClusterShard `json:"shards"`
+	// Digests (with ?digests=1) are a digest of each shard replica on the
+	// answering node, to check replicas for divergence.
+	Digests map[uint64]string `json:"digests,omitempty"`
 }
 
-// clusterDigests is GET /v1/cluster?digests=1's addition: a digest of each
-// shard replica on the answering node, to check replicas for divergence.
-type clusterDigests struct {
-	clusterStatus
-	Digests map[uint64]string `json:"digests"`
-}
-
-type clusterNode struct {
+// ClusterNode is one member in ClusterStatus.
+type ClusterNode struct {
 	Name     string `json:"name"`
 	API      string `json:"api"`
 	Raft     string `json:"raft,omitempty"`
@@ -369,15 +366,17 @@ type clusterNode struct {
 	Leads    int    `json:"leads"`    // shards it writes, as it gossips
 }
 
-type clusterShard struct {
+// ClusterShard is one shard in ClusterStatus.
+type ClusterShard struct {
 	Shard    uint64           `json:"shard"`
 	Leader   string           `json:"leader"`
-	Replicas []clusterReplica `json:"replicas"`
+	Replicas []ClusterReplica `json:"replicas"`
 	Desired  []string         `json:"desired"`
 	Moving   bool             `json:"moving"`
 }
 
-type clusterReplica struct {
+// ClusterReplica is one replica of a ClusterShard.
+type ClusterReplica struct {
 	Node   string `json:"node"`
 	Voting bool   `json:"voting"`
 }

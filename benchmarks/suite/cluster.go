@@ -339,7 +339,7 @@ func failover(ctx context.Context, e *env, pc procClient, nodes []*proc) error {
 	return nil
 }
 
-func leadsOf(v clusterView, name string) int {
+func leadsOf(v daemon.ClusterStatus, name string) int {
 	for _, n := range v.Nodes {
 		if n.Name == name {
 			return n.Leads

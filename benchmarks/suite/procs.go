@@ -297,23 +297,8 @@ func (pc procClient) do(addr, method, path, user string, body []byte) (int, []by
 	return resp.StatusCode(), append([]byte(nil), resp.Body()...), nil
 }
 
-// clusterView is what the scenario reads of GET /v1/cluster.
-type clusterView struct {
-	Node   string `json:"node"`
-	Formed bool   `json:"formed"`
-	Moving bool   `json:"moving"`
-	Nodes  []struct {
-		Name  string `json:"name"`
-		Leads int    `json:"leads"`
-	} `json:"nodes"`
-	Shards []struct {
-		Shard  uint64 `json:"shard"`
-		Leader string `json:"leader"`
-	} `json:"shards"`
-}
-
-func (pc procClient) cluster(addr string) (clusterView, error) {
-	var v clusterView
+func (pc procClient) cluster(addr string) (daemon.ClusterStatus, error) {
+	var v daemon.ClusterStatus
 	st, b, err := pc.do(addr, "GET", "/v1/cluster", "", nil)
 	if err != nil {
 		return v, err

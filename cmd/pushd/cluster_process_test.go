@@ -16,32 +16,14 @@ import (
 
 	"github.com/fasthttp/websocket"
 
+	"github.com/pushd-im/pushd/daemon"
 	"github.com/pushd-im/pushd/internal/testwait"
 	"github.com/pushd-im/pushd/push/vendorsim"
 	"github.com/pushd-im/pushd/storage"
 )
 
-// clusterView is what the cluster tests read of GET /v1/cluster.
-type clusterView struct {
-	Node   string `json:"node"`
-	Moving bool   `json:"moving"`
-	Nodes  []struct {
-		Name  string `json:"name"`
-		Leads int    `json:"leads"`
-	} `json:"nodes"`
-	Shards []struct {
-		Shard    uint64 `json:"shard"`
-		Leader   string `json:"leader"`
-		Replicas []struct {
-			Node   string `json:"node"`
-			Voting bool   `json:"voting"`
-		} `json:"replicas"`
-	} `json:"shards"`
-	Digests map[string]string `json:"digests"`
-}
-
-func readCluster(addr string, digests bool) (clusterView, error) {
-	var v clusterView
+func readCluster(addr string, digests bool) (daemon.ClusterStatus, error) {
+	var v daemon.ClusterStatus
 	q := ""
 	if digests {
 		q = "?digests=1"
@@ -124,7 +106,7 @@ func mostLeads(t *testing.T, nodes []*proc) int {
 func waitReplicasAgree(t *testing.T, nodes []*proc) {
 	t.Helper()
 	testwait.Until(t, 2*waitFor, func() error {
-		seen := map[string]map[string]string{} // shard → node → digest
+		seen := map[uint64]map[string]string{} // shard → node → digest
 		for _, p := range nodes {
 			v, err := readCluster(p.api, true)
 			if err != nil {
@@ -146,11 +128,11 @@ func waitReplicasAgree(t *testing.T, nodes []*proc) {
 				if first == "" {
 					first = d
 				} else if d != first {
-					return fmt.Errorf("shard %s: replicas differ (%v; %s)", shard, byNode, node)
+					return fmt.Errorf("shard %d: replicas differ (%v; %s)", shard, byNode, node)
 				}
 			}
 			if len(byNode) < min(len(nodes), 3) {
-				return fmt.Errorf("shard %s has %d replicas, want %d", shard, len(byNode), min(len(nodes), 3))
+				return fmt.Errorf("shard %d has %d replicas, want %d", shard, len(byNode), min(len(nodes), 3))
 			}
 		}
 		return nil
