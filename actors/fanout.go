@@ -21,6 +21,10 @@ const (
 	membershipPart = 5000
 )
 
+// ownerRetry is how long node work waits before sending a share again whose
+// owner did not take it (moving, or gone).
+const ownerRetry = 20 * time.Millisecond
+
 // runFanout hands the message to every member's owner node, a few chunks at
 // a time, recording after each finished chunk where a restart resumes.
 func (n *Node) runFanout(ctx context.Context, f *wire.Fanout, m *wire.Message, members []string) {

@@ -31,7 +31,7 @@ func (n *Node) AppProviders(app string) []string {
 // OwnsUser reports whether this node owns the user's actor, and so holds
 // its streams and cursors.
 func (n *Node) OwnsUser(app, user string) bool {
-	return n.routerFor(UserKey(app, user)) == n.router
+	return n.ownsKey(UserKey(app, user))
 }
 
 // StreamView is one of a user's streams: its last seq and its most recent

@@ -4,7 +4,6 @@ import (
 	"context"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -93,7 +92,6 @@ func (n *Node) ReleaseShard(shard uint64) {
 	if n.router != nil {
 		n.system.Root.Send(n.router, &releaseShard{shard: shard})
 	}
-	n.OwnersChanged()
 }
 
 // releaseShard asks the router to stop the actors of a shard this node no
@@ -177,7 +175,3 @@ func (n *Node) OwnersChanged() {
 		n.send(n.system.Root, s.pid, "", &wire.Kick{Reason: "moved", SessionId: s.id})
 	}
 }
-
-// ownerRetry is how long node work waits before sending a share again whose
-// owner did not take it (moving, or gone).
-const ownerRetry = 20 * time.Millisecond

@@ -96,18 +96,17 @@ type Shards struct {
 	once   sync.Once
 
 	mu       sync.Mutex
-	state    shardsFile                // persisted
-	draining bool                      // Drain was called
-	gossiped Member                    // the shard state last gossiped
-	known    map[string]string         // NodeHostID → node name, of every member seen
-	seen     map[string]Member         // name → the member as last placed
-	missing  map[string]time.Time      // name → when this node first saw it gone
-	pending  map[uint64]pendingAdd     // shard → non-voting replica this node added as leader
-	caught   map[replicaKey]bool       // non-voting replicas that reported caught up
-	joins    map[uint64]joinOrder      // shard → the last join message received
-	removed  map[uint64]uint64         // shard → the replica the leader says it removed
-	transfer map[uint64]time.Time      // shard → when this node last asked a leader transfer
-	members  map[uint64]shardMembersAt // shard → the last membership this node read as leader
+	state    shardsFile            // persisted
+	draining bool                  // Drain was called
+	gossiped Member                // the shard state last gossiped
+	known    map[string]string     // NodeHostID → node name, of every member seen
+	seen     map[string]Member     // name → the member as last placed
+	missing  map[string]time.Time  // name → when this node first saw it gone
+	pending  map[uint64]pendingAdd // shard → non-voting replica this node added as leader
+	caught   map[replicaKey]bool   // non-voting replicas that reported caught up
+	joins    map[uint64]joinOrder  // shard → the last join message received
+	removed  map[uint64]uint64     // shard → the replica the leader says it removed
+	transfer map[uint64]time.Time  // shard → when this node last asked a leader transfer
 	warned   bool
 }
 
@@ -176,11 +175,6 @@ type pendingAdd struct {
 type joinOrder struct {
 	replica uint64
 	from    string
-}
-
-type shardMembersAt struct {
-	m  Membership
-	at time.Time
 }
 
 // shardsFile is what a node keeps of its replicas across restarts.
@@ -278,7 +272,7 @@ func NewShards(cfg ShardsConfig) (*Shards, error) {
 		ctx: ctx, cancel: cancel, wake: make(chan struct{}, 1), done: make(chan struct{}),
 		known: map[string]string{}, seen: map[string]Member{}, missing: map[string]time.Time{},
 		pending: map[uint64]pendingAdd{}, caught: map[replicaKey]bool{}, joins: map[uint64]joinOrder{},
-		removed: map[uint64]uint64{}, transfer: map[uint64]time.Time{}, members: map[uint64]shardMembersAt{},
+		removed: map[uint64]uint64{}, transfer: map[uint64]time.Time{},
 	}
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		cancel()
@@ -757,7 +751,6 @@ func (s *Shards) lead(lr LocalReplica, p Placement, now time.Time) {
 		return
 	}
 	s.mu.Lock()
-	s.members[shard] = shardMembersAt{m: m, at: now}
 	var held []holding
 	for id, nh := range m.Voting {
 		held = append(held, holding{s.nameOf(nh), id, true})

@@ -90,13 +90,12 @@ func mostLeads(t *testing.T, nodes []*proc) int {
 		t.Fatal(err)
 	}
 	best, most := -1, -1
-	for i, p := range nodes {
+	for i := range nodes {
 		for _, n := range v.Nodes {
 			if n.Name == fmt.Sprintf("node-%d", i+1) && n.Leads > most {
 				best, most = i, n.Leads
 			}
 		}
-		_ = p
 	}
 	return best
 }
