@@ -111,11 +111,14 @@ func (b *browser) text(sel string) string {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, waitTimeout)
 	defer cancel()
-	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-	if err != nil {
+	// One evaluation in the page finds the element and reads it: a query and
+	// a separate read race with the page re-rendering its tables.
+	js := fmt.Sprintf(`(() => { const e = document.querySelector(%q); return e ? [e.innerText] : null; })()`, sel)
+	s, err := chromedp.Run(ctx, chromedp.Poll[[]string](js, chromedp.WithPollingTimeout(waitTimeout), chromedp.WithPollingInterval(50*time.Millisecond)))
+	if err != nil || len(s) != 1 {
 		b.t.Fatalf("text of %s: %v", sel, err)
 	}
-	return s
+	return s[0]
 }
 
 // waitText waits until the element sel has text containing want.
