@@ -61,8 +61,8 @@ func RunHelper() int {
 	return 0
 }
 
-// fleetSpec says which devices to connect: users Prefix0..Prefix{Count-1},
-// each with one device Device.
+// fleetSpec says which devices to connect: users Prefix{First}..
+// Prefix{First+Count-1}, each with one device Device.
 type fleetSpec struct {
 	Addr   string `json:"addr"`
 	App    string `json:"app"`
@@ -70,6 +70,7 @@ type fleetSpec struct {
 	Prefix string `json:"prefix"`
 	Device string `json:"device"`
 	Count  int    `json:"count"`
+	First  int    `json:"first,omitempty"`
 }
 
 // fleetStats are the counts since the last reset. Latencies are from the
@@ -161,7 +162,7 @@ func (f *localFleet) connect(ctx context.Context, spec fleetSpec, progress func(
 	dialer := &websocket.Dialer{ReadBufferSize: 1024, WriteBufferSize: 512, HandshakeTimeout: 30 * time.Second,
 		NetDial: (&net.Dialer{Timeout: 30 * time.Second}).Dial}
 	return parallel(ctx, spec.Count, 32, func(i int) error {
-		user := spec.Prefix + strconv.Itoa(i)
+		user := spec.Prefix + strconv.Itoa(spec.First+i)
 		tok, err := api.MintClientToken(spec.App, user, []byte(spec.Secret), 6*time.Hour, time.Now())
 		if err != nil {
 			return err

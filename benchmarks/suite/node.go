@@ -156,6 +156,11 @@ func (n *node) metric(name string) (float64, error) {
 	if st != 200 {
 		return 0, fmt.Errorf("GET /metrics: %d", st)
 	}
+	return sumMetric(body, name)
+}
+
+// sumMetric sums every sample of a metric in a /metrics body.
+func sumMetric(body []byte, name string) (float64, error) {
 	sum, found := 0.0, false
 	sc := bufio.NewScanner(bytes.NewReader(body))
 	sc.Buffer(make([]byte, 1<<20), 1<<20)

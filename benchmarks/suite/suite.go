@@ -7,7 +7,8 @@
 //	go run ./cmd/pushd bench --quick
 //
 // The scenarios (issue 5): ingest, online, push, fanout, drain, idle; and
-// (issue 13) cluster, whose nodes are pushd child processes. Every count is
+// (issue 13) cluster, whose nodes are pushd child processes; (issue 15) soak,
+// mixed traffic against one pushd child process, its memory sampled. Every count is
 // bounded and scaled by Options.Scale (1 = the issue's sizes, the quick run
 // uses 0.1); every connection is to 127.0.0.1.
 //
@@ -216,7 +217,8 @@ func median(xs []float64) float64 {
 // Bar is a target: the ratio at least Min, or the value at most Max.
 type Bar struct {
 	Text string `json:"text"`
-	// On is "ratio" (Ratio >= Threshold) or "value" (Value <= Threshold).
+	// On is "ratio" (Ratio >= Threshold), "value" (0 < Value <= Threshold) or
+	// "trend" (Value <= Threshold: a slope, which may be negative).
 	On        string  `json:"on"`
 	Threshold float64 `json:"threshold"`
 	Pass      bool    `json:"pass"`
@@ -224,6 +226,11 @@ type Bar struct {
 
 func ratioBar(min float64) *Bar {
 	return &Bar{Text: fmt.Sprintf("ratio ≥ %.2g", min), On: "ratio", Threshold: min}
+}
+
+// trendBar is a bar on a growth per cycle: at most max, and a shrinking one passes.
+func trendBar(max float64, unit string) *Bar {
+	return &Bar{Text: fmt.Sprintf("≤ %s %s", trimFloat(max), unit), On: "trend", Threshold: max}
 }
 
 func maxBar(max float64, unit string) *Bar {
@@ -250,6 +257,8 @@ func (f *Figure) judge() {
 		f.Bar.Pass = f.Baseline > 0 && f.Ratio >= f.Bar.Threshold
 	case "value":
 		f.Bar.Pass = f.Value > 0 && f.Value <= f.Bar.Threshold
+	case "trend":
+		f.Bar.Pass = f.Value <= f.Bar.Threshold
 	}
 }
 
@@ -280,6 +289,7 @@ func registry() []scenario {
 		{"drain", "Reconnect drain of 1,000 stored messages", 4, runDrain},
 		{"idle", "Idle scale: registered users with bindings, actors passivated", 5, runIdle},
 		{"cluster", "Cluster: three replicating nodes on this machine, failover, rebalance", 25, runCluster},
+		{"soak", "Soak: 10 minutes of mixed traffic and vendor faults; memory and goroutine trends", 64, runSoak},
 	}
 }
 
