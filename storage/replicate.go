@@ -27,8 +27,8 @@ var ErrNotWriter = errors.New("storage: this node is not the shard's writer")
 // caller may retry it (with the same idempotency key).
 var ErrNotCommitted = errors.New("storage: the shard's Raft group did not commit the write")
 
-// replication is a Store's state in a cluster: the proposer and the epoch of each shard this
-// node writes.
+// replication is a Store's state in a cluster: the proposer and what this node writes of each
+// shard it acquired.
 type replication struct {
 	p       Proposer
 	timeout time.Duration
@@ -36,20 +36,36 @@ type replication struct {
 	onLost func(shard uint64)
 
 	mu     sync.Mutex
-	epochs map[uint64]uint64 // shard → epoch of this node's Acquire
-	seqs   map[uint64]uint64 // shard → seq of the last batch proposed under its epoch
-	queues map[uint64]*proposals
+	shards map[uint64]*writerShard // the shards this node writes
 }
 
-// queue returns shard's proposals in flight. r.mu must be held.
-func (r *replication) queue(shard uint64) *proposals {
-	q := r.queues[shard]
-	if q == nil {
-		q = &proposals{}
-		r.queues[shard] = q
-	}
-	return q
+// writerShard is this node's writing of one shard, under the epoch it acquired it with.
+//
+// At most maxInFlight of its entries are in Raft at once; the batches committed meanwhile wait
+// and go as one entry when one of those is applied (a group commit per shard). Raft's cost is
+// per entry, so a busy shard proposes fewer, larger entries instead of one per batch.
+type writerShard struct {
+	epoch    uint64
+	seq      uint64 // of the last entry proposed under epoch
+	inFlight int
+	waiting  []waitingPart
+	q        proposals
 }
+
+// waitingPart is one batch's writes to a shard, waiting to be proposed, and whom to tell when
+// they are applied.
+type waitingPart struct {
+	b      *pebble.Batch
+	finish func(error)
+}
+
+// maxInFlight is how many entries of one shard are proposed and not yet applied at once: more
+// keeps Raft's pipeline fuller, fewer merges more.
+const maxInFlight = 2
+
+// maxEntryBytes bounds the batches merged into one entry (a batch larger alone is proposed
+// alone).
+const maxEntryBytes = 4 << 20
 
 // proposals are one shard's batches in flight, in the order they were proposed: their results
 // are handed on in that order, whatever order Raft's results come back in, so that an actor
@@ -104,8 +120,7 @@ func (q *proposals) complete(p *proposal, res statemachine.Result, err error) {
 // it must not block) when a shard's epoch is lost because a batch was not applied: the node
 // must acquire the shard again, and its actors reload, before they write to it.
 func (s *Store) Replicate(p Proposer, timeout time.Duration, onLost func(shard uint64)) {
-	s.repl.Store(&replication{p: p, timeout: timeout, onLost: onLost, epochs: map[uint64]uint64{}, seqs: map[uint64]uint64{},
-		queues: map[uint64]*proposals{}})
+	s.repl.Store(&replication{p: p, timeout: timeout, onLost: onLost, shards: map[uint64]*writerShard{}})
 }
 
 // Acquire makes this node (Raft replica) the writer of shard: it proposes the Acquire entry and
@@ -131,7 +146,7 @@ func (s *Store) Acquire(shard, replica uint64) (uint64, error) {
 		}
 	}
 	r.mu.Lock()
-	r.epochs[shard], r.seqs[shard] = res.Value, 0
+	r.shards[shard] = &writerShard{epoch: res.Value}
 	r.mu.Unlock()
 	return res.Value, nil
 }
@@ -141,8 +156,7 @@ func (s *Store) Acquire(shard, replica uint64) (uint64, error) {
 func (s *Store) Release(shard uint64) {
 	if r := s.repl.Load(); r != nil {
 		r.mu.Lock()
-		delete(r.epochs, shard)
-		delete(r.seqs, shard)
+		delete(r.shards, shard)
 		r.mu.Unlock()
 	}
 }
@@ -152,10 +166,10 @@ func (s *Store) Release(shard uint64) {
 // reload) before it writes more.
 func (r *replication) lost(shard, epoch uint64) {
 	r.mu.Lock()
-	gone := r.epochs[shard] == epoch
+	w := r.shards[shard]
+	gone := w != nil && w.epoch == epoch
 	if gone {
-		delete(r.epochs, shard)
-		delete(r.seqs, shard)
+		delete(r.shards, shard)
 	}
 	r.mu.Unlock()
 	if gone && r.onLost != nil {
@@ -171,7 +185,7 @@ func (s *Store) Writes(shard uint64) bool {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.epochs[shard] != 0
+	return r.shards[shard] != nil
 }
 
 func (s *Store) propose(r *replication, shard uint64, cmd []byte) (statemachine.Result, error) {
@@ -222,33 +236,81 @@ func (s *Store) commitReplicated(r *replication, b *Batch, done func(error)) {
 		}
 	}
 	for shard, part := range parts {
-		// The seq is taken and the proposal made under one lock: the shard's
-		// batches reach Raft in the order of their seqs.
 		r.mu.Lock()
-		epoch := r.epochs[shard]
-		if epoch == 0 {
+		w := r.shards[shard]
+		if w == nil {
 			r.mu.Unlock()
 			part.Close()
 			finish(fmt.Errorf("%w: shard %d", ErrNotWriter, shard))
 			continue
 		}
-		r.seqs[shard]++
-		cmd := EncodeBatch(epoch, r.seqs[shard], &Batch{b: part})
-		q := r.queue(shard)
-		p := q.add(func(res statemachine.Result, err error) {
+		w.waiting = append(w.waiting, waitingPart{b: part, finish: finish})
+		r.proposeWaiting(shard, w)
+		r.mu.Unlock()
+	}
+}
+
+// proposeWaiting proposes w's waiting batches, merged into entries, while fewer than
+// maxInFlight of its entries are in flight. r.mu must be held: the seq is taken and the proposal
+// made under it, so that the shard's entries reach Raft in the order of their seqs.
+func (r *replication) proposeWaiting(shard uint64, w *writerShard) {
+	for w.inFlight < maxInFlight && len(w.waiting) > 0 {
+		size, n := len(w.waiting[0].b.Repr()), 1
+		for ; n < len(w.waiting); n++ {
+			if size += len(w.waiting[n].b.Repr()); size > maxEntryBytes {
+				break
+			}
+		}
+		taken := w.waiting[:n:n]
+		if w.waiting = w.waiting[n:]; len(w.waiting) == 0 {
+			w.waiting = nil // the taken parts' array goes with them
+		}
+		entry := taken[0].b
+		var err error
+		for _, p := range taken[1:] {
+			if err == nil {
+				err = entry.Apply(p.b, nil)
+			}
+			p.b.Close()
+		}
+		if err != nil { // a well-formed batch always applies: refuse them all rather than lose a part
+			entry.Close()
+			for _, p := range taken {
+				p.finish(fmt.Errorf("storage: shard %d: merge batches: %w", shard, err))
+			}
+			continue
+		}
+		w.seq++
+		w.inFlight++
+		epoch := w.epoch
+		cmd := EncodeBatch(epoch, w.seq, &Batch{b: entry})
+		p := w.q.add(func(res statemachine.Result, err error) {
 			switch {
 			case err != nil:
 				r.lost(shard, epoch)
-				finish(fmt.Errorf("%w: shard %d: %w", ErrNotCommitted, shard, err))
+				err = fmt.Errorf("%w: shard %d: %w", ErrNotCommitted, shard, err)
 			case res.Value != ShardApplied:
 				r.lost(shard, epoch) // another replica acquired the shard, or an earlier batch was lost
-				finish(fmt.Errorf("%w: shard %d: the batch was refused (a new writer, or a batch before it lost)", ErrNotWriter, shard))
-			default:
-				finish(nil)
+				err = fmt.Errorf("%w: shard %d: the batch was refused (a new writer, or a batch before it lost)", ErrNotWriter, shard)
+			}
+			for _, p := range taken {
+				p.finish(err)
+			}
+			r.mu.Lock()
+			w.inFlight--
+			var stranded []waitingPart
+			if r.shards[shard] == w {
+				r.proposeWaiting(shard, w)
+			} else { // released or lost meanwhile: nothing more goes under this epoch
+				stranded, w.waiting = w.waiting, nil
+			}
+			r.mu.Unlock()
+			for _, p := range stranded {
+				p.b.Close()
+				p.finish(fmt.Errorf("%w: shard %d", ErrNotWriter, shard))
 			}
 		})
-		r.p.ProposeAsync(shard, cmd, r.timeout, func(res statemachine.Result, err error) { q.complete(p, res, err) })
-		r.mu.Unlock()
+		r.p.ProposeAsync(shard, cmd, r.timeout, func(res statemachine.Result, err error) { w.q.complete(p, res, err) })
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -142,5 +143,138 @@ func TestProposalResultsKeepTheirOrder(t *testing.T) {
 	}
 	if !slices.Equal(got, []int{0, 1, 2, 3, 4}) {
 		t.Fatalf("results handed on in order %v, want 0 1 2 3 4", got)
+	}
+}
+
+// heldProposer is a one-replica Raft stand-in for the writer's side: it applies each entry to
+// the store's own ShardMachine when the test releases it, so that the test decides when
+// entries are applied and sees how the writer proposes.
+type heldProposer struct {
+	sm    statemachine.IOnDiskStateMachine
+	mu    sync.Mutex
+	index uint64
+	held  []heldEntry
+}
+
+type heldEntry struct {
+	cmd  []byte
+	done func(statemachine.Result, error)
+}
+
+func (h *heldProposer) ProposeAsync(_ uint64, cmd []byte, _ time.Duration, done func(statemachine.Result, error)) {
+	h.mu.Lock()
+	h.held = append(h.held, heldEntry{cmd: cmd, done: done})
+	h.mu.Unlock()
+}
+
+func (h *heldProposer) proposed() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.held)
+}
+
+// release applies the i-th proposed entry and answers it, on another goroutine as Raft does;
+// fail answers it with an error instead, applying nothing.
+func (h *heldProposer) release(t *testing.T, i int, fail error) {
+	t.Helper()
+	h.mu.Lock()
+	e := h.held[i]
+	h.mu.Unlock()
+	if fail != nil {
+		go e.done(statemachine.Result{}, fail)
+		return
+	}
+	h.index++
+	out, err := h.sm.Update([]statemachine.Entry{{Index: h.index, Cmd: e.cmd}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go e.done(out[0].Result, nil)
+}
+
+// While a shard has maxInFlight entries in Raft, the batches committed to it wait and are
+// proposed as one entry; each commit is answered once its writes are applied, in order. When
+// the shard is lost meanwhile, the waiting batches are refused and nothing of them is written.
+func TestBusyShardMergesWaitingBatches(t *testing.T) {
+	s := openStore(t, "")
+	const shard = 7
+	user := ""
+	for i := 0; ShardOf(UserKey("app", user)) != shard; i++ {
+		user = fmt.Sprint("u", i)
+	}
+	h := &heldProposer{sm: s.ShardMachineFactory()(shard, 1)}
+	s.Replicate(h, time.Minute, nil)
+	acquired := make(chan error, 1)
+	go func() { _, err := s.Acquire(shard, 1); acquired <- err }()
+	testwait.Until(t, 10*time.Second, func() error {
+		if h.proposed() < 1 {
+			return errors.New("no Acquire proposed yet")
+		}
+		return nil
+	})
+	h.release(t, 0, nil)
+	if err := <-acquired; err != nil {
+		t.Fatal(err)
+	}
+
+	commit := func(k int) <-chan error {
+		b := s.NewBatch()
+		b.PutBinding(&wire.Binding{App: "app", User: user, PushId: fmt.Sprint("p", k), Token: fmt.Sprint("t", k)})
+		done := make(chan error, 1)
+		s.CommitAsync(b, true, func(err error) { done <- err })
+		return done
+	}
+	var dones []<-chan error
+	for k := range 5 {
+		dones = append(dones, commit(k))
+	}
+	// Entries 1 and 2 are the first two batches; the other three wait.
+	if got := h.proposed(); got != 1+maxInFlight {
+		t.Fatalf("%d entries proposed with %d in flight, want %d", got, maxInFlight, 1+maxInFlight)
+	}
+	h.release(t, 1, nil)
+	if err := <-dones[0]; err != nil {
+		t.Fatal(err)
+	}
+	testwait.Until(t, 10*time.Second, func() error {
+		if h.proposed() < 4 {
+			return errors.New("the waiting batches are not proposed yet")
+		}
+		return nil
+	})
+	if got := h.proposed(); got != 4 {
+		t.Fatalf("%d entries proposed, want 4: the three waiting batches as one", got)
+	}
+	h.release(t, 2, nil)
+	h.release(t, 3, nil)
+	for k, d := range dones[1:] {
+		if err := <-d; err != nil {
+			t.Fatalf("batch %d: %v", k+1, err)
+		}
+	}
+	if bs, err := s.UserBindings("app", user); err != nil || len(bs) != 5 {
+		t.Fatalf("bindings after five commits: %d (%v), want 5", len(bs), err)
+	}
+
+	// Two in flight, two waiting; the first in flight fails: the shard is lost, the second is
+	// refused when applied (its seq follows a hole), and the waiting two are refused unwritten.
+	for k := 5; k < 9; k++ {
+		dones = append(dones, commit(k))
+	}
+	h.release(t, 4, errors.New("no quorum"))
+	if err := <-dones[5]; !errors.Is(err, ErrNotCommitted) {
+		t.Fatalf("batch 5: %v, want ErrNotCommitted", err)
+	}
+	h.release(t, 5, nil)
+	for k := 6; k < 9; k++ {
+		if err := <-dones[k]; !errors.Is(err, ErrNotWriter) {
+			t.Fatalf("batch %d: %v, want ErrNotWriter", k, err)
+		}
+	}
+	if got := h.proposed(); got != 6 {
+		t.Fatalf("%d entries proposed, want 6: nothing more after the shard was lost", got)
+	}
+	if bs, err := s.UserBindings("app", user); err != nil || len(bs) != 5 {
+		t.Fatalf("bindings after the lost shard: %d (%v), want the 5 from before", len(bs), err)
 	}
 }
