@@ -14,6 +14,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/remote"
+	"golang.org/x/time/rate"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -130,6 +131,9 @@ type Node struct {
 	place   Placement
 	router  *actor.PID
 	vendors map[vendorKey]*actor.PID
+	// vendorLimits are the vendor actors' QPS limiters, set once at Start:
+	// SetVendorShare scales them.
+	vendorLimits []vendorLimit
 	// pool runs every actor's mailbox (see workerPool).
 	pool *workerPool
 	// unbinds spares vendor actors a binding read for young jobs.
@@ -232,7 +236,12 @@ func (n *Node) Start(p Placement) error {
 	n.router = pid
 	for _, app := range n.o.Apps {
 		for prov, s := range app.Senders {
-			props := n.props(func() actor.Actor { return newVendor(n, app, prov, s) })
+			var limiter *rate.Limiter
+			if rl := app.RateLimits[prov]; rl.QPS > 0 {
+				limiter = rate.NewLimiter(rate.Limit(rl.QPS), qpsBurst(rl.QPS))
+				n.vendorLimits = append(n.vendorLimits, vendorLimit{limiter, rl.QPS})
+			}
+			props := n.props(func() actor.Actor { return newVendor(n, app, prov, s, limiter) })
 			vpid, err := n.system.Root.SpawnNamed(props, "vendor-"+app.ID+"-"+string(prov))
 			if err != nil {
 				return fmt.Errorf("actors: spawn vendor %s/%s: %w", app.ID, prov, err)

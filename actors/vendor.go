@@ -101,17 +101,16 @@ type resumeClass struct{ class string }
 // that its batch window cannot close between them.
 type pushBatch struct{ jobs []job }
 
-func newVendor(n *Node, app *App, p push.Provider, s push.Sender) *vendorActor {
-	v := &vendorActor{n: n, app: app, provider: p, sender: s, maxBatch: 1,
+// newVendor makes the vendor actor of an app and provider; limiter keeps it to
+// the provider's QPS (nil: no limit).
+func newVendor(n *Node, app *App, p push.Provider, s push.Sender, limiter *rate.Limiter) *vendorActor {
+	v := &vendorActor{n: n, app: app, provider: p, sender: s, maxBatch: 1, limiter: limiter,
 		pending: map[string]*call{}, held: map[string][]job{}, heldUntil: map[string]time.Time{},
 		reported: map[string]push.Verdict{}}
 	if b := app.Vendors[p].MaxBatch; b > 1 {
 		v.maxBatch = b
 	}
 	if rl, ok := app.RateLimits[p]; ok {
-		if rl.QPS > 0 {
-			v.limiter = rate.NewLimiter(rate.Limit(rl.QPS), max(1, int(rl.QPS/10)))
-		}
 		v.quota = rl.DailyQuota
 	}
 	return v

@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"golang.org/x/time/rate"
 
 	"github.com/pushd-im/pushd/internal/testwait"
 	"github.com/pushd-im/pushd/push"
@@ -536,4 +537,42 @@ func counterValue(c prometheus.Counter) float64 {
 	var m dto.Metric
 	_ = c.Write(&m)
 	return m.GetCounter().GetValue()
+}
+
+// A node's vendor actors keep to its share of each provider's QPS limit; a share out of
+// range is the whole limit.
+func TestVendorShareScalesQPS(t *testing.T) {
+	st, err := storage.Open(t.TempDir(), storage.Options{CacheBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	app := &App{ID: "demo", Senders: map[push.Provider]push.Sender{push.FCM: &scriptedSender{}, push.APNs: &scriptedSender{}},
+		RateLimits: map[push.Provider]RateLimit{push.FCM: {QPS: 640}}}
+	n, err := New(Options{Store: st, Apps: map[string]*App{"demo": app}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Start(onlyNode{}); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), verdictWait)
+		defer cancel()
+		_ = n.Shutdown(ctx)
+	}()
+	if len(n.vendorLimits) != 1 {
+		t.Fatalf("%d limiters, want 1 (FCM's; APNs has no QPS limit)", len(n.vendorLimits))
+	}
+	l := n.vendorLimits[0].l
+	for _, c := range []struct {
+		share float64
+		qps   rate.Limit
+		burst int
+	}{{1, 640, 64}, {21.0 / 64, 210, 21}, {1.0 / 64, 10, 1}, {0, 640, 64}, {1.5, 640, 64}} {
+		n.SetVendorShare(c.share)
+		if l.Limit() != c.qps || l.Burst() != c.burst {
+			t.Errorf("share %g: limit %v burst %d, want %v and %d", c.share, l.Limit(), l.Burst(), c.qps, c.burst)
+		}
+	}
 }

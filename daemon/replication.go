@@ -53,6 +53,10 @@ type replication struct {
 	acquiring map[uint64]bool
 	acquired  int64 // Acquire calls that succeeded, for metrics
 
+	// sharedLeads is the count of led shards the vendors' QPS share was last
+	// set for (-1: not yet); the loop's alone.
+	sharedLeads int
+
 	lagMu   sync.Mutex // serialises lag; not mu, which the loop takes
 	lagAt   time.Time
 	lagLast float64
@@ -65,7 +69,7 @@ func startReplication(cfg *config.Config, sec *clusterSecurity, store *storage.S
 	r := &replication{
 		log: log, store: store, node: node, members: members, self: members.Self(),
 		wake: make(chan struct{}, 1), publish: make(chan uint64, 1), stop: make(chan struct{}),
-		acquiring: map[uint64]bool{},
+		acquiring: map[uint64]bool{}, sharedLeads: -1,
 	}
 	r.owners.Store(&[storage.NumShards + 1]cluster.Member{})
 	addr := cfg.Cluster.Raft
@@ -206,6 +210,12 @@ func (r *replication) reconcile() {
 				owners[shard] = m
 			}
 		}
+	}
+	// Each node sends the pushes of the shards it leads: its vendors get that
+	// share of every QPS limit (a node leading none still drains what it holds).
+	if n := bits.OnesCount64(leads); n != r.sharedLeads {
+		r.sharedLeads = n
+		r.node.SetVendorShare(float64(max(n, 1)) / storage.NumShards)
 	}
 	old := r.owners.Swap(&owners)
 	select {
