@@ -98,7 +98,6 @@ type nodeSpec struct {
 	join     []string // gossip addresses to join
 	expect   int      // bootstrap_expect
 	maxMoves int      // 0: the default
-	simAddr  string   // the simulator's address; "": an ephemeral port
 }
 
 // config writes the child's config file: the demo app with fixed
@@ -127,20 +126,16 @@ func (pn *procNodes) config(s nodeSpec) (string, error) {
 		cl = fmt.Sprintf(`{name: %s, bind: %q, remote: "127.0.0.1:0", raft: %q, join: %s, bootstrap_expect: %d, gossip_key_file: %q, tls: {cert_file: %q, key_file: %q, ca_file: %q}%s}`,
 			s.name, s.bind, raft, join, s.expect, filepath.Join(pn.dir, "gossip.key"), cert, key, filepath.Join(pn.dir, "ca.pem"), extra)
 	}
-	simAddr := s.simAddr
-	if simAddr == "" {
-		simAddr = "127.0.0.1:0"
-	}
 	cfg := fmt.Sprintf(`listen: 127.0.0.1:0
 data_dir: %q
 log_level: error
-simulator: {enabled: true, addr: %q}
+simulator: {enabled: true, addr: "127.0.0.1:0"}
 cluster: %s
 apps:
   - id: %s
     api_keys: [%s]
     client_token_secret: %s
-`, data, simAddr, cl, daemon.DemoAppID, procKey, procSecret)
+`, data, cl, daemon.DemoAppID, procKey, procSecret)
 	p := filepath.Join(pn.dir, s.name+".yaml")
 	return p, os.WriteFile(p, []byte(cfg), 0o600)
 }

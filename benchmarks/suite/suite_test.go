@@ -148,3 +148,32 @@ func checkXML(t *testing.T, b []byte) {
 		}
 	}
 }
+
+// TestSoakSmallest runs the soak scenario at its smallest scale (three 10 s
+// cycles of mixed traffic and vendor faults): it must complete with its three
+// trends, each over its samples. It judges no trend: three cycles are too few.
+func TestSoakSmallest(t *testing.T) {
+	if testing.Short() {
+		t.Skip("loads a daemon for half a minute: skipped with -short")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	res, err := Run(ctx, Options{Scenarios: []string{"soak"}, Scale: 0.001})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := res.Scenarios[0]
+	if s.Error != "" || len(s.Figures) != 3 {
+		t.Fatalf("soak scenario: error %q, %d figures", s.Error, len(s.Figures))
+	}
+	for _, f := range s.Figures {
+		if len(f.Samples) < 2 {
+			t.Errorf("figure %q: %d samples", f.Name, len(f.Samples))
+		}
+	}
+	for _, n := range s.Notes {
+		if strings.Contains(n, "failed: ") && !strings.Contains(n, "failed: 0;") {
+			t.Errorf("sends failed: %s", n)
+		}
+	}
+}

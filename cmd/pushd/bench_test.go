@@ -56,37 +56,6 @@ func TestBenchClusterScenario(t *testing.T) {
 	}
 }
 
-// TestBenchSoakScenario runs the suite's soak scenario at its smallest scale
-// (three 10 s cycles of mixed traffic and vendor faults against a pushd
-// child): it must complete with its three trends and leave no child running.
-// It judges no trend: three cycles are too few.
-func TestBenchSoakScenario(t *testing.T) {
-	if testing.Short() {
-		t.Skip("loads a pushd process for half a minute: skipped with -short")
-	}
-	if raceEnabled {
-		t.Skip("the race detector slows the daemon under the scenario's paced load")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	res, err := suite.Run(ctx, suite.Options{Scenarios: []string{"soak"}, Scale: 0.001, PushdCommand: []string{pushdBin}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := res.Scenarios[0]
-	if s.Error != "" || len(s.Figures) != 3 {
-		t.Fatalf("soak scenario: error %q, %d figures", s.Error, len(s.Figures))
-	}
-	for _, f := range s.Figures {
-		if len(f.Samples) < 2 {
-			t.Errorf("figure %q: %d samples", f.Name, len(f.Samples))
-		}
-	}
-	if left := benchChildren(t); len(left) > 0 {
-		t.Errorf("pushd still running after the scenario: %v", left)
-	}
-}
-
 // benchChildren lists this process's children that run a config of the
 // cluster scenario.
 func benchChildren(t *testing.T) []string {
