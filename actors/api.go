@@ -21,12 +21,13 @@ func (n *Node) Send(ctx context.Context, m *wire.Message) (*wire.SendReply, erro
 // SendMany stores several messages. Messages to the same receiver are stored
 // in the order given; all are in flight at once, so their commits are grouped.
 // Those this node routes go to its router in one message and are answered
-// into one replySink; others each get a future. It returns one reply or error
-// per message.
+// into one replySink; those of each other node go to its router in one
+// EnvelopeBatch and are answered in one. It returns one reply or error per
+// message.
 func (n *Node) SendMany(ctx context.Context, msgs []*wire.Message) ([]*wire.SendReply, []error) {
 	replies := make([]*wire.SendReply, len(msgs))
 	errs := make([]error, len(msgs))
-	futures := make([]*actor.Future, len(msgs))
+	answers := make([]proto.Message, len(msgs))
 	timeout := n.o.RequestTimeout
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = time.Until(dl)
@@ -34,6 +35,8 @@ func (n *Node) SendMany(ctx context.Context, msgs []*wire.Message) ([]*wire.Send
 	sink := n.newReplySink(len(msgs))
 	defer n.removeReplySink(sink)
 	var batch []heldMessage
+	var remotes []*remoteBatch
+	byRouter := map[string]*remoteBatch{}
 	for i, m := range msgs {
 		key := sendKey(m)
 		pid := n.routerFor(key)
@@ -42,14 +45,24 @@ func (n *Node) SendMany(ctx context.Context, msgs []*wire.Message) ([]*wire.Send
 			batch = append(batch, heldMessage{msg: &local{key: key, msg: req}, sender: sink.sender(i)})
 			continue
 		}
-		packed, err := n.pack(pid, key, req)
+		env, err := wire.Wrap(key, req)
 		if err != nil {
 			errs[i] = err
 			continue
 		}
-		// Requests are made in order on one goroutine, so each receiver's
-		// actor gets its messages in the order of msgs.
-		futures[i] = n.system.Root.RequestFuture(pid, packed, timeout)
+		// Envelopes keep the order of msgs, so each receiver's actor gets
+		// its messages in that order.
+		rb := byRouter[pid.Address]
+		if rb == nil {
+			rb = &remoteBatch{pid: pid, batch: &wire.EnvelopeBatch{WaitMs: batchWait(timeout).Milliseconds()}}
+			byRouter[pid.Address] = rb
+			remotes = append(remotes, rb)
+		}
+		rb.batch.Items = append(rb.batch.Items, env)
+		rb.index = append(rb.index, i)
+	}
+	for _, rb := range remotes {
+		rb.future = n.system.Root.RequestFuture(rb.pid, rb.batch, timeout)
 	}
 	if len(batch) > 0 {
 		sink.expect(len(batch))
@@ -61,34 +74,101 @@ func (n *Node) SendMany(ctx context.Context, msgs []*wire.Message) ([]*wire.Send
 		case <-n.stopCh:
 		}
 		t.Stop()
-	}
-	for i := range msgs {
-		var res any
-		var err error
-		switch {
-		case futures[i] != nil:
-			res, err = futures[i].Result()
-		case errs[i] != nil:
-			continue
-		default:
-			if res = sink.result(i); res == nil {
-				err = ErrUnavailable
+		for _, h := range batch {
+			if reply, err := unpack(sink.result(int(h.sender.RequestId))); err == nil {
+				answers[h.sender.RequestId] = reply
 			}
 		}
-		if err == nil {
-			var reply proto.Message
-			if reply, err = unpack(res); err == nil {
-				var moved bool
-				if replies[i], moved, err = sendReplyOf(reply); !moved {
-					errs[i] = err
-					continue
-				}
+	}
+	for _, rb := range remotes {
+		res, err := rb.future.Result()
+		if err != nil {
+			continue // each of its messages is tried once more below
+		}
+		got, ok := res.(*wire.EnvelopeBatch)
+		if !ok || len(got.Items) != len(rb.index) {
+			continue
+		}
+		for k, env := range got.Items {
+			if env.GetType() == "" {
+				continue // no reply in time
+			}
+			if reply, err := wire.Unwrap(env); err == nil {
+				answers[rb.index[k]] = reply
+			}
+		}
+	}
+	for i := range msgs {
+		if errs[i] != nil {
+			continue
+		}
+		if answers[i] != nil {
+			var moved bool
+			var err error
+			if replies[i], moved, err = sendReplyOf(answers[i]); !moved {
+				errs[i] = err
+				continue
 			}
 		}
 		// Ownership moved or the owner did not answer: one more routed try.
 		replies[i], errs[i] = n.Send(ctx, msgs[i])
 	}
 	return replies, errs
+}
+
+// batchWait is how long a node answering an EnvelopeBatch may wait for its
+// replies when the sender waits timeout for the answer: a fifth less (at most
+// a second less), so the answer arrives in time.
+func batchWait(timeout time.Duration) time.Duration {
+	return max(timeout-min(timeout/5, time.Second), time.Millisecond)
+}
+
+// remoteBatch is SendMany's messages for one other node: one EnvelopeBatch
+// request, and the index in msgs of each of its items.
+type remoteBatch struct {
+	pid    *actor.PID
+	batch  *wire.EnvelopeBatch
+	index  []int
+	future *actor.Future
+}
+
+// answerBatch routes the envelopes of another node's EnvelopeBatch and
+// answers it with one EnvelopeBatch of their replies, in order, once all are
+// in or the batch's wait has passed (an empty envelope for each missing).
+func (n *Node) answerBatch(ctx actor.Context, r *router, b *wire.EnvelopeBatch) {
+	sender := ctx.Sender()
+	sink := n.newReplySink(len(b.Items))
+	sink.expect(len(b.Items))
+	for i, env := range b.Items {
+		r.route(ctx, env, sink.sender(i))
+	}
+	n.goWork(func(work context.Context) {
+		defer n.removeReplySink(sink)
+		wait := n.o.RequestTimeout
+		if w := time.Duration(b.GetWaitMs()) * time.Millisecond; w > 0 {
+			wait = min(wait, w)
+		}
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case <-sink.done:
+		case <-t.C:
+		case <-work.Done():
+			return
+		}
+		out := &wire.EnvelopeBatch{Items: make([]*wire.Envelope, len(b.Items))}
+		for i, in := range b.Items {
+			out.Items[i] = &wire.Envelope{}
+			if reply, err := unpack(sink.result(i)); err == nil {
+				if env, err := wire.Wrap(in.GetKey(), reply); err == nil {
+					out.Items[i] = env
+				}
+			}
+		}
+		if sender != nil {
+			n.system.Root.Send(sender, out)
+		}
+	})
 }
 
 // sendKey routes a message: to its receiver's user actor, or to its group's actor.

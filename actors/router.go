@@ -60,6 +60,8 @@ func (r *router) Receive(ctx actor.Context) {
 		for _, it := range m.items {
 			r.route(ctx, it.msg, it.sender)
 		}
+	case *wire.EnvelopeBatch:
+		r.n.answerBatch(ctx, r, m)
 	case *releaseShard:
 		r.release(ctx, m.shard)
 	case *passivate:

@@ -28,7 +28,7 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// Envelope is the one message type on the wire between nodes.
+// Envelope is the message on the wire between nodes (alone, or many in an EnvelopeBatch).
 type Envelope struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// type names the payload's message, e.g. "pushd.wire.SendRequest".
@@ -91,6 +91,63 @@ func (x *Envelope) GetKey() string {
 	return ""
 }
 
+// EnvelopeBatch is many envelopes for one node's router in one remote message: the messages of
+// a batched send whose receivers that node owns. The answer is an EnvelopeBatch of the replies
+// in the same order, with an empty envelope for a request that got no reply in time.
+type EnvelopeBatch struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Items []*Envelope            `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	// wait_ms is how long the answering node waits for the replies before it answers with those
+	// it has: less than the sender waits for the answer, so that replies in time are not lost.
+	WaitMs        int64 `protobuf:"varint,2,opt,name=wait_ms,json=waitMs,proto3" json:"wait_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EnvelopeBatch) Reset() {
+	*x = EnvelopeBatch{}
+	mi := &file_wire_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EnvelopeBatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EnvelopeBatch) ProtoMessage() {}
+
+func (x *EnvelopeBatch) ProtoReflect() protoreflect.Message {
+	mi := &file_wire_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EnvelopeBatch.ProtoReflect.Descriptor instead.
+func (*EnvelopeBatch) Descriptor() ([]byte, []int) {
+	return file_wire_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *EnvelopeBatch) GetItems() []*Envelope {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *EnvelopeBatch) GetWaitMs() int64 {
+	if x != nil {
+		return x.WaitMs
+	}
+	return 0
+}
+
 // Error is a failed request's stable code and human message.
 type Error struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -102,7 +159,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_wire_proto_msgTypes[1]
+	mi := &file_wire_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -114,7 +171,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[1]
+	mi := &file_wire_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -127,7 +184,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{1}
+	return file_wire_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Error) GetCode() string {
@@ -155,7 +212,7 @@ type VoIP struct {
 
 func (x *VoIP) Reset() {
 	*x = VoIP{}
-	mi := &file_wire_proto_msgTypes[2]
+	mi := &file_wire_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -167,7 +224,7 @@ func (x *VoIP) String() string {
 func (*VoIP) ProtoMessage() {}
 
 func (x *VoIP) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[2]
+	mi := &file_wire_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -180,7 +237,7 @@ func (x *VoIP) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VoIP.ProtoReflect.Descriptor instead.
 func (*VoIP) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{2}
+	return file_wire_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *VoIP) GetHandleType() int32 {
@@ -218,7 +275,7 @@ type PushConfig struct {
 
 func (x *PushConfig) Reset() {
 	*x = PushConfig{}
-	mi := &file_wire_proto_msgTypes[3]
+	mi := &file_wire_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -230,7 +287,7 @@ func (x *PushConfig) String() string {
 func (*PushConfig) ProtoMessage() {}
 
 func (x *PushConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[3]
+	mi := &file_wire_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -243,7 +300,7 @@ func (x *PushConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PushConfig.ProtoReflect.Descriptor instead.
 func (*PushConfig) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{3}
+	return file_wire_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *PushConfig) GetTitle() string {
@@ -317,7 +374,7 @@ type Message struct {
 
 func (x *Message) Reset() {
 	*x = Message{}
-	mi := &file_wire_proto_msgTypes[4]
+	mi := &file_wire_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -329,7 +386,7 @@ func (x *Message) String() string {
 func (*Message) ProtoMessage() {}
 
 func (x *Message) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[4]
+	mi := &file_wire_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -342,7 +399,7 @@ func (x *Message) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Message.ProtoReflect.Descriptor instead.
 func (*Message) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{4}
+	return file_wire_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Message) GetMessageId() string {
@@ -480,7 +537,7 @@ type Binding struct {
 
 func (x *Binding) Reset() {
 	*x = Binding{}
-	mi := &file_wire_proto_msgTypes[5]
+	mi := &file_wire_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -492,7 +549,7 @@ func (x *Binding) String() string {
 func (*Binding) ProtoMessage() {}
 
 func (x *Binding) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[5]
+	mi := &file_wire_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -505,7 +562,7 @@ func (x *Binding) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Binding.ProtoReflect.Descriptor instead.
 func (*Binding) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{5}
+	return file_wire_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Binding) GetPushId() string {
@@ -645,7 +702,7 @@ type PushJob struct {
 
 func (x *PushJob) Reset() {
 	*x = PushJob{}
-	mi := &file_wire_proto_msgTypes[6]
+	mi := &file_wire_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -657,7 +714,7 @@ func (x *PushJob) String() string {
 func (*PushJob) ProtoMessage() {}
 
 func (x *PushJob) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[6]
+	mi := &file_wire_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -670,7 +727,7 @@ func (x *PushJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PushJob.ProtoReflect.Descriptor instead.
 func (*PushJob) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{6}
+	return file_wire_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *PushJob) GetId() uint64 {
@@ -861,7 +918,7 @@ type PushChunk struct {
 
 func (x *PushChunk) Reset() {
 	*x = PushChunk{}
-	mi := &file_wire_proto_msgTypes[7]
+	mi := &file_wire_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -873,7 +930,7 @@ func (x *PushChunk) String() string {
 func (*PushChunk) ProtoMessage() {}
 
 func (x *PushChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[7]
+	mi := &file_wire_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -886,7 +943,7 @@ func (x *PushChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PushChunk.ProtoReflect.Descriptor instead.
 func (*PushChunk) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{7}
+	return file_wire_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *PushChunk) GetId() uint64 {
@@ -929,7 +986,7 @@ type IdempotencyRecord struct {
 
 func (x *IdempotencyRecord) Reset() {
 	*x = IdempotencyRecord{}
-	mi := &file_wire_proto_msgTypes[8]
+	mi := &file_wire_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -941,7 +998,7 @@ func (x *IdempotencyRecord) String() string {
 func (*IdempotencyRecord) ProtoMessage() {}
 
 func (x *IdempotencyRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[8]
+	mi := &file_wire_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -954,7 +1011,7 @@ func (x *IdempotencyRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IdempotencyRecord.ProtoReflect.Descriptor instead.
 func (*IdempotencyRecord) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{8}
+	return file_wire_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *IdempotencyRecord) GetMessageId() string {
@@ -987,7 +1044,7 @@ type SendRequest struct {
 
 func (x *SendRequest) Reset() {
 	*x = SendRequest{}
-	mi := &file_wire_proto_msgTypes[9]
+	mi := &file_wire_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -999,7 +1056,7 @@ func (x *SendRequest) String() string {
 func (*SendRequest) ProtoMessage() {}
 
 func (x *SendRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[9]
+	mi := &file_wire_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1012,7 +1069,7 @@ func (x *SendRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendRequest.ProtoReflect.Descriptor instead.
 func (*SendRequest) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{9}
+	return file_wire_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *SendRequest) GetMessage() *Message {
@@ -1034,7 +1091,7 @@ type SendReply struct {
 
 func (x *SendReply) Reset() {
 	*x = SendReply{}
-	mi := &file_wire_proto_msgTypes[10]
+	mi := &file_wire_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1046,7 +1103,7 @@ func (x *SendReply) String() string {
 func (*SendReply) ProtoMessage() {}
 
 func (x *SendReply) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[10]
+	mi := &file_wire_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1059,7 +1116,7 @@ func (x *SendReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendReply.ProtoReflect.Descriptor instead.
 func (*SendReply) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{10}
+	return file_wire_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *SendReply) GetMessageId() string {
@@ -1099,7 +1156,7 @@ type BindRequest struct {
 
 func (x *BindRequest) Reset() {
 	*x = BindRequest{}
-	mi := &file_wire_proto_msgTypes[11]
+	mi := &file_wire_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1111,7 +1168,7 @@ func (x *BindRequest) String() string {
 func (*BindRequest) ProtoMessage() {}
 
 func (x *BindRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[11]
+	mi := &file_wire_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1124,7 +1181,7 @@ func (x *BindRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BindRequest.ProtoReflect.Descriptor instead.
 func (*BindRequest) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{11}
+	return file_wire_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *BindRequest) GetBinding() *Binding {
@@ -1144,7 +1201,7 @@ type BindReply struct {
 
 func (x *BindReply) Reset() {
 	*x = BindReply{}
-	mi := &file_wire_proto_msgTypes[12]
+	mi := &file_wire_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1156,7 +1213,7 @@ func (x *BindReply) String() string {
 func (*BindReply) ProtoMessage() {}
 
 func (x *BindReply) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[12]
+	mi := &file_wire_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1169,7 +1226,7 @@ func (x *BindReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BindReply.ProtoReflect.Descriptor instead.
 func (*BindReply) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{12}
+	return file_wire_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *BindReply) GetPushId() string {
@@ -1211,7 +1268,7 @@ type UnbindRequest struct {
 
 func (x *UnbindRequest) Reset() {
 	*x = UnbindRequest{}
-	mi := &file_wire_proto_msgTypes[13]
+	mi := &file_wire_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1223,7 +1280,7 @@ func (x *UnbindRequest) String() string {
 func (*UnbindRequest) ProtoMessage() {}
 
 func (x *UnbindRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[13]
+	mi := &file_wire_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1236,7 +1293,7 @@ func (x *UnbindRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnbindRequest.ProtoReflect.Descriptor instead.
 func (*UnbindRequest) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{13}
+	return file_wire_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *UnbindRequest) GetApp() string {
@@ -1299,7 +1356,7 @@ type LogoutRequest struct {
 
 func (x *LogoutRequest) Reset() {
 	*x = LogoutRequest{}
-	mi := &file_wire_proto_msgTypes[14]
+	mi := &file_wire_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1311,7 +1368,7 @@ func (x *LogoutRequest) String() string {
 func (*LogoutRequest) ProtoMessage() {}
 
 func (x *LogoutRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[14]
+	mi := &file_wire_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1324,7 +1381,7 @@ func (x *LogoutRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogoutRequest.ProtoReflect.Descriptor instead.
 func (*LogoutRequest) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{14}
+	return file_wire_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *LogoutRequest) GetApp() string {
@@ -1364,7 +1421,7 @@ type ConnectRequest struct {
 
 func (x *ConnectRequest) Reset() {
 	*x = ConnectRequest{}
-	mi := &file_wire_proto_msgTypes[15]
+	mi := &file_wire_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1376,7 +1433,7 @@ func (x *ConnectRequest) String() string {
 func (*ConnectRequest) ProtoMessage() {}
 
 func (x *ConnectRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[15]
+	mi := &file_wire_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1389,7 +1446,7 @@ func (x *ConnectRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectRequest.ProtoReflect.Descriptor instead.
 func (*ConnectRequest) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{15}
+	return file_wire_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ConnectRequest) GetApp() string {
@@ -1455,7 +1512,7 @@ type ConnectCheck struct {
 
 func (x *ConnectCheck) Reset() {
 	*x = ConnectCheck{}
-	mi := &file_wire_proto_msgTypes[16]
+	mi := &file_wire_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1467,7 +1524,7 @@ func (x *ConnectCheck) String() string {
 func (*ConnectCheck) ProtoMessage() {}
 
 func (x *ConnectCheck) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[16]
+	mi := &file_wire_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1480,7 +1537,7 @@ func (x *ConnectCheck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectCheck.ProtoReflect.Descriptor instead.
 func (*ConnectCheck) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{16}
+	return file_wire_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ConnectCheck) GetApp() string {
@@ -1516,7 +1573,7 @@ type DisconnectRequest struct {
 
 func (x *DisconnectRequest) Reset() {
 	*x = DisconnectRequest{}
-	mi := &file_wire_proto_msgTypes[17]
+	mi := &file_wire_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1528,7 +1585,7 @@ func (x *DisconnectRequest) String() string {
 func (*DisconnectRequest) ProtoMessage() {}
 
 func (x *DisconnectRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[17]
+	mi := &file_wire_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1541,7 +1598,7 @@ func (x *DisconnectRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DisconnectRequest.ProtoReflect.Descriptor instead.
 func (*DisconnectRequest) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{17}
+	return file_wire_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *DisconnectRequest) GetApp() string {
@@ -1586,7 +1643,7 @@ type AckRequest struct {
 
 func (x *AckRequest) Reset() {
 	*x = AckRequest{}
-	mi := &file_wire_proto_msgTypes[18]
+	mi := &file_wire_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1598,7 +1655,7 @@ func (x *AckRequest) String() string {
 func (*AckRequest) ProtoMessage() {}
 
 func (x *AckRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[18]
+	mi := &file_wire_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1611,7 +1668,7 @@ func (x *AckRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AckRequest.ProtoReflect.Descriptor instead.
 func (*AckRequest) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{18}
+	return file_wire_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *AckRequest) GetApp() string {
@@ -1669,7 +1726,7 @@ type StateRequest struct {
 
 func (x *StateRequest) Reset() {
 	*x = StateRequest{}
-	mi := &file_wire_proto_msgTypes[19]
+	mi := &file_wire_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1681,7 +1738,7 @@ func (x *StateRequest) String() string {
 func (*StateRequest) ProtoMessage() {}
 
 func (x *StateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[19]
+	mi := &file_wire_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1694,7 +1751,7 @@ func (x *StateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StateRequest.ProtoReflect.Descriptor instead.
 func (*StateRequest) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{19}
+	return file_wire_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *StateRequest) GetApp() string {
@@ -1742,7 +1799,7 @@ type DevicesRequest struct {
 
 func (x *DevicesRequest) Reset() {
 	*x = DevicesRequest{}
-	mi := &file_wire_proto_msgTypes[20]
+	mi := &file_wire_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1754,7 +1811,7 @@ func (x *DevicesRequest) String() string {
 func (*DevicesRequest) ProtoMessage() {}
 
 func (x *DevicesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[20]
+	mi := &file_wire_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1767,7 +1824,7 @@ func (x *DevicesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DevicesRequest.ProtoReflect.Descriptor instead.
 func (*DevicesRequest) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{20}
+	return file_wire_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *DevicesRequest) GetApp() string {
@@ -1794,7 +1851,7 @@ type DevicesReply struct {
 
 func (x *DevicesReply) Reset() {
 	*x = DevicesReply{}
-	mi := &file_wire_proto_msgTypes[21]
+	mi := &file_wire_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1806,7 +1863,7 @@ func (x *DevicesReply) String() string {
 func (*DevicesReply) ProtoMessage() {}
 
 func (x *DevicesReply) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[21]
+	mi := &file_wire_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1819,7 +1876,7 @@ func (x *DevicesReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DevicesReply.ProtoReflect.Descriptor instead.
 func (*DevicesReply) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{21}
+	return file_wire_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *DevicesReply) GetBindings() []*Binding {
@@ -1849,7 +1906,7 @@ type VerdictRecord struct {
 
 func (x *VerdictRecord) Reset() {
 	*x = VerdictRecord{}
-	mi := &file_wire_proto_msgTypes[22]
+	mi := &file_wire_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1861,7 +1918,7 @@ func (x *VerdictRecord) String() string {
 func (*VerdictRecord) ProtoMessage() {}
 
 func (x *VerdictRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[22]
+	mi := &file_wire_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1874,7 +1931,7 @@ func (x *VerdictRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerdictRecord.ProtoReflect.Descriptor instead.
 func (*VerdictRecord) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{22}
+	return file_wire_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *VerdictRecord) GetVerdict() string {
@@ -1908,7 +1965,7 @@ type Reply struct {
 
 func (x *Reply) Reset() {
 	*x = Reply{}
-	mi := &file_wire_proto_msgTypes[23]
+	mi := &file_wire_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1920,7 +1977,7 @@ func (x *Reply) String() string {
 func (*Reply) ProtoMessage() {}
 
 func (x *Reply) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[23]
+	mi := &file_wire_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1933,7 +1990,7 @@ func (x *Reply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reply.ProtoReflect.Descriptor instead.
 func (*Reply) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{23}
+	return file_wire_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Reply) GetError() *Error {
@@ -1963,7 +2020,7 @@ type PushIDClaim struct {
 
 func (x *PushIDClaim) Reset() {
 	*x = PushIDClaim{}
-	mi := &file_wire_proto_msgTypes[24]
+	mi := &file_wire_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1975,7 +2032,7 @@ func (x *PushIDClaim) String() string {
 func (*PushIDClaim) ProtoMessage() {}
 
 func (x *PushIDClaim) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[24]
+	mi := &file_wire_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1988,7 +2045,7 @@ func (x *PushIDClaim) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PushIDClaim.ProtoReflect.Descriptor instead.
 func (*PushIDClaim) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{24}
+	return file_wire_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *PushIDClaim) GetApp() string {
@@ -2032,7 +2089,7 @@ type PushIDRelease struct {
 
 func (x *PushIDRelease) Reset() {
 	*x = PushIDRelease{}
-	mi := &file_wire_proto_msgTypes[25]
+	mi := &file_wire_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2044,7 +2101,7 @@ func (x *PushIDRelease) String() string {
 func (*PushIDRelease) ProtoMessage() {}
 
 func (x *PushIDRelease) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[25]
+	mi := &file_wire_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2057,7 +2114,7 @@ func (x *PushIDRelease) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PushIDRelease.ProtoReflect.Descriptor instead.
 func (*PushIDRelease) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{25}
+	return file_wire_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *PushIDRelease) GetApp() string {
@@ -2092,7 +2149,7 @@ type PushIDLookup struct {
 
 func (x *PushIDLookup) Reset() {
 	*x = PushIDLookup{}
-	mi := &file_wire_proto_msgTypes[26]
+	mi := &file_wire_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2104,7 +2161,7 @@ func (x *PushIDLookup) String() string {
 func (*PushIDLookup) ProtoMessage() {}
 
 func (x *PushIDLookup) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[26]
+	mi := &file_wire_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2117,7 +2174,7 @@ func (x *PushIDLookup) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PushIDLookup.ProtoReflect.Descriptor instead.
 func (*PushIDLookup) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{26}
+	return file_wire_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *PushIDLookup) GetApp() string {
@@ -2151,7 +2208,7 @@ type PushIDOwner struct {
 
 func (x *PushIDOwner) Reset() {
 	*x = PushIDOwner{}
-	mi := &file_wire_proto_msgTypes[27]
+	mi := &file_wire_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2163,7 +2220,7 @@ func (x *PushIDOwner) String() string {
 func (*PushIDOwner) ProtoMessage() {}
 
 func (x *PushIDOwner) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[27]
+	mi := &file_wire_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2176,7 +2233,7 @@ func (x *PushIDOwner) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PushIDOwner.ProtoReflect.Descriptor instead.
 func (*PushIDOwner) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{27}
+	return file_wire_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *PushIDOwner) GetUser() string {
@@ -2211,7 +2268,7 @@ type NotOwner struct {
 
 func (x *NotOwner) Reset() {
 	*x = NotOwner{}
-	mi := &file_wire_proto_msgTypes[28]
+	mi := &file_wire_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2223,7 +2280,7 @@ func (x *NotOwner) String() string {
 func (*NotOwner) ProtoMessage() {}
 
 func (x *NotOwner) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[28]
+	mi := &file_wire_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2236,7 +2293,7 @@ func (x *NotOwner) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NotOwner.ProtoReflect.Descriptor instead.
 func (*NotOwner) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{28}
+	return file_wire_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *NotOwner) GetKey() string {
@@ -2263,7 +2320,7 @@ type Deliver struct {
 
 func (x *Deliver) Reset() {
 	*x = Deliver{}
-	mi := &file_wire_proto_msgTypes[29]
+	mi := &file_wire_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2275,7 +2332,7 @@ func (x *Deliver) String() string {
 func (*Deliver) ProtoMessage() {}
 
 func (x *Deliver) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[29]
+	mi := &file_wire_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2288,7 +2345,7 @@ func (x *Deliver) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Deliver.ProtoReflect.Descriptor instead.
 func (*Deliver) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{29}
+	return file_wire_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *Deliver) GetFrames() [][]byte {
@@ -2309,7 +2366,7 @@ type Kick struct {
 
 func (x *Kick) Reset() {
 	*x = Kick{}
-	mi := &file_wire_proto_msgTypes[30]
+	mi := &file_wire_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2321,7 +2378,7 @@ func (x *Kick) String() string {
 func (*Kick) ProtoMessage() {}
 
 func (x *Kick) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[30]
+	mi := &file_wire_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2334,7 +2391,7 @@ func (x *Kick) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Kick.ProtoReflect.Descriptor instead.
 func (*Kick) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{30}
+	return file_wire_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *Kick) GetReason() string {
@@ -2364,7 +2421,7 @@ type GroupRecord struct {
 
 func (x *GroupRecord) Reset() {
 	*x = GroupRecord{}
-	mi := &file_wire_proto_msgTypes[31]
+	mi := &file_wire_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2376,7 +2433,7 @@ func (x *GroupRecord) String() string {
 func (*GroupRecord) ProtoMessage() {}
 
 func (x *GroupRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[31]
+	mi := &file_wire_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2389,7 +2446,7 @@ func (x *GroupRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupRecord.ProtoReflect.Descriptor instead.
 func (*GroupRecord) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{31}
+	return file_wire_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *GroupRecord) GetApp() string {
@@ -2433,7 +2490,7 @@ type GroupSetRequest struct {
 
 func (x *GroupSetRequest) Reset() {
 	*x = GroupSetRequest{}
-	mi := &file_wire_proto_msgTypes[32]
+	mi := &file_wire_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2445,7 +2502,7 @@ func (x *GroupSetRequest) String() string {
 func (*GroupSetRequest) ProtoMessage() {}
 
 func (x *GroupSetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[32]
+	mi := &file_wire_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2458,7 +2515,7 @@ func (x *GroupSetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupSetRequest.ProtoReflect.Descriptor instead.
 func (*GroupSetRequest) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{32}
+	return file_wire_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *GroupSetRequest) GetApp() string {
@@ -2499,7 +2556,7 @@ type GroupSetReply struct {
 
 func (x *GroupSetReply) Reset() {
 	*x = GroupSetReply{}
-	mi := &file_wire_proto_msgTypes[33]
+	mi := &file_wire_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2511,7 +2568,7 @@ func (x *GroupSetReply) String() string {
 func (*GroupSetReply) ProtoMessage() {}
 
 func (x *GroupSetReply) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[33]
+	mi := &file_wire_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2524,7 +2581,7 @@ func (x *GroupSetReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupSetReply.ProtoReflect.Descriptor instead.
 func (*GroupSetReply) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{33}
+	return file_wire_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *GroupSetReply) GetMembers() uint64 {
@@ -2551,7 +2608,7 @@ type GroupGetRequest struct {
 
 func (x *GroupGetRequest) Reset() {
 	*x = GroupGetRequest{}
-	mi := &file_wire_proto_msgTypes[34]
+	mi := &file_wire_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2563,7 +2620,7 @@ func (x *GroupGetRequest) String() string {
 func (*GroupGetRequest) ProtoMessage() {}
 
 func (x *GroupGetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[34]
+	mi := &file_wire_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2576,7 +2633,7 @@ func (x *GroupGetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupGetRequest.ProtoReflect.Descriptor instead.
 func (*GroupGetRequest) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{34}
+	return file_wire_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *GroupGetRequest) GetApp() string {
@@ -2604,7 +2661,7 @@ type GroupGetReply struct {
 
 func (x *GroupGetReply) Reset() {
 	*x = GroupGetReply{}
-	mi := &file_wire_proto_msgTypes[35]
+	mi := &file_wire_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2616,7 +2673,7 @@ func (x *GroupGetReply) String() string {
 func (*GroupGetReply) ProtoMessage() {}
 
 func (x *GroupGetReply) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[35]
+	mi := &file_wire_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2629,7 +2686,7 @@ func (x *GroupGetReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupGetReply.ProtoReflect.Descriptor instead.
 func (*GroupGetReply) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{35}
+	return file_wire_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *GroupGetReply) GetMembers() []string {
@@ -2667,7 +2724,7 @@ type GroupReadRequest struct {
 
 func (x *GroupReadRequest) Reset() {
 	*x = GroupReadRequest{}
-	mi := &file_wire_proto_msgTypes[36]
+	mi := &file_wire_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2679,7 +2736,7 @@ func (x *GroupReadRequest) String() string {
 func (*GroupReadRequest) ProtoMessage() {}
 
 func (x *GroupReadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[36]
+	mi := &file_wire_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2692,7 +2749,7 @@ func (x *GroupReadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupReadRequest.ProtoReflect.Descriptor instead.
 func (*GroupReadRequest) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{36}
+	return file_wire_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *GroupReadRequest) GetApp() string {
@@ -2741,7 +2798,7 @@ type GroupReadReply struct {
 
 func (x *GroupReadReply) Reset() {
 	*x = GroupReadReply{}
-	mi := &file_wire_proto_msgTypes[37]
+	mi := &file_wire_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2753,7 +2810,7 @@ func (x *GroupReadReply) String() string {
 func (*GroupReadReply) ProtoMessage() {}
 
 func (x *GroupReadReply) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[37]
+	mi := &file_wire_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2766,7 +2823,7 @@ func (x *GroupReadReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupReadReply.ProtoReflect.Descriptor instead.
 func (*GroupReadReply) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{37}
+	return file_wire_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *GroupReadReply) GetMessages() []*Message {
@@ -2805,7 +2862,7 @@ type Fanout struct {
 
 func (x *Fanout) Reset() {
 	*x = Fanout{}
-	mi := &file_wire_proto_msgTypes[38]
+	mi := &file_wire_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2817,7 +2874,7 @@ func (x *Fanout) String() string {
 func (*Fanout) ProtoMessage() {}
 
 func (x *Fanout) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[38]
+	mi := &file_wire_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2830,7 +2887,7 @@ func (x *Fanout) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Fanout.ProtoReflect.Descriptor instead.
 func (*Fanout) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{38}
+	return file_wire_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *Fanout) GetApp() string {
@@ -2877,7 +2934,7 @@ type FanoutChunk struct {
 
 func (x *FanoutChunk) Reset() {
 	*x = FanoutChunk{}
-	mi := &file_wire_proto_msgTypes[39]
+	mi := &file_wire_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2889,7 +2946,7 @@ func (x *FanoutChunk) String() string {
 func (*FanoutChunk) ProtoMessage() {}
 
 func (x *FanoutChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[39]
+	mi := &file_wire_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2902,7 +2959,7 @@ func (x *FanoutChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FanoutChunk.ProtoReflect.Descriptor instead.
 func (*FanoutChunk) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{39}
+	return file_wire_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *FanoutChunk) GetMessage() *Message {
@@ -2944,7 +3001,7 @@ type GroupDeliver struct {
 
 func (x *GroupDeliver) Reset() {
 	*x = GroupDeliver{}
-	mi := &file_wire_proto_msgTypes[40]
+	mi := &file_wire_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2956,7 +3013,7 @@ func (x *GroupDeliver) String() string {
 func (*GroupDeliver) ProtoMessage() {}
 
 func (x *GroupDeliver) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[40]
+	mi := &file_wire_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2969,7 +3026,7 @@ func (x *GroupDeliver) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupDeliver.ProtoReflect.Descriptor instead.
 func (*GroupDeliver) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{40}
+	return file_wire_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *GroupDeliver) GetMessage() *Message {
@@ -3001,7 +3058,7 @@ type Membership struct {
 
 func (x *Membership) Reset() {
 	*x = Membership{}
-	mi := &file_wire_proto_msgTypes[41]
+	mi := &file_wire_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3013,7 +3070,7 @@ func (x *Membership) String() string {
 func (*Membership) ProtoMessage() {}
 
 func (x *Membership) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[41]
+	mi := &file_wire_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3026,7 +3083,7 @@ func (x *Membership) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Membership.ProtoReflect.Descriptor instead.
 func (*Membership) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{41}
+	return file_wire_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *Membership) GetApp() string {
@@ -3075,7 +3132,7 @@ type CallInvitee struct {
 
 func (x *CallInvitee) Reset() {
 	*x = CallInvitee{}
-	mi := &file_wire_proto_msgTypes[42]
+	mi := &file_wire_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3087,7 +3144,7 @@ func (x *CallInvitee) String() string {
 func (*CallInvitee) ProtoMessage() {}
 
 func (x *CallInvitee) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[42]
+	mi := &file_wire_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3100,7 +3157,7 @@ func (x *CallInvitee) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallInvitee.ProtoReflect.Descriptor instead.
 func (*CallInvitee) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{42}
+	return file_wire_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *CallInvitee) GetUser() string {
@@ -3138,7 +3195,7 @@ type CallRecord struct {
 
 func (x *CallRecord) Reset() {
 	*x = CallRecord{}
-	mi := &file_wire_proto_msgTypes[43]
+	mi := &file_wire_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3150,7 +3207,7 @@ func (x *CallRecord) String() string {
 func (*CallRecord) ProtoMessage() {}
 
 func (x *CallRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[43]
+	mi := &file_wire_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3163,7 +3220,7 @@ func (x *CallRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallRecord.ProtoReflect.Descriptor instead.
 func (*CallRecord) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{43}
+	return file_wire_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *CallRecord) GetApp() string {
@@ -3262,7 +3319,7 @@ type CallRequest struct {
 
 func (x *CallRequest) Reset() {
 	*x = CallRequest{}
-	mi := &file_wire_proto_msgTypes[44]
+	mi := &file_wire_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3274,7 +3331,7 @@ func (x *CallRequest) String() string {
 func (*CallRequest) ProtoMessage() {}
 
 func (x *CallRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[44]
+	mi := &file_wire_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3287,7 +3344,7 @@ func (x *CallRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallRequest.ProtoReflect.Descriptor instead.
 func (*CallRequest) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{44}
+	return file_wire_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *CallRequest) GetApp() string {
@@ -3371,7 +3428,7 @@ type CallReply struct {
 
 func (x *CallReply) Reset() {
 	*x = CallReply{}
-	mi := &file_wire_proto_msgTypes[45]
+	mi := &file_wire_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3383,7 +3440,7 @@ func (x *CallReply) String() string {
 func (*CallReply) ProtoMessage() {}
 
 func (x *CallReply) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[45]
+	mi := &file_wire_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3396,7 +3453,7 @@ func (x *CallReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallReply.ProtoReflect.Descriptor instead.
 func (*CallReply) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{45}
+	return file_wire_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *CallReply) GetCallId() string {
@@ -3438,7 +3495,7 @@ type CallEvent struct {
 
 func (x *CallEvent) Reset() {
 	*x = CallEvent{}
-	mi := &file_wire_proto_msgTypes[46]
+	mi := &file_wire_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3450,7 +3507,7 @@ func (x *CallEvent) String() string {
 func (*CallEvent) ProtoMessage() {}
 
 func (x *CallEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[46]
+	mi := &file_wire_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3463,7 +3520,7 @@ func (x *CallEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallEvent.ProtoReflect.Descriptor instead.
 func (*CallEvent) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{46}
+	return file_wire_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *CallEvent) GetMessage() *Message {
@@ -3504,7 +3561,10 @@ const file_wire_proto_rawDesc = "" +
 	"\bEnvelope\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x18\n" +
 	"\apayload\x18\x02 \x01(\fR\apayload\x12\x10\n" +
-	"\x03key\x18\x03 \x01(\tR\x03key\"5\n" +
+	"\x03key\x18\x03 \x01(\tR\x03key\"T\n" +
+	"\rEnvelopeBatch\x12*\n" +
+	"\x05items\x18\x01 \x03(\v2\x14.pushd.wire.EnvelopeR\x05items\x12\x17\n" +
+	"\await_ms\x18\x02 \x01(\x03R\x06waitMs\"5\n" +
 	"\x05Error\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\"g\n" +
@@ -3804,88 +3864,90 @@ func file_wire_proto_rawDescGZIP() []byte {
 	return file_wire_proto_rawDescData
 }
 
-var file_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
+var file_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 49)
 var file_wire_proto_goTypes = []any{
 	(*Envelope)(nil),          // 0: pushd.wire.Envelope
-	(*Error)(nil),             // 1: pushd.wire.Error
-	(*VoIP)(nil),              // 2: pushd.wire.VoIP
-	(*PushConfig)(nil),        // 3: pushd.wire.PushConfig
-	(*Message)(nil),           // 4: pushd.wire.Message
-	(*Binding)(nil),           // 5: pushd.wire.Binding
-	(*PushJob)(nil),           // 6: pushd.wire.PushJob
-	(*PushChunk)(nil),         // 7: pushd.wire.PushChunk
-	(*IdempotencyRecord)(nil), // 8: pushd.wire.IdempotencyRecord
-	(*SendRequest)(nil),       // 9: pushd.wire.SendRequest
-	(*SendReply)(nil),         // 10: pushd.wire.SendReply
-	(*BindRequest)(nil),       // 11: pushd.wire.BindRequest
-	(*BindReply)(nil),         // 12: pushd.wire.BindReply
-	(*UnbindRequest)(nil),     // 13: pushd.wire.UnbindRequest
-	(*LogoutRequest)(nil),     // 14: pushd.wire.LogoutRequest
-	(*ConnectRequest)(nil),    // 15: pushd.wire.ConnectRequest
-	(*ConnectCheck)(nil),      // 16: pushd.wire.ConnectCheck
-	(*DisconnectRequest)(nil), // 17: pushd.wire.DisconnectRequest
-	(*AckRequest)(nil),        // 18: pushd.wire.AckRequest
-	(*StateRequest)(nil),      // 19: pushd.wire.StateRequest
-	(*DevicesRequest)(nil),    // 20: pushd.wire.DevicesRequest
-	(*DevicesReply)(nil),      // 21: pushd.wire.DevicesReply
-	(*VerdictRecord)(nil),     // 22: pushd.wire.VerdictRecord
-	(*Reply)(nil),             // 23: pushd.wire.Reply
-	(*PushIDClaim)(nil),       // 24: pushd.wire.PushIDClaim
-	(*PushIDRelease)(nil),     // 25: pushd.wire.PushIDRelease
-	(*PushIDLookup)(nil),      // 26: pushd.wire.PushIDLookup
-	(*PushIDOwner)(nil),       // 27: pushd.wire.PushIDOwner
-	(*NotOwner)(nil),          // 28: pushd.wire.NotOwner
-	(*Deliver)(nil),           // 29: pushd.wire.Deliver
-	(*Kick)(nil),              // 30: pushd.wire.Kick
-	(*GroupRecord)(nil),       // 31: pushd.wire.GroupRecord
-	(*GroupSetRequest)(nil),   // 32: pushd.wire.GroupSetRequest
-	(*GroupSetReply)(nil),     // 33: pushd.wire.GroupSetReply
-	(*GroupGetRequest)(nil),   // 34: pushd.wire.GroupGetRequest
-	(*GroupGetReply)(nil),     // 35: pushd.wire.GroupGetReply
-	(*GroupReadRequest)(nil),  // 36: pushd.wire.GroupReadRequest
-	(*GroupReadReply)(nil),    // 37: pushd.wire.GroupReadReply
-	(*Fanout)(nil),            // 38: pushd.wire.Fanout
-	(*FanoutChunk)(nil),       // 39: pushd.wire.FanoutChunk
-	(*GroupDeliver)(nil),      // 40: pushd.wire.GroupDeliver
-	(*Membership)(nil),        // 41: pushd.wire.Membership
-	(*CallInvitee)(nil),       // 42: pushd.wire.CallInvitee
-	(*CallRecord)(nil),        // 43: pushd.wire.CallRecord
-	(*CallRequest)(nil),       // 44: pushd.wire.CallRequest
-	(*CallReply)(nil),         // 45: pushd.wire.CallReply
-	(*CallEvent)(nil),         // 46: pushd.wire.CallEvent
-	nil,                       // 47: pushd.wire.PushJob.DataEntry
+	(*EnvelopeBatch)(nil),     // 1: pushd.wire.EnvelopeBatch
+	(*Error)(nil),             // 2: pushd.wire.Error
+	(*VoIP)(nil),              // 3: pushd.wire.VoIP
+	(*PushConfig)(nil),        // 4: pushd.wire.PushConfig
+	(*Message)(nil),           // 5: pushd.wire.Message
+	(*Binding)(nil),           // 6: pushd.wire.Binding
+	(*PushJob)(nil),           // 7: pushd.wire.PushJob
+	(*PushChunk)(nil),         // 8: pushd.wire.PushChunk
+	(*IdempotencyRecord)(nil), // 9: pushd.wire.IdempotencyRecord
+	(*SendRequest)(nil),       // 10: pushd.wire.SendRequest
+	(*SendReply)(nil),         // 11: pushd.wire.SendReply
+	(*BindRequest)(nil),       // 12: pushd.wire.BindRequest
+	(*BindReply)(nil),         // 13: pushd.wire.BindReply
+	(*UnbindRequest)(nil),     // 14: pushd.wire.UnbindRequest
+	(*LogoutRequest)(nil),     // 15: pushd.wire.LogoutRequest
+	(*ConnectRequest)(nil),    // 16: pushd.wire.ConnectRequest
+	(*ConnectCheck)(nil),      // 17: pushd.wire.ConnectCheck
+	(*DisconnectRequest)(nil), // 18: pushd.wire.DisconnectRequest
+	(*AckRequest)(nil),        // 19: pushd.wire.AckRequest
+	(*StateRequest)(nil),      // 20: pushd.wire.StateRequest
+	(*DevicesRequest)(nil),    // 21: pushd.wire.DevicesRequest
+	(*DevicesReply)(nil),      // 22: pushd.wire.DevicesReply
+	(*VerdictRecord)(nil),     // 23: pushd.wire.VerdictRecord
+	(*Reply)(nil),             // 24: pushd.wire.Reply
+	(*PushIDClaim)(nil),       // 25: pushd.wire.PushIDClaim
+	(*PushIDRelease)(nil),     // 26: pushd.wire.PushIDRelease
+	(*PushIDLookup)(nil),      // 27: pushd.wire.PushIDLookup
+	(*PushIDOwner)(nil),       // 28: pushd.wire.PushIDOwner
+	(*NotOwner)(nil),          // 29: pushd.wire.NotOwner
+	(*Deliver)(nil),           // 30: pushd.wire.Deliver
+	(*Kick)(nil),              // 31: pushd.wire.Kick
+	(*GroupRecord)(nil),       // 32: pushd.wire.GroupRecord
+	(*GroupSetRequest)(nil),   // 33: pushd.wire.GroupSetRequest
+	(*GroupSetReply)(nil),     // 34: pushd.wire.GroupSetReply
+	(*GroupGetRequest)(nil),   // 35: pushd.wire.GroupGetRequest
+	(*GroupGetReply)(nil),     // 36: pushd.wire.GroupGetReply
+	(*GroupReadRequest)(nil),  // 37: pushd.wire.GroupReadRequest
+	(*GroupReadReply)(nil),    // 38: pushd.wire.GroupReadReply
+	(*Fanout)(nil),            // 39: pushd.wire.Fanout
+	(*FanoutChunk)(nil),       // 40: pushd.wire.FanoutChunk
+	(*GroupDeliver)(nil),      // 41: pushd.wire.GroupDeliver
+	(*Membership)(nil),        // 42: pushd.wire.Membership
+	(*CallInvitee)(nil),       // 43: pushd.wire.CallInvitee
+	(*CallRecord)(nil),        // 44: pushd.wire.CallRecord
+	(*CallRequest)(nil),       // 45: pushd.wire.CallRequest
+	(*CallReply)(nil),         // 46: pushd.wire.CallReply
+	(*CallEvent)(nil),         // 47: pushd.wire.CallEvent
+	nil,                       // 48: pushd.wire.PushJob.DataEntry
 }
 var file_wire_proto_depIdxs = []int32{
-	2,  // 0: pushd.wire.PushConfig.voip:type_name -> pushd.wire.VoIP
-	3,  // 1: pushd.wire.Message.push_config:type_name -> pushd.wire.PushConfig
-	3,  // 2: pushd.wire.PushJob.push_config:type_name -> pushd.wire.PushConfig
-	47, // 3: pushd.wire.PushJob.data:type_name -> pushd.wire.PushJob.DataEntry
-	4,  // 4: pushd.wire.PushChunk.message:type_name -> pushd.wire.Message
-	5,  // 5: pushd.wire.PushChunk.bindings:type_name -> pushd.wire.Binding
-	4,  // 6: pushd.wire.SendRequest.message:type_name -> pushd.wire.Message
-	1,  // 7: pushd.wire.SendReply.error:type_name -> pushd.wire.Error
-	5,  // 8: pushd.wire.BindRequest.binding:type_name -> pushd.wire.Binding
-	1,  // 9: pushd.wire.BindReply.error:type_name -> pushd.wire.Error
-	5,  // 10: pushd.wire.DevicesReply.bindings:type_name -> pushd.wire.Binding
-	1,  // 11: pushd.wire.DevicesReply.error:type_name -> pushd.wire.Error
-	1,  // 12: pushd.wire.Reply.error:type_name -> pushd.wire.Error
-	1,  // 13: pushd.wire.PushIDOwner.error:type_name -> pushd.wire.Error
-	1,  // 14: pushd.wire.GroupSetReply.error:type_name -> pushd.wire.Error
-	1,  // 15: pushd.wire.GroupGetReply.error:type_name -> pushd.wire.Error
-	4,  // 16: pushd.wire.GroupReadReply.messages:type_name -> pushd.wire.Message
-	1,  // 17: pushd.wire.GroupReadReply.error:type_name -> pushd.wire.Error
-	4,  // 18: pushd.wire.FanoutChunk.message:type_name -> pushd.wire.Message
-	4,  // 19: pushd.wire.GroupDeliver.message:type_name -> pushd.wire.Message
-	42, // 20: pushd.wire.CallRecord.invitees:type_name -> pushd.wire.CallInvitee
-	3,  // 21: pushd.wire.CallRecord.push_config:type_name -> pushd.wire.PushConfig
-	3,  // 22: pushd.wire.CallRequest.push_config:type_name -> pushd.wire.PushConfig
-	1,  // 23: pushd.wire.CallReply.error:type_name -> pushd.wire.Error
-	4,  // 24: pushd.wire.CallEvent.message:type_name -> pushd.wire.Message
-	25, // [25:25] is the sub-list for method output_type
-	25, // [25:25] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	0,  // 0: pushd.wire.EnvelopeBatch.items:type_name -> pushd.wire.Envelope
+	3,  // 1: pushd.wire.PushConfig.voip:type_name -> pushd.wire.VoIP
+	4,  // 2: pushd.wire.Message.push_config:type_name -> pushd.wire.PushConfig
+	4,  // 3: pushd.wire.PushJob.push_config:type_name -> pushd.wire.PushConfig
+	48, // 4: pushd.wire.PushJob.data:type_name -> pushd.wire.PushJob.DataEntry
+	5,  // 5: pushd.wire.PushChunk.message:type_name -> pushd.wire.Message
+	6,  // 6: pushd.wire.PushChunk.bindings:type_name -> pushd.wire.Binding
+	5,  // 7: pushd.wire.SendRequest.message:type_name -> pushd.wire.Message
+	2,  // 8: pushd.wire.SendReply.error:type_name -> pushd.wire.Error
+	6,  // 9: pushd.wire.BindRequest.binding:type_name -> pushd.wire.Binding
+	2,  // 10: pushd.wire.BindReply.error:type_name -> pushd.wire.Error
+	6,  // 11: pushd.wire.DevicesReply.bindings:type_name -> pushd.wire.Binding
+	2,  // 12: pushd.wire.DevicesReply.error:type_name -> pushd.wire.Error
+	2,  // 13: pushd.wire.Reply.error:type_name -> pushd.wire.Error
+	2,  // 14: pushd.wire.PushIDOwner.error:type_name -> pushd.wire.Error
+	2,  // 15: pushd.wire.GroupSetReply.error:type_name -> pushd.wire.Error
+	2,  // 16: pushd.wire.GroupGetReply.error:type_name -> pushd.wire.Error
+	5,  // 17: pushd.wire.GroupReadReply.messages:type_name -> pushd.wire.Message
+	2,  // 18: pushd.wire.GroupReadReply.error:type_name -> pushd.wire.Error
+	5,  // 19: pushd.wire.FanoutChunk.message:type_name -> pushd.wire.Message
+	5,  // 20: pushd.wire.GroupDeliver.message:type_name -> pushd.wire.Message
+	43, // 21: pushd.wire.CallRecord.invitees:type_name -> pushd.wire.CallInvitee
+	4,  // 22: pushd.wire.CallRecord.push_config:type_name -> pushd.wire.PushConfig
+	4,  // 23: pushd.wire.CallRequest.push_config:type_name -> pushd.wire.PushConfig
+	2,  // 24: pushd.wire.CallReply.error:type_name -> pushd.wire.Error
+	5,  // 25: pushd.wire.CallEvent.message:type_name -> pushd.wire.Message
+	26, // [26:26] is the sub-list for method output_type
+	26, // [26:26] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_wire_proto_init() }
@@ -3899,7 +3961,7 @@ func file_wire_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_wire_proto_rawDesc), len(file_wire_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   48,
+			NumMessages:   49,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -509,6 +509,33 @@ func TestMultiNodeDeliveryAndPush(t *testing.T) {
 			}
 		}
 	}
+	// A batch through one node for users owned by all three: each node's share
+	// goes to it in one request, and each user gets its two messages in order.
+	var batch []any
+	for u := 0; u < 6; u++ {
+		for _, body := range []string{"batch a", "batch b"} {
+			batch = append(batch, map[string]any{"from": "alice", "to": fmt.Sprintf("online%d", u), "conversation_type": 0, "type": 1, "body": body})
+		}
+	}
+	out := mustPost(t, n1.api, "/v1/messages/batch", "", map[string]any{"messages": batch})
+	if rs, _ := out["results"].([]any); len(rs) != len(batch) {
+		t.Fatalf("batch answer: %v", out)
+	} else {
+		for i, r := range rs {
+			if r.(map[string]any)["message_id"] == nil {
+				t.Fatalf("batch item %d: %v", i, r)
+			}
+		}
+	}
+	for u := 0; u < 6; u++ {
+		for k, body := range []string{"batch a", "batch b"} {
+			f := readFrame(t, conns[fmt.Sprintf("online%d", u)])
+			if f["type"] != "message" || f["seq"].(float64) != float64(4+k) || f["message"].(map[string]any)["body"] != body {
+				t.Fatalf("online%d after the batch: got %v, want seq %d %q", u, f, 4+k, body)
+			}
+		}
+	}
+
 	// Offline push: bind through one node, send through another.
 	for u := 0; u < 6; u++ {
 		user := fmt.Sprintf("offline%d", u)
