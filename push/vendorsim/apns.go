@@ -299,6 +299,11 @@ func (v *apnsVendor) serve(r *http.Request, body []byte, _ []string) answer {
 	if !validAPNsPayload(body) {
 		return v.reject(r, http.StatusBadRequest, apnsBadPayload)
 	}
+	if pushType == "background" {
+		if reason := checkBackground(h.Get("Apns-Priority"), body); reason != "" {
+			return v.reject(r, http.StatusBadRequest, reason)
+		}
+	}
 	return answer{status: http.StatusOK, accepted: true}.withHeader("apns-id", apnsID(r))
 }
 
@@ -446,6 +451,29 @@ func validAPNsPayload(body []byte) bool {
 		}
 	}
 	return false
+}
+
+// checkBackground applies Apple's rules for a background push and returns the
+// 400 reason, or "": priority 5 (an absent priority means 10), and an aps of
+// content-available 1 with no alert, sound or badge. Apple documents the rules
+// but not the reasons it answers; BadPriority for the priority and BadPayload
+// for the aps are UNCONFIRMED.
+func checkBackground(priority string, body []byte) string {
+	if priority != "5" {
+		return apnsBadPriority
+	}
+	var p struct {
+		APS map[string]json.RawMessage `json:"aps"`
+	}
+	if json.Unmarshal(body, &p) != nil || string(p.APS["content-available"]) != "1" {
+		return apnsBadPayload
+	}
+	for _, k := range []string{"alert", "sound", "badge"} {
+		if _, ok := p.APS[k]; ok {
+			return apnsBadPayload
+		}
+	}
+	return ""
 }
 
 // validUUID reports whether s is a UUID in the 8-4-4-4-12 hex form.
