@@ -3,7 +3,6 @@ package apns_test
 import (
 	"context"
 	"encoding/json"
-	"strings"
 	"testing"
 	"time"
 
@@ -21,7 +20,7 @@ func simClient(t *testing.T) (*vendorsim.Sim, *apns.Client) {
 	s, ca := vendortest.StartSim(t, creds, time.Now)
 	c := vendortest.NewClient(t, apns.New, apns.Options{
 		TeamID: creds.APNs.TeamID, KeyID: creds.APNs.KeyID, KeyPEM: creds.APNs.KeyPEM, BundleID: creds.APNs.BundleID,
-		EndpointProduction: s.Endpoint(push.APNs), EndpointDevelopment: s.Endpoint(push.APNs),
+		EndpointProduction: s.Endpoint(push.APNs), EndpointDevelopment: s.APNsSandboxEndpoint(),
 		CAFile: ca, Timeout: 10 * time.Second,
 	})
 	return s, c
@@ -29,7 +28,7 @@ func simClient(t *testing.T) (*vendorsim.Sim, *apns.Client) {
 
 func TestSimulatorTakesSilentPushAsBackground(t *testing.T) {
 	s, c := simClient(t)
-	tok := strings.Repeat("ab", 32)
+	tok := s.APNsToken(false)
 	n := &push.Notification{Token: tok, Title: "Ada", Body: "sync", Payload: `{"k":1}`, Badge: 3, Sound: "ring.caf",
 		Passthrough: true, Priority: push.PriorityHigh, Data: map[string]string{"message_id": "m1"}}
 	if r := c.Send(context.Background(), n); r.Verdict != push.Delivered {
