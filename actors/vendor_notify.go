@@ -42,6 +42,12 @@ func notification(app *App, j *wire.PushJob) *push.Notification {
 	if prof, ok := app.Resources[pc.GetResourcesId()][p]; ok {
 		applyProfile(n, prof)
 	}
+	if n.Category == "" && n.Data["call_id"] != "" {
+		// A call push goes in the vendor's call class unless its profile
+		// names a category: ahead of the app's default (IM), which is for
+		// messages.
+		n.Category = app.Vendors[p].CallCategory
+	}
 	applyProfile(n, app.Defaults[p])
 	if app.Vendors[p].NeedsTitleAndBody {
 		// The vendor refuses a notification without both a title and a
