@@ -42,6 +42,8 @@ func notification(app *App, j *wire.PushJob) *push.Notification {
 	if prof, ok := app.Resources[pc.GetResourcesId()][p]; ok {
 		applyProfile(n, prof)
 	}
+	// The app ends the call it shows (CallKit's, on iOS) when it runs.
+	n.Wake = n.Data["event"] == eventCancelled
 	if n.Category == "" && n.Data["call_id"] != "" {
 		// A call push goes in the vendor's call class unless its profile
 		// names a category: ahead of the app's default (IM), which is for

@@ -211,6 +211,9 @@ func appendAPS(b []byte, n *push.Notification) []byte {
 		b = vendorhttp.AppendJSONString(b, n.Category)
 		b = append(b, ',')
 	}
+	if n.Wake {
+		b = append(b, `"content-available":1,`...)
+	}
 	b = append(b, `"mutable-content":1,"sound":`...)
 	sound := n.Sound
 	if sound == "" {

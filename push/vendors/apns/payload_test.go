@@ -50,6 +50,9 @@ func referencePayload(n *push.Notification, voip bool) ([]byte, error) {
 		aps["sound"] = "default"
 		set(aps, "sound", n.Sound)
 		set(aps, "category", n.Category)
+		if n.Wake {
+			aps["content-available"] = 1
+		}
 		body["aps"] = aps
 	}
 	set(body, "payload", n.Payload)
@@ -121,6 +124,8 @@ func TestPayloadMatchesJSON(t *testing.T) {
 		{"silent", false, push.Notification{Title: "T", Body: "B", Payload: "P", Badge: 4, Sound: "s", Category: "c",
 			Passthrough: true, Data: map[string]string{"title": "lost", "call_id": "c9"}}},
 		{"silent empty", false, push.Notification{Passthrough: true}},
+		{"alert that wakes the app", false, push.Notification{Title: "T", Body: "B", Badge: 1, Category: "c", Wake: true}},
+		{"silent that wakes the app", false, push.Notification{Passthrough: true, Wake: true}},
 		{"voip passthrough", true, push.Notification{Title: "T", Passthrough: true}},
 		{"voip negative handle type", true, push.Notification{VoIP: &push.VoIP{HandleType: -1}}},
 		{"voip everything", true, push.Notification{
