@@ -45,3 +45,20 @@ func TestAPNsTokensBelongToOneEnvironment(t *testing.T) {
 		t.Fatalf("a path that is not the sandbox's: status %d, want 404", r.status)
 	}
 }
+
+func TestAdminMintsAPNsTokens(t *testing.T) {
+	s := startSim(t, Options{})
+	admin := client(t, s, true)
+	r := do(t, admin, http.MethodPost, s.URL()+"/sim/apns-tokens?env=sandbox", nil, nil)
+	tok, _ := jsonField(t, r.body, "token").(string)
+	if r.status != http.StatusCreated || len(tok) != 64 || jsonField(t, r.body, "env") != "sandbox" {
+		t.Fatalf("POST /sim/apns-tokens: %d %s", r.status, r.body)
+	}
+	if !s.apnsTokens.refuses(tok, false) || s.apnsTokens.refuses(tok, true) {
+		t.Errorf("a minted sandbox token must be refused by production alone")
+	}
+	if r := do(t, admin, http.MethodPost, s.URL()+"/sim/apns-tokens?env=staging", nil, nil); r.status != http.StatusBadRequest ||
+		jsonField(t, r.body, "error.code") != "bad_request" {
+		t.Errorf("bad env: %d %s, want 400 bad_request", r.status, r.body)
+	}
+}
