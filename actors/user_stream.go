@@ -58,13 +58,15 @@ func (u *userActor) commit(b *storage.Batch, c *committed) {
 
 // pushJobs writes an outbox job for every binding of the receiver that must be
 // pushed: offline devices now, online ones when their ack does not come in
-// time. A call push prefers a device's VoIP binding.
+// time. A call invitation prefers a device's VoIP binding; no other push goes
+// to one, since Apple requires every VoIP push to report a new call to
+// CallKit: a cancellation goes to the device's alert bindings only.
 func (u *userActor) pushJobs(m *wire.Message, now time.Time, b *storage.Batch, call bool) []*wire.PushJob {
 	if m.PushConfig == nil || m.From == u.user {
 		return nil
 	}
 	var jobs []*wire.PushJob
-	for _, bd := range pushBindings(u.sortedBindings(), call && m.PushConfig.Voip != nil) {
+	for _, bd := range pushBindings(u.sortedBindings(), call && m.Event == eventInvitation && m.PushConfig.Voip != nil) {
 		j := u.n.newJob(u.app, u.user, bd, m, now)
 		j.Id = u.n.o.Store.NewPushID()
 		if s := u.sessions[bd.DeviceId]; s != nil && s.foreground {

@@ -42,6 +42,15 @@ func notification(app *App, j *wire.PushJob) *push.Notification {
 	if prof, ok := app.Resources[pc.GetResourcesId()][p]; ok {
 		applyProfile(n, prof)
 	}
+	event := callEvent(j)
+	// The app ends the call it shows (CallKit's, on iOS) when it runs.
+	n.Wake = event == eventCancelled
+	if n.Category == "" && event != "" {
+		// A call push goes in the vendor's call class unless its profile
+		// names a category: ahead of the app's default (IM), which is for
+		// messages.
+		n.Category = app.Vendors[p].CallCategory
+	}
 	applyProfile(n, app.Defaults[p])
 	if app.Vendors[p].NeedsTitleAndBody {
 		// The vendor refuses a notification without both a title and a
@@ -53,6 +62,15 @@ func notification(app *App, j *wire.PushJob) *push.Notification {
 		}
 	}
 	return n
+}
+
+// callEvent is the call event a job pushes, "" for any other push. A raw
+// push (gorush) may carry any data keys, but no message.
+func callEvent(j *wire.PushJob) string {
+	if j.MessageId == "" || j.Data["call_id"] == "" {
+		return ""
+	}
+	return j.Data["event"]
 }
 
 func setData(d map[string]string, k, v string) {

@@ -130,6 +130,7 @@ apps:
         endpoint_production: http://127.0.0.1:1/apns-prod
         endpoint_development: http://127.0.0.1:1/apns-dev
         ca_file: /keys/ca.pem
+        default_env: auto
       fcm:
         service_account_file: /keys/sa.json
         project_id: chat-prod
@@ -209,7 +210,7 @@ func fullConfig() *Config {
 			ClientTokenSecret: "chat-secret-0123456789",
 			Providers: Providers{
 				push.APNs: &APNs{TeamID: "TEAM123456", KeyID: "KEY1234567", KeyFile: "/keys/AuthKey.p8", BundleID: "com.example.chat",
-					EndpointProduction: "http://127.0.0.1:1/apns-prod", EndpointDevelopment: "http://127.0.0.1:1/apns-dev", CAFile: "/keys/ca.pem"},
+					EndpointProduction: "http://127.0.0.1:1/apns-prod", EndpointDevelopment: "http://127.0.0.1:1/apns-dev", CAFile: "/keys/ca.pem", DefaultEnv: "auto"},
 				push.FCM: &FCM{ServiceAccountFile: "/keys/sa.json", ProjectID: "chat-prod", Endpoint: "http://127.0.0.1:1/fcm", CAFile: "/keys/ca.pem"},
 				push.HMS: &HMS{OAuthBlock: vendorhttp.OAuthBlock{ClientID: "1234", ClientSecret: "hms-secret", Endpoint: "http://127.0.0.1:1/hms",
 					AuthEndpoint: "http://127.0.0.1:1/hms/oauth2/v3/token", Category: "IM", CAFile: "/keys/ca.pem"}},

@@ -147,6 +147,8 @@ func TestValidateProblems(t *testing.T) {
 		{"apns bundle", func(c *Config) { c.Apps[0].Providers[push.APNs].(*APNs).BundleID = "" }, "apps[0].providers.apns.bundle_id", "required"},
 		{"apns endpoint relative", func(c *Config) { c.Apps[0].Providers[push.APNs].(*APNs).EndpointProduction = "api.push.apple.com" },
 			"apps[0].providers.apns.endpoint_production", "want an absolute http or https URL"},
+		{"apns default_env", func(c *Config) { c.Apps[0].Providers[push.APNs].(*APNs).DefaultEnv = "sandbox" },
+			"apps[0].providers.apns.default_env", `got "sandbox"`},
 		{"apns dev endpoint scheme", func(c *Config) { c.Apps[0].Providers[push.APNs].(*APNs).EndpointDevelopment = "h2://x" },
 			"apps[0].providers.apns.endpoint_development", `got "h2://x"`},
 		{"fcm account", func(c *Config) { c.Apps[0].Providers[push.FCM].(*FCM).ServiceAccountFile = "" }, "apps[0].providers.fcm.service_account_file", "required"},

@@ -9,6 +9,7 @@ import (
 	"github.com/pushd-im/pushd/config"
 	"github.com/pushd-im/pushd/push"
 	"github.com/pushd-im/pushd/push/vendors"
+	"github.com/pushd-im/pushd/push/vendors/apns"
 	"github.com/pushd-im/pushd/push/vendorsim"
 	"github.com/pushd-im/pushd/transport/api"
 )
@@ -92,8 +93,12 @@ func (d *Daemon) buildApps() (map[string]*actors.App, []*api.App, error) {
 		if ca.ClientTokenSecret != "" {
 			plain = []byte(ca.ClientTokenSecret)
 		}
+		var apnsEnv string
+		if c, ok := provs[push.APNs].(*apns.Config); ok {
+			apnsEnv = c.DefaultEnv
+		}
 		apiApps = append(apiApps, &api.App{ID: ca.ID, APIKeySums: apiKeySums(ca.APIKeys), ClientTokenSecret: plain, ClientTokenSecrets: byKid, Resources: resources,
-			DenyClientPushConfig: !ca.ClientPushConfigAllowed(), DenyClientCalls: !ca.ClientCallsAllowed()})
+			DenyClientPushConfig: !ca.ClientPushConfigAllowed(), DenyClientCalls: !ca.ClientCallsAllowed(), APNsDefaultEnv: apnsEnv})
 	}
 	return apps, apiApps, nil
 }

@@ -103,6 +103,10 @@ type Notification struct {
 	Classification *int
 	// Passthrough sends a data (pass-through) message instead of a notification.
 	Passthrough bool
+	// Wake asks for the app to run when the notification arrives, besides
+	// showing it (APNs content-available on an alert): a call's cancellation
+	// sets it, so that the app can end the call it shows.
+	Wake bool
 
 	Priority Priority
 	// CollapseID makes a vendor replace an earlier push with the same id; duplicated

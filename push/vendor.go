@@ -25,6 +25,12 @@ type Vendor struct {
 	// NeedsTitleAndBody: the vendor refuses a notification without both a title
 	// and a body, so a push that gives one shows it in both places.
 	NeedsTitleAndBody bool
+	// CallCategory is the category of a call push (a call invitation or its
+	// cancellation) where its resources profile names none: the vendor's
+	// call class, ahead of the provider config's category. "": the vendor has
+	// no call class of its own (or none we could confirm), and a call is
+	// classified like a message.
+	CallCategory string
 	// MaxBatch is the most tokens one request carries (Notification.Tokens);
 	// 0 or 1: one token a request.
 	MaxBatch int

@@ -19,6 +19,8 @@ import (
 //	                           "retry_after":"2s","latency":"200ms","times":1}
 //	DELETE /sim/faults                                        clear every fault
 //	DELETE /sim/access-tokens                                 invalidate issued access tokens
+//	POST   /sim/apns-tokens?env=sandbox|production            {"token":"…","env":"…"}: a device
+//	                                                          token of one APNs environment (APNsToken)
 //
 // Errors are {"error":{"code":"bad_request","message":"…"}} as in pushd's own API.
 // The API has no authentication: the Sim is meant for loopback.
@@ -44,6 +46,14 @@ func (s *Sim) mountAdmin(mux *http.ServeMux) {
 	mux.HandleFunc("DELETE "+adminPrefix+"/access-tokens", func(w http.ResponseWriter, r *http.Request) {
 		s.ExpireAccessTokens()
 		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("POST "+adminPrefix+"/apns-tokens", func(w http.ResponseWriter, r *http.Request) {
+		env := r.URL.Query().Get("env")
+		if env != "sandbox" && env != "production" {
+			writeAdminError(w, http.StatusBadRequest, "env must be sandbox or production; got "+strconv.Quote(env))
+			return
+		}
+		writeAdminJSON(w, http.StatusCreated, map[string]string{"token": s.APNsToken(env == "sandbox"), "env": env})
 	})
 }
 

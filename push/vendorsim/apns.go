@@ -31,6 +31,9 @@ func apnsSpec() vendorSpec {
 // APNs limits and rules (docs/vendors.md, APNs). UNCONFIRMED facts are marked.
 const (
 	apnsDevicePath = "/3/device/"
+	// apnsSandboxPrefix is the path under the Sim's APNs endpoint that stands
+	// for the sandbox (development) host: endpoint_development points there.
+	apnsSandboxPrefix = "/sandbox"
 	// apnsMaxPayload is the payload limit; apnsMaxPayloadVoIP is UNCONFIRMED.
 	apnsMaxPayload     = 4096
 	apnsMaxPayloadVoIP = 5120
@@ -150,11 +153,65 @@ func newAPNsHandler(env *vendorEnv) (http.Handler, error) {
 }
 
 func (v *apnsVendor) targets(r *http.Request, _ []byte) []string {
-	token, ok := strings.CutPrefix(r.URL.Path, apnsDevicePath)
+	_, path := apnsHost(r.URL.Path)
+	token, ok := strings.CutPrefix(path, apnsDevicePath)
 	if !ok || token == "" {
 		return nil
 	}
 	return []string{token}
+}
+
+// apnsHost splits a request path into the environment it reached (the
+// sandbox host, or production) and the path as that host sees it.
+func apnsHost(path string) (sandbox bool, rest string) {
+	if rest, ok := strings.CutPrefix(path, apnsSandboxPrefix); ok && strings.HasPrefix(rest, "/") {
+		return true, rest
+	}
+	return false, path
+}
+
+// apnsTokenEnvs remembers the environment of each device token the Sim
+// minted (Sim.APNsToken): Apple issues a token for one environment, and the
+// other answers BadDeviceToken for it.
+type apnsTokenEnvs struct {
+	mu      sync.Mutex
+	sandbox map[string]bool
+}
+
+// refuses reports whether the environment (sandbox or not) refuses token:
+// the Sim minted it for the other one. Tokens it did not mint go anywhere.
+func (e *apnsTokenEnvs) refuses(token string, sandbox bool) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	minted, ok := e.sandbox[strings.ToLower(token)]
+	return ok && minted != sandbox
+}
+
+// APNsToken mints a device token of the simulated APNs for one environment:
+// sandbox (a development build's token) or production. Like Apple's, it is a
+// BadDeviceToken in the other environment. Tokens the Sim did not mint are
+// taken by both environments.
+func (s *Sim) APNsToken(sandbox bool) string {
+	var b [32]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand documents it)
+	t := hex.EncodeToString(b[:])
+	s.apnsTokens.mu.Lock()
+	defer s.apnsTokens.mu.Unlock()
+	if s.apnsTokens.sandbox == nil {
+		s.apnsTokens.sandbox = map[string]bool{}
+	}
+	s.apnsTokens.sandbox[t] = sandbox
+	return t
+}
+
+// APNsSandboxEndpoint is the base URL of the simulated APNs sandbox host (a
+// config's endpoint_development), or "" before Start. Endpoint(push.APNs) is
+// the production host.
+func (s *Sim) APNsSandboxEndpoint() string {
+	if e := s.Endpoint(push.APNs); e != "" {
+		return e + apnsSandboxPrefix
+	}
+	return ""
 }
 
 // admit checks the protocol, method, path and provider authentication.
@@ -164,7 +221,8 @@ func (v *apnsVendor) admit(r *http.Request) (answer, bool) {
 		return v.reject(r, http.StatusHTTPVersionNotSupported, apnsHTTP2Required), false
 	case r.Method != http.MethodPost:
 		return v.reject(r, http.StatusMethodNotAllowed, apnsMethodNotAllowed), false
-	case !strings.HasPrefix(r.URL.Path, apnsDevicePath):
+	}
+	if _, path := apnsHost(r.URL.Path); !strings.HasPrefix(path, apnsDevicePath) {
 		return v.reject(r, http.StatusNotFound, apnsBadPath), false
 	}
 	if auth := r.Header.Get("Authorization"); auth != "" {
@@ -249,11 +307,12 @@ func (v *apnsVendor) serve(r *http.Request, body []byte, _ []string) answer {
 		}
 	}
 
-	token := strings.TrimPrefix(r.URL.Path, apnsDevicePath)
+	sandbox, path := apnsHost(r.URL.Path)
+	token := strings.TrimPrefix(path, apnsDevicePath)
 	if token == "" {
 		return v.reject(r, http.StatusBadRequest, apnsMissingDeviceToken)
 	}
-	if !validDeviceToken(token) {
+	if !validDeviceToken(token) || v.env.sim.apnsTokens.refuses(token, sandbox) {
 		return v.reject(r, http.StatusBadRequest, apnsBadDeviceToken)
 	}
 
@@ -298,6 +357,11 @@ func (v *apnsVendor) serve(r *http.Request, body []byte, _ []string) answer {
 	}
 	if !validAPNsPayload(body) {
 		return v.reject(r, http.StatusBadRequest, apnsBadPayload)
+	}
+	if pushType == "background" {
+		if reason := checkBackground(h.Get("Apns-Priority"), body); reason != "" {
+			return v.reject(r, http.StatusBadRequest, reason)
+		}
 	}
 	return answer{status: http.StatusOK, accepted: true}.withHeader("apns-id", apnsID(r))
 }
@@ -448,6 +512,29 @@ func validAPNsPayload(body []byte) bool {
 	return false
 }
 
+// checkBackground applies Apple's rules for a background push and returns the
+// 400 reason, or "": priority 5 (an absent priority means 10), and an aps of
+// content-available 1 with no alert, sound or badge. Apple documents the rules
+// but not the reasons it answers; BadPriority for the priority and BadPayload
+// for the aps are UNCONFIRMED.
+func checkBackground(priority string, body []byte) string {
+	if priority != "5" {
+		return apnsBadPriority
+	}
+	var p struct {
+		APS map[string]json.RawMessage `json:"aps"`
+	}
+	if json.Unmarshal(body, &p) != nil || string(p.APS["content-available"]) != "1" {
+		return apnsBadPayload
+	}
+	for _, k := range []string{"alert", "sound", "badge"} {
+		if _, ok := p.APS[k]; ok {
+			return apnsBadPayload
+		}
+	}
+	return ""
+}
+
 // validUUID reports whether s is a UUID in the 8-4-4-4-12 hex form.
 func validUUID(s string) bool {
 	if len(s) != 36 {
@@ -497,5 +584,5 @@ func apnsConfig(c configContext) string {
   ca_file: %q
   # certificate auth instead of key_file: client certificate %q, key %q
 `, c.creds.APNs.TeamID, c.creds.APNs.KeyID, filepath.Join(c.dir, FileAPNsKey), c.creds.APNs.BundleID,
-		c.endpoint, c.endpoint, c.caFile, filepath.Join(c.dir, FileAPNsClientCert), filepath.Join(c.dir, FileAPNsClientKey))
+		c.endpoint, c.endpoint+apnsSandboxPrefix, c.caFile, filepath.Join(c.dir, FileAPNsClientCert), filepath.Join(c.dir, FileAPNsClientKey))
 }

@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -329,5 +330,50 @@ func TestAPNsRejectsHTTP1(t *testing.T) {
 	}
 	if len(s.Delivered(push.APNs, "")) != 0 {
 		t.Fatal("an HTTP/1.1 push was delivered")
+	}
+}
+
+func apnsReason(t *testing.T, body []byte) string {
+	t.Helper()
+	var e apnsError
+	if err := json.Unmarshal(body, &e); err != nil {
+		t.Fatalf("error body %q: %v", body, err)
+	}
+	return e.Reason
+}
+
+func TestAPNsBackgroundPushRules(t *testing.T) {
+	s := startSim(t, Options{})
+	c := s.Credentials()
+	hc := client(t, s, false)
+	jwtToken := apnsJWT(t, c, time.Now(), nil)
+	const silent = `{"aps":{"content-available":1},"title":"Ada"}`
+	for _, tc := range []struct {
+		name, priority, body, reason string
+	}{
+		{"content-available at priority 5", "5", silent, ""},
+		{"priority 10", "10", silent, apnsBadPriority},
+		{"no priority is 10", "", silent, apnsBadPriority},
+		{"no content-available", "5", `{"aps":{}}`, apnsBadPayload},
+		{"content-available 0", "5", `{"aps":{"content-available":0}}`, apnsBadPayload},
+		{"with an alert", "5", `{"aps":{"content-available":1,"alert":{"title":"x"}}}`, apnsBadPayload},
+		{"with a sound", "5", `{"aps":{"content-available":1,"sound":"default"}}`, apnsBadPayload},
+		{"with a badge", "5", `{"aps":{"content-available":1,"badge":1}}`, apnsBadPayload},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := apnsHeaders(c, jwtToken)
+			h.Set("Apns-Push-Type", "background")
+			h.Del("Apns-Priority")
+			if tc.priority != "" {
+				h.Set("Apns-Priority", tc.priority)
+			}
+			r := do(t, hc, http.MethodPost, s.Endpoint(push.APNs)+"/3/device/"+testDeviceToken, h, []byte(tc.body))
+			switch {
+			case tc.reason == "" && r.status != http.StatusOK:
+				t.Fatalf("status %d %s, want 200", r.status, r.body)
+			case tc.reason != "" && (r.status != http.StatusBadRequest || apnsReason(t, r.body) != tc.reason):
+				t.Fatalf("status %d %s, want 400 %s", r.status, r.body, tc.reason)
+			}
+		})
 	}
 }

@@ -382,6 +382,9 @@ func (v *fcmVendor) serve(_ *http.Request, body []byte, _ []string) answer {
 	if vs := checkAndroid(android); len(vs) > 0 {
 		return fcmBadRequest("INVALID_ARGUMENT", vs)
 	}
+	if vs := checkAPNsOverride(msg.object("apns")); len(vs) > 0 {
+		return fcmBadRequest("INVALID_ARGUMENT", vs)
+	}
 	data := [2][]jsonMember{jsonMembers(msg.field("data")), jsonMembers(android.field("data"))}
 	for i, field := range [2]string{"message.data", "message.android.data"} {
 		for _, m := range data[i] {
@@ -409,6 +412,28 @@ func (v *fcmVendor) serve(_ *http.Request, body []byte, _ []string) answer {
 	a := jsonAnswer(http.StatusOK, "", map[string]string{"name": "projects/" + v.projectID + "/messages/" + id})
 	a.accepted, a.dryRun = true, validateOnly
 	return a
+}
+
+// checkAPNsOverride applies Apple's background-push rules to the apns block
+// (FCM hands it to APNs for an iOS device): a push type of background needs
+// priority 5 and an aps of content-available alone. How FCM reports APNs's
+// refusal is UNCONFIRMED; the simulator answers INVALID_ARGUMENT naming it.
+func checkAPNsOverride(apns *fcmObject) []fieldViolation {
+	var headers map[string]string
+	if raw := apns.field("headers"); raw != "" && raw != "null" {
+		_ = json.Unmarshal([]byte(raw), &headers) // the schema made it a string map
+	}
+	if headers["apns-push-type"] != "background" {
+		return nil
+	}
+	payload := apns.field("payload")
+	if payload == "" || payload == "null" {
+		payload = "{}"
+	}
+	if reason := checkBackground(headers["apns-priority"], []byte(payload)); reason != "" {
+		return []fieldViolation{{Field: "message.apns", Description: "APNs refuses the background push: " + reason}}
+	}
+	return nil
 }
 
 // checkAndroid checks the android block's priority and ttl values.

@@ -299,6 +299,14 @@ func TestFCMMessageValidation(t *testing.T) {
 		{name: "topic payload over 2048", body: `{"message":{"topic":"news","data":{"big":"` + big[:2100] + `"}}}`, status: 400, errorCode: "INVALID_ARGUMENT", field: "message"},
 		{name: "camelCase fields", body: `{"validateOnly":false,"message":{"token":"t","android":{"collapseKey":"c","directBootOk":true,` +
 			`"notification":{"channelId":"im","notificationCount":2}},"apns":{"headers":{"apns-priority":"10"},"payload":{"aps":{"badge":1}}}}}`, status: 200},
+		{name: "apns background at priority 10", body: `{"message":{"token":"t","apns":{"headers":{"apns-push-type":"background","apns-priority":"10"},` +
+			`"payload":{"aps":{"content-available":1}}}}}`, status: 400, errorCode: "INVALID_ARGUMENT", field: "message.apns"},
+		{name: "apns background with a sound", body: `{"message":{"token":"t","apns":{"headers":{"apns-push-type":"background","apns-priority":"5"},` +
+			`"payload":{"aps":{"content-available":1,"sound":"default"}}}}}`, status: 400, errorCode: "INVALID_ARGUMENT", field: "message.apns"},
+		{name: "apns background without a payload", body: `{"message":{"token":"t","apns":{"headers":{"apns-push-type":"background","apns-priority":"5"}}}}`,
+			status: 400, errorCode: "INVALID_ARGUMENT", field: "message.apns"},
+		{name: "apns background", body: `{"message":{"token":"t","data":{"a":"b"},"apns":{"headers":{"apns-push-type":"background","apns-priority":"5"},` +
+			`"payload":{"aps":{"content-available":1}}}}}`, status: 200},
 		{name: "topic", body: `{"message":{"topic":"/topics/news","data":{"a":"b"}}}`, status: 200},
 		{name: "condition", body: `{"message":{"condition":"'news' in topics","data":{"a":"b"}}}`, status: 200},
 		{name: "null fields", body: `{"message":{"token":"t","notification":null,"data":null}}`, status: 200},

@@ -23,7 +23,8 @@ type Record struct {
 	// batch); empty when the simulator could not tell (for example a malformed body).
 	Tokens []string
 	// Path is the request path as the vendor sees it ("/3/device/…"), without the
-	// simulator's /{provider} prefix.
+	// simulator's /{provider} prefix. A push to the APNs sandbox host has
+	// "/sandbox" in front ("/sandbox/3/device/…").
 	Path string
 	// Headers holds the request headers under lower-case names, multiple values
 	// joined with ", ". Credentials are kept as sent.

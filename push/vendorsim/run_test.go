@@ -68,7 +68,7 @@ func TestRun(t *testing.T) {
 	}
 	for _, want := range []string{
 		"providers:\n  apns:\n", "team_id:", "key_id:", `key_file: "` + filepath.Join(dir, FileAPNsKey) + `"`,
-		`bundle_id: "im.pushd.demo"`, `endpoint_production: "` + baseURL + `/apns"`, `endpoint_development: "` + baseURL + `/apns"`,
+		`bundle_id: "im.pushd.demo"`, `endpoint_production: "` + baseURL + `/apns"`, `endpoint_development: "` + baseURL + `/apns/sandbox"`,
 		`ca_file: "` + filepath.Join(dir, FileCACert) + `"`, "  fcm:\n",
 		`service_account_file: "` + filepath.Join(dir, FileFCMServiceAccount) + `"`, `endpoint: "` + baseURL + `/fcm"`,
 	} {

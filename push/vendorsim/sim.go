@@ -46,7 +46,9 @@ type Sim struct {
 	records *recorder
 	faults  *faultTable
 	tokens  *accessTokens
-	handler http.Handler
+	// apnsTokens are the environments of the APNs device tokens it minted.
+	apnsTokens apnsTokenEnvs
+	handler    http.Handler
 	// vendors holds each simulated vendor's environment, by provider; it is
 	// filled by New and read-only afterwards.
 	vendors map[push.Provider]*vendorEnv

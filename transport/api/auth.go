@@ -22,6 +22,9 @@ type App struct {
 	// DenyClientPushConfig and DenyClientCalls keep devices from setting a
 	// push_config and from inviting: only the app's backend may.
 	DenyClientPushConfig, DenyClientCalls bool
+	// APNsDefaultEnv is the apns_env of an APNs binding that names none
+	// (apps[].providers.apns.default_env); "" is production.
+	APNsDefaultEnv string
 }
 
 // caller is who made a request: the app's backend (server) or a user's device (client).

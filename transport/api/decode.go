@@ -162,14 +162,12 @@ func (r *bindRequest) validate() *apiError {
 			return badField("token", "%s", why)
 		}
 	}
+	// An APNs binding that names no environment gets the app's default
+	// (Server.bind); auto finds the environment on the first push.
 	switch r.APNsEnv {
-	case "":
-		if push.Provider(r.Provider) == push.APNs {
-			r.APNsEnv = "production"
-		}
-	case "development", "production":
+	case "", "development", "production", "auto":
 	default:
-		return badField("apns_env", "must be development or production; got %q", r.APNsEnv)
+		return badField("apns_env", "must be development, production or auto; got %q", r.APNsEnv)
 	}
 	switch r.PushType {
 	case "":
@@ -189,6 +187,18 @@ func (r *bindRequest) validate() *apiError {
 		return badField("locale", "must be at most 35 characters")
 	}
 	return nil
+}
+
+// defaultEnv gives an APNs binding that names no environment the app's
+// default (def, "" meaning production).
+func (r *bindRequest) defaultEnv(def string) {
+	if r.APNsEnv != "" || push.Provider(r.Provider) != push.APNs {
+		return
+	}
+	r.APNsEnv = def
+	if r.APNsEnv == "" {
+		r.APNsEnv = "production"
+	}
 }
 
 // voipConfig and pushConfig are push_config as the API takes it.

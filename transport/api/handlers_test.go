@@ -92,12 +92,15 @@ func (f *fakeNode) OpenSession(context.Context, string, string, string, actors.C
 	return nil, errors.New("the fake node keeps no sessions")
 }
 
-// startFakeAPI is a real Server on loopback over fake.
-func startFakeAPI(t *testing.T, fake *fakeNode) *testAPI {
+// startFakeAPI is a real Server on loopback over fake, its app after edits.
+func startFakeAPI(t *testing.T, fake *fakeNode, edits ...func(*App)) *testAPI {
 	t.Helper()
 	a := &testAPI{t: t, key: "test-key-0123456789", secret: []byte("test-secret-0123456789")}
-	srv, err := New(Options{Listen: "127.0.0.1:0", Node: fake,
-		Apps: []*App{{ID: "demo", APIKeySums: [][sha256.Size]byte{sha256.Sum256([]byte(a.key))}, ClientTokenSecret: a.secret}}})
+	app := &App{ID: "demo", APIKeySums: [][sha256.Size]byte{sha256.Sum256([]byte(a.key))}, ClientTokenSecret: a.secret}
+	for _, e := range edits {
+		e(app)
+	}
+	srv, err := New(Options{Listen: "127.0.0.1:0", Node: fake, Apps: []*App{app}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -428,6 +428,7 @@ func (s *Server) bind(ctx *fasthttp.RequestCtx, c *caller) *apiError {
 	if e := decodeValid(ctx.PostBody(), &r); e != nil {
 		return e
 	}
+	r.defaultEnv(c.app.APNsDefaultEnv)
 	rctx, cancel := s.reqContext()
 	defer cancel()
 	id, err := s.o.Node.Bind(rctx, &wire.Binding{

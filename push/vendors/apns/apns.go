@@ -21,6 +21,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sideshow/apns2"
@@ -77,6 +78,15 @@ type Options struct {
 	Timeout time.Duration
 }
 
+// The values of Notification.APNsEnv (a binding's apns_env). Auto tries
+// production, and the other environment once when that one answers
+// BadDeviceToken: a development build's token is only good in the sandbox.
+const (
+	EnvProduction  = "production"
+	EnvDevelopment = "development"
+	EnvAuto        = "auto"
+)
+
 // Client sends notifications to APNs. It implements push.Sender.
 type Client struct {
 	bundleID    string
@@ -84,6 +94,42 @@ type Client struct {
 	production  *apns2.Client
 	development *apns2.Client
 	transport   *capturingTransport
+	// sandbox remembers the auto tokens that only the sandbox took, so that
+	// their later pushes go there first.
+	sandbox sandboxTokens
+}
+
+// maxSandboxTokens bounds the auto tokens a Client remembers as sandbox ones.
+// Past it the memory starts over: each forgotten token costs one extra
+// request (production's BadDeviceToken) on its next push.
+const maxSandboxTokens = 1 << 16
+
+// sandboxTokens is the set of auto tokens last taken by the sandbox.
+type sandboxTokens struct {
+	mu     sync.Mutex
+	tokens map[string]struct{}
+}
+
+func (s *sandboxTokens) has(t string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.tokens[t]
+	return ok
+}
+
+// set records which environment took t: only sandbox tokens are kept,
+// production being where auto starts.
+func (s *sandboxTokens) set(t string, sandbox bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !sandbox {
+		delete(s.tokens, t)
+		return
+	}
+	if s.tokens == nil || len(s.tokens) >= maxSandboxTokens {
+		s.tokens = map[string]struct{}{}
+	}
+	s.tokens[t] = struct{}{}
 }
 
 // New checks o, reporting every problem at once, loads the key or certificate
@@ -170,11 +216,45 @@ func loadCertificate(file, password string) (tls.Certificate, error) {
 
 // Send pushes n to APNs and reduces the answer to a Result. It never returns
 // an error: a network failure is a Retry verdict.
+//
+// With APNsEnv auto it sends to the environment that last took the token
+// (production at first) and, when that one answers BadDeviceToken, once to the
+// other: the token is invalid only when both refuse it. The Result is the last
+// request's; its Exchange shows which host took the push.
 func (c *Client) Send(ctx context.Context, n *push.Notification) push.Result {
-	api, err := c.environment(n.APNsEnv)
-	if err != nil {
-		return push.Result{Verdict: push.BadRequest, Reason: err.Error()}
+	if n.APNsEnv != EnvAuto {
+		api, err := c.environment(n.APNsEnv)
+		if err != nil {
+			return push.Result{Verdict: push.BadRequest, Reason: err.Error()}
+		}
+		return c.send(ctx, api, n)
 	}
+	sandbox := c.sandbox.has(n.Token)
+	r := c.send(ctx, c.host(sandbox), n)
+	if r.Status != http.StatusBadRequest || r.Reason != apns2.ReasonBadDeviceToken || n.DryRun {
+		if r.Verdict == push.Delivered {
+			c.sandbox.set(n.Token, sandbox)
+		}
+		return r
+	}
+	sandbox = !sandbox
+	r = c.send(ctx, c.host(sandbox), n)
+	if r.Verdict == push.Delivered {
+		c.sandbox.set(n.Token, sandbox)
+	}
+	return r
+}
+
+// host is the sandbox's apns2.Client or production's.
+func (c *Client) host(sandbox bool) *apns2.Client {
+	if sandbox {
+		return c.development
+	}
+	return c.production
+}
+
+// send pushes n to one environment.
+func (c *Client) send(ctx context.Context, api *apns2.Client, n *push.Notification) push.Result {
 	note, err := c.notification(n)
 	if err != nil {
 		return push.Result{Verdict: push.BadRequest, Reason: err.Error()}
@@ -228,15 +308,16 @@ func networkReason(err error) string {
 	return "NetworkError: " + err.Error()
 }
 
-// environment picks the apns2.Client for a Notification's APNsEnv; empty means production.
+// environment picks the apns2.Client for a Notification's APNsEnv other than
+// auto; empty means production.
 func (c *Client) environment(env string) (*apns2.Client, error) {
 	switch env {
-	case "", "production":
+	case "", EnvProduction:
 		return c.production, nil
-	case "development":
+	case EnvDevelopment:
 		return c.development, nil
 	default:
-		return nil, fmt.Errorf("BadEnvironment: APNsEnv %q is neither production nor development", env)
+		return nil, fmt.Errorf("BadEnvironment: APNsEnv %q is not production, development or auto", env)
 	}
 }
 

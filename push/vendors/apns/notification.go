@@ -60,15 +60,22 @@ func (c *Client) notification(n *push.Notification) (*apns2.Notification, error)
 		CollapseID:  vendorhttp.CutBytes(n.CollapseID, maxCollapseID),
 		Expiration:  n.Expiration,
 	}
-	if voip {
+	switch {
+	case voip:
 		note.PushType = apns2.PushTypeVOIP
+	case n.Passthrough:
+		// A pass-through push is a background push: Apple takes one only
+		// with push type background and priority 5, and wakes the app
+		// without showing anything.
+		note.PushType = apns2.PushTypeBackground
+		note.Priority = apns2.PriorityLow
 	}
 	if isUUID(n.ID) {
 		// apns-id must be a UUID; anything else makes APNs answer BadMessageId,
 		// so other ids are left out and APNs assigns one.
 		note.ApnsID = n.ID
 	}
-	body, err := payload(n, voip)
+	body, err := payload(n, voip, !voip && n.Passthrough)
 	if err != nil {
 		return nil, err
 	}
@@ -87,7 +94,9 @@ func priority(p push.Priority) int {
 }
 
 // payload builds the APNs JSON body. Data keys go at the top level, but cannot
-// replace "aps" or the other keys the body sets itself.
+// replace "aps" or the other keys the body sets itself. A VoIP or background
+// (silent) push shows nothing, so its title and body go at the top level too,
+// for the app to read.
 //
 // The body is appended byte by byte rather than marshalled from maps, but it is
 // exactly what json.Marshal gives for the equivalent map[string]any: keys sorted
@@ -95,15 +104,15 @@ func priority(p push.Priority) int {
 // passes the []byte through json.Marshal again when it sends it, which only
 // compacts and HTML-escapes, so these bytes, already compact and escaped, are
 // the bytes checked against the limit and the bytes sent.
-func payload(n *push.Notification, voip bool) ([]byte, error) {
+func payload(n *push.Notification, voip, silent bool) ([]byte, error) {
 	// The fixed keys this body sets. A data key that is one of them is dropped
 	// (the fixed value wins); a fixed key that is not set leaves a data key of
 	// the same name in place.
 	set := keyAPS
-	if voip {
-		if n.VoIP != nil {
-			set |= keyHandleType | keyHandleValue | keyHasVideo
-		}
+	if voip && n.VoIP != nil {
+		set |= keyHandleType | keyHandleValue | keyHasVideo
+	}
+	if voip || silent {
 		if n.Title != "" {
 			set |= keyTitle
 		}
@@ -150,6 +159,10 @@ func payload(n *push.Notification, voip bool) ([]byte, error) {
 			// A VoIP push wakes the app to report a call to CallKit; it carries
 			// data and no alert.
 			b = append(b, "{}"...)
+		case f == keyAPS && silent:
+			// content-available alone: no alert, sound or badge, which
+			// Apple refuses on a background push.
+			b = append(b, `{"content-available":1}`...)
 		case f == keyAPS:
 			b = appendAPS(b, n)
 		case f == keyHandleType:
@@ -197,6 +210,9 @@ func appendAPS(b []byte, n *push.Notification) []byte {
 		b = append(b, `"category":`...)
 		b = vendorhttp.AppendJSONString(b, n.Category)
 		b = append(b, ',')
+	}
+	if n.Wake {
+		b = append(b, `"content-available":1,`...)
 	}
 	b = append(b, `"mutable-content":1,"sound":`...)
 	sound := n.Sound

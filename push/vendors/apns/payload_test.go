@@ -22,7 +22,8 @@ func referencePayload(n *push.Notification, voip bool) ([]byte, error) {
 	for k, v := range n.Data {
 		body[k] = v
 	}
-	if voip {
+	switch {
+	case voip:
 		body["aps"] = map[string]any{}
 		if n.VoIP != nil {
 			body["handle_type"] = n.VoIP.HandleType
@@ -31,7 +32,11 @@ func referencePayload(n *push.Notification, voip bool) ([]byte, error) {
 		}
 		set(body, "title", n.Title)
 		set(body, "body", n.Body)
-	} else {
+	case n.Passthrough:
+		body["aps"] = map[string]any{"content-available": 1}
+		set(body, "title", n.Title)
+		set(body, "body", n.Body)
+	default:
 		aps := map[string]any{"mutable-content": 1}
 		alert := map[string]any{}
 		set(alert, "title", n.Title)
@@ -45,6 +50,9 @@ func referencePayload(n *push.Notification, voip bool) ([]byte, error) {
 		aps["sound"] = "default"
 		set(aps, "sound", n.Sound)
 		set(aps, "category", n.Category)
+		if n.Wake {
+			aps["content-available"] = 1
+		}
 		body["aps"] = aps
 	}
 	set(body, "payload", n.Payload)
@@ -59,7 +67,7 @@ func checkPayload(t *testing.T, n *push.Notification, voip bool) {
 	if err != nil {
 		t.Fatalf("referencePayload: %v", err)
 	}
-	got, err := payload(n, voip)
+	got, err := payload(n, voip, !voip && n.Passthrough)
 	if err != nil {
 		t.Fatalf("payload(%+v, %v): %v", n, voip, err)
 	}
@@ -113,6 +121,12 @@ func TestPayloadMatchesJSON(t *testing.T) {
 			VoIP: &push.VoIP{HandleType: 2, HandleValue: "+33 6 <12> & 34", HasVideo: true},
 			Data: map[string]string{"call_id": "c9"}}},
 		{"voip zero options", true, push.Notification{VoIP: &push.VoIP{}}},
+		{"silent", false, push.Notification{Title: "T", Body: "B", Payload: "P", Badge: 4, Sound: "s", Category: "c",
+			Passthrough: true, Data: map[string]string{"title": "lost", "call_id": "c9"}}},
+		{"silent empty", false, push.Notification{Passthrough: true}},
+		{"alert that wakes the app", false, push.Notification{Title: "T", Body: "B", Badge: 1, Category: "c", Wake: true}},
+		{"silent that wakes the app", false, push.Notification{Passthrough: true, Wake: true}},
+		{"voip passthrough", true, push.Notification{Title: "T", Passthrough: true}},
 		{"voip negative handle type", true, push.Notification{VoIP: &push.VoIP{HandleType: -1}}},
 		{"voip everything", true, push.Notification{
 			Title: "T", Body: "B", Payload: "P", Data: data,
@@ -213,7 +227,7 @@ func BenchmarkPayload(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := payload(n, false); err != nil {
+		if _, err := payload(n, false, false); err != nil {
 			b.Fatal(err)
 		}
 	}

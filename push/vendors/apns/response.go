@@ -24,8 +24,8 @@ type answer struct {
 var verdicts = map[answer]push.Verdict{
 	{200, ""}: push.Delivered,
 
-	// A dead token. A sandbox token sent to production gives BadDeviceToken too;
-	// the dispatcher owns that check because it knows the binding's environment.
+	// A dead token. A sandbox token sent to production gives BadDeviceToken too:
+	// a binding with apns_env auto tries the other environment first (Client.Send).
 	{400, "BadDeviceToken"}: push.TokenInvalid,
 	// Configuration errors (wrong bundle, VoIP/non-VoIP mix-up): the token may be fine.
 	{400, "DeviceTokenNotForTopic"}: push.BadRequest,

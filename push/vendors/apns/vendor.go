@@ -51,12 +51,18 @@ type Config struct {
 	EndpointDevelopment string `yaml:"endpoint_development"`
 	// CAFile is a PEM bundle to trust instead of the system roots (for a simulator). Default "".
 	CAFile string `yaml:"ca_file,omitempty"`
+	// DefaultEnv is the apns_env of a binding that names none: production,
+	// development or auto. Default "production".
+	DefaultEnv string `yaml:"default_env"`
 }
 
-// SetDefaults fills the endpoints.
+// SetDefaults fills the endpoints and the default environment.
 func (c *Config) SetDefaults() {
 	push.TrimEndpoint(&c.EndpointProduction, DefaultEndpointProduction)
 	push.TrimEndpoint(&c.EndpointDevelopment, DefaultEndpointDevelopment)
+	if c.DefaultEnv == "" {
+		c.DefaultEnv = EnvProduction
+	}
 }
 
 // Validate reports every problem of the block.
@@ -78,6 +84,11 @@ func (c *Config) Validate(report func(key, format string, args ...any)) {
 	ck.Require("bundle_id", c.BundleID)
 	ck.Endpoint("endpoint_production", c.EndpointProduction)
 	ck.Endpoint("endpoint_development", c.EndpointDevelopment)
+	switch c.DefaultEnv {
+	case EnvProduction, EnvDevelopment, EnvAuto:
+	default:
+		ck("default_env", "must be production, development or auto, got %q", c.DefaultEnv)
+	}
 }
 
 // Secrets is the certificate's password.

@@ -45,24 +45,31 @@ func messageBody(n *push.Notification, now time.Time) ([]byte, error) {
 	var keysBuf [16]string
 	keys := keysBuf[:0]
 	size := 256 + len(n.Token) + len(n.Title) + len(n.Body) + len(n.Payload) + len(n.CollapseID) + len(n.ChannelID) + len(n.Sound)
+	// A pass-through push is a data message: no notification block, so the
+	// app handles it itself, and its title and body reach the app as the data
+	// keys "title" and "body" (they win over data keys of those names, as
+	// "payload" does).
+	fixed := dataFixed(n)
 	for k, v := range n.Data {
 		if err := checkDataKey(k); err != nil {
 			return nil, err
 		}
-		if k != "payload" || n.Payload == "" {
+		if !fixed(k) {
 			keys = append(keys, k)
 			size += len(k) + len(v) + 6
 		}
 	}
-	if n.Payload != "" {
-		keys = append(keys, "payload")
+	for _, k := range []string{"body", "payload", "title"} {
+		if fixed(k) {
+			keys = append(keys, k)
+		}
 	}
 	slices.Sort(keys)
 
 	b := make([]byte, 0, size)
 	b = append(b, `{"message":{"token":`...)
 	b = vendorhttp.AppendJSONString(b, n.Token)
-	alert := n.Title != "" || n.Body != ""
+	alert := !n.Passthrough && (n.Title != "" || n.Body != "")
 	if alert {
 		b = append(b, `,"notification":{`...)
 		if n.Title != "" {
@@ -86,11 +93,7 @@ func messageBody(n *push.Notification, now time.Time) ([]byte, error) {
 			}
 			b = vendorhttp.AppendJSONString(b, k)
 			b = append(b, ':')
-			if k == "payload" && n.Payload != "" {
-				b = vendorhttp.AppendJSONString(b, n.Payload)
-			} else {
-				b = vendorhttp.AppendJSONString(b, n.Data[k])
-			}
+			b = vendorhttp.AppendJSONString(b, dataValue(n, fixed, k))
 		}
 		b = append(b, '}')
 	}
@@ -142,11 +145,46 @@ func messageBody(n *push.Notification, now time.Time) ([]byte, error) {
 	return append(b, "}}"...), nil
 }
 
+// dataFixed reports which data keys n's own fields set: "payload" when it has
+// one, and a pass-through push's "title" and "body".
+func dataFixed(n *push.Notification) func(k string) bool {
+	return func(k string) bool {
+		switch k {
+		case "payload":
+			return n.Payload != ""
+		case "title":
+			return n.Passthrough && n.Title != ""
+		case "body":
+			return n.Passthrough && n.Body != ""
+		}
+		return false
+	}
+}
+
+// dataValue is the value of data key k.
+func dataValue(n *push.Notification, fixed func(string) bool, k string) string {
+	if fixed(k) {
+		switch k {
+		case "payload":
+			return n.Payload
+		case "title":
+			return n.Title
+		case "body":
+			return n.Body
+		}
+	}
+	return n.Data[k]
+}
+
 // appendAPNs appends the apns override for iOS devices reached through FCM
-// (its headers sorted by name), or nothing when it would be empty.
+// (its headers sorted by name), or nothing when it would be empty. A
+// pass-through push is an APNs background push there: content-available,
+// push type background and priority 5, no alert, sound or badge (Apple's rule).
 func appendAPNs(b []byte, n *push.Notification, alert bool) []byte {
-	priority := ""
+	priority, pushType := "", ""
 	switch {
+	case n.Passthrough:
+		priority, pushType = "5", "background"
 	case n.Priority == push.PriorityLow:
 		priority = "5"
 	case alert:
@@ -158,8 +196,11 @@ func appendAPNs(b []byte, n *push.Notification, alert bool) []byte {
 	if alert && sound == "" {
 		sound = "default" // as the APNs client does: iOS alerts are silent without one
 	}
+	if n.Passthrough {
+		badge, sound = 0, ""
+	}
 	headers := priority != "" || n.CollapseID != "" || !n.Expiration.IsZero()
-	payload := badge != 0 || sound != ""
+	payload := badge != 0 || sound != "" || n.Passthrough
 	if !headers && !payload {
 		return b
 	}
@@ -181,6 +222,9 @@ func appendAPNs(b []byte, n *push.Notification, alert bool) []byte {
 		if priority != "" {
 			b = append(b, sep+`"apns-priority":"`+priority+`"`...)
 		}
+		if pushType != "" {
+			b = append(b, `,"apns-push-type":"`+pushType+`"`...)
+		}
 		b = append(b, '}')
 		if payload {
 			b = append(b, ',')
@@ -188,6 +232,9 @@ func appendAPNs(b []byte, n *push.Notification, alert bool) []byte {
 	}
 	if payload {
 		b = append(b, `"payload":{"aps":{`...)
+		if n.Passthrough {
+			b = append(b, `"content-available":1`...)
+		}
 		if badge != 0 {
 			b = append(b, `"badge":`...)
 			b = strconv.AppendInt(b, int64(badge), 10)

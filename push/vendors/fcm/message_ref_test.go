@@ -58,8 +58,9 @@ type apnsPayload struct {
 }
 
 type aps struct {
-	Badge int    `json:"badge,omitempty"`
-	Sound string `json:"sound,omitempty"`
+	Badge            int    `json:"badge,omitempty"`
+	ContentAvailable int    `json:"content-available,omitempty"`
+	Sound            string `json:"sound,omitempty"`
 }
 
 // messageBody builds the messages:send JSON for n. now is the clock that turns
@@ -69,12 +70,13 @@ func messageBodyRef(n *push.Notification, now time.Time) ([]byte, error) {
 		return nil, errors.New("MissingToken: the notification has no Token")
 	}
 	m := message{Token: n.Token}
-	alert := n.Title != "" || n.Body != ""
+	alert := !n.Passthrough && (n.Title != "" || n.Body != "")
 	if alert {
 		m.Notification = &notification{Title: n.Title, Body: n.Body}
 	}
+	silentText := n.Passthrough && (n.Title != "" || n.Body != "")
 
-	if len(n.Data) > 0 || n.Payload != "" {
+	if len(n.Data) > 0 || n.Payload != "" || silentText {
 		m.Data = make(map[string]string, len(n.Data)+1)
 		for k, v := range n.Data {
 			if err := checkDataKey(k); err != nil {
@@ -84,6 +86,12 @@ func messageBodyRef(n *push.Notification, now time.Time) ([]byte, error) {
 		}
 		if n.Payload != "" {
 			m.Data["payload"] = n.Payload
+		}
+		if n.Passthrough && n.Title != "" {
+			m.Data["title"] = n.Title
+		}
+		if n.Passthrough && n.Body != "" {
+			m.Data["body"] = n.Body
 		}
 	}
 
@@ -111,6 +119,8 @@ func messageBodyRef(n *push.Notification, now time.Time) ([]byte, error) {
 func apnsBlockRef(n *push.Notification, alert bool) *apnsConfig {
 	h := map[string]string{}
 	switch {
+	case n.Passthrough:
+		h["apns-priority"], h["apns-push-type"] = "5", "background"
 	case n.Priority == push.PriorityLow:
 		h["apns-priority"] = "5"
 	case alert:
@@ -126,6 +136,9 @@ func apnsBlockRef(n *push.Notification, alert bool) *apnsConfig {
 	a := aps{Badge: max(n.Badge, 0), Sound: n.Sound}
 	if alert && a.Sound == "" {
 		a.Sound = "default" // as the APNs client does: iOS alerts are silent without one
+	}
+	if n.Passthrough {
+		a = aps{ContentAvailable: 1}
 	}
 	cfg := &apnsConfig{}
 	if len(h) > 0 {
@@ -170,6 +183,9 @@ func TestMessageBodyMatchesJSON(t *testing.T) {
 		{Token: "t", Badge: 4},
 		{Token: "t", CollapseID: strings.Repeat("é", 40)},
 		{Token: "t", Data: map[string]string{"google.x": "1"}},
+		{Token: "t", Title: "Ada", Body: "hi", Passthrough: true, Badge: 2, Sound: "ding", ChannelID: "im", Data: map[string]string{"title": "lost", "a": "1"}},
+		{Token: "t", Passthrough: true, CollapseID: "c", Expiration: now.Add(time.Hour)},
+		{Token: "t", Body: "only", Passthrough: true, Priority: push.PriorityLow, Data: map[string]string{"title": "kept"}},
 		{Token: ""},
 	} {
 		checkBody(t, n, now)
@@ -184,7 +200,7 @@ func FuzzMessageBodyMatchesJSON(f *testing.F) {
 		now := time.Unix(1_700_000_000, 0)
 		n := &push.Notification{Token: token, Title: title, Body: body, Payload: payload, CollapseID: collapse,
 			ChannelID: channel, Sound: sound, Badge: badge, Priority: push.Priority(priority),
-			Data: map[string]string{key: value, "message_id": value + key}}
+			Data: map[string]string{key: value, "message_id": value + key}, Passthrough: priority%2 == 0}
 		if ttlSeconds != 0 {
 			n.Expiration = now.Add(time.Duration(ttlSeconds%(60*24*3600)) * time.Second)
 		}

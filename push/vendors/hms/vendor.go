@@ -6,11 +6,13 @@ import (
 )
 
 // Vendor describes Huawei Push Kit to the rest of pushd: its quota day is
-// China time, IM is the category alone, a notification needs a title and a
-// body, and up to MaxTokens tokens go in one request.
+// China time, IM is the category alone, a call push is category VOIP (Huawei's
+// voice and video call class), a notification needs a title and a body, and
+// up to MaxTokens tokens go in one request.
 func Vendor() push.Vendor {
 	return push.Vendor{
 		Provider:          push.HMS,
+		CallCategory:      "VOIP",
 		NewConfig:         func() push.VendorConfig { return &Config{} },
 		QuotaZone:         push.ChinaTime,
 		NeedsTitleAndBody: true,

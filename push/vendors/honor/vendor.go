@@ -7,11 +7,13 @@ import (
 
 // Vendor describes Honor Push to the rest of pushd: its quota day is China
 // time (UNCONFIRMED), IM is the category alone (sent as importance NORMAL), a
-// notification needs a title and a body, and up to MaxTokens tokens go in one
-// request.
+// call push is category VOIP (importance NORMAL, a communication message even
+// where the app's config names no category), a notification needs a title
+// and a body, and up to MaxTokens tokens go in one request.
 func Vendor() push.Vendor {
 	return push.Vendor{
 		Provider:          Provider,
+		CallCategory:      "VOIP",
 		NewConfig:         func() push.VendorConfig { return &Config{} },
 		QuotaZone:         push.ChinaTime,
 		NeedsTitleAndBody: true,

@@ -140,7 +140,8 @@ export interface BindDeviceOptions {
   /** The vendor push token, from the platform's push plugin. */
   token: string;
   bundleId?: string;
-  apnsEnv?: "development" | "production" | string;
+  /** auto: production first, the sandbox once when production calls the token bad. */
+  apnsEnv?: "development" | "production" | "auto" | string;
   pushType?: "alert" | "voip";
   locale?: string;
 }
