@@ -89,6 +89,7 @@ func honorConfig(c configContext) string {
   endpoint: %q
   auth_endpoint: %q
   category: IM  # communication messages (importance NORMAL) are not counted by the simulated daily quota
+  badge_class: im.pushd.demo.MainActivity  # the demo app's launcher activity: pushes set the icon's badge
   ca_file: %q
 `, h.appID, h.clientID, h.clientSecret, c.endpoint, c.authEndpoint, c.caFile)
 }
