@@ -150,3 +150,32 @@ func TestBadgeCountsAcrossMessagesAndResets(t *testing.T) {
 		t.Errorf("bob's badge after the refused sets: %v, %v; want 11", st, err)
 	}
 }
+
+// A user's badge counts messages whether or not it has a device to push to,
+// and its increment records are folded into the count as they pile up; a
+// group member without a binding counts through the fan-out's batch too.
+func TestBadgeWithoutDevicesAndFolded(t *testing.T) {
+	h := startDaemon(t)
+	const n = 40 // more than the actor lets pile up before folding
+	for i := range n {
+		h.send("alice", "dave", fmt.Sprint("m", i), pushCfg{"title": "Alice", "content": "hi", "badge_increment": 1})
+	}
+	st, err := h.d.Store().Badge(daemon.DemoAppID, "dave")
+	if err != nil || st.Count != n || st.Increments() >= n {
+		t.Fatalf("dave's badge after %d messages: %v, %v; want %d, folded into fewer records", n, st, err, n)
+	}
+	h.putGroup("g-nodevice", []string{"alice", "dave", "erin"})
+	h.sendGroup("alice", "g-nodevice", "to all", pushCfg{"title": "Alice", "content": "hi", "badge_increment": 3})
+	// The fan-out runs after the send's answer: wait for its write.
+	h.eventually("the group message counted for its members", func() bool {
+		for user, want := range map[string]uint32{"dave": n + 3, "erin": 3} {
+			if st, err := h.d.Store().Badge(daemon.DemoAppID, user); err != nil || st.Count != want {
+				return false
+			}
+		}
+		return true
+	})
+	if st, err := h.d.Store().Badge(daemon.DemoAppID, "alice"); err != nil || st.Count != 0 {
+		t.Errorf("the sender's badge: %v, %v; want 0", st, err)
+	}
+}
