@@ -302,6 +302,11 @@ func (n *Node) Logout(ctx context.Context, app, user, device string) error {
 	return n.requestReply(ctx, UserKey(app, user), &wire.LogoutRequest{App: app, User: user, DeviceId: device})
 }
 
+// SetBadge sets the user's unread badge to count.
+func (n *Node) SetBadge(ctx context.Context, app, user string, count uint32) error {
+	return n.requestReply(ctx, UserKey(app, user), &wire.BadgeSetRequest{App: app, User: user, Count: count})
+}
+
 // Devices lists the user's bindings with their last verdicts.
 func (n *Node) Devices(ctx context.Context, app, user string) ([]*wire.Binding, error) {
 	r, err := requestAs[*wire.DevicesReply](ctx, n, UserKey(app, user), &wire.DevicesRequest{App: app, User: user})

@@ -339,18 +339,34 @@ func (n *Node) pushOfflineShard(c *wire.FanoutChunk, shard uint64, users []strin
 		chunk.Bindings = append(chunk.Bindings, pushBindings(bs, false)...)
 		return nil
 	})
-	if err != nil || len(chunk.Bindings) == 0 {
+	inc := m.PushConfig.GetBadgeIncrement()
+	if err != nil || (len(chunk.Bindings) == 0 && inc <= 0) {
 		return err
 	}
-	chunk.Id = st.NewPushID()
 	b := st.NewBatch()
-	b.PutPushChunk(shard, chunk)
+	if len(chunk.Bindings) > 0 {
+		chunk.Id = st.NewPushID()
+		b.PutPushChunk(shard, chunk)
+	}
+	if inc > 0 {
+		// Each member's badge grows in this batch, with no read: an
+		// increment is a record of its own, named by the message, so a
+		// chunk written again counts once (see storage.AddBadge).
+		tag := storage.GroupBadgeTag(c.Group, m.Seq)
+		for _, u := range users {
+			if u != m.From {
+				b.AddBadge(m.App, u, tag, uint32(inc))
+			}
+		}
+	}
 	if c.First != "" {
 		b.MarkFanoutChunk(shard, m.App, c.Group, m.Seq, c.First, now.UnixMilli())
 	}
 	if err := st.Commit(b, true); err != nil {
 		return err
 	}
-	n.dispatchJobs(n.chunkJobs(shard, chunk), now)
+	if chunk.Id != 0 {
+		n.dispatchJobs(n.chunkJobs(shard, chunk), now)
+	}
 	return nil
 }

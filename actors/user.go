@@ -167,6 +167,8 @@ func (u *userActor) envelope(ctx actor.Context, env any) {
 		u.respond(ctx, sender, u.unbind(m))
 	case *wire.LogoutRequest:
 		u.respond(ctx, sender, u.logout(ctx, m))
+	case *wire.BadgeSetRequest:
+		u.respond(ctx, sender, u.setBadge(m))
 	case *wire.DevicesRequest:
 		u.respond(ctx, sender, u.devices())
 	case *wire.ConnectCheck:

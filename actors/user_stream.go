@@ -27,6 +27,7 @@ func (u *userActor) send(ctx actor.Context, sender *actor.PID, req *wire.SendReq
 	m.MessageId = NewMessageID(now)
 	b := st.NewBatch()
 	c := u.appendInbox(m, now, b)
+	u.addBadge(b, c.msg, storage.InboxBadgeTag(m.Seq))
 	if idemKey != "" {
 		b.PutIdempotency(u.app, u.user, m.From, m.ClientMsgId, now.UnixMilli(), record(m))
 	}
@@ -184,6 +185,7 @@ func (u *userActor) groupDeliver(ctx actor.Context, sender *actor.PID, d *wire.G
 	}
 	b := u.n.o.Store.NewBatch()
 	c := &committed{sendCommit: sendCommit{msg: m}, jobs: u.pushJobs(m, u.n.now(), b, false)}
+	u.addBadge(b, c.msg, storage.GroupBadgeTag(d.Group, m.Seq))
 	if b.Empty() {
 		u.commits++
 		u.onCommitted(ctx, c)
@@ -202,6 +204,7 @@ func (u *userActor) callEvent(ctx actor.Context, sender *actor.PID, e *wire.Call
 	m.MessageId = NewMessageID(now)
 	b := u.n.o.Store.NewBatch()
 	c := u.appendInbox(m, now, b)
+	u.addBadge(b, c.msg, storage.InboxBadgeTag(m.Seq))
 	c.senders = []*actor.PID{sender}
 	c.except = e.ExceptDevice
 	switch {

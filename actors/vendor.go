@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"strconv"
 	"sync"
 	"time"
 
@@ -158,16 +159,23 @@ func (v *vendorActor) Receive(ctx actor.Context) {
 // batched with others of the same payload, or sent on its own.
 func (v *vendorActor) accept(j job) {
 	var key string
+	badge := v.userBadge(j.PushJob)
 	if v.maxBatch > 1 {
 		// A batch collecting the same payload takes the job as it is: its
 		// notification and class are the batch's.
 		key = v.batchKey(j.PushJob)
+		if badge >= 0 {
+			key += "\x00badge=" + strconv.Itoa(badge)
+		}
 		if c := v.pending[key]; c != nil {
 			v.addToBatch(c, j)
 			return
 		}
 	}
 	note := notification(v.app, j.PushJob)
+	if badge >= 0 {
+		note.Badge = badge
+	}
 	note.SkipExchange = true // only the push test reads it
 	class := classOf(v.app.Vendors[v.provider], note, v.app.Defaults[v.provider])
 	if until, ok := v.heldUntil[class]; ok && v.n.now().Before(until) {

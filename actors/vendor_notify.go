@@ -17,6 +17,7 @@ func notification(app *App, j *wire.PushJob) *push.Notification {
 		ID: strconv.FormatUint(j.Id, 10), App: j.App, Provider: p, Token: j.Token,
 		BundleID: j.BundleId, APNsEnv: j.ApnsEnv, PushType: j.PushType,
 		Title: pc.GetTitle(), Body: pc.GetContent(), Payload: pc.GetPayload(), Badge: int(pc.GetBadgeIncrement()),
+		BadgeAdd: int(pc.GetBadgeIncrement()),
 		Priority: push.Priority(j.Priority), CollapseID: j.CollapseId,
 		Data: map[string]string{},
 	}

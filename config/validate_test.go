@@ -157,6 +157,7 @@ func TestValidateProblems(t *testing.T) {
 		{"hms client_secret", func(c *Config) { c.Apps[0].Providers[push.HMS].(*HMS).ClientSecret = "" }, "apps[0].providers.hms.client_secret", "required (or client_secret_file)"},
 		{"hms auth endpoint", func(c *Config) { c.Apps[0].Providers[push.HMS].(*HMS).AuthEndpoint = "/oauth2" }, "apps[0].providers.hms.auth_endpoint", "absolute"},
 		{"hms endpoint", func(c *Config) { c.Apps[0].Providers[push.HMS].(*HMS).Endpoint = "::" }, "apps[0].providers.hms.endpoint", "absolute"},
+		{"hms badge_class", func(c *Config) { c.Apps[0].Providers[push.HMS].(*HMS).BadgeClass = "Main Activity" }, "apps[0].providers.hms.badge_class", "is not a class name"},
 		{"xiaomi secret", func(c *Config) { c.Apps[0].Providers[push.Xiaomi].(*Xiaomi).AppSecret = "" }, "apps[0].providers.xiaomi.app_secret", "required (or app_secret_file)"},
 		{"xiaomi package", func(c *Config) { c.Apps[0].Providers[push.Xiaomi].(*Xiaomi).PackageName = "" }, "apps[0].providers.xiaomi.package_name", "required"},
 		{"xiaomi endpoint", func(c *Config) { c.Apps[0].Providers[push.Xiaomi].(*Xiaomi).Endpoint = "" }, "apps[0].providers.xiaomi.endpoint", "absolute"},

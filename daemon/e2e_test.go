@@ -512,7 +512,7 @@ func TestHealthReadyMetricsOpenAPI(t *testing.T) {
 	}
 	_, doc := h.call("GET", "/openapi.json", "", nil)
 	paths, _ := doc["paths"].(map[string]any)
-	for _, p := range []string{"/v1/devices", "/v1/devices/{push_id}", "/v1/logout", "/v1/connect", "/v1/messages", "/v1/messages/batch", "/v1/users/{user_id}/devices", "/v1/users/{user_id}/devices/{push_id}", "/v1/users/{user_id}/logout", "/v1/users/{user_id}/streams", "/v1/overview", "/api/push", "/console/", "/v1/push/test", "/healthz", "/readyz", "/metrics"} {
+	for _, p := range []string{"/v1/devices", "/v1/devices/{push_id}", "/v1/logout", "/v1/badge", "/v1/connect", "/v1/messages", "/v1/messages/batch", "/v1/users/{user_id}/devices", "/v1/users/{user_id}/devices/{push_id}", "/v1/users/{user_id}/logout", "/v1/users/{user_id}/streams", "/v1/overview", "/api/push", "/console/", "/v1/push/test", "/healthz", "/readyz", "/metrics"} {
 		if paths[p] == nil {
 			t.Errorf("openapi.json lacks %s", p)
 		}

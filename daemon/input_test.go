@@ -39,6 +39,8 @@ func TestAuthMatrix(t *testing.T) {
 		{"client on push test", "POST", "/v1/push/test", "bob", map[string]any{"push_id": "x"}, 403, "forbidden"},
 		{"server on bind", "POST", "/v1/devices", "key", bind, 403, "forbidden"},
 		{"server on logout", "POST", "/v1/logout", "key", map[string]any{"device_id": "d"}, 403, "forbidden"},
+		{"server on badge", "POST", "/v1/badge", "key", map[string]any{"count": 0}, 403, "forbidden"},
+		{"no credentials on badge", "POST", "/v1/badge", "", map[string]any{"count": 0}, 401, "unauthorized"},
 		{"server on unregister", "DELETE", "/v1/devices/p123", "key", nil, 403, "forbidden"},
 		{"server on connect", "GET", "/v1/connect?device_id=d", "key", nil, 403, "forbidden"},
 		{"client naming another sender", "POST", "/v1/messages", "bob", send, 400, "bad_request"},

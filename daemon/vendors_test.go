@@ -129,8 +129,12 @@ func TestVendorsPushConfigFieldMapping(t *testing.T) {
 				t.Errorf("android.notification.%s = %v, want %v", k, n[k], want)
 			}
 		}
-		if dig(n, "click_action", "type") != float64(3) || n["badge"] != nil || n["channel_id"] != nil || n["sound"] != nil {
-			t.Errorf("android.notification = %v (click_action type 3; no badge without a badge class; no channel or sound)", n)
+		if dig(n, "click_action", "type") != float64(3) || n["channel_id"] != nil || n["sound"] != nil {
+			t.Errorf("android.notification = %v (click_action type 3; no channel or sound)", n)
+		}
+		// The user's badge, set absolutely with the app's configured class.
+		if want := map[string]any{"set_num": 2.0, "class": "im.pushd.demo.MainActivity"}; fmt.Sprint(n["badge"]) != fmt.Sprint(want) {
+			t.Errorf("android.notification.badge = %v, want %v", n["badge"], want)
 		}
 		if a["urgency"] != "HIGH" || a["category"] != "IM" || a["collapse_key"] != float64(-1) || a["bi_tag"] == nil || a["bi_tag"] == "" {
 			t.Errorf("android = %v (urgency HIGH, category IM, collapse_key -1, bi_tag the push id)", a)

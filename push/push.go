@@ -89,8 +89,12 @@ type Notification struct {
 	Title   string
 	Body    string
 	Payload string // the app's own payload string, delivered as custom data
-	// Badge is the badge increment (0: leave the badge alone).
+	// Badge is the absolute number the app icon's badge shows: the user's
+	// unread count (0: leave the badge alone).
 	Badge int
+	// BadgeAdd is what this push adds to the badge, for a vendor whose
+	// launcher adds up the numbers of the notifications shown (Xiaomi).
+	BadgeAdd int
 	// Sound, ChannelID, Category come from a resources_id profile or the provider
 	// config: the vendor's notification channel and its IM/VOIP classification.
 	Sound     string

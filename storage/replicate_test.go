@@ -76,6 +76,10 @@ func TestReplicatedCommitsGoThroughTheShards(t *testing.T) {
 		b.PutBinding(&wire.Binding{App: "app", User: bob, PushId: "p1", Token: "t1"})
 		b.PutBinding(&wire.Binding{App: "app", User: carol, PushId: "p2", Token: "t2"})
 		b.PutPush(&wire.PushJob{Id: w.store.NewPushID(), App: "app", User: carol, PushId: "p2"})
+		// Badges go the same way: a set (a range delete) and an increment.
+		b.SetBadge("app", bob, 4)
+		b.AddBadge("app", bob, InboxBadgeTag(1), 1)
+		b.AddBadge("app", carol, GroupBadgeTag("g", 1), 2)
 		return b
 	}
 	if err := w.store.Commit(batch(w.store), true); !errors.Is(err, ErrNotWriter) {
@@ -94,6 +98,11 @@ func TestReplicatedCommitsGoThroughTheShards(t *testing.T) {
 			for _, u := range []string{bob, carol} {
 				if bs, err := n.store.UserBindings("app", u); err != nil || len(bs) != 1 {
 					return fmt.Errorf("%s has %v (%v) for %s", n.name, bs, err, u)
+				}
+			}
+			for u, want := range map[string]uint32{bob: 5, carol: 2} {
+				if st, err := n.store.Badge("app", u); err != nil || st.Count != want {
+					return fmt.Errorf("%s has badge %v (%v) for %s, want %d", n.name, st, err, u, want)
 				}
 			}
 			var jobs int

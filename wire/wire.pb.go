@@ -1405,6 +1405,68 @@ func (x *LogoutRequest) GetDeviceId() string {
 	return ""
 }
 
+// BadgeSetRequest sets the user's unread badge (POST /v1/badge); answered
+// with a Reply.
+type BadgeSetRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	App           string                 `protobuf:"bytes,1,opt,name=app,proto3" json:"app,omitempty"`
+	User          string                 `protobuf:"bytes,2,opt,name=user,proto3" json:"user,omitempty"`
+	Count         uint32                 `protobuf:"varint,3,opt,name=count,proto3" json:"count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BadgeSetRequest) Reset() {
+	*x = BadgeSetRequest{}
+	mi := &file_wire_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BadgeSetRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BadgeSetRequest) ProtoMessage() {}
+
+func (x *BadgeSetRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_wire_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BadgeSetRequest.ProtoReflect.Descriptor instead.
+func (*BadgeSetRequest) Descriptor() ([]byte, []int) {
+	return file_wire_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *BadgeSetRequest) GetApp() string {
+	if x != nil {
+		return x.App
+	}
+	return ""
+}
+
+func (x *BadgeSetRequest) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+func (x *BadgeSetRequest) GetCount() uint32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
 type ConnectRequest struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	App       string                 `protobuf:"bytes,1,opt,name=app,proto3" json:"app,omitempty"`
@@ -1421,7 +1483,7 @@ type ConnectRequest struct {
 
 func (x *ConnectRequest) Reset() {
 	*x = ConnectRequest{}
-	mi := &file_wire_proto_msgTypes[16]
+	mi := &file_wire_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1433,7 +1495,7 @@ func (x *ConnectRequest) String() string {
 func (*ConnectRequest) ProtoMessage() {}
 
 func (x *ConnectRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[16]
+	mi := &file_wire_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1446,7 +1508,7 @@ func (x *ConnectRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectRequest.ProtoReflect.Descriptor instead.
 func (*ConnectRequest) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{16}
+	return file_wire_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ConnectRequest) GetApp() string {
@@ -1512,7 +1574,7 @@ type ConnectCheck struct {
 
 func (x *ConnectCheck) Reset() {
 	*x = ConnectCheck{}
-	mi := &file_wire_proto_msgTypes[17]
+	mi := &file_wire_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1524,7 +1586,7 @@ func (x *ConnectCheck) String() string {
 func (*ConnectCheck) ProtoMessage() {}
 
 func (x *ConnectCheck) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[17]
+	mi := &file_wire_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1537,7 +1599,7 @@ func (x *ConnectCheck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectCheck.ProtoReflect.Descriptor instead.
 func (*ConnectCheck) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{17}
+	return file_wire_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ConnectCheck) GetApp() string {
@@ -1573,7 +1635,7 @@ type DisconnectRequest struct {
 
 func (x *DisconnectRequest) Reset() {
 	*x = DisconnectRequest{}
-	mi := &file_wire_proto_msgTypes[18]
+	mi := &file_wire_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1585,7 +1647,7 @@ func (x *DisconnectRequest) String() string {
 func (*DisconnectRequest) ProtoMessage() {}
 
 func (x *DisconnectRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[18]
+	mi := &file_wire_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1598,7 +1660,7 @@ func (x *DisconnectRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DisconnectRequest.ProtoReflect.Descriptor instead.
 func (*DisconnectRequest) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{18}
+	return file_wire_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *DisconnectRequest) GetApp() string {
@@ -1643,7 +1705,7 @@ type AckRequest struct {
 
 func (x *AckRequest) Reset() {
 	*x = AckRequest{}
-	mi := &file_wire_proto_msgTypes[19]
+	mi := &file_wire_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1655,7 +1717,7 @@ func (x *AckRequest) String() string {
 func (*AckRequest) ProtoMessage() {}
 
 func (x *AckRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[19]
+	mi := &file_wire_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1668,7 +1730,7 @@ func (x *AckRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AckRequest.ProtoReflect.Descriptor instead.
 func (*AckRequest) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{19}
+	return file_wire_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *AckRequest) GetApp() string {
@@ -1726,7 +1788,7 @@ type StateRequest struct {
 
 func (x *StateRequest) Reset() {
 	*x = StateRequest{}
-	mi := &file_wire_proto_msgTypes[20]
+	mi := &file_wire_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1738,7 +1800,7 @@ func (x *StateRequest) String() string {
 func (*StateRequest) ProtoMessage() {}
 
 func (x *StateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[20]
+	mi := &file_wire_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1751,7 +1813,7 @@ func (x *StateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StateRequest.ProtoReflect.Descriptor instead.
 func (*StateRequest) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{20}
+	return file_wire_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *StateRequest) GetApp() string {
@@ -1799,7 +1861,7 @@ type DevicesRequest struct {
 
 func (x *DevicesRequest) Reset() {
 	*x = DevicesRequest{}
-	mi := &file_wire_proto_msgTypes[21]
+	mi := &file_wire_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1811,7 +1873,7 @@ func (x *DevicesRequest) String() string {
 func (*DevicesRequest) ProtoMessage() {}
 
 func (x *DevicesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[21]
+	mi := &file_wire_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1824,7 +1886,7 @@ func (x *DevicesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DevicesRequest.ProtoReflect.Descriptor instead.
 func (*DevicesRequest) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{21}
+	return file_wire_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *DevicesRequest) GetApp() string {
@@ -1851,7 +1913,7 @@ type DevicesReply struct {
 
 func (x *DevicesReply) Reset() {
 	*x = DevicesReply{}
-	mi := &file_wire_proto_msgTypes[22]
+	mi := &file_wire_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1863,7 +1925,7 @@ func (x *DevicesReply) String() string {
 func (*DevicesReply) ProtoMessage() {}
 
 func (x *DevicesReply) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[22]
+	mi := &file_wire_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1876,7 +1938,7 @@ func (x *DevicesReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DevicesReply.ProtoReflect.Descriptor instead.
 func (*DevicesReply) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{22}
+	return file_wire_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *DevicesReply) GetBindings() []*Binding {
@@ -1906,7 +1968,7 @@ type VerdictRecord struct {
 
 func (x *VerdictRecord) Reset() {
 	*x = VerdictRecord{}
-	mi := &file_wire_proto_msgTypes[23]
+	mi := &file_wire_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1918,7 +1980,7 @@ func (x *VerdictRecord) String() string {
 func (*VerdictRecord) ProtoMessage() {}
 
 func (x *VerdictRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[23]
+	mi := &file_wire_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1931,7 +1993,7 @@ func (x *VerdictRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerdictRecord.ProtoReflect.Descriptor instead.
 func (*VerdictRecord) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{23}
+	return file_wire_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *VerdictRecord) GetVerdict() string {
@@ -1965,7 +2027,7 @@ type Reply struct {
 
 func (x *Reply) Reset() {
 	*x = Reply{}
-	mi := &file_wire_proto_msgTypes[24]
+	mi := &file_wire_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1977,7 +2039,7 @@ func (x *Reply) String() string {
 func (*Reply) ProtoMessage() {}
 
 func (x *Reply) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[24]
+	mi := &file_wire_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1990,7 +2052,7 @@ func (x *Reply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reply.ProtoReflect.Descriptor instead.
 func (*Reply) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{24}
+	return file_wire_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Reply) GetError() *Error {
@@ -2020,7 +2082,7 @@ type PushIDClaim struct {
 
 func (x *PushIDClaim) Reset() {
 	*x = PushIDClaim{}
-	mi := &file_wire_proto_msgTypes[25]
+	mi := &file_wire_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2032,7 +2094,7 @@ func (x *PushIDClaim) String() string {
 func (*PushIDClaim) ProtoMessage() {}
 
 func (x *PushIDClaim) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[25]
+	mi := &file_wire_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2045,7 +2107,7 @@ func (x *PushIDClaim) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PushIDClaim.ProtoReflect.Descriptor instead.
 func (*PushIDClaim) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{25}
+	return file_wire_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *PushIDClaim) GetApp() string {
@@ -2089,7 +2151,7 @@ type PushIDRelease struct {
 
 func (x *PushIDRelease) Reset() {
 	*x = PushIDRelease{}
-	mi := &file_wire_proto_msgTypes[26]
+	mi := &file_wire_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2101,7 +2163,7 @@ func (x *PushIDRelease) String() string {
 func (*PushIDRelease) ProtoMessage() {}
 
 func (x *PushIDRelease) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[26]
+	mi := &file_wire_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2114,7 +2176,7 @@ func (x *PushIDRelease) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PushIDRelease.ProtoReflect.Descriptor instead.
 func (*PushIDRelease) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{26}
+	return file_wire_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *PushIDRelease) GetApp() string {
@@ -2149,7 +2211,7 @@ type PushIDLookup struct {
 
 func (x *PushIDLookup) Reset() {
 	*x = PushIDLookup{}
-	mi := &file_wire_proto_msgTypes[27]
+	mi := &file_wire_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2161,7 +2223,7 @@ func (x *PushIDLookup) String() string {
 func (*PushIDLookup) ProtoMessage() {}
 
 func (x *PushIDLookup) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[27]
+	mi := &file_wire_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2174,7 +2236,7 @@ func (x *PushIDLookup) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PushIDLookup.ProtoReflect.Descriptor instead.
 func (*PushIDLookup) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{27}
+	return file_wire_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *PushIDLookup) GetApp() string {
@@ -2208,7 +2270,7 @@ type PushIDOwner struct {
 
 func (x *PushIDOwner) Reset() {
 	*x = PushIDOwner{}
-	mi := &file_wire_proto_msgTypes[28]
+	mi := &file_wire_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2220,7 +2282,7 @@ func (x *PushIDOwner) String() string {
 func (*PushIDOwner) ProtoMessage() {}
 
 func (x *PushIDOwner) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[28]
+	mi := &file_wire_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2233,7 +2295,7 @@ func (x *PushIDOwner) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PushIDOwner.ProtoReflect.Descriptor instead.
 func (*PushIDOwner) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{28}
+	return file_wire_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *PushIDOwner) GetUser() string {
@@ -2268,7 +2330,7 @@ type NotOwner struct {
 
 func (x *NotOwner) Reset() {
 	*x = NotOwner{}
-	mi := &file_wire_proto_msgTypes[29]
+	mi := &file_wire_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2280,7 +2342,7 @@ func (x *NotOwner) String() string {
 func (*NotOwner) ProtoMessage() {}
 
 func (x *NotOwner) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[29]
+	mi := &file_wire_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2293,7 +2355,7 @@ func (x *NotOwner) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NotOwner.ProtoReflect.Descriptor instead.
 func (*NotOwner) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{29}
+	return file_wire_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *NotOwner) GetKey() string {
@@ -2320,7 +2382,7 @@ type Deliver struct {
 
 func (x *Deliver) Reset() {
 	*x = Deliver{}
-	mi := &file_wire_proto_msgTypes[30]
+	mi := &file_wire_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2332,7 +2394,7 @@ func (x *Deliver) String() string {
 func (*Deliver) ProtoMessage() {}
 
 func (x *Deliver) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[30]
+	mi := &file_wire_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2345,7 +2407,7 @@ func (x *Deliver) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Deliver.ProtoReflect.Descriptor instead.
 func (*Deliver) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{30}
+	return file_wire_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *Deliver) GetFrames() [][]byte {
@@ -2366,7 +2428,7 @@ type Kick struct {
 
 func (x *Kick) Reset() {
 	*x = Kick{}
-	mi := &file_wire_proto_msgTypes[31]
+	mi := &file_wire_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2378,7 +2440,7 @@ func (x *Kick) String() string {
 func (*Kick) ProtoMessage() {}
 
 func (x *Kick) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[31]
+	mi := &file_wire_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2391,7 +2453,7 @@ func (x *Kick) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Kick.ProtoReflect.Descriptor instead.
 func (*Kick) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{31}
+	return file_wire_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *Kick) GetReason() string {
@@ -2421,7 +2483,7 @@ type GroupRecord struct {
 
 func (x *GroupRecord) Reset() {
 	*x = GroupRecord{}
-	mi := &file_wire_proto_msgTypes[32]
+	mi := &file_wire_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2433,7 +2495,7 @@ func (x *GroupRecord) String() string {
 func (*GroupRecord) ProtoMessage() {}
 
 func (x *GroupRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[32]
+	mi := &file_wire_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2446,7 +2508,7 @@ func (x *GroupRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupRecord.ProtoReflect.Descriptor instead.
 func (*GroupRecord) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{32}
+	return file_wire_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *GroupRecord) GetApp() string {
@@ -2490,7 +2552,7 @@ type GroupSetRequest struct {
 
 func (x *GroupSetRequest) Reset() {
 	*x = GroupSetRequest{}
-	mi := &file_wire_proto_msgTypes[33]
+	mi := &file_wire_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2502,7 +2564,7 @@ func (x *GroupSetRequest) String() string {
 func (*GroupSetRequest) ProtoMessage() {}
 
 func (x *GroupSetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[33]
+	mi := &file_wire_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2515,7 +2577,7 @@ func (x *GroupSetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupSetRequest.ProtoReflect.Descriptor instead.
 func (*GroupSetRequest) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{33}
+	return file_wire_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *GroupSetRequest) GetApp() string {
@@ -2556,7 +2618,7 @@ type GroupSetReply struct {
 
 func (x *GroupSetReply) Reset() {
 	*x = GroupSetReply{}
-	mi := &file_wire_proto_msgTypes[34]
+	mi := &file_wire_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2568,7 +2630,7 @@ func (x *GroupSetReply) String() string {
 func (*GroupSetReply) ProtoMessage() {}
 
 func (x *GroupSetReply) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[34]
+	mi := &file_wire_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2581,7 +2643,7 @@ func (x *GroupSetReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupSetReply.ProtoReflect.Descriptor instead.
 func (*GroupSetReply) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{34}
+	return file_wire_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *GroupSetReply) GetMembers() uint64 {
@@ -2608,7 +2670,7 @@ type GroupGetRequest struct {
 
 func (x *GroupGetRequest) Reset() {
 	*x = GroupGetRequest{}
-	mi := &file_wire_proto_msgTypes[35]
+	mi := &file_wire_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2620,7 +2682,7 @@ func (x *GroupGetRequest) String() string {
 func (*GroupGetRequest) ProtoMessage() {}
 
 func (x *GroupGetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[35]
+	mi := &file_wire_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2633,7 +2695,7 @@ func (x *GroupGetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupGetRequest.ProtoReflect.Descriptor instead.
 func (*GroupGetRequest) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{35}
+	return file_wire_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *GroupGetRequest) GetApp() string {
@@ -2661,7 +2723,7 @@ type GroupGetReply struct {
 
 func (x *GroupGetReply) Reset() {
 	*x = GroupGetReply{}
-	mi := &file_wire_proto_msgTypes[36]
+	mi := &file_wire_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2673,7 +2735,7 @@ func (x *GroupGetReply) String() string {
 func (*GroupGetReply) ProtoMessage() {}
 
 func (x *GroupGetReply) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[36]
+	mi := &file_wire_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2686,7 +2748,7 @@ func (x *GroupGetReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupGetReply.ProtoReflect.Descriptor instead.
 func (*GroupGetReply) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{36}
+	return file_wire_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *GroupGetReply) GetMembers() []string {
@@ -2724,7 +2786,7 @@ type GroupReadRequest struct {
 
 func (x *GroupReadRequest) Reset() {
 	*x = GroupReadRequest{}
-	mi := &file_wire_proto_msgTypes[37]
+	mi := &file_wire_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2736,7 +2798,7 @@ func (x *GroupReadRequest) String() string {
 func (*GroupReadRequest) ProtoMessage() {}
 
 func (x *GroupReadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[37]
+	mi := &file_wire_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2749,7 +2811,7 @@ func (x *GroupReadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupReadRequest.ProtoReflect.Descriptor instead.
 func (*GroupReadRequest) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{37}
+	return file_wire_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *GroupReadRequest) GetApp() string {
@@ -2798,7 +2860,7 @@ type GroupReadReply struct {
 
 func (x *GroupReadReply) Reset() {
 	*x = GroupReadReply{}
-	mi := &file_wire_proto_msgTypes[38]
+	mi := &file_wire_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2810,7 +2872,7 @@ func (x *GroupReadReply) String() string {
 func (*GroupReadReply) ProtoMessage() {}
 
 func (x *GroupReadReply) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[38]
+	mi := &file_wire_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2823,7 +2885,7 @@ func (x *GroupReadReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupReadReply.ProtoReflect.Descriptor instead.
 func (*GroupReadReply) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{38}
+	return file_wire_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *GroupReadReply) GetMessages() []*Message {
@@ -2862,7 +2924,7 @@ type Fanout struct {
 
 func (x *Fanout) Reset() {
 	*x = Fanout{}
-	mi := &file_wire_proto_msgTypes[39]
+	mi := &file_wire_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2874,7 +2936,7 @@ func (x *Fanout) String() string {
 func (*Fanout) ProtoMessage() {}
 
 func (x *Fanout) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[39]
+	mi := &file_wire_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2887,7 +2949,7 @@ func (x *Fanout) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Fanout.ProtoReflect.Descriptor instead.
 func (*Fanout) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{39}
+	return file_wire_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *Fanout) GetApp() string {
@@ -2934,7 +2996,7 @@ type FanoutChunk struct {
 
 func (x *FanoutChunk) Reset() {
 	*x = FanoutChunk{}
-	mi := &file_wire_proto_msgTypes[40]
+	mi := &file_wire_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2946,7 +3008,7 @@ func (x *FanoutChunk) String() string {
 func (*FanoutChunk) ProtoMessage() {}
 
 func (x *FanoutChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[40]
+	mi := &file_wire_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2959,7 +3021,7 @@ func (x *FanoutChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FanoutChunk.ProtoReflect.Descriptor instead.
 func (*FanoutChunk) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{40}
+	return file_wire_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *FanoutChunk) GetMessage() *Message {
@@ -3001,7 +3063,7 @@ type GroupDeliver struct {
 
 func (x *GroupDeliver) Reset() {
 	*x = GroupDeliver{}
-	mi := &file_wire_proto_msgTypes[41]
+	mi := &file_wire_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3013,7 +3075,7 @@ func (x *GroupDeliver) String() string {
 func (*GroupDeliver) ProtoMessage() {}
 
 func (x *GroupDeliver) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[41]
+	mi := &file_wire_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3026,7 +3088,7 @@ func (x *GroupDeliver) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupDeliver.ProtoReflect.Descriptor instead.
 func (*GroupDeliver) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{41}
+	return file_wire_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *GroupDeliver) GetMessage() *Message {
@@ -3058,7 +3120,7 @@ type Membership struct {
 
 func (x *Membership) Reset() {
 	*x = Membership{}
-	mi := &file_wire_proto_msgTypes[42]
+	mi := &file_wire_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3070,7 +3132,7 @@ func (x *Membership) String() string {
 func (*Membership) ProtoMessage() {}
 
 func (x *Membership) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[42]
+	mi := &file_wire_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3083,7 +3145,7 @@ func (x *Membership) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Membership.ProtoReflect.Descriptor instead.
 func (*Membership) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{42}
+	return file_wire_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *Membership) GetApp() string {
@@ -3132,7 +3194,7 @@ type CallInvitee struct {
 
 func (x *CallInvitee) Reset() {
 	*x = CallInvitee{}
-	mi := &file_wire_proto_msgTypes[43]
+	mi := &file_wire_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3144,7 +3206,7 @@ func (x *CallInvitee) String() string {
 func (*CallInvitee) ProtoMessage() {}
 
 func (x *CallInvitee) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[43]
+	mi := &file_wire_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3157,7 +3219,7 @@ func (x *CallInvitee) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallInvitee.ProtoReflect.Descriptor instead.
 func (*CallInvitee) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{43}
+	return file_wire_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *CallInvitee) GetUser() string {
@@ -3195,7 +3257,7 @@ type CallRecord struct {
 
 func (x *CallRecord) Reset() {
 	*x = CallRecord{}
-	mi := &file_wire_proto_msgTypes[44]
+	mi := &file_wire_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3207,7 +3269,7 @@ func (x *CallRecord) String() string {
 func (*CallRecord) ProtoMessage() {}
 
 func (x *CallRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[44]
+	mi := &file_wire_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3220,7 +3282,7 @@ func (x *CallRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallRecord.ProtoReflect.Descriptor instead.
 func (*CallRecord) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{44}
+	return file_wire_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *CallRecord) GetApp() string {
@@ -3319,7 +3381,7 @@ type CallRequest struct {
 
 func (x *CallRequest) Reset() {
 	*x = CallRequest{}
-	mi := &file_wire_proto_msgTypes[45]
+	mi := &file_wire_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3331,7 +3393,7 @@ func (x *CallRequest) String() string {
 func (*CallRequest) ProtoMessage() {}
 
 func (x *CallRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[45]
+	mi := &file_wire_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3344,7 +3406,7 @@ func (x *CallRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallRequest.ProtoReflect.Descriptor instead.
 func (*CallRequest) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{45}
+	return file_wire_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *CallRequest) GetApp() string {
@@ -3428,7 +3490,7 @@ type CallReply struct {
 
 func (x *CallReply) Reset() {
 	*x = CallReply{}
-	mi := &file_wire_proto_msgTypes[46]
+	mi := &file_wire_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3440,7 +3502,7 @@ func (x *CallReply) String() string {
 func (*CallReply) ProtoMessage() {}
 
 func (x *CallReply) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[46]
+	mi := &file_wire_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3453,7 +3515,7 @@ func (x *CallReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallReply.ProtoReflect.Descriptor instead.
 func (*CallReply) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{46}
+	return file_wire_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *CallReply) GetCallId() string {
@@ -3495,7 +3557,7 @@ type CallEvent struct {
 
 func (x *CallEvent) Reset() {
 	*x = CallEvent{}
-	mi := &file_wire_proto_msgTypes[47]
+	mi := &file_wire_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3507,7 +3569,7 @@ func (x *CallEvent) String() string {
 func (*CallEvent) ProtoMessage() {}
 
 func (x *CallEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[47]
+	mi := &file_wire_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3520,7 +3582,7 @@ func (x *CallEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallEvent.ProtoReflect.Descriptor instead.
 func (*CallEvent) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{47}
+	return file_wire_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *CallEvent) GetMessage() *Message {
@@ -3684,7 +3746,11 @@ const file_wire_proto_rawDesc = "" +
 	"\rLogoutRequest\x12\x10\n" +
 	"\x03app\x18\x01 \x01(\tR\x03app\x12\x12\n" +
 	"\x04user\x18\x02 \x01(\tR\x04user\x12\x1b\n" +
-	"\tdevice_id\x18\x03 \x01(\tR\bdeviceId\"\xe0\x01\n" +
+	"\tdevice_id\x18\x03 \x01(\tR\bdeviceId\"M\n" +
+	"\x0fBadgeSetRequest\x12\x10\n" +
+	"\x03app\x18\x01 \x01(\tR\x03app\x12\x12\n" +
+	"\x04user\x18\x02 \x01(\tR\x04user\x12\x14\n" +
+	"\x05count\x18\x03 \x01(\rR\x05count\"\xe0\x01\n" +
 	"\x0eConnectRequest\x12\x10\n" +
 	"\x03app\x18\x01 \x01(\tR\x03app\x12\x12\n" +
 	"\x04user\x18\x02 \x01(\tR\x04user\x12\x1b\n" +
@@ -3864,7 +3930,7 @@ func file_wire_proto_rawDescGZIP() []byte {
 	return file_wire_proto_rawDescData
 }
 
-var file_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 49)
+var file_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 50)
 var file_wire_proto_goTypes = []any{
 	(*Envelope)(nil),          // 0: pushd.wire.Envelope
 	(*EnvelopeBatch)(nil),     // 1: pushd.wire.EnvelopeBatch
@@ -3882,46 +3948,47 @@ var file_wire_proto_goTypes = []any{
 	(*BindReply)(nil),         // 13: pushd.wire.BindReply
 	(*UnbindRequest)(nil),     // 14: pushd.wire.UnbindRequest
 	(*LogoutRequest)(nil),     // 15: pushd.wire.LogoutRequest
-	(*ConnectRequest)(nil),    // 16: pushd.wire.ConnectRequest
-	(*ConnectCheck)(nil),      // 17: pushd.wire.ConnectCheck
-	(*DisconnectRequest)(nil), // 18: pushd.wire.DisconnectRequest
-	(*AckRequest)(nil),        // 19: pushd.wire.AckRequest
-	(*StateRequest)(nil),      // 20: pushd.wire.StateRequest
-	(*DevicesRequest)(nil),    // 21: pushd.wire.DevicesRequest
-	(*DevicesReply)(nil),      // 22: pushd.wire.DevicesReply
-	(*VerdictRecord)(nil),     // 23: pushd.wire.VerdictRecord
-	(*Reply)(nil),             // 24: pushd.wire.Reply
-	(*PushIDClaim)(nil),       // 25: pushd.wire.PushIDClaim
-	(*PushIDRelease)(nil),     // 26: pushd.wire.PushIDRelease
-	(*PushIDLookup)(nil),      // 27: pushd.wire.PushIDLookup
-	(*PushIDOwner)(nil),       // 28: pushd.wire.PushIDOwner
-	(*NotOwner)(nil),          // 29: pushd.wire.NotOwner
-	(*Deliver)(nil),           // 30: pushd.wire.Deliver
-	(*Kick)(nil),              // 31: pushd.wire.Kick
-	(*GroupRecord)(nil),       // 32: pushd.wire.GroupRecord
-	(*GroupSetRequest)(nil),   // 33: pushd.wire.GroupSetRequest
-	(*GroupSetReply)(nil),     // 34: pushd.wire.GroupSetReply
-	(*GroupGetRequest)(nil),   // 35: pushd.wire.GroupGetRequest
-	(*GroupGetReply)(nil),     // 36: pushd.wire.GroupGetReply
-	(*GroupReadRequest)(nil),  // 37: pushd.wire.GroupReadRequest
-	(*GroupReadReply)(nil),    // 38: pushd.wire.GroupReadReply
-	(*Fanout)(nil),            // 39: pushd.wire.Fanout
-	(*FanoutChunk)(nil),       // 40: pushd.wire.FanoutChunk
-	(*GroupDeliver)(nil),      // 41: pushd.wire.GroupDeliver
-	(*Membership)(nil),        // 42: pushd.wire.Membership
-	(*CallInvitee)(nil),       // 43: pushd.wire.CallInvitee
-	(*CallRecord)(nil),        // 44: pushd.wire.CallRecord
-	(*CallRequest)(nil),       // 45: pushd.wire.CallRequest
-	(*CallReply)(nil),         // 46: pushd.wire.CallReply
-	(*CallEvent)(nil),         // 47: pushd.wire.CallEvent
-	nil,                       // 48: pushd.wire.PushJob.DataEntry
+	(*BadgeSetRequest)(nil),   // 16: pushd.wire.BadgeSetRequest
+	(*ConnectRequest)(nil),    // 17: pushd.wire.ConnectRequest
+	(*ConnectCheck)(nil),      // 18: pushd.wire.ConnectCheck
+	(*DisconnectRequest)(nil), // 19: pushd.wire.DisconnectRequest
+	(*AckRequest)(nil),        // 20: pushd.wire.AckRequest
+	(*StateRequest)(nil),      // 21: pushd.wire.StateRequest
+	(*DevicesRequest)(nil),    // 22: pushd.wire.DevicesRequest
+	(*DevicesReply)(nil),      // 23: pushd.wire.DevicesReply
+	(*VerdictRecord)(nil),     // 24: pushd.wire.VerdictRecord
+	(*Reply)(nil),             // 25: pushd.wire.Reply
+	(*PushIDClaim)(nil),       // 26: pushd.wire.PushIDClaim
+	(*PushIDRelease)(nil),     // 27: pushd.wire.PushIDRelease
+	(*PushIDLookup)(nil),      // 28: pushd.wire.PushIDLookup
+	(*PushIDOwner)(nil),       // 29: pushd.wire.PushIDOwner
+	(*NotOwner)(nil),          // 30: pushd.wire.NotOwner
+	(*Deliver)(nil),           // 31: pushd.wire.Deliver
+	(*Kick)(nil),              // 32: pushd.wire.Kick
+	(*GroupRecord)(nil),       // 33: pushd.wire.GroupRecord
+	(*GroupSetRequest)(nil),   // 34: pushd.wire.GroupSetRequest
+	(*GroupSetReply)(nil),     // 35: pushd.wire.GroupSetReply
+	(*GroupGetRequest)(nil),   // 36: pushd.wire.GroupGetRequest
+	(*GroupGetReply)(nil),     // 37: pushd.wire.GroupGetReply
+	(*GroupReadRequest)(nil),  // 38: pushd.wire.GroupReadRequest
+	(*GroupReadReply)(nil),    // 39: pushd.wire.GroupReadReply
+	(*Fanout)(nil),            // 40: pushd.wire.Fanout
+	(*FanoutChunk)(nil),       // 41: pushd.wire.FanoutChunk
+	(*GroupDeliver)(nil),      // 42: pushd.wire.GroupDeliver
+	(*Membership)(nil),        // 43: pushd.wire.Membership
+	(*CallInvitee)(nil),       // 44: pushd.wire.CallInvitee
+	(*CallRecord)(nil),        // 45: pushd.wire.CallRecord
+	(*CallRequest)(nil),       // 46: pushd.wire.CallRequest
+	(*CallReply)(nil),         // 47: pushd.wire.CallReply
+	(*CallEvent)(nil),         // 48: pushd.wire.CallEvent
+	nil,                       // 49: pushd.wire.PushJob.DataEntry
 }
 var file_wire_proto_depIdxs = []int32{
 	0,  // 0: pushd.wire.EnvelopeBatch.items:type_name -> pushd.wire.Envelope
 	3,  // 1: pushd.wire.PushConfig.voip:type_name -> pushd.wire.VoIP
 	4,  // 2: pushd.wire.Message.push_config:type_name -> pushd.wire.PushConfig
 	4,  // 3: pushd.wire.PushJob.push_config:type_name -> pushd.wire.PushConfig
-	48, // 4: pushd.wire.PushJob.data:type_name -> pushd.wire.PushJob.DataEntry
+	49, // 4: pushd.wire.PushJob.data:type_name -> pushd.wire.PushJob.DataEntry
 	5,  // 5: pushd.wire.PushChunk.message:type_name -> pushd.wire.Message
 	6,  // 6: pushd.wire.PushChunk.bindings:type_name -> pushd.wire.Binding
 	5,  // 7: pushd.wire.SendRequest.message:type_name -> pushd.wire.Message
@@ -3938,7 +4005,7 @@ var file_wire_proto_depIdxs = []int32{
 	2,  // 18: pushd.wire.GroupReadReply.error:type_name -> pushd.wire.Error
 	5,  // 19: pushd.wire.FanoutChunk.message:type_name -> pushd.wire.Message
 	5,  // 20: pushd.wire.GroupDeliver.message:type_name -> pushd.wire.Message
-	43, // 21: pushd.wire.CallRecord.invitees:type_name -> pushd.wire.CallInvitee
+	44, // 21: pushd.wire.CallRecord.invitees:type_name -> pushd.wire.CallInvitee
 	4,  // 22: pushd.wire.CallRecord.push_config:type_name -> pushd.wire.PushConfig
 	4,  // 23: pushd.wire.CallRequest.push_config:type_name -> pushd.wire.PushConfig
 	2,  // 24: pushd.wire.CallReply.error:type_name -> pushd.wire.Error
@@ -3961,7 +4028,7 @@ func file_wire_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_wire_proto_rawDesc), len(file_wire_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   49,
+			NumMessages:   50,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -715,5 +715,6 @@ func hmsConfig(c configContext) string {
   auth_endpoint: %q
   ca_file: %q
   category: IM  # service and communication categories are not counted by the simulated daily quota
+  badge_class: im.pushd.demo.MainActivity  # the demo app's launcher activity: pushes set the icon's badge
 `, c.creds.HMS.ClientID, c.creds.HMS.ClientSecret, c.endpoint, c.authEndpoint, c.caFile)
 }

@@ -89,6 +89,7 @@ func honorConfig(c configContext) string {
   endpoint: %q
   auth_endpoint: %q
   category: IM  # communication messages (importance NORMAL) are not counted by the simulated daily quota
+  badge_class: im.pushd.demo.MainActivity  # the demo app's launcher activity: pushes set the icon's badge
   ca_file: %q
 `, h.appID, h.clientID, h.clientSecret, c.endpoint, c.authEndpoint, c.caFile)
 }
@@ -142,6 +143,11 @@ type honorRequest struct {
 			ClickAction *struct {
 				Type int `json:"type"`
 			} `json:"clickAction"`
+			Badge *struct {
+				AddNum     *int   `json:"addNum"`
+				SetNum     *int   `json:"setNum"`
+				BadgeClass string `json:"badgeClass"`
+			} `json:"badge"`
 		} `json:"notification"`
 	} `json:"android"`
 }
@@ -252,7 +258,8 @@ func (v *honorVendor) handle(body []byte, dead []string) answer {
 
 // check reports what Honor refuses in a message: a notification without a
 // title, a body or a click action, an importance other than LOW or NORMAL,
-// data that is not a JSON object in a string, a ttl that is not "<seconds>s".
+// a badge without its class or with a number out of range, data that is not
+// a JSON object in a string, a ttl that is not "<seconds>s".
 func (m *honorRequest) check() string {
 	if n := m.Android.Notification; n != nil {
 		switch {
@@ -262,6 +269,11 @@ func (m *honorRequest) check() string {
 			return "android.notification.clickAction.type must be 1, 2 or 3"
 		case n.Importance != "" && n.Importance != "LOW" && n.Importance != "NORMAL":
 			return "android.notification.importance must be LOW or NORMAL"
+		case n.Badge != nil && n.Badge.BadgeClass == "":
+			return "android.notification.badge.badgeClass is required"
+		case n.Badge != nil && n.Badge.AddNum != nil && (*n.Badge.AddNum < 1 || *n.Badge.AddNum > 99),
+			n.Badge != nil && n.Badge.SetNum != nil && (*n.Badge.SetNum < 0 || *n.Badge.SetNum > 99):
+			return "android.notification.badge.addNum must be in [1, 99] and setNum in [0, 99]"
 		}
 	} else if len(m.Data) == 0 {
 		return "a message needs android.notification or data"

@@ -2,6 +2,7 @@ package vendorsim
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"testing"
@@ -38,4 +39,26 @@ func FuzzHonorSendBody(f *testing.F) {
 			t.Fatalf("accepted %q with %d targets, %d dead", body, len(targets), len(a.invalidTokens))
 		}
 	})
+}
+
+// Honor refuses a badge without its launcher class or with a number out of
+// range, as Huawei does.
+func TestHonorBadgeShape(t *testing.T) {
+	const note = `{"token":["t"],"android":{"notification":{"title":"a","body":"b","clickAction":{"type":3},"badge":%s}}}`
+	for badge, want := range map[string]string{
+		`{"setNum":5,"badgeClass":"com.example.Main"}`: "",
+		`{"addNum":1,"badgeClass":"com.example.Main"}`: "",
+		`{"setNum":0,"badgeClass":"com.example.Main"}`: "",
+		`{"setNum":5}`: "android.notification.badge.badgeClass is required",
+		`{"setNum":100,"badgeClass":"com.example.Main"}`: "android.notification.badge.addNum must be in [1, 99] and setNum in [0, 99]",
+		`{"addNum":0,"badgeClass":"com.example.Main"}`:   "android.notification.badge.addNum must be in [1, 99] and setNum in [0, 99]",
+	} {
+		var m honorRequest
+		if err := json.Unmarshal(fmt.Appendf(nil, note, badge), &m); err != nil {
+			t.Fatal(err)
+		}
+		if got := m.check(); got != want {
+			t.Errorf("badge %s: check = %q, want %q", badge, got, want)
+		}
+	}
 }

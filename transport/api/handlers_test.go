@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -24,7 +26,8 @@ type fakeNode struct {
 	sent     []*wire.Message
 	groupOps []wire.GroupOp
 	devices  []*wire.Binding
-	err      error // every call's error, when set
+	badges   []string // "user=count" of each SetBadge
+	err      error    // every call's error, when set
 }
 
 // calls returns what the handlers asked so far; the lock orders the
@@ -47,6 +50,9 @@ func (f *fakeNode) Bind(_ context.Context, b *wire.Binding) (string, error) {
 }
 func (f *fakeNode) Unbind(context.Context, string, string, string) error { return f.record(func() {}) }
 func (f *fakeNode) Logout(context.Context, string, string, string) error { return f.record(func() {}) }
+func (f *fakeNode) SetBadge(_ context.Context, _, user string, count uint32) error {
+	return f.record(func() { f.badges = append(f.badges, fmt.Sprintf("%s=%d", user, count)) })
+}
 func (f *fakeNode) Devices(context.Context, string, string) ([]*wire.Binding, error) {
 	return f.devices, f.record(func() {})
 }
@@ -200,5 +206,43 @@ func TestDevicesHandler(t *testing.T) {
 	first, second := devs[0].(map[string]any), devs[1].(map[string]any)
 	if first["push_id"] != "p1" || first["last_verdict"] != "delivered" || second["last_verdict"] != nil || second["apns_env"] != nil {
 		t.Errorf("devices %v", devs)
+	}
+}
+
+// POST /v1/badge sets the client's own badge; a count that is missing, of the
+// wrong type or out of range is refused naming the field, before the node
+// hears of it; an API key is not a user.
+func TestBadgeHandler(t *testing.T) {
+	fake := &fakeNode{}
+	a := startFakeAPI(t, fake)
+	if st, out := a.do("POST", "/v1/badge", "bob", `{"count":0}`); st != http.StatusOK || out["count"] != float64(0) {
+		t.Fatalf("set 0: %d %v", st, out)
+	}
+	if st, out := a.do("POST", "/v1/badge", "bob", `{"count":99999}`); st != http.StatusOK || out["count"] != float64(99999) {
+		t.Fatalf("set 99999: %d %v", st, out)
+	}
+	for body, field := range map[string]string{
+		`{}`:               "count: is required",
+		`{"count":-1}`:     "count: must be 0 to 99999, not -1",
+		`{"count":100000}`: "count: must be 0 to 99999, not 100000",
+		`{"count":"3"}`:    "count",
+		`{"count":1.5}`:    "count",
+		`{"count":1e30}`:   "count",
+		``:                 "body",
+	} {
+		st, out := a.do("POST", "/v1/badge", "bob", body)
+		e, _ := out["error"].(map[string]any)
+		msg, _ := e["message"].(string)
+		if st != http.StatusBadRequest || e["code"] != codeBadRequest || !strings.Contains(msg, field) {
+			t.Errorf("body %q: %d %v, want 400 bad_request naming %q", body, st, out, field)
+		}
+	}
+	a.wantError("POST", "/v1/badge", "bob", `{"count":1,"n":2}`, http.StatusBadRequest, codeUnknownField)
+	a.wantError("POST", "/v1/badge", "", `{"count":0}`, http.StatusForbidden, codeForbidden)
+	a.wantError("GET", "/v1/badge", "bob", "", http.StatusMethodNotAllowed, codeBadMethod)
+	fake.mu.Lock()
+	defer fake.mu.Unlock()
+	if want := []string{"bob=0", "bob=99999"}; !slices.Equal(fake.badges, want) {
+		t.Errorf("the node was asked %v, want %v", fake.badges, want)
 	}
 }

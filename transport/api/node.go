@@ -16,6 +16,7 @@ type Node interface {
 	Bind(ctx context.Context, b *wire.Binding) (pushID string, err error)
 	Unbind(ctx context.Context, app, user, pushID string) error
 	Logout(ctx context.Context, app, user, device string) error
+	SetBadge(ctx context.Context, app, user string, count uint32) error
 	Devices(ctx context.Context, app, user string) ([]*wire.Binding, error)
 	Send(ctx context.Context, m *wire.Message) (*wire.SendReply, error)
 	SendMany(ctx context.Context, msgs []*wire.Message) ([]*wire.SendReply, []error)

@@ -355,6 +355,8 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		s.route(ctx, method, "DELETE", s.unbind, routeClient)
 	case path == "/v1/logout":
 		s.route(ctx, method, "POST", s.logout, routeClient)
+	case path == "/v1/badge":
+		s.route(ctx, method, "POST", s.setBadge, routeClient)
 	case path == "/v1/messages":
 		s.route(ctx, method, "POST", s.send, routeClient|routeServer)
 	case path == "/v1/messages/batch":

@@ -218,7 +218,7 @@ func TestSendNotificationMapsEveryField(t *testing.T) {
 			"notification": map[string]any{
 				"title": "Ada", "body": "hello <3 & bye", "channel_id": "messages", "sound": "/raw/ping",
 				"notify_id": float64(notifyID("c-1")), "importance": "NORMAL",
-				"badge":        map[string]any{"add_num": 99.0, "class": "im.pushd.demo.MainActivity"},
+				"badge":        map[string]any{"set_num": 99.0, "class": "im.pushd.demo.MainActivity"},
 				"click_action": map[string]any{"type": 3.0},
 			},
 		},
@@ -284,6 +284,33 @@ func TestSendDefaultsAndPassthrough(t *testing.T) {
 	}
 	if want := map[string]any{"title": "own", "body": "hi", "payload": "p"}; !reflect.DeepEqual(data, want) {
 		t.Errorf("data = %v, want %v", data, want)
+	}
+}
+
+// The badge is the absolute number (set_num), with the configured class; a
+// push's own class (Data) wins over it.
+func TestBadgeSetsTheNumberWithTheConfiguredClass(t *testing.T) {
+	h := newFakeHuawei(t)
+	c := newClient(t, h, newClock(), func(o *Options) { o.BadgeClass = "com.example.Main" })
+	for _, n := range []*push.Notification{
+		{Token: "t", Title: "a", Body: "b", Badge: 7},
+		{Token: "t", Title: "a", Body: "b", Badge: 3, Data: map[string]string{BadgeClassKey: "com.other.Main"}},
+		{Token: "t", Title: "a", Body: "b"},
+	} {
+		if r := c.Send(context.Background(), n); r.Verdict != push.Delivered {
+			t.Fatalf("result = %+v", r)
+		}
+	}
+	for i, want := range []any{
+		map[string]any{"set_num": 7.0, "class": "com.example.Main"},
+		map[string]any{"set_num": 3.0, "class": "com.other.Main"},
+		nil,
+	} {
+		body, _ := decodeBody(t, h.sent()[i].body)
+		an := body["message"].(map[string]any)["android"].(map[string]any)["notification"].(map[string]any)
+		if got := an["badge"]; !reflect.DeepEqual(got, want) {
+			t.Errorf("push %d: badge = %v, want %v", i, got, want)
+		}
 	}
 }
 

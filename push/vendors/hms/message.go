@@ -2,6 +2,7 @@ package hms
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -52,8 +53,10 @@ type androidNotification struct {
 	ClickAction  clickAction `json:"click_action"`
 }
 
+// badge sets the icon's badge: set_num, the absolute number, which Huawei
+// takes over add_num.
 type badge struct {
-	AddNum int    `json:"add_num"`
+	SetNum int    `json:"set_num"`
 	Class  string `json:"class"`
 }
 
@@ -71,8 +74,8 @@ const (
 	maxBody = 4096
 	// maxTTL is the longest android.ttl: 15 days.
 	maxTTL = 1296000 * time.Second
-	// maxBadgeAdd is the largest badge.add_num.
-	maxBadgeAdd = 99
+	// maxBadgeSet is the largest badge.set_num.
+	maxBadgeSet = 99
 )
 
 // The fixed android values this client sends.
@@ -84,8 +87,8 @@ const (
 )
 
 // BadgeClassKey is the Notification.Data key that names the app's launcher
-// activity class (e.g. "im.pushd.demo.MainActivity"), which Huawei's badge needs.
-// Without it no badge is sent. The key is not passed on in the custom data.
+// activity class (e.g. "im.pushd.demo.MainActivity") for this push, over
+// Options.BadgeClass. The key is not passed on in the custom data.
 const BadgeClassKey = "badge_class"
 
 // categories are the android.category values Huawei takes for
@@ -105,7 +108,7 @@ func validCategory(c string) bool { return slices.Contains(categories, c) }
 // messageBody builds the messages:send JSON for n to tokens. defCategory is
 // the category when n has none; now turns Expiration into android.ttl. A body
 // over Huawei's size limit is returned with the error, for the Exchange.
-func messageBody(n *push.Notification, tokens []string, defCategory string, now time.Time) ([]byte, error) {
+func messageBody(n *push.Notification, tokens []string, defCategory, badgeClass string, now time.Time) ([]byte, error) {
 	category := strings.ToUpper(strings.TrimSpace(n.Category))
 	if category == "" {
 		category = defCategory
@@ -148,7 +151,7 @@ func messageBody(n *push.Notification, tokens []string, defCategory string, now 
 			return nil, errors.New("EmptyDataMessage: a pass-through message needs a title, body, payload or data")
 		}
 	} else {
-		notification, err := androidNotificationFor(n)
+		notification, err := androidNotificationFor(n, badgeClass)
 		if err != nil {
 			return nil, err
 		}
@@ -178,7 +181,7 @@ func messageBody(n *push.Notification, tokens []string, defCategory string, now 
 }
 
 // androidNotificationFor builds the displayed notification of n.
-func androidNotificationFor(n *push.Notification) (*androidNotification, error) {
+func androidNotificationFor(n *push.Notification, badgeClass string) (*androidNotification, error) {
 	if n.Title == "" || n.Body == "" {
 		return nil, errors.New("MissingTitleOrBody: a Huawei notification needs both a title and a body; set Passthrough for a data message")
 	}
@@ -200,8 +203,8 @@ func androidNotificationFor(n *push.Notification) (*androidNotification, error) 
 	if n.CollapseID != "" {
 		an.NotifyID = notifyID(n.CollapseID)
 	}
-	if class := n.Data[BadgeClassKey]; n.Badge > 0 && class != "" {
-		an.Badge = &badge{AddNum: min(n.Badge, maxBadgeAdd), Class: class}
+	if class := cmp.Or(n.Data[BadgeClassKey], badgeClass); n.Badge > 0 && class != "" {
+		an.Badge = &badge{SetNum: min(n.Badge, maxBadgeSet), Class: class}
 	}
 	return an, nil
 }

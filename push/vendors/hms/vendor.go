@@ -1,6 +1,8 @@
 package hms
 
 import (
+	"strings"
+
 	"github.com/pushd-im/pushd/push"
 	"github.com/pushd-im/pushd/push/vendors/vendorhttp"
 )
@@ -26,16 +28,30 @@ func Vendor() push.Vendor {
 // Huawei approved for the app (IM, VOIP, ...).
 type Config struct {
 	vendorhttp.OAuthBlock `yaml:",inline"`
+	// BadgeClass is the app's launcher activity class, which Huawei's icon
+	// badge names (android.notification.badge.class). Without it no badge
+	// is sent. Default "".
+	BadgeClass string `yaml:"badge_class,omitempty"`
 }
 
 // SetDefaults fills the endpoints.
 func (c *Config) SetDefaults() { c.SetEndpoints(DefaultEndpoint, DefaultAuthEndpoint) }
 
 // Validate reports every problem of the block.
-func (c *Config) Validate(report func(key, format string, args ...any)) { c.Check(report) }
+func (c *Config) Validate(report func(key, format string, args ...any)) {
+	c.Check(report)
+	checkBadgeClass(c.BadgeClass, report)
+}
+
+// checkBadgeClass refuses a badge class that cannot be a Java class name.
+func checkBadgeClass(class string, report func(key, format string, args ...any)) {
+	if strings.ContainsAny(class, " \t\r\n/\"") {
+		report("badge_class", "%q is not a class name (the app's launcher activity, e.g. com.example.app.MainActivity)", class)
+	}
+}
 
 // NewSender builds the client.
 func (c *Config) NewSender(o push.SenderOptions) (push.Sender, error) {
 	return New(Options{ClientID: c.ClientID, ClientSecret: c.ClientSecret, Endpoint: c.Endpoint, AuthEndpoint: c.AuthEndpoint,
-		Category: c.Category, CAFile: c.CAFile, Now: o.Now})
+		Category: c.Category, BadgeClass: c.BadgeClass, CAFile: c.CAFile, Now: o.Now})
 }

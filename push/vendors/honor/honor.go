@@ -52,6 +52,11 @@ type Options struct {
 	// Category is the push's class when a Notification has none ("IM": a
 	// communication message, sent with importance NORMAL). Default "".
 	Category string
+	// BadgeClass is the app's launcher activity class, which Honor's icon
+	// badge names (badge.badgeClass): with it a notification carrying a
+	// Badge sets the icon's number (badge.setNum); without it no badge is
+	// sent. Default "".
+	BadgeClass string
 	// CAFile is a PEM file of extra CAs to trust (the simulator's). Default: the system roots.
 	CAFile string
 	// Timeout bounds one request and one token fetch. Default DefaultTimeout.
@@ -64,6 +69,7 @@ type Options struct {
 type Client struct {
 	sendURL  string
 	category string
+	badge    string
 	http     *http.Client
 	now      func() time.Time
 	tokens   *vendorhttp.TokenCache
@@ -93,6 +99,7 @@ func New(o Options) (*Client, error) {
 	return &Client{
 		sendURL:  endpoint + "/api/v1/" + url.PathEscape(o.AppID) + "/sendMessage",
 		category: strings.ToUpper(strings.TrimSpace(o.Category)),
+		badge:    strings.TrimSpace(o.BadgeClass),
 		http:     hc,
 		now:      now,
 		tokens: vendorhttp.NewOAuthCache(&vendorhttp.ClientCredentials{
@@ -109,7 +116,7 @@ func (c *Client) Send(ctx context.Context, n *push.Notification) push.Result {
 	if err != nil {
 		return push.Result{Verdict: push.BadRequest, Reason: err.Error()}
 	}
-	body, err := messageBody(n, tokens, c.category, c.now())
+	body, err := messageBody(n, tokens, c.category, c.badge, c.now())
 	req := vendorhttp.Request{
 		URL: c.sendURL,
 		Headers: []vendorhttp.Header{

@@ -50,8 +50,11 @@ type clickAction struct {
 	Type int `json:"type"`
 }
 
+// badge sets the icon's badge to setNum, the absolute number (Honor takes it
+// over addNum, as Huawei does).
 type badge struct {
-	AddNum int `json:"addNum"`
+	SetNum int    `json:"setNum"`
+	Class  string `json:"badgeClass"`
 }
 
 // importance is n's class at Honor: the profile's, else NORMAL for an IM or
@@ -68,7 +71,7 @@ func importance(n *push.Notification, category string) string {
 
 // messageBody is the JSON of n to tokens. A data push has no notification;
 // the payload and pushd's data ride in data, one JSON object as a string.
-func messageBody(n *push.Notification, tokens []string, defCategory string, now time.Time) ([]byte, error) {
+func messageBody(n *push.Notification, tokens []string, defCategory, badgeClass string, now time.Time) ([]byte, error) {
 	data := make(map[string]string, len(n.Data)+1)
 	for k, v := range n.Data {
 		data[k] = v
@@ -101,8 +104,8 @@ func messageBody(n *push.Notification, tokens []string, defCategory string, now 
 		}
 		nt := &notification{Title: n.Title, Body: n.Body, ClickAction: clickAction{Type: clickOpenApp},
 			Importance: importance(n, category)}
-		if n.Badge > 0 {
-			nt.Badge = &badge{AddNum: min(n.Badge, 99)}
+		if n.Badge > 0 && badgeClass != "" {
+			nt.Badge = &badge{SetNum: min(n.Badge, 99), Class: badgeClass}
 		}
 		m.Android.Notification = nt
 	}

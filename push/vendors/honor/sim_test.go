@@ -66,6 +66,18 @@ func TestSimulatorDelivers(t *testing.T) {
 	if len(recs) != 1 || recs[0].Headers["timestamp"] == "" || !strings.Contains(string(recs[0].Body), `"importance":"NORMAL"`) {
 		t.Fatalf("record %+v", recs)
 	}
+	if strings.Contains(string(recs[0].Body), `"badge"`) {
+		t.Errorf("a badge without a badge class configured: %s", recs[0].Body)
+	}
+	// With the app's badge class the badge sets the icon's number.
+	withClass := e.client(t, func(o *honor.Options) { o.BadgeClass = "com.example.Main" })
+	if r = withClass.Send(ctx, &push.Notification{Token: "tok-badge", Title: "Ada", Body: "hi", Badge: 4}); r.Verdict != push.Delivered {
+		t.Fatalf("badge: %+v (answer %s)", r, r.Exchange.Answer)
+	}
+	if recs = e.sim.Delivered(honor.Provider, "tok-badge"); len(recs) != 1 ||
+		!strings.Contains(string(recs[0].Body), `"badge":{"setNum":4,"badgeClass":"com.example.Main"}`) {
+		t.Fatalf("badge record %+v", recs)
+	}
 
 	// A batch with dead tokens: delivered, the dead ones named.
 	toks := []string{"tok-a", "invalid-b", "tok-c", "invalid-d"}

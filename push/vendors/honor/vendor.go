@@ -1,6 +1,8 @@
 package honor
 
 import (
+	"strings"
+
 	"github.com/pushd-im/pushd/push"
 	"github.com/pushd-im/pushd/push/vendors/vendorhttp"
 )
@@ -29,6 +31,9 @@ type Config struct {
 	// AppID is the app's id at Honor (the send URL's). Required.
 	AppID                 string `yaml:"app_id,omitempty"`
 	vendorhttp.OAuthBlock `yaml:",inline"`
+	// BadgeClass is the app's launcher activity class, which Honor's icon
+	// badge names. Without it no badge is sent. Default "".
+	BadgeClass string `yaml:"badge_class,omitempty"`
 }
 
 // SetDefaults fills the endpoints.
@@ -39,10 +44,13 @@ func (c *Config) Validate(report func(key, format string, args ...any)) {
 	ck := vendorhttp.ConfigCheck(report)
 	ck.Require("app_id", c.AppID)
 	c.Check(ck)
+	if strings.ContainsAny(c.BadgeClass, " \t\r\n/\"") {
+		report("badge_class", "%q is not a class name (the app's launcher activity, e.g. com.example.app.MainActivity)", c.BadgeClass)
+	}
 }
 
 // NewSender builds the client.
 func (c *Config) NewSender(o push.SenderOptions) (push.Sender, error) {
 	return New(Options{AppID: c.AppID, ClientID: c.ClientID, ClientSecret: c.ClientSecret, Endpoint: c.Endpoint,
-		AuthEndpoint: c.AuthEndpoint, Category: c.Category, CAFile: c.CAFile, Now: o.Now})
+		AuthEndpoint: c.AuthEndpoint, Category: c.Category, BadgeClass: c.BadgeClass, CAFile: c.CAFile, Now: o.Now})
 }

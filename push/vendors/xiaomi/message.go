@@ -51,7 +51,8 @@ var reservedExtras = []string{
 // Mapping: Title → title, Body → description, Payload → payload, Passthrough →
 // pass_through, CollapseID (else ID) → notify_id, Expiration → time_to_live,
 // ChannelID (else Options.ChannelID) → extra.channel_id, Sound →
-// extra.sound_uri, Badge → extra.badge, Data[k] → extra.k. MiPush has no
+// extra.sound_uri, BadgeAdd → extra.badge (the launcher adds up the numbers of
+// the notifications shown, so a push gives its own, not the total), Data[k] → extra.k. MiPush has no
 // field for Priority, Category, Importance or Classification: its private
 // channel (extra.channel_id) is how a message is classified.
 func (c *Client) buildForm(n *push.Notification, now time.Time) ([]string, url.Values, error) {
@@ -108,8 +109,8 @@ func (c *Client) buildForm(n *push.Notification, now time.Time) ([]string, url.V
 	if n.Sound != "" && n.Sound != defaultSound && !n.Passthrough {
 		form.Set("extra.sound_uri", soundURI(c.packageName, n.Sound))
 	}
-	if n.Badge > 0 {
-		form.Set("extra.badge", strconv.Itoa(n.Badge))
+	if n.BadgeAdd > 0 {
+		form.Set("extra.badge", strconv.Itoa(n.BadgeAdd))
 	}
 	for k, v := range n.Data {
 		if err := checkExtraKey(k); err != nil {

@@ -51,7 +51,7 @@ func TestAgainstSimSingleAndBatch(t *testing.T) {
 	c := simClient(t, s, ca, clock, nil)
 
 	r := c.Send(context.Background(), &push.Notification{
-		ID: "7", Token: "regid-single", Title: "Ada", Body: "hello", Payload: `{"m":1}`, Badge: 1, Sound: "ring",
+		ID: "7", Token: "regid-single", Title: "Ada", Body: "hello", Payload: `{"m":1}`, Badge: 5, BadgeAdd: 1, Sound: "ring",
 		CollapseID: "msg-1", Expiration: clock.Now().Add(time.Hour), Data: map[string]string{"message_id": "m1"},
 	})
 	if r.Verdict != push.Delivered || r.Status != 200 {

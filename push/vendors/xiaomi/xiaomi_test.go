@@ -104,7 +104,7 @@ func TestSendNotification(t *testing.T) {
 	c := newClient(t, m)
 	classification := 1
 	r := c.Send(context.Background(), &push.Notification{
-		ID: "outbox-7", Token: testToken, Title: "Ada", Body: "hello", Payload: `{"m":1,"s":"a&b=c"}`, Badge: 3,
+		ID: "outbox-7", Token: testToken, Title: "Ada", Body: "hello", Payload: `{"m":1,"s":"a&b=c"}`, Badge: 9, BadgeAdd: 3,
 		Sound: "ring.mp3", Category: "IM", Importance: "NORMAL", Classification: &classification,
 		Priority: push.PriorityHigh, CollapseID: "msg-42", Expiration: testNow.Add(time.Hour + 1500*time.Microsecond),
 		Data: map[string]string{"message_id": "m1", "seq": "9", "sender": "ada"},

@@ -242,19 +242,16 @@ describe("device routes", () => {
     await assert.rejects(c.unregister("nope"), (e) => e instanceof PushdError && e.status >= 400);
   });
 
-  test("setBadge posts {count} to /v1/badge", async (t) => {
+  test("setBadge posts {count} to /v1/badge", async () => {
     const c = newClient("r2", "phone");
-    try {
-      await c.setBadge(0);
-    } catch (e) {
-      // The route comes with the badge work of issue 16 section 6.
-      assert.ok(e instanceof PushdError && e.status === 404, String(e));
-      t.diagnostic("POST /v1/badge is not served by this pushd yet");
-    }
+    await c.setBadge(0);
     const req = c.transport_.requests.at(-1);
     assert.equal(req.method, "POST");
     assert.equal(req.url, pushd.url + "/v1/badge");
     assert.deepEqual(JSON.parse(req.body), { count: 0 });
+    await c.setBadge(12);
+    // A count pushd refuses is a PushdError naming the field.
+    await assert.rejects(c.setBadge(-1), (e) => e instanceof PushdError && e.status === 400 && e.code === "bad_request" && /count/.test(e.message));
   });
 
   test("in the background a device gets frames and is pushed as well", async () => {
