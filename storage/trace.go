@@ -41,16 +41,17 @@ const (
 	TraceVendor TraceKind = 6
 	// TraceHeld: the push waits for the vendor's next quota day (UntilMs).
 	TraceHeld TraceKind = 7
-	// TraceRetry: the push is scheduled again (UntilMs) after a retry verdict.
-	TraceRetry TraceKind = 8
 	// TraceExpired: the push's expiry passed before it could be sent; it was dropped.
 	TraceExpired TraceKind = 9
+	// TraceFanout: a group message was stored and handed to its members (Count receivers;
+	// Detail: the group), recorded by the group's writer.
+	TraceFanout TraceKind = 10
 )
 
 var traceKindNames = map[TraceKind]string{
 	TraceFrameSent: "frame_sent", TracePushJob: "push_job", TraceSkipped: "skipped", TraceAcked: "acked",
-	TraceNotAcked: "not_acked", TraceVendor: "vendor_attempt", TraceHeld: "quota_held", TraceRetry: "retry_scheduled",
-	TraceExpired: "expired",
+	TraceNotAcked: "not_acked", TraceVendor: "vendor_attempt", TraceHeld: "quota_held",
+	TraceExpired: "expired", TraceFanout: "group_fanout",
 }
 
 // String is the kind's name in the API ("push_job", "vendor_attempt", ...).
@@ -83,7 +84,8 @@ type TraceEvent struct {
 	Verdict  string // TraceVendor: the vendor's verdict
 	Detail   string // the verdict's reason, or why a push was skipped
 	Attempt  int    // TraceVendor: 1 for the first attempt
-	UntilMs  int64  // TracePushJob: the ack deadline; TraceHeld, TraceRetry: when it goes again
+	Count    int    // TraceFanout: the receivers
+	UntilMs  int64  // TracePushJob: the ack deadline
 }
 
 // traceVersion starts every encoded record.
@@ -107,6 +109,7 @@ func EncodeTraceEvents(atMs int64, events []TraceEvent) []byte {
 			b = append(b, s...)
 		}
 		b = binary.AppendUvarint(b, uint64(max(e.Attempt, 0)))
+		b = binary.AppendUvarint(b, uint64(max(e.Count, 0)))
 		b = binary.AppendVarint(b, e.UntilMs)
 	}
 	return b
@@ -150,6 +153,11 @@ func DecodeTraceEvents(atMs int64, b []byte) ([]TraceEvent, error) {
 			return nil, errTrace
 		}
 		e.Attempt, b = int(a), b[k:]
+		c, k := binary.Uvarint(b)
+		if k <= 0 || c > 1<<31-1 {
+			return nil, errTrace
+		}
+		e.Count, b = int(c), b[k:]
 		u, k := binary.Varint(b)
 		if k <= 0 {
 			return nil, errTrace
