@@ -12,6 +12,7 @@ import (
 
 	"github.com/pushd-im/pushd/actors"
 	"github.com/pushd-im/pushd/push"
+	"github.com/pushd-im/pushd/storage"
 	"github.com/pushd-im/pushd/wire"
 )
 
@@ -76,6 +77,9 @@ func (f *fakeNode) UserStreams(string, string, int) ([]actors.StreamView, map[st
 	return nil, nil, f.record(func() {})
 }
 func (f *fakeNode) Address() string { return "fake" }
+func (f *fakeNode) Trace(string, string) ([]storage.TraceEvent, error) {
+	return nil, storage.ErrTraceNotFound
+}
 func (f *fakeNode) GroupSet(_ context.Context, _, _ string, op wire.GroupOp, members []string) (uint64, error) {
 	return uint64(len(members)), f.record(func() { f.groupOps = append(f.groupOps, op) })
 }
