@@ -25,7 +25,8 @@ type fakeNode struct {
 	sent     []*wire.Message
 	groupOps []wire.GroupOp
 	devices  []*wire.Binding
-	err      error // every call's error, when set
+	trace    []storage.TraceEvent // what this node's store holds of a message's trace
+	err      error                // every call's error, when set
 }
 
 // calls returns what the handlers asked so far; the lock orders the
@@ -78,7 +79,10 @@ func (f *fakeNode) UserStreams(string, string, int) ([]actors.StreamView, map[st
 }
 func (f *fakeNode) Address() string { return "fake" }
 func (f *fakeNode) Trace(string, string) ([]storage.TraceEvent, error) {
-	return nil, storage.ErrTraceNotFound
+	if len(f.trace) == 0 {
+		return nil, storage.ErrTraceNotFound
+	}
+	return f.trace, nil
 }
 func (f *fakeNode) GroupSet(_ context.Context, _, _ string, op wire.GroupOp, members []string) (uint64, error) {
 	return uint64(len(members)), f.record(func() { f.groupOps = append(f.groupOps, op) })
@@ -97,11 +101,15 @@ func (f *fakeNode) OpenSession(context.Context, string, string, string, actors.C
 }
 
 // startFakeAPI is a real Server on loopback over fake.
-func startFakeAPI(t *testing.T, fake *fakeNode) *testAPI {
+func startFakeAPI(t *testing.T, fake *fakeNode, mods ...func(*Options)) *testAPI {
 	t.Helper()
 	a := &testAPI{t: t, key: "test-key-0123456789", secret: []byte("test-secret-0123456789")}
-	srv, err := New(Options{Listen: "127.0.0.1:0", Node: fake,
-		Apps: []*App{{ID: "demo", APIKeySums: [][sha256.Size]byte{sha256.Sum256([]byte(a.key))}, ClientTokenSecret: a.secret}}})
+	o := Options{Listen: "127.0.0.1:0", Node: fake,
+		Apps: []*App{{ID: "demo", APIKeySums: [][sha256.Size]byte{sha256.Sum256([]byte(a.key))}, ClientTokenSecret: a.secret}}}
+	for _, m := range mods {
+		m(&o)
+	}
+	srv, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
