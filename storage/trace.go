@@ -64,13 +64,12 @@ func (k TraceKind) String() string {
 
 // Skip reasons of TraceSkipped events (Detail).
 const (
-	SkipNoPushConfig  = "no_push_config" // the message asked for no push
-	SkipNoBinding     = "no_binding"     // the user has no vendor token to push to
-	SkipSender        = "senders_device" // the sender's own devices are not pushed
-	SkipUnbound       = "unbound"        // the binding went away before the push was sent
-	SkipAckedBefore   = "acked"          // the device acked before the push was sent
-	SkipNoProvider    = "provider_not_configured"
-	SkipVoIPPreferred = "voip_binding_preferred" // a call push went to the device's VoIP binding
+	SkipNoPushConfig = "no_push_config" // the message asked for no push
+	SkipNoBinding    = "no_binding"     // the user has no vendor token to push to
+	SkipSender       = "senders_device" // the sender's own devices are not pushed
+	SkipUnbound      = "unbound"        // the binding went away before the push was sent
+	SkipAckedBefore  = "acked"          // the device acked before the push was sent
+	SkipNoProvider   = "provider_not_configured"
 )
 
 // TraceEvent is one thing that happened to one device (or binding) for a message.
