@@ -1,10 +1,12 @@
 package daemon_test
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/pushd-im/pushd/config"
 	"github.com/pushd-im/pushd/push"
 	"github.com/pushd-im/pushd/push/vendorsim"
 )
@@ -170,4 +172,30 @@ func TestMessageTraceExplainsEachDevice(t *testing.T) {
 	if st, _ := h.traceOf("a/b", ""); st != http.StatusBadRequest {
 		t.Errorf("malformed message id: status %d, want 400", st)
 	}
+}
+
+// TestMessageTraceQuotaHeld: a push held for the vendor's next quota day says so in the trace,
+// and its verdict follows once the day turns.
+func TestMessageTraceQuotaHeld(t *testing.T) {
+	h := startVendorDaemon(t, func(a *config.App) {
+		vndPromo(a)
+		a.RateLimits = map[string]config.RateLimit{string(push.Xiaomi): {DailyQuota: 1}}
+	})
+	h.vndToNoon()
+	tok := vndTok(push.Xiaomi, "bob", "phone")
+	h.bind("bob", "phone", push.Xiaomi, tok)
+	promo := func(i int) string {
+		return h.send("shop", "bob", fmt.Sprint("promo ", i), pushCfg{"title": "Shop", "content": fmt.Sprint("promo ", i), "resources_id": "promo"})["message_id"].(string)
+	}
+	promo(1)
+	h.records(push.Xiaomi, tok, 1)
+	held := promo(2)
+	d := h.waitTrace(held, "", "bob", "phone", "quota_held")
+	wantSteps(t, "held", d, "push_job", "quota_held:quota_exhausted")
+	if r, _ := d["events"].([]any)[1].(map[string]any)["reason"].(string); !strings.Contains(r, "daily quota") {
+		t.Errorf("quota_held reason %q, want the daily quota named", r)
+	}
+	h.vndToNextVendorDay()
+	d = h.waitTrace(held, "", "bob", "phone", "delivered")
+	wantSteps(t, "held, then sent the next day", d, "push_job", "quota_held:quota_exhausted", "vendor_attempt:delivered")
 }
