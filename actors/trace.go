@@ -146,8 +146,8 @@ func (v *vendorActor) addTrace(j *wire.PushJob, attempt int, e storage.TraceEven
 	v.traces[k] = append(evs, e)
 }
 
-// flushTrace puts the collected records into the handling's batch. A record's tag is its first
-// push's id, attempt and kind: unique, since a push is in one call per attempt.
+// flushTrace puts the collected records into the handling's batch. A record's tag is its last
+// event's push id, attempt and kind: unique, since a push is in one call per attempt.
 func (v *vendorActor) flushTrace() {
 	if len(v.traces) == 0 {
 		return
