@@ -332,16 +332,34 @@ func (n *Node) pushOfflineShard(c *wire.FanoutChunk, shard uint64, users []strin
 	}
 	now := n.now()
 	chunk := &wire.PushChunk{Message: pushFields(m), CreatedAtMs: now.UnixMilli()}
+	var unbound []string // members with nothing to push to, for the trace
 	err := st.EachUserBindings(m.App, users, func(u string, bs []*wire.Binding) error {
 		if u == m.From {
 			return nil
 		}
+		before := len(chunk.Bindings)
 		chunk.Bindings = append(chunk.Bindings, pushBindings(bs, false)...)
+		if len(chunk.Bindings) == before && !n.o.NoTrace {
+			unbound = append(unbound, u)
+		}
 		return nil
 	})
 	inc := m.PushConfig.GetBadgeIncrement()
-	if err != nil || (len(chunk.Bindings) == 0 && inc <= 0) {
+	if err != nil {
 		return err
+	}
+	first := c.First
+	if first == "" {
+		first = users[0]
+	}
+	if len(chunk.Bindings) == 0 && inc <= 0 {
+		if len(unbound) > 0 {
+			// Nothing to push: the trace is this chunk's only write, and need not be durable.
+			b := st.NewBatch()
+			traceChunk(b, shard, m, first, now.UnixMilli(), nil, unbound)
+			st.CommitAsync(b, false, nil)
+		}
+		return nil
 	}
 	b := st.NewBatch()
 	if len(chunk.Bindings) > 0 {
@@ -358,6 +376,9 @@ func (n *Node) pushOfflineShard(c *wire.FanoutChunk, shard uint64, users []strin
 				b.AddBadge(m.App, u, tag, uint32(inc))
 			}
 		}
+	}
+	if !n.o.NoTrace {
+		traceChunk(b, shard, m, first, now.UnixMilli(), chunk.Bindings, unbound)
 	}
 	if c.First != "" {
 		b.MarkFanoutChunk(shard, m.App, c.Group, m.Seq, c.First, now.UnixMilli())

@@ -223,6 +223,7 @@ func (g *groupActor) send(ctx actor.Context, sender *actor.PID, m *wire.Message)
 	b := st.NewBatch()
 	b.PutGroupMessage(g.app, g.group, m)
 	b.PutFanout(&wire.Fanout{App: g.app, Group: g.group, Seq: m.Seq})
+	g.traceFanout(b, m, now)
 	if idemKey != "" {
 		b.PutGroupIdempotency(g.app, g.group, m.From, m.ClientMsgId, now.UnixMilli(), record(m))
 	}

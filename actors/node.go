@@ -94,6 +94,9 @@ type Options struct {
 	// cluster node, on the shards it leads), none at first. Else it serves
 	// every shard from Start (a lone node).
 	Sharded bool
+	// NoTrace: record no message trace (config trace: false), for a baseline to measure
+	// tracing's cost against.
+	NoTrace bool
 }
 
 func (o *Options) ensureDefaults() {

@@ -132,6 +132,7 @@ func (n *Node) dispatchJobs(jobs []job, now time.Time) {
 			}
 			b.PutVerdict(j.App, j.User, j.PushId, &wire.VerdictRecord{Verdict: string(push.BadRequest),
 				Reason: "provider " + j.Provider + " is not configured for app " + j.App, AtMs: now.UnixMilli()})
+			n.traceUnconfigured(b, j.PushJob, now)
 			continue
 		}
 		if byVendor[k] == nil {

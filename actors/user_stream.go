@@ -33,6 +33,7 @@ func (u *userActor) send(ctx actor.Context, sender *actor.PID, req *wire.SendReq
 	}
 	c.waitFor(idemKey, sender)
 	c.jobs = u.pushJobs(m, now, b, false)
+	u.traceDecision(b, m, now, c.jobs, "")
 	u.commit(b, c)
 }
 
@@ -184,8 +185,10 @@ func (u *userActor) groupDeliver(ctx actor.Context, sender *actor.PID, d *wire.G
 		return
 	}
 	b := u.n.o.Store.NewBatch()
-	c := &committed{sendCommit: sendCommit{msg: m}, jobs: u.pushJobs(m, u.n.now(), b, false)}
+	now := u.n.now()
+	c := &committed{sendCommit: sendCommit{msg: m}, jobs: u.pushJobs(m, now, b, false)}
 	u.addBadge(b, c.msg, storage.GroupBadgeTag(d.Group, m.Seq))
+	u.traceDecision(b, m, now, c.jobs, "")
 	if b.Empty() {
 		u.commits++
 		u.onCommitted(ctx, c)
@@ -214,6 +217,7 @@ func (u *userActor) callEvent(ctx actor.Context, sender *actor.PID, e *wire.Call
 		b.DeleteRinging(u.app, u.user, m.CallId)
 	}
 	c.jobs = u.pushJobs(m, now, b, true)
+	u.traceDecision(b, m, now, c.jobs, e.ExceptDevice)
 	u.commit(b, c)
 }
 
@@ -238,9 +242,11 @@ func (u *userActor) ack(m *wire.AckRequest) {
 	b.SetCursor(u.app, u.user, m.DeviceId, m.Stream, seq)
 	ps := u.pending[m.DeviceId]
 	keep := ps[:0]
+	now := u.n.now()
 	for _, p := range ps {
 		if p.stream == m.Stream && p.seq <= seq {
 			b.DeletePush(p.job)
+			u.traceAck(b, m.DeviceId, p.job, now)
 			u.n.o.Metrics.PushesDeduped.Inc()
 			continue
 		}

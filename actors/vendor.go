@@ -67,6 +67,8 @@ type vendorActor struct {
 	// release are the chunks of pushes answered while handling the
 	// message, released after writes (see releaseChunks).
 	release []*chunkRef
+	// traces are the trace events of the message's handling, written with writes.
+	traces vendorTrace
 	// lastConfig and its encoding, and the last key with the fields it was
 	// built from, speed up batch keys (see batchKey).
 	lastConfig      *wire.PushConfig
@@ -90,7 +92,8 @@ type sendDone struct {
 	res     push.Result
 	sent    []job
 	skipped []job
-	expired []job // past their expiry: dropped, never sent late
+	skipWhy []string // stale's answer for each skipped job
+	expired []job    // past their expiry: dropped, never sent late
 }
 
 type flushBatch struct{ key string }
@@ -250,8 +253,9 @@ func (v *vendorActor) call(c *call) {
 			done.expired = append(done.expired, j)
 			continue
 		}
-		if v.stale(j.PushJob, now) != "" {
+		if why := v.stale(j.PushJob, now); why != "" {
 			done.skipped = append(done.skipped, j)
+			done.skipWhy = append(done.skipWhy, why)
 			continue
 		}
 		done.sent = append(done.sent, j)
@@ -300,9 +304,10 @@ func (v *vendorActor) stale(j *wire.PushJob, now time.Time) string {
 }
 
 func (v *vendorActor) handle(d *sendDone) {
-	for _, j := range d.skipped {
+	for i, j := range d.skipped {
 		v.n.o.Metrics.PushesDeduped.Inc()
 		v.done(j)
+		v.traceSkip(j.PushJob, d.skipWhy[i])
 	}
 	for _, j := range d.expired {
 		v.n.o.Metrics.PushesExpired.Inc()

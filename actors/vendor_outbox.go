@@ -20,6 +20,7 @@ func (v *vendorActor) batch() *storage.Batch {
 // lost in a crash only means one more push with the same collapse id, a lost
 // verdict an older one shown.
 func (v *vendorActor) flushWrites() {
+	v.flushTrace()
 	if v.writes != nil {
 		v.n.o.Store.CommitAsync(v.writes, false, nil)
 		v.writes = nil
@@ -62,6 +63,7 @@ func (v *vendorActor) report(j *wire.PushJob, res push.Result) {
 		v.n.log.Info("push verdict", "app", j.App, "provider", j.Provider, "push_id", j.PushId,
 			"verdict", res.Verdict, "status", res.Status, "reason", res.Reason, "attempt", j.Attempts)
 	}
+	v.traceJob(j, res)
 	if res.Verdict == push.Delivered && v.reported[j.PushId] == push.Delivered {
 		return
 	}

@@ -55,6 +55,10 @@ type Config struct {
 	AckTimeout Duration `yaml:"ack_timeout"`
 	// OfflineRetention: stored messages older than this are dropped. Default 168h (7 days).
 	OfflineRetention Duration `yaml:"offline_retention"`
+	// Trace records what happened to each message's devices, for GET
+	// /v1/messages/{id}/trace, in the writes pushd makes anyway; kept as long as
+	// the messages. Off only to measure its cost. Default true.
+	Trace *bool `yaml:"trace,omitempty"`
 	// OfflineMaxPerStream is the most messages a stream keeps, 1 to 1,000,000. Default 1000.
 	OfflineMaxPerStream int `yaml:"offline_max_per_stream"`
 	// IdempotencyWindow is how long a sender's client_msg_id is remembered. Default 24h.
@@ -393,3 +397,6 @@ func (c *Config) App(id string) *App {
 	}
 	return nil
 }
+
+// TraceOn reports whether messages' traces are recorded (trace, default true).
+func (c *Config) TraceOn() bool { return c.Trace == nil || *c.Trace }

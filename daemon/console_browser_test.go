@@ -164,7 +164,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	h := startVendorDaemon(t, withRingProfile)
 	iphone := h.bind("bob", "iphone", push.APNs, apnsToken(201))
 	h.bind("bob", "pixel", push.FCM, "fcm-console-1")
-	h.send("alice", "bob", "hello from alice", pushCfg{"title": "Alice", "content": "hello from alice"})
+	msgID := h.send("alice", "bob", "hello from alice", pushCfg{"title": "Alice", "content": "hello from alice"})["message_id"].(string)
 	h.records(push.FCM, "fcm-console-1", 1)
 	h.records(push.APNs, apnsToken(201), 1)
 	pixel := h.connect("bob", "pixel")
@@ -254,10 +254,24 @@ func TestConsoleInABrowser(t *testing.T) {
 	b.waitText("#push-verdict", "bad_request")
 	b.shot("push-refused")
 
-	// Message trace: the route is not there yet; the page says so plainly.
-	b.do("trace", chromedp.Navigate(console+"#trace"), fill("#trace-id", "06h1notamessage"), chromedp.Click(chromedp.CSS("#trace-form button[type=submit]")))
-	b.waitText("#trace-status", "not available")
+	// Message trace: each device's timeline for a real message, then a clear error for an
+	// unknown id.
+	h.waitTrace(msgID, "", "bob", "pixel", "delivered")
+	h.waitTrace(msgID, "", "bob", "iphone", "delivered")
+	b.do("trace", chromedp.Navigate(console+"#trace"), fill("#trace-id", msgID), chromedp.Click(chromedp.CSS("#trace-form button[type=submit]")))
+	b.waitText(`#trace-result [data-device="bob/iphone"]`, "vendor attempt")
+	b.waitText("#trace-counts", "delivered: 2")
+	b.waitText("#trace-status", "2 devices")
+	for _, dev := range []string{"iphone", "pixel"} {
+		card := b.text(`#trace-result [data-device="bob/` + dev + `"]`)
+		if !strings.Contains(card, "push job written") || !strings.Contains(card, "delivered") || strings.Index(card, "push job written") > strings.Index(card, "vendor attempt") {
+			t.Errorf("trace of bob's %s: %q, want the push job, then the vendor attempt delivered", dev, card)
+		}
+	}
 	b.shot("trace")
+	b.do("trace an unknown message", fill("#trace-id", "06h1notamessage"), chromedp.Click(chromedp.CSS("#trace-form button[type=submit]")))
+	b.waitText("#trace-status", "Unknown message 06h1notamessage")
+	b.shot("trace-unknown")
 
 	// Cluster: this daemon is a lone node.
 	b.do("cluster", chromedp.Navigate(console+"#cluster"))

@@ -132,7 +132,7 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 		AckTimeout: cfg.AckTimeout.Std(), IdleTimeout: cfg.UserIdleTimeout.Std(),
 		IdempotencyWin: cfg.IdempotencyWindow.Std(), Retention: cfg.OfflineRetention.Std(),
 		MaxPerStream: cfg.OfflineMaxPerStream, Apps: apps, Clock: d.clock,
-		Sharded: sec != nil,
+		Sharded: sec != nil, NoTrace: !cfg.TraceOn(),
 	})
 	if err != nil {
 		return err
@@ -204,6 +204,7 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 		ServerSendRate: cfg.Limits.ServerSendsPerSecond, ServerSendBurst: cfg.Limits.ServerSendBurst,
 		MaxTokenTTL: cfg.Limits.MaxTokenTTL.Std(),
 		Gatherer:    d.registry, Registerer: d.registry, Ready: d.ready, Cluster: d.clusterStatus, Leave: d.leave,
+		Peers: d.tracePeers(),
 	})
 	if err != nil {
 		return err
@@ -330,6 +331,24 @@ func (d *Daemon) clusterStatus(ctx context.Context, digests bool) (any, error) {
 	return st, err
 }
 
+// tracePeers lists the other members' API addresses for a message's trace: in a cluster each
+// holds the records of the shards it has replicas of. A lone node holds them all (nil).
+func (d *Daemon) tracePeers() func() []string {
+	if d.repl == nil {
+		return nil
+	}
+	return func() []string {
+		self := d.members.Self().ID
+		var out []string
+		for _, m := range d.members.Placement().Members() {
+			if m.ID != self && m.APIAddr != "" {
+				out = append(out, m.APIAddr)
+			}
+		}
+		return out
+	}
+}
+
 func (d *Daemon) ready() error {
 	if d.members == nil || !d.members.Ready() {
 		return errors.New("cluster not joined yet")
@@ -358,7 +377,7 @@ func (d *Daemon) sweepLoop() {
 		}
 		if res.Messages > 0 {
 			d.metrics.MessagesDropped.WithLabelValues("retention_age").Add(float64(res.Messages))
-			d.log.Info("retention sweep", "messages_dropped", res.Messages, "idempotency_dropped", res.Idempotency, "fanout_marks_dropped", res.FanoutMarks)
+			d.log.Info("retention sweep", "messages_dropped", res.Messages, "idempotency_dropped", res.Idempotency, "fanout_marks_dropped", res.FanoutMarks, "trace_records_dropped", res.Trace)
 		}
 	}
 }

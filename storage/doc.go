@@ -33,6 +33,8 @@
 //	<s>p/<push_id>                           "<app>/<user>": who holds a binding (push ids are derived
 //	                                         from app, provider and token, so this is the token index too)
 //	<s>q/<app>/<provider>/<day>              uvarint: pushes counted against the daily quota that vendor day
+//	<s>x/<app>/<message_id>/<at:be64><tag>   trace events of a message (see PutTrace), in the
+//	                                         shard of the writes they were recorded with
 //	<s>!                                     the shard's Raft bookkeeping (ShardMeta)
 //
 // App, user, device and stream names never contain '/', so '/' separates the

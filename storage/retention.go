@@ -15,6 +15,7 @@ type SweepResult struct {
 	Messages     int // stream messages older than the retention (users' and groups')
 	Idempotency  int // idempotency records older than the window
 	FanoutMarks  int // fan-out chunk marks as old as the messages removed
+	Trace        int // message trace records as old as the messages removed
 	ScannedUsers int // users and groups looked at
 }
 
@@ -36,6 +37,9 @@ func (s *Store) Sweep(messagesBeforeMs, idempotencyBeforeMs int64) (SweepResult,
 			if err := s.sweepPrefix(familyPrefix(shard, f), messagesBeforeMs, idempotencyBeforeMs, &res); err != nil {
 				return res, err
 			}
+		}
+		if err := s.sweepTrace(shard, messagesBeforeMs, &res); err != nil {
+			return res, err
 		}
 	}
 	return res, nil

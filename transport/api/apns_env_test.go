@@ -20,7 +20,7 @@ func TestBindAPNsEnv(t *testing.T) {
 		{"auto", `{"device_id":"d","provider":"fcm","token":"ab"}`, ""},
 	} {
 		fake := &fakeNode{}
-		a := startFakeAPI(t, fake, func(app *App) { app.APNsDefaultEnv = c.appDefault })
+		a := startFakeAPI(t, fake, func(o *Options) { o.Apps[0].APNsDefaultEnv = c.appDefault })
 		if st, out := a.do("POST", "/v1/devices", "bob", c.body); st != http.StatusOK {
 			t.Fatalf("bind %s: %d %v", c.body, st, out)
 		}

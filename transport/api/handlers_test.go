@@ -14,6 +14,7 @@ import (
 
 	"github.com/pushd-im/pushd/actors"
 	"github.com/pushd-im/pushd/push"
+	"github.com/pushd-im/pushd/storage"
 	"github.com/pushd-im/pushd/wire"
 )
 
@@ -26,8 +27,9 @@ type fakeNode struct {
 	sent     []*wire.Message
 	groupOps []wire.GroupOp
 	devices  []*wire.Binding
-	badges   []string // "user=count" of each SetBadge
-	err      error    // every call's error, when set
+	badges   []string             // "user=count" of each SetBadge
+	trace    []storage.TraceEvent // what this node's store holds of a message's trace
+	err      error                // every call's error, when set
 }
 
 // calls returns what the handlers asked so far; the lock orders the
@@ -82,6 +84,12 @@ func (f *fakeNode) UserStreams(string, string, int) ([]actors.StreamView, map[st
 	return nil, nil, f.record(func() {})
 }
 func (f *fakeNode) Address() string { return "fake" }
+func (f *fakeNode) Trace(string, string) ([]storage.TraceEvent, error) {
+	if len(f.trace) == 0 {
+		return nil, storage.ErrTraceNotFound
+	}
+	return f.trace, nil
+}
 func (f *fakeNode) GroupSet(_ context.Context, _, _ string, op wire.GroupOp, members []string) (uint64, error) {
 	return uint64(len(members)), f.record(func() { f.groupOps = append(f.groupOps, op) })
 }
@@ -98,15 +106,16 @@ func (f *fakeNode) OpenSession(context.Context, string, string, string, actors.C
 	return nil, errors.New("the fake node keeps no sessions")
 }
 
-// startFakeAPI is a real Server on loopback over fake, its app after edits.
-func startFakeAPI(t *testing.T, fake *fakeNode, edits ...func(*App)) *testAPI {
+// startFakeAPI is a real Server on loopback over fake.
+func startFakeAPI(t *testing.T, fake *fakeNode, mods ...func(*Options)) *testAPI {
 	t.Helper()
 	a := &testAPI{t: t, key: "test-key-0123456789", secret: []byte("test-secret-0123456789")}
-	app := &App{ID: "demo", APIKeySums: [][sha256.Size]byte{sha256.Sum256([]byte(a.key))}, ClientTokenSecret: a.secret}
-	for _, e := range edits {
-		e(app)
+	o := Options{Listen: "127.0.0.1:0", Node: fake,
+		Apps: []*App{{ID: "demo", APIKeySums: [][sha256.Size]byte{sha256.Sum256([]byte(a.key))}, ClientTokenSecret: a.secret}}}
+	for _, m := range mods {
+		m(&o)
 	}
-	srv, err := New(Options{Listen: "127.0.0.1:0", Node: fake, Apps: []*App{app}})
+	srv, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}

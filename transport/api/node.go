@@ -5,6 +5,7 @@ import (
 
 	"github.com/pushd-im/pushd/actors"
 	"github.com/pushd-im/pushd/push"
+	"github.com/pushd-im/pushd/storage"
 	"github.com/pushd-im/pushd/wire"
 )
 
@@ -35,6 +36,9 @@ type Node interface {
 	OwnsUser(app, user string) bool
 	UserStreams(app, user string, recent int) ([]actors.StreamView, map[string]map[string]uint64, error)
 	Address() string
+	// Trace is the trace records of a message that this node's store holds
+	// (storage.ErrTraceNotFound: none).
+	Trace(app, messageID string) ([]storage.TraceEvent, error)
 }
 
 var _ Node = (*actors.Node)(nil)

@@ -83,6 +83,10 @@ type Options struct {
 	// Leave starts a graceful leave for POST /v1/cluster/leave: the node moves
 	// its shard replicas to the others, then stops. nil serves none.
 	Leave func() error
+	// Peers lists the API addresses of the cluster's other members, whom GET
+	// /v1/messages/{id}/trace asks for the trace records of the shards they
+	// hold; nil on a lone node, which holds every shard.
+	Peers func() []string
 	Now   func() time.Time
 }
 
@@ -361,6 +365,8 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		s.route(ctx, method, "POST", s.send, routeClient|routeServer)
 	case path == "/v1/messages/batch":
 		s.route(ctx, method, "POST", s.sendBatch, routeServer)
+	case strings.HasPrefix(path, "/v1/messages/") && strings.HasSuffix(path, "/trace"):
+		s.route(ctx, method, "GET", s.messageTrace, routeServer)
 	case strings.HasPrefix(path, "/v1/users/") && strings.HasSuffix(path, "/devices"):
 		s.route(ctx, method, "GET", s.devices, routeServer)
 	case strings.HasPrefix(path, "/v1/users/"):

@@ -83,12 +83,6 @@
     return e.message + (e.code ? " (" + e.code + (e.status ? ", HTTP " + e.status : "") + ")" : "");
   }
 
-  // noRoute says whether pushd answered that it has no such route (a
-  // feature this server does not have yet).
-  function noRoute(e) {
-    return e.status === 404 && /^no route /.test(e.message);
-  }
-
   // --- sign-in ---
 
   function signOut(reason) {
@@ -352,6 +346,49 @@
 
   // Message trace
 
+  // What each trace event means, in words a support person reads at a glance.
+  const traceWords = {
+    frame_sent: "frame sent over the long connection",
+    push_job: "push job written",
+    acked: "acked: the push was dropped",
+    not_acked: "not acked in time: pushing",
+    vendor_attempt: "vendor attempt",
+    quota_held: "held: the vendor's daily quota is used up",
+    expired: "expired before it could be sent",
+    skipped: "skipped",
+  };
+  const skipWords = {
+    no_push_config: "the message has no push_config",
+    no_binding: "the user has no device bound for pushes",
+    senders_device: "the sender's own device",
+    unbound: "the binding was removed before the push went",
+    provider_not_configured: "the binding's provider is not configured for the app",
+  };
+
+  function outcomeClass(o) {
+    if (o === "delivered" || o === "acked") return "delivered";
+    if (o === "token_invalid" || o === "bad_request" || o === "expired") return o;
+    if (o === "retrying" || o === "quota_held" || o === "waiting_for_ack" || o === "push_pending") return "retry";
+    return "none";
+  }
+
+  function clock(ms) {
+    const d = new Date(ms);
+    return d.toLocaleTimeString() + "." + String(d.getMilliseconds()).padStart(3, "0");
+  }
+
+  function traceLine(ev, t0) {
+    const why = ev.event === "skipped" ? (skipWords[ev.reason] || ev.reason) : ev.reason;
+    return el("li", { "data-event": ev.event },
+      el("span", { class: "hint mono", text: clock(ev.at) + " (+" + (ev.at - t0) + " ms) " }),
+      el("strong", { text: traceWords[ev.event] || ev.event }), " ",
+      ev.verdict ? verdictBadge(ev.verdict) : null, " ",
+      ev.attempt ? el("span", { class: "hint", text: "attempt " + ev.attempt + " " }) : null,
+      ev.provider ? el("span", { class: "hint", text: ev.provider + (ev.push_id ? " · " + ev.push_id : "") + " " }) : null,
+      ev.event === "push_job" && ev.until ? el("span", { class: "hint", text: "waits for the ack until " + clock(ev.until) + " " }) : null,
+      why ? el("span", { class: "reason", text: (ev.event === "skipped" ? "" : "— ") + why }) : null);
+  }
+
   async function trace(id, user) {
     const box = $("trace-result");
     box.replaceChildren();
@@ -360,32 +397,37 @@
     try {
       ans = await api("GET", "/v1/messages/" + encodeURIComponent(id) + "/trace" + (user ? "?user=" + encodeURIComponent(user) : ""));
     } catch (e) {
-      if (noRoute(e)) {
-        setStatus("trace-status", "info", "Message trace is not available on this server yet: this pushd has no GET /v1/messages/{id}/trace. Use User lookup to see the devices' last verdicts.");
-      } else if (e.status === 404) {
-        setStatus("trace-status", "error", "No message " + id + ": " + describe(e));
+      if (e.status === 404 && e.code === "unknown_message") {
+        setStatus("trace-status", "error", "Unknown message " + id + ": pushd has no trace of it in this app. Check the id (the message_id a send answered); traces are kept as long as the message (offline_retention).");
+      } else if (e.status === 400) {
+        setStatus("trace-status", "error", "Not a message id: " + describe(e));
       } else {
         setStatus("trace-status", "error", "Could not trace " + id + ": " + describe(e));
       }
       return;
     }
-    setStatus("trace-status", "", "");
     const devices = ans.devices || [];
-    if (ans.counts) {
-      box.append(el("div", { class: "card" }, el("h3", { text: "Outcomes" }),
-        el("p", {}, Object.entries(ans.counts).map(([k, n]) => el("span", { class: "badge", text: k + " " + n }), " "))));
+    let summary = ans.device_count + (ans.device_count === 1 ? " device or user" : " devices or users") + " in the trace";
+    if (ans.group) summary = "Group " + ans.group.group_id + " message from " + ans.group.from + " to " + ans.group.receivers + " members; " + summary;
+    if (user) summary += "; showing " + user + "'s";
+    setStatus("trace-status", ans.complete === false ? "error" : "ok",
+      summary + "." + (ans.complete === false ? " Some cluster members did not answer: the trace is incomplete." : ""));
+    const counts = Object.entries(ans.counts || {}).sort((a, b) => b[1] - a[1]);
+    box.append(el("div", { class: "card", id: "trace-counts" }, el("h3", { text: "Outcomes" }),
+      el("p", {}, counts.map(([k, n]) => el("span", { class: "badge " + outcomeClass(k), "data-outcome": k, text: k + ": " + n }), " "))));
+    if (ans.devices_omitted) {
+      box.append(el("p", { class: "hint", text: ans.devices_omitted + " devices: enter a member above to see one member's devices." }));
+    }
+    if (user && !devices.length) {
+      box.append(el("p", { class: "status error", text: user + " is not among this message's receivers." }));
     }
     for (const d of devices) {
-      box.append(el("div", { class: "card" },
-        el("h3", { text: [d.user, d.device_id, d.provider].filter(Boolean).join(" · ") }),
-        el("ol", { class: "timeline" }, (d.events || []).map((ev) => el("li", {},
-          el("span", { class: "hint", text: when(ev.at || ev.at_ms) + " " }),
-          el("strong", { text: ev.event || ev.type || ev.kind || "" }), " ",
-          ev.verdict ? verdictBadge(ev.verdict) : null, " ",
-          el("span", { text: ev.reason || ev.detail || "" }))))));
-    }
-    if (!devices.length && !ans.counts) {
-      box.append(el("pre", { text: JSON.stringify(ans, null, 2) }));
+      const evs = d.events || [];
+      const t0 = evs.length ? evs[0].at : 0;
+      box.append(el("div", { class: "card trace-device", "data-device": d.user_id + "/" + (d.device_id || "") },
+        el("h3", {}, d.user_id + (d.device_id ? " · " + d.device_id : " (no device)"), " ",
+          el("span", { class: "badge " + outcomeClass(d.outcome), text: d.outcome })),
+        el("ol", { class: "timeline" }, evs.map((ev) => traceLine(ev, t0)))));
     }
   }
 
