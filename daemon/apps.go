@@ -111,7 +111,9 @@ func (d *Daemon) addSenders(a *actors.App, app string, p config.Providers) error
 		if err != nil {
 			return fmt.Errorf("apps[%s].providers.%s: %w", app, v.Provider, err)
 		}
-		a.Senders[v.Provider] = s
+		// Every vendor client's reasons pass through here on their way to the
+		// logs, the bindings' last_reason and the API: no token or URL path in them.
+		a.Senders[v.Provider] = push.ScrubbedSender{Sender: s}
 		a.Vendors[v.Provider] = v
 		a.Defaults[v.Provider] = block.Defaults()
 	}
