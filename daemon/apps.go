@@ -27,6 +27,9 @@ func (d *Daemon) startSimulator() error {
 	if err := d.sim.Start(); err != nil {
 		return err
 	}
+	// Said at warn level: a production node must not run with it.
+	d.log.Warn("vendor simulator on: apps without providers push to it instead of the vendors; its admin API can inject vendor faults (a 410 unbinds a device) and answers loopback clients only",
+		"url", d.sim.URL(), "admin", d.sim.URL()+"/sim/")
 	return d.sim.WriteServiceAccountFile(d.simDir())
 }
 

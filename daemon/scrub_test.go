@@ -35,6 +35,25 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
+// startLoggedDaemon starts a daemon on cfg whose log, from level info, the
+// test reads.
+func startLoggedDaemon(t *testing.T, cfg *config.Config) (*harness, *lockedBuffer) {
+	t.Helper()
+	logs := &lockedBuffer{}
+	h := &harness{t: t, cfg: cfg, clock: newTestClock()}
+	h.d = daemon.New(cfg, daemon.Options{Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})), Clock: h.clock})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := h.d.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.stop)
+	h.base = "http://" + h.d.APIAddr()
+	key, secret := h.d.DemoSecrets()
+	h.key, h.secret = key, []byte(secret)
+	return h, logs
+}
+
 // closedPort is a loopback address nothing listens on.
 func closedPort(t *testing.T) string {
 	t.Helper()
@@ -80,16 +99,7 @@ func TestVendorReasonsCarryNoTokenOrURL(t *testing.T) {
 	cfg := testConfig(t, t.TempDir())
 	cfg.Simulator.Enabled = false
 	cfg.Apps = []config.App{{ID: daemon.DemoAppID, APIKeys: []string{vndAPIKey}, ClientTokenSecret: vndSecret, Providers: provs}}
-	logs := &lockedBuffer{}
-	h := &harness{t: t, cfg: cfg, clock: newTestClock()}
-	h.d = daemon.New(cfg, daemon.Options{Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})), Clock: h.clock})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := h.d.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(h.stop)
-	h.base = "http://" + h.d.APIAddr()
+	h, logs := startLoggedDaemon(t, cfg)
 	h.vndUseApp()
 
 	tokens := map[push.Provider]string{
