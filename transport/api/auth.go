@@ -24,6 +24,11 @@ type App struct {
 	DenyClientPushConfig, DenyClientCalls bool
 }
 
+// maxClockSkew is how far in the future a client token's iat may be: the
+// backend that mints tokens and this node may disagree on the time by this
+// much.
+const maxClockSkew = time.Minute
+
 // caller is who made a request: the app's backend (server) or a user's device (client).
 type caller struct {
 	app    *App
@@ -129,9 +134,15 @@ func (s *Server) verifyClientToken(token string) (*caller, *apiError) {
 	if !validID(claims.Subject, maxUserID) {
 		return nil, unauthorized("client token rejected: sub must be a user id")
 	}
-	from := s.o.Now()
+	now := s.o.Now()
+	from := now
 	if claims.IssuedAt != nil {
 		from = claims.IssuedAt.Time
+		// A token issued in the future is a minting bug or a forgery that would
+		// stretch its lifetime past max_token_ttl (exp is judged from iat).
+		if ahead := from.Sub(now); ahead > maxClockSkew {
+			return nil, unauthorized("client token rejected: iat is %v in the future (more than the %v of clock skew allowed)", ahead.Round(time.Second), maxClockSkew)
+		}
 	}
 	if life := claims.ExpiresAt.Sub(from); life > s.o.MaxTokenTTL {
 		return nil, unauthorized("client token rejected: it lives %v, longer than the %v that limits.max_token_ttl allows", life.Round(time.Second), s.o.MaxTokenTTL)
