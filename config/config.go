@@ -257,6 +257,11 @@ type App struct {
 	// VoIP push). Off, only the app's backend invites (403 for a client).
 	// Default true.
 	ClientCalls *bool `yaml:"client_calls,omitempty"`
+	// ClientMessageStrangers lets devices message and call users they share
+	// no group with. Off, a device's one-to-one message or call invitation
+	// to such a user is refused (403); the backend is never restricted.
+	// Default true.
+	ClientMessageStrangers *bool `yaml:"client_message_strangers,omitempty"`
 	// Providers holds the vendor credentials. Default: none configured.
 	Providers Providers `yaml:"providers"`
 	// RateLimits caps each provider's sends, keyed by provider name. Default none (unlimited).
@@ -271,6 +276,11 @@ func (a *App) ClientPushConfigAllowed() bool { return a.ClientPushConfig == nil 
 
 // ClientCallsAllowed is ClientCalls with its default (true) applied.
 func (a *App) ClientCallsAllowed() bool { return a.ClientCalls == nil || *a.ClientCalls }
+
+// ClientMessageStrangersAllowed is ClientMessageStrangers with its default (true) applied.
+func (a *App) ClientMessageStrangersAllowed() bool {
+	return a.ClientMessageStrangers == nil || *a.ClientMessageStrangers
+}
 
 // TokenSecret is a client-token secret named by a kid.
 type TokenSecret struct {

@@ -96,7 +96,8 @@ func (d *Daemon) buildApps() (map[string]*actors.App, []*api.App, error) {
 			plain = []byte(ca.ClientTokenSecret)
 		}
 		apiApps = append(apiApps, &api.App{ID: ca.ID, APIKeySums: apiKeySums(ca.APIKeys), ClientTokenSecret: plain, ClientTokenSecrets: byKid, Resources: resources,
-			DenyClientPushConfig: !ca.ClientPushConfigAllowed(), DenyClientCalls: !ca.ClientCallsAllowed()})
+			DenyClientPushConfig: !ca.ClientPushConfigAllowed(), DenyClientCalls: !ca.ClientCallsAllowed(),
+			DenyClientStrangers: !ca.ClientMessageStrangersAllowed()})
 	}
 	return apps, apiApps, nil
 }

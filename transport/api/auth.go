@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -22,6 +23,9 @@ type App struct {
 	// DenyClientPushConfig and DenyClientCalls keep devices from setting a
 	// push_config and from inviting: only the app's backend may.
 	DenyClientPushConfig, DenyClientCalls bool
+	// DenyClientStrangers keeps devices from messaging and calling users
+	// they share no group with.
+	DenyClientStrangers bool
 }
 
 // maxClockSkew is how far in the future a client token's iat may be: the
@@ -64,6 +68,26 @@ func MintClientTokenWithKid(app, user, kid string, secret []byte, ttl time.Durat
 func (c *caller) checkPushConfig(pc *pushConfig) *apiError {
 	if !c.server && pc != nil && c.app.DenyClientPushConfig {
 		return forbidden("push_config: this app lets only its backend set pushes (apps[].client_push_config is off)")
+	}
+	return nil
+}
+
+// checkStrangers refuses a device's one-to-one message or call invitation
+// (field names which) to users it shares no group with, when the app keeps
+// devices to the users of their groups. A server call is never restricted.
+func (s *Server) checkStrangers(c *caller, field string, to []string) *apiError {
+	if c.server || !c.app.DenyClientStrangers {
+		return nil
+	}
+	rctx, cancel := s.reqContext()
+	defer cancel()
+	out, err := s.o.Node.Strangers(rctx, c.app.ID, c.user, to)
+	if err != nil {
+		return s.fromActorError(err)
+	}
+	if len(out) > 0 {
+		return forbidden("%s: %s shares no group with %s; this app lets devices message and call only users they share a group with (apps[].client_message_strangers is off)",
+			field, c.user, strings.Join(out, ", "))
 	}
 	return nil
 }
