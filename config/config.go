@@ -75,6 +75,9 @@ type Config struct {
 	LogLevel string `yaml:"log_level"`
 	// LogFormat is text or json. Default "text".
 	LogFormat string `yaml:"log_format"`
+	// TLS serves the API and WebSocket over TLS (https, wss) when both files
+	// are set; not to be confused with cluster.tls, the traffic between nodes.
+	TLS APITLS `yaml:"tls"`
 	// Limits bound what clients may hold of a node; see Limits for each default.
 	Limits Limits `yaml:"limits"`
 	// Cluster is this node's membership and actor-remoting settings; see Cluster for each default.
@@ -146,6 +149,19 @@ type Limits struct {
 	// leaked token cannot serve for years. Default 720h (30 days).
 	MaxTokenTTL Duration `yaml:"max_token_ttl"`
 }
+
+// APITLS names the PEM files of the API's certificate. The daemon reads
+// them again on SIGHUP: a renewed certificate is served without a restart,
+// and one that does not load is logged and the old one kept.
+type APITLS struct {
+	// CertFile is the certificate chain, leaf first. Default "" (plain HTTP).
+	CertFile string `yaml:"cert_file"`
+	// KeyFile is the certificate's private key. Default "".
+	KeyFile string `yaml:"key_file"`
+}
+
+// Enabled reports whether the API is served over TLS.
+func (t APITLS) Enabled() bool { return t.CertFile != "" || t.KeyFile != "" }
 
 // Cluster is a node's cluster membership (memberlist) and actor remoting (protoactor) settings.
 type Cluster struct {

@@ -180,6 +180,14 @@ func (c *Config) validate() problems {
 	if c.Limits.WSSendQueueBytes < minWSSendQueueBytes {
 		ps.add("limits.ws_send_queue_bytes", "must be at least %d (64 KiB, two of the largest frames), got %d", minWSSendQueueBytes, c.Limits.WSSendQueueBytes)
 	}
+	if c.TLS.Enabled() {
+		if c.TLS.CertFile == "" {
+			ps.add("tls.cert_file", "required with tls.key_file (both serve the API over TLS, neither over plain HTTP)")
+		}
+		if c.TLS.KeyFile == "" {
+			ps.add("tls.key_file", "required with tls.cert_file (both serve the API over TLS, neither over plain HTTP)")
+		}
+	}
 	checkEnum(&ps, "log_level", c.LogLevel, "debug", "info", "warn", "error")
 	checkEnum(&ps, "log_format", c.LogFormat, "text", "json")
 

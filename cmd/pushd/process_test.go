@@ -158,9 +158,10 @@ type proc struct {
 	gossip string
 	remote string
 	exited chan struct{}
+	stderr *lockedWriter // its log
 }
 
-var nodeLine = regexp.MustCompile(`^pushd node \S+: api http://(\S+) gossip (\S+) remote (\S+)`)
+var nodeLine = regexp.MustCompile(`^pushd node \S+: api https?://(\S+) gossip (\S+) remote (\S+)`)
 
 func startProc(t *testing.T, cfgPath string) *proc {
 	t.Helper()
@@ -184,7 +185,7 @@ func startProcAsync(t *testing.T, cfgPath string) (*proc, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	p := &proc{t: t, cfg: cfgPath, cmd: cmd, exited: make(chan struct{})}
+	p := &proc{t: t, cfg: cfgPath, cmd: cmd, exited: make(chan struct{}), stderr: stderr}
 	lines := make(chan string, 16)
 	go func() {
 		sc := bufio.NewScanner(out)
