@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -89,6 +92,44 @@ apps:
 	if name, err := served(); err != nil || name != "api-one" {
 		t.Fatalf("served %q %v, want api-one", name, err)
 	}
+	// A device on wss: pushd connect, trusting the test CA.
+	caFile := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(caFile, ca.CertPEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dev := exec.Command(pushdBin, "connect", "--addr", "https://"+p.api, "--user", "bob", "--device", "phone", "--token", clientToken(t, "bob"))
+	dev.Env = append(os.Environ(), "SSL_CERT_FILE="+caFile, "PUSHD_CONFIG=")
+	frames := &lockedWriter{w: &bytes.Buffer{}}
+	dev.Stdout, dev.Stderr = frames, frames
+	if err := dev.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = dev.Process.Kill(); _ = dev.Wait() })
+	sendBob := func(body string) {
+		t.Helper()
+		b, _ := json.Marshal(map[string]any{"from": "alice", "to": "bob", "conversation_type": 0, "type": 1, "body": body})
+		req, _ := http.NewRequest("POST", "https://"+p.api+"/v1/messages", bytes.NewReader(b))
+		req.Header.Set("X-API-Key", testAPIKey)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("send over https: %d", resp.StatusCode)
+		}
+	}
+	received := func(body string) {
+		t.Helper()
+		testwait.Until(t, waitFor, func() error {
+			if !strings.Contains(frames.String(), body) {
+				return fmt.Errorf("pushd connect over wss has not printed %q: %s", body, frames.String())
+			}
+			return nil
+		})
+	}
+	sendBob("before the reload")
+	received("before the reload")
 
 	issue("api-two")
 	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
@@ -100,6 +141,9 @@ apps:
 		}
 		return nil
 	})
+	// The connection made before the reload is still served.
+	sendBob("after the reload")
+	received("after the reload")
 
 	write([]byte("-----BEGIN CERTIFICATE-----\nnot a certificate\n"), []byte("nor a key"))
 	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
