@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"sync/atomic"
 	"time"
+
+	"github.com/pushd-im/pushd/config"
 )
 
 // apiCert is the API's TLS certificate, read from its files at start and
@@ -39,6 +41,16 @@ func (c *apiCert) config() *tls.Config {
 		MinVersion:     tls.VersionTLS12,
 		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return c.cur.Load(), nil },
 	}
+}
+
+// CheckAPITLS loads the API's certificate and key as a start would (pushd
+// check-config); nil when the API serves no TLS.
+func CheckAPITLS(t config.APITLS) error {
+	if !t.Enabled() {
+		return nil
+	}
+	_, err := (&apiCert{certFile: t.CertFile, keyFile: t.KeyFile}).load()
+	return err
 }
 
 // ReloadTLS reads the API's certificate and key files again (pushd serve

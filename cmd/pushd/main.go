@@ -234,6 +234,9 @@ func checkConfig(args []string, stdout io.Writer) error {
 	if err := daemon.CheckClusterFiles(cfg.Cluster); err != nil {
 		return fmt.Errorf("%s: %w", *cfgPath, err)
 	}
+	if err := daemon.CheckAPITLS(cfg.TLS); err != nil {
+		return fmt.Errorf("%s: %w", *cfgPath, err)
+	}
 	fmt.Fprintf(stdout, "%s: ok (%d apps)\n", *cfgPath, len(cfg.Apps))
 	return nil
 }
