@@ -111,7 +111,7 @@ func (d *Daemon) addSenders(a *actors.App, app string, p config.Providers) error
 		if block == nil {
 			continue
 		}
-		s, err := block.NewSender(push.SenderOptions{Now: d.clock.Now})
+		s, err := block.NewSender(push.SenderOptions{Now: d.clock.Now, PlainHTTP: d.cfg.Simulator.Enabled})
 		if err != nil {
 			return fmt.Errorf("apps[%s].providers.%s: %w", app, v.Provider, err)
 		}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -147,6 +149,38 @@ func TestVendorReasonsCarryNoTokenOrURL(t *testing.T) {
 		}
 		if strings.Contains(strings.ReplaceAll(text, dead+"/…", dead), dead+"/") {
 			t.Errorf("a URL path in %q", text)
+		}
+	}
+}
+
+// TestFCMKeyFileTokenURIMustBeHTTPS: FCM's token endpoint comes from the key
+// file, not the config; a plain-http one is refused at start (the fetch
+// carries an assertion signed with the key), unless the simulator is on.
+func TestFCMKeyFileTokenURIMustBeHTTPS(t *testing.T) {
+	creds, err := vendorsim.GenerateCredentials()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sa := filepath.Join(t.TempDir(), "sa.json")
+	if err := os.WriteFile(sa, creds.ServiceAccountJSON("http://127.0.0.1:1/token"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	provs, err := config.ParseProviders("providers:\n  fcm:\n    service_account_file: " + sa + "\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sim := range []bool{false, true} {
+		cfg := testConfig(t, t.TempDir())
+		cfg.Simulator.Enabled = sim
+		cfg.Apps = []config.App{{ID: daemon.DemoAppID, APIKeys: []string{vndAPIKey}, ClientTokenSecret: vndSecret, Providers: provs}}
+		d := daemon.New(cfg, daemon.Options{})
+		err := d.Start(t.Context())
+		_ = d.Shutdown(t.Context())
+		switch {
+		case !sim && (err == nil || !strings.Contains(err.Error(), "token_uri") || !strings.Contains(err.Error(), "https")):
+			t.Errorf("simulator off: start %v, want a token_uri must be https error", err)
+		case sim && err != nil:
+			t.Errorf("simulator on: start %v", err)
 		}
 	}
 }
