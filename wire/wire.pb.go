@@ -3496,7 +3496,7 @@ func (x *CallEvent) GetExceptDevice() string {
 
 // UserGroupsRequest asks a user's actor which groups the user is in, read
 // from the user's own group index (on the user's shard); with among set,
-// only which of those.
+// the first of those it is in (none: it is in none of them).
 type UserGroupsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	App           string                 `protobuf:"bytes,1,opt,name=app,proto3" json:"app,omitempty"`
