@@ -171,6 +171,8 @@ func (u *userActor) envelope(ctx actor.Context, env any) {
 		u.respond(ctx, sender, u.setBadge(m))
 	case *wire.DevicesRequest:
 		u.respond(ctx, sender, u.devices())
+	case *wire.UserGroupsRequest:
+		u.respond(ctx, sender, u.userGroups(m.Among))
 	case *wire.ConnectCheck:
 		u.respond(ctx, sender, u.connectCheck(m.DeviceId))
 	case *wire.ConnectRequest:

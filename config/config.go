@@ -79,6 +79,9 @@ type Config struct {
 	LogLevel string `yaml:"log_level"`
 	// LogFormat is text or json. Default "text".
 	LogFormat string `yaml:"log_format"`
+	// TLS serves the API and WebSocket over TLS (https, wss) when both files
+	// are set; not to be confused with cluster.tls, the traffic between nodes.
+	TLS APITLS `yaml:"tls"`
 	// Limits bound what clients may hold of a node; see Limits for each default.
 	Limits Limits `yaml:"limits"`
 	// Cluster is this node's membership and actor-remoting settings; see Cluster for each default.
@@ -150,6 +153,19 @@ type Limits struct {
 	// leaked token cannot serve for years. Default 720h (30 days).
 	MaxTokenTTL Duration `yaml:"max_token_ttl"`
 }
+
+// APITLS names the PEM files of the API's certificate. The daemon reads
+// them again on SIGHUP: a renewed certificate is served without a restart,
+// and one that does not load is logged and the old one kept.
+type APITLS struct {
+	// CertFile is the certificate chain, leaf first. Default "" (plain HTTP).
+	CertFile string `yaml:"cert_file"`
+	// KeyFile is the certificate's private key. Default "".
+	KeyFile string `yaml:"key_file"`
+}
+
+// Enabled reports whether the API is served over TLS.
+func (t APITLS) Enabled() bool { return t.CertFile != "" || t.KeyFile != "" }
 
 // Cluster is a node's cluster membership (memberlist) and actor remoting (protoactor) settings.
 type Cluster struct {
@@ -261,6 +277,11 @@ type App struct {
 	// VoIP push). Off, only the app's backend invites (403 for a client).
 	// Default true.
 	ClientCalls *bool `yaml:"client_calls,omitempty"`
+	// ClientMessageStrangers lets devices message and call users they share
+	// no group with. Off, a device's one-to-one message or call invitation
+	// to such a user is refused (403); the backend is never restricted.
+	// Default true.
+	ClientMessageStrangers *bool `yaml:"client_message_strangers,omitempty"`
 	// Providers holds the vendor credentials. Default: none configured.
 	Providers Providers `yaml:"providers"`
 	// RateLimits caps each provider's sends, keyed by provider name. Default none (unlimited).
@@ -275,6 +296,11 @@ func (a *App) ClientPushConfigAllowed() bool { return a.ClientPushConfig == nil 
 
 // ClientCallsAllowed is ClientCalls with its default (true) applied.
 func (a *App) ClientCallsAllowed() bool { return a.ClientCalls == nil || *a.ClientCalls }
+
+// ClientMessageStrangersAllowed is ClientMessageStrangers with its default (true) applied.
+func (a *App) ClientMessageStrangersAllowed() bool {
+	return a.ClientMessageStrangers == nil || *a.ClientMessageStrangers
+}
 
 // TokenSecret is a client-token secret named by a kid.
 type TokenSecret struct {

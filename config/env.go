@@ -50,6 +50,8 @@ func envVars() []envVar {
 		{"PUSHD_LIMITS_SERVER_SENDS_PER_SECOND", "limits.server_sends_per_second", setInt(func(c *Config) *int { return &c.Limits.ServerSendsPerSecond })},
 		{"PUSHD_LIMITS_SERVER_SEND_BURST", "limits.server_send_burst", setInt(func(c *Config) *int { return &c.Limits.ServerSendBurst })},
 		{"PUSHD_LIMITS_MAX_TOKEN_TTL", "limits.max_token_ttl", setDur(func(c *Config) *Duration { return &c.Limits.MaxTokenTTL })},
+		{"PUSHD_TLS_CERT_FILE", "tls.cert_file", setStr(func(c *Config) *string { return &c.TLS.CertFile })},
+		{"PUSHD_TLS_KEY_FILE", "tls.key_file", setStr(func(c *Config) *string { return &c.TLS.KeyFile })},
 		{"PUSHD_CLUSTER_NAME", "cluster.name", setStr(func(c *Config) *string { return &c.Cluster.Name })},
 		{"PUSHD_CLUSTER_BIND", "cluster.bind", setStr(func(c *Config) *string { return &c.Cluster.Bind })},
 		{"PUSHD_CLUSTER_ADVERTISE", "cluster.advertise", setStr(func(c *Config) *string { return &c.Cluster.Advertise })},

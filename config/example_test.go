@@ -85,7 +85,7 @@ func TestExampleListsEveryKey(t *testing.T) {
 	for typ := range blocks {
 		walk(typ)
 	}
-	if want := 9 + len(blocks); len(seen) != want {
+	if want := 10 + len(blocks); len(seen) != want {
 		t.Errorf("walked %d struct types, want %d", len(seen), want)
 	}
 	for _, ev := range envVars() {

@@ -212,6 +212,8 @@ func resolvePaths(c *Config, dir string) {
 			*p = filepath.Join(dir, *p)
 		}
 	}
+	abs(&c.TLS.CertFile)
+	abs(&c.TLS.KeyFile)
 	abs(&c.Cluster.GossipKeyFile)
 	abs(&c.Cluster.TLS.CertFile)
 	abs(&c.Cluster.TLS.KeyFile)

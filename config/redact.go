@@ -96,6 +96,7 @@ func (a *App) clone() App {
 	r.APIKeys = cloneSlice(a.APIKeys)
 	r.ClientTokenSecrets = cloneSlice(a.ClientTokenSecrets)
 	r.ClientPushConfig, r.ClientCalls = clonePtr(a.ClientPushConfig), clonePtr(a.ClientCalls)
+	r.ClientMessageStrangers = clonePtr(a.ClientMessageStrangers)
 	if a.Providers != nil {
 		r.Providers = make(Providers, len(a.Providers))
 		for pr, block := range a.Providers {

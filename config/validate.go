@@ -12,6 +12,8 @@ import (
 	"strings"
 	"unicode"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/pushd-im/pushd/push"
 	"github.com/pushd-im/pushd/push/vendors"
 )
@@ -178,6 +180,14 @@ func (c *Config) validate() problems {
 	if c.Limits.WSSendQueueBytes < minWSSendQueueBytes {
 		ps.add("limits.ws_send_queue_bytes", "must be at least %d (64 KiB, two of the largest frames), got %d", minWSSendQueueBytes, c.Limits.WSSendQueueBytes)
 	}
+	if c.TLS.Enabled() {
+		if c.TLS.CertFile == "" {
+			ps.add("tls.cert_file", "required with tls.key_file (both serve the API over TLS, neither over plain HTTP)")
+		}
+		if c.TLS.KeyFile == "" {
+			ps.add("tls.key_file", "required with tls.cert_file (both serve the API over TLS, neither over plain HTTP)")
+		}
+	}
 	checkEnum(&ps, "log_level", c.LogLevel, "debug", "info", "warn", "error")
 	checkEnum(&ps, "log_format", c.LogFormat, "text", "json")
 
@@ -241,7 +251,7 @@ func (c *Config) validate() problems {
 		} else {
 			ids[a.ID] = i
 		}
-		a.validate(&ps, p, keys)
+		a.validate(&ps, p, keys, c.Simulator.Enabled)
 		// One app's client tokens must not pass as another's.
 		own := []struct{ key, secret string }{{p + ".client_token_secret", a.ClientTokenSecret}}
 		for j, ts := range a.ClientTokenSecrets {
@@ -307,7 +317,7 @@ func noteKey(ps *problems, keys map[string]string, digest, kp string) {
 	keys[digest] = kp
 }
 
-func (a *App) validate(ps *problems, p string, keys map[string]string) {
+func (a *App) validate(ps *problems, p string, keys map[string]string, allowHTTP bool) {
 	if len(a.APIKeys) == 0 {
 		ps.add(p+".api_keys", "at least one API key is required (in api_keys or api_keys_file)")
 	}
@@ -350,7 +360,7 @@ func (a *App) validate(ps *problems, p string, keys map[string]string) {
 			ps.add(kp+".secret", "must be at least %d bytes (or secret_file), got %d", minTokenSecretLen, n)
 		}
 	}
-	a.Providers.validate(ps, p+".providers")
+	a.Providers.validate(ps, p+".providers", allowHTTP)
 
 	for _, name := range sortedKeys(a.RateLimits) {
 		rl := a.RateLimits[name]
@@ -387,9 +397,19 @@ func (a *App) validate(ps *problems, p string, keys map[string]string) {
 	}
 }
 
-func (pr Providers) validate(ps *problems, p string) {
+// validate reports each block's problems. Unless allowHTTP (the simulator is
+// on, for tests and demos), every endpoint must be https: a vendor request
+// carries the app's credentials and its users' device tokens.
+func (pr Providers) validate(ps *problems, p string, allowHTTP bool) {
 	for _, name := range pr.Configured() {
 		bp := p + "." + string(name)
+		if !allowHTTP {
+			for _, e := range endpoints(pr[name]) {
+				if len(e.value) >= len("http://") && strings.EqualFold(e.value[:len("http://")], "http://") {
+					ps.add(bp+"."+e.key, "must be an https URL, got %q: vendor requests carry credentials and device tokens (plain http is allowed only with simulator.enabled: true)", e.value)
+				}
+			}
+		}
 		pr[name].Validate(func(key, format string, args ...any) {
 			if key != "" {
 				key = bp + "." + key
@@ -399,6 +419,30 @@ func (pr Providers) validate(ps *problems, p string) {
 			ps.add(key, format, args...)
 		})
 	}
+}
+
+// endpoint is one URL key of a vendor block and its value.
+type endpoint struct{ key, value string }
+
+// endpoints lists the block's keys that name a vendor URL (endpoint,
+// auth_endpoint, endpoint_production, ...), read from its YAML form so that a
+// vendor's new endpoint key is checked without a list to keep.
+func endpoints(block push.VendorConfig) []endpoint {
+	raw, err := yaml.Marshal(block)
+	if err != nil {
+		return nil
+	}
+	var m map[string]any
+	if yaml.Unmarshal(raw, &m) != nil {
+		return nil
+	}
+	var out []endpoint
+	for _, k := range sortedKeys(m) {
+		if v, ok := m[k].(string); ok && strings.Contains(k, "endpoint") {
+			out = append(out, endpoint{k, v})
+		}
+	}
+	return out
 }
 
 func checkClassification(ps *problems, key string, c *int) {

@@ -235,3 +235,34 @@ func peered(c *Config) {
 	c.Cluster.GossipKeyFile = "/gossip.key"
 	c.Cluster.TLS = ClusterTLS{CertFile: "/node.pem", KeyFile: "/node-key.pem", CAFile: "/ca.pem"}
 }
+
+// TestValidateRefusesPlainHTTPVendorEndpoints: a vendor request carries the
+// app's credentials and its users' tokens, so an http:// endpoint is refused,
+// naming the key, unless the simulator is on.
+func TestValidateRefusesPlainHTTPVendorEndpoints(t *testing.T) {
+	c := validConfig()
+	c.Apps[0].Providers[push.APNs].(*APNs).EndpointDevelopment = "http://apns.internal:8443"
+	c.Apps[0].Providers[push.HMS].(*HMS).AuthEndpoint = "HTTP://oauth.internal/token"
+	c.Apps[0].Providers[push.Xiaomi].(*Xiaomi).Endpoint = "https://xiaomi.internal"
+	err := c.Validate()
+	var ce *Error
+	if !errors.As(err, &ce) {
+		t.Fatalf("want a config error, got %v", err)
+	}
+	keys := map[string]string{}
+	for _, p := range ce.Problems {
+		keys[p.Key] = p.Message
+	}
+	for _, k := range []string{"apps[0].providers.apns.endpoint_development", "apps[0].providers.hms.auth_endpoint"} {
+		if m := keys[k]; !strings.Contains(m, "https") || !strings.Contains(m, "simulator.enabled") {
+			t.Errorf("%s: got %q, want a message asking for https", k, m)
+		}
+	}
+	if len(ce.Problems) != 2 {
+		t.Errorf("want exactly the two http endpoints, got %v", ce.Problems)
+	}
+	c.Simulator.Enabled = true
+	if err := c.Validate(); err != nil {
+		t.Errorf("with the simulator on, http endpoints are allowed: %v", err)
+	}
+}

@@ -28,6 +28,9 @@ func (d *Daemon) startSimulator() error {
 	if err := d.sim.Start(); err != nil {
 		return err
 	}
+	// Said at warn level: a production node must not run with it.
+	d.log.Warn("vendor simulator on: apps without providers push to it instead of the vendors; its admin API can inject vendor faults (a 410 unbinds a device) and answers loopback clients only",
+		"url", d.sim.URL(), "admin", d.sim.URL()+"/sim/")
 	return d.sim.WriteServiceAccountFile(d.simDir())
 }
 
@@ -98,7 +101,8 @@ func (d *Daemon) buildApps() (map[string]*actors.App, []*api.App, error) {
 			apnsEnv = c.DefaultEnv
 		}
 		apiApps = append(apiApps, &api.App{ID: ca.ID, APIKeySums: apiKeySums(ca.APIKeys), ClientTokenSecret: plain, ClientTokenSecrets: byKid, Resources: resources,
-			DenyClientPushConfig: !ca.ClientPushConfigAllowed(), DenyClientCalls: !ca.ClientCallsAllowed(), APNsDefaultEnv: apnsEnv})
+			DenyClientPushConfig: !ca.ClientPushConfigAllowed(), DenyClientCalls: !ca.ClientCallsAllowed(), APNsDefaultEnv: apnsEnv,
+			DenyClientStrangers: !ca.ClientMessageStrangersAllowed()})
 	}
 	return apps, apiApps, nil
 }
@@ -112,11 +116,13 @@ func (d *Daemon) addSenders(a *actors.App, app string, p config.Providers) error
 		if block == nil {
 			continue
 		}
-		s, err := block.NewSender(push.SenderOptions{Now: d.clock.Now})
+		s, err := block.NewSender(push.SenderOptions{Now: d.clock.Now, PlainHTTP: d.cfg.Simulator.Enabled})
 		if err != nil {
 			return fmt.Errorf("apps[%s].providers.%s: %w", app, v.Provider, err)
 		}
-		a.Senders[v.Provider] = s
+		// Every vendor client's reasons pass through here on their way to the
+		// logs, the bindings' last_reason and the API: no token or URL path in them.
+		a.Senders[v.Provider] = push.ScrubbedSender{Sender: s}
 		a.Vendors[v.Provider] = v
 		a.Defaults[v.Provider] = block.Defaults()
 	}

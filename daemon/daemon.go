@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -39,6 +40,7 @@ type Daemon struct {
 	members *cluster.Node
 	repl    *replication // nil on a lone node
 	api     *api.Server
+	cert    *apiCert // nil without tls.cert_file
 
 	demoKey, demoSecret string
 
@@ -143,9 +145,20 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 			return err
 		}
 	}
+	if cfg.TLS.Enabled() {
+		d.cert = &apiCert{certFile: cfg.TLS.CertFile, keyFile: cfg.TLS.KeyFile}
+		if _, err := d.cert.load(); err != nil {
+			return fmt.Errorf("daemon: %w", err)
+		}
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("daemon: listen %s: %w", cfg.Listen, err)
+	}
+	if d.cert != nil {
+		// The handshake runs on the connection's first read, in the API
+		// server's worker, so read_timeout bounds a slow one too.
+		ln = tls.NewListener(ln, d.cert.config())
 	}
 	defer func() {
 		if d.api == nil { // else the API server owns ln and Shutdown closes it
@@ -214,7 +227,7 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 	}
 	d.wg.Add(1)
 	go d.sweepLoop()
-	d.log.Info("pushd started", "api", d.api.Addr(), "node", cfg.Cluster.Name, "remote", remoteAddr, "data_dir", cfg.DataDir)
+	d.log.Info("pushd started", "api", d.APIURL(), "node", cfg.Cluster.Name, "remote", remoteAddr, "data_dir", cfg.DataDir)
 	return nil
 }
 

@@ -81,6 +81,10 @@ type Secret struct {
 type SenderOptions struct {
 	// Now is the clock access tokens and TTLs are judged by. Default time.Now.
 	Now func() time.Time
+	// PlainHTTP lets a client take a plain-http URL it finds outside the
+	// config (FCM's token_uri in its key file): only with the simulator on.
+	// Config validation refuses the configured endpoints alike.
+	PlainHTTP bool
 }
 
 // Profile is how a push looks on one provider: its sound, notification

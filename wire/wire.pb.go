@@ -3613,6 +3613,121 @@ func (x *CallEvent) GetExceptDevice() string {
 	return ""
 }
 
+// UserGroupsRequest asks a user's actor which groups the user is in, read
+// from the user's own group index (on the user's shard); with among set,
+// the first of those it is in (none: it is in none of them).
+type UserGroupsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	App           string                 `protobuf:"bytes,1,opt,name=app,proto3" json:"app,omitempty"`
+	User          string                 `protobuf:"bytes,2,opt,name=user,proto3" json:"user,omitempty"`
+	Among         []string               `protobuf:"bytes,3,rep,name=among,proto3" json:"among,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UserGroupsRequest) Reset() {
+	*x = UserGroupsRequest{}
+	mi := &file_wire_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UserGroupsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UserGroupsRequest) ProtoMessage() {}
+
+func (x *UserGroupsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_wire_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UserGroupsRequest.ProtoReflect.Descriptor instead.
+func (*UserGroupsRequest) Descriptor() ([]byte, []int) {
+	return file_wire_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *UserGroupsRequest) GetApp() string {
+	if x != nil {
+		return x.App
+	}
+	return ""
+}
+
+func (x *UserGroupsRequest) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+func (x *UserGroupsRequest) GetAmong() []string {
+	if x != nil {
+		return x.Among
+	}
+	return nil
+}
+
+type UserGroupsReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Groups        []string               `protobuf:"bytes,1,rep,name=groups,proto3" json:"groups,omitempty"`
+	Error         *Error                 `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UserGroupsReply) Reset() {
+	*x = UserGroupsReply{}
+	mi := &file_wire_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UserGroupsReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UserGroupsReply) ProtoMessage() {}
+
+func (x *UserGroupsReply) ProtoReflect() protoreflect.Message {
+	mi := &file_wire_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UserGroupsReply.ProtoReflect.Descriptor instead.
+func (*UserGroupsReply) Descriptor() ([]byte, []int) {
+	return file_wire_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *UserGroupsReply) GetGroups() []string {
+	if x != nil {
+		return x.Groups
+	}
+	return nil
+}
+
+func (x *UserGroupsReply) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
 var File_wire_proto protoreflect.FileDescriptor
 
 const file_wire_proto_rawDesc = "" +
@@ -3916,7 +4031,14 @@ const file_wire_proto_rawDesc = "" +
 	"\amessage\x18\x01 \x01(\v2\x13.pushd.wire.MessageR\amessage\x12(\n" +
 	"\x10ringing_until_ms\x18\x02 \x01(\x03R\x0eringingUntilMs\x12!\n" +
 	"\fstop_ringing\x18\x03 \x01(\bR\vstopRinging\x12#\n" +
-	"\rexcept_device\x18\x04 \x01(\tR\fexceptDeviceB Z\x1egithub.com/pushd-im/pushd/wireb\x06proto3"
+	"\rexcept_device\x18\x04 \x01(\tR\fexceptDevice\"O\n" +
+	"\x11UserGroupsRequest\x12\x10\n" +
+	"\x03app\x18\x01 \x01(\tR\x03app\x12\x12\n" +
+	"\x04user\x18\x02 \x01(\tR\x04user\x12\x14\n" +
+	"\x05among\x18\x03 \x03(\tR\x05among\"R\n" +
+	"\x0fUserGroupsReply\x12\x16\n" +
+	"\x06groups\x18\x01 \x03(\tR\x06groups\x12'\n" +
+	"\x05error\x18\x02 \x01(\v2\x11.pushd.wire.ErrorR\x05errorB Z\x1egithub.com/pushd-im/pushd/wireb\x06proto3"
 
 var (
 	file_wire_proto_rawDescOnce sync.Once
@@ -3930,7 +4052,7 @@ func file_wire_proto_rawDescGZIP() []byte {
 	return file_wire_proto_rawDescData
 }
 
-var file_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 50)
+var file_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 52)
 var file_wire_proto_goTypes = []any{
 	(*Envelope)(nil),          // 0: pushd.wire.Envelope
 	(*EnvelopeBatch)(nil),     // 1: pushd.wire.EnvelopeBatch
@@ -3981,14 +4103,16 @@ var file_wire_proto_goTypes = []any{
 	(*CallRequest)(nil),       // 46: pushd.wire.CallRequest
 	(*CallReply)(nil),         // 47: pushd.wire.CallReply
 	(*CallEvent)(nil),         // 48: pushd.wire.CallEvent
-	nil,                       // 49: pushd.wire.PushJob.DataEntry
+	(*UserGroupsRequest)(nil), // 49: pushd.wire.UserGroupsRequest
+	(*UserGroupsReply)(nil),   // 50: pushd.wire.UserGroupsReply
+	nil,                       // 51: pushd.wire.PushJob.DataEntry
 }
 var file_wire_proto_depIdxs = []int32{
 	0,  // 0: pushd.wire.EnvelopeBatch.items:type_name -> pushd.wire.Envelope
 	3,  // 1: pushd.wire.PushConfig.voip:type_name -> pushd.wire.VoIP
 	4,  // 2: pushd.wire.Message.push_config:type_name -> pushd.wire.PushConfig
 	4,  // 3: pushd.wire.PushJob.push_config:type_name -> pushd.wire.PushConfig
-	49, // 4: pushd.wire.PushJob.data:type_name -> pushd.wire.PushJob.DataEntry
+	51, // 4: pushd.wire.PushJob.data:type_name -> pushd.wire.PushJob.DataEntry
 	5,  // 5: pushd.wire.PushChunk.message:type_name -> pushd.wire.Message
 	6,  // 6: pushd.wire.PushChunk.bindings:type_name -> pushd.wire.Binding
 	5,  // 7: pushd.wire.SendRequest.message:type_name -> pushd.wire.Message
@@ -4010,11 +4134,12 @@ var file_wire_proto_depIdxs = []int32{
 	4,  // 23: pushd.wire.CallRequest.push_config:type_name -> pushd.wire.PushConfig
 	2,  // 24: pushd.wire.CallReply.error:type_name -> pushd.wire.Error
 	5,  // 25: pushd.wire.CallEvent.message:type_name -> pushd.wire.Message
-	26, // [26:26] is the sub-list for method output_type
-	26, // [26:26] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	2,  // 26: pushd.wire.UserGroupsReply.error:type_name -> pushd.wire.Error
+	27, // [27:27] is the sub-list for method output_type
+	27, // [27:27] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_wire_proto_init() }
@@ -4028,7 +4153,7 @@ func file_wire_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_wire_proto_rawDesc), len(file_wire_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   50,
+			NumMessages:   52,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

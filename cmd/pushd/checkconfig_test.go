@@ -35,3 +35,30 @@ func TestCheckConfigOpensTheClusterFiles(t *testing.T) {
 		}
 	}
 }
+
+// pushd check-config loads the API's certificate and key: a key of another
+// certificate is reported naming tls.cert_file, a matching pair is ok.
+func TestCheckConfigLoadsTheAPICertificate(t *testing.T) {
+	dir := t.TempDir()
+	writePKI(t, filepath.Join(dir, "a"), "API CA")
+	nodeCert(t, filepath.Join(dir, "a"), "api-one") // writes api-one.pem and api-one-key.pem
+	nodeCert(t, filepath.Join(dir, "a"), "api-two")
+	certOne, keyOne := filepath.Join(dir, "a", "api-one.pem"), filepath.Join(dir, "a", "api-one-key.pem")
+	keyTwo := filepath.Join(dir, "a", "api-two-key.pem")
+	for _, c := range []struct {
+		cert, key, want string
+		code            int
+	}{{certOne, keyOne, "ok", 0}, {certOne, keyTwo, "tls.cert_file", 1}} {
+		cfg := filepath.Join(t.TempDir(), "pushd.yaml")
+		body := "tls: {cert_file: " + c.cert + ", key_file: " + c.key + "}\n" +
+			"apps: [{id: demo, api_keys: [check-config-key-0123456789], client_token_secret: check-config-secret-0123}]\n"
+		if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var out, errb bytes.Buffer
+		code := run([]string{"check-config", "--config", cfg}, &out, &errb)
+		if code != c.code || !strings.Contains(out.String()+errb.String(), c.want) {
+			t.Errorf("check-config: %d %q %q, want %d and %q", code, out.String(), errb.String(), c.code, c.want)
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -24,7 +25,7 @@ import (
 // comes, acks each message, and pings every 10 s so the connection stays online.
 func connect(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("connect", flag.ContinueOnError)
-	addr := fs.String("addr", "127.0.0.1:8080", "pushd API address")
+	addr := fs.String("addr", "127.0.0.1:8080", "pushd API address: host:port, or https://host:port for a node serving TLS (the system's CAs are trusted; SSL_CERT_FILE names another)")
 	user := fs.String("user", "", "user id")
 	device := fs.String("device", "", "device id")
 	app := fs.String("app", daemon.DemoAppID, "app id")
@@ -48,7 +49,18 @@ func connect(args []string, stdout io.Writer) error {
 			return err
 		}
 	}
-	u := url.URL{Scheme: "ws", Host: *addr, Path: "/v1/connect", RawQuery: "device_id=" + url.QueryEscape(*device)}
+	scheme, host := "ws", *addr
+	if before, after, ok := strings.Cut(host, "://"); ok {
+		switch strings.ToLower(before) {
+		case "https", "wss":
+			scheme = "wss"
+		case "http", "ws":
+		default:
+			return fmt.Errorf("--addr: want host:port, http://host:port or https://host:port, got %q", *addr)
+		}
+		host = strings.TrimSuffix(after, "/")
+	}
+	u := url.URL{Scheme: scheme, Host: host, Path: "/v1/connect", RawQuery: "device_id=" + url.QueryEscape(*device)}
 	ws, resp, err := websocket.DefaultDialer.Dial(u.String(), http.Header{"Authorization": {"Bearer " + *tok}})
 	if err != nil {
 		if resp != nil {

@@ -137,6 +137,10 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	d := daemon.New(cfg, daemon.Options{Logger: logger})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// SIGHUP reloads the API's certificate (and no longer ends the process).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	if err := d.Start(ctx); err != nil {
 		return err
 	}
@@ -144,9 +148,9 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	if gossip == "" {
 		gossip, remote = "off", "off" // a lone node opens no port for peers
 	}
-	fmt.Fprintf(stdout, "pushd node %s: api http://%s gossip %s remote %s\n", cfg.Cluster.Name, d.APIAddr(), gossip, remote)
+	fmt.Fprintf(stdout, "pushd node %s: api %s gossip %s remote %s\n", cfg.Cluster.Name, d.APIURL(), gossip, remote)
 	if key, _ := d.DemoSecrets(); key != "" {
-		fmt.Fprintf(stdout, "pushd is serving http://%s (app %q", d.APIAddr(), daemon.DemoAppID)
+		fmt.Fprintf(stdout, "pushd is serving %s (app %q", d.APIURL(), daemon.DemoAppID)
 		if builtin {
 			fmt.Fprint(stdout, ", built-in default config")
 		}
@@ -155,11 +159,17 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "  client token:    go run ./cmd/pushd token --app %s --user bob --data-dir %s\n", daemon.DemoAppID, cfg.DataDir)
 		fmt.Fprintf(stdout, "  pushes received: curl -sk %s/sim/records\n", d.Simulator().URL())
 	} else {
-		fmt.Fprintf(stdout, "pushd is serving http://%s\n", d.APIAddr())
+		fmt.Fprintf(stdout, "pushd is serving %s\n", d.APIURL())
 	}
-	select {
-	case <-ctx.Done():
-	case <-d.Left(): // POST /v1/cluster/leave moved its shard replicas away
+	for done := false; !done; {
+		select {
+		case <-ctx.Done():
+			done = true
+		case <-d.Left(): // POST /v1/cluster/leave moved its shard replicas away
+			done = true
+		case <-hup:
+			_ = d.ReloadTLS() // it logs what it did
+		}
 	}
 	logger.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
@@ -222,6 +232,9 @@ func checkConfig(args []string, stdout io.Writer) error {
 		return err
 	}
 	if err := daemon.CheckClusterFiles(cfg.Cluster); err != nil {
+		return fmt.Errorf("%s: %w", *cfgPath, err)
+	}
+	if err := daemon.CheckAPITLS(cfg.TLS); err != nil {
 		return fmt.Errorf("%s: %w", *cfgPath, err)
 	}
 	fmt.Fprintf(stdout, "%s: ok (%d apps)\n", *cfgPath, len(cfg.Apps))

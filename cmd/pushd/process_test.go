@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -158,9 +159,10 @@ type proc struct {
 	gossip string
 	remote string
 	exited chan struct{}
+	stderr *lockedWriter // its log
 }
 
-var nodeLine = regexp.MustCompile(`^pushd node \S+: api http://(\S+) gossip (\S+) remote (\S+)`)
+var nodeLine = regexp.MustCompile(`^pushd node \S+: api https?://(\S+) gossip (\S+) remote (\S+)`)
 
 func startProc(t *testing.T, cfgPath string) *proc {
 	t.Helper()
@@ -184,7 +186,7 @@ func startProcAsync(t *testing.T, cfgPath string) (*proc, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	p := &proc{t: t, cfg: cfgPath, cmd: cmd, exited: make(chan struct{})}
+	p := &proc{t: t, cfg: cfgPath, cmd: cmd, exited: make(chan struct{}), stderr: stderr}
 	lines := make(chan string, 16)
 	go func() {
 		sc := bufio.NewScanner(out)
@@ -459,6 +461,13 @@ func startCluster(t *testing.T) (*vendorsim.Sim, []*proc) {
 // knows every shard's writer.
 func startNodes(t *testing.T, s *vendorsim.Sim, simDir string, n int, extra ...string) []*proc {
 	t.Helper()
+	return startNodesWith(t, s, simDir, n, "", extra...)
+}
+
+// startNodesWith is startNodes with appKeys added to each node's app (YAML
+// lines indented as the app's keys).
+func startNodesWith(t *testing.T, s *vendorsim.Sim, simDir string, n int, appKeys string, extra ...string) []*proc {
+	t.Helper()
 	binds := make([]string, n)
 	for i := range binds {
 		binds[i] = freeAddr(t)
@@ -470,6 +479,16 @@ func startNodes(t *testing.T, s *vendorsim.Sim, simDir string, n int, extra ...s
 	for i := range procs {
 		name := fmt.Sprintf("node-%d", i+1)
 		cfg := nodeConfigAt(t, s, simDir, name, t.TempDir(), binds[i], binds, clusterSecurityYAML(t, simDir, name)+fmt.Sprintf(", bootstrap_expect: %d", n)+strings.Join(extra, ""))
+		if appKeys != "" {
+			f, err := os.OpenFile(cfg, os.O_APPEND|os.O_WRONLY, 0)
+			if err == nil {
+				_, err = f.WriteString(appKeys)
+				err = errors.Join(err, f.Close())
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

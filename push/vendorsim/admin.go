@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 
@@ -23,27 +24,31 @@ import (
 //	                                                          token of one APNs environment (APNsToken)
 //
 // Errors are {"error":{"code":"bad_request","message":"…"}} as in pushd's own API.
-// The API has no authentication: the Sim is meant for loopback.
+// The API has no authentication: it answers only loopback clients (403 to others).
 const adminPrefix = "/sim"
 
 // maxAdminBody caps an admin request body.
 const maxAdminBody = 64 << 10
 
 func (s *Sim) mountAdmin(mux *http.ServeMux) {
-	mux.HandleFunc("GET "+adminPrefix+"/records", s.handleGetRecords)
-	mux.HandleFunc("DELETE "+adminPrefix+"/records", func(w http.ResponseWriter, r *http.Request) {
+	// The API has no authentication and a fault can unbind every device (a
+	// 410 for each token): only a client on the Sim's own host may use it,
+	// whatever address the Sim listens on.
+	handle := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, loopbackOnly(h)) }
+	handle("GET "+adminPrefix+"/records", s.handleGetRecords)
+	handle("DELETE "+adminPrefix+"/records", func(w http.ResponseWriter, r *http.Request) {
 		s.Reset()
 		w.WriteHeader(http.StatusNoContent)
 	})
-	mux.HandleFunc("GET "+adminPrefix+"/faults", func(w http.ResponseWriter, r *http.Request) {
+	handle("GET "+adminPrefix+"/faults", func(w http.ResponseWriter, r *http.Request) {
 		writeAdminJSON(w, http.StatusOK, s.faults.list())
 	})
-	mux.HandleFunc("POST "+adminPrefix+"/faults", s.handlePostFault)
-	mux.HandleFunc("DELETE "+adminPrefix+"/faults", func(w http.ResponseWriter, r *http.Request) {
+	handle("POST "+adminPrefix+"/faults", s.handlePostFault)
+	handle("DELETE "+adminPrefix+"/faults", func(w http.ResponseWriter, r *http.Request) {
 		s.ClearFaults()
 		w.WriteHeader(http.StatusNoContent)
 	})
-	mux.HandleFunc("DELETE "+adminPrefix+"/access-tokens", func(w http.ResponseWriter, r *http.Request) {
+	handle("DELETE "+adminPrefix+"/access-tokens", func(w http.ResponseWriter, r *http.Request) {
 		s.ExpireAccessTokens()
 		w.WriteHeader(http.StatusNoContent)
 	})
@@ -55,6 +60,22 @@ func (s *Sim) mountAdmin(mux *http.ServeMux) {
 		}
 		writeAdminJSON(w, http.StatusCreated, map[string]string{"token": s.APNsToken(env == "sandbox"), "env": env})
 	})
+}
+
+// loopbackOnly answers 403 to a request that did not come from a loopback address.
+func loopbackOnly(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		host, _, err := net.SplitHostPort(r.RemoteAddr)
+		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+			b, _ := json.Marshal(map[string]any{"error": map[string]string{"code": "forbidden",
+				"message": "the simulator's admin API (" + adminPrefix + "/...) answers only clients on its own host (loopback)"}})
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusForbidden)
+			_, _ = w.Write(append(b, '\n'))
+			return
+		}
+		h(w, r)
+	}
 }
 
 func (s *Sim) handleGetRecords(w http.ResponseWriter, r *http.Request) {

@@ -3,6 +3,8 @@ package vendorsim
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -128,5 +130,38 @@ func TestAdminExpireAccessTokens(t *testing.T) {
 	checkFCMError(t, fcmSend(t, hc, s, tok, DemoProjectID, fcmMessage(testFCMToken)), 401, "UNAUTHENTICATED", "")
 	if len(s.Delivered(push.FCM, "")) != 0 {
 		t.Fatal("delivered with an expired token")
+	}
+}
+
+// TestAdminAnswersOnlyLoopback: a fault can unbind every device, so the admin
+// API refuses a client that is not on the Sim's host, while the vendor
+// endpoints still serve it.
+func TestAdminAnswersOnlyLoopback(t *testing.T) {
+	s := startSim(t, Options{})
+	for _, c := range []struct {
+		method, path, remote string
+		want                 int
+	}{
+		{http.MethodPost, "/sim/faults", "203.0.113.9:40000", http.StatusForbidden},
+		{http.MethodGet, "/sim/records", "[2001:db8::1]:40000", http.StatusForbidden},
+		{http.MethodDelete, "/sim/faults", "10.1.2.3:40000", http.StatusForbidden},
+		{http.MethodGet, "/sim/records", "127.0.0.1:40000", http.StatusOK},
+		{http.MethodGet, "/sim/faults", "[::1]:40000", http.StatusOK},
+	} {
+		req := httptest.NewRequest(c.method, "https://sim.example"+c.path, strings.NewReader(`{"provider":"apns","status":410}`))
+		req.RemoteAddr = c.remote
+		rec := httptest.NewRecorder()
+		s.handler.ServeHTTP(rec, req)
+		if rec.Code != c.want {
+			t.Errorf("%s %s from %s: %d %s, want %d", c.method, c.path, c.remote, rec.Code, rec.Body, c.want)
+		}
+	}
+	if n := len(s.faults.list()); n != 0 {
+		t.Errorf("a refused POST set %d faults", n)
+	}
+	// A real loopback client is served.
+	r := do(t, client(t, s, true), http.MethodGet, s.URL()+"/sim/faults", nil, nil)
+	if r.status != http.StatusOK {
+		t.Errorf("loopback GET /sim/faults: %d %s", r.status, r.body)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -25,7 +26,15 @@ type App struct {
 	// APNsDefaultEnv is the apns_env of an APNs binding that names none
 	// (apps[].providers.apns.default_env); "" is production.
 	APNsDefaultEnv string
+	// DenyClientStrangers keeps devices from messaging and calling users
+	// they share no group with.
+	DenyClientStrangers bool
 }
+
+// maxClockSkew is how far in the future a client token's iat may be: the
+// backend that mints tokens and this node may disagree on the time by this
+// much.
+const maxClockSkew = time.Minute
 
 // caller is who made a request: the app's backend (server) or a user's device (client).
 type caller struct {
@@ -62,6 +71,26 @@ func MintClientTokenWithKid(app, user, kid string, secret []byte, ttl time.Durat
 func (c *caller) checkPushConfig(pc *pushConfig) *apiError {
 	if !c.server && pc != nil && c.app.DenyClientPushConfig {
 		return forbidden("push_config: this app lets only its backend set pushes (apps[].client_push_config is off)")
+	}
+	return nil
+}
+
+// checkStrangers refuses a device's one-to-one message or call invitation
+// (field names which) to users it shares no group with, when the app keeps
+// devices to the users of their groups. A server call is never restricted.
+func (s *Server) checkStrangers(c *caller, field string, to []string) *apiError {
+	if c.server || !c.app.DenyClientStrangers {
+		return nil
+	}
+	rctx, cancel := s.reqContext()
+	defer cancel()
+	out, err := s.o.Node.Strangers(rctx, c.app.ID, c.user, to)
+	if err != nil {
+		return s.fromActorError(err)
+	}
+	if len(out) > 0 {
+		return forbidden("%s: %s shares no group with %s; this app lets devices message and call only users they share a group with (apps[].client_message_strangers is off)",
+			field, c.user, strings.Join(out, ", "))
 	}
 	return nil
 }
@@ -132,9 +161,15 @@ func (s *Server) verifyClientToken(token string) (*caller, *apiError) {
 	if !validID(claims.Subject, maxUserID) {
 		return nil, unauthorized("client token rejected: sub must be a user id")
 	}
-	from := s.o.Now()
+	now := s.o.Now()
+	from := now
 	if claims.IssuedAt != nil {
 		from = claims.IssuedAt.Time
+		// A token issued in the future is a minting bug or a forgery that would
+		// stretch its lifetime past max_token_ttl (exp is judged from iat).
+		if ahead := from.Sub(now); ahead > maxClockSkew {
+			return nil, unauthorized("client token rejected: iat is %v in the future (more than the %v of clock skew allowed)", ahead.Round(time.Second), maxClockSkew)
+		}
 	}
 	if life := claims.ExpiresAt.Sub(from); life > s.o.MaxTokenTTL {
 		return nil, unauthorized("client token rejected: it lives %v, longer than the %v that limits.max_token_ttl allows", life.Round(time.Second), s.o.MaxTokenTTL)

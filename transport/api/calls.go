@@ -99,6 +99,9 @@ func (s *Server) invite(ctx *fasthttp.RequestCtx, c *caller) *apiError {
 	if e := s.limit(ctx, c, 1); e != nil {
 		return e
 	}
+	if e := s.checkStrangers(c, "invitees", r.Invitees); e != nil {
+		return e
+	}
 	mode := 0
 	if r.Mode != nil {
 		mode = *r.Mode

@@ -96,6 +96,9 @@ func (f *fakeNode) GroupSet(_ context.Context, _, _ string, op wire.GroupOp, mem
 func (f *fakeNode) GroupMembers(context.Context, string, string) ([]string, error) {
 	return []string{"a", "b"}, f.record(func() {})
 }
+func (f *fakeNode) Strangers(context.Context, string, string, []string) ([]string, error) {
+	return nil, nil
+}
 func (f *fakeNode) Call(context.Context, *wire.CallRequest) (*wire.CallReply, error) {
 	return &wire.CallReply{}, f.record(func() {})
 }

@@ -25,6 +25,8 @@ type Node interface {
 	GroupSet(ctx context.Context, app, group string, op wire.GroupOp, members []string) (uint64, error)
 	GroupMembers(ctx context.Context, app, group string) ([]string, error)
 	Call(ctx context.Context, r *wire.CallRequest) (*wire.CallReply, error)
+	// Strangers are those of others who share no group with user.
+	Strangers(ctx context.Context, app, user string, others []string) ([]string, error)
 	CheckConnect(ctx context.Context, app, user, device string) error
 	OpenSession(ctx context.Context, app, user, device string, conn actors.Conn, foreground bool) (*actors.Session, error)
 	// PushRaw queues pushes to raw tokens (POST /api/push).

@@ -515,6 +515,11 @@ func (s *Server) send(ctx *fasthttp.RequestCtx, c *caller) *apiError {
 	if e := s.limit(ctx, c, 1); e != nil {
 		return e
 	}
+	if m.ConversationType == 0 {
+		if e := s.checkStrangers(c, "to", []string{m.To}); e != nil {
+			return e
+		}
+	}
 	rctx, cancel := s.reqContext()
 	defer cancel()
 	reply, err := s.o.Node.Send(rctx, m)

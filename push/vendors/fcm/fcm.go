@@ -61,6 +61,9 @@ type Options struct {
 	CAFile string
 	// Timeout bounds one request, connecting included, and one token fetch. Default DefaultTimeout (15s).
 	Timeout time.Duration
+	// HTTPSOnly refuses a key file whose token_uri is not https: the token
+	// fetch carries an assertion signed with the key. Default false.
+	HTTPSOnly bool
 }
 
 // serviceAccount holds the key file fields New checks before handing the file
@@ -114,7 +117,7 @@ func New(o Options) (*Client, error) {
 		if err := json.Unmarshal(keyJSON, &sa); err != nil {
 			p.Add("%s is not JSON: %v", field, err)
 		} else {
-			for _, problem := range checkServiceAccount(sa) {
+			for _, problem := range checkServiceAccount(sa, o.HTTPSOnly) {
 				p.Add("%s: %s", field, problem)
 			}
 			if projectID == "" {
@@ -162,7 +165,7 @@ func New(o Options) (*Client, error) {
 }
 
 // checkServiceAccount lists what is wrong with a key file, naming its fields.
-func checkServiceAccount(sa serviceAccount) []string {
+func checkServiceAccount(sa serviceAccount, httpsOnly bool) []string {
 	var problems []string
 	if sa.Type != string(google.ServiceAccount) {
 		problems = append(problems, fmt.Sprintf("type is %q, want %q", sa.Type, google.ServiceAccount))
@@ -176,6 +179,8 @@ func checkServiceAccount(sa serviceAccount) []string {
 	if sa.TokenURI != "" {
 		if u, err := url.Parse(sa.TokenURI); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			problems = append(problems, fmt.Sprintf("token_uri %q is not an http(s) URL", sa.TokenURI))
+		} else if httpsOnly && u.Scheme != "https" {
+			problems = append(problems, fmt.Sprintf("token_uri %q must be https (plain http only with simulator.enabled: true)", sa.TokenURI))
 		}
 	}
 	return problems

@@ -49,6 +49,7 @@ func (c *Config) Files() []*string { return []*string{&c.ServiceAccountFile, &c.
 func (c *Config) Defaults() push.Profile { return push.Profile{} }
 
 // NewSender builds the client.
-func (c *Config) NewSender(push.SenderOptions) (push.Sender, error) {
-	return New(Options{ServiceAccountFile: c.ServiceAccountFile, ProjectID: c.ProjectID, Endpoint: c.Endpoint, CAFile: c.CAFile})
+func (c *Config) NewSender(o push.SenderOptions) (push.Sender, error) {
+	return New(Options{ServiceAccountFile: c.ServiceAccountFile, ProjectID: c.ProjectID, Endpoint: c.Endpoint, CAFile: c.CAFile,
+		HTTPSOnly: !o.PlainHTTP})
 }
