@@ -344,18 +344,23 @@ func (d *Daemon) clusterStatus(ctx context.Context, digests bool) (any, error) {
 	return st, err
 }
 
-// tracePeers lists the other members' API addresses for a message's trace: in a cluster each
-// holds the records of the shards it has replicas of. A lone node holds them all (nil).
+// tracePeers lists the other members' API base URLs for a message's trace: in a cluster each
+// holds the records of the shards it has replicas of. A lone node holds them all (nil). The
+// members serve their APIs alike: over https when this node does.
 func (d *Daemon) tracePeers() func() []string {
 	if d.repl == nil {
 		return nil
+	}
+	scheme := "http://"
+	if d.cert != nil {
+		scheme = "https://"
 	}
 	return func() []string {
 		self := d.members.Self().ID
 		var out []string
 		for _, m := range d.members.Placement().Members() {
 			if m.ID != self && m.APIAddr != "" {
-				out = append(out, m.APIAddr)
+				out = append(out, scheme+m.APIAddr)
 			}
 		}
 		return out

@@ -83,7 +83,8 @@ type Options struct {
 	// Leave starts a graceful leave for POST /v1/cluster/leave: the node moves
 	// its shard replicas to the others, then stops. nil serves none.
 	Leave func() error
-	// Peers lists the API addresses of the cluster's other members, whom GET
+	// Peers lists the API base URLs ("http://host:port", or https) of the
+	// cluster's other members, whom GET
 	// /v1/messages/{id}/trace asks for the trace records of the shards they
 	// hold; nil on a lone node, which holds every shard.
 	Peers func() []string

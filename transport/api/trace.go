@@ -144,7 +144,7 @@ func (s *Server) peerTraces(peers []string, id, apiKey string) ([]traceEvent, []
 }
 
 func fetchPeerTrace(ctx context.Context, addr, id, apiKey string) ([]traceEvent, error) {
-	u := "http://" + addr + "/v1/messages/" + url.PathEscape(id) + "/trace?scope=node"
+	u := addr + "/v1/messages/" + url.PathEscape(id) + "/trace?scope=node"
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, err

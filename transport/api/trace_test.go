@@ -17,13 +17,13 @@ func TestTraceMergesClusterMembers(t *testing.T) {
 		Verdict: "delivered", Attempt: 1}
 	frame := storage.TraceEvent{Kind: storage.TraceFrameSent, AtMs: 1000, User: "carol", Device: "pad"}
 	peer := startFakeAPI(t, &fakeNode{trace: []storage.TraceEvent{job, verdict}})
-	peerAddr := peer.srv.Addr()
+	peerAddr := "http://" + peer.srv.Addr()
 	// A member that is gone: its address refuses connections.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	gone := ln.Addr().String()
+	gone := "http://" + ln.Addr().String()
 	ln.Close()
 	peers := []string{peerAddr}
 	a := startFakeAPI(t, &fakeNode{trace: []storage.TraceEvent{job, frame}}, func(o *Options) {
@@ -60,6 +60,6 @@ func TestTraceMergesClusterMembers(t *testing.T) {
 	a.wantError("GET", "/v1/messages/m1/trace?user=a/b", "", "", http.StatusBadRequest, codeBadRequest)
 	// No member holds a record of the message.
 	nobody := startFakeAPI(t, &fakeNode{}).srv.Addr()
-	empty := startFakeAPI(t, &fakeNode{}, func(o *Options) { o.Peers = func() []string { return []string{nobody} } })
+	empty := startFakeAPI(t, &fakeNode{}, func(o *Options) { o.Peers = func() []string { return []string{"http://" + nobody} } })
 	empty.wantError("GET", "/v1/messages/nosuch/trace", "", "", http.StatusNotFound, codeUnknownMessage)
 }
