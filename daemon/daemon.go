@@ -217,7 +217,7 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 		ServerSendRate: cfg.Limits.ServerSendsPerSecond, ServerSendBurst: cfg.Limits.ServerSendBurst,
 		MaxTokenTTL: cfg.Limits.MaxTokenTTL.Std(),
 		Gatherer:    d.registry, Registerer: d.registry, Ready: d.ready, Cluster: d.clusterStatus, Leave: d.leave,
-		Peers: d.tracePeers(),
+		Peers: d.tracePeers(), OwnerAPI: d.ownerAPI(),
 	})
 	if err != nil {
 		return err
@@ -351,10 +351,7 @@ func (d *Daemon) tracePeers() func() []string {
 	if d.repl == nil {
 		return nil
 	}
-	scheme := "http://"
-	if d.cert != nil {
-		scheme = "https://"
-	}
+	scheme := d.apiScheme()
 	return func() []string {
 		self := d.members.Self().ID
 		var out []string
@@ -364,6 +361,37 @@ func (d *Daemon) tracePeers() func() []string {
 			}
 		}
 		return out
+	}
+}
+
+// apiScheme is how this node's API is reached, and so every member's: the members serve their
+// APIs alike.
+func (d *Daemon) apiScheme() string {
+	if d.cert != nil {
+		return "https://"
+	}
+	return "http://"
+}
+
+// ownerAPI is the API base URL of the member that owns a user, "" when this node does or the
+// owner is not known: GET /v1/users/{id}/streams reads the user's data there. nil on a lone
+// node, which owns everyone.
+func (d *Daemon) ownerAPI() func(app, user string) string {
+	if d.repl == nil {
+		return nil
+	}
+	scheme := d.apiScheme()
+	return func(app, user string) string {
+		id, _ := d.repl.Owner(storage.UserKey(app, user))
+		if id == "" || id == d.members.Self().ID {
+			return ""
+		}
+		for _, m := range d.members.Placement().Members() {
+			if m.ID == id && m.APIAddr != "" {
+				return scheme + m.APIAddr
+			}
+		}
+		return ""
 	}
 }
 

@@ -67,4 +67,23 @@ func TestClusterStrangersCheckAcrossNodes(t *testing.T) {
 			t.Errorf("the backend to a stranger via node %d: %d %v %v", i+1, st, out, err)
 		}
 	}
+
+	// The console's streams view of a user reads the user's node, whichever
+	// node is asked: all three show the same streams.
+	var first string
+	for i, via := range nodes {
+		st, out, err := request(via.api, "GET", "/v1/users/"+friend+"/streams", "", nil)
+		if err != nil || st != http.StatusOK {
+			t.Fatalf("streams of %s via node %d: %d %v %v", friend, i+1, st, out, err)
+		}
+		got := fmt.Sprint(out["streams"])
+		if first == "" {
+			first = got
+			if !strings.Contains(got, "via 2") {
+				t.Fatalf("streams of %s via node 1: %s, want the three messages", friend, got)
+			}
+		} else if got != first {
+			t.Errorf("streams of %s via node %d: %s, want %s", friend, i+1, got, first)
+		}
+	}
 }

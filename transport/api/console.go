@@ -1,10 +1,13 @@
 package api
 
 import (
+	"context"
 	"embed"
+	"io"
 	"io/fs"
 	"mime"
 	"net/http"
+	"net/url"
 	"path"
 	"sort"
 	"strconv"
@@ -185,6 +188,11 @@ func (s *Server) userStreams(ctx *fasthttp.RequestCtx, c *caller) *apiError {
 		}
 		limit = n
 	}
+	if s.o.OwnerAPI != nil && string(ctx.QueryArgs().Peek("scope")) != "node" {
+		if base := s.o.OwnerAPI(c.app.ID, user); base != "" {
+			return s.askOwner(ctx, base, "/v1/users/"+url.PathEscape(user)+"/streams?scope=node&limit="+strconv.Itoa(limit))
+		}
+	}
 	views, cursors, err := s.o.Node.UserStreams(c.app.ID, user, limit)
 	if err != nil {
 		return s.fromActorError(err)
@@ -200,6 +208,35 @@ func (s *Server) userStreams(ctx *fasthttp.RequestCtx, c *caller) *apiError {
 	writeJSON(ctx, http.StatusOK, map[string]any{"user_id": user, "streams": streams, "cursors": cursors})
 	return nil
 }
+
+// askOwner answers a read with the owner member's answer to the same GET (pathQuery, marked
+// scope=node so that it is not passed on again), made with the caller's API key: a user's
+// streams and cursors live on the node that owns the user.
+func (s *Server) askOwner(ctx *fasthttp.RequestCtx, base, pathQuery string) *apiError {
+	rctx, cancel := context.WithTimeout(context.Background(), s.o.RequestTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(rctx, http.MethodGet, base+pathQuery, nil)
+	if err != nil {
+		return &apiError{Status: http.StatusInternalServerError, Code: codeInternal, Message: err.Error()}
+	}
+	req.Header.Set("X-API-Key", string(ctx.Request.Header.Peek("X-API-Key")))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return &apiError{Status: http.StatusServiceUnavailable, Code: codeUnavailable, Message: "the node that owns the user did not answer: " + err.Error()}
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxOwnerAnswer))
+	if err != nil {
+		return &apiError{Status: http.StatusServiceUnavailable, Code: codeUnavailable, Message: "the node that owns the user did not answer: " + err.Error()}
+	}
+	ctx.SetStatusCode(resp.StatusCode)
+	ctx.SetContentType(resp.Header.Get("Content-Type"))
+	ctx.SetBody(body)
+	return nil
+}
+
+// maxOwnerAnswer bounds what askOwner reads of a member's answer.
+const maxOwnerAnswer = 16 << 20
 
 // maxShownBody bounds the body a lookup shows of each message.
 const maxShownBody = 512

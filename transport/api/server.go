@@ -88,7 +88,11 @@ type Options struct {
 	// /v1/messages/{id}/trace asks for the trace records of the shards they
 	// hold; nil on a lone node, which holds every shard.
 	Peers func() []string
-	Now   func() time.Time
+	// OwnerAPI is the API base URL of the member that owns a user ("" when
+	// this node does): GET /v1/users/{id}/streams is read there. nil on a
+	// lone node.
+	OwnerAPI func(app, user string) string
+	Now      func() time.Time
 }
 
 // Server is the HTTP and WebSocket front of one node.
