@@ -10,6 +10,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -137,6 +138,9 @@ type Node struct {
 	// vendorLimits are the vendor actors' QPS limiters, set once at Start:
 	// SetVendorShare scales them.
 	vendorLimits []vendorLimit
+	// share is this node's share of every vendor's QPS and daily quota, as
+	// math.Float64bits (see SetVendorShare).
+	share atomic.Uint64
 	// pool runs every actor's mailbox (see workerPool).
 	pool *workerPool
 	// unbinds spares vendor actors a binding read for young jobs.

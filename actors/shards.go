@@ -18,6 +18,9 @@ import (
 type shardSet struct {
 	all   bool // a lone node: every shard, no hashing per message
 	owned [storage.NumShards + 1]atomic.Bool
+	// taken counts each shard's takes: what a node read of a shard before it
+	// last took it may have changed under another writer.
+	taken [storage.NumShards + 1]atomic.Uint64
 
 	mu   sync.Mutex
 	work map[uint64]map[*context.CancelFunc]struct{} // shard → cancels of its fan-outs
@@ -69,8 +72,18 @@ func (n *Node) TakeShard(shard uint64) error {
 	if n.shards.all || shard < 1 || shard > storage.NumShards || n.shards.owned[shard].Swap(true) {
 		return nil
 	}
+	n.shards.taken[shard].Add(1)
 	n.log.Info("shard taken", "shard", shard)
 	return n.resumeShard(shard)
+}
+
+// shardTaken reports whether this node serves shard, and how many times it has
+// taken it (a lone node serves every shard, taken once).
+func (n *Node) shardTaken(shard uint64) (gen uint64, owned bool) {
+	if n.shards.all {
+		return 1, true
+	}
+	return n.shards.taken[shard].Load(), n.shards.owned[shard].Load()
 }
 
 // ReleaseShard stops serving shard: its requests are answered NotOwner (and

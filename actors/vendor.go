@@ -41,7 +41,10 @@ type vendorActor struct {
 	limiter   *rate.Limiter
 	quota     int64 // public-class pushes a vendor day; 0 = unlimited
 	day       string
-	used      int64
+	// used is the day's count of each shard this node led when it counted;
+	// usedGen the shardTaken generation it was read at (see usedHere).
+	used    map[uint64]int64
+	usedGen map[uint64]uint64
 
 	queue    []*call
 	inflight int
@@ -110,6 +113,7 @@ type pushBatch struct{ jobs []job }
 func newVendor(n *Node, app *App, p push.Provider, s push.Sender, limiter *rate.Limiter) *vendorActor {
 	v := &vendorActor{n: n, app: app, provider: p, sender: s, maxBatch: 1, limiter: limiter,
 		pending: map[string]*call{}, held: map[string][]job{}, heldUntil: map[string]time.Time{},
+		used: map[uint64]int64{}, usedGen: map[uint64]uint64{},
 		reported: map[string]push.Verdict{}}
 	if b := app.Vendors[p].MaxBatch; b > 1 {
 		v.maxBatch = b

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/pushd-im/pushd/push"
+	"github.com/pushd-im/pushd/storage"
 )
 
 // Message classes for the vendors' daily quotas: IM pushes go through the
@@ -16,12 +17,18 @@ const (
 
 // takeQuota counts the call's public pushes against the daily quota; what does
 // not fit is held until the vendor's next day. It reports whether anything is left to send.
+//
+// The quota is the app's, however many nodes send. Each shard counts the pushes
+// sent from its outbox, in the shard, so the counts move with the shards; a
+// node may use the share of the quota that its led shards are of all (as with
+// QPS, see SetVendorShare), counting every shard it leads. A lone node leads all.
 func (v *vendorActor) takeQuota(c *call) bool {
 	if v.quota <= 0 || c.class != classPublic {
 		return true
 	}
 	v.rollDay()
-	room := v.quota - v.used
+	allowed := int64(float64(v.quota) * v.n.vendorShare())
+	room := allowed - v.usedHere()
 	if room <= 0 {
 		v.hold(c.class, c.jobs, "daily quota of "+strconv.FormatInt(v.quota, 10)+" used up", v.nextDay())
 		return false
@@ -30,11 +37,40 @@ func (v *vendorActor) takeQuota(c *call) bool {
 		v.hold(c.class, c.jobs[room:], "daily quota of "+strconv.FormatInt(v.quota, 10)+" used up", v.nextDay())
 		c.jobs = c.jobs[:room]
 	}
-	v.used += int64(len(c.jobs))
+	touched := map[uint64]bool{}
+	for _, j := range c.jobs {
+		shard := storage.ShardOf(UserKey(j.App, j.User))
+		v.used[shard]++
+		touched[shard] = true
+	}
 	b := v.n.o.Store.NewBatch()
-	b.SetQuotaUsed(v.app.ID, string(v.provider), v.day, v.used)
+	for shard := range touched {
+		b.SetQuotaUsed(shard, v.app.ID, string(v.provider), v.day, v.used[shard])
+	}
 	v.n.o.Store.CommitAsync(b, false, nil)
 	return true
+}
+
+// usedHere is the day's count of the shards this node leads. A shard's count
+// is read from the store when the node has taken it since it last read it:
+// another writer may have counted meanwhile.
+func (v *vendorActor) usedHere() int64 {
+	var sum int64
+	for shard := uint64(1); shard <= storage.NumShards; shard++ {
+		gen, owned := v.n.shardTaken(shard)
+		if !owned {
+			continue
+		}
+		if v.usedGen[shard] != gen {
+			n, err := v.n.o.Store.QuotaUsed(shard, v.app.ID, string(v.provider), v.day)
+			if err != nil {
+				v.n.log.Error("vendor: read quota count", "app", v.app.ID, "provider", v.provider, "shard", shard, "err", err)
+			}
+			v.used[shard], v.usedGen[shard] = n, gen
+		}
+		sum += v.used[shard]
+	}
+	return sum
 }
 
 // rollDay starts a new quota count when the vendor's day has changed.
@@ -44,11 +80,8 @@ func (v *vendorActor) rollDay() {
 		return
 	}
 	v.day = day
-	used, err := v.n.o.Store.QuotaUsed(v.app.ID, string(v.provider), day)
-	if err != nil {
-		v.n.log.Error("vendor: read quota count", "app", v.app.ID, "provider", v.provider, "err", err)
-	}
-	v.used = used
+	clear(v.used)
+	clear(v.usedGen) // every shard's count of the new day is read again
 }
 
 func (v *vendorActor) nextDay() time.Time {

@@ -576,3 +576,102 @@ func TestVendorShareScalesQPS(t *testing.T) {
 		}
 	}
 }
+
+// The daily quota is counted per shard of the pushes' outbox, in the shard, and a node may
+// use its share of it: with half the quota, 5 of 8 public pushes go and 3 are held; the
+// shards' counts add up to the 5, and a node started again on the same store reads them
+// back and holds the next push.
+func TestQuotaCountedPerShardWithinTheNodesShare(t *testing.T) {
+	dir := t.TempDir()
+	clock := newManualClock(time.Date(2026, 11, 26, 15, 30, 0, 0, time.UTC))
+	start := func() (*Node, *storage.Store, *scriptedSender) { // with half of the quota
+		st, err := storage.Open(dir, storage.Options{CacheBytes: 1 << 20})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := &scriptedSender{answers: []push.Result{{Verdict: push.Delivered}}}
+		app := &App{ID: "demo", Senders: map[push.Provider]push.Sender{push.FCM: s}, Vendors: registry(),
+			RateLimits: map[push.Provider]RateLimit{push.FCM: {DailyQuota: 10}}}
+		n, err := New(Options{Store: st, Apps: map[string]*App{"demo": app}, Clock: clock})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.SetVendorShare(0.5) // before the outbox is resumed
+		if err := n.Start(onlyNode{}); err != nil {
+			t.Fatal(err)
+		}
+		return n, st, s
+	}
+	stop := func(n *Node, st *storage.Store) {
+		ctx, cancel := context.WithTimeout(context.Background(), verdictWait)
+		defer cancel()
+		_ = n.Shutdown(ctx)
+		_ = st.Close()
+	}
+	send := func(n *Node, users ...string) {
+		ctx, cancel := context.WithTimeout(context.Background(), verdictWait)
+		defer cancel()
+		for _, u := range users {
+			if _, err := n.Bind(ctx, &wire.Binding{App: "demo", User: u, DeviceId: "pixel", Provider: string(push.FCM), Token: "tok-" + u}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := n.Send(ctx, &wire.Message{MessageId: NewMessageID(clock.Now()), App: "demo", From: "alice", To: u, Type: 1, Body: "hi",
+				PushConfig: &wire.PushConfig{Title: "alice", Content: "hi"}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	held := func(st *storage.Store, users ...string) int {
+		count := 0
+		for _, u := range users {
+			vs, err := st.Verdicts("demo", u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, v := range vs {
+				if v.GetVerdict() == string(push.QuotaExhausted) {
+					count++
+				}
+			}
+		}
+		return count
+	}
+	n, st, s := start()
+	var users []string
+	for i := range 8 {
+		users = append(users, fmt.Sprint("u", i))
+	}
+	send(n, users...)
+	testwait.Until(t, verdictWait, func() error {
+		if sends, _ := s.counts(); sends != 5 || held(st, users...) != 3 {
+			return fmt.Errorf("%d sent, %d held; want 5 and 3", sends, held(st, users...))
+		}
+		return nil
+	})
+	day := vendorDay(time.UTC, clock.Now())
+	testwait.Until(t, verdictWait, func() error { // the counts are committed after the sends
+		var sum int64
+		for shard := uint64(1); shard <= storage.NumShards; shard++ {
+			c, err := st.QuotaUsed(shard, "demo", string(push.FCM), day)
+			if err != nil {
+				return err
+			}
+			sum += c
+		}
+		if sum != 5 {
+			return fmt.Errorf("the shards count %d pushes, want 5", sum)
+		}
+		return nil
+	})
+	stop(n, st)
+
+	n, st, s = start()
+	defer stop(n, st)
+	send(n, "late")
+	testwait.Until(t, verdictWait, func() error {
+		if sends, _ := s.counts(); sends != 0 || held(st, "late") != 1 {
+			return fmt.Errorf("after the restart %d sent, %d held; want 0 and 1", sends, held(st, "late"))
+		}
+		return nil
+	})
+}

@@ -196,6 +196,10 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 			return err
 		}
 		place = d.repl
+		// Until the leadership loop has counted the shards this node leads, it
+		// sends at the share of one: a node joining a cluster must not start
+		// at the whole of every vendor's limits.
+		d.node.SetVendorShare(1.0 / storage.NumShards)
 	}
 	if err := d.node.Start(place); err != nil {
 		return err

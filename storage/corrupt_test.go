@@ -101,8 +101,8 @@ func TestCorruptValues(t *testing.T) {
 			_, err := s.Ringing("app", "bob")
 			return err
 		}},
-		{"quota", quotaKey("app", "xiaomi", "2026-01-02"), []byte{0x80}, func(s *Store) error {
-			_, err := s.QuotaUsed("app", "xiaomi", "2026-01-02")
+		{"quota", quotaKey(9, "app", "xiaomi", "2026-01-02"), []byte{0x80}, func(s *Store) error {
+			_, err := s.QuotaUsed(9, "app", "xiaomi", "2026-01-02")
 			return err
 		}},
 	}

@@ -29,9 +29,6 @@ func CallKey(app, callID string) string { return "c/" + app + "/" + callID }
 // "t/<app>/<push_id>".
 func TokenKey(app, pushID string) string { return "t/" + app + "/" + pushID }
 
-// quotaOwner is the owner key of an (app, provider)'s quota counters.
-func quotaOwner(app, provider string) string { return "q/" + app + "/" + provider }
-
 // ownerKey is the owner's key under its shard: ShardPrefix(ShardOf(owner)) + owner.
 func ownerKey(owner string) []byte {
 	return append(ShardPrefix(ShardOf(owner)), owner...)
@@ -132,9 +129,10 @@ func cutSlash(s string) (before, after string, ok bool) {
 	return before, after, ok && before != "" && after != ""
 }
 
-// quotaKey counts the pushes an (app, provider) made on one vendor day.
-func quotaKey(app, provider, day string) []byte {
-	return append(ownerKey(quotaOwner(app, provider)), "/"+day...)
+// quotaKey counts the pushes of one shard's outbox that an (app, provider) made on one vendor
+// day: "<shard>q/<app>/<provider>/<day>".
+func quotaKey(shard uint64, app, provider, day string) []byte {
+	return append(ShardPrefix(shard), "q/"+app+"/"+provider+"/"+day...)
 }
 
 // groupPrefix is "<shard>g/<app>/<group>/": every key of a group.

@@ -467,7 +467,7 @@ func TestKeysSitInTheirOwnersShard(t *testing.T) {
 		{user, chunkKey(ShardOf(user), 9)},
 		{call, callKey("app", "c1")},
 		{token, pushIndexKey("app", "p1")},
-		{quotaOwner("app", "vivo"), quotaKey("app", "vivo", "2026-12-07")},
+		{user, quotaKey(ShardOf(user), "app", "vivo", "2026-12-07")},
 	} {
 		shard := ShardOf(c.owner)
 		if shard < 1 || shard > NumShards || !bytes.HasPrefix(c.key, ShardPrefix(shard)) {

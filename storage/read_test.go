@@ -385,20 +385,20 @@ func TestCallsAndRinging(t *testing.T) {
 
 func TestQuota(t *testing.T) {
 	s := openStore(t, "")
-	if n, err := s.QuotaUsed("app", "xiaomi", "2026-01-02"); n != 0 || err != nil {
+	if n, err := s.QuotaUsed(9, "app", "xiaomi", "2026-01-02"); n != 0 || err != nil {
 		t.Errorf("QuotaUsed with nothing stored = %d, %v", n, err)
 	}
 	write(t, s, func(b *Batch) {
-		b.SetQuotaUsed("app", "xiaomi", "2026-01-02", 10)
-		b.SetQuotaUsed("app", "xiaomi", "2026-01-03", 1<<40)
-		b.SetQuotaUsed("app", "vivo", "2026-01-02", 3)
+		b.SetQuotaUsed(9, "app", "xiaomi", "2026-01-02", 10)
+		b.SetQuotaUsed(9, "app", "xiaomi", "2026-01-03", 1<<40)
+		b.SetQuotaUsed(9, "app", "vivo", "2026-01-02", 3)
 	})
-	write(t, s, func(b *Batch) { b.SetQuotaUsed("app", "xiaomi", "2026-01-02", 11) })
+	write(t, s, func(b *Batch) { b.SetQuotaUsed(9, "app", "xiaomi", "2026-01-02", 11) })
 	for _, c := range []struct {
 		provider, day string
 		want          int64
 	}{{"xiaomi", "2026-01-02", 11}, {"xiaomi", "2026-01-03", 1 << 40}, {"vivo", "2026-01-02", 3}, {"oppo", "2026-01-02", 0}} {
-		if n, err := s.QuotaUsed("app", c.provider, c.day); n != c.want || err != nil {
+		if n, err := s.QuotaUsed(9, "app", c.provider, c.day); n != c.want || err != nil {
 			t.Errorf("QuotaUsed(%s, %s) = %d, %v; want %d", c.provider, c.day, n, err, c.want)
 		}
 	}

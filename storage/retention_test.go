@@ -57,7 +57,7 @@ func TestSweep(t *testing.T) {
 		b.PutFanout(&wire.Fanout{App: "app", Group: "g1", Seq: 1})
 		b.PutPush(&wire.PushJob{Id: 1, CreatedAtMs: 1})
 		b.PutPushChunk(1, &wire.PushChunk{Id: 2, CreatedAtMs: 1})
-		b.SetQuotaUsed("app", "xiaomi", "2000-01-01", 5)
+		b.SetQuotaUsed(9, "app", "xiaomi", "2000-01-01", 5)
 	})
 	before := allKeys(t, s)
 
