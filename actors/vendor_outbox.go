@@ -21,9 +21,18 @@ func (v *vendorActor) batch() *storage.Batch {
 // verdict an older one shown.
 func (v *vendorActor) flushWrites() {
 	if v.writes != nil {
-		v.n.o.Store.CommitAsync(v.writes, false, nil)
+		if v.syncWrites {
+			// A job that left memory for its own outbox record: the pager
+			// must find the record when it next looks.
+			if err := v.n.o.Store.Commit(v.writes, false); err != nil {
+				v.n.log.Error("vendor: write pushes to the outbox", "app", v.app.ID, "provider", v.provider, "err", err)
+			}
+		} else {
+			v.n.o.Store.CommitAsync(v.writes, false, nil)
+		}
 		v.writes = nil
 	}
+	v.syncWrites = false
 	if len(v.release) > 0 {
 		v.n.releaseChunks(v.release)
 		clear(v.release)
@@ -31,8 +40,10 @@ func (v *vendorActor) flushWrites() {
 	}
 }
 
-// done removes the job from the outbox: its own record, or its share of its chunk.
+// done removes the job, which was in memory, from memory and the outbox: its
+// own record, or its share of its chunk.
 func (v *vendorActor) done(j job) {
+	v.forget(j)
 	if j.chunk == nil {
 		v.batch().DeletePush(j.PushJob)
 		return
