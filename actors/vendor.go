@@ -3,6 +3,7 @@ package actors
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -93,6 +94,14 @@ type vendorActor struct {
 	// record must be readable before the pager looks again.
 	syncWrites bool
 	gauge      prometheus.Gauge
+	// gated: the circuit is not closed; only its trial call may go. The
+	// pool's goroutines read it, after waiting for the rate limit.
+	gated atomic.Bool
+	// gone are the outbox ids of jobs answered whose deletes are not
+	// committed yet, and goneNow those of the message being handled: the
+	// pager must not read them back.
+	gone    map[uint64]struct{}
+	goneNow []uint64
 }
 
 // call is one vendor request: one push, or a batch with the same payload.
@@ -113,6 +122,7 @@ type sendDone struct {
 	sent    []job
 	skipped []job
 	expired []job // past their expiry: dropped, never sent late
+	gated   bool  // not sent: the circuit opened while it waited
 }
 
 type flushBatch struct{ key string }
@@ -126,7 +136,8 @@ type pushBatch struct{ jobs []job }
 func newVendor(n *Node, app *App, p push.Provider, s push.Sender) *vendorActor {
 	v := &vendorActor{n: n, app: app, provider: p, sender: s, maxBatch: 1,
 		pending: map[string]*call{}, heldUntil: map[string]time.Time{}, heldCount: map[string]int{},
-		reported: map[string]push.Verdict{}, window: n.o.VendorWindow, ids: map[uint64]struct{}{}}
+		reported: map[string]push.Verdict{}, window: n.o.VendorWindow, ids: map[uint64]struct{}{},
+		gone: map[uint64]struct{}{}}
 	if b := app.Vendors[p].MaxBatch; b > 1 {
 		v.maxBatch = b
 	}
@@ -179,10 +190,19 @@ func (v *vendorActor) Receive(ctx actor.Context) {
 	case outboxPending:
 		v.pager.mark() // the pager reads the shard's jobs as the window has room
 	case pageMore:
+	case deletesCommitted:
+		for _, id := range m.ids {
+			delete(v.gone, id)
+		}
 	case resumeClass:
 		v.resume(m.class)
 	case *sendDone:
 		v.inflight--
+		if m.gated {
+			v.queue = append([]*call{m.c}, v.queue...) // first when the circuit closes
+			v.pump()
+			break
+		}
 		v.handle(m)
 		v.pump()
 	}
@@ -310,6 +330,10 @@ func (v *vendorActor) call(c *call) {
 			return // stopping: the jobs stay in the outbox
 		}
 		now = v.n.now()
+	}
+	if v.gated.Load() && !c.probe && len(live) > 0 {
+		root.Send(v.self, &sendDone{c: c, gated: true})
+		return
 	}
 	var tokens []string
 	for _, j := range live {

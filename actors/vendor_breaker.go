@@ -53,6 +53,7 @@ func (v *vendorActor) observe(c *call, res push.Result) {
 		b.failures = 0
 		if b.state != breakerClosed {
 			b.state, b.backoff = breakerClosed, 0
+			v.gated.Store(false)
 			v.n.o.Metrics.VendorCircuitOpen.WithLabelValues(v.app.ID, string(v.provider)).Set(0)
 			v.n.log.Info("vendor circuit closed: sending again", "app", v.app.ID, "provider", v.provider)
 		}
@@ -75,9 +76,14 @@ func (v *vendorActor) openCircuit(res push.Result) {
 	}
 	wait := b.backoff
 	b.backoff = min(2*b.backoff, breakerCap)
+	log := v.n.log.Warn
+	if b.state == breakerHalfOpen {
+		log = v.n.log.Debug // its trial failed: the outage goes on
+	}
 	b.state = breakerOpen
+	v.gated.Store(true)
 	v.n.o.Metrics.VendorCircuitOpen.WithLabelValues(v.app.ID, string(v.provider)).Set(1)
-	v.n.log.Warn("vendor circuit open: pushes wait in the outbox", "app", v.app.ID, "provider", v.provider,
+	log("vendor circuit open: pushes wait in the outbox", "app", v.app.ID, "provider", v.provider,
 		"failures", b.failures, "status", res.Status, "reason", res.Reason, "trial_in", wait)
 	self, root := v.self, v.n.system.Root
 	v.n.after(wait, func() { root.Send(self, probeVendor{}) })

@@ -21,13 +21,22 @@ func (v *vendorActor) batch() *storage.Batch {
 // verdict an older one shown.
 func (v *vendorActor) flushWrites() {
 	if v.writes != nil {
-		if v.syncWrites {
+		gone := v.goneNow
+		v.goneNow = nil
+		switch {
+		case v.syncWrites:
 			// A job that left memory for its own outbox record: the pager
 			// must find the record when it next looks.
 			if err := v.n.o.Store.Commit(v.writes, false); err != nil {
 				v.n.log.Error("vendor: write pushes to the outbox", "app", v.app.ID, "provider", v.provider, "err", err)
 			}
-		} else {
+			for _, id := range gone {
+				delete(v.gone, id)
+			}
+		case len(gone) > 0:
+			self, root := v.self, v.n.system.Root
+			v.n.o.Store.CommitAsync(v.writes, false, func(error) { root.Send(self, deletesCommitted{gone}) })
+		default:
 			v.n.o.Store.CommitAsync(v.writes, false, nil)
 		}
 		v.writes = nil
@@ -45,10 +54,22 @@ func (v *vendorActor) flushWrites() {
 func (v *vendorActor) done(j job) {
 	v.forget(j)
 	if j.chunk == nil {
-		v.batch().DeletePush(j.PushJob)
+		v.deletePush(j.PushJob)
 		return
 	}
 	v.release = append(v.release, j.chunk)
+}
+
+// deletesCommitted tells a vendor actor that the deletes of these outbox
+// ids are committed: a read of the outbox no longer finds them.
+type deletesCommitted struct{ ids []uint64 }
+
+// deletePush deletes an outbox job, and keeps the pager from reading it back
+// until the delete is committed.
+func (v *vendorActor) deletePush(j *wire.PushJob) {
+	v.batch().DeletePush(j)
+	v.gone[j.Id] = struct{}{}
+	v.goneNow = append(v.goneNow, j.Id)
 }
 
 // own gives a job that must wait (a retry, a held push) an outbox record of

@@ -37,11 +37,13 @@ func (v *vendorActor) retry(c *call, res push.Result) {
 			v.report(j.PushJob, push.Result{Verdict: "expired", Reason: "not delivered before expiry; last: " + res.Reason})
 			continue
 		}
-		j.NotBeforeMs = due.UnixMilli()
 		if j.chunk != nil {
 			v.own(&j)
 			v.ids[j.Id] = struct{}{}
 		}
+		// Set after its record is written: a restart does not keep the
+		// backoff, it tries at once.
+		j.NotBeforeMs = due.UnixMilli()
 		v.report(j.PushJob, res)
 		keep = append(keep, j)
 	}

@@ -141,12 +141,15 @@ func (v *vendorActor) take(shard uint64, j *wire.PushJob, now time.Time) bool {
 	if _, ok := v.ids[j.Id]; ok {
 		return false
 	}
+	if _, ok := v.gone[j.Id]; ok {
+		return false // answered; its delete is on its way
+	}
 	if j.Conditional && j.NotBeforeMs > now.UnixMilli() && j.Id > v.n.fence[shard].Load() {
 		return false // its user actor holds it for the device's ack, and hands it over when due
 	}
 	if j.ExpiresAtMs != 0 && now.UnixMilli() >= j.ExpiresAtMs {
 		v.n.o.Metrics.PushesExpired.Inc()
-		v.batch().DeletePush(j)
+		v.deletePush(j)
 		v.report(j, push.Result{Verdict: "expired", Reason: "its expiry passed before it could be sent"})
 		return false
 	}
