@@ -125,7 +125,6 @@ func (v *vendorActor) page() {
 		}
 		p.shard, p.after = p.shard+1, 0
 	}
-	return
 }
 
 // more asks for the next page after the messages waiting.
