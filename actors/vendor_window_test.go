@@ -93,3 +93,22 @@ func TestVendorBreakerOpensAndClosesOnATrial(t *testing.T) {
 		t.Errorf("pushd_vendor_jobs_in_memory = %v with nothing left, want 0", v)
 	}
 }
+
+// A push held for the vendor's daily quota waits in the outbox, not in the
+// window, and is read back when the vendor's day turns.
+func TestVendorHeldPushWaitsOnDisk(t *testing.T) {
+	r := startVerdictRig(t, push.Result{Verdict: push.QuotaExhausted, Status: 429, Reason: "QUOTA_EXCEEDED"},
+		push.Result{Verdict: push.Delivered, Status: 200})
+	r.waitVerdict(push.QuotaExhausted)
+	r.waitOutbox(1)
+	testwait.Until(t, verdictWait, func() error {
+		if v := gaugeValue(t, r, "memory"); v != 0 {
+			return fmt.Errorf("pushd_vendor_jobs_in_memory = %v while the push is held, want 0", v)
+		}
+		return nil
+	})
+	r.clock.Advance(untilNextVendorDay(time.UTC, r.clock.Now()))
+	r.waitSends(2)
+	r.waitVerdict(push.Delivered)
+	r.waitOutbox(0)
+}
