@@ -23,6 +23,12 @@ type Metrics struct {
 	FanoutPending     prometheus.Gauge       // group fan-outs running on this node
 	FanoutMembers     prometheus.Counter     // members handed a group message
 	Calls             *prometheus.CounterVec // by event
+
+	// VendorJobsInMemory and VendorCircuitOpen are by app, provider: the
+	// pushes a vendor actor holds in memory (at most limits.vendor_window),
+	// and 1 while its circuit breaker is open (or trying one push).
+	VendorJobsInMemory *prometheus.GaugeVec
+	VendorCircuitOpen  *prometheus.GaugeVec
 }
 
 // NewMetrics creates the series and registers them on reg (nil: not registered).
@@ -46,11 +52,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		FanoutPending:     prometheus.NewGauge(prometheus.GaugeOpts{Name: "pushd_fanout_pending", Help: "Group fan-outs running on this node."}),
 		FanoutMembers:     prometheus.NewCounter(prometheus.CounterOpts{Name: "pushd_fanout_members_total", Help: "Members handed a group message."}),
 		Calls:             prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pushd_call_events_total", Help: "Call invitation events, by type."}, []string{"event"}),
+
+		VendorJobsInMemory: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "pushd_vendor_jobs_in_memory", Help: "Pushes a vendor actor holds in memory; the rest wait in the outbox."}, []string{"app", "provider"}),
+		VendorCircuitOpen:  prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "pushd_vendor_circuit_open", Help: "1 while a vendor's circuit breaker is open: no pushes are sent but one trial."}, []string{"app", "provider"}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.MessagesAccepted, m.MessagesDropped, m.FramesDelivered, m.Pushes, m.PushRetries,
 			m.PushesDeduped, m.PushesExpired, m.OutboxRecovered, m.ActiveUsers, m.ActiveActors, m.Sessions, m.IdempotentReplays, m.Unbound,
-			m.QuotaExhausted, m.PushesHeld, m.FanoutPending, m.FanoutMembers, m.Calls)
+			m.QuotaExhausted, m.PushesHeld, m.FanoutPending, m.FanoutMembers, m.Calls, m.VendorJobsInMemory, m.VendorCircuitOpen)
 	}
 	return m
 }

@@ -91,6 +91,16 @@ type Options struct {
 	RequestTimeout                   time.Duration // default 5s, when the caller's context has no deadline
 	Apps                             map[string]*App
 	Clock                            Clock // default SystemClock
+	// VendorWindow bounds the pushes each vendor actor (app and provider)
+	// holds in memory; the rest wait in the outbox. Default 10000.
+	VendorWindow int
+	// BreakerFailures is how many vendor calls in a row may fail (transport
+	// error, 5xx, 429) before the vendor's circuit opens. Default 20.
+	BreakerFailures int
+	// BreakerBackoff is how long an opened circuit waits before its first
+	// trial push; it doubles after each failed trial, to at most a minute.
+	// Default 1s.
+	BreakerBackoff time.Duration
 	// Sharded: the node serves the shards given to it with TakeShard (a
 	// cluster node, on the shards it leads), none at first. Else it serves
 	// every shard from Start (a lone node).
@@ -118,6 +128,13 @@ func (o *Options) ensureDefaults() {
 	def(&o.Retention, 168*time.Hour)
 	def(&o.PushTTL, 24*time.Hour)
 	def(&o.RequestTimeout, 5*time.Second)
+	def(&o.BreakerBackoff, time.Second)
+	if o.VendorWindow <= 0 {
+		o.VendorWindow = 10000
+	}
+	if o.BreakerFailures <= 0 {
+		o.BreakerFailures = 20
+	}
 	if o.MaxPerStream <= 0 {
 		o.MaxPerStream = 1000
 	}
@@ -141,6 +158,10 @@ type Node struct {
 	// share is this node's share of every vendor's QPS and daily quota, as
 	// math.Float64bits (see SetVendorShare).
 	share atomic.Uint64
+	// fence is, for each shard, an outbox id above every job its last
+	// writer left: a vendor actor's pager reads the jobs of this node's
+	// user actors (ids above it) differently from those it took over.
+	fence [storage.NumShards + 1]atomic.Uint64
 	// pool runs every actor's mailbox (see workerPool).
 	pool *workerPool
 	// unbinds spares vendor actors a binding read for young jobs.
@@ -453,12 +474,12 @@ func (n *Node) Tell(key string, msg proto.Message) {
 	n.send(n.system.Root, n.routerFor(key), key, msg)
 }
 
-// after runs f after d on a timer the node stops at Shutdown.
-func (n *Node) after(d time.Duration, f func()) {
+// after runs f after d on a timer the node stops at Shutdown; stop cancels it.
+func (n *Node) after(d time.Duration, f func()) (stop func()) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.stopped {
-		return
+		return func() {}
 	}
 	n.timerID++
 	id := n.timerID
@@ -473,6 +494,14 @@ func (n *Node) after(d time.Duration, f func()) {
 			f()
 		}
 	})
+	return func() {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		if stop := n.timers[id]; stop != nil {
+			stop()
+			delete(n.timers, id)
+		}
+	}
 }
 
 // goWork runs f in a goroutine the node owns; f's context ends at Shutdown.

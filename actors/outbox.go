@@ -149,38 +149,70 @@ func (n *Node) dispatchJobs(jobs []job, now time.Time) {
 	}
 }
 
-// recoverOutbox re-queues every push of shard left in the outbox by its last
-// writer: its jobs (a conditional one when it is due) and its fan-out chunks.
+// recoverBatch is how many pushes recovery writes in one batch.
+const recoverBatch = 1000
+
+// recoverOutbox resumes the pushes of shard left in the outbox by its last
+// writer, without loading them: a fan-out chunk's pushes become jobs of
+// their own, jobs for a provider no longer configured are dropped, and each
+// vendor actor is told to page the shard's jobs in as its window has room.
 func (n *Node) recoverOutbox(shard uint64) error {
 	now := n.now()
-	err := n.o.Store.PushesIn(shard, func(j *wire.PushJob) bool {
-		n.o.Metrics.OutboxRecovered.Inc()
-		if wait := time.UnixMilli(j.NotBeforeMs).Sub(now); j.NotBeforeMs != 0 && wait > 0 {
-			n.after(wait, func() { n.dispatchPush(j, n.now()) })
-		} else {
-			n.dispatchPush(j, now)
+	b, writes := n.o.Store.NewBatch(), 0
+	var werr error
+	flush := func(force bool) {
+		if b.Empty() || !force && writes < recoverBatch {
+			return
 		}
-		return true
-	})
-	if err != nil {
-		return err
+		werr = errors.Join(werr, n.o.Store.Commit(b, false))
+		b, writes = n.o.Store.NewBatch(), 0
+	}
+	drop := func(j *wire.PushJob) {
+		writes++
+		n.log.Warn("push dropped: provider not configured", "app", j.App, "provider", j.Provider)
+		b.PutVerdict(j.App, j.User, j.PushId, &wire.VerdictRecord{Verdict: string(push.BadRequest),
+			Reason: "provider " + j.Provider + " is not configured for app " + j.App, AtMs: now.UnixMilli()})
 	}
 	var resolveErr error
-	err = n.o.Store.PushChunksIn(shard, func(c *wire.PushChunk) bool {
+	err := n.o.Store.PushChunksIn(shard, func(c *wire.PushChunk) bool {
 		n.o.Metrics.OutboxRecovered.Add(float64(len(c.Bindings)))
 		if resolveErr = n.resolveChunk(c); resolveErr != nil {
 			return false
 		}
-		if len(c.Bindings) == 0 {
-			b := n.o.Store.NewBatch()
-			b.DeletePushChunk(shard, c.Id)
-			n.o.Store.CommitAsync(b, false, nil)
-			return true
+		for _, j := range n.chunkJobs(shard, c) {
+			if n.vendors[vendorKey{j.App, providerOf(j.PushJob)}] == nil {
+				drop(j.PushJob)
+				continue
+			}
+			j.Id = n.o.Store.NewPushID()
+			b.PutPush(j.PushJob)
+			writes++
 		}
-		n.dispatchJobs(n.chunkJobs(shard, c), now)
-		return true
+		b.DeletePushChunk(shard, c.Id)
+		flush(false)
+		return werr == nil
 	})
-	return errors.Join(err, resolveErr)
+	if err = errors.Join(err, resolveErr); err != nil {
+		return err
+	}
+	err = n.o.Store.PushesIn(shard, func(j *wire.PushJob) bool {
+		n.o.Metrics.OutboxRecovered.Inc()
+		if n.vendors[vendorKey{j.App, providerOf(j)}] == nil {
+			b.DeletePush(j)
+			drop(j)
+			flush(false)
+		}
+		return werr == nil
+	})
+	flush(true)
+	if err = errors.Join(err, werr); err != nil {
+		return err
+	}
+	n.fence[shard].Store(n.o.Store.NewPushID())
+	for _, pid := range n.vendors {
+		n.system.Root.Send(pid, outboxPending{shard})
+	}
+	return nil
 }
 
 // resolveChunk replaces a recovered chunk's bindings, stored by their keys

@@ -4,9 +4,11 @@ import (
 	"context"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 
 	"github.com/pushd-im/pushd/push"
@@ -56,8 +58,8 @@ type vendorActor struct {
 	// does not wake its user actor for every delivered push.
 	reported  map[string]push.Verdict
 	pending   map[string]*call     // batch key → call still collecting
-	held      map[string][]job     // class → pushes waiting for the next day
 	heldUntil map[string]time.Time // class → when its pushes may go again
+	heldCount map[string]int       // class → pushes held (in the outbox only)
 	self      *actor.PID
 	ctx       context.Context
 	cancel    context.CancelFunc
@@ -78,6 +80,34 @@ type vendorActor struct {
 	lastConfigBytes []byte
 	lastFields      batchFields
 	lastKey         string
+
+	// window bounds the jobs in memory (mem: queued, collecting, in flight,
+	// waiting to retry); past it they stay in the outbox only and the pager
+	// reads them back as it drains (vendor_window.go). ids are the outbox
+	// ids of the jobs in memory that have a record of their own.
+	window int
+	mem    int
+	ids    map[uint64]struct{}
+	pager  pager
+	// waiting are the calls whose next attempt is later (a retry's backoff),
+	// earliest first, under one timer (vendor_retry.go).
+	waiting  retryHeap
+	timerDue time.Time
+	timerOff func()
+	breaker  breaker
+	stopping bool
+	// syncWrites: a job left memory for the outbox in this message; its
+	// record must be readable before the pager looks again.
+	syncWrites bool
+	gauge      prometheus.Gauge
+	// gated: the circuit is not closed; only its trial call may go. The
+	// pool's goroutines read it, after waiting for the rate limit.
+	gated atomic.Bool
+	// gone are the outbox ids of jobs answered whose deletes are not
+	// committed yet, and goneNow those of the message being handled: the
+	// pager must not read them back.
+	gone    map[uint64]struct{}
+	goneNow []uint64
 }
 
 // call is one vendor request: one push, or a batch with the same payload.
@@ -87,6 +117,8 @@ type call struct {
 	note      *push.Notification // the payload; tokens are filled in when sent
 	jobs      []job
 	refreshed bool
+	due       time.Time // its next attempt, while waiting
+	probe     bool      // the half-open breaker's one trial
 }
 
 // sendDone reports one finished vendor call; skipped jobs were not sent (why).
@@ -97,11 +129,11 @@ type sendDone struct {
 	skipped []job
 	skipWhy []string // stale's answer for each skipped job
 	expired []job    // past their expiry: dropped, never sent late
+	gated   bool     // not sent: the circuit opened while it waited
 }
 
 type flushBatch struct{ key string }
 
-type resend struct{ c *call }
 type resumeClass struct{ class string }
 
 // pushBatch hands a vendor actor the jobs of one fan-out in one message, so
@@ -112,9 +144,10 @@ type pushBatch struct{ jobs []job }
 // the provider's QPS (nil: no limit).
 func newVendor(n *Node, app *App, p push.Provider, s push.Sender, limiter *rate.Limiter) *vendorActor {
 	v := &vendorActor{n: n, app: app, provider: p, sender: s, maxBatch: 1, limiter: limiter,
-		pending: map[string]*call{}, held: map[string][]job{}, heldUntil: map[string]time.Time{},
+		pending: map[string]*call{}, heldUntil: map[string]time.Time{}, heldCount: map[string]int{},
 		used: map[uint64]int64{}, usedGen: map[uint64]uint64{},
-		reported: map[string]push.Verdict{}}
+		reported: map[string]push.Verdict{}, window: n.o.VendorWindow, ids: map[uint64]struct{}{},
+		gone: map[uint64]struct{}{}}
 	if b := app.Vendors[p].MaxBatch; b > 1 {
 		v.maxBatch = b
 	}
@@ -125,11 +158,13 @@ func newVendor(n *Node, app *App, p push.Provider, s push.Sender, limiter *rate.
 }
 
 func (v *vendorActor) Receive(ctx actor.Context) {
-	defer v.flushWrites()
+	defer v.settle()
 	v.handledAt = time.Time{}
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		v.self = ctx.Self()
+		v.gauge = v.n.o.Metrics.VendorJobsInMemory.WithLabelValues(v.app.ID, string(v.provider))
+		v.n.o.Metrics.VendorCircuitOpen.WithLabelValues(v.app.ID, string(v.provider)).Set(0)
 		v.ctx, v.cancel = context.WithCancel(context.Background())
 		v.rollDay()
 		v.work = make(chan *call, v.maxCalls())
@@ -138,6 +173,10 @@ func (v *vendorActor) Receive(ctx actor.Context) {
 			go v.callLoop()
 		}
 	case *actor.Stopping:
+		v.stopping = true
+		if v.timerOff != nil {
+			v.timerOff()
+		}
 		v.cancel()
 		v.wg.Wait()
 	case *wire.PushJob:
@@ -151,20 +190,61 @@ func (v *vendorActor) Receive(ctx actor.Context) {
 			delete(v.pending, m.key)
 			v.enqueue(c)
 		}
-	case resend:
-		v.enqueue(m.c)
+	case wakeRetries:
+		v.wake()
+	case probeVendor:
+		v.halfOpen()
+	case outboxPending:
+		v.pager.mark() // the pager reads the shard's jobs as the window has room
+	case pageMore:
+	case deletesCommitted:
+		for _, id := range m.ids {
+			delete(v.gone, id)
+		}
 	case resumeClass:
 		v.resume(m.class)
 	case *sendDone:
 		v.inflight--
+		if m.gated {
+			v.queue = append([]*call{m.c}, v.queue...) // first when the circuit closes
+			v.pump()
+			break
+		}
 		v.handle(m)
 		v.pump()
 	}
 }
 
-// accept places a job into a call: held if its class waits for the next day,
-// batched with others of the same payload, or sent on its own.
+// accept takes a job handed over: into memory if the window has room and
+// nothing older waits in the outbox, else into the outbox only.
 func (v *vendorActor) accept(j job) {
+	if j.chunk == nil {
+		if _, ok := v.ids[j.Id]; ok {
+			return // the pager read it from the outbox first
+		}
+	}
+	if v.pager.active || v.mem >= v.window {
+		v.spill(j)
+		return
+	}
+	v.admit(j)
+}
+
+// admit places a job into memory and into a call: held if its class waits
+// for the next day, waiting if its first attempt is later, batched with
+// others of the same payload, or sent on its own.
+func (v *vendorActor) admit(j job) {
+	v.mem++
+	if j.chunk == nil {
+		v.ids[j.Id] = struct{}{}
+	}
+	if j.NotBeforeMs > v.at().UnixMilli() {
+		note := notification(v.app, j.PushJob)
+		note.SkipExchange = true
+		c := &call{class: classOf(v.app.Vendors[v.provider], note, v.app.Defaults[v.provider]), note: note, jobs: []job{j}}
+		v.schedule(c, time.UnixMilli(j.NotBeforeMs))
+		return
+	}
 	var key string
 	badge := v.userBadge(j.PushJob)
 	if v.maxBatch > 1 {
@@ -206,12 +286,15 @@ func (v *vendorActor) enqueue(c *call) {
 }
 
 func (v *vendorActor) pump() {
-	for v.inflight < v.maxCalls() && len(v.queue) > 0 {
+	for v.inflight < v.maxCalls() && len(v.queue) > 0 && v.breaker.allows() {
 		c := v.queue[0]
 		v.queue[0] = nil
 		v.queue = v.queue[1:]
 		if !v.takeQuota(c) {
 			continue
+		}
+		if v.breaker.state == breakerHalfOpen {
+			c.probe, v.breaker.probing = true, true
 		}
 		v.inflight++
 		v.work <- c // never blocks: at most maxCalls are in flight
@@ -244,19 +327,30 @@ func (v *vendorActor) callLoop() {
 // longer wanted, send, and report back.
 func (v *vendorActor) call(c *call) {
 	root := v.n.system.Root
-	if v.limiter != nil {
-		if err := v.limiter.Wait(v.ctx); err != nil {
-			return // stopping: the jobs stay in the outbox
-		}
-	}
 	done := &sendDone{c: c}
-	var tokens []string
 	now := v.n.now()
+	// Expired pushes go first, so that a backlog of them after an outage
+	// does not spend the rate limit.
+	live := make([]job, 0, len(c.jobs))
 	for _, j := range c.jobs {
 		if j.ExpiresAtMs != 0 && now.UnixMilli() >= j.ExpiresAtMs {
 			done.expired = append(done.expired, j)
 			continue
 		}
+		live = append(live, j)
+	}
+	if v.limiter != nil && len(live) > 0 {
+		if err := v.limiter.Wait(v.ctx); err != nil {
+			return // stopping: the jobs stay in the outbox
+		}
+		now = v.n.now()
+	}
+	if v.gated.Load() && !c.probe && len(live) > 0 {
+		root.Send(v.self, &sendDone{c: c, gated: true})
+		return
+	}
+	var tokens []string
+	for _, j := range live {
 		if why := v.stale(j.PushJob, now); why != "" {
 			done.skipped = append(done.skipped, j)
 			done.skipWhy = append(done.skipWhy, why)
@@ -308,6 +402,9 @@ func (v *vendorActor) stale(j *wire.PushJob, now time.Time) string {
 }
 
 func (v *vendorActor) handle(d *sendDone) {
+	if d.c.probe && len(d.sent) == 0 {
+		v.breaker.probing = false // nothing was sent: the next call probes
+	}
 	for i, j := range d.skipped {
 		v.n.o.Metrics.PushesDeduped.Inc()
 		v.done(j)
@@ -324,6 +421,7 @@ func (v *vendorActor) handle(d *sendDone) {
 	res := d.res
 	c := d.c
 	c.jobs = d.sent
+	v.observe(c, res)
 	v.n.o.Metrics.Pushes.WithLabelValues(v.app.ID, string(v.provider), string(res.Verdict)).Add(float64(len(d.sent)))
 	switch res.Verdict {
 	case push.Delivered:

@@ -22,9 +22,27 @@ func (v *vendorActor) batch() *storage.Batch {
 func (v *vendorActor) flushWrites() {
 	v.flushTrace()
 	if v.writes != nil {
-		v.n.o.Store.CommitAsync(v.writes, false, nil)
+		gone := v.goneNow
+		v.goneNow = nil
+		switch {
+		case v.syncWrites:
+			// A job that left memory for its own outbox record: the pager
+			// must find the record when it next looks.
+			if err := v.n.o.Store.Commit(v.writes, false); err != nil {
+				v.n.log.Error("vendor: write pushes to the outbox", "app", v.app.ID, "provider", v.provider, "err", err)
+			}
+			for _, id := range gone {
+				delete(v.gone, id)
+			}
+		case len(gone) > 0:
+			self, root := v.self, v.n.system.Root
+			v.n.o.Store.CommitAsync(v.writes, false, func(error) { root.Send(self, deletesCommitted{gone}) })
+		default:
+			v.n.o.Store.CommitAsync(v.writes, false, nil)
+		}
 		v.writes = nil
 	}
+	v.syncWrites = false
 	if len(v.release) > 0 {
 		v.n.releaseChunks(v.release)
 		clear(v.release)
@@ -32,13 +50,27 @@ func (v *vendorActor) flushWrites() {
 	}
 }
 
-// done removes the job from the outbox: its own record, or its share of its chunk.
+// done removes the job, which was in memory, from memory and the outbox: its
+// own record, or its share of its chunk.
 func (v *vendorActor) done(j job) {
+	v.forget(j)
 	if j.chunk == nil {
-		v.batch().DeletePush(j.PushJob)
+		v.deletePush(j.PushJob)
 		return
 	}
 	v.release = append(v.release, j.chunk)
+}
+
+// deletesCommitted tells a vendor actor that the deletes of these outbox
+// ids are committed: a read of the outbox no longer finds them.
+type deletesCommitted struct{ ids []uint64 }
+
+// deletePush deletes an outbox job, and keeps the pager from reading it back
+// until the delete is committed.
+func (v *vendorActor) deletePush(j *wire.PushJob) {
+	v.batch().DeletePush(j)
+	v.gone[j.Id] = struct{}{}
+	v.goneNow = append(v.goneNow, j.Id)
 }
 
 // own gives a job that must wait (a retry, a held push) an outbox record of

@@ -88,8 +88,9 @@ func (v *vendorActor) nextDay() time.Time {
 	return v.n.now().Add(untilNextVendorDay(v.zone(), v.n.now()))
 }
 
-// hold parks pushes of a class until the vendor's next day; they stay in the
-// outbox (as jobs of their own), so a restart holds them again.
+// hold parks pushes of a class until the vendor's next day in the outbox (as
+// jobs of their own), not in memory: the pager reads them back when the day
+// turns, and a restart holds them again. The jobs leave the window.
 func (v *vendorActor) hold(class string, jobs []job, why string, until time.Time) {
 	first := v.heldUntil[class].IsZero() || !v.n.now().Before(v.heldUntil[class])
 	if first {
@@ -101,9 +102,13 @@ func (v *vendorActor) hold(class string, jobs []job, why string, until time.Time
 		v.n.after(until.Sub(v.n.now()), func() { root.Send(self, resumeClass{class}) })
 	}
 	for i := range jobs {
-		v.own(&jobs[i])
+		v.forget(jobs[i])
+		if jobs[i].chunk != nil {
+			v.own(&jobs[i])
+			v.syncWrites = true
+		}
 	}
-	v.held[class] = append(v.held[class], jobs...)
+	v.heldCount[class] += len(jobs)
 	v.n.o.Metrics.PushesHeld.WithLabelValues(v.app.ID, string(v.provider)).Add(float64(len(jobs)))
 	res := push.Result{Verdict: push.QuotaExhausted, Reason: why + "; held until " + until.Format(time.RFC3339)}
 	for _, j := range jobs {
@@ -111,20 +116,20 @@ func (v *vendorActor) hold(class string, jobs []job, why string, until time.Time
 	}
 }
 
+// resume lets a held class go again once its day turned: the pager reads its
+// pushes from the outbox as the window has room.
 func (v *vendorActor) resume(class string) {
 	if until := v.heldUntil[class]; v.n.now().Before(until) {
 		self, root := v.self, v.n.system.Root
 		v.n.after(until.Sub(v.n.now()), func() { root.Send(self, resumeClass{class}) })
 		return
 	}
-	jobs := v.held[class]
-	delete(v.held, class)
+	held := v.heldCount[class]
+	delete(v.heldCount, class)
 	delete(v.heldUntil, class)
-	v.n.o.Metrics.PushesHeld.WithLabelValues(v.app.ID, string(v.provider)).Sub(float64(len(jobs)))
-	v.n.log.Info("vendor day turned: sending held pushes", "app", v.app.ID, "provider", v.provider, "class", class, "pushes", len(jobs))
-	for _, j := range jobs {
-		v.accept(j)
-	}
+	v.n.o.Metrics.PushesHeld.WithLabelValues(v.app.ID, string(v.provider)).Sub(float64(held))
+	v.n.log.Info("vendor day turned: sending held pushes", "app", v.app.ID, "provider", v.provider, "class", class, "pushes", held)
+	v.pager.mark()
 }
 
 // zone is where the vendor's quota day starts (push.Vendor.QuotaZone), UTC

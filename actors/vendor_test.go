@@ -325,6 +325,12 @@ func startVerdictRig(t *testing.T, answers ...push.Result) *verdictRig {
 // default 24h).
 func startVerdictRigTTL(t *testing.T, ttl time.Duration, answers ...push.Result) *verdictRig {
 	t.Helper()
+	return startVerdictRigWith(t, func(o *Options) { o.PushTTL = ttl }, answers...)
+}
+
+// startVerdictRigWith is startVerdictRig with the node's options changed by opts.
+func startVerdictRigWith(t *testing.T, opts func(*Options), answers ...push.Result) *verdictRig {
+	t.Helper()
 	st, err := storage.Open(t.TempDir(), storage.Options{CacheBytes: 1 << 20})
 	if err != nil {
 		t.Fatal(err)
@@ -333,7 +339,9 @@ func startVerdictRigTTL(t *testing.T, ttl time.Duration, answers ...push.Result)
 		// 15:30 UTC: FCM's quota day turns at UTC midnight, 8h30 later.
 		clock: newManualClock(time.Date(2026, 11, 26, 15, 30, 0, 0, time.UTC))}
 	app := &App{ID: "demo", Senders: map[push.Provider]push.Sender{push.FCM: r.sender}}
-	r.n, err = New(Options{Store: st, Apps: map[string]*App{"demo": app}, Clock: r.clock, PushTTL: ttl})
+	o := Options{Store: st, Apps: map[string]*App{"demo": app}, Clock: r.clock}
+	opts(&o)
+	r.n, err = New(o)
 	if err != nil {
 		t.Fatal(err)
 	}

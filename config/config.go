@@ -29,6 +29,9 @@ const (
 	defaultClientSendsPerSec   = 20
 	defaultClientSendBurst     = 40
 	defaultMaxTokenTTL         = 30 * 24 * time.Hour
+	defaultVendorWindow        = 10000
+	defaultBreakerFailures     = 20
+	defaultBreakerBackoff      = time.Second
 
 	defaultClusterName   = "node-1"
 	defaultClusterBind   = "127.0.0.1:7946"
@@ -152,6 +155,18 @@ type Limits struct {
 	// after its iat, or after now without one); a longer one is refused, so a
 	// leaked token cannot serve for years. Default 720h (30 days).
 	MaxTokenTTL Duration `yaml:"max_token_ttl"`
+	// VendorWindow is how many pushes each vendor connection (app and
+	// provider) holds in memory; the rest wait in the durable outbox and are
+	// read back, oldest first, as it drains: a long vendor outage or a large
+	// outbox at start costs disk, not memory. Default 10000.
+	VendorWindow int `yaml:"vendor_window"`
+	// VendorBreakerFailures is how many vendor requests in a row may fail
+	// (transport error, 5xx, 429) before the vendor's circuit opens: no
+	// pushes go to it, but one trial after vendor_breaker_backoff. Default 20.
+	VendorBreakerFailures int `yaml:"vendor_breaker_failures"`
+	// VendorBreakerBackoff is how long an open circuit waits before its
+	// trial push; it doubles after each failed trial, to at most 1m. Default 1s.
+	VendorBreakerBackoff Duration `yaml:"vendor_breaker_backoff"`
 }
 
 // APITLS names the PEM files of the API's certificate. The daemon reads
@@ -377,6 +392,9 @@ func (c *Config) EnsureDefaults() {
 	setIntDefault(&c.Limits.ClientSendsPerSecond, defaultClientSendsPerSec)
 	setIntDefault(&c.Limits.ClientSendBurst, defaultClientSendBurst)
 	setDuration(&c.Limits.MaxTokenTTL, defaultMaxTokenTTL)
+	setIntDefault(&c.Limits.VendorWindow, defaultVendorWindow)
+	setIntDefault(&c.Limits.VendorBreakerFailures, defaultBreakerFailures)
+	setDuration(&c.Limits.VendorBreakerBackoff, defaultBreakerBackoff)
 	setString(&c.Cluster.Name, defaultClusterName)
 	setString(&c.Cluster.Bind, defaultClusterBind)
 	setString(&c.Cluster.Remote, defaultClusterRemote)

@@ -97,6 +97,9 @@ limits:
   server_sends_per_second: 5000
   server_send_burst: 10000
   max_token_ttl: 168h
+  vendor_window: 2000
+  vendor_breaker_failures: 5
+  vendor_breaker_backoff: 2s
 cluster:
   name: node-7
   bind: 10.0.0.7:7946
@@ -193,7 +196,8 @@ func fullConfig() *Config {
 			IdleTimeout: Duration(5 * time.Minute), MaxHTTPConnections: 5000, MaxConnections: 20000,
 			MaxConnectionsPerIP: 50, WSSendQueueBytes: 1 << 20, MinFreeDiskBytes: 1 << 30,
 			ClientSendsPerSecond: 10, ClientSendBurst: 15, ServerSendsPerSecond: 5000, ServerSendBurst: 10000,
-			MaxTokenTTL: Duration(168 * time.Hour)},
+			MaxTokenTTL: Duration(168 * time.Hour), VendorWindow: 2000, VendorBreakerFailures: 5,
+			VendorBreakerBackoff: Duration(2 * time.Second)},
 		Cluster: Cluster{
 			Name: "node-7", Bind: "10.0.0.7:7946", Advertise: "203.0.113.7:7946",
 			Join:   []string{"10.0.0.1:7946", "10.0.0.2:7946"},

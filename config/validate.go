@@ -171,6 +171,15 @@ func (c *Config) validate() problems {
 			ps.add(f.key, "must be 0 (the rate) or more, got %d", f.v)
 		}
 	}
+	if c.Limits.VendorWindow < 1 {
+		ps.add("limits.vendor_window", "must be at least 1, got %d", c.Limits.VendorWindow)
+	}
+	if c.Limits.VendorBreakerFailures < 1 {
+		ps.add("limits.vendor_breaker_failures", "must be at least 1, got %d", c.Limits.VendorBreakerFailures)
+	}
+	if c.Limits.VendorBreakerBackoff <= 0 {
+		ps.add("limits.vendor_breaker_backoff", "must be more than 0, got %v", c.Limits.VendorBreakerBackoff)
+	}
 	if c.Limits.MaxTokenTTL <= 0 {
 		ps.add("limits.max_token_ttl", "must be more than 0, got %v", c.Limits.MaxTokenTTL)
 	}

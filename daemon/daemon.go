@@ -134,6 +134,7 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 		AckTimeout: cfg.AckTimeout.Std(), IdleTimeout: cfg.UserIdleTimeout.Std(),
 		IdempotencyWin: cfg.IdempotencyWindow.Std(), Retention: cfg.OfflineRetention.Std(),
 		MaxPerStream: cfg.OfflineMaxPerStream, Apps: apps, Clock: d.clock,
+		VendorWindow: cfg.Limits.VendorWindow, BreakerFailures: cfg.Limits.VendorBreakerFailures, BreakerBackoff: cfg.Limits.VendorBreakerBackoff.Std(),
 		Sharded: sec != nil, NoTrace: !cfg.TraceOn(),
 	})
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -321,6 +322,17 @@ func (s *Store) Pushes(fn func(*wire.PushJob) bool) error {
 func (s *Store) PushesIn(shard uint64, fn func(*wire.PushJob) bool) error {
 	_, err := scanShardFamily(s, shard, outboxFamily, fn)
 	return err
+}
+
+// PushesAfter is PushesIn from the first job with an id above after: a
+// reader that pages the outbox goes on from where it stopped.
+func (s *Store) PushesAfter(shard, after uint64, fn func(*wire.PushJob) bool) error {
+	p := familyPrefix(shard, outboxFamily)
+	if after == math.MaxUint64 {
+		return nil
+	}
+	lower := binary.BigEndian.AppendUint64(append([]byte(nil), p...), after+1)
+	return scanProto(s, lower, prefixEnd(p), func(_ []byte, j *wire.PushJob) bool { return fn(j) })
 }
 
 // PushChunks calls fn for every fan-out chunk in the outbox, shard by shard and

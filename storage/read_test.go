@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -505,6 +506,21 @@ func TestOutbox(t *testing.T) {
 	}
 	if got := list(100); got != "[1 3 255 256 12079]" {
 		t.Errorf("Pushes after DeletePush = %s", got)
+	}
+	// A pager goes on after the last id it saw, in the user's shard.
+	shard := ShardOf(UserKey("app", "bob"))
+	after := func(from uint64) string {
+		t.Helper()
+		var got []uint64
+		if err := s.PushesAfter(shard, from, func(j *wire.PushJob) bool { got = append(got, j.Id); return true }); err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprint(got)
+	}
+	for from, want := range map[uint64]string{0: "[1 3 255 256 12079]", 3: "[255 256 12079]", 256: "[12079]", 12079: "[]", math.MaxUint64: "[]"} {
+		if got := after(from); got != want {
+			t.Errorf("PushesAfter(%d) = %s, want %s", from, got, want)
+		}
 	}
 }
 

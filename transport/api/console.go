@@ -76,6 +76,11 @@ type providerOverview struct {
 	// are those tried at least once (the retry backlog).
 	Pending  int `json:"pending"`
 	Retrying int `json:"retrying"`
+	// JobsInMemory are the pushes the vendor connection holds in memory on
+	// this node (at most limits.vendor_window; the rest wait in the outbox);
+	// CircuitOpen is true while its circuit breaker holds sends back.
+	JobsInMemory uint64 `json:"jobs_in_memory"`
+	CircuitOpen  bool   `json:"circuit_open"`
 }
 
 // overviewOutboxLimit bounds the outbox jobs one overview reads.
@@ -117,6 +122,14 @@ func (s *Server) overview(ctx *fasthttp.RequestCtx, c *caller) *apiError {
 				case "pushd_pushes_held":
 					if l["app"] == c.app.ID {
 						get(l["provider"]).Held += uint64(m.GetGauge().GetValue())
+					}
+				case "pushd_vendor_jobs_in_memory":
+					if l["app"] == c.app.ID {
+						get(l["provider"]).JobsInMemory += uint64(m.GetGauge().GetValue())
+					}
+				case "pushd_vendor_circuit_open":
+					if l["app"] == c.app.ID && m.GetGauge().GetValue() > 0 {
+						get(l["provider"]).CircuitOpen = true
 					}
 				case "pushd_push_retries_total":
 					if o := byProvider[l["provider"]]; o != nil {
