@@ -108,6 +108,9 @@ type vendorActor struct {
 	// pager must not read them back.
 	gone    map[uint64]struct{}
 	goneNow []uint64
+	// paged is, per shard, the highest outbox id the pager took into memory
+	// (see pagedFirst).
+	paged map[uint64]uint64
 }
 
 // call is one vendor request: one push, or a batch with the same payload.
@@ -147,7 +150,7 @@ func newVendor(n *Node, app *App, p push.Provider, s push.Sender, limiter *rate.
 		pending: map[string]*call{}, heldUntil: map[string]time.Time{}, heldCount: map[string]int{},
 		used: map[uint64]int64{}, usedGen: map[uint64]uint64{},
 		reported: map[string]push.Verdict{}, window: n.o.VendorWindow, ids: map[uint64]struct{}{},
-		gone: map[uint64]struct{}{}}
+		gone: map[uint64]struct{}{}, paged: map[uint64]uint64{}}
 	if b := app.Vendors[p].MaxBatch; b > 1 {
 		v.maxBatch = b
 	}
@@ -218,10 +221,8 @@ func (v *vendorActor) Receive(ctx actor.Context) {
 // accept takes a job handed over: into memory if the window has room and
 // nothing older waits in the outbox, else into the outbox only.
 func (v *vendorActor) accept(j job) {
-	if j.chunk == nil {
-		if _, ok := v.ids[j.Id]; ok {
-			return // the pager read it from the outbox first
-		}
+	if j.chunk == nil && v.pagedFirst(j.PushJob) {
+		return
 	}
 	if v.pager.active || v.mem >= v.window {
 		v.spill(j)

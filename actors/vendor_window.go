@@ -159,5 +159,27 @@ func (v *vendorActor) take(shard uint64, j *wire.PushJob, now time.Time) bool {
 		}
 	}
 	v.admit(job{PushJob: j})
+	v.paged[shard] = max(v.paged[shard], j.Id)
 	return true
+}
+
+// pagedFirst reports whether a job handed to the actor was read from the
+// outbox by the pager first: it is in memory, or was answered since (its
+// delete on its way, or committed). The hand-over of a job its user actor
+// has just written can come after the pager found the record, and after the
+// push was answered: it must not be sent again. Only a job at or below the
+// highest id the pager read in its shard can have been read; for those, the
+// outbox says whether it is still to send.
+func (v *vendorActor) pagedFirst(j *wire.PushJob) bool {
+	if _, ok := v.ids[j.Id]; ok {
+		return true
+	}
+	if _, ok := v.gone[j.Id]; ok {
+		return true
+	}
+	if j.Id > v.paged[storage.ShardOf(UserKey(j.App, j.User))] {
+		return false
+	}
+	_, ok, err := v.n.o.Store.Push(j.App, j.User, j.Id)
+	return err == nil && !ok
 }
