@@ -370,21 +370,22 @@ type hmsMessage struct {
 // are ignored, as Huawei does (a misspelt "message" shows up as 80300010).
 func parseHMSRequest(body []byte) (hmsMessage, *hmsReject) {
 	var out hmsMessage
-	top, err := hmsObject("", body)
-	if err != nil {
-		return out, err
+	top, ok := decodeJSONObject(body)
+	if !ok {
+		return out, structure("the body must be a JSON object")
 	}
-	if out.validateOnly, err = top.boolean("validate_only"); err != nil {
-		return out, err
+	var err error
+	if out.validateOnly, _, err = top.boolean("validate_only"); err != nil {
+		return out, hmsTypeError(err)
 	}
-	m, err := top.object("message")
+	m, _, err := top.object("message")
 	if err != nil {
-		return out, err
+		return out, hmsTypeError(err)
 	}
 
 	tokenRaw := m["token"]
 	var tokenCount int
-	if present(tokenRaw) {
+	if m.set("token") {
 		var raw []json.RawMessage
 		if json.Unmarshal(tokenRaw, &raw) != nil {
 			return out, structure("message.token must be an array of strings")
@@ -398,13 +399,13 @@ func parseHMSRequest(body []byte) (hmsMessage, *hmsReject) {
 		}
 		tokenCount = len(raw)
 	}
-	topic, err := m.str("topic")
+	topic, _, err := m.str("topic")
 	if err != nil {
-		return out, err
+		return out, hmsTypeError(err)
 	}
-	condition, err := m.str("condition")
+	condition, _, err := m.str("condition")
 	if err != nil {
-		return out, err
+		return out, hmsTypeError(err)
 	}
 	kinds := 0
 	for _, set := range []bool{tokenCount > 0, topic != "", condition != ""} {
@@ -419,34 +420,35 @@ func parseHMSRequest(body []byte) (hmsMessage, *hmsReject) {
 		return out, &hmsReject{code: hmsCodeTokenCount}
 	}
 
-	data, err := m.str("data")
+	data, _, err := m.str("data")
 	if err != nil {
-		return out, err
+		return out, hmsTypeError(err)
 	}
-	topNotification, err := m.object("notification")
+	topNotification, _, err := m.object("notification")
 	if err != nil {
-		return out, err
+		return out, hmsTypeError(err)
 	}
 	for _, f := range []string{"title", "body", "image"} {
-		if _, err := topNotification.str(f); err != nil {
-			return out, err
+		if _, _, err := topNotification.str(f); err != nil {
+			return out, hmsTypeError(err)
 		}
 	}
-	android, err := m.object("android")
+	android, _, err := m.object("android")
 	if err != nil {
-		return out, err
+		return out, hmsTypeError(err)
 	}
-	if out.category, err = checkHMSAndroid(android); err != nil {
-		return out, err
+	var reject *hmsReject
+	if out.category, reject = checkHMSAndroid(android); reject != nil {
+		return out, reject
 	}
-	an, err := android.object("notification")
+	an, _, err := android.object("notification")
 	if err != nil {
-		return out, err
+		return out, hmsTypeError(err)
 	}
 
 	if topNotification != nil || an != nil {
-		if err := checkHMSNotification(topNotification, an); err != nil {
-			return out, err
+		if reject := checkHMSNotification(topNotification, an); reject != nil {
+			return out, reject
 		}
 		if data != "" {
 			var obj map[string]json.RawMessage
@@ -460,7 +462,7 @@ func parseHMSRequest(body []byte) (hmsMessage, *hmsReject) {
 
 	var compact, tokens bytes.Buffer
 	_ = json.Compact(&compact, body)
-	if present(tokenRaw) {
+	if m.set("token") {
 		_ = json.Compact(&tokens, tokenRaw)
 	}
 	if compact.Len()-tokens.Len() > hmsMaxBody {
@@ -470,29 +472,29 @@ func parseHMSRequest(body []byte) (hmsMessage, *hmsReject) {
 }
 
 // checkHMSAndroid checks the android block's values and returns its category.
-func checkHMSAndroid(a hmsFields) (string, *hmsReject) {
+func checkHMSAndroid(a jsonFields) (string, *hmsReject) {
 	if ck, set, err := a.integer("collapse_key"); err != nil {
-		return "", err
+		return "", hmsTypeError(err)
 	} else if set && (ck < -1 || ck > 100) {
 		return "", &hmsReject{code: hmsCodeCollapseKey, detail: "collapse_key must be in [-1, 100]"}
 	}
-	urgency, err := a.str("urgency")
+	urgency, _, err := a.str("urgency")
 	if err != nil {
-		return "", err
+		return "", hmsTypeError(err)
 	}
 	if urgency != "" && urgency != "HIGH" && urgency != "NORMAL" {
 		return "", param("android.urgency must be HIGH or NORMAL")
 	}
-	category, err := a.str("category")
+	category, _, err := a.str("category")
 	if err != nil {
-		return "", err
+		return "", hmsTypeError(err)
 	}
 	if category != "" && !slices.Contains(hmsCategories, category) {
 		return "", param("android.category " + strconv.Quote(category) + " is not a known category")
 	}
-	ttl, err := a.str("ttl")
+	ttl, _, err := a.str("ttl")
 	if err != nil {
-		return "", err
+		return "", hmsTypeError(err)
 	}
 	if ttl != "" {
 		secs, perr := strconv.ParseFloat(strings.TrimSuffix(ttl, "s"), 64)
@@ -504,8 +506,8 @@ func checkHMSAndroid(a hmsFields) (string, *hmsReject) {
 		}
 	}
 	for _, f := range []string{"bi_tag", "data", "receipt_id"} {
-		if _, err := a.str(f); err != nil {
-			return "", err
+		if _, _, err := a.str(f); err != nil {
+			return "", hmsTypeError(err)
 		}
 	}
 	return category, nil
@@ -514,53 +516,53 @@ func checkHMSAndroid(a hmsFields) (string, *hmsReject) {
 // checkHMSNotification checks a notification message: title and body (in
 // android.notification or message.notification), the android notification's
 // field types and values, and its mandatory click_action.
-func checkHMSNotification(top, an hmsFields) *hmsReject {
+func checkHMSNotification(top, an jsonFields) *hmsReject {
 	for _, f := range []string{"title", "body"} {
-		v, err := an.str(f)
+		v, _, err := an.str(f)
 		if err != nil {
-			return err
+			return hmsTypeError(err)
 		}
 		if v == "" {
-			v, _ = top.str(f)
+			v, _, _ = top.str(f)
 		}
 		if v == "" {
 			return param("a notification message needs " + f + " in android.notification or message.notification")
 		}
 	}
 	for _, f := range []string{"channel_id", "sound", "icon", "tag", "group"} {
-		if _, err := an.str(f); err != nil {
-			return err
+		if _, _, err := an.str(f); err != nil {
+			return hmsTypeError(err)
 		}
 	}
-	if _, err := an.boolean("default_sound"); err != nil {
-		return err
+	if _, _, err := an.boolean("default_sound"); err != nil {
+		return hmsTypeError(err)
 	}
 	if _, _, err := an.integer("notify_id"); err != nil {
-		return err
+		return hmsTypeError(err)
 	}
-	importance, err := an.str("importance")
+	importance, _, err := an.str("importance")
 	if err != nil {
-		return err
+		return hmsTypeError(err)
 	}
 	if importance != "" && !slices.Contains(hmsImportances, importance) {
 		return param("android.notification.importance must be LOW or NORMAL")
 	}
-	badge, err := an.object("badge")
+	badge, _, err := an.object("badge")
 	if err != nil {
-		return err
+		return hmsTypeError(err)
 	}
 	if badge != nil {
 		add, addSet, err := badge.integer("add_num")
 		if err != nil {
-			return err
+			return hmsTypeError(err)
 		}
 		set, setSet, err := badge.integer("set_num")
 		if err != nil {
-			return err
+			return hmsTypeError(err)
 		}
-		class, err := badge.str("class")
+		class, _, err := badge.str("class")
 		if err != nil {
-			return err
+			return hmsTypeError(err)
 		}
 		switch {
 		case addSet && (add < 1 || add > 99), setSet && (set < 0 || set > 99):
@@ -569,27 +571,27 @@ func checkHMSNotification(top, an hmsFields) *hmsReject {
 			return param("badge.class is required")
 		}
 	}
-	click, err := an.object("click_action")
+	click, _, err := an.object("click_action")
 	if err != nil {
-		return err
+		return hmsTypeError(err)
 	}
 	if click == nil {
 		return structure("click_action is mandatory for notification messages")
 	}
 	typ, _, err := click.integer("type")
 	if err != nil {
-		return err
+		return hmsTypeError(err)
 	}
 	fields := map[int]string{1: "intent", 2: "url", 4: "rich_resource"}
 	switch typ {
 	case 1:
-		intent, _ := click.str("intent")
-		action, _ := click.str("action")
+		intent, _, _ := click.str("intent")
+		action, _, _ := click.str("action")
 		if intent == "" && action == "" {
 			return param("click_action type 1 needs intent or action")
 		}
 	case 2, 4:
-		if v, _ := click.str(fields[typ]); v == "" {
+		if v, _, _ := click.str(fields[typ]); v == "" {
 			return param("click_action type " + strconv.Itoa(typ) + " needs " + fields[typ])
 		}
 	case 3:
@@ -599,65 +601,9 @@ func checkHMSNotification(top, an hmsFields) *hmsReject {
 	return nil
 }
 
-// hmsFields is a JSON object's members, for type checks by name. A nil
-// hmsFields (an absent object) has no members.
-type hmsFields map[string]json.RawMessage
-
-// present reports whether raw holds a value other than null.
-func present(raw json.RawMessage) bool {
-	raw = bytes.TrimSpace(raw)
-	return len(raw) > 0 && string(raw) != "null"
-}
-
-// hmsObject decodes raw as an object; where names it in errors.
-func hmsObject(where string, raw []byte) (hmsFields, *hmsReject) {
-	var f hmsFields
-	if json.Unmarshal(raw, &f) != nil || f == nil {
-		if where == "" {
-			return nil, structure("the body must be a JSON object")
-		}
-		return nil, structure(where + " must be an object")
-	}
-	return f, nil
-}
-
-// object returns member name as an object, nil when absent or null.
-func (f hmsFields) object(name string) (hmsFields, *hmsReject) {
-	if !present(f[name]) {
-		return nil, nil
-	}
-	return hmsObject(name, f[name])
-}
-
-// str returns member name as a string, "" when absent or null.
-func (f hmsFields) str(name string) (string, *hmsReject) {
-	var s string
-	if present(f[name]) && json.Unmarshal(f[name], &s) != nil {
-		return "", structure(name + " must be a string")
-	}
-	return s, nil
-}
-
-// boolean returns member name as a bool, false when absent or null.
-func (f hmsFields) boolean(name string) (bool, *hmsReject) {
-	var b bool
-	if present(f[name]) && json.Unmarshal(f[name], &b) != nil {
-		return false, structure(name + " must be a boolean")
-	}
-	return b, nil
-}
-
-// integer returns member name as an int and whether it is set.
-func (f hmsFields) integer(name string) (int, bool, *hmsReject) {
-	if !present(f[name]) {
-		return 0, false, nil
-	}
-	var n int
-	if json.Unmarshal(f[name], &n) != nil {
-		return 0, false, structure(name + " must be an integer")
-	}
-	return n, true, nil
-}
+// hmsTypeError is Huawei's refusal of a member of the wrong JSON type: the
+// structure code, the reader's error as the detail.
+func hmsTypeError(err error) *hmsReject { return structure(err.Error()) }
 
 func structure(detail string) *hmsReject { return &hmsReject{code: hmsCodeStructure, detail: detail} }
 func param(detail string) *hmsReject     { return &hmsReject{code: hmsCodeParam, detail: detail} }

@@ -522,12 +522,11 @@ func (v *oppoVendor) serveUnicast(r *http.Request, _ []byte, _ []string) answer 
 	if raw == "" {
 		return oppoError(oppoCodeMissingArguments, "message is required")
 	}
-	var msg map[string]json.RawMessage
-	if json.Unmarshal([]byte(raw), &msg) != nil || msg == nil {
+	msg, ok := decodeJSONObject([]byte(raw))
+	if !ok {
 		return oppoError(oppoCodeInvalidArguments, "message is not a JSON object")
 	}
-	fields := oppoJSONFields(msg)
-	targetType, ok, err := fields.integer("target_type")
+	targetType, ok, err := msg.looseInteger("target_type")
 	switch {
 	case err != nil:
 		return oppoError(oppoCodeInvalidArguments, err.Error())
@@ -536,7 +535,7 @@ func (v *oppoVendor) serveUnicast(r *http.Request, _ []byte, _ []string) answer 
 	case targetType != oppoTargetRegID:
 		return oppoError(oppoCodeInvalidArguments, fmt.Sprintf("target_type %d is not simulated; use 2 (registration_id)", targetType))
 	}
-	target, ok, err := fields.str("target_value")
+	target, ok, err := msg.str("target_value")
 	switch {
 	case err != nil:
 		return oppoError(oppoCodeInvalidArguments, err.Error())
@@ -545,14 +544,14 @@ func (v *oppoVendor) serveUnicast(r *http.Request, _ []byte, _ []string) answer 
 	case strings.ContainsAny(target, ";,"):
 		return oppoError(oppoCodeInvalidArguments, "a unicast takes one target_value")
 	}
-	var nraw map[string]json.RawMessage
-	if len(msg["notification"]) == 0 || string(msg["notification"]) == "null" {
+	notification, ok, err := msg.object("notification")
+	switch {
+	case err != nil:
+		return oppoError(oppoCodeInvalidArguments, "notification is not a JSON object")
+	case !ok:
 		return oppoError(oppoCodeMissingArguments, "notification is required")
 	}
-	if json.Unmarshal(msg["notification"], &nraw) != nil || nraw == nil {
-		return oppoError(oppoCodeInvalidArguments, "notification is not a JSON object")
-	}
-	n, code, detail := parseOPPONotice(oppoJSONFields(nraw))
+	n, code, detail := parseOPPONotice(notification)
 	if code != oppoCodeSuccess {
 		return oppoError(code, detail)
 	}
@@ -645,11 +644,13 @@ func (n oppoNotice) counted() bool {
 	return !slices.Contains(oppoServiceCategories, n.category) && n.channelID == ""
 }
 
-// oppoFields reads a message's fields, from JSON (unicast) or a form (save).
+// oppoFields reads a message's fields, from JSON (unicast, jsonFields) or a
+// form (save). Numbers and booleans are read loosely: OPPO's Java parser also
+// takes strings holding them, and a form holds nothing else.
 type oppoFields interface {
 	str(name string) (string, bool, error)
-	integer(name string) (int, bool, error)
-	boolean(name string) (bool, bool, error)
+	looseInteger(name string) (int, bool, error)
+	looseBoolean(name string) (bool, bool, error)
 }
 
 // parseOPPONotice checks a notification's fields as OPPO does and returns the
@@ -671,13 +672,13 @@ func parseOPPONotice(f oppoFields) (oppoNotice, int, string) {
 	ints := map[string]int{}
 	present := map[string]bool{}
 	for _, name := range []string{"style", "click_action_type", "off_line_ttl", "notify_level"} {
-		i, ok, err := f.integer(name)
+		i, ok, err := f.looseInteger(name)
 		if err != nil {
 			return bad(oppoCodeInvalidArguments, "%v", err)
 		}
 		ints[name], present[name] = i, ok
 	}
-	offLine, hasOffLine, err := f.boolean("off_line")
+	offLine, hasOffLine, err := f.looseBoolean("off_line")
 	if err != nil {
 		return bad(oppoCodeInvalidArguments, "%v", err)
 	}
@@ -743,66 +744,6 @@ func parseOPPONotice(f oppoFields) (oppoNotice, int, string) {
 	return n, oppoCodeSuccess, ""
 }
 
-// oppoJSONFields reads fields of a JSON object. Numbers and booleans may also
-// come as strings holding them, as OPPO's (Java) parser takes them.
-type oppoJSONFields map[string]json.RawMessage
-
-func (m oppoJSONFields) raw(name string) (json.RawMessage, bool) {
-	raw, ok := m[name]
-	if !ok || string(raw) == "null" {
-		return nil, false
-	}
-	return raw, true
-}
-
-func (m oppoJSONFields) str(name string) (string, bool, error) {
-	raw, ok := m.raw(name)
-	if !ok {
-		return "", false, nil
-	}
-	var s string
-	if json.Unmarshal(raw, &s) != nil {
-		return "", true, fmt.Errorf("%s must be a string", name)
-	}
-	return s, true, nil
-}
-
-func (m oppoJSONFields) integer(name string) (int, bool, error) {
-	raw, ok := m.raw(name)
-	if !ok {
-		return 0, false, nil
-	}
-	var i int
-	if json.Unmarshal(raw, &i) == nil {
-		return i, true, nil
-	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		if i, err := strconv.Atoi(strings.TrimSpace(s)); err == nil {
-			return i, true, nil
-		}
-	}
-	return 0, true, fmt.Errorf("%s must be an integer", name)
-}
-
-func (m oppoJSONFields) boolean(name string) (bool, bool, error) {
-	raw, ok := m.raw(name)
-	if !ok {
-		return false, false, nil
-	}
-	var b bool
-	if json.Unmarshal(raw, &b) == nil {
-		return b, true, nil
-	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		if b, err := strconv.ParseBool(s); err == nil {
-			return b, true, nil
-		}
-	}
-	return false, true, fmt.Errorf("%s must be a boolean", name)
-}
-
 // oppoFormFields reads fields of a form.
 type oppoFormFields url.Values
 
@@ -814,7 +755,7 @@ func (f oppoFormFields) str(name string) (string, bool, error) {
 	return vs[0], true, nil
 }
 
-func (f oppoFormFields) integer(name string) (int, bool, error) {
+func (f oppoFormFields) looseInteger(name string) (int, bool, error) {
 	s, ok, _ := f.str(name)
 	if !ok || s == "" {
 		return 0, false, nil
@@ -826,7 +767,7 @@ func (f oppoFormFields) integer(name string) (int, bool, error) {
 	return i, true, nil
 }
 
-func (f oppoFormFields) boolean(name string) (bool, bool, error) {
+func (f oppoFormFields) looseBoolean(name string) (bool, bool, error) {
 	s, ok, _ := f.str(name)
 	if !ok || s == "" {
 		return false, false, nil

@@ -543,7 +543,7 @@ func FuzzOPPONotice(f *testing.F) {
 		if json.Unmarshal([]byte(body), &m) != nil {
 			return
 		}
-		n, code, _ := parseOPPONotice(oppoJSONFields(m))
+		n, code, _ := parseOPPONotice(jsonFields(m))
 		if code != oppoCodeSuccess {
 			if _, ok := oppoCodes[code]; !ok {
 				t.Fatalf("refused with unknown code %d", code)

@@ -245,7 +245,7 @@ func (v *vivoVendor) handleAuth(w http.ResponseWriter, r *http.Request) {
 		writeAnswer(w, vivoResult(vivoBodyBad, nil))
 		return
 	}
-	f, ok := vivoObject(body.Bytes())
+	f, ok := decodeJSONObject(body.Bytes())
 	if !ok {
 		writeAnswer(w, vivoResult(vivoBodyBad, nil))
 		return
@@ -262,34 +262,34 @@ func (v *vivoVendor) handleAuth(w http.ResponseWriter, r *http.Request) {
 
 // checkAuth returns the result code for an auth body: vivoOK when the sign is
 // md5(appId + appKey + timestamp + appSecret) over the values as sent.
-func (v *vivoVendor) checkAuth(f map[string]json.RawMessage) int {
-	appID, hasAppID, appIDOK := vivoIntText(f, "appId")
-	appKey, hasAppKey, appKeyOK := vivoString(f, "appKey")
-	ts, hasTS, tsOK := vivoIntText(f, "timestamp")
-	sign, hasSign, signOK := vivoString(f, "sign")
+func (v *vivoVendor) checkAuth(f jsonFields) int {
+	appID, hasAppID, appIDErr := f.integerText("appId")
+	appKey, hasAppKey, appKeyErr := f.str("appKey")
+	ts, hasTS, tsErr := f.integerText("timestamp")
+	sign, hasSign, signErr := f.str("sign")
 	switch {
 	case !hasAppID:
 		return vivoAuthAppIDEmpty
-	case !hasAppKey || appKeyOK && strings.TrimSpace(appKey) == "":
+	case !hasAppKey || appKeyErr == nil && strings.TrimSpace(appKey) == "":
 		return vivoAuthAppKeyEmpty
 	case !hasTS:
 		return vivoAuthTimestampEmpty
-	case !hasSign || signOK && sign == "":
+	case !hasSign || signErr == nil && sign == "":
 		return vivoAuthSignEmpty
-	case !appIDOK || appID != strconv.Itoa(v.appID):
+	case appIDErr != nil || appID != strconv.Itoa(v.appID):
 		return vivoAuthAppIDUnknown
-	case !appKeyOK || !secretEqual(strings.TrimSpace(appKey), v.appKey):
+	case appKeyErr != nil || !secretEqual(strings.TrimSpace(appKey), v.appKey):
 		return vivoAuthAppKeyBad
 	}
 	ms, err := strconv.ParseInt(ts, 10, 64)
-	if !tsOK || err != nil {
+	if tsErr != nil || err != nil {
 		return vivoAuthTimestampBad
 	}
 	if d := v.env.now().Sub(time.UnixMilli(ms)); d > vivoAuthWindow || d < -vivoAuthWindow {
 		return vivoAuthTimestampBad
 	}
 	// Lower-case hex only, as the doc asks: an upper-case sign is refused.
-	if !signOK || !secretEqual(sign, md5Hex(appID+strings.TrimSpace(appKey)+ts+v.appSecret)) {
+	if signErr != nil || !secretEqual(sign, md5Hex(appID+strings.TrimSpace(appKey)+ts+v.appSecret)) {
 		return vivoAuthSignBad
 	}
 	return vivoOK
@@ -313,16 +313,16 @@ func vivoAdmitRequest(r *http.Request) (answer, bool) {
 // targets returns the regId of a single send (or its alias), or the regIds of
 // a pushToList; saveListPayload targets nobody.
 func (v *vivoVendor) targets(r *http.Request, body []byte) []string {
-	f, ok := vivoObject(body)
+	f, ok := decodeJSONObject(body)
 	if !ok {
 		return nil
 	}
 	switch r.URL.Path {
 	case vivoSendPath:
-		if s, _, _ := vivoString(f, "regId"); s != "" {
+		if s, _, _ := f.str("regId"); s != "" {
 			return []string{s}
 		}
-		if s, _, _ := vivoString(f, "alias"); s != "" {
+		if s, _, _ := f.str("alias"); s != "" {
 			return []string{s}
 		}
 	case vivoPushToListPath:
@@ -494,16 +494,17 @@ func (v *vivoVendor) servePushToList(_ *http.Request, body []byte, targets []str
 			return vivoResult(vivoListTargetsBad, nil)
 		}
 	}
-	taskID, hasTask, taskOK := vivoIntText(f, "taskId")
-	if !taskOK {
-		taskID, hasTask, taskOK = vivoString(f, "taskId")
+	// A taskId may come as the number vivo answered or as a string.
+	taskID, hasTask, err := f.integerText("taskId")
+	if err != nil {
+		taskID, hasTask, err = f.str("taskId")
 	}
 
 	now := v.env.now()
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	task, known := v.tasks[taskID]
-	if !hasTask || !taskOK || !known || !now.Before(task.expires) {
+	if !hasTask || err != nil || !known || !now.Before(task.expires) {
 		return vivoResult(vivoTaskIDBad, nil)
 	}
 	if !v.useRequestIDLocked(requestID, now) {
@@ -537,16 +538,16 @@ func vivoTaskID() string {
 // checks first: its appId against the app the authToken was issued to (there is
 // one app, the credentials'), and its requestId. It returns the body's members
 // and the requestId, or the code refusing the body.
-func (v *vivoVendor) parseSend(body []byte) (map[string]json.RawMessage, string, int) {
-	f, ok := vivoObject(body)
+func (v *vivoVendor) parseSend(body []byte) (jsonFields, string, int) {
+	f, ok := decodeJSONObject(body)
 	if !ok {
 		return nil, "", vivoBodyBad
 	}
-	if id, _, ok := vivoIntText(f, "appId"); !ok || id != strconv.Itoa(v.appID) {
+	if id, _, err := f.integerText("appId"); err != nil || id != strconv.Itoa(v.appID) {
 		return nil, "", vivoAppIDMismatch
 	}
-	requestID, _, ok := vivoString(f, "requestId")
-	if !ok || strings.TrimSpace(requestID) == "" {
+	requestID, _, err := f.str("requestId")
+	if err != nil || strings.TrimSpace(requestID) == "" {
 		return nil, "", vivoRequestIDEmpty
 	}
 	return f, requestID, vivoOK
@@ -571,14 +572,14 @@ func (v *vivoVendor) useRequestIDLocked(requestID string, now time.Time) bool {
 
 // checkVivoContent checks the notification fields shared by send and
 // saveListPayload and returns the classification (0 when absent).
-func checkVivoContent(f map[string]json.RawMessage) (int64, int) {
+func checkVivoContent(f jsonFields) (int64, int) {
 	inRange := func(k string, required bool, allowed ...int64) bool {
-		n, present, ok := vivoInt(f, k)
-		if !present {
+		n, set, err := f.integerTextValue(k)
+		if !set {
 			return !required
 		}
 		for _, a := range allowed {
-			if ok && n == a {
+			if err == nil && n == a {
 				return true
 			}
 		}
@@ -587,27 +588,27 @@ func checkVivoContent(f map[string]json.RawMessage) (int64, int) {
 	if !inRange("notifyType", true, 1, 2, 3, 4) {
 		return 0, vivoNotifyTypeBad
 	}
-	if s, _, ok := vivoString(f, "title"); !ok || strings.TrimSpace(s) == "" || vivoTextWidth(s) > vivoMaxTitle {
+	if s, set, err := f.str("title"); !set || err != nil || strings.TrimSpace(s) == "" || vivoTextWidth(s) > vivoMaxTitle {
 		return 0, vivoTitleBad
 	}
-	if s, _, ok := vivoString(f, "content"); !ok || strings.TrimSpace(s) == "" || vivoTextWidth(s) > vivoMaxContent {
+	if s, set, err := f.str("content"); !set || err != nil || strings.TrimSpace(s) == "" || vivoTextWidth(s) > vivoMaxContent {
 		return 0, vivoContentBad
 	}
-	if ttl, present, ok := vivoInt(f, "timeToLive"); present && (!ok || ttl < vivoMinTTL || ttl > vivoMaxTTL) {
+	if ttl, set, err := f.integerTextValue("timeToLive"); set && (err != nil || ttl < vivoMinTTL || ttl > vivoMaxTTL) {
 		return 0, vivoTTLBad
 	}
 	if !inRange("skipType", true, 1, 2, 3, 4) {
 		return 0, vivoSkipTypeBad
 	}
-	if skip, _, _ := vivoInt(f, "skipType"); skip != 1 {
-		if s, _, ok := vivoString(f, "skipContent"); !ok || s == "" {
+	if skip, _, _ := f.integerTextValue("skipType"); skip != 1 {
+		if s, set, err := f.str("skipContent"); !set || err != nil || s == "" {
 			return 0, vivoSkipTypeBad
 		}
 	}
 	if !inRange("networkType", false, -1, 1) {
 		return 0, vivoNetworkTypeBad
 	}
-	if !checkVivoCustomMap(f["clientCustomMap"]) {
+	if !checkVivoCustomMap(f, "clientCustomMap") {
 		return 0, vivoCustomMapBad
 	}
 	if !inRange("classification", false, 0, 1) {
@@ -616,21 +617,21 @@ func checkVivoContent(f map[string]json.RawMessage) (int64, int) {
 	if !inRange("pushMode", false, 0, 1) {
 		return 0, vivoPushModeBad
 	}
-	if _, present, ok := vivoString(f, "category"); present && !ok {
+	if _, _, err := f.str("category"); err != nil {
 		return 0, vivoClassificationBad
 	}
-	classification, _, _ := vivoInt(f, "classification")
+	classification, _, _ := f.integerTextValue("classification")
 	return classification, vivoOK
 }
 
-// checkVivoCustomMap checks clientCustomMap: absent, or an object of at most 10
-// string pairs of at most 1024 characters in all.
-func checkVivoCustomMap(raw json.RawMessage) bool {
-	if vivoAbsent(raw) {
+// checkVivoCustomMap checks member name (clientCustomMap): absent, or an
+// object of at most 10 string pairs of at most 1024 characters in all.
+func checkVivoCustomMap(f jsonFields, name string) bool {
+	if !f.set(name) {
 		return true
 	}
 	var m map[string]string
-	if json.Unmarshal(raw, &m) != nil || len(m) > vivoMaxCustomPairs {
+	if json.Unmarshal(f[name], &m) != nil || len(m) > vivoMaxCustomPairs {
 		return false
 	}
 	chars := 0
@@ -653,61 +654,6 @@ func vivoTextWidth(s string) int {
 		}
 	}
 	return w
-}
-
-// --- JSON fields ---
-
-// vivoObject decodes a JSON object body into its raw members.
-func vivoObject(body []byte) (map[string]json.RawMessage, bool) {
-	var f map[string]json.RawMessage
-	if json.Unmarshal(body, &f) != nil || f == nil {
-		return nil, false
-	}
-	return f, true
-}
-
-func vivoAbsent(raw json.RawMessage) bool {
-	return len(raw) == 0 || string(raw) == "null"
-}
-
-// vivoString reads a string member: present is false when it is absent or
-// null, ok false when it is not a string.
-func vivoString(f map[string]json.RawMessage, k string) (s string, present, ok bool) {
-	raw := f[k]
-	if vivoAbsent(raw) {
-		return "", false, false
-	}
-	ok = json.Unmarshal(raw, &s) == nil
-	return s, true, ok
-}
-
-// vivoIntText reads an integer member as the text sent: a JSON integer, or a
-// string holding one (vivo's Java side coerces those, and its own doc example
-// sends "networkType":"1").
-func vivoIntText(f map[string]json.RawMessage, k string) (text string, present, ok bool) {
-	raw := f[k]
-	if vivoAbsent(raw) {
-		return "", false, false
-	}
-	text = string(raw)
-	if raw[0] == '"' {
-		if json.Unmarshal(raw, &text) != nil {
-			return "", true, false
-		}
-	}
-	if _, err := strconv.ParseInt(text, 10, 64); err != nil {
-		return "", true, false
-	}
-	return text, true, true
-}
-
-// vivoInt is vivoIntText's value.
-func vivoInt(f map[string]json.RawMessage, k string) (n int64, present, ok bool) {
-	text, present, ok := vivoIntText(f, k)
-	if ok {
-		n, _ = strconv.ParseInt(text, 10, 64)
-	}
-	return n, present, ok
 }
 
 // vivoConfig renders the vivo entry of pushd's providers config.

@@ -527,7 +527,7 @@ func FuzzVivoMessage(f *testing.F) {
 	f.Add([]byte(`{"title":1e999,"timeToLive":-0}`))
 	f.Add([]byte(`null`))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		fields, ok := vivoObject(body)
+		fields, ok := decodeJSONObject(body)
 		if !ok {
 			return
 		}
@@ -536,8 +536,8 @@ func FuzzVivoMessage(f *testing.F) {
 			t.Fatalf("unknown code %d for %s", code, body)
 		}
 		if code == vivoOK {
-			title, _, _ := vivoString(fields, "title")
-			content, _, _ := vivoString(fields, "content")
+			title, _, _ := fields.str("title")
+			content, _, _ := fields.str("content")
 			if vivoTextWidth(title) > vivoMaxTitle || vivoTextWidth(content) > vivoMaxContent || strings.TrimSpace(title) == "" {
 				t.Fatalf("accepted %s", body)
 			}
