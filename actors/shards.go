@@ -113,13 +113,25 @@ func (r *router) release(ctx actor.Context, shard uint64) {
 }
 
 // resumeShard restarts what the shard's last writer left unfinished: the
-// outbox's pushes, group fan-outs, and the timers of calls still ringing.
+// outbox's pushes, group fan-outs and membership changes not yet told to
+// members, and the timers of calls still ringing.
 func (n *Node) resumeShard(shard uint64) error {
 	if err := n.recoverOutbox(shard); err != nil {
 		return err
 	}
 	err := n.o.Store.FanoutsIn(shard, func(f *wire.Fanout) bool {
 		n.Tell(GroupKey(f.App, f.Group), f)
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	told := map[string]bool{}
+	err = n.o.Store.MemberTellsIn(shard, func(m *wire.Membership) bool {
+		if key := GroupKey(m.App, m.Group); !told[key] {
+			told[key] = true
+			n.Tell(key, &wire.Membership{App: m.App, Group: m.Group})
+		}
 		return true
 	})
 	if err != nil {

@@ -335,14 +335,27 @@ func (u *userActor) readStream(stream string, after, upto uint64, fn func(*wire.
 	if !ok {
 		return nil
 	}
-	return u.n.readGroup(u.app, group, after, upto, fn)
+	err := u.n.readGroup(u.app, group, u.user, after, upto, fn)
+	if hasCode(err, wire.CodeNotMember) {
+		// Removed from the group (its index here is told in the background):
+		// nothing more of its stream.
+		return nil
+	}
+	return err
 }
 
-// readGroup reads a group stream: straight from the store when this node owns
-// the group, else from its owner.
-func (n *Node) readGroup(app, group string, after, upto uint64, fn func(*wire.Message) bool) error {
+// readGroup reads a group stream for user, who must be a member (the group's
+// members are the truth, not the user's own index of its groups): straight
+// from the store when this node owns the group, else from its owner.
+func (n *Node) readGroup(app, group, user string, after, upto uint64, fn func(*wire.Message) bool) error {
 	key := GroupKey(app, group)
 	if owner, _ := n.place.Owner(key); owner == n.place.Self() {
+		if ok, err := n.o.Store.IsMember(app, group, user); err != nil || !ok {
+			if err == nil {
+				err = &RequestError{Code: wire.CodeNotMember, Message: user + " is not a member of group " + group}
+			}
+			return err
+		}
 		// The group actor trims its stream in runs (trimRun): start no
 		// lower than the newest offline_max_per_stream.
 		last, err := n.o.Store.GroupLastSeq(app, group)
@@ -357,7 +370,7 @@ func (n *Node) readGroup(app, group string, after, upto uint64, fn func(*wire.Me
 	for {
 		// Each page gets Request's default timeout.
 		r, err := requestAs[*wire.GroupReadReply](context.Background(), n, key,
-			&wire.GroupReadRequest{App: app, Group: group, After: after, Upto: upto, Limit: groupReadPage})
+			&wire.GroupReadRequest{App: app, Group: group, After: after, Upto: upto, Limit: groupReadPage, User: user})
 		if err != nil {
 			return err
 		}

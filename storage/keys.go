@@ -83,6 +83,8 @@ const (
 	chunkFamily  = "k/"
 	fanoutFamily = "f/"
 	callFamily   = "c/"
+	// memberTellFamily holds group membership changes a member's side has not acknowledged.
+	memberTellFamily = "n/"
 )
 
 // outboxKey is "<user's shard>o/<id:be64>": a job sits in the shard of the user it pushes to.
@@ -175,4 +177,13 @@ func groupIdempotencyKey(app, group, from, clientMsgID string) []byte {
 
 func verdictKey(app, user, pushID string) []byte {
 	return append(userPrefix(app, user), "v/"+pushID...)
+}
+
+// memberTellPrefix is "<group's shard>n/<app>/<group>/".
+func memberTellPrefix(app, group string) []byte {
+	return append(familyPrefix(ShardOf(GroupKey(app, group)), memberTellFamily), app+"/"+group+"/"...)
+}
+
+func memberTellKey(app, group, user string) []byte {
+	return append(memberTellPrefix(app, group), user...)
 }

@@ -1,0 +1,74 @@
+package daemon_test
+
+import (
+	"testing"
+
+	"github.com/pushd-im/pushd/daemon"
+	"github.com/pushd-im/pushd/storage"
+	"github.com/pushd-im/pushd/wire"
+)
+
+// commitRaw writes straight to the daemon's store, to leave it as a crash or
+// a fault on the other side would.
+func (h *harness) commitRaw(fill func(b *storage.Batch)) {
+	h.t.Helper()
+	st := h.d.Store()
+	b := st.NewBatch()
+	fill(b)
+	if err := st.Commit(b, true); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// A member removed from a group does not replay the group's stream on its
+// next connect, even when its own index of groups still names the group (as a
+// crash between the group's write and the member's left it): the group's
+// members are checked at replay. Removing it again answers the same.
+func TestRemovedMemberDoesNotReplayTheGroup(t *testing.T) {
+	h := startDaemon(t, patientAcks)
+	h.putGroup("team", []string{"alice", "bob"})
+	h.sendGroup("alice", "team", "before", nil)
+	if n := h.groupMembers("DELETE", "team", "bob"); n != 1 {
+		t.Fatalf("members after removing bob = %d", n)
+	}
+	// The member-side index as it was before the removal.
+	h.commitRaw(func(b *storage.Batch) { b.SetUserGroup(daemon.DemoAppID, "bob", "team", 0) })
+	h.sendGroup("alice", "team", "after", nil)
+
+	bob := h.connect("bob", "phone")
+	bob.quiet("bob, removed from team")
+
+	// Removing twice is fine and answers the same.
+	if n := h.groupMembers("DELETE", "team", "bob"); n != 1 {
+		t.Fatalf("members after removing bob again = %d", n)
+	}
+	// A member still replays the group.
+	carol := h.connect("alice", "tablet")
+	carol.message("group:team", 1)
+	carol.message("group:team", 2)
+	carol.quiet("alice")
+}
+
+// A membership change whose tell to the member's keys did not happen (the
+// group's batch was written and the process stopped) is told when the
+// group's shard is taken again, at start, and its record is then cleared.
+func TestPendingMemberTellResumesAtStart(t *testing.T) {
+	h := startDaemon(t, patientAcks)
+	h.putGroup("team", []string{"alice", "bob"})
+	h.commitRaw(func(b *storage.Batch) {
+		// What the group's batch holds after bob's removal, with the tell
+		// to bob's keys not done.
+		b.RemoveMember(daemon.DemoAppID, "team", "bob")
+		b.PutMemberTell(&wire.Membership{App: daemon.DemoAppID, Group: "team", Users: []string{"bob"}})
+	})
+	h.restart()
+	st := h.d.Store()
+	h.eventually("bob's index forgets team and the tell is cleared", func() bool {
+		groups, err := st.UserGroups(daemon.DemoAppID, "bob")
+		must(t, err)
+		n := 0
+		must(t, st.MemberTells(daemon.DemoAppID, "team", func(*wire.Membership) bool { n++; return true }))
+		_, still := groups["team"]
+		return !still && n == 0
+	})
+}
