@@ -114,7 +114,8 @@ func (r *router) release(ctx actor.Context, shard uint64) {
 
 // resumeShard restarts what the shard's last writer left unfinished: the
 // outbox's pushes, group fan-outs and membership changes not yet told to
-// members, and the timers of calls still ringing.
+// members, the timers of calls still ringing (read from their index, not
+// from every call) and call events not yet delivered.
 func (n *Node) resumeShard(shard uint64) error {
 	if err := n.recoverOutbox(shard); err != nil {
 		return err
@@ -137,10 +138,22 @@ func (n *Node) resumeShard(shard uint64) error {
 	if err != nil {
 		return err
 	}
-	return n.o.Store.CallsIn(shard, func(c *wire.CallRecord) bool {
-		if !c.Ended {
-			n.Tell(CallKey(c.App, c.CallId), &wire.CallRequest{App: c.App, CallId: c.CallId, Action: string(wire.CallResume)})
+	resumed := map[string]bool{}
+	resume := func(app, id string) {
+		if key := CallKey(app, id); !resumed[key] {
+			resumed[key] = true
+			n.Tell(key, &wire.CallRequest{App: app, CallId: id, Action: string(wire.CallResume)})
 		}
+	}
+	err = n.o.Store.LiveCallsIn(shard, func(app, id string, _ int64) bool {
+		resume(app, id)
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	return n.o.Store.CallEventsIn(shard, func(e *wire.CallEvent) bool {
+		resume(e.GetMessage().GetApp(), e.GetMessage().GetCallId())
 		return true
 	})
 }

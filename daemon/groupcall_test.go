@@ -2,6 +2,7 @@ package daemon_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/pushd-im/pushd/daemon"
 	"github.com/pushd-im/pushd/storage"
@@ -71,4 +72,52 @@ func TestPendingMemberTellResumesAtStart(t *testing.T) {
 		_, still := groups["team"]
 		return !still && n == 0
 	})
+}
+
+// A call's ending survives a receiver that cannot take it: the cancel is
+// answered once stored, with its event, and the event is delivered when the
+// receiver's store works again, across a restart in between. The invitee's
+// "ringing" record goes, and its connect replays the cancellation, not the
+// invitation.
+func TestCallEndingDeliveredAfterFailureAndRestart(t *testing.T) {
+	h := startDaemon(t, patientAcks)
+	app := daemon.DemoAppID
+	call := h.invite("alice", map[string]any{"invitees": []string{"bob"}, "timeout": 600})
+	st := h.d.Store()
+	if r, err := st.Ringing(app, "bob"); err != nil || r[call] == 0 {
+		t.Fatalf("bob's ringing calls = %v, %v; want %s", r, err, call)
+	}
+	// A fault in bob's keys: a cursor with no device id, which his actor
+	// cannot load, so it refuses every request until it is gone.
+	h.commitRaw(func(b *storage.Batch) { b.SetCursor(app, "bob", "", "inbox", 1) })
+	h.restart()
+
+	h.answer("alice", call, "cancel", nil)
+	pending := func() int {
+		n := 0
+		must(t, h.d.Store().CallEvents(app, call, func(uint64, *wire.CallEvent) bool { n++; return true }))
+		return n
+	}
+	if n := pending(); n != 1 {
+		t.Fatalf("pending call events after a cancel bob could not take = %d, want 1", n)
+	}
+	h.restart()
+	if n := pending(); n != 1 {
+		t.Fatalf("pending call events after a restart = %d, want 1", n)
+	}
+	if r, err := h.d.Store().Ringing(app, "bob"); err != nil || r[call] == 0 {
+		t.Fatalf("bob's ringing calls before his store heals = %v, %v", r, err)
+	}
+
+	h.commitRaw(func(b *storage.Batch) { b.DeleteCursors(app, "bob", "") })
+	h.eventually("the cancellation reaches bob", func() bool {
+		h.clock.Advance(time.Minute) // the next retry, whatever its backoff
+		r, err := h.d.Store().Ringing(app, "bob")
+		must(t, err)
+		return len(r) == 0 && pending() == 0
+	})
+	bob := h.connect("bob", "phone")
+	f := bob.expect("call_invitation_cancelled")
+	checkEvent(t, "bob", f, "call_invitation_cancelled", call, map[string]any{"inviter": "alice"})
+	bob.quiet("bob (the invitation is not replayed, the cancellation once)")
 }
