@@ -230,7 +230,7 @@ func (u *userActor) ack(m *wire.AckRequest) {
 	}
 	u.cursors[m.DeviceId][m.Stream] = seq
 	b := u.n.o.Store.NewBatch()
-	b.SetCursor(u.app, u.user, m.DeviceId, m.Stream, seq)
+	b.SetCursorAt(u.app, u.user, m.DeviceId, m.Stream, seq, u.n.now().UnixMilli())
 	ps := u.pending[m.DeviceId]
 	keep := ps[:0]
 	for _, p := range ps {
