@@ -139,8 +139,12 @@ func (c *callActor) delivered(ctx actor.Context, d *callDelivered) {
 			done[id] = true
 			b.DeleteCallEvent(c.app, c.id, id)
 		}
-		// A deletion lost in a crash only means an event is stored twice.
-		c.n.o.Store.CommitAsync(b, false, nil)
+		// Not synced (a deletion lost in a crash only means an event is
+		// stored twice), but applied before anything this actor writes next,
+		// which may reuse an id once nothing is pending.
+		if err := c.n.o.Store.Commit(b, false); err != nil {
+			c.n.log.Warn("delivered call events not cleared; they will be delivered again", "app", c.app, "call", c.id, "err", err)
+		}
 		keep := e.pending[:0]
 		for _, p := range e.pending {
 			if !done[p.id] {

@@ -141,8 +141,11 @@ func (g *groupActor) told(ctx actor.Context, r *membersTold) {
 		}
 	}
 	if !b.Empty() {
-		// A deletion lost in a crash only means a change is told twice.
-		g.n.o.Store.CommitAsync(b, false, nil)
+		// Not synced (a deletion lost in a crash only means a change is told
+		// twice), but applied before a newer change for the same user is.
+		if err := g.n.o.Store.Commit(b, false); err != nil {
+			g.n.log.Warn("told membership changes not cleared; they will be told again", "app", g.app, "group", g.group, "err", err)
+		}
 	}
 	if r.err != nil {
 		g.n.log.Warn("membership change not told to every member yet; retrying", "app", g.app, "group", g.group, "err", r.err)
