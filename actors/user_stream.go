@@ -194,13 +194,27 @@ func (u *userActor) groupDeliver(ctx actor.Context, sender *actor.PID, d *wire.G
 
 // callEvent appends a call event to the inbox (and pushes it when it carries a
 // push_config) and keeps the user's set of ringing calls.
+//
+// A call retries an event until it has an answer, so an event whose answer was
+// lost comes again: it is stored once, remembered like a send's client_msg_id
+// (under a sender no user id can be, keyed by call, event and who caused it,
+// which is one event per receiver).
 func (u *userActor) callEvent(ctx actor.Context, sender *actor.PID, e *wire.CallEvent) {
 	m := e.GetMessage()
 	now := u.n.now()
+	st := u.n.o.Store
+	idem := &wire.Message{From: callEventSender, ClientMsgId: m.CallId + ":" + m.Event + ":" + m.From}
+	idemKey, answered := u.dedupe.begin(u.n, idem, sender, now, func(from, id string) (*wire.IdempotencyRecord, int64, bool, error) {
+		return st.Idempotency(u.app, u.user, from, id)
+	}, func(to *actor.PID, r *wire.SendReply) { u.respond(ctx, to, r) })
+	if answered {
+		return
+	}
 	m.MessageId = NewMessageID(now)
-	b := u.n.o.Store.NewBatch()
+	b := st.NewBatch()
 	c := u.appendInbox(m, now, b)
-	c.senders = []*actor.PID{sender}
+	b.PutIdempotency(u.app, u.user, callEventSender, idem.ClientMsgId, now.UnixMilli(), record(m))
+	c.waitFor(idemKey, sender)
 	c.except = e.ExceptDevice
 	switch {
 	case e.RingingUntilMs > 0:
@@ -211,6 +225,10 @@ func (u *userActor) callEvent(ctx actor.Context, sender *actor.PID, e *wire.Call
 	c.jobs = u.pushJobs(m, now, b, true)
 	u.commit(b, c)
 }
+
+// callEventSender is the sender call events are remembered under: not a
+// valid user id, so no client's client_msg_id can stand in for one.
+const callEventSender = "#call"
 
 // ack moves the device's cursor and cancels the pushes it makes unnecessary.
 func (u *userActor) ack(m *wire.AckRequest) {

@@ -1,9 +1,11 @@
 package daemon_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
+	"github.com/pushd-im/pushd/actors"
 	"github.com/pushd-im/pushd/daemon"
 	"github.com/pushd-im/pushd/storage"
 	"github.com/pushd-im/pushd/wire"
@@ -120,4 +122,29 @@ func TestCallEndingDeliveredAfterFailureAndRestart(t *testing.T) {
 	f := bob.expect("call_invitation_cancelled")
 	checkEvent(t, "bob", f, "call_invitation_cancelled", call, map[string]any{"inviter": "alice"})
 	bob.quiet("bob (the invitation is not replayed, the cancellation once)")
+}
+
+// A call event that comes again (the call retries one whose answer it did not
+// get) is stored once: the second time is answered with the first's place.
+func TestCallEventStoredOnceWhenSentAgain(t *testing.T) {
+	h := startDaemon(t, patientAcks)
+	app := daemon.DemoAppID
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	for i := 0; i < 2; i++ {
+		ev := &wire.CallEvent{StopRinging: true, Message: &wire.Message{App: app, From: "alice", To: "bob", Type: 2,
+			Event: "call_invitation_cancelled", CallId: "c1", CallJson: `{"inviter":"alice"}`}}
+		r, err := h.d.NodeForTest().Request(ctx, actors.UserKey(app, "bob"), ev)
+		if err == nil {
+			err = actors.ReplyError(r)
+		}
+		if sr, ok := r.(*wire.SendReply); err != nil || !ok || sr.Seq != 1 {
+			t.Fatalf("call event, time %d: %v, %v; want stored at inbox seq 1", i+1, r, err)
+		}
+	}
+	n := 0
+	must(t, h.d.Store().ReadStream(app, "bob", "inbox", 0, ^uint64(0), func(*wire.Message) bool { n++; return true }))
+	if n != 1 {
+		t.Errorf("bob's inbox holds %d messages, want the event once", n)
+	}
 }
