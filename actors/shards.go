@@ -145,6 +145,9 @@ func (n *Node) resumeShard(shard uint64) error {
 			n.Tell(key, &wire.CallRequest{App: app, CallId: id, Action: string(wire.CallResume)})
 		}
 	}
+	if err := n.o.Store.IndexLiveCalls(shard); err != nil {
+		return err
+	}
 	err = n.o.Store.LiveCallsIn(shard, func(app, id string, _ int64) bool {
 		resume(app, id)
 		return true

@@ -112,3 +112,27 @@ func (s *Store) LiveCallsIn(shard uint64, fn func(app, callID string, timeoutAtM
 		return fn(app, id, int64(binary.BigEndian.Uint64(rest[:8]))), nil
 	})
 }
+
+// IndexLiveCalls builds the index of ringing calls of a shard that a version
+// without it wrote: the first time only (a mark in the shard says it is
+// done), it reads the shard's calls and indexes those not ended.
+func (s *Store) IndexLiveCalls(shard uint64) error {
+	mark := liveCallsIndexedKey(shard)
+	if _, ok, err := s.get(mark); err != nil || ok {
+		return err
+	}
+	b := s.NewBatch()
+	_, err := scanShardFamily(s, shard, callFamily, func(r *wire.CallRecord) bool {
+		if !r.Ended {
+			b.SetLiveCall(r.App, r.CallId, r.TimeoutAtMs)
+		}
+		return true
+	})
+	if err != nil {
+		b.b.Close()
+		return err
+	}
+	_ = b.b.Set(mark, nil, nil)
+	// Unsynced: lost in a crash, it is only done again.
+	return s.Commit(b, false)
+}

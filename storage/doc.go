@@ -34,6 +34,8 @@
 //	<s>e/<app>/<call_id>/<id:be64>           wire.CallEvent: stored with the call's change, not yet
 //	                                         in its receiver's inbox
 //	<s>l/<timeout_at_ms:be64><app>/<call_id> (empty): a call still ringing, by deadline
+//	<s>l!                                    (empty): the shard's ringing calls are all in l/ (an
+//	                                         older version's calls were indexed once, IndexLiveCalls)
 //	<s>n/<app>/<group>/<user>                wire.Membership: a group change the member's own keys
 //	                                         (g/ above, in the member's shard) have not taken yet
 //	<s>p/<push_id>                           "<app>/<user>": who holds a binding (push ids are derived

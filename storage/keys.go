@@ -202,6 +202,9 @@ func callEventKey(app, callID string, id uint64) []byte {
 	return binary.BigEndian.AppendUint64(callEventPrefix(app, callID), id)
 }
 
+// liveCallsIndexedKey marks that the shard's ringing calls are all in the l/ index.
+func liveCallsIndexedKey(shard uint64) []byte { return append(ShardPrefix(shard), "l!"...) }
+
 // liveCallKey is "<call's shard>l/<timeout_at_ms:be64><app>/<call_id>".
 func liveCallKey(app, callID string, timeoutAtMs int64) []byte {
 	k := binary.BigEndian.AppendUint64(familyPrefix(ShardOf(CallKey(app, callID)), liveCallFamily), uint64(max(timeoutAtMs, 0)))

@@ -235,3 +235,39 @@ func mustOK(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// Calls an older version stored (ringing, with no index entry) are indexed
+// once, the first time their shard is resumed; later calls are indexed as
+// they are written, and the shard is not read again.
+func TestIndexLiveCallsOnce(t *testing.T) {
+	s := openStore(t, "")
+	shard := ShardOf(CallKey("app", "old-ringing"))
+	write(t, s, func(b *Batch) {
+		b.PutCall(&wire.CallRecord{App: "app", CallId: "old-ringing", TimeoutAtMs: 500})
+		b.PutCall(&wire.CallRecord{App: "app", CallId: "old-ended", TimeoutAtMs: 400, Ended: true})
+	})
+	live := func() []string {
+		var ids []string
+		for sh := uint64(1); sh <= NumShards; sh++ {
+			mustOK(t, s.LiveCallsIn(sh, func(_, id string, _ int64) bool { ids = append(ids, id); return true }))
+		}
+		return ids
+	}
+	mustOK(t, s.IndexLiveCalls(shard))
+	if got := live(); !slices.Equal(got, []string{"old-ringing"}) {
+		t.Fatalf("live calls after indexing = %v, want [old-ringing]", got)
+	}
+	// A call in the same shard with no index entry (as no current writer
+	// leaves one) is not looked for again: the shard is read once.
+	other := ""
+	for i := 0; other == ""; i++ {
+		if id := fmt.Sprintf("x%d", i); ShardOf(CallKey("app", id)) == shard {
+			other = id
+		}
+	}
+	write(t, s, func(b *Batch) { b.PutCall(&wire.CallRecord{App: "app", CallId: other, TimeoutAtMs: 600}) })
+	mustOK(t, s.IndexLiveCalls(shard))
+	if got := live(); !slices.Equal(got, []string{"old-ringing"}) {
+		t.Fatalf("live calls after a second IndexLiveCalls = %v, want [old-ringing] (the shard read once)", got)
+	}
+}
