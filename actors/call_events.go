@@ -80,7 +80,10 @@ func (c *callActor) deliver(ctx actor.Context, sender *actor.PID, r *wire.CallRe
 	self, root, n := c.self, c.n.system.Root, c.n
 	app := c.app
 	n.goWork(func(wctx context.Context) {
-		ctx, cancel := context.WithTimeout(wctx, n.o.RequestTimeout)
+		// Half a request's time: the request that stored the events is
+		// answered within its own, whether or not every receiver took them
+		// (those that did not get them later).
+		ctx, cancel := context.WithTimeout(wctx, n.o.RequestTimeout/2)
 		defer cancel()
 		root.Send(self, runCallEvents(ctx, n, app, batch, upto))
 	})
