@@ -14,7 +14,7 @@ import (
 	"github.com/pushd-im/pushd/storage"
 )
 
-// shardReplicas is each shard's replicas, by node index, as the nodes report them.
+// shardReplicas is each shard's voting replicas, by node index, as the nodes report them.
 func shardReplicas(t *testing.T, nodes []*proc) map[uint64][]int {
 	t.Helper()
 	out := map[uint64][]int{}
@@ -29,6 +29,9 @@ func shardReplicas(t *testing.T, nodes []*proc) map[uint64][]int {
 			}
 			for _, r := range sh.Replicas {
 				for i := range nodes {
+					if !r.Voting {
+						continue
+					}
 					if r.Node == fmt.Sprintf("node-%d", i+1) {
 						out[sh.Shard] = append(out[sh.Shard], i)
 					}
@@ -138,5 +141,107 @@ func TestClusterCallEndingSurvivesTheInviteesOutage(t *testing.T) {
 			return fmt.Errorf("bob's drain has %v of call %s, want only call_invitation_cancelled", types, call)
 		}
 		return nil
+	})
+}
+
+// A member removed while its own data has no quorum (two of its three
+// replicas killed -9) is removed for good: the removal stands though the
+// member's node could not be told (503), the same request again, once the
+// nodes are back, answers 200, and the member's connect replays nothing of
+// the group. Before, the retry found nothing left to remove and the member's
+// index kept the group, so its connect replayed what was sent after its removal.
+func TestClusterGroupRemovalSurvivesTheMembersOutage(t *testing.T) {
+	s, simDir := startSim(t)
+	nodes := startNodes(t, s, simDir, 4)
+	replicas := shardReplicas(t, nodes)
+	bob := replicas[storage.ShardOf(storage.UserKey("demo", "bob"))]
+	if len(bob) != 3 {
+		t.Fatalf("bob's shard has replicas %v, want 3", bob)
+	}
+	dead := bob[:2]
+	group := ""
+	for i := 0; group == ""; i++ {
+		g := fmt.Sprintf("team%d", i)
+		r := replicas[storage.ShardOf(storage.GroupKey("demo", g))]
+		if !(slices.Contains(r, dead[0]) && slices.Contains(r, dead[1])) {
+			group = g
+		}
+	}
+	var via *proc
+	for i, p := range nodes {
+		if !slices.Contains(dead, i) {
+			via = p
+		}
+	}
+	if st, out, err := request(via.api, "PUT", "/v1/groups/"+group, "", map[string]any{"members": []string{"alice", "bob"}}); err != nil || st != http.StatusOK {
+		t.Fatalf("create group: %d %v %v", st, out, err)
+	}
+	sendGroup := func(body string) {
+		postRetry(t, via.api, "/v1/messages", "", map[string]any{"from": "alice", "to": group, "conversation_type": 2, "type": 1, "body": body})
+	}
+	sendGroup("before")
+	for _, i := range dead {
+		nodes[i].kill()
+	}
+	remove := func() (int, map[string]any) {
+		st, out, err := request(via.api, "DELETE", "/v1/groups/"+group+"/members", "", map[string]any{"members": []string{"bob"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st, out
+	}
+	sendGroup("after")
+	// While bob's side cannot be told, no retry says it is done (each waits
+	// up to the API's request timeout; the third outlasts the group's first
+	// attempt to tell bob).
+	for i := 0; i < 3; i++ {
+		if st, out := remove(); st != http.StatusServiceUnavailable {
+			t.Fatalf("removing bob while his data has no quorum, time %d: %d %v, want 503", i+1, st, out)
+		}
+	}
+
+	var wg sync.WaitGroup
+	errs := make([]error, len(dead))
+	for k, i := range dead {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			nodes[i], errs[k] = startProcAsync(t, nodes[i].cfg)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	testwait.Until(t, 3*waitFor, func() error {
+		if st, out := remove(); st != http.StatusOK || out["members"] != float64(1) {
+			return fmt.Errorf("removing bob again: %d %v", st, out)
+		}
+		return nil
+	})
+	testwait.Until(t, waitFor, func() error {
+		ws, _, err := websocket.DefaultDialer.Dial("ws://"+via.api+"/v1/connect?device_id=phone", http.Header{"Authorization": {"Bearer " + clientToken(t, "bob")}})
+		if err != nil {
+			return err
+		}
+		defer ws.Close()
+		if err := ws.WriteJSON(map[string]any{"type": "ping"}); err != nil {
+			return err
+		}
+		for {
+			_ = ws.SetReadDeadline(time.Now().Add(waitFor))
+			var f map[string]any
+			if err := ws.ReadJSON(&f); err != nil {
+				return err
+			}
+			if f["type"] == "pong" {
+				return nil
+			}
+			if f["stream"] == "group:"+group {
+				t.Fatalf("bob, removed from %s, replays %v", group, f)
+			}
+		}
 	})
 }
