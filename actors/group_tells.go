@@ -153,7 +153,8 @@ func (g *groupActor) told(ctx actor.Context, r *membersTold) {
 	keep := t.waiting[:0]
 	later := false
 	for _, w := range t.waiting {
-		if w.run > r.run {
+		// A waiter for a later run is answered now when nothing is left to tell.
+		if w.run > r.run && len(t.byUser) > 0 {
 			keep = append(keep, w)
 			later = true
 			continue
