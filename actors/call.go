@@ -23,7 +23,9 @@ const (
 // callActor owns one call invitation (ZIM call invitation): who rings, who
 // answered, and the timeout timer. Its state is in Pebble, so a restart keeps
 // the call ringing and fires the timeout when due. Every event it makes is
-// stored in the receiver's inbox before the request that caused it is answered.
+// stored with the change that made it, handed to its receiver before the
+// request is answered, and retried until the receiver's inbox has it
+// (callEvents).
 type callActor struct {
 	n         *Node
 	app, id   string
