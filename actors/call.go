@@ -1,11 +1,11 @@
 package actors
 
 import (
-	"context"
 	"encoding/json"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/pushd-im/pushd/push"
 	"github.com/pushd-im/pushd/wire"
@@ -23,7 +23,9 @@ const (
 // callActor owns one call invitation (ZIM call invitation): who rings, who
 // answered, and the timeout timer. Its state is in Pebble, so a restart keeps
 // the call ringing and fires the timeout when due. Every event it makes is
-// stored in the receiver's inbox before the request that caused it is answered.
+// stored with the change that made it, handed to its receiver before the
+// request is answered, and retried until the receiver's inbox has it
+// (callEvents).
 type callActor struct {
 	n         *Node
 	app, id   string
@@ -33,6 +35,7 @@ type callActor struct {
 	stopTimer func() bool
 	idle      idleWatch
 	loadErr   error
+	events    callEvents
 }
 
 // callTimedOut is the call's timer firing.
@@ -43,24 +46,36 @@ func newCall(n *Node, app, id string) *callActor {
 }
 
 func (c *callActor) Receive(ctx actor.Context) {
-	if c.idle.receive(ctx, c.n, c.key, c.rec != nil && !c.rec.Ended, false) {
+	if c.idle.receive(ctx, c.n, c.key, (c.rec != nil && !c.rec.Ended) || c.events.busy(), false) {
 		return
 	}
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		c.self = ctx.Self()
 		rec, ok, err := c.n.o.Store.Call(c.app, c.id)
+		if err == nil {
+			err = c.n.o.Store.CallEvents(c.app, c.id, func(id uint64, e *wire.CallEvent) bool {
+				c.events.add(id, e)
+				return true
+			})
+		}
 		c.loadErr = err
 		if ok {
 			c.rec = rec
 			c.arm()
 		}
+		c.deliver(ctx, nil, nil)
 	case *actor.Stopping:
 		if c.stopTimer != nil {
 			c.stopTimer()
 		}
 	case callTimedOut:
-		c.timeout()
+		c.timeout(ctx)
+	case *callDelivered:
+		c.delivered(ctx, m)
+	case retryCallEvents:
+		c.events.retryArmed = false
+		c.deliver(ctx, nil, nil)
 	case *wire.Envelope, *local:
 		sender := ctx.Sender()
 		msg, err := unpack(m)
@@ -77,7 +92,12 @@ func (c *callActor) Receive(ctx actor.Context) {
 			c.reply(ctx, sender, &wire.CallReply{Error: errReply(wire.CodeStorageFailed, "call state unavailable")})
 			return
 		}
-		c.reply(ctx, sender, c.handle(req))
+		r, events := c.handle(req)
+		if r.Error != nil || len(events) == 0 {
+			c.reply(ctx, sender, r)
+			return
+		}
+		c.deliver(ctx, sender, r)
 	}
 }
 
@@ -85,16 +105,18 @@ func (c *callActor) reply(ctx actor.Context, to *actor.PID, m *wire.CallReply) {
 	c.n.send(ctx, to, c.key, m)
 }
 
-func (c *callActor) handle(r *wire.CallRequest) *wire.CallReply {
+// handle makes the request's change and returns the answer and the events it
+// stored with it, which are delivered before the answer goes out.
+func (c *callActor) handle(r *wire.CallRequest) (*wire.CallReply, []eventFor) {
 	action := wire.CallAction(r.Action)
 	if action == wire.CallResume {
-		return &wire.CallReply{CallId: c.id}
+		return &wire.CallReply{CallId: c.id}, nil
 	}
 	if action == wire.CallInvite {
 		return c.invite(r)
 	}
 	if c.rec == nil {
-		return &wire.CallReply{Error: errReply(wire.CodeNotFound, "call %s does not exist", c.id)}
+		return &wire.CallReply{Error: errReply(wire.CodeNotFound, "call %s does not exist", c.id)}, nil
 	}
 	switch action {
 	case wire.CallCancel:
@@ -102,12 +124,12 @@ func (c *callActor) handle(r *wire.CallRequest) *wire.CallReply {
 	case wire.CallAccept, wire.CallReject:
 		return c.answer(r)
 	}
-	return &wire.CallReply{Error: errReply(wire.CodeBadRequest, "unknown call action %q", r.Action)}
+	return &wire.CallReply{Error: errReply(wire.CodeBadRequest, "unknown call action %q", r.Action)}, nil
 }
 
-func (c *callActor) invite(r *wire.CallRequest) *wire.CallReply {
+func (c *callActor) invite(r *wire.CallRequest) (*wire.CallReply, []eventFor) {
 	if c.rec != nil {
-		return &wire.CallReply{Error: errReply(wire.CodeConflict, "call %s exists", c.id)}
+		return &wire.CallReply{Error: errReply(wire.CodeConflict, "call %s exists", c.id)}, nil
 	}
 	now := c.n.now()
 	rec := &wire.CallRecord{
@@ -120,27 +142,26 @@ func (c *callActor) invite(r *wire.CallRequest) *wire.CallReply {
 		rec.Invitees = append(rec.Invitees, &wire.CallInvitee{User: u, State: stateRinging})
 		names = append(names, u)
 	}
-	if err := c.store(rec); err != nil {
-		return &wire.CallReply{Error: storageError(err, "%v", err)}
-	}
-	c.rec = rec
-	c.arm()
 	fields := map[string]any{"inviter": rec.Inviter, "invitees": names, "mode": modeNumber(rec.Mode), "extended_data": rec.ExtendedData, "timeout": rec.TimeoutS}
 	var events []eventFor
 	for _, u := range names {
 		events = append(events, eventFor{user: u, from: rec.Inviter, event: eventInvitation, fields: fields, pc: rec.PushConfig, ringingUntil: rec.TimeoutAtMs})
 	}
-	c.emit(events)
-	return &wire.CallReply{CallId: c.id, TimeoutS: rec.TimeoutS}
+	if err := c.store(rec, false, events); err != nil {
+		return &wire.CallReply{Error: storageError(err, "%v", err)}, nil
+	}
+	c.rec = rec
+	c.arm()
+	return &wire.CallReply{CallId: c.id, TimeoutS: rec.TimeoutS}, events
 }
 
-func (c *callActor) cancel(r *wire.CallRequest) *wire.CallReply {
-	rec := c.rec
+func (c *callActor) cancel(r *wire.CallRequest) (*wire.CallReply, []eventFor) {
+	rec := proto.CloneOf(c.rec)
 	if r.User != rec.Inviter {
-		return &wire.CallReply{Error: errReply(wire.CodeForbidden, "only the inviter %s may cancel call %s", rec.Inviter, c.id)}
+		return &wire.CallReply{Error: errReply(wire.CodeForbidden, "only the inviter %s may cancel call %s", rec.Inviter, c.id)}, nil
 	}
 	if rec.Ended {
-		return &wire.CallReply{Error: errReply(wire.CodeCallEnded, "call %s has ended", c.id)}
+		return &wire.CallReply{Error: errReply(wire.CodeCallEnded, "call %s has ended", c.id)}, nil
 	}
 	var events []eventFor
 	fields := map[string]any{"inviter": rec.Inviter, "extended_data": r.ExtendedData}
@@ -151,15 +172,15 @@ func (c *callActor) cancel(r *wire.CallRequest) *wire.CallReply {
 		}
 	}
 	rec.Ended = true
-	if err := c.store(rec); err != nil {
-		return &wire.CallReply{Error: storageError(err, "%v", err)}
+	if err := c.store(rec, true, events); err != nil {
+		return &wire.CallReply{Error: storageError(err, "%v", err)}, nil
 	}
-	c.emit(events)
-	return &wire.CallReply{CallId: c.id}
+	c.rec = rec
+	return &wire.CallReply{CallId: c.id}, events
 }
 
-func (c *callActor) answer(r *wire.CallRequest) *wire.CallReply {
-	rec := c.rec
+func (c *callActor) answer(r *wire.CallRequest) (*wire.CallReply, []eventFor) {
+	rec := proto.CloneOf(c.rec)
 	var iv *wire.CallInvitee
 	for _, x := range rec.Invitees {
 		if x.User == r.User {
@@ -167,10 +188,10 @@ func (c *callActor) answer(r *wire.CallRequest) *wire.CallReply {
 		}
 	}
 	if iv == nil {
-		return &wire.CallReply{Error: errReply(wire.CodeForbidden, "%s is not invited to call %s", r.User, c.id)}
+		return &wire.CallReply{Error: errReply(wire.CodeForbidden, "%s is not invited to call %s", r.User, c.id)}, nil
 	}
 	if iv.State != stateRinging {
-		return &wire.CallReply{Error: errReply(wire.CodeCallEnded, "call %s is no longer ringing for %s (%s)", c.id, r.User, iv.State)}
+		return &wire.CallReply{Error: errReply(wire.CodeCallEnded, "call %s is no longer ringing for %s (%s)", c.id, r.User, iv.State)}, nil
 	}
 	event := eventAccepted
 	iv.State = stateAccepted
@@ -178,24 +199,25 @@ func (c *callActor) answer(r *wire.CallRequest) *wire.CallReply {
 		event, iv.State = eventRejected, stateRejected
 	}
 	rec.Ended = ringing(rec) == 0
-	if err := c.store(rec); err != nil {
-		return &wire.CallReply{Error: storageError(err, "%v", err)}
-	}
 	fields := map[string]any{"invitee": r.User, "extended_data": r.ExtendedData}
-	c.emit([]eventFor{
+	events := []eventFor{
 		{user: rec.Inviter, from: r.User, event: event, fields: fields},
 		// The invitee's other devices stop ringing.
 		{user: r.User, from: r.User, event: event, fields: fields, stop: true, except: r.DeviceId},
-	})
-	return &wire.CallReply{CallId: c.id}
+	}
+	if err := c.store(rec, rec.Ended, events); err != nil {
+		return &wire.CallReply{Error: storageError(err, "%v", err)}, nil
+	}
+	c.rec = rec
+	return &wire.CallReply{CallId: c.id}, events
 }
 
 // timeout ends the call for everyone still ringing.
-func (c *callActor) timeout() {
-	rec := c.rec
-	if rec == nil || rec.Ended {
+func (c *callActor) timeout(ctx actor.Context) {
+	if c.rec == nil || c.rec.Ended {
 		return
 	}
+	rec := proto.CloneOf(c.rec)
 	var events []eventFor
 	for _, iv := range rec.Invitees {
 		if iv.State == stateRinging {
@@ -206,14 +228,14 @@ func (c *callActor) timeout() {
 		}
 	}
 	rec.Ended = true
-	if err := c.store(rec); err != nil {
+	if err := c.store(rec, true, events); err != nil {
 		c.n.log.Error("call timeout not stored; retrying", "call", c.id, "err", err)
-		rec.Ended = false
 		self, root := c.self, c.n.system.Root
 		c.n.after(time.Second, func() { root.Send(self, callTimedOut{}) })
 		return
 	}
-	c.emit(events)
+	c.rec = rec
+	c.deliver(ctx, nil, nil)
 }
 
 func ringing(rec *wire.CallRecord) int {
@@ -226,10 +248,31 @@ func ringing(rec *wire.CallRecord) int {
 	return n
 }
 
-func (c *callActor) store(rec *wire.CallRecord) error {
+// store saves the call's new state with the events it makes, in one batch, so
+// that an ended call always has its endings on the way; ended says this change
+// ends the call (it leaves the index of ringing calls). Once stored, the
+// events are pending, delivered by deliver until their receivers have them.
+func (c *callActor) store(rec *wire.CallRecord, ended bool, events []eventFor) error {
 	b := c.n.o.Store.NewBatch()
 	b.PutCall(rec)
-	return c.n.o.Store.Commit(b, true)
+	switch {
+	case ended:
+		b.DeleteLiveCall(c.app, c.id, rec.TimeoutAtMs)
+	case c.rec == nil:
+		b.SetLiveCall(c.app, c.id, rec.TimeoutAtMs)
+	}
+	first := max(c.events.next, 1)
+	for i, e := range events {
+		b.PutCallEvent(c.app, c.id, first+uint64(i), c.event(e))
+	}
+	if err := c.n.o.Store.Commit(b, true); err != nil {
+		return err
+	}
+	for i, e := range events {
+		c.events.add(first+uint64(i), c.event(e))
+		c.n.o.Metrics.Calls.WithLabelValues(e.event).Inc()
+	}
+	return nil
 }
 
 func (c *callActor) arm() {
@@ -254,34 +297,14 @@ type eventFor struct {
 	except            string
 }
 
-// emit stores each event in its receiver's inbox and waits until they are
-// durable (they go out as frames or pushes from there). A receiver that does
-// not answer in time is logged; its event is lost only if its node stays down.
-func (c *callActor) emit(events []eventFor) {
-	ctx, cancel := context.WithTimeout(context.Background(), c.n.o.RequestTimeout)
-	defer cancel()
-	type result struct {
-		user string
-		err  error
+// event is the message e stores in its receiver's inbox.
+func (c *callActor) event(e eventFor) *wire.CallEvent {
+	callJSON, _ := json.Marshal(e.fields)
+	m := &wire.Message{
+		App: c.app, From: e.from, To: e.user, Type: 2, Priority: int32(push.PriorityHigh),
+		Event: e.event, CallId: c.id, CallJson: string(callJSON), PushConfig: e.pc,
 	}
-	results := make(chan result, len(events))
-	for _, e := range events {
-		callJSON, _ := json.Marshal(e.fields)
-		m := &wire.Message{
-			App: c.app, From: e.from, To: e.user, Type: 2, Priority: int32(push.PriorityHigh),
-			Event: e.event, CallId: c.id, CallJson: string(callJSON), PushConfig: e.pc,
-		}
-		ce := &wire.CallEvent{Message: m, RingingUntilMs: e.ringingUntil, StopRinging: e.stop, ExceptDevice: e.except}
-		c.n.o.Metrics.Calls.WithLabelValues(e.event).Inc()
-		go func(user string) {
-			results <- result{user, c.n.requestReply(ctx, UserKey(c.app, user), ce)}
-		}(e.user)
-	}
-	for range events {
-		if r := <-results; r.err != nil {
-			c.n.log.Error("call event not stored", "call", c.id, "user", r.user, "err", r.err)
-		}
-	}
+	return &wire.CallEvent{Message: m, RingingUntilMs: e.ringingUntil, StopRinging: e.stop, ExceptDevice: e.except}
 }
 
 // modeNumber shows the call mode as the number the API took.

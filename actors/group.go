@@ -28,6 +28,7 @@ type groupActor struct {
 	commits    int
 	fanouts    int
 	loadErr    error
+	tells      memberTells
 }
 
 // fanoutDone reports that a fan-out goroutine finished.
@@ -38,19 +39,25 @@ func newGroup(n *Node, app, group string) *groupActor {
 }
 
 func (g *groupActor) Receive(ctx actor.Context) {
-	if g.idle.receive(ctx, g.n, g.key, g.fanouts > 0 || g.commits > 0, g.commits > 0) {
+	if g.idle.receive(ctx, g.n, g.key, g.fanouts > 0 || g.commits > 0 || g.tells.busy(), g.commits > 0) {
 		return
 	}
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		g.self = ctx.Self()
 		g.load()
+		g.tellMembers(nil)
 	case *wire.Envelope, *local:
 		g.envelope(ctx, m)
 	case *sendCommit:
 		g.onCommitted(ctx, m)
 	case fanoutDone:
 		g.fanouts--
+	case *membersTold:
+		g.told(ctx, m)
+	case retryTells:
+		g.tells.retryArmed = false
+		g.tellMembers(nil)
 	}
 }
 
@@ -62,6 +69,12 @@ func (g *groupActor) load() {
 	if err == nil {
 		err = st.GroupMembers(g.app, g.group, "", func(u string) bool {
 			g.members = append(g.members, u)
+			return true
+		})
+	}
+	if err == nil {
+		err = st.MemberTells(g.app, g.group, func(m *wire.Membership) bool {
+			g.tells.set(m)
 			return true
 		})
 	}
@@ -96,7 +109,9 @@ func (g *groupActor) envelope(ctx actor.Context, env any) {
 	}
 	switch m := msg.(type) {
 	case *wire.GroupSetRequest:
-		g.reply(ctx, sender, g.set(m))
+		if r := g.set(sender, m); r != nil {
+			g.reply(ctx, sender, r)
+		}
 	case *wire.GroupGetRequest:
 		if !g.exists {
 			g.reply(ctx, sender, &wire.GroupGetReply{Error: errReply(wire.CodeNotFound, "group %s does not exist", g.group)})
@@ -104,6 +119,10 @@ func (g *groupActor) envelope(ctx actor.Context, env any) {
 		}
 		g.reply(ctx, sender, &wire.GroupGetReply{Members: slices.Clone(g.members), LastSeq: g.stream.last})
 	case *wire.GroupReadRequest:
+		if m.User != "" && !g.isMember(m.User) {
+			g.reply(ctx, sender, &wire.GroupReadReply{Error: errReply(wire.CodeNotMember, "%s is not a member of group %s", m.User, g.group)})
+			return
+		}
 		r := &wire.GroupReadReply{LastSeq: g.stream.last}
 		limit := int(max(m.Limit, 1))
 		err := g.n.o.Store.ReadGroupStream(g.app, g.group, max(m.After, g.stream.first-1), m.Upto, func(msg *wire.Message) bool {
@@ -118,6 +137,8 @@ func (g *groupActor) envelope(ctx actor.Context, env any) {
 		g.send(ctx, sender, m.GetMessage())
 	case *wire.Fanout:
 		g.resume(m)
+	case *wire.Membership:
+		// A start found membership changes not yet told: load began telling them.
 	default:
 		g.reply(ctx, sender, &wire.Reply{Error: errReply(wire.CodeUnknownType, "group actor does not handle %T", msg)})
 	}
@@ -130,8 +151,12 @@ func (g *groupActor) isMember(u string) bool {
 
 // set replaces, adds or removes members, durably, and tells the members' own
 // keys (on their owner nodes) before answering, so that a member's next
-// connect drains the group.
-func (g *groupActor) set(m *wire.GroupSetRequest) *wire.GroupSetReply {
+// connect drains the group. The change and a record of each member still to
+// be told are one batch in the group's shard: the group's members are the
+// truth, and the members' side catches up by retries (tellMembers) even
+// when the request fails after the commit; the same request again, even one
+// that changes nothing, waits for every tell still pending.
+func (g *groupActor) set(sender *actor.PID, m *wire.GroupSetRequest) *wire.GroupSetReply {
 	req := slices.Clone(m.Members)
 	sort.Strings(req)
 	req = slices.Compact(req)
@@ -176,26 +201,29 @@ func (g *groupActor) set(m *wire.GroupSetRequest) *wire.GroupSetReply {
 	}
 	st := g.n.o.Store
 	b := st.NewBatch()
+	var tells []*wire.Membership
 	for _, u := range added {
 		b.AddMember(g.app, g.group, u)
+		tells = append(tells, &wire.Membership{App: g.app, Group: g.group, Users: []string{u}, Joined: true, Since: g.stream.last})
 	}
 	for _, u := range removed {
 		b.RemoveMember(g.app, g.group, u)
+		tells = append(tells, &wire.Membership{App: g.app, Group: g.group, Users: []string{u}})
+	}
+	for _, t := range tells {
+		b.PutMemberTell(t)
 	}
 	b.PutGroup(&wire.GroupRecord{App: g.app, Group: g.group, Members: uint64(len(next)), CreatedAtMs: g.n.now().UnixMilli()})
 	if err := st.Commit(b, true); err != nil {
 		return &wire.GroupSetReply{Error: storageError(err, "%v", err)}
 	}
 	g.exists, g.members = true, next
-	ctx, cancel := context.WithTimeout(context.Background(), 4*g.n.o.RequestTimeout)
-	defer cancel()
-	if err := g.n.tellMembership(ctx, g.app, g.group, added, true, g.stream.last); err != nil {
-		return &wire.GroupSetReply{Error: errReply(wire.CodeUnavailable, "members stored, but not every member's node was told: %v", err)}
+	for _, t := range tells {
+		g.tells.set(t)
 	}
-	if err := g.n.tellMembership(ctx, g.app, g.group, removed, false, 0); err != nil {
-		return &wire.GroupSetReply{Error: errReply(wire.CodeUnavailable, "members stored, but not every member's node was told: %v", err)}
-	}
-	return &wire.GroupSetReply{Members: uint64(len(next))}
+	// The answer waits for the members' side, as it did before the tells were
+	// durable, and says whether it has the change.
+	return g.tellMembers(&tellWaiter{to: sender, reply: &wire.GroupSetReply{Members: uint64(len(next))}})
 }
 
 // send stores a group message once, with its fan-out record, and answers as

@@ -126,7 +126,9 @@ func (r *router) release(ctx actor.Context, shard uint64) {
 }
 
 // resumeShard restarts what the shard's last writer left unfinished: the
-// outbox's pushes, group fan-outs, and the timers of calls still ringing.
+// outbox's pushes, group fan-outs and membership changes not yet told to
+// members, the timers of calls still ringing (read from their index, not
+// from every call) and call events not yet delivered.
 func (n *Node) resumeShard(shard uint64) error {
 	if err := n.recoverOutbox(shard); err != nil {
 		return err
@@ -138,10 +140,36 @@ func (n *Node) resumeShard(shard uint64) error {
 	if err != nil {
 		return err
 	}
-	return n.o.Store.CallsIn(shard, func(c *wire.CallRecord) bool {
-		if !c.Ended {
-			n.Tell(CallKey(c.App, c.CallId), &wire.CallRequest{App: c.App, CallId: c.CallId, Action: string(wire.CallResume)})
+	told := map[string]bool{}
+	err = n.o.Store.MemberTellsIn(shard, func(m *wire.Membership) bool {
+		if key := GroupKey(m.App, m.Group); !told[key] {
+			told[key] = true
+			n.Tell(key, &wire.Membership{App: m.App, Group: m.Group})
 		}
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	resumed := map[string]bool{}
+	resume := func(app, id string) {
+		if key := CallKey(app, id); !resumed[key] {
+			resumed[key] = true
+			n.Tell(key, &wire.CallRequest{App: app, CallId: id, Action: string(wire.CallResume)})
+		}
+	}
+	if err := n.o.Store.IndexLiveCalls(shard); err != nil {
+		return err
+	}
+	err = n.o.Store.LiveCallsIn(shard, func(app, id string, _ int64) bool {
+		resume(app, id)
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	return n.o.Store.CallEventsIn(shard, func(e *wire.CallEvent) bool {
+		resume(e.GetMessage().GetApp(), e.GetMessage().GetCallId())
 		return true
 	})
 }

@@ -201,14 +201,28 @@ func (u *userActor) groupDeliver(ctx actor.Context, sender *actor.PID, d *wire.G
 
 // callEvent appends a call event to the inbox (and pushes it when it carries a
 // push_config) and keeps the user's set of ringing calls.
+//
+// A call retries an event until it has an answer, so an event whose answer was
+// lost comes again: it is stored once, remembered like a send's client_msg_id
+// (under a sender no user id can be, keyed by call, event and who caused it,
+// which is one event per receiver).
 func (u *userActor) callEvent(ctx actor.Context, sender *actor.PID, e *wire.CallEvent) {
 	m := e.GetMessage()
 	now := u.n.now()
+	st := u.n.o.Store
+	idem := &wire.Message{From: callEventSender, ClientMsgId: m.CallId + ":" + m.Event + ":" + m.From}
+	idemKey, answered := u.dedupe.begin(u.n, idem, sender, now, func(from, id string) (*wire.IdempotencyRecord, int64, bool, error) {
+		return st.Idempotency(u.app, u.user, from, id)
+	}, func(to *actor.PID, r *wire.SendReply) { u.respond(ctx, to, r) })
+	if answered {
+		return
+	}
 	m.MessageId = NewMessageID(now)
-	b := u.n.o.Store.NewBatch()
+	b := st.NewBatch()
 	c := u.appendInbox(m, now, b)
 	u.addBadge(b, c.msg, storage.InboxBadgeTag(m.Seq))
-	c.senders = []*actor.PID{sender}
+	b.PutIdempotency(u.app, u.user, callEventSender, idem.ClientMsgId, now.UnixMilli(), record(m))
+	c.waitFor(idemKey, sender)
 	c.except = e.ExceptDevice
 	switch {
 	case e.RingingUntilMs > 0:
@@ -220,6 +234,10 @@ func (u *userActor) callEvent(ctx actor.Context, sender *actor.PID, e *wire.Call
 	u.traceDecision(b, m, now, c.jobs, e.ExceptDevice)
 	u.commit(b, c)
 }
+
+// callEventSender is the sender call events are remembered under: not a
+// valid user id, so no client's client_msg_id can stand in for one.
+const callEventSender = "#call"
 
 // ack moves the device's cursor and cancels the pushes it makes unnecessary.
 func (u *userActor) ack(m *wire.AckRequest) {
@@ -239,7 +257,7 @@ func (u *userActor) ack(m *wire.AckRequest) {
 	}
 	u.cursors[m.DeviceId][m.Stream] = seq
 	b := u.n.o.Store.NewBatch()
-	b.SetCursor(u.app, u.user, m.DeviceId, m.Stream, seq)
+	b.SetCursorAt(u.app, u.user, m.DeviceId, m.Stream, seq, u.n.now().UnixMilli())
 	ps := u.pending[m.DeviceId]
 	keep := ps[:0]
 	now := u.n.now()
@@ -346,14 +364,27 @@ func (u *userActor) readStream(stream string, after, upto uint64, fn func(*wire.
 	if !ok {
 		return nil
 	}
-	return u.n.readGroup(u.app, group, after, upto, fn)
+	err := u.n.readGroup(u.app, group, u.user, after, upto, fn)
+	if hasCode(err, wire.CodeNotMember) {
+		// Removed from the group (its index here is told in the background):
+		// nothing more of its stream.
+		return nil
+	}
+	return err
 }
 
-// readGroup reads a group stream: straight from the store when this node owns
-// the group, else from its owner.
-func (n *Node) readGroup(app, group string, after, upto uint64, fn func(*wire.Message) bool) error {
+// readGroup reads a group stream for user, who must be a member (the group's
+// members are the truth, not the user's own index of its groups): straight
+// from the store when this node owns the group, else from its owner.
+func (n *Node) readGroup(app, group, user string, after, upto uint64, fn func(*wire.Message) bool) error {
 	key := GroupKey(app, group)
 	if owner, _ := n.place.Owner(key); owner == n.place.Self() {
+		if ok, err := n.o.Store.IsMember(app, group, user); err != nil || !ok {
+			if err == nil {
+				err = &RequestError{Code: wire.CodeNotMember, Message: user + " is not a member of group " + group}
+			}
+			return err
+		}
 		// The group actor trims its stream in runs (trimRun): start no
 		// lower than the newest offline_max_per_stream.
 		last, err := n.o.Store.GroupLastSeq(app, group)
@@ -368,7 +399,7 @@ func (n *Node) readGroup(app, group string, after, upto uint64, fn func(*wire.Me
 	for {
 		// Each page gets Request's default timeout.
 		r, err := requestAs[*wire.GroupReadReply](context.Background(), n, key,
-			&wire.GroupReadRequest{App: app, Group: group, After: after, Upto: upto, Limit: groupReadPage})
+			&wire.GroupReadRequest{App: app, Group: group, After: after, Upto: upto, Limit: groupReadPage, User: user})
 		if err != nil {
 			return err
 		}

@@ -428,7 +428,10 @@ func (d *Daemon) sweepLoop() {
 		}
 		if res.Messages > 0 {
 			d.metrics.MessagesDropped.WithLabelValues("retention_age").Add(float64(res.Messages))
-			d.log.Info("retention sweep", "messages_dropped", res.Messages, "idempotency_dropped", res.Idempotency, "fanout_marks_dropped", res.FanoutMarks, "trace_records_dropped", res.Trace)
+		}
+		if res.Messages+res.Calls+res.Ringing+res.Cursors+res.Trace > 0 {
+			d.log.Info("retention sweep", "messages_dropped", res.Messages, "idempotency_dropped", res.Idempotency, "fanout_marks_dropped", res.FanoutMarks,
+				"calls_dropped", res.Calls, "ringing_dropped", res.Ringing, "cursors_dropped", res.Cursors, "trace_records_dropped", res.Trace)
 		}
 	}
 }

@@ -15,7 +15,8 @@
 //	<s>u/<app>/<user>/b/<push_id>            wire.Binding
 //	<s>u/<app>/<user>/v/<push_id>            wire.VerdictRecord: the binding's last vendor verdict
 //	<s>u/<app>/<user>/s/<stream>/<seq:be64>  wire.Message ("inbox", "group:<id>")
-//	<s>u/<app>/<user>/c/<device>/<stream>    ack cursor: uvarint seq, everything <= seq received
+//	<s>u/<app>/<user>/c/<device>/<stream>    ack cursor: uvarint seq, everything <= seq received,
+//	                                         then (when written by SetCursorAt) uvarint ms it moved
 //	<s>u/<app>/<user>/i/<from>/<client_msg_id>  idempotency: uvarint created_ms + wire.IdempotencyRecord
 //	<s>u/<app>/<user>/g/<group>              uvarint: the group seq the user joined at
 //	<s>u/<app>/<user>/r/<call_id>            uvarint: the call rings for the user until then (unix ms)
@@ -30,6 +31,13 @@
 //	<s>k/<id:be64>                           wire.PushChunk: outbox pushes of a fan-out chunk, in one
 //	                                         record, in its group's shard (each binding by its key only)
 //	<s>c/<app>/<call_id>                     wire.CallRecord
+//	<s>e/<app>/<call_id>/<id:be64>           wire.CallEvent: stored with the call's change, not yet
+//	                                         in its receiver's inbox
+//	<s>l/<timeout_at_ms:be64><app>/<call_id> (empty): a call still ringing, by deadline
+//	<s>l!                                    (empty): the shard's ringing calls are all in l/ (an
+//	                                         older version's calls were indexed once, IndexLiveCalls)
+//	<s>n/<app>/<group>/<user>                wire.Membership: a group change the member's own keys
+//	                                         (g/ above, in the member's shard) have not taken yet
 //	<s>p/<push_id>                           "<app>/<user>": who holds a binding (push ids are derived
 //	                                         from app, provider and token, so this is the token index too)
 //	<s>q/<app>/<provider>/<day>              uvarint: pushes counted against the daily quota that vendor day

@@ -120,3 +120,29 @@ func (s *Store) FanoutsIn(shard uint64, fn func(*wire.Fanout) bool) error {
 	_, err := scanShardFamily(s, shard, fanoutFamily, fn)
 	return err
 }
+
+// PutMemberTell records, in the group's shard, that a member's own keys (in
+// the member's shard, which may be another node's) must still learn that it
+// joined (since m.Since) or left: m names one user. The group's member keys
+// are the truth; this record is how the member-side index catches up, by
+// retries, after a failure between the two shards.
+func (b *Batch) PutMemberTell(m *wire.Membership) {
+	b.setProto(memberTellKey(m.App, m.Group, m.Users[0]), m)
+}
+
+// DeleteMemberTell forgets a tell the member's side acknowledged.
+func (b *Batch) DeleteMemberTell(app, group, user string) {
+	_ = b.b.Delete(memberTellKey(app, group, user), nil)
+}
+
+// MemberTells calls fn for each of the group's tells not yet acknowledged.
+func (s *Store) MemberTells(app, group string, fn func(*wire.Membership) bool) error {
+	p := memberTellPrefix(app, group)
+	return scanProto(s, p, prefixEnd(p), func(_ []byte, m *wire.Membership) bool { return fn(m) })
+}
+
+// MemberTellsIn calls fn for every tell not yet acknowledged of the groups in one shard.
+func (s *Store) MemberTellsIn(shard uint64, fn func(*wire.Membership) bool) error {
+	_, err := scanShardFamily(s, shard, memberTellFamily, fn)
+	return err
+}

@@ -80,6 +80,13 @@ const (
 	chunkFamily  = "k/"
 	fanoutFamily = "f/"
 	callFamily   = "c/"
+	// memberTellFamily holds group membership changes a member's side has not acknowledged.
+	memberTellFamily = "n/"
+	// callEventFamily holds call events stored with the call's state and not yet in their
+	// receivers' inboxes.
+	callEventFamily = "e/"
+	// liveCallFamily indexes the calls still ringing by deadline, so that a start reads only them.
+	liveCallFamily = "l/"
 )
 
 // outboxKey is "<user's shard>o/<id:be64>": a job sits in the shard of the user it pushes to.
@@ -173,4 +180,31 @@ func groupIdempotencyKey(app, group, from, clientMsgID string) []byte {
 
 func verdictKey(app, user, pushID string) []byte {
 	return append(userPrefix(app, user), "v/"+pushID...)
+}
+
+// memberTellPrefix is "<group's shard>n/<app>/<group>/".
+func memberTellPrefix(app, group string) []byte {
+	return append(familyPrefix(ShardOf(GroupKey(app, group)), memberTellFamily), app+"/"+group+"/"...)
+}
+
+func memberTellKey(app, group, user string) []byte {
+	return append(memberTellPrefix(app, group), user...)
+}
+
+// callEventPrefix is "<call's shard>e/<app>/<call_id>/".
+func callEventPrefix(app, callID string) []byte {
+	return append(familyPrefix(ShardOf(CallKey(app, callID)), callEventFamily), app+"/"+callID+"/"...)
+}
+
+func callEventKey(app, callID string, id uint64) []byte {
+	return binary.BigEndian.AppendUint64(callEventPrefix(app, callID), id)
+}
+
+// liveCallsIndexedKey marks that the shard's ringing calls are all in the l/ index.
+func liveCallsIndexedKey(shard uint64) []byte { return append(ShardPrefix(shard), "l!"...) }
+
+// liveCallKey is "<call's shard>l/<timeout_at_ms:be64><app>/<call_id>".
+func liveCallKey(app, callID string, timeoutAtMs int64) []byte {
+	k := binary.BigEndian.AppendUint64(familyPrefix(ShardOf(CallKey(app, callID)), liveCallFamily), uint64(max(timeoutAtMs, 0)))
+	return append(k, app+"/"+callID...)
 }

@@ -16,12 +16,19 @@ type SweepResult struct {
 	Idempotency  int // idempotency records older than the window
 	FanoutMarks  int // fan-out chunk marks as old as the messages removed
 	Trace        int // message trace records as old as the messages removed
+	Calls        int // call records of calls that ended (or were due) before the retention
+	Ringing      int // users' marks of calls that stopped ringing before the retention
+	Cursors      int // device cursors last moved before the retention
 	ScannedUsers int // users and groups looked at
 }
 
 // Sweep removes every stream message (of users and of groups) with a timestamp
 // before messagesBeforeMs and every idempotency record created before
-// idempotencyBeforeMs. Streams are
+// idempotencyBeforeMs. With the messages go what only served them: calls
+// created and ended (or due) before messagesBeforeMs, users' ringing marks
+// that ran out before it, and device cursors last moved before it (every
+// message at or below such a cursor is older, so removed too: a device seen
+// again replays nothing twice). Streams are
 // append-only in time order, so it stops reading a stream at its first message
 // that is young enough. It runs beside the user actors: it only deletes keys
 // that no actor will write again.
@@ -41,8 +48,33 @@ func (s *Store) Sweep(messagesBeforeMs, idempotencyBeforeMs int64) (SweepResult,
 		if err := s.sweepTrace(shard, messagesBeforeMs, &res); err != nil {
 			return res, err
 		}
+		if err := s.sweepCalls(shard, messagesBeforeMs, &res); err != nil {
+			return res, err
+		}
 	}
 	return res, nil
+}
+
+// sweepCalls removes the shard's calls created before beforeMs that ended or
+// were due before it (a call still ringing then has long timed out), with
+// their entry in the index of ringing calls. Undelivered events stay: they
+// go on until their receivers have them.
+func (s *Store) sweepCalls(shard uint64, beforeMs int64, res *SweepResult) error {
+	b := s.NewBatch()
+	p := familyPrefix(shard, callFamily)
+	err := scanProto(s, p, prefixEnd(p), func(k []byte, r *wire.CallRecord) bool {
+		if r.CreatedAtMs < beforeMs && (r.Ended || r.TimeoutAtMs < beforeMs) {
+			_ = b.b.Delete(k, nil)
+			b.DeleteLiveCall(r.App, r.CallId, r.TimeoutAtMs)
+			res.Calls++
+		}
+		return true
+	})
+	if err != nil || b.Empty() {
+		b.b.Close()
+		return err
+	}
+	return s.Commit(b, false)
 }
 
 func (s *Store) sweepPrefix(lower []byte, messagesBeforeMs, idempotencyBeforeMs int64, res *SweepResult) error {
@@ -100,6 +132,25 @@ func (s *Store) sweepPrefix(lower []byte, messagesBeforeMs, idempotencyBeforeMs 
 				ok = it.Next()
 			}
 			continue
+		case 'r', 'c':
+			// A ringing mark (uvarint: until when), or a cursor (uvarint seq,
+			// then uvarint when it last moved; one without is kept).
+			v, err := it.ValueAndErr()
+			if err != nil {
+				return err
+			}
+			at, n := binary.Uvarint(v)
+			if kind == 'c' && n > 0 {
+				at, n = binary.Uvarint(v[n:])
+			}
+			if n > 0 && int64(at) < messagesBeforeMs {
+				_ = b.b.Delete(k, nil)
+				if kind == 'r' {
+					res.Ringing++
+				} else {
+					res.Cursors++
+				}
+			}
 		case 'i', 'd':
 			// An idempotency record, or a group's fan-out chunk mark
 			// (kept as long as the messages of its time), each starting

@@ -52,8 +52,8 @@ func TestSweep(t *testing.T) {
 		b.PutBinding(&wire.Binding{App: "app", User: "bob", PushId: "p1", RegisteredAtMs: 1})
 		b.SetCursor("app", "bob", "phone", "inbox", 2)
 		b.SetUserGroup("app", "bob", "g1", 0)
-		b.SetRinging("app", "bob", "c1", 1)
-		b.PutCall(&wire.CallRecord{App: "app", CallId: "c1", CreatedAtMs: 1})
+		b.SetRinging("app", "bob", "c1", 100)
+		b.PutCall(&wire.CallRecord{App: "app", CallId: "c1", CreatedAtMs: 1, TimeoutAtMs: 100})
 		b.PutFanout(&wire.Fanout{App: "app", Group: "g1", Seq: 1})
 		b.PutPush(&wire.PushJob{Id: 1, CreatedAtMs: 1})
 		b.PutPushChunk(1, &wire.PushChunk{Id: 2, CreatedAtMs: 1})
@@ -170,5 +170,104 @@ func TestSweepStepsOverCorruptStreamKeys(t *testing.T) {
 				t.Errorf("LastSeq(carol) after Sweep = %d, %v; want 0", last, err)
 			}
 		})
+	}
+}
+
+// Calls, ringing marks and cursors go with the messages of their time: a call
+// that ended (or was due) before the retention, a mark that ran out before
+// it, a cursor last moved before it. A call still ringing, undelivered call
+// events, and a cursor written without its time stay.
+func TestSweepCallsRingingAndCursors(t *testing.T) {
+	s := openStore(t, "")
+	write(t, s, func(b *Batch) {
+		b.PutCall(&wire.CallRecord{App: "app", CallId: "ended-old", CreatedAtMs: 10, TimeoutAtMs: 20, Ended: true})
+		b.PutCall(&wire.CallRecord{App: "app", CallId: "ended-young", CreatedAtMs: 50, TimeoutAtMs: 60, Ended: true})
+		b.PutCall(&wire.CallRecord{App: "app", CallId: "ringing", CreatedAtMs: 10, TimeoutAtMs: 1000})
+		b.SetLiveCall("app", "ringing", 1000)
+		b.PutCall(&wire.CallRecord{App: "app", CallId: "stuck", CreatedAtMs: 10, TimeoutAtMs: 20})
+		b.SetLiveCall("app", "stuck", 20)
+		b.PutCallEvent("app", "ended-old", 1, &wire.CallEvent{Message: &wire.Message{App: "app", To: "bob", CallId: "ended-old"}})
+		b.SetRinging("app", "bob", "ended-old", 20)
+		b.SetRinging("app", "bob", "ringing", 1000)
+		b.SetCursorAt("app", "bob", "gone", "inbox", 7, 20)
+		b.SetCursorAt("app", "bob", "gone", "group:g1", 3, 20)
+		b.SetCursorAt("app", "bob", "phone", "inbox", 9, 100)
+		b.SetCursor("app", "bob", "old-version", "inbox", 4)
+	})
+	res, err := s.Sweep(35, 60)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Calls != 2 || res.Ringing != 1 || res.Cursors != 2 {
+		t.Errorf("Sweep = %+v, want 2 calls, 1 ringing mark, 2 cursors", res)
+	}
+	for id, want := range map[string]bool{"ended-old": false, "ended-young": true, "ringing": true, "stuck": false} {
+		if _, ok, err := s.Call("app", id); ok != want || err != nil {
+			t.Errorf("call %s kept = %v, %v; want %v", id, ok, err, want)
+		}
+	}
+	var live []string
+	mustOK(t, s.LiveCallsIn(ShardOf(CallKey("app", "ringing")), func(_, id string, _ int64) bool { live = append(live, id); return true }))
+	mustOK(t, s.LiveCallsIn(ShardOf(CallKey("app", "stuck")), func(_, id string, _ int64) bool { live = append(live, id); return true }))
+	if !slices.Equal(live, []string{"ringing"}) {
+		t.Errorf("live calls after Sweep = %v, want [ringing]", live)
+	}
+	n := 0
+	mustOK(t, s.CallEvents("app", "ended-old", func(uint64, *wire.CallEvent) bool { n++; return true }))
+	if n != 1 {
+		t.Errorf("undelivered events of a swept call = %d, want 1 (they go on until delivered)", n)
+	}
+	if r, err := s.Ringing("app", "bob"); err != nil || len(r) != 1 || r["ringing"] != 1000 {
+		t.Errorf("ringing after Sweep = %v, %v; want only the call still ringing", r, err)
+	}
+	c, err := s.Cursors("app", "bob")
+	if err != nil || len(c) != 2 || c["phone"]["inbox"] != 9 || c["old-version"]["inbox"] != 4 {
+		t.Errorf("cursors after Sweep = %v, %v; want phone's (moved lately) and old-version's (no time)", c, err)
+	}
+	if seq, err := s.Cursor("app", "bob", "phone", "inbox"); seq != 9 || err != nil {
+		t.Errorf("Cursor with its time = %d, %v; want 9", seq, err)
+	}
+}
+
+func mustOK(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Calls an older version stored (ringing, with no index entry) are indexed
+// once, the first time their shard is resumed; later calls are indexed as
+// they are written, and the shard is not read again.
+func TestIndexLiveCallsOnce(t *testing.T) {
+	s := openStore(t, "")
+	shard := ShardOf(CallKey("app", "old-ringing"))
+	write(t, s, func(b *Batch) {
+		b.PutCall(&wire.CallRecord{App: "app", CallId: "old-ringing", TimeoutAtMs: 500})
+		b.PutCall(&wire.CallRecord{App: "app", CallId: "old-ended", TimeoutAtMs: 400, Ended: true})
+	})
+	live := func() []string {
+		var ids []string
+		for sh := uint64(1); sh <= NumShards; sh++ {
+			mustOK(t, s.LiveCallsIn(sh, func(_, id string, _ int64) bool { ids = append(ids, id); return true }))
+		}
+		return ids
+	}
+	mustOK(t, s.IndexLiveCalls(shard))
+	if got := live(); !slices.Equal(got, []string{"old-ringing"}) {
+		t.Fatalf("live calls after indexing = %v, want [old-ringing]", got)
+	}
+	// A call in the same shard with no index entry (as no current writer
+	// leaves one) is not looked for again: the shard is read once.
+	other := ""
+	for i := 0; other == ""; i++ {
+		if id := fmt.Sprintf("x%d", i); ShardOf(CallKey("app", id)) == shard {
+			other = id
+		}
+	}
+	write(t, s, func(b *Batch) { b.PutCall(&wire.CallRecord{App: "app", CallId: other, TimeoutAtMs: 600}) })
+	mustOK(t, s.IndexLiveCalls(shard))
+	if got := live(); !slices.Equal(got, []string{"old-ringing"}) {
+		t.Fatalf("live calls after a second IndexLiveCalls = %v, want [old-ringing] (the shard read once)", got)
 	}
 }

@@ -400,6 +400,13 @@ func (b *Batch) SetCursor(app, user, device, stream string, seq uint64) {
 	_ = b.b.Set(cursorKey(app, user, device, stream), binary.AppendUvarint(nil, seq), nil)
 }
 
+// SetCursorAt is SetCursor that also records when the cursor moved (atMs),
+// so that a device never seen again has its cursors removed with the
+// messages of their time (Sweep).
+func (b *Batch) SetCursorAt(app, user, device, stream string, seq uint64, atMs int64) {
+	_ = b.b.Set(cursorKey(app, user, device, stream), binary.AppendUvarint(binary.AppendUvarint(nil, seq), uint64(max(atMs, 0))), nil)
+}
+
 // DeleteCursors forgets every cursor of the device.
 func (b *Batch) DeleteCursors(app, user, device string) {
 	p := cursorPrefix(app, user, device)

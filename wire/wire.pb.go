@@ -2774,12 +2774,15 @@ func (x *GroupGetReply) GetError() *Error {
 
 // GroupReadRequest reads a group stream for a member's device drain.
 type GroupReadRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	App           string                 `protobuf:"bytes,1,opt,name=app,proto3" json:"app,omitempty"`
-	Group         string                 `protobuf:"bytes,2,opt,name=group,proto3" json:"group,omitempty"`
-	After         uint64                 `protobuf:"varint,3,opt,name=after,proto3" json:"after,omitempty"`
-	Upto          uint64                 `protobuf:"varint,4,opt,name=upto,proto3" json:"upto,omitempty"`
-	Limit         uint32                 `protobuf:"varint,5,opt,name=limit,proto3" json:"limit,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	App   string                 `protobuf:"bytes,1,opt,name=app,proto3" json:"app,omitempty"`
+	Group string                 `protobuf:"bytes,2,opt,name=group,proto3" json:"group,omitempty"`
+	After uint64                 `protobuf:"varint,3,opt,name=after,proto3" json:"after,omitempty"`
+	Upto  uint64                 `protobuf:"varint,4,opt,name=upto,proto3" json:"upto,omitempty"`
+	Limit uint32                 `protobuf:"varint,5,opt,name=limit,proto3" json:"limit,omitempty"`
+	// user: when set, the reader must be a member of the group (not_member otherwise),
+	// so that a removed member's replay stops at its removal.
+	User          string `protobuf:"bytes,6,opt,name=user,proto3" json:"user,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2847,6 +2850,13 @@ func (x *GroupReadRequest) GetLimit() uint32 {
 		return x.Limit
 	}
 	return 0
+}
+
+func (x *GroupReadRequest) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
 }
 
 type GroupReadReply struct {
@@ -3961,13 +3971,14 @@ const file_wire_proto_rawDesc = "" +
 	"\rGroupGetReply\x12\x18\n" +
 	"\amembers\x18\x01 \x03(\tR\amembers\x12\x19\n" +
 	"\blast_seq\x18\x02 \x01(\x04R\alastSeq\x12'\n" +
-	"\x05error\x18\x03 \x01(\v2\x11.pushd.wire.ErrorR\x05error\"z\n" +
+	"\x05error\x18\x03 \x01(\v2\x11.pushd.wire.ErrorR\x05error\"\x8e\x01\n" +
 	"\x10GroupReadRequest\x12\x10\n" +
 	"\x03app\x18\x01 \x01(\tR\x03app\x12\x14\n" +
 	"\x05group\x18\x02 \x01(\tR\x05group\x12\x14\n" +
 	"\x05after\x18\x03 \x01(\x04R\x05after\x12\x12\n" +
 	"\x04upto\x18\x04 \x01(\x04R\x04upto\x12\x14\n" +
-	"\x05limit\x18\x05 \x01(\rR\x05limit\"\x85\x01\n" +
+	"\x05limit\x18\x05 \x01(\rR\x05limit\x12\x12\n" +
+	"\x04user\x18\x06 \x01(\tR\x04user\"\x85\x01\n" +
 	"\x0eGroupReadReply\x12/\n" +
 	"\bmessages\x18\x01 \x03(\v2\x13.pushd.wire.MessageR\bmessages\x12\x19\n" +
 	"\blast_seq\x18\x02 \x01(\x04R\alastSeq\x12'\n" +
