@@ -16,6 +16,12 @@ type Conn interface {
 	// Write queues frames for the client in order. It must not block; a
 	// connection that cannot keep up closes itself.
 	Write(frames [][]byte)
+	// WriteThen is Write, and calls written (on another goroutine) once
+	// those frames are written to the client; never if it closes first.
+	WriteThen(frames [][]byte, written func())
+	// ReplayBytes is how many bytes of frames a paced replay may hand the
+	// connection at a time (a part of its send queue); 0 takes it whole.
+	ReplayBytes() int
 	// Kick sends a "kicked" frame with the reason and closes the connection.
 	Kick(reason string)
 }
@@ -29,9 +35,10 @@ type Session struct {
 	pid                   *actor.PID
 }
 
-// sessionActor forwards frames and kicks from the user actor to its Conn.
+// sessionActor forwards frames and kicks from the user actor to its Conn, and
+// asks it for the next part of a paced replay once the last is written.
 type sessionActor struct {
-	id   string
+	s    *Session
 	conn Conn
 }
 
@@ -42,9 +49,16 @@ func (s *sessionActor) Receive(ctx actor.Context) {
 	}
 	switch m := msg.(type) {
 	case *wire.Deliver:
-		s.conn.Write(m.Frames)
+		if !m.Replay {
+			s.conn.Write(m.Frames)
+			return
+		}
+		ss := s.s
+		s.conn.WriteThen(m.Frames, func() {
+			ss.n.Tell(ss.key, &wire.ReplayMore{App: ss.app, User: ss.user, DeviceId: ss.device, SessionId: ss.id})
+		})
 	case *wire.Kick:
-		if m.SessionId == "" || m.SessionId == s.id {
+		if m.SessionId == "" || m.SessionId == s.s.id {
 			s.conn.Kick(m.Reason)
 		}
 	}
@@ -57,13 +71,14 @@ func (n *Node) OpenSession(ctx context.Context, app, user, device string, conn C
 	var b [12]byte
 	_, _ = rand.Read(b[:])
 	id := hex.EncodeToString(b[:])
+	s := &Session{n: n, app: app, user: user, device: device, id: id, key: UserKey(app, user)}
 	pid, err := n.system.Root.SpawnNamed(n.props(func() actor.Actor {
-		return &sessionActor{id: id, conn: conn}
+		return &sessionActor{s: s, conn: conn}
 	}), "s-"+id)
 	if err != nil {
 		return nil, fmt.Errorf("actors: spawn session: %w", err)
 	}
-	s := &Session{n: n, app: app, user: user, device: device, id: id, key: UserKey(app, user), pid: pid}
+	s.pid = pid
 	if !n.shards.all {
 		// Registered before the connect: a move while it runs kicks it too.
 		owner, _ := n.place.Owner(s.key)
@@ -71,7 +86,7 @@ func (n *Node) OpenSession(ctx context.Context, app, user, device string, conn C
 	}
 	err = n.requestReply(ctx, s.key, &wire.ConnectRequest{
 		App: app, User: user, DeviceId: device, SessionId: id,
-		SessionAddress: pid.Address, SessionActor: pid.Id, Foreground: foreground,
+		SessionAddress: pid.Address, SessionActor: pid.Id, Foreground: foreground, ReplayBytes: int64(conn.ReplayBytes()),
 	})
 	if err != nil {
 		n.sessions.remove(s)

@@ -57,6 +57,8 @@ type session struct {
 	// sent is the highest seq sent on this session per stream: live messages
 	// at or below it are not sent twice, and a gap above it is read from storage.
 	sent map[string]uint64
+	// replay is the catch-up still to send, when it is paced (nil: done).
+	replay *replay
 }
 
 // pendingPush is a push that waits for the device's ack until due.
@@ -186,6 +188,10 @@ func (u *userActor) envelope(ctx actor.Context, env any) {
 	case *wire.AckRequest:
 		u.ack(m)
 		u.respond(ctx, sender, &wire.Reply{})
+	case *wire.ReplayMore:
+		if s := u.sessions[m.DeviceId]; s != nil && s.id == m.SessionId && s.replay != nil {
+			u.replayPage(ctx, s)
+		}
 	case *wire.StateRequest:
 		if s := u.sessions[m.DeviceId]; s != nil && s.id == m.SessionId {
 			s.foreground = m.Foreground

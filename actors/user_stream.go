@@ -156,6 +156,9 @@ func messageKind(m *wire.Message) string {
 // deliverLive sends a new message to one session, first reading from storage
 // whatever of its stream the session has not been sent yet.
 func (u *userActor) deliverLive(ctx actor.Context, dev string, s *session, m *wire.Message) {
+	if s.replay.has(m.Stream) {
+		return // the replay reads the stream to its end: it sends this one in order
+	}
 	sent, known := s.sent[m.Stream]
 	if known && m.Seq <= sent {
 		return
@@ -295,7 +298,7 @@ func (u *userActor) connect(ctx actor.Context, sender *actor.PID, m *wire.Connec
 		u.sessionsChanged(ctx)
 	}
 	u.respond(ctx, sender, &wire.Reply{})
-	u.drainStream(ctx, m.DeviceId, s, inbox, u.cursor(m.DeviceId, inbox), u.committed)
+	plan := []replayStream{{stream: inbox, after: u.cursor(m.DeviceId, inbox)}}
 	groups, err := u.n.o.Store.UserGroups(u.app, u.user)
 	if err != nil {
 		u.n.log.Error("user actor: read groups", "app", u.app, "user", u.user, "err", err)
@@ -307,7 +310,88 @@ func (u *userActor) connect(ctx actor.Context, sender *actor.PID, m *wire.Connec
 	sort.Strings(names)
 	for _, g := range names {
 		stream := "group:" + g
-		u.drainStream(ctx, m.DeviceId, s, stream, max(u.cursor(m.DeviceId, stream), groups[g]), ^uint64(0))
+		plan = append(plan, replayStream{stream: stream, after: max(u.cursor(m.DeviceId, stream), groups[g])})
+	}
+	if m.ReplayBytes <= 0 { // the session takes it all at once
+		for _, rs := range plan {
+			u.drainStream(ctx, m.DeviceId, s, rs.stream, rs.after, u.streamEnd(rs.stream))
+		}
+		return
+	}
+	s.replay = &replay{budget: int(m.ReplayBytes), streams: plan}
+	u.replayPage(ctx, s)
+}
+
+// replay is a session's catch-up, paced: about budget bytes of frames go at a
+// time, and the next part once the connection has written them (ReplayMore),
+// so that a full inbox and full groups reach a slow link whole, in order,
+// without filling its send queue. A stream is read to its end (live messages
+// of it wait for the replay), and then the next.
+type replay struct {
+	budget  int
+	streams []replayStream
+}
+
+// replayStream is a stream still to replay, from after.
+type replayStream struct {
+	stream string
+	after  uint64
+}
+
+// has reports whether the replay is still to send stream's messages.
+func (r *replay) has(stream string) bool {
+	if r == nil {
+		return false
+	}
+	for _, rs := range r.streams {
+		if rs.stream == stream {
+			return true
+		}
+	}
+	return false
+}
+
+// streamEnd is the last seq of a stream to send now: the inbox's committed
+// one, a group's whatever its owner has.
+func (u *userActor) streamEnd(stream string) uint64 {
+	if stream == inbox {
+		return u.committed
+	}
+	return ^uint64(0)
+}
+
+// replayPage sends the session the next part of its replay.
+func (u *userActor) replayPage(ctx actor.Context, s *session) {
+	r := s.replay
+	var frames [][]byte
+	size := 0
+	for len(r.streams) > 0 && size < r.budget {
+		rs := &r.streams[0]
+		full := false
+		err := u.readCatchUp(rs.stream, rs.after, u.streamEnd(rs.stream), func(seq uint64, frame []byte) bool {
+			rs.after = seq
+			if frame != nil {
+				frames = append(frames, frame)
+				size += len(frame)
+			}
+			full = size >= r.budget
+			return !full
+		})
+		if err != nil {
+			u.n.log.Error("user actor: replay", "app", u.app, "user", u.user, "stream", rs.stream, "err", err)
+		}
+		s.sent[rs.stream] = max(s.sent[rs.stream], rs.after)
+		if !full || err != nil {
+			r.streams = r.streams[1:] // read to its end
+		}
+	}
+	more := len(r.streams) > 0
+	if !more {
+		s.replay = nil
+	}
+	if len(frames) > 0 {
+		u.n.send(ctx, s.pid, "", &wire.Deliver{Frames: frames, Replay: more})
+		u.n.o.Metrics.FramesDelivered.Add(float64(len(frames)))
 	}
 }
 
@@ -322,23 +406,15 @@ func (u *userActor) connectCheck(device string) *wire.Reply {
 }
 
 // drainStream sends the session the stream's messages with after < seq <= upto.
-// An invitation whose call no longer rings for the user is not sent.
 func (u *userActor) drainStream(ctx actor.Context, dev string, s *session, stream string, after, upto uint64) {
-	var ringing map[string]int64
-	now := u.n.now().UnixMilli()
 	frames := make([][]byte, 0, drainChunk)
 	last := after
-	err := u.readStream(stream, after, upto, func(msg *wire.Message) bool {
-		last = msg.Seq
-		if msg.Event == eventInvitation {
-			if ringing == nil {
-				ringing, _ = u.n.o.Store.Ringing(u.app, u.user)
-			}
-			if until, ok := ringing[msg.CallId]; !ok || until <= now {
-				return true
-			}
+	err := u.readCatchUp(stream, after, upto, func(seq uint64, frame []byte) bool {
+		last = seq
+		if frame == nil {
+			return true
 		}
-		frames = append(frames, MessageFrame(msg))
+		frames = append(frames, frame)
 		if len(frames) == drainChunk {
 			u.deliver(ctx, s, frames)
 			frames = make([][]byte, 0, drainChunk)
@@ -352,6 +428,25 @@ func (u *userActor) drainStream(ctx actor.Context, dev string, s *session, strea
 		u.n.log.Error("user actor: drain", "app", u.app, "user", u.user, "stream", stream, "err", err)
 	}
 	s.sent[stream] = max(s.sent[stream], last)
+}
+
+// readCatchUp reads the stream's messages with after < seq <= upto as a
+// device catching up gets them: fn has each seq with its frame, or a nil
+// frame for an invitation whose call no longer rings for the user (not sent).
+func (u *userActor) readCatchUp(stream string, after, upto uint64, fn func(seq uint64, frame []byte) bool) error {
+	var ringing map[string]int64
+	now := u.n.now().UnixMilli()
+	return u.readStream(stream, after, upto, func(msg *wire.Message) bool {
+		if msg.Event == eventInvitation {
+			if ringing == nil {
+				ringing, _ = u.n.o.Store.Ringing(u.app, u.user)
+			}
+			if until, ok := ringing[msg.CallId]; !ok || until <= now {
+				return fn(msg.Seq, nil)
+			}
+		}
+		return fn(msg.Seq, MessageFrame(msg))
+	})
 }
 
 // readStream reads one of the user's streams: the inbox from this node's

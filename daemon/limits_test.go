@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -135,4 +136,42 @@ func TestMaxHTTPConnections(t *testing.T) {
 		st, _, err := do(fresh, req)
 		return err == nil && st == http.StatusOK
 	})
+}
+
+// TestReplayIsPacedFromStorage: an inbox and a group stream many times the
+// send queue reach a connecting device whole and in order, with live
+// messages after them, and no slow_consumer kick: the replay is read from
+// storage a part at a time, each once the connection has written the last.
+func TestReplayIsPacedFromStorage(t *testing.T) {
+	h := startDaemon(t, func(c *config.Config) { c.Limits.WSSendQueueBytes = 64 << 10 })
+	// Each body escapes to about 24 KiB in its frame: 40 of them are 15
+	// times the queue.
+	body := func(i int) string { return fmt.Sprintf("%d:%s", i, strings.Repeat("<", 4000)) }
+	const inboxN, groupN = 40, 20
+	for i := 1; i <= inboxN; i++ {
+		h.send("alice", "bob", body(i), nil)
+	}
+	h.mustCall("PUT", "/v1/groups/team", "key", map[string]any{"members": []string{"alice", "bob"}})
+	for i := 1; i <= groupN; i++ {
+		h.mustCall("POST", "/v1/messages", "key", map[string]any{"from": "alice", "to": "team", "conversation_type": 2, "type": 1, "body": body(i)})
+	}
+	ws := h.connect("bob", "phone")
+	// A live message sent while the replay runs comes after it, in order.
+	h.send("alice", "bob", "live", nil)
+	for i := 1; i <= inboxN; i++ {
+		if m := ws.message("inbox", i); m["body"] != body(i) {
+			t.Fatalf("inbox#%d: body %.20v…", i, m["body"])
+		}
+	}
+	if m := ws.message("inbox", inboxN+1); m["body"] != "live" {
+		t.Fatalf("inbox#%d: %v, want the live message", inboxN+1, m["body"])
+	}
+	for i := 1; i <= groupN; i++ {
+		if m := ws.message("group:team", i); m["body"] != body(i) {
+			t.Fatalf("group:team#%d: body %.20v…", i, m["body"])
+		}
+	}
+	if extra := ws.sync(); len(extra) != 0 {
+		t.Fatalf("after the replay: %v", extra)
+	}
 }

@@ -1477,8 +1477,11 @@ type ConnectRequest struct {
 	SessionAddress string `protobuf:"bytes,5,opt,name=session_address,json=sessionAddress,proto3" json:"session_address,omitempty"`
 	SessionActor   string `protobuf:"bytes,6,opt,name=session_actor,json=sessionActor,proto3" json:"session_actor,omitempty"`
 	Foreground     bool   `protobuf:"varint,7,opt,name=foreground,proto3" json:"foreground,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// replay_bytes paces the replay of stored messages: about this many bytes of frames go at a
+	// time, the next once the connection has written them (ReplayMore); 0 sends it all at once.
+	ReplayBytes   int64 `protobuf:"varint,8,opt,name=replay_bytes,json=replayBytes,proto3" json:"replay_bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ConnectRequest) Reset() {
@@ -1560,6 +1563,83 @@ func (x *ConnectRequest) GetForeground() bool {
 	return false
 }
 
+func (x *ConnectRequest) GetReplayBytes() int64 {
+	if x != nil {
+		return x.ReplayBytes
+	}
+	return 0
+}
+
+// ReplayMore tells a user's actor that a session wrote the last part of its replay: it sends
+// the next.
+type ReplayMore struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	App           string                 `protobuf:"bytes,1,opt,name=app,proto3" json:"app,omitempty"`
+	User          string                 `protobuf:"bytes,2,opt,name=user,proto3" json:"user,omitempty"`
+	DeviceId      string                 `protobuf:"bytes,3,opt,name=device_id,json=deviceId,proto3" json:"device_id,omitempty"`
+	SessionId     string                 `protobuf:"bytes,4,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplayMore) Reset() {
+	*x = ReplayMore{}
+	mi := &file_wire_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplayMore) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplayMore) ProtoMessage() {}
+
+func (x *ReplayMore) ProtoReflect() protoreflect.Message {
+	mi := &file_wire_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplayMore.ProtoReflect.Descriptor instead.
+func (*ReplayMore) Descriptor() ([]byte, []int) {
+	return file_wire_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ReplayMore) GetApp() string {
+	if x != nil {
+		return x.App
+	}
+	return ""
+}
+
+func (x *ReplayMore) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+func (x *ReplayMore) GetDeviceId() string {
+	if x != nil {
+		return x.DeviceId
+	}
+	return ""
+}
+
+func (x *ReplayMore) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
 // ConnectCheck asks a user's actor whether the device may open a long
 // connection now (a user has at most one per device, and at most as many as
 // it may bind devices); it changes nothing. ConnectRequest holds the same cap.
@@ -1574,7 +1654,7 @@ type ConnectCheck struct {
 
 func (x *ConnectCheck) Reset() {
 	*x = ConnectCheck{}
-	mi := &file_wire_proto_msgTypes[18]
+	mi := &file_wire_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1586,7 +1666,7 @@ func (x *ConnectCheck) String() string {
 func (*ConnectCheck) ProtoMessage() {}
 
 func (x *ConnectCheck) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[18]
+	mi := &file_wire_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1599,7 +1679,7 @@ func (x *ConnectCheck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectCheck.ProtoReflect.Descriptor instead.
 func (*ConnectCheck) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{18}
+	return file_wire_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ConnectCheck) GetApp() string {
@@ -1635,7 +1715,7 @@ type DisconnectRequest struct {
 
 func (x *DisconnectRequest) Reset() {
 	*x = DisconnectRequest{}
-	mi := &file_wire_proto_msgTypes[19]
+	mi := &file_wire_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1647,7 +1727,7 @@ func (x *DisconnectRequest) String() string {
 func (*DisconnectRequest) ProtoMessage() {}
 
 func (x *DisconnectRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[19]
+	mi := &file_wire_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1660,7 +1740,7 @@ func (x *DisconnectRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DisconnectRequest.ProtoReflect.Descriptor instead.
 func (*DisconnectRequest) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{19}
+	return file_wire_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *DisconnectRequest) GetApp() string {
@@ -1705,7 +1785,7 @@ type AckRequest struct {
 
 func (x *AckRequest) Reset() {
 	*x = AckRequest{}
-	mi := &file_wire_proto_msgTypes[20]
+	mi := &file_wire_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1717,7 +1797,7 @@ func (x *AckRequest) String() string {
 func (*AckRequest) ProtoMessage() {}
 
 func (x *AckRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[20]
+	mi := &file_wire_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1730,7 +1810,7 @@ func (x *AckRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AckRequest.ProtoReflect.Descriptor instead.
 func (*AckRequest) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{20}
+	return file_wire_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *AckRequest) GetApp() string {
@@ -1788,7 +1868,7 @@ type StateRequest struct {
 
 func (x *StateRequest) Reset() {
 	*x = StateRequest{}
-	mi := &file_wire_proto_msgTypes[21]
+	mi := &file_wire_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1800,7 +1880,7 @@ func (x *StateRequest) String() string {
 func (*StateRequest) ProtoMessage() {}
 
 func (x *StateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[21]
+	mi := &file_wire_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1813,7 +1893,7 @@ func (x *StateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StateRequest.ProtoReflect.Descriptor instead.
 func (*StateRequest) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{21}
+	return file_wire_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *StateRequest) GetApp() string {
@@ -1861,7 +1941,7 @@ type DevicesRequest struct {
 
 func (x *DevicesRequest) Reset() {
 	*x = DevicesRequest{}
-	mi := &file_wire_proto_msgTypes[22]
+	mi := &file_wire_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1873,7 +1953,7 @@ func (x *DevicesRequest) String() string {
 func (*DevicesRequest) ProtoMessage() {}
 
 func (x *DevicesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[22]
+	mi := &file_wire_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1886,7 +1966,7 @@ func (x *DevicesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DevicesRequest.ProtoReflect.Descriptor instead.
 func (*DevicesRequest) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{22}
+	return file_wire_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *DevicesRequest) GetApp() string {
@@ -1913,7 +1993,7 @@ type DevicesReply struct {
 
 func (x *DevicesReply) Reset() {
 	*x = DevicesReply{}
-	mi := &file_wire_proto_msgTypes[23]
+	mi := &file_wire_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1925,7 +2005,7 @@ func (x *DevicesReply) String() string {
 func (*DevicesReply) ProtoMessage() {}
 
 func (x *DevicesReply) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[23]
+	mi := &file_wire_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1938,7 +2018,7 @@ func (x *DevicesReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DevicesReply.ProtoReflect.Descriptor instead.
 func (*DevicesReply) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{23}
+	return file_wire_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *DevicesReply) GetBindings() []*Binding {
@@ -1968,7 +2048,7 @@ type VerdictRecord struct {
 
 func (x *VerdictRecord) Reset() {
 	*x = VerdictRecord{}
-	mi := &file_wire_proto_msgTypes[24]
+	mi := &file_wire_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1980,7 +2060,7 @@ func (x *VerdictRecord) String() string {
 func (*VerdictRecord) ProtoMessage() {}
 
 func (x *VerdictRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[24]
+	mi := &file_wire_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1993,7 +2073,7 @@ func (x *VerdictRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerdictRecord.ProtoReflect.Descriptor instead.
 func (*VerdictRecord) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{24}
+	return file_wire_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *VerdictRecord) GetVerdict() string {
@@ -2027,7 +2107,7 @@ type Reply struct {
 
 func (x *Reply) Reset() {
 	*x = Reply{}
-	mi := &file_wire_proto_msgTypes[25]
+	mi := &file_wire_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2039,7 +2119,7 @@ func (x *Reply) String() string {
 func (*Reply) ProtoMessage() {}
 
 func (x *Reply) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[25]
+	mi := &file_wire_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2052,7 +2132,7 @@ func (x *Reply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reply.ProtoReflect.Descriptor instead.
 func (*Reply) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{25}
+	return file_wire_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Reply) GetError() *Error {
@@ -2082,7 +2162,7 @@ type PushIDClaim struct {
 
 func (x *PushIDClaim) Reset() {
 	*x = PushIDClaim{}
-	mi := &file_wire_proto_msgTypes[26]
+	mi := &file_wire_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2094,7 +2174,7 @@ func (x *PushIDClaim) String() string {
 func (*PushIDClaim) ProtoMessage() {}
 
 func (x *PushIDClaim) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[26]
+	mi := &file_wire_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2107,7 +2187,7 @@ func (x *PushIDClaim) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PushIDClaim.ProtoReflect.Descriptor instead.
 func (*PushIDClaim) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{26}
+	return file_wire_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *PushIDClaim) GetApp() string {
@@ -2151,7 +2231,7 @@ type PushIDRelease struct {
 
 func (x *PushIDRelease) Reset() {
 	*x = PushIDRelease{}
-	mi := &file_wire_proto_msgTypes[27]
+	mi := &file_wire_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2163,7 +2243,7 @@ func (x *PushIDRelease) String() string {
 func (*PushIDRelease) ProtoMessage() {}
 
 func (x *PushIDRelease) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[27]
+	mi := &file_wire_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2176,7 +2256,7 @@ func (x *PushIDRelease) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PushIDRelease.ProtoReflect.Descriptor instead.
 func (*PushIDRelease) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{27}
+	return file_wire_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *PushIDRelease) GetApp() string {
@@ -2211,7 +2291,7 @@ type PushIDLookup struct {
 
 func (x *PushIDLookup) Reset() {
 	*x = PushIDLookup{}
-	mi := &file_wire_proto_msgTypes[28]
+	mi := &file_wire_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2223,7 +2303,7 @@ func (x *PushIDLookup) String() string {
 func (*PushIDLookup) ProtoMessage() {}
 
 func (x *PushIDLookup) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[28]
+	mi := &file_wire_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2236,7 +2316,7 @@ func (x *PushIDLookup) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PushIDLookup.ProtoReflect.Descriptor instead.
 func (*PushIDLookup) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{28}
+	return file_wire_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *PushIDLookup) GetApp() string {
@@ -2270,7 +2350,7 @@ type PushIDOwner struct {
 
 func (x *PushIDOwner) Reset() {
 	*x = PushIDOwner{}
-	mi := &file_wire_proto_msgTypes[29]
+	mi := &file_wire_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2282,7 +2362,7 @@ func (x *PushIDOwner) String() string {
 func (*PushIDOwner) ProtoMessage() {}
 
 func (x *PushIDOwner) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[29]
+	mi := &file_wire_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2295,7 +2375,7 @@ func (x *PushIDOwner) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PushIDOwner.ProtoReflect.Descriptor instead.
 func (*PushIDOwner) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{29}
+	return file_wire_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *PushIDOwner) GetUser() string {
@@ -2330,7 +2410,7 @@ type NotOwner struct {
 
 func (x *NotOwner) Reset() {
 	*x = NotOwner{}
-	mi := &file_wire_proto_msgTypes[30]
+	mi := &file_wire_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2342,7 +2422,7 @@ func (x *NotOwner) String() string {
 func (*NotOwner) ProtoMessage() {}
 
 func (x *NotOwner) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[30]
+	mi := &file_wire_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2355,7 +2435,7 @@ func (x *NotOwner) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NotOwner.ProtoReflect.Descriptor instead.
 func (*NotOwner) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{30}
+	return file_wire_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *NotOwner) GetKey() string {
@@ -2374,15 +2454,17 @@ func (x *NotOwner) GetOwner() string {
 
 // Deliver carries ready-made JSON frames to a session actor, in order.
 type Deliver struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Frames        [][]byte               `protobuf:"bytes,1,rep,name=frames,proto3" json:"frames,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Frames [][]byte               `protobuf:"bytes,1,rep,name=frames,proto3" json:"frames,omitempty"`
+	// replay: a part of a paced replay; the session answers ReplayMore once it is written.
+	Replay        bool `protobuf:"varint,2,opt,name=replay,proto3" json:"replay,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Deliver) Reset() {
 	*x = Deliver{}
-	mi := &file_wire_proto_msgTypes[31]
+	mi := &file_wire_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2394,7 +2476,7 @@ func (x *Deliver) String() string {
 func (*Deliver) ProtoMessage() {}
 
 func (x *Deliver) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[31]
+	mi := &file_wire_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2407,7 +2489,7 @@ func (x *Deliver) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Deliver.ProtoReflect.Descriptor instead.
 func (*Deliver) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{31}
+	return file_wire_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *Deliver) GetFrames() [][]byte {
@@ -2415,6 +2497,13 @@ func (x *Deliver) GetFrames() [][]byte {
 		return x.Frames
 	}
 	return nil
+}
+
+func (x *Deliver) GetReplay() bool {
+	if x != nil {
+		return x.Replay
+	}
+	return false
 }
 
 // Kick closes a session with a reason ("logout", "connected_elsewhere").
@@ -2428,7 +2517,7 @@ type Kick struct {
 
 func (x *Kick) Reset() {
 	*x = Kick{}
-	mi := &file_wire_proto_msgTypes[32]
+	mi := &file_wire_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2440,7 +2529,7 @@ func (x *Kick) String() string {
 func (*Kick) ProtoMessage() {}
 
 func (x *Kick) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[32]
+	mi := &file_wire_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2453,7 +2542,7 @@ func (x *Kick) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Kick.ProtoReflect.Descriptor instead.
 func (*Kick) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{32}
+	return file_wire_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *Kick) GetReason() string {
@@ -2483,7 +2572,7 @@ type GroupRecord struct {
 
 func (x *GroupRecord) Reset() {
 	*x = GroupRecord{}
-	mi := &file_wire_proto_msgTypes[33]
+	mi := &file_wire_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2495,7 +2584,7 @@ func (x *GroupRecord) String() string {
 func (*GroupRecord) ProtoMessage() {}
 
 func (x *GroupRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[33]
+	mi := &file_wire_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2508,7 +2597,7 @@ func (x *GroupRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupRecord.ProtoReflect.Descriptor instead.
 func (*GroupRecord) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{33}
+	return file_wire_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *GroupRecord) GetApp() string {
@@ -2552,7 +2641,7 @@ type GroupSetRequest struct {
 
 func (x *GroupSetRequest) Reset() {
 	*x = GroupSetRequest{}
-	mi := &file_wire_proto_msgTypes[34]
+	mi := &file_wire_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2564,7 +2653,7 @@ func (x *GroupSetRequest) String() string {
 func (*GroupSetRequest) ProtoMessage() {}
 
 func (x *GroupSetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[34]
+	mi := &file_wire_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2577,7 +2666,7 @@ func (x *GroupSetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupSetRequest.ProtoReflect.Descriptor instead.
 func (*GroupSetRequest) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{34}
+	return file_wire_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *GroupSetRequest) GetApp() string {
@@ -2618,7 +2707,7 @@ type GroupSetReply struct {
 
 func (x *GroupSetReply) Reset() {
 	*x = GroupSetReply{}
-	mi := &file_wire_proto_msgTypes[35]
+	mi := &file_wire_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2630,7 +2719,7 @@ func (x *GroupSetReply) String() string {
 func (*GroupSetReply) ProtoMessage() {}
 
 func (x *GroupSetReply) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[35]
+	mi := &file_wire_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2643,7 +2732,7 @@ func (x *GroupSetReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupSetReply.ProtoReflect.Descriptor instead.
 func (*GroupSetReply) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{35}
+	return file_wire_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *GroupSetReply) GetMembers() uint64 {
@@ -2670,7 +2759,7 @@ type GroupGetRequest struct {
 
 func (x *GroupGetRequest) Reset() {
 	*x = GroupGetRequest{}
-	mi := &file_wire_proto_msgTypes[36]
+	mi := &file_wire_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2682,7 +2771,7 @@ func (x *GroupGetRequest) String() string {
 func (*GroupGetRequest) ProtoMessage() {}
 
 func (x *GroupGetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[36]
+	mi := &file_wire_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2695,7 +2784,7 @@ func (x *GroupGetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupGetRequest.ProtoReflect.Descriptor instead.
 func (*GroupGetRequest) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{36}
+	return file_wire_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *GroupGetRequest) GetApp() string {
@@ -2723,7 +2812,7 @@ type GroupGetReply struct {
 
 func (x *GroupGetReply) Reset() {
 	*x = GroupGetReply{}
-	mi := &file_wire_proto_msgTypes[37]
+	mi := &file_wire_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2735,7 +2824,7 @@ func (x *GroupGetReply) String() string {
 func (*GroupGetReply) ProtoMessage() {}
 
 func (x *GroupGetReply) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[37]
+	mi := &file_wire_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2748,7 +2837,7 @@ func (x *GroupGetReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupGetReply.ProtoReflect.Descriptor instead.
 func (*GroupGetReply) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{37}
+	return file_wire_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *GroupGetReply) GetMembers() []string {
@@ -2789,7 +2878,7 @@ type GroupReadRequest struct {
 
 func (x *GroupReadRequest) Reset() {
 	*x = GroupReadRequest{}
-	mi := &file_wire_proto_msgTypes[38]
+	mi := &file_wire_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2801,7 +2890,7 @@ func (x *GroupReadRequest) String() string {
 func (*GroupReadRequest) ProtoMessage() {}
 
 func (x *GroupReadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[38]
+	mi := &file_wire_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2814,7 +2903,7 @@ func (x *GroupReadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupReadRequest.ProtoReflect.Descriptor instead.
 func (*GroupReadRequest) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{38}
+	return file_wire_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *GroupReadRequest) GetApp() string {
@@ -2870,7 +2959,7 @@ type GroupReadReply struct {
 
 func (x *GroupReadReply) Reset() {
 	*x = GroupReadReply{}
-	mi := &file_wire_proto_msgTypes[39]
+	mi := &file_wire_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2882,7 +2971,7 @@ func (x *GroupReadReply) String() string {
 func (*GroupReadReply) ProtoMessage() {}
 
 func (x *GroupReadReply) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[39]
+	mi := &file_wire_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2895,7 +2984,7 @@ func (x *GroupReadReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupReadReply.ProtoReflect.Descriptor instead.
 func (*GroupReadReply) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{39}
+	return file_wire_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *GroupReadReply) GetMessages() []*Message {
@@ -2934,7 +3023,7 @@ type Fanout struct {
 
 func (x *Fanout) Reset() {
 	*x = Fanout{}
-	mi := &file_wire_proto_msgTypes[40]
+	mi := &file_wire_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2946,7 +3035,7 @@ func (x *Fanout) String() string {
 func (*Fanout) ProtoMessage() {}
 
 func (x *Fanout) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[40]
+	mi := &file_wire_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2959,7 +3048,7 @@ func (x *Fanout) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Fanout.ProtoReflect.Descriptor instead.
 func (*Fanout) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{40}
+	return file_wire_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *Fanout) GetApp() string {
@@ -3006,7 +3095,7 @@ type FanoutChunk struct {
 
 func (x *FanoutChunk) Reset() {
 	*x = FanoutChunk{}
-	mi := &file_wire_proto_msgTypes[41]
+	mi := &file_wire_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3018,7 +3107,7 @@ func (x *FanoutChunk) String() string {
 func (*FanoutChunk) ProtoMessage() {}
 
 func (x *FanoutChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[41]
+	mi := &file_wire_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3031,7 +3120,7 @@ func (x *FanoutChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FanoutChunk.ProtoReflect.Descriptor instead.
 func (*FanoutChunk) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{41}
+	return file_wire_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *FanoutChunk) GetMessage() *Message {
@@ -3073,7 +3162,7 @@ type GroupDeliver struct {
 
 func (x *GroupDeliver) Reset() {
 	*x = GroupDeliver{}
-	mi := &file_wire_proto_msgTypes[42]
+	mi := &file_wire_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3085,7 +3174,7 @@ func (x *GroupDeliver) String() string {
 func (*GroupDeliver) ProtoMessage() {}
 
 func (x *GroupDeliver) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[42]
+	mi := &file_wire_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3098,7 +3187,7 @@ func (x *GroupDeliver) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupDeliver.ProtoReflect.Descriptor instead.
 func (*GroupDeliver) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{42}
+	return file_wire_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *GroupDeliver) GetMessage() *Message {
@@ -3130,7 +3219,7 @@ type Membership struct {
 
 func (x *Membership) Reset() {
 	*x = Membership{}
-	mi := &file_wire_proto_msgTypes[43]
+	mi := &file_wire_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3142,7 +3231,7 @@ func (x *Membership) String() string {
 func (*Membership) ProtoMessage() {}
 
 func (x *Membership) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[43]
+	mi := &file_wire_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3155,7 +3244,7 @@ func (x *Membership) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Membership.ProtoReflect.Descriptor instead.
 func (*Membership) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{43}
+	return file_wire_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *Membership) GetApp() string {
@@ -3204,7 +3293,7 @@ type CallInvitee struct {
 
 func (x *CallInvitee) Reset() {
 	*x = CallInvitee{}
-	mi := &file_wire_proto_msgTypes[44]
+	mi := &file_wire_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3216,7 +3305,7 @@ func (x *CallInvitee) String() string {
 func (*CallInvitee) ProtoMessage() {}
 
 func (x *CallInvitee) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[44]
+	mi := &file_wire_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3229,7 +3318,7 @@ func (x *CallInvitee) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallInvitee.ProtoReflect.Descriptor instead.
 func (*CallInvitee) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{44}
+	return file_wire_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *CallInvitee) GetUser() string {
@@ -3267,7 +3356,7 @@ type CallRecord struct {
 
 func (x *CallRecord) Reset() {
 	*x = CallRecord{}
-	mi := &file_wire_proto_msgTypes[45]
+	mi := &file_wire_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3279,7 +3368,7 @@ func (x *CallRecord) String() string {
 func (*CallRecord) ProtoMessage() {}
 
 func (x *CallRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[45]
+	mi := &file_wire_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3292,7 +3381,7 @@ func (x *CallRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallRecord.ProtoReflect.Descriptor instead.
 func (*CallRecord) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{45}
+	return file_wire_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *CallRecord) GetApp() string {
@@ -3391,7 +3480,7 @@ type CallRequest struct {
 
 func (x *CallRequest) Reset() {
 	*x = CallRequest{}
-	mi := &file_wire_proto_msgTypes[46]
+	mi := &file_wire_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3403,7 +3492,7 @@ func (x *CallRequest) String() string {
 func (*CallRequest) ProtoMessage() {}
 
 func (x *CallRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[46]
+	mi := &file_wire_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3416,7 +3505,7 @@ func (x *CallRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallRequest.ProtoReflect.Descriptor instead.
 func (*CallRequest) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{46}
+	return file_wire_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *CallRequest) GetApp() string {
@@ -3500,7 +3589,7 @@ type CallReply struct {
 
 func (x *CallReply) Reset() {
 	*x = CallReply{}
-	mi := &file_wire_proto_msgTypes[47]
+	mi := &file_wire_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3512,7 +3601,7 @@ func (x *CallReply) String() string {
 func (*CallReply) ProtoMessage() {}
 
 func (x *CallReply) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[47]
+	mi := &file_wire_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3525,7 +3614,7 @@ func (x *CallReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallReply.ProtoReflect.Descriptor instead.
 func (*CallReply) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{47}
+	return file_wire_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *CallReply) GetCallId() string {
@@ -3567,7 +3656,7 @@ type CallEvent struct {
 
 func (x *CallEvent) Reset() {
 	*x = CallEvent{}
-	mi := &file_wire_proto_msgTypes[48]
+	mi := &file_wire_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3579,7 +3668,7 @@ func (x *CallEvent) String() string {
 func (*CallEvent) ProtoMessage() {}
 
 func (x *CallEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[48]
+	mi := &file_wire_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3592,7 +3681,7 @@ func (x *CallEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallEvent.ProtoReflect.Descriptor instead.
 func (*CallEvent) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{48}
+	return file_wire_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *CallEvent) GetMessage() *Message {
@@ -3637,7 +3726,7 @@ type UserGroupsRequest struct {
 
 func (x *UserGroupsRequest) Reset() {
 	*x = UserGroupsRequest{}
-	mi := &file_wire_proto_msgTypes[49]
+	mi := &file_wire_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3649,7 +3738,7 @@ func (x *UserGroupsRequest) String() string {
 func (*UserGroupsRequest) ProtoMessage() {}
 
 func (x *UserGroupsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[49]
+	mi := &file_wire_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3662,7 +3751,7 @@ func (x *UserGroupsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserGroupsRequest.ProtoReflect.Descriptor instead.
 func (*UserGroupsRequest) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{49}
+	return file_wire_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *UserGroupsRequest) GetApp() string {
@@ -3696,7 +3785,7 @@ type UserGroupsReply struct {
 
 func (x *UserGroupsReply) Reset() {
 	*x = UserGroupsReply{}
-	mi := &file_wire_proto_msgTypes[50]
+	mi := &file_wire_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3708,7 +3797,7 @@ func (x *UserGroupsReply) String() string {
 func (*UserGroupsReply) ProtoMessage() {}
 
 func (x *UserGroupsReply) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[50]
+	mi := &file_wire_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3721,7 +3810,7 @@ func (x *UserGroupsReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserGroupsReply.ProtoReflect.Descriptor instead.
 func (*UserGroupsReply) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{50}
+	return file_wire_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *UserGroupsReply) GetGroups() []string {
@@ -3875,7 +3964,7 @@ const file_wire_proto_rawDesc = "" +
 	"\x0fBadgeSetRequest\x12\x10\n" +
 	"\x03app\x18\x01 \x01(\tR\x03app\x12\x12\n" +
 	"\x04user\x18\x02 \x01(\tR\x04user\x12\x14\n" +
-	"\x05count\x18\x03 \x01(\rR\x05count\"\xe0\x01\n" +
+	"\x05count\x18\x03 \x01(\rR\x05count\"\x83\x02\n" +
 	"\x0eConnectRequest\x12\x10\n" +
 	"\x03app\x18\x01 \x01(\tR\x03app\x12\x12\n" +
 	"\x04user\x18\x02 \x01(\tR\x04user\x12\x1b\n" +
@@ -3886,7 +3975,15 @@ const file_wire_proto_rawDesc = "" +
 	"\rsession_actor\x18\x06 \x01(\tR\fsessionActor\x12\x1e\n" +
 	"\n" +
 	"foreground\x18\a \x01(\bR\n" +
-	"foreground\"Q\n" +
+	"foreground\x12!\n" +
+	"\freplay_bytes\x18\b \x01(\x03R\vreplayBytes\"n\n" +
+	"\n" +
+	"ReplayMore\x12\x10\n" +
+	"\x03app\x18\x01 \x01(\tR\x03app\x12\x12\n" +
+	"\x04user\x18\x02 \x01(\tR\x04user\x12\x1b\n" +
+	"\tdevice_id\x18\x03 \x01(\tR\bdeviceId\x12\x1d\n" +
+	"\n" +
+	"session_id\x18\x04 \x01(\tR\tsessionId\"Q\n" +
 	"\fConnectCheck\x12\x10\n" +
 	"\x03app\x18\x01 \x01(\tR\x03app\x12\x12\n" +
 	"\x04user\x18\x02 \x01(\tR\x04user\x12\x1b\n" +
@@ -3945,9 +4042,10 @@ const file_wire_proto_rawDesc = "" +
 	"\x06now_ms\x18\x03 \x01(\x03R\x05nowMs\"2\n" +
 	"\bNotOwner\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05owner\x18\x02 \x01(\tR\x05owner\"!\n" +
+	"\x05owner\x18\x02 \x01(\tR\x05owner\"9\n" +
 	"\aDeliver\x12\x16\n" +
-	"\x06frames\x18\x01 \x03(\fR\x06frames\"=\n" +
+	"\x06frames\x18\x01 \x03(\fR\x06frames\x12\x16\n" +
+	"\x06replay\x18\x02 \x01(\bR\x06replay\"=\n" +
 	"\x04Kick\x12\x16\n" +
 	"\x06reason\x18\x01 \x01(\tR\x06reason\x12\x1d\n" +
 	"\n" +
@@ -4063,7 +4161,7 @@ func file_wire_proto_rawDescGZIP() []byte {
 	return file_wire_proto_rawDescData
 }
 
-var file_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 52)
+var file_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 53)
 var file_wire_proto_goTypes = []any{
 	(*Envelope)(nil),          // 0: pushd.wire.Envelope
 	(*EnvelopeBatch)(nil),     // 1: pushd.wire.EnvelopeBatch
@@ -4083,47 +4181,48 @@ var file_wire_proto_goTypes = []any{
 	(*LogoutRequest)(nil),     // 15: pushd.wire.LogoutRequest
 	(*BadgeSetRequest)(nil),   // 16: pushd.wire.BadgeSetRequest
 	(*ConnectRequest)(nil),    // 17: pushd.wire.ConnectRequest
-	(*ConnectCheck)(nil),      // 18: pushd.wire.ConnectCheck
-	(*DisconnectRequest)(nil), // 19: pushd.wire.DisconnectRequest
-	(*AckRequest)(nil),        // 20: pushd.wire.AckRequest
-	(*StateRequest)(nil),      // 21: pushd.wire.StateRequest
-	(*DevicesRequest)(nil),    // 22: pushd.wire.DevicesRequest
-	(*DevicesReply)(nil),      // 23: pushd.wire.DevicesReply
-	(*VerdictRecord)(nil),     // 24: pushd.wire.VerdictRecord
-	(*Reply)(nil),             // 25: pushd.wire.Reply
-	(*PushIDClaim)(nil),       // 26: pushd.wire.PushIDClaim
-	(*PushIDRelease)(nil),     // 27: pushd.wire.PushIDRelease
-	(*PushIDLookup)(nil),      // 28: pushd.wire.PushIDLookup
-	(*PushIDOwner)(nil),       // 29: pushd.wire.PushIDOwner
-	(*NotOwner)(nil),          // 30: pushd.wire.NotOwner
-	(*Deliver)(nil),           // 31: pushd.wire.Deliver
-	(*Kick)(nil),              // 32: pushd.wire.Kick
-	(*GroupRecord)(nil),       // 33: pushd.wire.GroupRecord
-	(*GroupSetRequest)(nil),   // 34: pushd.wire.GroupSetRequest
-	(*GroupSetReply)(nil),     // 35: pushd.wire.GroupSetReply
-	(*GroupGetRequest)(nil),   // 36: pushd.wire.GroupGetRequest
-	(*GroupGetReply)(nil),     // 37: pushd.wire.GroupGetReply
-	(*GroupReadRequest)(nil),  // 38: pushd.wire.GroupReadRequest
-	(*GroupReadReply)(nil),    // 39: pushd.wire.GroupReadReply
-	(*Fanout)(nil),            // 40: pushd.wire.Fanout
-	(*FanoutChunk)(nil),       // 41: pushd.wire.FanoutChunk
-	(*GroupDeliver)(nil),      // 42: pushd.wire.GroupDeliver
-	(*Membership)(nil),        // 43: pushd.wire.Membership
-	(*CallInvitee)(nil),       // 44: pushd.wire.CallInvitee
-	(*CallRecord)(nil),        // 45: pushd.wire.CallRecord
-	(*CallRequest)(nil),       // 46: pushd.wire.CallRequest
-	(*CallReply)(nil),         // 47: pushd.wire.CallReply
-	(*CallEvent)(nil),         // 48: pushd.wire.CallEvent
-	(*UserGroupsRequest)(nil), // 49: pushd.wire.UserGroupsRequest
-	(*UserGroupsReply)(nil),   // 50: pushd.wire.UserGroupsReply
-	nil,                       // 51: pushd.wire.PushJob.DataEntry
+	(*ReplayMore)(nil),        // 18: pushd.wire.ReplayMore
+	(*ConnectCheck)(nil),      // 19: pushd.wire.ConnectCheck
+	(*DisconnectRequest)(nil), // 20: pushd.wire.DisconnectRequest
+	(*AckRequest)(nil),        // 21: pushd.wire.AckRequest
+	(*StateRequest)(nil),      // 22: pushd.wire.StateRequest
+	(*DevicesRequest)(nil),    // 23: pushd.wire.DevicesRequest
+	(*DevicesReply)(nil),      // 24: pushd.wire.DevicesReply
+	(*VerdictRecord)(nil),     // 25: pushd.wire.VerdictRecord
+	(*Reply)(nil),             // 26: pushd.wire.Reply
+	(*PushIDClaim)(nil),       // 27: pushd.wire.PushIDClaim
+	(*PushIDRelease)(nil),     // 28: pushd.wire.PushIDRelease
+	(*PushIDLookup)(nil),      // 29: pushd.wire.PushIDLookup
+	(*PushIDOwner)(nil),       // 30: pushd.wire.PushIDOwner
+	(*NotOwner)(nil),          // 31: pushd.wire.NotOwner
+	(*Deliver)(nil),           // 32: pushd.wire.Deliver
+	(*Kick)(nil),              // 33: pushd.wire.Kick
+	(*GroupRecord)(nil),       // 34: pushd.wire.GroupRecord
+	(*GroupSetRequest)(nil),   // 35: pushd.wire.GroupSetRequest
+	(*GroupSetReply)(nil),     // 36: pushd.wire.GroupSetReply
+	(*GroupGetRequest)(nil),   // 37: pushd.wire.GroupGetRequest
+	(*GroupGetReply)(nil),     // 38: pushd.wire.GroupGetReply
+	(*GroupReadRequest)(nil),  // 39: pushd.wire.GroupReadRequest
+	(*GroupReadReply)(nil),    // 40: pushd.wire.GroupReadReply
+	(*Fanout)(nil),            // 41: pushd.wire.Fanout
+	(*FanoutChunk)(nil),       // 42: pushd.wire.FanoutChunk
+	(*GroupDeliver)(nil),      // 43: pushd.wire.GroupDeliver
+	(*Membership)(nil),        // 44: pushd.wire.Membership
+	(*CallInvitee)(nil),       // 45: pushd.wire.CallInvitee
+	(*CallRecord)(nil),        // 46: pushd.wire.CallRecord
+	(*CallRequest)(nil),       // 47: pushd.wire.CallRequest
+	(*CallReply)(nil),         // 48: pushd.wire.CallReply
+	(*CallEvent)(nil),         // 49: pushd.wire.CallEvent
+	(*UserGroupsRequest)(nil), // 50: pushd.wire.UserGroupsRequest
+	(*UserGroupsReply)(nil),   // 51: pushd.wire.UserGroupsReply
+	nil,                       // 52: pushd.wire.PushJob.DataEntry
 }
 var file_wire_proto_depIdxs = []int32{
 	0,  // 0: pushd.wire.EnvelopeBatch.items:type_name -> pushd.wire.Envelope
 	3,  // 1: pushd.wire.PushConfig.voip:type_name -> pushd.wire.VoIP
 	4,  // 2: pushd.wire.Message.push_config:type_name -> pushd.wire.PushConfig
 	4,  // 3: pushd.wire.PushJob.push_config:type_name -> pushd.wire.PushConfig
-	51, // 4: pushd.wire.PushJob.data:type_name -> pushd.wire.PushJob.DataEntry
+	52, // 4: pushd.wire.PushJob.data:type_name -> pushd.wire.PushJob.DataEntry
 	5,  // 5: pushd.wire.PushChunk.message:type_name -> pushd.wire.Message
 	6,  // 6: pushd.wire.PushChunk.bindings:type_name -> pushd.wire.Binding
 	5,  // 7: pushd.wire.SendRequest.message:type_name -> pushd.wire.Message
@@ -4140,7 +4239,7 @@ var file_wire_proto_depIdxs = []int32{
 	2,  // 18: pushd.wire.GroupReadReply.error:type_name -> pushd.wire.Error
 	5,  // 19: pushd.wire.FanoutChunk.message:type_name -> pushd.wire.Message
 	5,  // 20: pushd.wire.GroupDeliver.message:type_name -> pushd.wire.Message
-	44, // 21: pushd.wire.CallRecord.invitees:type_name -> pushd.wire.CallInvitee
+	45, // 21: pushd.wire.CallRecord.invitees:type_name -> pushd.wire.CallInvitee
 	4,  // 22: pushd.wire.CallRecord.push_config:type_name -> pushd.wire.PushConfig
 	4,  // 23: pushd.wire.CallRequest.push_config:type_name -> pushd.wire.PushConfig
 	2,  // 24: pushd.wire.CallReply.error:type_name -> pushd.wire.Error
@@ -4164,7 +4263,7 @@ func file_wire_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_wire_proto_rawDesc), len(file_wire_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   52,
+			NumMessages:   53,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -71,6 +71,8 @@ type fleetSpec struct {
 	Device string `json:"device"`
 	Count  int    `json:"count"`
 	First  int    `json:"first,omitempty"`
+	// WaitMs bounds "idlewait".
+	WaitMs int64 `json:"wait_ms,omitempty"`
 }
 
 // fleetStats are the counts since the last reset. Latencies are from the
@@ -84,10 +86,15 @@ type fleetStats struct {
 	P99Ns     int64  `json:"p99_ns"`
 	Errors    int64  `json:"errors"`
 	FirstErr  string `json:"first_error,omitempty"`
+	// IdleOpen is how many of the idle sockets ("idle") the server has not
+	// closed, and IdleLastMs when it closed the last, from their opening
+	// ("idlewait").
+	IdleOpen   int   `json:"idle_open,omitempty"`
+	IdleLastMs int64 `json:"idle_last_ms,omitempty"`
 }
 
 type fleetCmd struct {
-	Cmd  string    `json:"cmd"` // connect, stats, reset, close
+	Cmd  string    `json:"cmd"` // connect, stats, reset, close; idle, idlewait (the slowloris scenario)
 	Spec fleetSpec `json:"spec"`
 }
 
@@ -117,6 +124,9 @@ type localFleet struct {
 	stop   chan struct{}
 	wg     sync.WaitGroup
 	closed sync.Once
+	// idle are the half-sent requests of "idle", opened at idleAt.
+	idle   []net.Conn
+	idleAt time.Time
 }
 
 type fleetConn struct {
@@ -141,6 +151,12 @@ func (f *localFleet) serve(cmd fleetCmd) fleetReply {
 		err = f.reset()
 	case "close":
 		f.close()
+	case "idle":
+		err = f.openIdle(cmd.Spec)
+	case "idlewait":
+		st, _ := f.stats()
+		st.IdleOpen, st.IdleLastMs = f.waitIdle(time.Duration(cmd.Spec.WaitMs) * time.Millisecond)
+		return fleetReply{Stats: st}
 	default:
 		err = fmt.Errorf("unknown command %q", cmd.Cmd)
 	}
@@ -306,8 +322,57 @@ func (f *localFleet) reset() error {
 	return nil
 }
 
+// openIdle opens Spec.Count sockets to Spec.Addr that each send half a
+// request and then nothing, and keeps them.
+func (f *localFleet) openIdle(spec fleetSpec) error {
+	d := net.Dialer{Timeout: 10 * time.Second}
+	f.idleAt = time.Now()
+	for len(f.idle) < spec.Count {
+		c, err := d.Dial("tcp", spec.Addr)
+		if err != nil {
+			return fmt.Errorf("idle socket %d: %w", len(f.idle), err)
+		}
+		f.idle = append(f.idle, c)
+		if _, err := io.WriteString(c, "POST /v1/messages HTTP/1.1\r\nHost: pushd\r\nX-API-Key: "); err != nil {
+			return fmt.Errorf("idle socket %d: %w", len(f.idle), err)
+		}
+	}
+	return nil
+}
+
+// waitIdle waits up to wait for the server to close every idle socket, and
+// returns how many it did not and when it closed the last (from the opening).
+func (f *localFleet) waitIdle(wait time.Duration) (open int, lastMs int64) {
+	closedAt := make(chan time.Duration, len(f.idle))
+	deadline := time.Now().Add(wait)
+	for _, c := range f.idle {
+		go func() {
+			_ = c.SetReadDeadline(deadline)
+			_, err := io.Copy(io.Discard, c)
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				closedAt <- -1
+				return
+			}
+			closedAt <- time.Since(f.idleAt)
+		}()
+	}
+	var last time.Duration
+	for range f.idle {
+		if d := <-closedAt; d < 0 {
+			open++
+		} else {
+			last = max(last, d)
+		}
+	}
+	return open, last.Milliseconds()
+}
+
 func (f *localFleet) close() {
 	f.closed.Do(func() {
+		for _, c := range f.idle {
+			c.Close()
+		}
 		close(f.stop)
 		f.mu.Lock()
 		conns := f.conns

@@ -7,8 +7,9 @@
 //	go run ./cmd/pushd bench --quick
 //
 // The scenarios (issue 5): ingest, online, push, fanout, drain, idle; and
-// (issue 13) cluster, whose nodes are pushd child processes; (issue 15) soak,
-// mixed traffic against one daemon, its memory sampled; (issue 16) trace, the
+// (issue 13) cluster, whose nodes are pushd child processes; (issue 15)
+// slowloris, idle half-sent requests, and soak, mixed traffic against one
+// daemon, its memory sampled; (issue 16) trace, the
 // cost of recording message traces. Every count is
 // bounded and scaled by Options.Scale (1 = the issue's sizes, the quick run
 // uses 0.1); every connection is to 127.0.0.1.
@@ -290,6 +291,7 @@ func registry() []scenario {
 		{"drain", "Reconnect drain of 1,000 stored messages", 4, runDrain},
 		{"idle", "Idle scale: registered users with bindings, actors passivated", 5, runIdle},
 		{"cluster", "Cluster: three replicating nodes on this machine, failover, rebalance", 25, runCluster},
+		{"slowloris", "Slowloris: 20,000 half-sent requests held open; /healthz and sends meanwhile", 6, runSlowloris},
 		{"soak", "Soak: 10 minutes of mixed traffic and vendor faults; memory and goroutine trends", 64, runSoak},
 		{"trace", "Message trace's cost: ingest and fan-out, trace on against trace: false", 46, runTrace},
 	}

@@ -110,8 +110,10 @@ func TestConnectionsPerUserCapAtTheActor(t *testing.T) {
 
 type nopConn struct{}
 
-func (nopConn) Write([][]byte) {}
-func (nopConn) Kick(string)    {}
+func (nopConn) Write([][]byte)             {}
+func (nopConn) WriteThen([][]byte, func()) {}
+func (nopConn) ReplayBytes() int           { return 0 }
+func (nopConn) Kick(string)                {}
 
 // TestConnectionsPerIPCap: past limits.max_connections_per_ip long
 // connections from one address, an upgrade is refused with 429.

@@ -39,7 +39,11 @@ type wsConn struct {
 	// queued is the bytes of the frames not written yet: those in queue and
 	// those the writer took and has not written. At most Options.SendQueueBytes
 	// (or one frame of any size, when nothing else waits).
-	queued  int
+	queued int
+	// in and out count the bytes of frames queued and written since the
+	// connection opened; each waiter's func runs once out reaches its at.
+	in, out int64
+	waiters []wsWaiter
 	kick    *string // set once: the reason to send in "kicked" before closing
 	writing bool    // a writer goroutine is running
 	closed  bool    // the connection is closed for writing
@@ -54,32 +58,72 @@ func newWSConn(s *Server, ws *websocket.Conn) *wsConn {
 // Write queues frames. A frame that would make more than
 // Options.SendQueueBytes wait kicks the client (slow_consumer): the frames
 // already queued are written, then "kicked", and the rest are not kept; the
-// client catches up from its cursor when it connects again. (A replay is
-// not paced yet: one larger than the cap on a link slower than the disk
-// takes a reconnect per SendQueueBytes.)
+// client catches up from its cursor when it connects again. A replay comes in
+// parts of ReplayBytes, each after the last is written (WriteThen), so only
+// a client that stops reading while live messages pile up is kicked.
 func (c *wsConn) Write(frames [][]byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.kick != nil || c.closed {
-		return
+	c.enqueue(frames)
+}
+
+// WriteThen queues frames as Write does, and calls written once they are
+// written to the client.
+func (c *wsConn) WriteThen(frames [][]byte, written func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.enqueue(frames) {
+		c.waiters = append(c.waiters, wsWaiter{at: c.in, fn: written})
 	}
+}
+
+// ReplayBytes is a quarter of the send queue: a part of a replay, the next
+// part's read meanwhile, and live frames fit beside it.
+func (c *wsConn) ReplayBytes() int { return max(1, c.s.o.SendQueueBytes/4) }
+
+// wsWaiter is a func to run once the connection has written at bytes.
+type wsWaiter struct {
+	at int64
+	fn func()
+}
+
+// enqueue queues frames under the byte cap and reports whether all of them
+// were taken; c.mu is held.
+func (c *wsConn) enqueue(frames [][]byte) bool {
+	if c.kick != nil || c.closed {
+		return false
+	}
+	all := true
 	for _, f := range frames {
 		if c.queued > 0 && c.queued+len(f) > c.s.o.SendQueueBytes {
 			reason := "slow_consumer"
 			c.kick = &reason
+			all = false
 			break
 		}
 		c.queue = append(c.queue, f)
 		c.queued += len(f)
+		c.in += int64(len(f))
 	}
 	c.startWriter()
+	return all
 }
 
-// wrote accounts for a frame of n bytes written.
+// wrote accounts for a frame of n bytes written, and runs the waiters it
+// satisfies.
 func (c *wsConn) wrote(n int) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.queued -= n
+	c.out += int64(n)
+	var ready []func()
+	for len(c.waiters) > 0 && c.waiters[0].at <= c.out {
+		ready = append(ready, c.waiters[0].fn)
+		c.waiters = c.waiters[1:]
+	}
+	c.mu.Unlock()
+	for _, fn := range ready {
+		fn()
+	}
 }
 
 // Kick sends "kicked" after the frames already queued and closes the connection.
@@ -149,7 +193,7 @@ func (c *wsConn) writeLoop() {
 // until then: KeepHijackedConns); the reader then fails and ends the session.
 func (c *wsConn) finish() {
 	c.mu.Lock()
-	c.closed, c.writing, c.queue = true, false, nil
+	c.closed, c.writing, c.queue, c.waiters = true, false, nil, nil
 	c.mu.Unlock()
 	c.ended.Do(func() {
 		c.ws.Close()
