@@ -121,6 +121,18 @@ func outageQPS(t *testing.T, rs []vendorsim.Record, qps int) {
 	for _, r := range rs {
 		at = append(at, r.At)
 	}
+	most := mostInOneSecond(at)
+	if limit := qps + qps/10 + qps/2; most > limit {
+		t.Errorf("%d requests within one second, want at most %d", most, limit)
+	}
+	if span, least := at[len(at)-1].Sub(at[0]), time.Duration(len(at)-qps/10-1)*time.Second/time.Duration(qps)-100*time.Millisecond; span < least {
+		t.Errorf("%d requests within %v, want them spread over at least %v", len(at), span, least)
+	}
+	t.Logf("%d deliveries over %v, at most %d in one second", len(at), at[len(at)-1].Sub(at[0]).Round(time.Millisecond), most)
+}
+
+// mostInOneSecond sorts at and returns the most of them within one second.
+func mostInOneSecond(at []time.Time) int {
 	sort.Slice(at, func(i, j int) bool { return at[i].Before(at[j]) })
 	most := 0
 	for i := range at {
@@ -130,13 +142,7 @@ func outageQPS(t *testing.T, rs []vendorsim.Record, qps int) {
 		}
 		most = max(most, j-i)
 	}
-	if limit := qps + qps/10 + qps/2; most > limit {
-		t.Errorf("%d requests within one second, want at most %d", most, limit)
-	}
-	if span, least := at[len(at)-1].Sub(at[0]), time.Duration(len(at)-qps/10-1)*time.Second/time.Duration(qps)-100*time.Millisecond; span < least {
-		t.Errorf("%d requests within %v, want them spread over at least %v", len(at), span, least)
-	}
-	t.Logf("%d deliveries over %v, at most %d in one second", len(at), at[len(at)-1].Sub(at[0]).Round(time.Millisecond), most)
+	return most
 }
 
 // TestVendorOutageKeepsMemoryBoundedAndDrainsAtQPS: Xiaomi answers 503 for

@@ -871,15 +871,7 @@ func TestVendorsQPSLimitUnderBurst(t *testing.T) {
 			}
 			at = append(at, r.At)
 		}
-		sort.Slice(at, func(i, j int) bool { return at[i].Before(at[j]) })
-		most := 0
-		for i := range at {
-			j := i
-			for j < len(at) && at[j].Sub(at[i]) < time.Second {
-				j++
-			}
-			most = max(most, j-i)
-		}
+		most := mostInOneSecond(at)
 		// The limiter lets qps a second plus a burst of qps/10 through. Requests
 		// delayed between the limiter and the simulator (a loaded CI machine
 		// can stall for a few hundred ms) may bunch into one window, so allow

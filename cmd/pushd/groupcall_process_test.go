@@ -96,21 +96,7 @@ func TestClusterCallEndingSurvivesTheInviteesOutage(t *testing.T) {
 		return fmt.Errorf("cancel: %d %v %v", st, out, err)
 	})
 	// Both at once: each start waits until the cluster's expected nodes are placed.
-	var wg sync.WaitGroup
-	errs := make([]error, len(dead))
-	for k, i := range dead {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			nodes[i], errs[k] = startProcAsync(t, nodes[i].cfg)
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	restartAll(t, nodes, dead)
 
 	// bob connects until the cancellation is in his inbox and the invitation
 	// no longer rings for him.
@@ -200,21 +186,7 @@ func TestClusterGroupRemovalSurvivesTheMembersOutage(t *testing.T) {
 		}
 	}
 
-	var wg sync.WaitGroup
-	errs := make([]error, len(dead))
-	for k, i := range dead {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			nodes[i], errs[k] = startProcAsync(t, nodes[i].cfg)
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	restartAll(t, nodes, dead)
 	testwait.Until(t, 3*waitFor, func() error {
 		if st, out := remove(); st != http.StatusOK || out["members"] != float64(1) {
 			return fmt.Errorf("removing bob again: %d %v", st, out)
@@ -244,4 +216,25 @@ func TestClusterGroupRemovalSurvivesTheMembersOutage(t *testing.T) {
 			}
 		}
 	})
+}
+
+// restartAll starts the killed nodes[i] of dead again, all at once: each start
+// waits until the cluster's expected nodes are placed.
+func restartAll(t *testing.T, nodes []*proc, dead []int) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make([]error, len(dead))
+	for k, i := range dead {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			nodes[i], errs[k] = startProcAsync(t, nodes[i].cfg)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 }
