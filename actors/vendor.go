@@ -198,7 +198,7 @@ func (v *vendorActor) Receive(ctx actor.Context) {
 	case probeVendor:
 		v.halfOpen()
 	case outboxPending:
-		v.pager.mark() // the pager reads the shard's jobs as the window has room
+		v.pager.mark(m.shard) // the pager reads the shard's jobs as the window has room
 	case pageMore:
 	case deletesCommitted:
 		for _, id := range m.ids {
@@ -219,12 +219,12 @@ func (v *vendorActor) Receive(ctx actor.Context) {
 }
 
 // accept takes a job handed over: into memory if the window has room and
-// nothing older waits in the outbox, else into the outbox only.
+// nothing older of its shard waits in the outbox, else into the outbox only.
 func (v *vendorActor) accept(j job) {
 	if j.chunk == nil && v.pagedFirst(j.PushJob) {
 		return
 	}
-	if v.pager.active || v.mem >= v.window {
+	if v.mem >= v.window || v.pager.waiting(jobShard(j.PushJob)) {
 		v.spill(j)
 		return
 	}

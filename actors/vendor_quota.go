@@ -129,7 +129,7 @@ func (v *vendorActor) resume(class string) {
 	delete(v.heldUntil, class)
 	v.n.o.Metrics.PushesHeld.WithLabelValues(v.app.ID, string(v.provider)).Sub(float64(held))
 	v.n.log.Info("vendor day turned: sending held pushes", "app", v.app.ID, "provider", v.provider, "class", class, "pushes", held)
-	v.pager.mark()
+	v.pager.markAll()
 }
 
 // zone is where the vendor's quota day starts (push.Vendor.QuotaZone), UTC

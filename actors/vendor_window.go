@@ -9,28 +9,69 @@ import (
 )
 
 // A vendor actor keeps at most Options.VendorWindow jobs in memory. Jobs
-// handed to it past that, or while older ones wait in the outbox, stay in
-// the outbox only, where they are already durable (a fan-out chunk's push
-// gets a record of its own first). The pager reads them back, oldest first
-// and shard by shard, as the window drains; so a long vendor outage, a
-// daily quota or a restart with a large outbox costs disk, not memory.
+// handed to it past that, or while older ones of their shard wait in the
+// outbox, stay in the outbox only, where they are already durable (a
+// fan-out chunk's push gets a record of its own first). The pager reads them
+// back, oldest first and shard by shard, as the window drains; so a long
+// vendor outage, a daily quota or a restart with a large outbox costs disk,
+// not memory.
 
-// pager walks the outbox for the actor's jobs that are not in memory.
+// pager reads back the actor's jobs that are in the outbox only. It keeps,
+// per shard, whether the shard's outbox may hold such jobs, and reads only
+// those shards: taking over one shard (at start every shard is taken over,
+// one after the other) reads that shard, not all of them again.
 type pager struct {
-	active bool   // some of the actor's jobs are in the outbox only
-	dirty  bool   // a job went to the outbox only since the walk began
-	shard  uint64 // where the walk is: the shard, and the last id read in it
-	after  uint64
+	todo  [storage.NumShards + 1]bool // shards whose outbox may hold jobs memory does not
+	left  int                         // how many shards are in todo
+	shard uint64                      // the shard being read (0 when none), and the last id read in it
+	after uint64
+	again bool // the shard being read was marked again while it was read
 }
 
-// mark notes that the outbox holds jobs of the actor's that memory does not.
-func (p *pager) mark() {
-	if !p.active {
-		// A new walk starts after the job was written, so it will find it.
-		p.active, p.dirty, p.shard, p.after = true, false, 1, 0
-		return
+// mark notes that shard's outbox may hold jobs of the actor's that memory
+// does not.
+func (p *pager) mark(shard uint64) {
+	if shard == p.shard && p.after > 0 {
+		// The job may sit behind where the read is: read the shard again.
+		p.again = true
 	}
-	p.dirty = true // it may be behind the walk: walk again
+	if !p.todo[shard] {
+		p.todo[shard] = true
+		p.left++
+	}
+}
+
+// markAll marks every shard (held pushes of a class that resumed can be in any).
+func (p *pager) markAll() {
+	for shard := uint64(1); shard <= storage.NumShards; shard++ {
+		p.mark(shard)
+	}
+}
+
+// waiting reports whether jobs of shard may wait in the outbox: a new job of
+// the shard goes behind them.
+func (p *pager) waiting(shard uint64) bool { return p.left > 0 && p.todo[shard] }
+
+// next leaves the shard being read as done and moves to the next marked one
+// (after it, wrapping round); false when none is left.
+func (p *pager) next() bool {
+	if p.shard != 0 && p.todo[p.shard] {
+		p.todo[p.shard] = false
+		p.left--
+	}
+	p.after, p.again = 0, false
+	if p.left == 0 {
+		p.shard = 0
+		return false
+	}
+	for i := uint64(1); i <= storage.NumShards; i++ {
+		if s := (p.shard+i-1)%storage.NumShards + 1; p.todo[s] {
+			p.shard = s
+			return true
+		}
+	}
+	p.shard = 0
+	return false
 }
 
 // outboxPending tells a vendor actor that a shard's outbox was taken over
@@ -61,8 +102,11 @@ func (v *vendorActor) spill(j job) {
 		v.own(&j)
 		v.syncWrites = true
 	}
-	v.pager.mark()
+	v.pager.mark(jobShard(j.PushJob))
 }
+
+// jobShard is the shard whose outbox holds j's record.
+func jobShard(j *wire.PushJob) uint64 { return storage.ShardOf(UserKey(j.App, j.User)) }
 
 // forget takes a job out of the window.
 func (v *vendorActor) forget(j job) {
@@ -77,25 +121,20 @@ func (v *vendorActor) forget(j job) {
 func (v *vendorActor) page() {
 	p := &v.pager
 	room := v.window - v.mem
-	if !p.active || v.stopping || room < max(1, v.window/2) {
+	if p.left == 0 || v.stopping || room < max(1, v.window/2) {
+		return
+	}
+	if p.shard == 0 && !p.next() {
 		return
 	}
 	now := v.at()
 	looked := 0
 	for room > 0 {
-		if p.shard > storage.NumShards {
-			if !p.dirty {
-				p.active = false
+		if !v.n.OwnsShard(p.shard) {
+			// Another node's now: it tells the actor again if it comes back.
+			if !p.next() {
 				return
 			}
-			// Jobs were left in the outbox behind the walk: walk again, in
-			// a later message.
-			p.shard, p.after, p.dirty = 1, 0, false
-			v.more()
-			return
-		}
-		if !v.n.OwnsShard(p.shard) {
-			p.shard, p.after = p.shard+1, 0
 			continue
 		}
 		stopped := false
@@ -123,7 +162,16 @@ func (v *vendorActor) page() {
 			}
 			return
 		}
-		p.shard, p.after = p.shard+1, 0
+		if p.again {
+			// Jobs were left in the shard behind the read: read it again,
+			// in a later message.
+			p.after, p.again = 0, false
+			v.more()
+			return
+		}
+		if !p.next() {
+			return
+		}
 	}
 }
 
@@ -177,7 +225,7 @@ func (v *vendorActor) pagedFirst(j *wire.PushJob) bool {
 	if _, ok := v.gone[j.Id]; ok {
 		return true
 	}
-	if j.Id > v.paged[storage.ShardOf(UserKey(j.App, j.User))] {
+	if j.Id > v.paged[jobShard(j)] {
 		return false
 	}
 	_, ok, err := v.n.o.Store.Push(j.App, j.User, j.Id)

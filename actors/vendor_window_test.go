@@ -112,3 +112,42 @@ func TestVendorHeldPushWaitsOnDisk(t *testing.T) {
 	r.waitVerdict(push.Delivered)
 	r.waitOutbox(0)
 }
+
+// The pager reads only the shards marked, each once, in order from where it
+// is; a shard marked again while it is read is read again, and one marked
+// before its read began is not.
+func TestPagerReadsOnlyMarkedShards(t *testing.T) {
+	var p pager
+	if p.next() || p.waiting(3) {
+		t.Fatal("an unmarked pager has a shard to read")
+	}
+	p.mark(9)
+	p.mark(3)
+	p.mark(9)
+	if p.left != 2 || !p.waiting(3) || p.waiting(4) {
+		t.Fatalf("left %d, waiting(3) %v, waiting(4) %v; want 2, true, false", p.left, p.waiting(3), p.waiting(4))
+	}
+	var read []uint64
+	for p.next() {
+		read = append(read, p.shard)
+		if p.shard == 3 {
+			p.mark(3) // before the read began: nothing behind it
+			p.after = 7
+			p.mark(1) // behind the read: read when it wraps round
+		}
+		if p.shard == 9 {
+			p.after = 2
+			p.mark(9)
+			if !p.again {
+				t.Fatal("a shard marked while it is read is not read again")
+			}
+			p.after, p.again = 0, false // as page does: read it again
+		}
+		if len(read) > 10 {
+			break
+		}
+	}
+	if fmt.Sprint(read) != "[3 9 1]" || p.left != 0 || p.shard != 0 {
+		t.Errorf("read %v (left %d, at %d), want [3 9 1] and none left", read, p.left, p.shard)
+	}
+}

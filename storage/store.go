@@ -150,7 +150,10 @@ func Open(dir string, o Options) (*Store, error) {
 			last = max(last, l)
 		}
 	}
-	s.nextPush.Store(last)
+	// Answered jobs are deleted, so the largest id stored can be below ids
+	// handed out before: the clock, in microseconds, keeps a new run above
+	// them (a run hands out fewer ids than microseconds pass).
+	s.nextPush.Store(max(last, uint64(time.Now().UnixMicro())))
 	go s.commitLoop()
 	return s, nil
 }

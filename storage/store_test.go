@@ -330,6 +330,21 @@ func TestNewPushIDAfterReopen(t *testing.T) {
 		}
 		last = id
 	}
+
+	// With every job answered and deleted, a new run still hands out ids
+	// above the old ones.
+	write(t, s, func(b *Batch) {
+		for _, id := range append(before, max) {
+			b.DeletePush(&wire.PushJob{Id: id})
+		}
+	})
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openStore(t, dir)
+	if id := s.NewPushID(); id <= last {
+		t.Errorf("NewPushID after the outbox emptied and a reopen = %d, want > %d (ids are never reused)", id, last)
+	}
 }
 
 // TestPushChunks: a chunk survives a reopen whole, jobs and chunks share one

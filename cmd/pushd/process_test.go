@@ -173,8 +173,56 @@ func startProc(t *testing.T, cfgPath string) *proc {
 	return p
 }
 
+var (
+	dataDirLine = regexp.MustCompile(`(?m)^data_dir: (.+)$`)
+	addrInUse   = regexp.MustCompile(`(127\.0\.0\.1:\d+): bind: address already in use`)
+)
+
 // startProcAsync is startProc for any goroutine: it fails with an error.
+//
+// A port freeAddr picked can be taken by another process, or by an outgoing
+// connection's ephemeral port, before the child binds it. A first start
+// (its data dir empty) that fails so is tried again, twice, with that
+// address changed to a fresh one in its config and its data dir emptied; the
+// others' join lists may keep an old gossip address, and joining needs one.
 func startProcAsync(t *testing.T, cfgPath string) (*proc, error) {
+	for try := 0; ; try++ {
+		cfg, err := os.ReadFile(cfgPath)
+		if err != nil {
+			return nil, err
+		}
+		var dataDir string
+		if m := dataDirLine.FindSubmatch(cfg); m != nil {
+			dataDir = string(m[1])
+		}
+		entries, _ := os.ReadDir(dataDir)
+		fresh := dataDir != "" && len(entries) == 0
+		p, err := startProcOnce(t, cfgPath)
+		m := addrInUse.FindStringSubmatch(fmt.Sprint(err))
+		if err == nil || try == 2 || !fresh || m == nil {
+			return p, err
+		}
+		t.Logf("%s: %s was taken; starting again on a fresh port", cfgPath, m[1])
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		addr := l.Addr().String()
+		l.Close()
+		cfg = bytes.ReplaceAll(cfg, []byte(m[1]), []byte(addr))
+		if err := os.WriteFile(cfgPath, cfg, 0o600); err != nil {
+			return nil, err
+		}
+		if err := os.RemoveAll(dataDir); err != nil {
+			return nil, err
+		}
+		if err := os.MkdirAll(dataDir, 0o700); err != nil {
+			return nil, err
+		}
+	}
+}
+
+func startProcOnce(t *testing.T, cfgPath string) (*proc, error) {
 	cmd := exec.Command(pushdBin, "serve", "--config", cfgPath)
 	cmd.Env = append(os.Environ(), "PUSHD_CONFIG=")
 	out, err := cmd.StdoutPipe()
