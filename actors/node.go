@@ -257,6 +257,7 @@ func refuseUnary(_ context.Context, _ any, info *grpc.UnaryServerInfo, _ grpc.Un
 // waits for TakeShard.
 func (n *Node) Start(p Placement) error {
 	n.place = p
+	n.shards.all = !n.o.Sharded // before any actor runs: they read it
 	pid, err := n.system.Root.SpawnNamed(n.props(func() actor.Actor { return newRouter(n) }), "router")
 	if err != nil {
 		return fmt.Errorf("actors: spawn router: %w", err)
@@ -280,7 +281,6 @@ func (n *Node) Start(p Placement) error {
 	if n.o.Sharded {
 		return nil
 	}
-	n.shards.all = true
 	for shard := uint64(1); shard <= storage.NumShards; shard++ {
 		if err := n.resumeShard(shard); err != nil {
 			return err

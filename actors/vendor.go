@@ -170,6 +170,11 @@ func (v *vendorActor) Receive(ctx actor.Context) {
 		v.n.o.Metrics.VendorCircuitOpen.WithLabelValues(v.app.ID, string(v.provider)).Set(0)
 		v.ctx, v.cancel = context.WithCancel(context.Background())
 		v.rollDay()
+		if !v.n.o.Sharded {
+			// A lone node resumes every shard now: one walk reads them all
+			// (pushes held for a quota come back together, as one batch).
+			v.pager.markAll()
+		}
 		v.work = make(chan *call, v.maxCalls())
 		for i := 0; i < v.maxCalls(); i++ {
 			v.wg.Add(1)
