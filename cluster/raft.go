@@ -86,11 +86,13 @@ func NewRaft(cfg RaftConfig) (*Raft, error) {
 	r := &Raft{onLeader: cfg.OnLeader, snapshotEntries: cfg.SnapshotEntries}
 	r.reg = &raftRegistry{resolve: cfg.Resolve, targets: map[raftio.NodeInfo]string{}}
 	engine := dbconfig.GetDefaultEngineConfig()
-	// Fewer workers than dragonboat's 16 of each: on a small machine the default spread proposals
-	// over idle goroutines and lowered throughput.
-	engine.ExecShards, engine.CommitShards, engine.ApplyShards, engine.SnapshotShards, engine.CloseShards = 4, 4, 4, 4, 4
+	// Far fewer workers and log shards than dragonboat's 16 of each: spread over many, the
+	// proposals of 64 busy shards went out as many small writes and fsyncs, each worker's own;
+	// with one Raft log every step worker's updates share the log's commits. Both counts are
+	// written into the node's Raft dir at its first start and may not change afterwards.
+	engine.ExecShards, engine.CommitShards, engine.ApplyShards, engine.SnapshotShards, engine.CloseShards = 2, 2, 2, 2, 2
 	logdb := dbconfig.GetSmallMemLogDBConfig()
-	logdb.Shards = 4
+	logdb.Shards = 1
 	nhc := dbconfig.NodeHostConfig{
 		NodeHostID:        NodeHostID(cfg.Node),
 		DeploymentID:      deploymentID(cfg.ClusterID),
