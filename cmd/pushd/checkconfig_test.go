@@ -22,17 +22,9 @@ func TestCheckConfigOpensTheClusterFiles(t *testing.T) {
 		security, want string
 		code           int
 	}{{own, "ok", 0}, {foreign, "cluster.tls", 1}} {
-		cfg := filepath.Join(t.TempDir(), "pushd.yaml")
 		body := "cluster: {name: node-1, bind: \"127.0.0.1:0\", remote: \"127.0.0.1:0\", " + c.security + "}\n" +
 			"apps: [{id: demo, api_keys: [check-config-key-0123456789], client_token_secret: check-config-secret-0123}]\n"
-		if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		var out, errb bytes.Buffer
-		code := run([]string{"check-config", "--config", cfg}, &out, &errb)
-		if code != c.code || !strings.Contains(out.String()+errb.String(), c.want) {
-			t.Errorf("check-config: %d %q %q, want %d and %q", code, out.String(), errb.String(), c.code, c.want)
-		}
+		wantCheckConfig(t, body, c.code, c.want)
 	}
 }
 
@@ -49,16 +41,23 @@ func TestCheckConfigLoadsTheAPICertificate(t *testing.T) {
 		cert, key, want string
 		code            int
 	}{{certOne, keyOne, "ok", 0}, {certOne, keyTwo, "tls.cert_file", 1}} {
-		cfg := filepath.Join(t.TempDir(), "pushd.yaml")
 		body := "tls: {cert_file: " + c.cert + ", key_file: " + c.key + "}\n" +
 			"apps: [{id: demo, api_keys: [check-config-key-0123456789], client_token_secret: check-config-secret-0123}]\n"
-		if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		var out, errb bytes.Buffer
-		code := run([]string{"check-config", "--config", cfg}, &out, &errb)
-		if code != c.code || !strings.Contains(out.String()+errb.String(), c.want) {
-			t.Errorf("check-config: %d %q %q, want %d and %q", code, out.String(), errb.String(), c.code, c.want)
-		}
+		wantCheckConfig(t, body, c.code, c.want)
+	}
+}
+
+// wantCheckConfig runs pushd check-config on a config of body and wants its exit
+// code and a line of its output containing want.
+func wantCheckConfig(t *testing.T, body string, code int, want string) {
+	t.Helper()
+	cfg := filepath.Join(t.TempDir(), "pushd.yaml")
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	got := run([]string{"check-config", "--config", cfg}, &out, &errb)
+	if got != code || !strings.Contains(out.String()+errb.String(), want) {
+		t.Errorf("check-config: %d %q %q, want %d and %q", got, out.String(), errb.String(), code, want)
 	}
 }
