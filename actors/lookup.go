@@ -5,7 +5,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/pushd-im/pushd/storage"
 	"github.com/pushd-im/pushd/wire"
 )
 
@@ -126,7 +125,7 @@ func (n *Node) OutboxBacklog(app string, limit int) (map[string]Backlog, bool, e
 			complete = false
 			return false
 		}
-		if j.App != app || !n.OwnsShard(storage.ShardOf(UserKey(j.App, j.User))) {
+		if j.App != app || !n.OwnsShard(jobShard(j)) {
 			return true // another app's, or a replica of a shard another node sends
 		}
 		b := out[j.Provider]

@@ -286,6 +286,9 @@ func (n *Node) Start(p Placement) error {
 			return err
 		}
 	}
+	// Once, when every shard is recovered: the actors read the whole outbox
+	// in one walk (pushes held for a quota come back together, as one batch).
+	n.tellOutbox(0)
 	return nil
 }
 

@@ -154,8 +154,8 @@ const recoverBatch = 1000
 
 // recoverOutbox resumes the pushes of shard left in the outbox by its last
 // writer, without loading them: a fan-out chunk's pushes become jobs of
-// their own, jobs for a provider no longer configured are dropped, and each
-// vendor actor is told to page the shard's jobs in as its window has room.
+// their own and jobs for a provider no longer configured are dropped. The
+// caller then tells the vendor actors (tellOutbox) to page the jobs in.
 func (n *Node) recoverOutbox(shard uint64) error {
 	now := n.now()
 	b, writes := n.o.Store.NewBatch(), 0
@@ -209,10 +209,15 @@ func (n *Node) recoverOutbox(shard uint64) error {
 		return err
 	}
 	n.fence[shard].Store(n.o.Store.NewPushID())
+	return nil
+}
+
+// tellOutbox tells each vendor actor that shard's outbox (0: every shard's)
+// was taken over and may hold its jobs: it pages them in as its window has room.
+func (n *Node) tellOutbox(shard uint64) {
 	for _, pid := range n.vendors {
 		n.system.Root.Send(pid, outboxPending{shard})
 	}
-	return nil
 }
 
 // resolveChunk replaces a recovered chunk's bindings, stored by their keys

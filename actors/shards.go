@@ -74,7 +74,11 @@ func (n *Node) TakeShard(shard uint64) error {
 	}
 	n.shards.taken[shard].Add(1)
 	n.log.Info("shard taken", "shard", shard)
-	return n.resumeShard(shard)
+	if err := n.resumeShard(shard); err != nil {
+		return err
+	}
+	n.tellOutbox(shard)
+	return nil
 }
 
 // shardTaken reports whether this node serves shard, and how many times it has

@@ -136,7 +136,7 @@ func (v *vendorActor) addTrace(j *wire.PushJob, attempt int, e storage.TraceEven
 	if v.traces == nil {
 		v.traces = vendorTrace{}
 	}
-	k := vendorTraceKey{storage.ShardOf(UserKey(j.App, j.User)), j.App, j.MessageId}
+	k := vendorTraceKey{jobShard(j), j.App, j.MessageId}
 	evs := v.traces[k]
 	// A push that waited for an ack went ahead without one: say so before its first answer.
 	if j.Conditional && attempt == 1 {
@@ -167,7 +167,7 @@ func (n *Node) traceUnconfigured(b *storage.Batch, j *wire.PushJob, now time.Tim
 		return
 	}
 	at := now.UnixMilli()
-	b.PutTrace(storage.ShardOf(UserKey(j.App, j.User)), j.App, j.MessageId, at, "n/"+j.PushId, []storage.TraceEvent{{
+	b.PutTrace(jobShard(j), j.App, j.MessageId, at, "n/"+j.PushId, []storage.TraceEvent{{
 		Kind: storage.TraceSkipped, AtMs: at, User: j.User, Device: j.DeviceId, PushID: j.PushId, Provider: j.Provider,
 		Detail: storage.SkipNoProvider}})
 }

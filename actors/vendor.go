@@ -170,11 +170,6 @@ func (v *vendorActor) Receive(ctx actor.Context) {
 		v.n.o.Metrics.VendorCircuitOpen.WithLabelValues(v.app.ID, string(v.provider)).Set(0)
 		v.ctx, v.cancel = context.WithCancel(context.Background())
 		v.rollDay()
-		if !v.n.o.Sharded {
-			// A lone node resumes every shard now: one walk reads them all
-			// (pushes held for a quota come back together, as one batch).
-			v.pager.markAll()
-		}
 		v.work = make(chan *call, v.maxCalls())
 		for i := 0; i < v.maxCalls(); i++ {
 			v.wg.Add(1)
@@ -203,7 +198,12 @@ func (v *vendorActor) Receive(ctx actor.Context) {
 	case probeVendor:
 		v.halfOpen()
 	case outboxPending:
-		v.pager.mark(m.shard) // the pager reads the shard's jobs as the window has room
+		// The pager reads the shard's jobs as the window has room.
+		if m.shard == 0 {
+			v.pager.markAll()
+		} else {
+			v.pager.mark(m.shard)
+		}
 	case pageMore:
 	case deletesCommitted:
 		for _, id := range m.ids {
@@ -229,7 +229,7 @@ func (v *vendorActor) accept(j job) {
 	if j.chunk == nil && v.pagedFirst(j.PushJob) {
 		return
 	}
-	if v.mem >= v.window || v.pager.waiting(jobShard(j.PushJob)) {
+	if v.mem >= v.window || v.pager.waiting(j.PushJob) {
 		v.spill(j)
 		return
 	}

@@ -39,7 +39,7 @@ func (v *vendorActor) takeQuota(c *call) bool {
 	}
 	touched := map[uint64]bool{}
 	for _, j := range c.jobs {
-		shard := storage.ShardOf(UserKey(j.App, j.User))
+		shard := jobShard(j.PushJob)
 		v.used[shard]++
 		touched[shard] = true
 	}

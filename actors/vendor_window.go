@@ -48,9 +48,10 @@ func (p *pager) markAll() {
 	}
 }
 
-// waiting reports whether jobs of shard may wait in the outbox: a new job of
-// the shard goes behind them.
-func (p *pager) waiting(shard uint64) bool { return p.left > 0 && p.todo[shard] }
+// waiting reports whether jobs of j's shard may wait in the outbox: j goes
+// behind them. Nothing waits most of the time, and then j's shard (a hash
+// of its user) is not worked out: every push handed over asks.
+func (p *pager) waiting(j *wire.PushJob) bool { return p.left > 0 && p.todo[jobShard(j)] }
 
 // next leaves the shard being read as done and moves to the next marked one
 // (after it, wrapping round); false when none is left.
@@ -64,18 +65,16 @@ func (p *pager) next() bool {
 		p.shard = 0
 		return false
 	}
-	for i := uint64(1); i <= storage.NumShards; i++ {
-		if s := (p.shard+i-1)%storage.NumShards + 1; p.todo[s] {
+	for s := p.shard%storage.NumShards + 1; ; s = s%storage.NumShards + 1 {
+		if p.todo[s] { // left > 0: one is
 			p.shard = s
 			return true
 		}
 	}
-	p.shard = 0
-	return false
 }
 
-// outboxPending tells a vendor actor that a shard's outbox was taken over
-// (at start, or from another node) and may hold its jobs.
+// outboxPending tells a vendor actor that a shard's outbox (0: every
+// shard's, a lone node's start) was taken over and may hold its jobs.
 type outboxPending struct{ shard uint64 }
 
 // pageMore asks the actor to go on paging after other messages.

@@ -203,12 +203,10 @@ func startProcAsync(t *testing.T, cfgPath string) (*proc, error) {
 			return p, err
 		}
 		t.Logf("%s: %s was taken; starting again on a fresh port", cfgPath, m[1])
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		addr, err := pickAddr()
 		if err != nil {
 			return nil, err
 		}
-		addr := l.Addr().String()
-		l.Close()
 		cfg = bytes.ReplaceAll(cfg, []byte(m[1]), []byte(addr))
 		if err := os.WriteFile(cfgPath, cfg, 0o600); err != nil {
 			return nil, err
@@ -827,12 +825,21 @@ func TestMultiNodeBindsOrderedByTheTokenNodesClock(t *testing.T) {
 // port 0: it gossips the address it was given).
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := pickAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
+	return addr
+}
+
+// pickAddr is freeAddr for any goroutine.
+func pickAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
 	defer l.Close()
-	return l.Addr().String()
+	return l.Addr().String(), nil
 }
 
 // waitReady waits until the node at addr is ready: joined, and knowing a
