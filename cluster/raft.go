@@ -26,6 +26,8 @@ type Raft struct {
 	reg *raftRegistry
 
 	snapshotEntries uint64
+	electionTicks   uint64
+	heartbeatTicks  uint64
 
 	mu       sync.Mutex
 	onLeader func(shard, leader, term uint64)
@@ -46,7 +48,7 @@ type RaftConfig struct {
 	CAFile, CertFile, KeyFile string
 	// ClusterID becomes dragonboat's deployment id: hosts of another cluster drop our messages.
 	ClusterID string
-	// RTT is the Raft tick. Default 10ms.
+	// RTT is the Raft tick. Default 50ms.
 	RTT time.Duration
 	// SnapshotEntries is how many entries a replica applies between snapshots. Default 20,000.
 	SnapshotEntries uint64
@@ -58,11 +60,12 @@ type RaftConfig struct {
 	OnLeader func(shard, leader, term uint64)
 }
 
-// Shard election and heartbeat, in ticks of RaftConfig.RTT: a leader that stops is replaced in
-// about ElectionRTT ticks (half a second at the default tick).
+// Shard election and heartbeat: a leader that stops is replaced after one to two election
+// timeouts. Each replica is ticked every RaftConfig.RTT whatever its load, so the tick is no
+// finer than the heartbeat: at 10ms, 3 × 64 idle replicas cost half a core.
 const (
-	raftElectionRTT  = 50
-	raftHeartbeatRTT = 5
+	raftElection  = 500 * time.Millisecond
+	raftHeartbeat = 50 * time.Millisecond
 	// raftSnapshotEntries is how many entries a replica applies between snapshots by default; the
 	// log is compacted to a quarter of that behind the snapshot.
 	raftSnapshotEntries = 20000
@@ -77,13 +80,15 @@ func NewRaft(cfg RaftConfig) (*Raft, error) {
 		return nil, fmt.Errorf("%w: Node, Dir, Addr and Resolve are required", ErrRaftConfig)
 	}
 	if cfg.RTT <= 0 {
-		cfg.RTT = 10 * time.Millisecond
+		cfg.RTT = 50 * time.Millisecond
 	}
 	if cfg.SnapshotEntries == 0 {
 		cfg.SnapshotEntries = raftSnapshotEntries
 	}
 	quietDragonboat()
-	r := &Raft{onLeader: cfg.OnLeader, snapshotEntries: cfg.SnapshotEntries}
+	r := &Raft{onLeader: cfg.OnLeader, snapshotEntries: cfg.SnapshotEntries,
+		heartbeatTicks: uint64(max(raftHeartbeat/cfg.RTT, 1))}
+	r.electionTicks = max(uint64(raftElection/cfg.RTT), 3*r.heartbeatTicks) // dragonboat wants more than twice the heartbeat
 	r.reg = &raftRegistry{resolve: cfg.Resolve, targets: map[raftio.NodeInfo]string{}}
 	engine := dbconfig.GetDefaultEngineConfig()
 	// Far fewer workers and log shards than dragonboat's 16 of each: spread over many, the
@@ -180,8 +185,8 @@ func (r *Raft) start(shard, replica uint64, initial map[uint64]dragonboat.Target
 		IsNonVoting:        join,
 		ShardID:            shard,
 		ReplicaID:          replica,
-		ElectionRTT:        raftElectionRTT,
-		HeartbeatRTT:       raftHeartbeatRTT,
+		ElectionRTT:        r.electionTicks,
+		HeartbeatRTT:       r.heartbeatTicks,
 		CheckQuorum:        true,
 		PreVote:            true,
 		SnapshotEntries:    r.snapshotEntries,
