@@ -27,13 +27,16 @@ import (
 // the most shards is killed with SIGKILL; and the time to rebalance the
 // shards onto a fourth node that joins with N users bound.
 // singleClients and batchClients are the concurrent senders of each
-// throughput figure, for the one node and the cluster alike: the ingest
-// scenario's per node, times three. A replicated send waits for a quorum's
-// fsyncs, several times a lone node's one, so at the ingest scenario's 64
-// clients the cluster measures its latency, not how many sends it can take.
+// throughput figure, for the one node and the cluster alike: enough that
+// both measure how many sends they can take, not their latency. A shard's
+// leader merges the writes waiting behind its entries in flight into one
+// Raft entry, and Raft's cost is mostly per entry, so the cluster keeps
+// gaining with concurrency long after the one node has levelled off: a
+// sweep (benchmarks/README.md) found the one node flat from 192 single / 24
+// batch clients, the cluster from about 576 / 48.
 const (
-	singleClients = 3 * 64
-	batchClients  = 3 * 8
+	singleClients = 3 * 192
+	batchClients  = 3 * 16
 )
 
 func runCluster(ctx context.Context, e *env) error {
@@ -87,7 +90,9 @@ func runCluster(ctx context.Context, e *env) error {
 	restStart := cpuOf(nodes)
 	time.Sleep(2 * time.Second)
 	rest := cpuOf(nodes) - restStart
-	load := func(addrs []string, path string, calls, workers int, body func(i int) []byte) (float64, []time.Duration, error) {
+	// load warms up, calls started, then measures: the CPU figures count the
+	// measured calls only.
+	load := func(addrs []string, path string, calls, workers int, body func(i int) []byte, started func()) (float64, []time.Duration, error) {
 		post := func(i int) error {
 			for try := 0; ; try++ {
 				st, b, err := pc.do(addrs[i%len(addrs)], "POST", path, "", body(i))
@@ -108,6 +113,7 @@ func runCluster(ctx context.Context, e *env) error {
 		if err := parallel(ctx, workers*4, workers, post, nil); err != nil {
 			return 0, nil, err
 		}
+		started()
 		lat := make([]time.Duration, calls)
 		start := time.Now()
 		err := parallel(ctx, calls, workers, func(i int) error {
@@ -122,8 +128,8 @@ func runCluster(ctx context.Context, e *env) error {
 		calls := msgs / per
 		rate := func(addrs []string, measured, idle []*proc, idleSum, busyCPU, busy *time.Duration) func() (float64, []time.Duration, error) {
 			return func() (float64, []time.Duration, error) {
-				before, mbefore := cpuOf(idle), cpuOf(measured)
-				secs, lat, err := load(addrs, path, calls, workers, body)
+				var before, mbefore time.Duration
+				secs, lat, err := load(addrs, path, calls, workers, body, func() { before, mbefore = cpuOf(idle), cpuOf(measured) })
 				*idleSum += cpuOf(idle) - before
 				*busyCPU += cpuOf(measured) - mbefore
 				*busy += time.Duration(secs * float64(time.Second))
