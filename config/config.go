@@ -231,6 +231,11 @@ type Cluster struct {
 	// while the cluster rebalances (a join, a leave, a dead node). More is
 	// faster and costs more snapshot traffic. Default 2.
 	MaxMoves int `yaml:"max_moves"`
+	// SnapshotBytesPerSecond paces the shard snapshots a node streams to
+	// replicas that catch up (a join, a dead node's replacement), all its
+	// shards together, so that rebalancing leaves room for the Raft traffic
+	// and requests beside it. -1: no limit. Default 64 MiB.
+	SnapshotBytesPerSecond int `yaml:"snapshot_bytes_per_second"`
 }
 
 // ClusterTLS names the PEM files of a node's mutual TLS: its certificate and
@@ -406,6 +411,7 @@ func (c *Config) EnsureDefaults() {
 	setIntDefault(&c.Cluster.Replicas, defaultReplicas)
 	setDuration(&c.Cluster.DeadNodeTimeout, defaultDeadNode)
 	setIntDefault(&c.Cluster.MaxMoves, 2)
+	setIntDefault(&c.Cluster.SnapshotBytesPerSecond, 64<<20)
 	setString(&c.Simulator.Addr, defaultSimulatorAddr)
 	for i := range c.Apps {
 		for _, block := range c.Apps[i].Providers {

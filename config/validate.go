@@ -231,6 +231,9 @@ func (c *Config) validate() problems {
 	if cl.MaxMoves < 1 || cl.MaxMoves > 64 {
 		ps.add("cluster.max_moves", "must be 1 to 64, got %d", cl.MaxMoves)
 	}
+	if cl.SnapshotBytesPerSecond < -1 {
+		ps.add("cluster.snapshot_bytes_per_second", "must be -1 (no limit) or more than 0, got %d", cl.SnapshotBytesPerSecond)
+	}
 	if cl.DeadNodeTimeout <= 0 {
 		ps.add("cluster.dead_node_timeout", "must be more than 0, got %v", cl.DeadNodeTimeout)
 	}

@@ -93,7 +93,7 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 		return fmt.Errorf("daemon: data dir: %w", err)
 	}
 	d.store, err = storage.Open(filepath.Join(cfg.DataDir, "store"), storage.Options{Logger: d.log.With("component", "storage"),
-		MinFreeBytes: int64(cfg.Limits.MinFreeDiskBytes)})
+		MinFreeBytes: int64(cfg.Limits.MinFreeDiskBytes), SnapshotBytesPerSecond: int64(cfg.Cluster.SnapshotBytesPerSecond)})
 	if err != nil {
 		return err
 	}

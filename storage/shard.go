@@ -298,7 +298,7 @@ func (m *ShardMachine) SaveSnapshot(ctx any, w io.Writer, stop <-chan struct{}) 
 		return err
 	}
 	defer it.Close()
-	bw := bufio.NewWriterSize(w, 256<<10)
+	bw := bufio.NewWriterSize(m.s.snapshots.writer(w, stop), snapshotChunk)
 	var buf []byte
 	n := 0
 	for it.First(); it.Valid(); it.Next() {

@@ -45,6 +45,9 @@ type Options struct {
 	// MinFreeBytes is the disk space kept free: below it, commits that add data fail with
 	// ErrNoSpace (default 256 MiB; negative: no reserve).
 	MinFreeBytes int64
+	// SnapshotBytesPerSecond paces the shard snapshots this store streams to replicas that
+	// catch up, all shards together (0 or less: no limit).
+	SnapshotBytesPerSecond int64
 
 	// fs replaces the disk in tests (an in-memory or fault-injecting vfs.FS).
 	fs vfs.FS
@@ -86,6 +89,8 @@ type Store struct {
 	space *spaceGuard
 	// bindings caches decoded bindings for fan-outs; nil when disabled.
 	bindings *bindingCache
+	// snapshots paces the shard snapshots streamed to peers; nil: no limit.
+	snapshots *snapshotPacer
 
 	commits, batches, synced atomic.Uint64
 	snapshotsRecovered       atomic.Uint64
@@ -131,8 +136,9 @@ func Open(dir string, o Options) (*Store, error) {
 		stop:  make(chan struct{}),
 		done:  make(chan struct{}),
 
-		bindings: newBindingCache(o.BindingCacheUsers),
-		space:    newSpaceGuard(dir, o.MinFreeBytes, o.freeBytes, o.spaceRecheck),
+		bindings:  newBindingCache(o.BindingCacheUsers),
+		space:     newSpaceGuard(dir, o.MinFreeBytes, o.freeBytes, o.spaceRecheck),
+		snapshots: newSnapshotPacer(o.SnapshotBytesPerSecond),
 	}
 	if err := s.checkLayout(dir); err != nil {
 		db.Close()
