@@ -334,14 +334,18 @@ func (d *Daemon) leave() error {
 
 // clusterStatus is GET /v1/cluster: a lone node is one node writing every
 // shard.
-func (d *Daemon) clusterStatus(ctx context.Context, digests bool) (any, error) {
+func (d *Daemon) clusterStatus(ctx context.Context, q api.ClusterQuery) (any, error) {
 	if d.repl == nil {
 		self := d.members.Self()
-		return ClusterStatus{Mode: "lone", Node: self.ID, Formed: true,
+		return ClusterStatus{Mode: "lone", Node: self.ID, Formed: true, Scope: "cluster", Complete: true,
 			Nodes: []ClusterNode{{Name: self.ID, API: d.api.Addr(), Replicas: storage.NumShards, Leads: storage.NumShards}}}, nil
 	}
 	st := d.repl.status(ctx)
-	if !digests {
+	if !q.NodeOnly {
+		return mergeStatus(st, q.Peers, q.Missing), nil
+	}
+	st.Scope = "node"
+	if !q.Digests {
 		return st, nil
 	}
 	var err error

@@ -354,12 +354,19 @@ func (r *replication) status(ctx context.Context) ClusterStatus {
 
 // ClusterStatus is GET /v1/cluster's answer.
 type ClusterStatus struct {
-	Mode   string        `json:"mode"` // "lone" or "replicated"
-	Node   string        `json:"node"` // the node that answered
-	Formed bool          `json:"formed"`
-	Moving bool          `json:"moving"`
-	Nodes  []ClusterNode `json:"nodes"`
-	// Shards are the shards the answering node holds a replica of.
+	Mode   string `json:"mode"` // "lone" or "replicated"
+	Node   string `json:"node"` // the node that answered
+	Formed bool   `json:"formed"`
+	Moving bool   `json:"moving"`
+	// Scope is "cluster" (every shard, the members' views merged) or "node" (?scope=node: the
+	// shards the answering node holds a replica of).
+	Scope string `json:"scope"`
+	// Complete is false when a member did not answer a cluster-scope read: its shards that no
+	// answering member holds are missing, and Missing names it (its API address).
+	Complete bool          `json:"complete"`
+	Missing  []string      `json:"missing,omitempty"`
+	Nodes    []ClusterNode `json:"nodes"`
+	// Shards are the shards of Scope, by shard id.
 	Shards []ClusterShard `json:"shards"`
 	// Digests (with ?digests=1) are a digest of each shard replica on the
 	// answering node, to check replicas for divergence.
@@ -372,7 +379,7 @@ type ClusterNode struct {
 	API      string `json:"api"`
 	Raft     string `json:"raft,omitempty"`
 	Draining bool   `json:"draining,omitempty"`
-	Replicas int    `json:"replicas"` // of the shards the answering node holds
+	Replicas int    `json:"replicas"` // of the shards in the answer
 	Leads    int    `json:"leads"`    // shards it writes, as it gossips
 }
 

@@ -299,7 +299,7 @@ func (pc procClient) do(addr, method, path, user string, body []byte) (int, []by
 
 func (pc procClient) cluster(addr string) (daemon.ClusterStatus, error) {
 	var v daemon.ClusterStatus
-	st, b, err := pc.do(addr, "GET", "/v1/cluster", "", nil)
+	st, b, err := pc.do(addr, "GET", "/v1/cluster?scope=node", "", nil) // the shards addr holds
 	if err != nil {
 		return v, err
 	}

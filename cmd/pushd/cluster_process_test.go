@@ -24,9 +24,9 @@ import (
 
 func readCluster(addr string, digests bool) (daemon.ClusterStatus, error) {
 	var v daemon.ClusterStatus
-	q := ""
+	q := "?scope=node" // each node's own view: the shards it holds
 	if digests {
-		q = "?digests=1"
+		q += "&digests=1"
 	}
 	req, err := http.NewRequest("GET", "http://"+addr+"/v1/cluster"+q, nil)
 	if err != nil {

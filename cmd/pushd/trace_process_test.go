@@ -2,14 +2,17 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/pushd-im/pushd/daemon"
 	"github.com/pushd-im/pushd/internal/testwait"
 	"github.com/pushd-im/pushd/push"
 	"github.com/pushd-im/pushd/push/vendorsim"
+	"github.com/pushd-im/pushd/storage"
 )
 
 // TestClusterTraceMergesMembers: in a cluster of four nodes each shard has replicas on three,
@@ -77,4 +80,53 @@ func TestClusterTraceMergesMembers(t *testing.T) {
 		t.Fatalf("every node holds every message's trace records: the test does not exercise the merge")
 	}
 	t.Logf("%d of %d (message, node) pairs hold no record locally", lacking, len(ids)*len(nodes))
+
+	// The same four nodes: GET /v1/cluster, asked of any node, is every shard's, though no
+	// node holds them all.
+	t.Run("cluster status", func(t *testing.T) {
+		waitSettled(t, nodes)
+		partial := 0
+		for _, n := range nodes {
+			own, err := readCluster(n.api, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if own.Scope != "node" {
+				t.Fatalf("?scope=node answered scope %q", own.Scope)
+			}
+			if len(own.Shards) < storage.NumShards {
+				partial++
+			}
+			st, out, err := request(n.api, "GET", "/v1/cluster", "", nil)
+			if err != nil || st != http.StatusOK {
+				t.Fatalf("GET /v1/cluster on %s: %d %v %v", n.api, st, out, err)
+			}
+			b, _ := json.Marshal(out)
+			var v daemon.ClusterStatus
+			if err := json.Unmarshal(b, &v); err != nil {
+				t.Fatal(err)
+			}
+			if v.Scope != "cluster" || !v.Complete || len(v.Shards) != storage.NumShards {
+				t.Fatalf("GET /v1/cluster on %s: scope %q, complete %v, %d shards; want the cluster's %d, complete", n.api, v.Scope, v.Complete, len(v.Shards), storage.NumShards)
+			}
+			replicas := 0
+			for i, sh := range v.Shards {
+				if sh.Shard != uint64(i+1) || sh.Leader == "" || len(sh.Replicas) != 3 {
+					t.Fatalf("GET /v1/cluster on %s: shard %+v, want shard %d with a leader and 3 replicas", n.api, sh, i+1)
+				}
+			}
+			for _, nd := range v.Nodes {
+				replicas += nd.Replicas
+			}
+			if replicas != 3*storage.NumShards {
+				t.Fatalf("GET /v1/cluster on %s: the nodes hold %d replicas, want %d", n.api, replicas, 3*storage.NumShards)
+			}
+		}
+		if partial == 0 {
+			t.Fatal("every node holds every shard: the test does not exercise the merge")
+		}
+		if st, out, _ := request(nodes[0].api, "GET", "/v1/cluster?scope=everything", "", nil); st != http.StatusBadRequest {
+			t.Fatalf("?scope=everything: %d %v, want 400", st, out)
+		}
+	})
 }

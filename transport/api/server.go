@@ -77,9 +77,8 @@ type Options struct {
 	// Ready reports whether the node can serve (storage open, cluster joined).
 	Ready func() error
 	// Cluster reports the cluster for GET /v1/cluster (a JSON-encodable
-	// value), with each local shard replica's digest when digests is set;
-	// nil serves none.
-	Cluster func(ctx context.Context, digests bool) (any, error)
+	// value); nil serves none.
+	Cluster func(ctx context.Context, q ClusterQuery) (any, error)
 	// Leave starts a graceful leave for POST /v1/cluster/leave: the node moves
 	// its shard replicas to the others, then stops. nil serves none.
 	Leave func() error

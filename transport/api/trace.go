@@ -1,16 +1,12 @@
 package api
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/valyala/fasthttp"
 
@@ -117,55 +113,19 @@ func (s *Server) messageTrace(ctx *fasthttp.RequestCtx, c *caller) *apiError {
 // peerTraces asks each of the other members (their API addresses) for the records it holds,
 // with the caller's API key; it returns what came back and the members that did not answer.
 func (s *Server) peerTraces(peers []string, id, apiKey string) ([]traceEvent, []string) {
-	ctx, cancel := context.WithTimeout(context.Background(), s.o.RequestTimeout)
-	defer cancel()
-	var (
-		mu      sync.Mutex
-		out     []traceEvent
-		missing []string
-		wg      sync.WaitGroup
-	)
-	for _, addr := range peers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			evs, err := fetchPeerTrace(ctx, addr, id, apiKey)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				missing = append(missing, addr)
-				return
-			}
-			out = append(out, evs...)
-		}()
+	bodies, missing := s.askPeers(peers, "/v1/messages/"+url.PathEscape(id)+"/trace?scope=node", apiKey)
+	var out []traceEvent
+	for addr, b := range bodies {
+		var body struct {
+			Events []traceEvent `json:"events"`
+		}
+		if err := json.Unmarshal(b, &body); err != nil {
+			missing = append(missing, addr)
+			continue
+		}
+		out = append(out, body.Events...)
 	}
-	wg.Wait()
 	return out, missing
-}
-
-func fetchPeerTrace(ctx context.Context, addr, id, apiKey string) ([]traceEvent, error) {
-	u := addr + "/v1/messages/" + url.PathEscape(id) + "/trace?scope=node"
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("X-API-Key", apiKey)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		_, _ = io.Copy(io.Discard, resp.Body)
-		return nil, fmt.Errorf("member %s answered %s", addr, resp.Status)
-	}
-	var body struct {
-		Events []traceEvent `json:"events"`
-	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&body); err != nil {
-		return nil, err
-	}
-	return body.Events, nil
 }
 
 // dedupeTrace sorts events by time (stable) and drops identical ones: replicas of a shard hold

@@ -454,7 +454,8 @@
     setStatus("cluster-status", ans.moving ? "info" : "ok",
       (lone ? "One node: " + ans.node + " (a lone node holds every shard)." : nodes.length + " nodes, answered by " + ans.node + ".") +
       (ans.formed === false ? " The cluster has not formed yet." : "") +
-      (ans.moving ? " Data is moving between nodes." : " Steady: no data is moving."));
+      (ans.moving ? " Data is moving between nodes." : " Steady: no data is moving.") +
+      (ans.complete === false ? " Not every member answered (" + (ans.missing || []).join(", ") + "): shards only they hold are not listed." : ""));
     box.append(el("h2", { text: "Nodes (" + nodes.length + ")" }),
       el("div", { class: "table-wrap" }, el("table", { id: "cluster-nodes" },
         el("thead", {}, el("tr", {}, ["Name", "API", "Raft", "Replicas", "Leads", "State"].map((h) => el("th", { text: h })))),
@@ -468,7 +469,8 @@
     const shards = ans.shards || [];
     if (shards.length) {
       const leaderless = shards.filter((s) => !s.leader).length;
-      box.append(el("h2", { text: "Shards held by " + ans.node + " (" + shards.length + (leaderless ? ", " + leaderless + " without a leader" : "") + ")" }),
+      const whose = ans.scope === "node" ? "Shards held by " + ans.node : "Shards";
+      box.append(el("h2", { text: whose + " (" + shards.length + (leaderless ? ", " + leaderless + " without a leader" : "") + ")" }),
         el("div", { class: "table-wrap" }, el("table", {},
           el("thead", {}, el("tr", {}, ["Shard", "Leader", "Replicas", "Moving"].map((h) => el("th", { text: h })))),
           el("tbody", {}, shards.map((s) => el("tr", {},
