@@ -40,6 +40,7 @@ const (
 	defaultClusterRaft   = "127.0.0.1:7950"
 	defaultReplicas      = 3
 	defaultDeadNode      = 5 * time.Minute
+	defaultNodeRequest   = 5 * time.Second
 	defaultSimulatorAddr = "127.0.0.1:0"
 )
 
@@ -231,6 +232,12 @@ type Cluster struct {
 	// while the cluster rebalances (a join, a leave, a dead node). More is
 	// faster and costs more snapshot traffic. Default 2.
 	MaxMoves int `yaml:"max_moves"`
+	// RequestTimeout is how long a node waits for an actor's answer where
+	// the request has no deadline of its own: node work on other nodes (a
+	// fan-out share, a membership change; placed again after it), call
+	// events. Node work whose node loses its users' shards (it left, died,
+	// a shard moved) is placed again without waiting. Default 5s.
+	RequestTimeout Duration `yaml:"request_timeout"`
 }
 
 // ClusterTLS names the PEM files of a node's mutual TLS: its certificate and
@@ -406,6 +413,7 @@ func (c *Config) EnsureDefaults() {
 	setIntDefault(&c.Cluster.Replicas, defaultReplicas)
 	setDuration(&c.Cluster.DeadNodeTimeout, defaultDeadNode)
 	setIntDefault(&c.Cluster.MaxMoves, 2)
+	setDuration(&c.Cluster.RequestTimeout, defaultNodeRequest)
 	setString(&c.Simulator.Addr, defaultSimulatorAddr)
 	for i := range c.Apps {
 		for _, block := range c.Apps[i].Providers {

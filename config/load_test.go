@@ -117,6 +117,7 @@ cluster:
   replicas: 5
   dead_node_timeout: 10m
   max_moves: 4
+  request_timeout: 8s
 simulator:
   enabled: true
   addr: 127.0.0.1:9999
@@ -206,6 +207,7 @@ func fullConfig() *Config {
 			TLS:       ClusterTLS{CertFile: "/keys/node-7.pem", KeyFile: "/keys/node-7-key.pem", CAFile: "/keys/cluster-ca.pem"},
 			ClusterID: "prod-eu", JoinTimeout: Duration(2 * time.Minute),
 			Raft: "10.0.0.7:7950", AdvertiseRaft: "203.0.113.7:7950", Replicas: 5, DeadNodeTimeout: Duration(10 * time.Minute), MaxMoves: 4,
+			RequestTimeout: Duration(8 * time.Second),
 		},
 		Simulator: Simulator{Enabled: true, Addr: "127.0.0.1:9999"},
 		Apps: []App{{
