@@ -131,6 +131,9 @@ func (n *Node) tellMembership(ctx context.Context, app, group string, users []st
 // once, and waits for their answers. A share that is not taken (its node does
 // not answer, or no longer owns all of its users: a shard moved) is placed
 // again and sent again, with backoff, until every share is taken or ctx ends.
+// A share whose users the placement moves off its node while it waits is
+// given up at once (the node may have died: it would never answer), and a
+// move ends the backoff: the share goes to the new owner without waiting.
 // The work must be idempotent: a share may be done twice.
 func (n *Node) toOwners(ctx context.Context, app string, users []string, build func([]string) wireMessage) error {
 	backoff := ownerRetry
@@ -141,6 +144,7 @@ func (n *Node) toOwners(ctx context.Context, app string, users []string, build f
 			last   error
 			wg     sync.WaitGroup
 		)
+		moved := n.moves.next() // before the placement is read
 		for node, us := range n.byOwner(app, users) {
 			if node == "" {
 				mu.Lock()
@@ -151,7 +155,7 @@ func (n *Node) toOwners(ctx context.Context, app string, users []string, build f
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if err := n.requestNode(node, build(us.users), us.addr); err != nil {
+				if err := n.requestNode(ctx, node, us.addr, app, us.users, build(us.users), moved); err != nil {
 					mu.Lock()
 					failed, last = append(failed, us.users...), err
 					mu.Unlock()
@@ -166,15 +170,23 @@ func (n *Node) toOwners(ctx context.Context, app string, users []string, build f
 		select {
 		case <-ctx.Done():
 			return errors.Join(ctx.Err(), last)
+		case <-n.stopCh:
+			return errors.Join(ErrStopped, last)
+		case <-moved:
 		case <-time.After(backoff):
+			backoff = min(backoff*2, 2*time.Second)
 		}
-		backoff = min(backoff*2, 2*time.Second)
 		users = failed
 	}
 }
 
-// requestNode sends node work to one node's router and waits for its answer.
-func (n *Node) requestNode(node string, msg wireMessage, addr string) error {
+// requestNode sends node work for users (of app) to one node's router and
+// waits for its answer, for at most RequestTimeout. moved is closed when the
+// placement changes (see ownerMoves): the request then gives up at once, with
+// errMoved, if one of users is no longer on node, for a node that died never
+// answers, and its shards have new writers long before the timeout. The old
+// node may still have done the work.
+func (n *Node) requestNode(ctx context.Context, node, addr, app string, users []string, msg wireMessage, moved <-chan struct{}) error {
 	pid := n.router
 	if node != n.place.Self() {
 		pid = actor.NewPID(addr, "router")
@@ -183,15 +195,50 @@ func (n *Node) requestNode(node string, msg wireMessage, addr string) error {
 	if err != nil {
 		return err
 	}
-	res, err := n.system.Root.RequestFuture(pid, env, n.o.RequestTimeout).Result()
-	if err != nil {
-		return fmt.Errorf("%w: node %s: %v", ErrUnavailable, node, err)
+	// A sink, not a future: a request given up leaves no timer or goroutine
+	// behind, and its late answer goes nowhere.
+	sink := n.newReplySink(1)
+	defer n.removeReplySink(sink)
+	sink.expect(1)
+	n.system.Root.RequestWithCustomSender(pid, env, sink.sender(0))
+	timeout := time.NewTimer(n.o.RequestTimeout)
+	defer timeout.Stop()
+	for {
+		select {
+		case <-sink.done:
+			_, res, _ := actor.UnwrapEnvelope(sink.result(0))
+			if _, dead := res.(*actor.DeadLetterResponse); dead {
+				return fmt.Errorf("%w: node %s: %v", ErrUnavailable, node, actor.ErrDeadLetter)
+			}
+			reply, err := unpack(res)
+			if err != nil {
+				return err
+			}
+			return ReplyError(reply)
+		case <-moved:
+			moved = n.moves.next() // before the placement is read
+			if u, now, ok := n.movedOff(node, app, users); ok {
+				return fmt.Errorf("%w: node %s was asked for user %s, now on node %q; its answer is not awaited", errMoved, node, u, now)
+			}
+		case <-timeout.C:
+			return fmt.Errorf("%w: node %s: no answer in %v", ErrUnavailable, node, n.o.RequestTimeout)
+		case <-ctx.Done():
+			return fmt.Errorf("%w: node %s: %w", ErrUnavailable, node, ctx.Err())
+		case <-n.stopCh:
+			return ErrStopped
+		}
 	}
-	reply, err := unpack(res)
-	if err != nil {
-		return err
+}
+
+// movedOff returns the first of users (of app) whose owner is no longer
+// node, and its owner now ("" for none known).
+func (n *Node) movedOff(node, app string, users []string) (user, now string, ok bool) {
+	for _, u := range users {
+		if owner, _ := n.place.Owner(UserKey(app, u)); owner != node {
+			return u, owner, true
+		}
 	}
-	return ReplyError(reply)
+	return "", "", false
 }
 
 // unowned returns the first of users whose shard this node does not write.

@@ -170,6 +170,8 @@ type Node struct {
 	// it holds, with their users' owners.
 	shards   shardSet
 	sessions sessionOwners
+	// moves wakes node work waiting on other nodes when keys move.
+	moves ownerMoves
 
 	mu      sync.Mutex
 	timers  map[uint64]func() bool // node timers not yet fired, by id

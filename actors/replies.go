@@ -11,8 +11,9 @@ import (
 // and a mailbox per request weigh on batched ingest. Request i
 // carries the sink's pid with RequestId i as its sender; the actor answers
 // that pid as it would a future's, and the sink files the answer under i.
-// It is for senders in this process only: the request id does not survive
-// the remote.
+// The request id does not survive the remote, so a sink of many requests is
+// for senders in this process only; a sink of one (id 0) also serves a
+// request to another node (requestNode's, given up by removing the sink).
 type replySink struct {
 	pid *actor.PID
 

@@ -201,12 +201,42 @@ func (o *sessionOwners) remove(s *Session) {
 	delete(o.owner, s)
 }
 
+// ownerMoves wakes node work that waits on other nodes when the placement
+// moves keys: each OwnersChanged closes the channel next handed out.
+type ownerMoves struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+// next is closed at the next OwnersChanged. Take it before reading the
+// placement: a move between the two then still wakes the waiter.
+func (m *ownerMoves) next() <-chan struct{} {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.ch == nil {
+		m.ch = make(chan struct{})
+	}
+	return m.ch
+}
+
+// wake closes the channel the waiters hold; the next waiter gets a new one.
+func (m *ownerMoves) wake() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.ch != nil {
+		close(m.ch)
+		m.ch = nil
+	}
+}
+
 // OwnersChanged tells the node that keys may have moved between nodes (a
-// shard's leader changed, a node left): every long connection whose user's
-// actor is no longer where it was is kicked ("moved"), and the client
-// reconnects to the user's new owner, draining from its cursor. A lone node
-// never calls it.
+// shard's leader changed, a node left): node work waiting on a node that no
+// longer owns its users gives up and is placed again (see requestNode), and
+// every long connection whose user's actor is no longer where it was is
+// kicked ("moved"), and the client reconnects to the user's new owner,
+// draining from its cursor. A lone node never calls it.
 func (n *Node) OwnersChanged() {
+	n.moves.wake()
 	n.sessions.mu.Lock()
 	var moved []*Session
 	for s, was := range n.sessions.owner {

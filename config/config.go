@@ -40,6 +40,7 @@ const (
 	defaultClusterRaft   = "127.0.0.1:7950"
 	defaultReplicas      = 3
 	defaultDeadNode      = 5 * time.Minute
+	defaultNodeRequest   = 5 * time.Second
 	defaultSimulatorAddr = "127.0.0.1:0"
 )
 
@@ -236,6 +237,12 @@ type Cluster struct {
 	// shards together, so that rebalancing leaves room for the Raft traffic
 	// and requests beside it. -1: no limit. Default 64 MiB.
 	SnapshotBytesPerSecond int `yaml:"snapshot_bytes_per_second"`
+	// RequestTimeout is how long a node waits for an actor's answer where
+	// the request has no deadline of its own: node work on other nodes (a
+	// fan-out share, a membership change; placed again after it), call
+	// events. Node work whose node loses its users' shards (it left, died,
+	// a shard moved) is placed again without waiting. Default 5s.
+	RequestTimeout Duration `yaml:"request_timeout"`
 }
 
 // ClusterTLS names the PEM files of a node's mutual TLS: its certificate and
@@ -412,6 +419,7 @@ func (c *Config) EnsureDefaults() {
 	setDuration(&c.Cluster.DeadNodeTimeout, defaultDeadNode)
 	setIntDefault(&c.Cluster.MaxMoves, 2)
 	setIntDefault(&c.Cluster.SnapshotBytesPerSecond, 64<<20)
+	setDuration(&c.Cluster.RequestTimeout, defaultNodeRequest)
 	setString(&c.Simulator.Addr, defaultSimulatorAddr)
 	for i := range c.Apps {
 		for _, block := range c.Apps[i].Providers {

@@ -82,6 +82,7 @@ func envVars() []envVar {
 		{"PUSHD_CLUSTER_DEAD_NODE_TIMEOUT", "cluster.dead_node_timeout", setDur(func(c *Config) *Duration { return &c.Cluster.DeadNodeTimeout })},
 		{"PUSHD_CLUSTER_MAX_MOVES", "cluster.max_moves", setInt(func(c *Config) *int { return &c.Cluster.MaxMoves })},
 		{"PUSHD_CLUSTER_SNAPSHOT_BYTES_PER_SECOND", "cluster.snapshot_bytes_per_second", setInt(func(c *Config) *int { return &c.Cluster.SnapshotBytesPerSecond })},
+		{"PUSHD_CLUSTER_REQUEST_TIMEOUT", "cluster.request_timeout", setDur(func(c *Config) *Duration { return &c.Cluster.RequestTimeout })},
 		{"PUSHD_SIMULATOR_ENABLED", "simulator.enabled", func(c *Config, v string) error {
 			b, err := strconv.ParseBool(v)
 			if err != nil {

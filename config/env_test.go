@@ -59,6 +59,7 @@ func TestEnvOverrides(t *testing.T) {
 		"PUSHD_CLUSTER_DEAD_NODE_TIMEOUT=90s",
 		"PUSHD_CLUSTER_MAX_MOVES=8",
 		"PUSHD_CLUSTER_SNAPSHOT_BYTES_PER_SECOND=-1",
+		"PUSHD_CLUSTER_REQUEST_TIMEOUT=12s",
 		"PUSHD_SIMULATOR_ENABLED=true",
 		"PUSHD_SIMULATOR_ADDR=127.0.0.1:19000",
 		"PUSHD_LOG_LEVEL=error", // given twice: the last one wins
@@ -95,6 +96,7 @@ func TestEnvOverrides(t *testing.T) {
 		ClusterID: "prod", JoinTimeout: Duration(30 * time.Second),
 		Raft: "0.0.0.0:17950", AdvertiseRaft: "203.0.113.9:17950", Replicas: 5, DeadNodeTimeout: Duration(90 * time.Second), MaxMoves: 8,
 		SnapshotBytesPerSecond: -1,
+		RequestTimeout:         Duration(12 * time.Second),
 	}
 	want.Simulator = Simulator{Enabled: true, Addr: "127.0.0.1:19000"}
 	want.Apps = c.Apps
@@ -164,6 +166,7 @@ func TestEnvTableCoversEveryVariable(t *testing.T) {
 		"PUSHD_CLUSTER_TLS_CA_FILE", "PUSHD_CLUSTER_CLUSTER_ID", "PUSHD_CLUSTER_JOIN_TIMEOUT",
 		"PUSHD_CLUSTER_RAFT", "PUSHD_CLUSTER_ADVERTISE_RAFT", "PUSHD_CLUSTER_REPLICAS", "PUSHD_CLUSTER_DEAD_NODE_TIMEOUT", "PUSHD_CLUSTER_MAX_MOVES",
 		"PUSHD_CLUSTER_SNAPSHOT_BYTES_PER_SECOND",
+		"PUSHD_CLUSTER_REQUEST_TIMEOUT",
 		"PUSHD_SIMULATOR_ENABLED", "PUSHD_SIMULATOR_ADDR"}
 	var got []string
 	for _, ev := range envVars() {

@@ -118,6 +118,7 @@ cluster:
   dead_node_timeout: 10m
   max_moves: 4
   snapshot_bytes_per_second: 10485760
+  request_timeout: 8s
 simulator:
   enabled: true
   addr: 127.0.0.1:9999
@@ -208,6 +209,7 @@ func fullConfig() *Config {
 			ClusterID: "prod-eu", JoinTimeout: Duration(2 * time.Minute),
 			Raft: "10.0.0.7:7950", AdvertiseRaft: "203.0.113.7:7950", Replicas: 5, DeadNodeTimeout: Duration(10 * time.Minute), MaxMoves: 4,
 			SnapshotBytesPerSecond: 10 << 20,
+			RequestTimeout:         Duration(8 * time.Second),
 		},
 		Simulator: Simulator{Enabled: true, Addr: "127.0.0.1:9999"},
 		Apps: []App{{

@@ -237,6 +237,9 @@ func (c *Config) validate() problems {
 	if cl.DeadNodeTimeout <= 0 {
 		ps.add("cluster.dead_node_timeout", "must be more than 0, got %v", cl.DeadNodeTimeout)
 	}
+	if cl.RequestTimeout <= 0 {
+		ps.add("cluster.request_timeout", "must be more than 0, got %v", cl.RequestTimeout)
+	}
 	if cl.Peered() {
 		for _, f := range []struct{ key, v string }{
 			{"cluster.gossip_key_file", cl.GossipKeyFile}, {"cluster.tls.cert_file", cl.TLS.CertFile},

@@ -96,6 +96,7 @@ func TestValidateProblems(t *testing.T) {
 		{"replicas 0", func(c *Config) { c.Cluster.Replicas = 0 }, "cluster.replicas", "1 to 7"},
 		{"dead_node_timeout 0", func(c *Config) { c.Cluster.DeadNodeTimeout = 0 }, "cluster.dead_node_timeout", "more than 0"},
 		{"snapshot_bytes_per_second -2", func(c *Config) { c.Cluster.SnapshotBytesPerSecond = -2 }, "cluster.snapshot_bytes_per_second", "-1 (no limit) or more than 0"},
+		{"request_timeout negative", func(c *Config) { c.Cluster.RequestTimeout = -1 }, "cluster.request_timeout", "more than 0"},
 		{"join without gossip key", func(c *Config) { peered(c); c.Cluster.GossipKeyFile = ""; c.Cluster.Join = []string{"a:1"} },
 			"cluster.gossip_key_file", "required when the node has peers"},
 		{"bootstrap_expect without ca", func(c *Config) { peered(c); c.Cluster.TLS.CAFile = ""; c.Cluster.BootstrapExpect = 3 },

@@ -135,7 +135,8 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 		IdempotencyWin: cfg.IdempotencyWindow.Std(), Retention: cfg.OfflineRetention.Std(),
 		MaxPerStream: cfg.OfflineMaxPerStream, Apps: apps, Clock: d.clock,
 		VendorWindow: cfg.Limits.VendorWindow, BreakerFailures: cfg.Limits.VendorBreakerFailures, BreakerBackoff: cfg.Limits.VendorBreakerBackoff.Std(),
-		Sharded: sec != nil, NoTrace: !cfg.TraceOn(),
+		RequestTimeout: cfg.Cluster.RequestTimeout.Std(),
+		Sharded:        sec != nil, NoTrace: !cfg.TraceOn(),
 	})
 	if err != nil {
 		return err

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/pushd-im/pushd/internal/testwait"
 	"github.com/pushd-im/pushd/push"
 	"github.com/pushd-im/pushd/push/vendorsim"
+	"github.com/pushd-im/pushd/storage"
 )
 
 // inParallel runs f(0..n-1) on workers goroutines and returns the first error.
@@ -187,4 +189,105 @@ func TestKill9MidGroupFanoutResumes(t *testing.T) {
 		}
 		ws.Close()
 	}
+}
+
+// TestClusterFanoutShareOfAFrozenNodeIsPlacedAgainAtOnce: three nodes with
+// cluster.request_timeout 30s. The node that leads a group member's shard is
+// frozen (SIGSTOP: its connections stay open and it never answers, as a
+// machine that dies without closing them), and a group message is sent at
+// once through the node leading the group, so that the member's fan-out share
+// goes to the frozen node. The survivors elect a new leader for the member's
+// shard within about a second; the share is then given up and placed on it,
+// and the member is pushed well before the request timeout. Before, the share
+// waited out the whole request timeout.
+func TestClusterFanoutShareOfAFrozenNodeIsPlacedAgainAtOnce(t *testing.T) {
+	const requestTimeout = 30 * time.Second
+	s, simDir := startSim(t)
+	nodes := startNodes(t, s, simDir, 3, fmt.Sprintf(", request_timeout: %s", requestTimeout))
+	v, err := readCluster(nodes[0].api, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leader := map[uint64]int{} // shard → index of the node leading it
+	for _, sh := range v.Shards {
+		for i := range nodes {
+			if sh.Leader == fmt.Sprintf("node-%d", i+1) {
+				leader[sh.Shard] = i
+			}
+		}
+	}
+	if len(leader) != storage.NumShards {
+		t.Fatalf("%d of %d shards have a known leader: %+v", len(leader), storage.NumShards, v.Shards)
+	}
+	ledBy := func(key string) int {
+		l, ok := leader[storage.ShardOf(key)]
+		if !ok {
+			return -1
+		}
+		return l
+	}
+	// The member's shard is led by the node to freeze; the group's, and the
+	// sender's, by another, which the test talks to.
+	member := ""
+	for i := 0; member == ""; i++ {
+		if u := fmt.Sprintf("member%d", i); ledBy(storage.UserKey("demo", u)) >= 0 {
+			member = u
+		}
+	}
+	frozen := nodes[ledBy(storage.UserKey("demo", member))]
+	var via *proc
+	group, boss := "", ""
+	for i := 0; group == "" || boss == ""; i++ {
+		if i == 1000 {
+			t.Fatal("no group and sender led by a node other than the member's in 1000 names")
+		}
+		g, b := fmt.Sprintf("crowd%d", i), fmt.Sprintf("boss%d", i)
+		gl, bl := ledBy(storage.GroupKey("demo", g)), ledBy(storage.UserKey("demo", b))
+		if gl >= 0 && nodes[gl] != frozen && gl == bl {
+			group, boss, via = g, b, nodes[gl]
+		}
+	}
+	t.Logf("member %s on %s's shard; group %s and sender %s on %s's", member, frozen.api, group, boss, via.api)
+
+	token := apnsTok(7000)
+	postRetry(t, via.api, "/v1/devices", member, map[string]any{"device_id": "iphone", "provider": "apns", "token": token})
+	testwait.Until(t, waitFor, func() error {
+		st, out, err := request(via.api, "PUT", "/v1/groups/"+group, "", map[string]any{"members": []string{boss, member}})
+		if err != nil || st != http.StatusOK || out["members"] != float64(2) {
+			return fmt.Errorf("PUT group: %d %v %v", st, out, err)
+		}
+		return nil
+	})
+
+	if err := frozen.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(frozen.kill) // before the start's cleanup: a stopped process takes SIGKILL too
+	sent := time.Now()
+	ans := mustPost(t, via.api, "/v1/messages", "", map[string]any{
+		"from": boss, "to": group, "conversation_type": 2, "type": 1, "body": "still there?",
+		"push_config": map[string]any{"title": boss, "content": "still there?"},
+	})
+	msgID, _ := ans["message_id"].(string)
+	if msgID == "" {
+		t.Fatalf("group send answered %v", ans)
+	}
+	// Half the request timeout: a share that waited for the frozen node
+	// cannot be placed again before the whole of it.
+	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout/2)
+	defer cancel()
+	err = s.Wait(ctx, func(recs []vendorsim.Record) bool {
+		for _, r := range recs {
+			var b map[string]any
+			if r.Provider == push.APNs && r.Token == token && r.Delivered(token) && json.Unmarshal(r.Body, &b) == nil && b["message_id"] == msgID {
+				return true
+			}
+		}
+		return false
+	})
+	if err != nil {
+		t.Fatalf("%s not pushed the group message %v after the send (request_timeout %v): its share waited for the frozen node: %v",
+			member, time.Since(sent).Round(time.Millisecond), requestTimeout, err)
+	}
+	t.Logf("%s pushed %v after the send, its shard's leader frozen (request_timeout %v)", member, time.Since(sent).Round(time.Millisecond), requestTimeout)
 }
