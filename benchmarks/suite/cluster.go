@@ -33,10 +33,11 @@ import (
 // Raft entry, and Raft's cost is mostly per entry, so the cluster keeps
 // gaining with concurrency long after the one node has levelled off: a
 // sweep (benchmarks/README.md) found the one node flat from 192 single / 24
-// batch clients, the cluster from about 576 / 48.
+// batch clients, the cluster from about 576 single clients, and in batches
+// from 48 over short rounds but 96 over longer ones.
 const (
 	singleClients = 3 * 192
-	batchClients  = 3 * 16
+	batchClients  = 3 * 32
 )
 
 func runCluster(ctx context.Context, e *env) error {
