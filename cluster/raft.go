@@ -93,8 +93,9 @@ func NewRaft(cfg RaftConfig) (*Raft, error) {
 	engine := dbconfig.GetDefaultEngineConfig()
 	// Far fewer workers and log shards than dragonboat's 16 of each: spread over many, the
 	// proposals of 64 busy shards went out as many small writes and fsyncs, each worker's own;
-	// with one Raft log every step worker's updates share the log's commits. Both counts are
-	// written into the node's Raft dir at its first start and may not change afterwards.
+	// with one Raft log every step worker's updates share the log's commits. The step workers'
+	// and log shards' counts are written into the node's Raft dir at its first start and may
+	// not change afterwards; the other workers' may.
 	engine.ExecShards, engine.CommitShards, engine.ApplyShards, engine.SnapshotShards, engine.CloseShards = 2, 2, 2, 2, 2
 	logdb := dbconfig.GetSmallMemLogDBConfig()
 	logdb.Shards = 1

@@ -32,7 +32,7 @@ func mergeStatus(own ClusterStatus, peers map[string][]byte, missing []string) C
 		add(st.Node, st.Shards)
 		own.Moving = own.Moving || st.Moving
 	}
-	own.Shards = own.Shards[:0]
+	own.Shards = make([]ClusterShard, 0, len(shards))
 	for _, id := range slices.Sorted(maps.Keys(shards)) {
 		own.Shards = append(own.Shards, shards[id])
 	}

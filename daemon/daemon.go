@@ -223,7 +223,7 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 		ServerSendRate: cfg.Limits.ServerSendsPerSecond, ServerSendBurst: cfg.Limits.ServerSendBurst,
 		MaxTokenTTL: cfg.Limits.MaxTokenTTL.Std(),
 		Gatherer:    d.registry, Registerer: d.registry, Ready: d.ready, Cluster: d.clusterStatus, Leave: d.leave,
-		Peers: d.tracePeers(), OwnerAPI: d.ownerAPI(),
+		Peers: d.peerAPIs(), OwnerAPI: d.ownerAPI(),
 	})
 	if err != nil {
 		return err
@@ -354,10 +354,10 @@ func (d *Daemon) clusterStatus(ctx context.Context, q api.ClusterQuery) (any, er
 	return st, err
 }
 
-// tracePeers lists the other members' API base URLs for a message's trace: in a cluster each
-// holds the records of the shards it has replicas of. A lone node holds them all (nil). The
-// members serve their APIs alike: over https when this node does.
-func (d *Daemon) tracePeers() func() []string {
+// peerAPIs lists the other members' API base URLs, which a message's trace and the cluster's
+// status ask: in a cluster each holds the shards it has replicas of. A lone node holds them all
+// (nil). The members serve their APIs alike: over https when this node does.
+func (d *Daemon) peerAPIs() func() []string {
 	if d.repl == nil {
 		return nil
 	}

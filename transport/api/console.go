@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"embed"
-	"io"
 	"io/fs"
 	"mime"
 	"net/http"
@@ -228,17 +227,7 @@ func (s *Server) userStreams(ctx *fasthttp.RequestCtx, c *caller) *apiError {
 func (s *Server) askOwner(ctx *fasthttp.RequestCtx, base, pathQuery string) *apiError {
 	rctx, cancel := context.WithTimeout(context.Background(), s.o.RequestTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(rctx, http.MethodGet, base+pathQuery, nil)
-	if err != nil {
-		return &apiError{Status: http.StatusInternalServerError, Code: codeInternal, Message: err.Error()}
-	}
-	req.Header.Set("X-API-Key", string(ctx.Request.Header.Peek("X-API-Key")))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return &apiError{Status: http.StatusServiceUnavailable, Code: codeUnavailable, Message: "the node that owns the user did not answer: " + err.Error()}
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxOwnerAnswer))
+	resp, body, err := getMember(rctx, base+pathQuery, string(ctx.Request.Header.Peek("X-API-Key")), maxOwnerAnswer)
 	if err != nil {
 		return &apiError{Status: http.StatusServiceUnavailable, Code: codeUnavailable, Message: "the node that owns the user did not answer: " + err.Error()}
 	}

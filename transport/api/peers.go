@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"sync"
@@ -27,10 +26,10 @@ func (s *Server) askPeers(peers []string, pathQuery, apiKey string) (map[string]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			b, err := getPeer(ctx, addr+pathQuery, apiKey)
+			resp, b, err := getMember(ctx, addr+pathQuery, apiKey, maxPeerAnswer)
 			mu.Lock()
 			defer mu.Unlock()
-			if err != nil {
+			if err != nil || resp.StatusCode != http.StatusOK {
 				missing = append(missing, addr)
 				return
 			}
@@ -41,23 +40,22 @@ func (s *Server) askPeers(peers []string, pathQuery, apiKey string) (map[string]
 	return bodies, missing
 }
 
-func getPeer(ctx context.Context, u, apiKey string) ([]byte, error) {
+// getMember GETs u from another member's API with the caller's API key: its answer (the body
+// closed) and at most limit bytes of the body.
+func getMember(ctx context.Context, u, apiKey string, limit int64) (*http.Response, []byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	req.Header.Set("X-API-Key", apiKey)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxPeerAnswer))
+	b, err := io.ReadAll(io.LimitReader(resp.Body, limit))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s answered %s", u, resp.Status)
-	}
-	return b, nil
+	return resp, b, nil
 }

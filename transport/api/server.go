@@ -83,9 +83,9 @@ type Options struct {
 	// its shard replicas to the others, then stops. nil serves none.
 	Leave func() error
 	// Peers lists the API base URLs ("http://host:port", or https) of the
-	// cluster's other members, whom GET
-	// /v1/messages/{id}/trace asks for the trace records of the shards they
-	// hold; nil on a lone node, which holds every shard.
+	// cluster's other members, whom GET /v1/messages/{id}/trace and GET
+	// /v1/cluster ask for what the shards they hold say; nil on a lone node,
+	// which holds every shard.
 	Peers func() []string
 	// OwnerAPI is the API base URL of the member that owns a user ("" when
 	// this node does): GET /v1/users/{id}/streams is read there. nil on a
