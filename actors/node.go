@@ -372,13 +372,11 @@ func (n *Node) Request(ctx context.Context, key string, msg proto.Message) (prot
 			return nil, ErrStopped
 		default:
 		}
-		dl, _ := ctx.Deadline()
-		wait := time.Until(dl)
-		if wait <= 0 {
+		if dl, _ := ctx.Deadline(); time.Until(dl) <= 0 {
 			return nil, fmt.Errorf("%w: %s", ErrUnavailable, key)
 		}
 		pid := n.routerFor(key)
-		res, err := n.request(ctx, pid, key, msg, wait)
+		res, err := n.request(ctx, pid, key, msg)
 		if err == nil {
 			reply, err := unpack(res)
 			if err != nil {
@@ -405,15 +403,14 @@ func (n *Node) Request(ctx context.Context, key string, msg proto.Message) (prot
 	}
 }
 
-// request sends msg to pid and waits for the answer: through a replySink when
-// pid is this node's router (no future, and no timer beyond ctx's), else a
-// protoactor future.
-func (n *Node) request(ctx context.Context, pid *actor.PID, key string, msg proto.Message, wait time.Duration) (any, error) {
+// request sends msg to pid and waits for the answer, through a replySink (no
+// future, and no timer beyond ctx's).
+func (n *Node) request(ctx context.Context, pid *actor.PID, key string, msg proto.Message) (any, error) {
 	if pid == nil {
 		return nil, actor.ErrDeadLetter // no router yet: the caller backs off
 	}
 	if pid != n.router {
-		return n.requestRemote(ctx, pid, key, msg, wait)
+		return n.requestRemote(ctx, pid, key, msg)
 	}
 	sink := n.newReplySink(1)
 	defer n.removeReplySink(sink)
@@ -432,38 +429,37 @@ func (n *Node) request(ctx context.Context, pid *actor.PID, key string, msg prot
 // errMoved: the key's owner changed while a request waited for the old one.
 var errMoved = errors.New("actors: owner moved")
 
-// ownerPoll is how often a request to another node checks that the node
-// still owns its key.
-const ownerPoll = 100 * time.Millisecond
-
 // requestRemote asks another node's router, and gives up with errMoved as
 // soon as the key's owner is another node: a dead owner never answers, and
 // its protoactor endpoint takes seconds to be declared gone, while its shards
-// have new writers within about a second. The old owner may still have done
-// the work (at least once: sends carry client_msg_id for that).
-func (n *Node) requestRemote(ctx context.Context, pid *actor.PID, key string, msg proto.Message, wait time.Duration) (any, error) {
+// have new writers within about a second (OwnersChanged wakes the wait). The
+// old owner may still have done the work (at least once: sends carry
+// client_msg_id for that). A sink, not a future: a request given up leaves no
+// timer or goroutine behind, and its late answer goes nowhere.
+func (n *Node) requestRemote(ctx context.Context, pid *actor.PID, key string, msg proto.Message) (any, error) {
 	packed, err := n.pack(pid, key, msg)
 	if err != nil {
 		return nil, err
 	}
-	fut := n.system.Root.RequestFuture(pid, packed, wait)
-	type result struct {
-		v   any
-		err error
+	moved := n.moves.next() // before the placement is read again
+	if !n.routerFor(key).Equal(pid) {
+		return nil, errMoved
 	}
-	done := make(chan result, 1)
-	go func() {
-		v, err := fut.Result()
-		done <- result{v, err}
-	}()
-	tick := time.NewTicker(ownerPoll)
-	defer tick.Stop()
+	sink := n.newReplySink(1)
+	defer n.removeReplySink(sink)
+	sink.expect(1)
+	n.system.Root.RequestWithCustomSender(pid, packed, sink.sender(0))
 	for {
 		select {
-		case r := <-done:
-			return r.v, r.err
-		case <-tick.C:
-			if now := n.routerFor(key); !now.Equal(pid) {
+		case <-sink.done:
+			_, res, _ := actor.UnwrapEnvelope(sink.result(0))
+			if _, dead := res.(*actor.DeadLetterResponse); dead {
+				return nil, actor.ErrDeadLetter
+			}
+			return res, nil
+		case <-moved:
+			moved = n.moves.next()
+			if !n.routerFor(key).Equal(pid) {
 				return nil, errMoved
 			}
 		case <-ctx.Done():

@@ -260,6 +260,21 @@ func TestClusterFanoutShareOfAFrozenNodeIsPlacedAgainAtOnce(t *testing.T) {
 	}
 	t.Cleanup(frozen.kill) // before the start's cleanup: a stopped process takes SIGKILL too
 	sent := time.Now()
+	// A one-to-one send to the member through via, made while the placement
+	// still names the frozen node: answered once the member's shard has a new
+	// writer, not after request_timeout.
+	type answer struct {
+		status int
+		out    map[string]any
+		err    error
+		after  time.Duration
+	}
+	direct := make(chan answer, 1)
+	go func() {
+		st, out, err := request(via.api, "POST", "/v1/messages", "", map[string]any{
+			"from": boss, "to": member, "conversation_type": 0, "type": 1, "body": "you there?", "client_msg_id": "direct-1"})
+		direct <- answer{st, out, err, time.Since(sent)}
+	}()
 	ans := mustPost(t, via.api, "/v1/messages", "", map[string]any{
 		"from": boss, "to": group, "conversation_type": 2, "type": 1, "body": "still there?",
 		"push_config": map[string]any{"title": boss, "content": "still there?"},
@@ -286,4 +301,13 @@ func TestClusterFanoutShareOfAFrozenNodeIsPlacedAgainAtOnce(t *testing.T) {
 			member, time.Since(sent).Round(time.Millisecond), requestTimeout, err)
 	}
 	t.Logf("%s pushed %v after the send, its shard's leader frozen (request_timeout %v)", member, time.Since(sent).Round(time.Millisecond), requestTimeout)
+	select {
+	case a := <-direct:
+		if a.err != nil || a.status != http.StatusOK {
+			t.Fatalf("one-to-one send to %s while its owner was frozen: %d %v %v", member, a.status, a.out, a.err)
+		}
+		t.Logf("one-to-one send to %s answered %v after the freeze", member, a.after.Round(time.Millisecond))
+	case <-ctx.Done():
+		t.Fatalf("one-to-one send to %s not answered %v after the freeze (request_timeout %v): it waited for the frozen node", member, time.Since(sent).Round(time.Millisecond), requestTimeout)
+	}
 }
