@@ -50,7 +50,7 @@ type RaftConfig struct {
 	ClusterID string
 	// RTT is the Raft tick. Default 50ms.
 	RTT time.Duration
-	// SnapshotEntries is how many entries a replica applies between snapshots. Default 20,000.
+	// SnapshotEntries is how many entries a replica applies between snapshots. Default 4,000.
 	SnapshotEntries uint64
 	// Resolve returns the Raft address of the node with the given NodeHostID, from membership.
 	// Required.
@@ -67,8 +67,10 @@ const (
 	raftElection  = 500 * time.Millisecond
 	raftHeartbeat = 50 * time.Millisecond
 	// raftSnapshotEntries is how many entries a replica applies between snapshots by default; the
-	// log is compacted to a quarter of that behind the snapshot.
-	raftSnapshotEntries = 20000
+	// log is compacted to a quarter of that behind the snapshot. A snapshot of an on-disk state
+	// machine is an fsync of the store and a small file, so it is taken often to keep the log
+	// short; a replica further behind than the quarter catches up by a streamed snapshot.
+	raftSnapshotEntries = 4000
 )
 
 // ErrRaftConfig wraps a missing RaftConfig field.
@@ -99,6 +101,15 @@ func NewRaft(cfg RaftConfig) (*Raft, error) {
 	engine.ExecShards, engine.CommitShards, engine.ApplyShards, engine.SnapshotShards, engine.CloseShards = 2, 2, 2, 2, 2
 	logdb := dbconfig.GetSmallMemLogDBConfig()
 	logdb.Shards = 1
+	// The Raft log is short-lived: entries are deleted a quarter of SnapshotEntries behind each
+	// (cheap, on-disk) snapshot. Its Pebble keeps up to 24 memtables' worth in L0 before a
+	// compaction, so a compaction mostly drops deleted entries instead of rewriting live ones;
+	// at dragonboat's 8 files of 16 MiB, each L0 compaction rewrote the whole log (every L0 file
+	// spans all 64 shards' keys).
+	logdb.KVWriteBufferSize = 32 << 20
+	logdb.KVLevel0FileNumCompactionTrigger = 24
+	logdb.KVLevel0SlowdownWritesTrigger = 48
+	logdb.KVLevel0StopWritesTrigger = 72
 	nhc := dbconfig.NodeHostConfig{
 		NodeHostID:        NodeHostID(cfg.Node),
 		DeploymentID:      deploymentID(cfg.ClusterID),
@@ -192,6 +203,10 @@ func (r *Raft) start(shard, replica uint64, initial map[uint64]dragonboat.Target
 		PreVote:            true,
 		SnapshotEntries:    r.snapshotEntries,
 		CompactionOverhead: r.snapshotEntries / 4,
+		// dragonboat would compact the log DB's key range of the shard after each log truncation:
+		// with L0 files spanning every shard, a compaction of most of L0, 64 times per round of
+		// snapshots. Pebble's own compactions drop the deleted entries.
+		DisableAutoCompactions: true,
 	}
 	if err := r.nh.StartOnDiskReplica(initial, join, create, cfg); err != nil {
 		return fmt.Errorf("cluster: start shard %d replica %d: %w", shard, replica, err)
