@@ -34,10 +34,11 @@ import (
 // gaining with concurrency long after the one node has levelled off: a
 // sweep (benchmarks/README.md) found the one node flat from 192 single / 24
 // batch clients, the cluster from about 576 single clients, and in batches
-// from 48 over short rounds but 96 over longer ones.
+// from 48 over short rounds but only at 192 over longer ones (at 96 its three
+// nodes used 175 % of the two cores).
 const (
 	singleClients = 3 * 192
-	batchClients  = 3 * 32
+	batchClients  = 3 * 64
 )
 
 func runCluster(ctx context.Context, e *env) error {
