@@ -106,8 +106,13 @@ type Shards struct {
 	caught   map[replicaKey]bool   // non-voting replicas that reported caught up
 	joins    map[uint64]joinOrder  // shard → the last join message received
 	removed  map[uint64]uint64     // shard → the replica the leader says it removed
+	asks     map[replicaKey]string // replica → the node asking whether its shard still counts it
 	transfer map[uint64]time.Time  // shard → when this node last asked a leader transfer
 	warned   bool
+
+	// leaderless: shard → since when (or since the last ask) the local replica knows no leader.
+	// Only the run goroutine touches it.
+	leaderless map[uint64]time.Time
 }
 
 // ShardsConfig configures Shards. Zero fields take the defaults stated on them.
@@ -192,7 +197,7 @@ type localShard struct {
 
 // shardMsg is the message nodes exchange about shard replicas (over Node.Send).
 type shardMsg struct {
-	Kind    string `json:"shards"` // "join", "caught", "removed"
+	Kind    string `json:"shards"` // "join", "caught", "removed", "ask"
 	Shard   uint64 `json:"s"`
 	Replica uint64 `json:"r"`
 	From    string `json:"from"`
@@ -273,6 +278,7 @@ func NewShards(cfg ShardsConfig) (*Shards, error) {
 		known: map[string]string{}, seen: map[string]Member{}, missing: map[string]time.Time{},
 		pending: map[uint64]pendingAdd{}, caught: map[replicaKey]bool{}, joins: map[uint64]joinOrder{},
 		removed: map[uint64]uint64{}, transfer: map[uint64]time.Time{},
+		asks: map[replicaKey]string{}, leaderless: map[uint64]time.Time{},
 	}
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		cancel()
@@ -384,6 +390,8 @@ func (s *Shards) receive(b []byte) {
 		s.caught[replicaKey{m.Shard, m.Replica}] = true
 	case "removed":
 		s.removed[m.Shard] = m.Replica
+	case "ask":
+		s.asks[replicaKey{m.Shard, m.Replica}] = m.From
 	}
 	s.mu.Unlock()
 	s.poke()
@@ -434,6 +442,8 @@ func (s *Shards) step() {
 	s.handleJoins(p)
 	locals := s.raft.LocalReplicas()
 	s.mu.Lock()
+	asks := s.asks
+	s.asks = map[replicaKey]string{} // a shard this node does not lead asks again later
 	for shard := range s.pending {
 		if !slices.ContainsFunc(locals, func(lr LocalReplica) bool { return lr.Shard == shard && lr.Leader == lr.Replica }) {
 			delete(s.pending, shard) // no longer this node's to move: the new leader picks it up
@@ -451,11 +461,37 @@ func (s *Shards) step() {
 	for _, k := range unloaded {
 		s.discard(k.shard, k.replica)
 	}
+	for shard := range s.leaderless {
+		if !slices.ContainsFunc(locals, func(lr LocalReplica) bool { return lr.Shard == shard && lr.Leader == 0 }) {
+			delete(s.leaderless, shard)
+		}
+	}
 	for _, lr := range locals {
 		if s.ctx.Err() != nil {
 			return
 		}
-		s.tend(lr, p, now)
+		s.tend(lr, p, now, asks)
+	}
+}
+
+// askIfRemoved asks the other members, once a local replica has known no leader for ten
+// intervals (and again every ten), whether its shard still counts it. A replica removed while
+// its node was away (replaced after DeadNodeTimeout) hears from no leader, and no leader's
+// message told it; the shard's leader answers "removed" (see lead), which tend acts on as for
+// any removal: only if the replica's own linearizable read fails or leaves it out.
+func (s *Shards) askIfRemoved(lr LocalReplica, p Placement, now time.Time) {
+	since, ok := s.leaderless[lr.Shard]
+	if !ok || now.Sub(since) < 10*s.cfg.Interval {
+		if !ok {
+			s.leaderless[lr.Shard] = now
+		}
+		return
+	}
+	s.leaderless[lr.Shard] = now
+	for _, m := range p.members {
+		if m.ID != s.self && s.runsRaft(m) {
+			s.send(m.ID, shardMsg{Kind: "ask", Shard: lr.Shard, Replica: lr.Replica})
+		}
 	}
 }
 
@@ -685,8 +721,9 @@ func placed(p Placement, name string) bool {
 	return slices.ContainsFunc(p.members, func(m Member) bool { return m.ID == name })
 }
 
-// tend looks after one local replica: deletes it once removed, reports catch-up, and leads.
-func (s *Shards) tend(lr LocalReplica, p Placement, now time.Time) {
+// tend looks after one local replica: deletes it once removed, asks whether it was removed
+// while it has no leader, reports catch-up, and leads (answering asks about the shard).
+func (s *Shards) tend(lr LocalReplica, p Placement, now time.Time, asks map[replicaKey]string) {
 	s.mu.Lock()
 	hint, hinted := s.removed[lr.Shard]
 	if hinted {
@@ -700,12 +737,15 @@ func (s *Shards) tend(lr LocalReplica, p Placement, now time.Time) {
 		s.discard(lr.Shard, lr.Replica)
 		return
 	}
+	if lr.Leader == 0 {
+		s.askIfRemoved(lr, p, now)
+	}
 	if lr.NonVoting {
 		s.reportCaughtUp(lr)
 		return
 	}
 	if lr.Leader == lr.Replica && lr.Leader != 0 {
-		s.lead(lr, p, now)
+		s.lead(lr, p, now, asks)
 	}
 }
 
@@ -742,13 +782,21 @@ type holding struct {
 }
 
 // lead makes at most one membership change to shard, whose leader this node is.
-func (s *Shards) lead(lr LocalReplica, p Placement, now time.Time) {
+func (s *Shards) lead(lr LocalReplica, p Placement, now time.Time, asks map[replicaKey]string) {
 	shard := lr.Shard
 	ctx, cancel := context.WithTimeout(s.ctx, shardOpTimeout)
 	defer cancel()
 	m, err := s.raft.Membership(ctx, shard)
 	if err != nil {
 		return
+	}
+	for k, from := range asks {
+		_, voting := m.Voting[k.replica]
+		_, nonVoting := m.NonVoting[k.replica]
+		if k.shard == shard && !voting && !nonVoting {
+			s.log.Info("cluster: telling a node its replica was removed", "shard", shard, "node", from, "replica", k.replica)
+			s.send(from, shardMsg{Kind: "removed", Shard: shard, Replica: k.replica})
+		}
 	}
 	s.mu.Lock()
 	var held []holding

@@ -508,3 +508,53 @@ func (b *lockedBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// A node back after DeadNodeTimeout, when another node took its place meanwhile, drops its old
+// replicas of the shards it is no longer wanted in: they were removed while it was away, so no
+// leader's message told it, and they would sit idle on its disk.
+func TestShardsNodeBackAfterItsReplacementDropsStaleReplicas(t *testing.T) {
+	const dead = 2 * time.Second
+	four := []string{"node-1", "node-2", "node-3", "node-4"}
+	// A node to stop, and a newcomer that outranks it in some shard it held.
+	var victim, newcomer string
+	var all []string
+	var stale []uint64
+	for i := 5; len(stale) == 0; i++ {
+		if i == 100 {
+			t.Fatal("no newcomer name takes a shard of another node's")
+		}
+		newcomer = fmt.Sprint("node-", i)
+		all = append(slices.Clone(four), newcomer)
+		for _, victim = range four {
+			for s := uint64(1); s <= elasticShards; s++ {
+				if slices.Contains(cluster.ShardReplicaNodes(four, s, 3), victim) && !slices.Contains(cluster.ShardReplicaNodes(all, s, 3), victim) {
+					stale = append(stale, s)
+				}
+			}
+			if len(stale) > 0 {
+				break
+			}
+		}
+	}
+	t.Logf("with %s in, %s's replicas of shards %v are stale", newcomer, victim, stale)
+
+	e := newElastic(t, 4, dead)
+	for _, name := range four {
+		e.start(name)
+	}
+	e.settled(four, 30*time.Second)
+	e.mu.Lock()
+	gone := e.nodes[victim]
+	e.mu.Unlock()
+	e.stop(gone)
+	e.start(newcomer)
+	e.settled(slices.DeleteFunc(slices.Clone(all), func(n string) bool { return n == victim }), 40*time.Second)
+
+	back := e.start(victim)
+	e.settled(all, 40*time.Second)
+	for _, lr := range back.raft.LocalReplicas() {
+		if slices.Contains(stale, lr.Shard) {
+			t.Fatalf("%s still runs its old replica of shard %d", victim, lr.Shard)
+		}
+	}
+}
