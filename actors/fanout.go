@@ -195,39 +195,25 @@ func (n *Node) requestNode(ctx context.Context, node, addr, app string, users []
 	if err != nil {
 		return err
 	}
-	// A sink, not a future: a request given up leaves no timer or goroutine
-	// behind, and its late answer goes nowhere.
-	sink := n.newReplySink(1)
-	defer n.removeReplySink(sink)
-	sink.expect(1)
-	n.system.Root.RequestWithCustomSender(pid, env, sink.sender(0))
-	timeout := time.NewTimer(n.o.RequestTimeout)
-	defer timeout.Stop()
-	for {
-		select {
-		case <-sink.done:
-			_, res, _ := actor.UnwrapEnvelope(sink.result(0))
-			if _, dead := res.(*actor.DeadLetterResponse); dead {
-				return fmt.Errorf("%w: node %s: %v", ErrUnavailable, node, actor.ErrDeadLetter)
-			}
-			reply, err := unpack(res)
-			if err != nil {
-				return err
-			}
-			return ReplyError(reply)
-		case <-moved:
-			moved = n.moves.next() // before the placement is read
-			if u, now, ok := n.movedOff(node, app, users); ok {
-				return fmt.Errorf("%w: node %s was asked for user %s, now on node %q; its answer is not awaited", errMoved, node, u, now)
-			}
-		case <-timeout.C:
-			return fmt.Errorf("%w: node %s: no answer in %v", ErrUnavailable, node, n.o.RequestTimeout)
-		case <-ctx.Done():
-			return fmt.Errorf("%w: node %s: %w", ErrUnavailable, node, ctx.Err())
-		case <-n.stopCh:
-			return ErrStopped
+	ctx, cancel := context.WithTimeoutCause(ctx, n.o.RequestTimeout, fmt.Errorf("no answer in %v", n.o.RequestTimeout))
+	defer cancel()
+	res, err := n.await(ctx, pid, env, moved, func() error {
+		if u, now, ok := n.movedOff(node, app, users); ok {
+			return fmt.Errorf("%w: node %s was asked for user %s, now on node %q; its answer is not awaited", errMoved, node, u, now)
 		}
+		return nil
+	})
+	switch {
+	case errors.Is(err, errMoved), errors.Is(err, ErrStopped):
+		return err
+	case err != nil:
+		return fmt.Errorf("%w: node %s: %w", ErrUnavailable, node, err)
 	}
+	reply, err := unpack(res)
+	if err != nil {
+		return err
+	}
+	return ReplyError(reply)
 }
 
 // movedOff returns the first of users (of app) whose owner is no longer

@@ -372,11 +372,11 @@ func (n *Node) Request(ctx context.Context, key string, msg proto.Message) (prot
 			return nil, ErrStopped
 		default:
 		}
-		if dl, _ := ctx.Deadline(); time.Until(dl) <= 0 {
+		if ctx.Err() != nil {
 			return nil, fmt.Errorf("%w: %s", ErrUnavailable, key)
 		}
-		pid := n.routerFor(key)
-		res, err := n.request(ctx, pid, key, msg)
+		moved := n.moves.next() // before the placement is read
+		res, err := n.request(ctx, n.routerFor(key), key, msg, moved)
 		if err == nil {
 			reply, err := unpack(res)
 			if err != nil {
@@ -404,13 +404,27 @@ func (n *Node) Request(ctx context.Context, key string, msg proto.Message) (prot
 }
 
 // request sends msg to pid and waits for the answer, through a replySink (no
-// future, and no timer beyond ctx's).
-func (n *Node) request(ctx context.Context, pid *actor.PID, key string, msg proto.Message) (any, error) {
+// future, and no timer beyond ctx's). A request to another node's router gives
+// up with errMoved as soon as the key's owner is another node (moved closes
+// when the placement changes): a dead owner never answers, and its protoactor
+// endpoint takes seconds to be declared gone, while its shards have new
+// writers within about a second. The old owner may still have done the work
+// (at least once: sends carry client_msg_id for that).
+func (n *Node) request(ctx context.Context, pid *actor.PID, key string, msg proto.Message, moved <-chan struct{}) (any, error) {
 	if pid == nil {
 		return nil, actor.ErrDeadLetter // no router yet: the caller backs off
 	}
 	if pid != n.router {
-		return n.requestRemote(ctx, pid, key, msg)
+		packed, err := n.pack(pid, key, msg)
+		if err != nil {
+			return nil, err
+		}
+		return n.await(ctx, pid, packed, moved, func() error {
+			if !n.routerFor(key).Equal(pid) {
+				return errMoved
+			}
+			return nil
+		})
 	}
 	sink := n.newReplySink(1)
 	defer n.removeReplySink(sink)
@@ -429,26 +443,17 @@ func (n *Node) request(ctx context.Context, pid *actor.PID, key string, msg prot
 // errMoved: the key's owner changed while a request waited for the old one.
 var errMoved = errors.New("actors: owner moved")
 
-// requestRemote asks another node's router, and gives up with errMoved as
-// soon as the key's owner is another node: a dead owner never answers, and
-// its protoactor endpoint takes seconds to be declared gone, while its shards
-// have new writers within about a second (OwnersChanged wakes the wait). The
-// old owner may still have done the work (at least once: sends carry
-// client_msg_id for that). A sink, not a future: a request given up leaves no
-// timer or goroutine behind, and its late answer goes nowhere.
-func (n *Node) requestRemote(ctx context.Context, pid *actor.PID, key string, msg proto.Message) (any, error) {
-	packed, err := n.pack(pid, key, msg)
-	if err != nil {
-		return nil, err
-	}
-	moved := n.moves.next() // before the placement is read again
-	if !n.routerFor(key).Equal(pid) {
-		return nil, errMoved
-	}
+// await sends env to pid (a router, usually another node's), naming a
+// one-request reply sink as its sender, and waits for the answer
+// (actor.ErrDeadLetter when pid's node dropped it). Each time the placement moves (moved closes), gone says
+// whether to stop waiting, with its error; ctx ending gives context.Cause.
+// A sink, not a future: a request given up leaves no timer or goroutine
+// behind, and its late answer goes nowhere.
+func (n *Node) await(ctx context.Context, pid *actor.PID, env any, moved <-chan struct{}, gone func() error) (any, error) {
 	sink := n.newReplySink(1)
 	defer n.removeReplySink(sink)
 	sink.expect(1)
-	n.system.Root.RequestWithCustomSender(pid, packed, sink.sender(0))
+	n.system.Root.RequestWithCustomSender(pid, env, sink.sender(0))
 	for {
 		select {
 		case <-sink.done:
@@ -458,12 +463,12 @@ func (n *Node) requestRemote(ctx context.Context, pid *actor.PID, key string, ms
 			}
 			return res, nil
 		case <-moved:
-			moved = n.moves.next()
-			if !n.routerFor(key).Equal(pid) {
-				return nil, errMoved
+			moved = n.moves.next() // before gone reads the placement
+			if err := gone(); err != nil {
+				return nil, err
 			}
 		case <-ctx.Done():
-			return nil, actor.ErrTimeout
+			return nil, context.Cause(ctx)
 		case <-n.stopCh:
 			return nil, ErrStopped
 		}

@@ -13,7 +13,7 @@ import (
 // that pid as it would a future's, and the sink files the answer under i.
 // The request id does not survive the remote, so a sink of many requests is
 // for senders in this process only; a sink of one (id 0) also serves a
-// request to another node (requestNode's, given up by removing the sink).
+// request to another node (Node.await's, given up by removing the sink).
 type replySink struct {
 	pid *actor.PID
 
